@@ -1,0 +1,137 @@
+import type { AccessLevel, TraceStep } from '../types.js';
+
+/**
+ * The loaded, validated and frozen gitward configuration. YAML keys are snake_case; here they are
+ * camelCase. Every path is absolute (resolved against the config file's folder).
+ */
+export interface GitwardConfig {
+  /** Absolute path of the YAML file (empty string for a config built in code, e.g. in tests). */
+  readonly file: string;
+  /** Folder of the YAML file; relative paths resolve against it. */
+  readonly dir: string;
+  /** sha256 of the file's bytes, hex. */
+  readonly hash: string;
+  readonly repoRoot: string;
+  readonly listen: ListenAddress;
+  /** URL prefix nginx forwards, always starting and ending with `/`. */
+  readonly basePath: string;
+  readonly realm: string;
+  readonly hideExistence: boolean;
+  readonly dumbHttp: boolean;
+  readonly authentication: readonly PluginSpec[];
+  readonly credentialCache: { readonly ttlSeconds: number; readonly maxEntries: number };
+  readonly bruteForce: { readonly maxFailures: number; readonly windowSeconds: number };
+  readonly users: ReadonlyMap<string, UserEntry>;
+  readonly groups: ReadonlyMap<string, readonly string[]>;
+  /** The permission tree as written (with line numbers), compiled into a policy separately. */
+  readonly repos: RepoNode;
+  readonly hooks: HooksSettings;
+  readonly repoDefaults: RepoDefaults;
+  readonly sidecar: { readonly enabled: boolean; readonly path: string };
+  readonly server: ServerSettings;
+  readonly log: LogSettings;
+  readonly compat: { readonly git4nginxEnv: boolean };
+  readonly tests: readonly PolicyTest[];
+}
+
+export type ListenAddress =
+  | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
+  | { readonly kind: 'unix'; readonly path: string; readonly mode: number };
+
+/** A plugin named in the config: a built-in name, a module path or a package name. */
+export interface PluginSpec {
+  readonly plugin: string;
+  /** The plugin's own options: every key of the entry except `plugin`. */
+  readonly options: Readonly<Record<string, unknown>>;
+  /** `file:line` of the entry, for error messages. */
+  readonly where: string;
+}
+
+export interface UserEntry {
+  readonly groups: readonly string[];
+  readonly info: Readonly<Record<string, unknown>>;
+}
+
+/** A node of the `repos:` tree: the root, a project group (folder) or a repo (key ending in `.git`). */
+export interface RepoNode {
+  /** Path from the root without `.git`, e.g. `web/site`; empty for the root. */
+  readonly path: string;
+  readonly kind: 'root' | 'group' | 'repo';
+  /** `file:line` of the node's key. */
+  readonly where: string;
+  readonly read: readonly Grant[];
+  readonly write: readonly Grant[];
+  /** False when `.inherit: false` cuts what ancestors grant. */
+  readonly inherit: boolean;
+  /** Hook plugin settings set at this node, by plugin name (`.hooks:`). */
+  readonly hooks: ReadonlyMap<string, HookPluginSetting>;
+  readonly children: ReadonlyMap<string, RepoNode>;
+}
+
+/** One principal in a `.read` or `.write` list. */
+export interface Grant {
+  /** `user`, `@group`, `$anonymous`, `$authenticated` or `$all`, as written. */
+  readonly principal: string;
+  readonly where: string;
+}
+
+export interface HookPluginSetting {
+  /** The plugin's options as written (including `enable`). */
+  readonly options: Readonly<Record<string, unknown>>;
+  readonly where: string;
+}
+
+export interface HooksSettings {
+  /** Order in which the dispatcher runs hook plugins. */
+  readonly order: readonly string[];
+  /** Third-party hook plugins: name → module path or package name. */
+  readonly plugins: ReadonlyMap<string, string>;
+  /** User assumed for pushes made on the server without gitward's environment; null refuses them. */
+  readonly localUser: string | null;
+}
+
+export interface RepoDefaults {
+  readonly initialBranch: string;
+  readonly denyNonFastForwards: boolean;
+  readonly denyDeletes: boolean;
+  readonly installHooks: boolean;
+}
+
+export interface ServerSettings {
+  /** Time allowed for a client to send its request headers (slow-loris guard). */
+  readonly headersTimeoutSeconds: number;
+  /** A connection with no bytes moving for this long is closed. */
+  readonly idleTimeoutSeconds: number;
+  /** On SIGTERM, in-flight requests get this long to finish before they are cut. */
+  readonly shutdownGraceSeconds: number;
+  /** Trust X-Forwarded-For from these peers for the audit's remote address. */
+  readonly trustedProxies: readonly string[];
+}
+
+export interface LogSettings {
+  readonly level: 'error' | 'warn' | 'info' | 'debug';
+  readonly format: 'json' | 'text';
+  /** Audit log file; null writes audit lines to stdout. */
+  readonly audit: string | null;
+}
+
+/** An expectation in the config's own terms, run by `gitward check`. */
+export interface PolicyTest {
+  readonly user: string;
+  readonly repo: string;
+  readonly can?: AccessLevel;
+  readonly cannot?: AccessLevel;
+  readonly where: string;
+}
+
+/** The compiled, immutable policy: a decision is a lookup, not a walk of the YAML. */
+export interface CompiledPolicy {
+  /** Hash of the config it was compiled from. */
+  readonly configHash: string;
+  /** True when the repo is named in the tree (a repo node). */
+  hasRepo(repo: string): boolean;
+  /** Every repo path named in the tree. */
+  repos(): readonly string[];
+}
+
+export type { TraceStep };
