@@ -1,4 +1,135 @@
-/** Placeholder until the hooks issue lands. */
-export function createBranchProtectPlugin(): never {
-  throw new Error('hooks/branch-protect plugin is not implemented yet');
+import {
+  ACCEPT,
+  assertKnownKeys,
+  HookOptionsError,
+  isPlainObject,
+  reject,
+  type HookPlugin,
+  type HookPluginFactory,
+  type HookUpdate,
+  type HookVerdict,
+} from '../../hooks/hook-plugin.js';
+import { isHookPrincipal, matchesAny } from '../../hooks/principals.js';
+import { compileRefGlob, refGlobProblem } from '../../hooks/ref-glob.js';
+import type { Identity } from '../../app/types.js';
+
+const BRANCH_ACTIONS = ['push', 'force', 'create', 'delete'] as const;
+const TAG_ACTIONS = ['create', 'move', 'delete'] as const;
+type BranchAction = (typeof BRANCH_ACTIONS)[number];
+type TagAction = (typeof TAG_ACTIONS)[number];
+
+interface Rule<A extends string> {
+  readonly section: 'branches' | 'tags';
+  readonly pattern: string;
+  readonly matches: (name: string) => boolean;
+  /** Who may do each action; an absent action falls back as documented on the factory. */
+  readonly allow: Readonly<Partial<Record<A, readonly string[]>>>;
 }
+
+function parseRules<A extends string>(
+  section: 'branches' | 'tags',
+  value: unknown,
+  actions: readonly A[],
+  at: string,
+): Rule<A>[] {
+  if (value === undefined || value === null) return [];
+  if (!isPlainObject(value)) throw new HookOptionsError(`${at}.${section}: a mapping of name patterns is required`);
+  const rules: Rule<A>[] = [];
+  for (const [pattern, body] of Object.entries(value)) {
+    const node = `${at}.${section}."${pattern}"`;
+    const problem = refGlobProblem(pattern);
+    if (problem) throw new HookOptionsError(`${node}: ${problem}`);
+    if (!isPlainObject(body)) throw new HookOptionsError(`${node}: a mapping of ${actions.join('/')} lists is required`);
+    assertKnownKeys(body, actions, node);
+    const allow: Partial<Record<A, readonly string[]>> = {};
+    for (const action of actions) {
+      const list = body[action];
+      if (list === undefined) continue;
+      if (!Array.isArray(list)) throw new HookOptionsError(`${node}.${action}: a list of principals is required`);
+      for (const [i, p] of list.entries()) {
+        if (!isHookPrincipal(p)) throw new HookOptionsError(`${node}.${action}[${i}]: ${JSON.stringify(p)} is not a principal (user, @group, $authenticated, $all, $anonymous, $local)`);
+      }
+      allow[action] = Object.freeze([...(list as string[])]);
+    }
+    rules.push({ section, pattern, matches: compileRefGlob(pattern), allow: Object.freeze(allow) });
+  }
+  return rules;
+}
+
+/** Who may do `action` under a branch rule: unlisted push/create are free, unlisted force/delete are nobody. */
+function branchAllowed(rule: Rule<BranchAction>, action: BranchAction, identity: Identity): boolean {
+  const a = rule.allow;
+  switch (action) {
+    case 'push':
+      // Whoever may force may also fast-forward.
+      return a.push === undefined || matchesAny(identity, a.push) || matchesAny(identity, a.force ?? []);
+    case 'create':
+      return a.create !== undefined ? matchesAny(identity, a.create) : a.push === undefined || matchesAny(identity, a.push);
+    case 'force':
+      return matchesAny(identity, a.force ?? []);
+    case 'delete':
+      return matchesAny(identity, a.delete ?? []);
+  }
+}
+
+/** Who may do `action` under a tag rule: unlisted create is free, unlisted move/delete are nobody. */
+function tagAllowed(rule: Rule<TagAction>, action: TagAction, identity: Identity): boolean {
+  const list = rule.allow[action];
+  if (action === 'create') return list === undefined || matchesAny(identity, list);
+  return matchesAny(identity, list ?? []);
+}
+
+const ACTION_WORDS: Readonly<Record<string, string>> = {
+  push: 'push to',
+  force: 'force-push (non-fast-forward) to',
+  create: 'create',
+  delete: 'delete',
+  move: 'move',
+};
+
+function refusal(rule: Rule<string>, action: string, update: HookUpdate): HookVerdict {
+  const what = update.refType === 'tag' ? 'tag' : 'branch';
+  return reject(`${rule.section}."${rule.pattern}".${action}`, `you may not ${ACTION_WORDS[action] ?? action} ${what} ${update.name}`);
+}
+
+/**
+ * `branch-protect`: who may change which branches and tags, by whole-name glob (`*` within a
+ * segment, `**` across segments; `main` is never `feature/main`).
+ * ```yaml
+ * branches: {main: {push: ["@release"], force: [], create: ["@release"], delete: []}, "release/**": {push: ["@release"]}}
+ * tags: {"v*": {create: ["@release"], move: [], delete: []}}
+ * ```
+ * Branches: `push` (fast-forward; absent = anyone with write), `force` (non-fast-forward; absent =
+ * nobody; force implies push), `create` (absent = the `push` list), `delete` (absent = nobody).
+ * Tags: `create` (absent = anyone), `move` and `delete` (absent = nobody). Every rule whose pattern
+ * matches applies; the first one (in file order) that refuses is reported. Refs matched by no rule,
+ * and refs outside refs/heads and refs/tags, are accepted (the ACL's write permission rules them).
+ */
+export const createBranchProtectPlugin: HookPluginFactory = (options, ctx) => {
+  const at = `${ctx.where}: ${ctx.name}`;
+  assertKnownKeys(options, ['branches', 'tags'], at);
+  const branches = parseRules('branches', options.branches, BRANCH_ACTIONS, at);
+  const tags = parseRules('tags', options.tags, TAG_ACTIONS, at);
+  const plugin: HookPlugin = {
+    name: ctx.name,
+    async check(update, c) {
+      if (update.refType === 'branch') {
+        const matching = branches.filter((r) => r.matches(update.name));
+        if (matching.length === 0) return ACCEPT;
+        let action: BranchAction;
+        if (update.kind === 'create') action = 'create';
+        else if (update.kind === 'delete') action = 'delete';
+        else action = (await c.git.isFastForward(update)) ? 'push' : 'force';
+        for (const rule of matching) if (!branchAllowed(rule, action, c.identity)) return refusal(rule, action, update);
+        return ACCEPT;
+      }
+      if (update.refType === 'tag') {
+        const action: TagAction = update.kind === 'create' ? 'create' : update.kind === 'delete' ? 'delete' : 'move';
+        for (const rule of tags) if (rule.matches(update.name) && !tagAllowed(rule, action, c.identity)) return refusal(rule, action, update);
+        return ACCEPT;
+      }
+      return ACCEPT;
+    },
+  };
+  return plugin;
+};
