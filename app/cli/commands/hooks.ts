@@ -1,7 +1,61 @@
+import { loadConfig } from '../../config/load.js';
+import { BadRequest, UsageError } from '../../errors.js';
+import { configPathFrom, parseArgs } from '../args.js';
 import { EXIT, type Command } from '../io.js';
+import { dispatcherPath, installHooks, listRepoDirs, repoDirFor, type RepoEntry } from '../repo-admin.js';
+import fs from 'node:fs';
 
-/** `gitward hooks`: placeholder until its issue lands. */
-export const hooks: Command = async (_argv, io) => {
-  io.stderr.write('gitward hooks: not implemented yet\n');
-  return EXIT.usage;
+const HELP = `usage: gitward hooks install REPO... | --all [--force] [--config FILE]
+
+Symlinks hooks/pre-receive and hooks/post-receive of each repo to the gitward hook dispatcher
+(<checkout>/hooks/gitward-hook). Idempotent. A hook that is not gitward's is kept and reported
+(exit 1); with --force it is moved aside to <hook>.gitward-backup-<timestamp> first.
+`;
+
+/** `gitward hooks install REPO... | --all [--force]`: install the dispatcher into repos. */
+export const hooks: Command = async (argv, io) => {
+  const args = parseArgs(argv, { config: { type: 'string', short: 'c' }, all: { type: 'boolean' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  if (args.options.help) {
+    io.stdout.write(HELP);
+    return EXIT.ok;
+  }
+  const [sub, ...names] = args.positionals;
+  if (sub !== 'install') throw new UsageError(sub === undefined ? 'missing subcommand (install)' : `unknown subcommand "${sub}" (install)`);
+  if (args.options.all && names.length > 0) throw new UsageError('give REPO names or --all, not both');
+  if (!args.options.all && names.length === 0) throw new UsageError('give REPO names or --all');
+  const config = await loadConfig(configPathFrom(args.options.config, io.env, io.cwd));
+  let repos: RepoEntry[];
+  if (args.options.all) {
+    repos = listRepoDirs(config.repoRoot);
+  } else {
+    repos = names.map((raw) => {
+      try {
+        return repoDirFor(config.repoRoot, raw);
+      } catch (err) {
+        if (err instanceof BadRequest) throw new UsageError(`${JSON.stringify(raw)}: ${err.message}`);
+        throw err;
+      }
+    });
+  }
+  const dispatcher = dispatcherPath();
+  let failed = false;
+  for (const repo of repos) {
+    if (!fs.existsSync(repo.dir)) {
+      io.stderr.write(`${repo.name}: no such repo (${repo.dir})\n`);
+      failed = true;
+      continue;
+    }
+    for (const r of installHooks(repo.dir, dispatcher, { force: args.options.force === true, now: Date.now() })) {
+      if (r.action === 'kept-foreign') {
+        failed = true;
+        io.stderr.write(`${repo.name}: hooks/${r.hook} is not gitward's; kept it (use --force to move it aside)\n`);
+      } else if (r.action === 'replaced') {
+        io.stdout.write(`${repo.name}: hooks/${r.hook} installed; the previous hook is now ${r.backup ?? ''}\n`);
+      } else {
+        io.stdout.write(`${repo.name}: hooks/${r.hook} ${r.action === 'installed' ? 'installed' : 'already installed'}\n`);
+      }
+    }
+  }
+  if (repos.length === 0) io.stderr.write(`no repos under ${config.repoRoot}\n`);
+  return failed ? EXIT.failed : EXIT.ok;
 };

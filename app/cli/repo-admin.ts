@@ -1,0 +1,216 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { GitwardConfig } from '../config/types.js';
+import { parseRepoName } from '../request/repo-name.js';
+
+/** The hooks the dispatcher serves; both are symlinks to `hooks/gitward-hook`. */
+export const DISPATCHED_HOOKS = ['pre-receive', 'post-receive'] as const;
+export type DispatchedHook = (typeof DISPATCHED_HOOKS)[number];
+
+/** `git init` and `git config` on a local repo take milliseconds; a hang must not hang the CLI. */
+const GIT_TIMEOUT_MS = 30_000;
+/** Depth of project-group folders walked by `repo list`: far beyond any real tree, bounds a loop. */
+const MAX_WALK_DEPTH = 32;
+
+/** Absolute path of the dispatcher launcher of this checkout (dist/app/cli → hooks/gitward-hook). */
+export function dispatcherPath(): string {
+  return path.resolve(__dirname, '..', '..', '..', 'hooks', 'gitward-hook');
+}
+
+/** The state of one hook of a repo: ours, someone else's, or absent. */
+export type HookFileState = 'installed' | 'foreign' | 'missing';
+
+/** The hooks state of a repo as `repo list` prints it. */
+export type RepoHooksState = 'installed' | 'foreign' | 'missing' | 'partial';
+
+function realOrNull(p: string): string | null {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/** True when anything (even a dangling symlink) is at `p`. */
+function pathExists(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The state of `hooks/<hook>` of the bare repo `repoDir` against the dispatcher `dispatcher`. */
+export function hookFileState(repoDir: string, hook: DispatchedHook, dispatcher: string): HookFileState {
+  const file = path.join(repoDir, 'hooks', hook);
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(file);
+  } catch {
+    return 'missing';
+  }
+  if (st.isSymbolicLink() && realOrNull(file) === realOrNull(dispatcher)) return 'installed';
+  return 'foreign';
+}
+
+/** Summary of both hooks: installed, foreign (any hook not ours), missing (none), or partial. */
+export function repoHooksState(repoDir: string, dispatcher: string): RepoHooksState {
+  const states = DISPATCHED_HOOKS.map((h) => hookFileState(repoDir, h, dispatcher));
+  if (states.includes('foreign')) return 'foreign';
+  if (states.every((s) => s === 'installed')) return 'installed';
+  if (states.every((s) => s === 'missing')) return 'missing';
+  return 'partial';
+}
+
+/** What `installHooks` did to one hook. */
+export interface HookInstallResult {
+  readonly hook: DispatchedHook;
+  readonly action: 'installed' | 'unchanged' | 'kept-foreign' | 'replaced';
+  /** Where a foreign hook was moved with `force`. */
+  readonly backup?: string;
+}
+
+/** `20261122T034500Z`: sortable and free of characters a shell would mind. */
+function stamp(now: number): string {
+  return new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+/**
+ * Symlinks `hooks/pre-receive` and `hooks/post-receive` of `repoDir` to `dispatcher`. Idempotent;
+ * a hook that is not ours is kept (and reported), or with `force` renamed to
+ * `<hook>.gitward-backup-<timestamp>` first.
+ */
+export function installHooks(repoDir: string, dispatcher: string, options: { force: boolean; now: number }): HookInstallResult[] {
+  const hooksDir = path.join(repoDir, 'hooks');
+  fs.mkdirSync(hooksDir, { recursive: true });
+  return DISPATCHED_HOOKS.map((hook): HookInstallResult => {
+    const file = path.join(hooksDir, hook);
+    const state = hookFileState(repoDir, hook, dispatcher);
+    if (state === 'installed') return { hook, action: 'unchanged' };
+    if (state === 'foreign') {
+      if (!options.force) return { hook, action: 'kept-foreign' };
+      let backup = `${file}.gitward-backup-${stamp(options.now)}`;
+      for (let i = 1; fs.existsSync(backup); i++) backup = `${file}.gitward-backup-${stamp(options.now)}-${i}`;
+      fs.renameSync(file, backup);
+      fs.symlinkSync(dispatcher, file);
+      return { hook, action: 'replaced', backup };
+    }
+    fs.symlinkSync(dispatcher, file);
+    return { hook, action: 'installed' };
+  });
+}
+
+/** A bare repo found under repo_root. */
+export interface RepoEntry {
+  /** Canonical name without `.git`. */
+  readonly name: string;
+  readonly dir: string;
+}
+
+/**
+ * Every `<name>.git` directory under `repoRoot` (project-group folders walked, repos not entered,
+ * symlinks not followed), sorted by name.
+ */
+export function listRepoDirs(repoRoot: string): RepoEntry[] {
+  const out: RepoEntry[] = [];
+  const walk = (dir: string, prefix: string, depth: number): void => {
+    if (depth > MAX_WALK_DEPTH) return;
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (!e.isDirectory() || e.name.startsWith('.')) continue;
+      const full = path.join(dir, e.name);
+      if (e.name.endsWith('.git')) out.push({ name: prefix + e.name.slice(0, -4), dir: full });
+      else walk(full, `${prefix}${e.name}/`, depth + 1);
+    }
+  };
+  walk(repoRoot, '', 0);
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** An admin-facing failure of a repo operation (exit 1), with a message to print as is. */
+export class RepoAdminError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RepoAdminError';
+  }
+}
+
+/** The environment of the CLI's git children: an allow-list of the caller's. */
+export function adminGitEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'GIT_CONFIG_NOSYSTEM', 'GIT_CONFIG_GLOBAL', 'XDG_CONFIG_HOME']) {
+    const v = env[name];
+    if (v !== undefined) out[name] = v;
+  }
+  out.PATH ??= '/usr/local/bin:/usr/bin:/bin';
+  return out;
+}
+
+function git(args: readonly string[], cwd: string, env: Record<string, string>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('git', args as string[], { cwd, env, timeout: GIT_TIMEOUT_MS }, (err, _stdout, stderr) => {
+      if (err) reject(new RepoAdminError(`git ${args[0] ?? ''} failed: ${String(stderr).trim() || err.message}`));
+      else resolve();
+    });
+  });
+}
+
+/**
+ * Resolves `raw` to the directory of a repo name under `repoRoot`. The name is validated exactly
+ * as in URLs (`parseRepoName`; BadRequest when invalid); the result is not checked for existence.
+ */
+export function repoDirFor(repoRoot: string, raw: string): { name: string; dir: string } {
+  const name = parseRepoName(raw);
+  return { name, dir: path.join(repoRoot, `${name}.git`) };
+}
+
+/** What `createRepo` made. */
+export interface CreatedRepo {
+  readonly name: string;
+  readonly dir: string;
+  readonly hooks: readonly HookInstallResult[] | null;
+}
+
+/**
+ * Creates the bare repo `raw` under the config's repo_root: project-group folders,
+ * `git init --bare --initial-branch=…`, `receive.denyNonFastforwards` / `receive.denyDeletes` from
+ * repo_defaults, `gitward.config` = the config file, and the hooks when repo_defaults say so.
+ * Refuses an existing path and any folder whose real path leaves repo_root.
+ */
+export async function createRepo(
+  config: GitwardConfig,
+  raw: string,
+  options: { dispatcher: string; env: Record<string, string>; now: number },
+): Promise<CreatedRepo> {
+  const { name, dir } = repoDirFor(config.repoRoot, raw);
+  const root = realOrNull(config.repoRoot);
+  if (root === null) throw new RepoAdminError(`repo_root ${config.repoRoot} does not exist; create it first`);
+  if (pathExists(dir)) throw new RepoAdminError(`${name} already exists at ${dir}`);
+  const parent = path.dirname(dir);
+  fs.mkdirSync(parent, { recursive: true });
+  const realParent = realOrNull(parent);
+  if (realParent === null || (realParent !== root && !realParent.startsWith(root + path.sep))) {
+    throw new RepoAdminError(`${path.dirname(name)} leads outside repo_root (a symlink?); refusing to create ${name}`);
+  }
+  const d = config.repoDefaults;
+  try {
+    await git(['init', '--quiet', '--bare', `--initial-branch=${d.initialBranch}`, dir], parent, options.env);
+    const set = (key: string, value: string) => git(['config', key, value], dir, options.env);
+    await set('receive.denyNonFastforwards', String(d.denyNonFastForwards));
+    await set('receive.denyDeletes', String(d.denyDeletes));
+    if (config.file !== '') await set('gitward.config', config.file);
+    const hooks = d.installHooks ? installHooks(dir, options.dispatcher, { force: false, now: options.now }) : null;
+    return { name, dir, hooks };
+  } catch (err) {
+    // The directory is new (we refused an existing one): leave nothing half-made behind.
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Identity } from '../../app/types.js';
+import type { HookCheckContext, HookUpdate, HookVerdict, RepoReader } from '../../hooks/hook-plugin.js';
+import { HookOptionsError } from '../../hooks/hook-plugin.js';
+import { describeUpdate } from '../../hooks/receive-input.js';
+import { createBranchProtectPlugin } from '../../plugins/hooks/branch-protect.js';
+
+const A = 'a'.repeat(40);
+const B = 'b'.repeat(40);
+const Z = '0'.repeat(40);
+const logger = { log: () => undefined };
+const pctx = { name: 'branch-protect', where: 'gitward.yaml:7', configDir: '/tmp', logger };
+
+function who(user: string | null, groups: string[] = [], source = 'gitward'): Identity {
+  return { user, groups, source, info: {} };
+}
+
+/** A reader whose fast-forward answer is fixed by the case; refs are not consulted by branch-protect. */
+function reader(ff: boolean): RepoReader {
+  return {
+    refBefore: async () => null,
+    isAncestor: async () => ff,
+    isFastForward: async () => ff,
+  };
+}
+
+function ctx(identity: Identity, ff: boolean, updates: HookUpdate[]): HookCheckContext {
+  return { repo: 'web/site', identity, git: reader(ff), updates };
+}
+
+const OPTIONS = {
+  branches: {
+    main: { push: ['@release'], force: ['admin'], delete: ['admin'] },
+    'release/**': { push: ['@release'] },
+    'wip/*': { push: ['$authenticated'], force: ['$authenticated'], delete: ['$authenticated'] },
+    'ops/*': { create: ['$local'], push: ['$local'] },
+  },
+  tags: {
+    'v*': { create: ['@release'], delete: ['admin'] },
+    '**': {},
+  },
+};
+
+describe('branch-protect', () => {
+  const ann = who('ann', ['eng']);
+  const rel = who('rita', ['release']);
+  const admin = who('admin', ['ops']);
+  const local = who('$local', [], 'local');
+  const cases: Array<{ name: string; id: Identity; old: string; new: string; ref: string; ff?: boolean; want: string | null }> = [
+    { name: 'a release member fast-forwards main', id: rel, old: A, new: B, ref: 'refs/heads/main', ff: true, want: null },
+    { name: 'an engineer may not push to main', id: ann, old: A, new: B, ref: 'refs/heads/main', ff: true, want: 'branches."main".push' },
+    { name: 'a release member may not force main', id: rel, old: A, new: B, ref: 'refs/heads/main', ff: false, want: 'branches."main".force' },
+    { name: 'the listed admin may force main', id: admin, old: A, new: B, ref: 'refs/heads/main', ff: false, want: null },
+    { name: 'a force-pusher may also fast-forward', id: admin, old: A, new: B, ref: 'refs/heads/main', ff: true, want: null },
+    { name: 'creating main follows the push list', id: ann, old: Z, new: B, ref: 'refs/heads/main', want: 'branches."main".create' },
+    { name: 'a release member may create main', id: rel, old: Z, new: B, ref: 'refs/heads/main', want: null },
+    { name: 'deleting main is for the listed admin only', id: rel, old: A, new: Z, ref: 'refs/heads/main', want: 'branches."main".delete' },
+    { name: 'the admin may delete main', id: admin, old: A, new: Z, ref: 'refs/heads/main', want: null },
+    { name: 'feature/main is not main (git4nginx last-segment bug)', id: ann, old: A, new: B, ref: 'refs/heads/feature/main', ff: false, want: null },
+    { name: 'release/** reaches nested branches', id: ann, old: A, new: B, ref: 'refs/heads/release/1/fix', ff: true, want: 'branches."release/**".push' },
+    { name: 'unlisted force is refused on a protected pattern', id: rel, old: A, new: B, ref: 'refs/heads/release/1.0', ff: false, want: 'branches."release/**".force' },
+    { name: 'unlisted delete is refused on a protected pattern', id: rel, old: A, new: Z, ref: 'refs/heads/release/1.0', want: 'branches."release/**".delete' },
+    { name: '$authenticated may force wip branches', id: ann, old: A, new: B, ref: 'refs/heads/wip/x', ff: false, want: null },
+    { name: '$authenticated does not include the $local stand-in', id: local, old: A, new: B, ref: 'refs/heads/wip/x', ff: false, want: 'branches."wip/*".force' },
+    { name: '$anonymous is not $authenticated', id: who(null, [], 'anonymous'), old: A, new: B, ref: 'refs/heads/wip/x', ff: true, want: 'branches."wip/*".push' },
+    { name: '$local matches a local push', id: local, old: Z, new: B, ref: 'refs/heads/ops/deploy', want: null },
+    { name: '$local does not match a gitward user', id: admin, old: Z, new: B, ref: 'refs/heads/ops/deploy', want: 'branches."ops/*".create' },
+    { name: 'unprotected branches are free', id: ann, old: A, new: B, ref: 'refs/heads/topic', ff: false, want: null },
+    { name: 'a release member creates a v tag', id: rel, old: Z, new: B, ref: 'refs/tags/v1.0', want: null },
+    { name: 'an engineer may not create a v tag', id: ann, old: Z, new: B, ref: 'refs/tags/v1.0', want: 'tags."v*".create' },
+    { name: 'other tags may be created by anyone (tags are not always rejected)', id: ann, old: Z, new: B, ref: 'refs/tags/build-7', want: null },
+    { name: 'moving a tag is refused unless listed', id: rel, old: A, new: B, ref: 'refs/tags/v1.0', want: 'tags."v*".move' },
+    { name: 'moving an unprotected tag is refused by the ** rule', id: ann, old: A, new: B, ref: 'refs/tags/build-7', want: 'tags."**".move' },
+    { name: 'deleting a v tag is for the admin', id: admin, old: A, new: Z, ref: 'refs/tags/v1.0', want: 'tags."**".delete' },
+    { name: 'other refs are not its business', id: ann, old: A, new: Z, ref: 'refs/notes/commits', want: null },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const plugin = await createBranchProtectPlugin(OPTIONS, pctx);
+      const u = describeUpdate(c.old, c.new, c.ref);
+      const v: HookVerdict = await plugin.check(u, ctx(c.id, c.ff ?? true, [u]));
+      assert.equal(v.kind === 'reject' ? v.rule : null, c.want);
+      if (v.kind === 'reject') {
+        assert.doesNotMatch(v.message.replace(u.name, 'NAME'), /@|\$|release|eng|ops|admin/, 'the message names neither groups nor who is allowed');
+      }
+    });
+  }
+
+  const bad: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['an unknown top-level key', { branch: {} }, /gitward\.yaml:7: branch-protect: unknown key "branch"/],
+    ['an unknown action', { branches: { main: { write: ['ann'] } } }, /branches\."main": unknown key "write"/],
+    ['a tag action on a branch', { branches: { main: { move: [] } } }, /unknown key "move"/],
+    ['a string where a list belongs', { branches: { main: { push: 'ann' } } }, /main"\.push: a list of principals is required/],
+    ['a bad principal', { branches: { main: { push: ['$nobody'] } } }, /is not a principal/],
+    ['a ref-prefixed pattern', { branches: { 'refs/heads/main': {} } }, /without refs\/heads/],
+    ['a non-mapping rule', { tags: { 'v*': ['ann'] } }, /tags\."v\*": a mapping/],
+  ];
+  for (const [name, options, re] of bad) {
+    it(`refuses options with ${name}`, () => {
+      assert.throws(() => createBranchProtectPlugin(options, pctx), (err: unknown) => err instanceof HookOptionsError && re.test(err.message));
+    });
+  }
+});
