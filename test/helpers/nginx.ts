@@ -1,0 +1,263 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+/** The shipped nginx files, as an admin copies them (tests use them as shipped). */
+export const DEPLOY_NGINX_DIR = path.resolve(__dirname, '..', '..', '..', 'deploy', 'nginx');
+
+/** How long nginx and fcgiwrap get to come up: they start in milliseconds; more means broken. */
+const START_TIMEOUT_MS = 10_000;
+/** How long a stopped process gets to exit after SIGTERM before SIGKILL. */
+const STOP_GRACE_MS = 3_000;
+
+/** Where Debian installs daemons; a non-root PATH often lacks them. */
+const SBIN_DIRS = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
+
+/**
+ * Finds `name` in PATH or the sbin folders. When it is missing: in CI (`CI=true`) throws, so the
+ * test fails; locally calls `t.skip` and returns null (the only allowed reason to skip).
+ */
+export function requireBinary(t: { skip(message?: string): void }, name: string, env: Readonly<Record<string, string | undefined>> = process.env): string | null {
+  const dirs = [...(env.PATH ?? '').split(':').filter((d) => d !== ''), ...SBIN_DIRS];
+  for (const dir of dirs) {
+    const p = path.join(dir, name);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      // not here
+    }
+  }
+  if (env.CI === 'true') throw new Error(`${name} is not installed: CI must run the nginx tests (.ci/run installs it)`);
+  t.skip(`${name} is not installed`);
+  return null;
+}
+
+/** A free TCP port on 127.0.0.1, found by binding port 0 and releasing it. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A certificate and key for 127.0.0.1 and localhost; git trusts it through GIT_SSL_CAINFO. */
+export interface TestCert {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** Makes a self-signed EC certificate for 127.0.0.1/localhost in `dir` with openssl. */
+export function makeCert(dir: string): Promise<TestCert> {
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  const args = [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    '-keyout', key, '-out', cert,
+  ];
+  return new Promise((resolve, reject) => {
+    execFile('openssl', args, (err, _stdout, stderr) => {
+      if (err) reject(new Error(`openssl failed: ${stderr}`));
+      else resolve({ cert, key });
+    });
+  });
+}
+
+/** Values that replace the placeholders of the shipped site files. */
+export interface SiteValues {
+  readonly port: number;
+  readonly cert: TestCert;
+  /** Folder holding gitward-common.conf (the harness copies it there). */
+  readonly snippetsDir: string;
+  /** gitward's unix socket. */
+  readonly gitwardSocket?: string;
+  /** gitward's TCP port, when the site uses the commented 127.0.0.1 upstream instead. */
+  readonly gitwardPort?: number;
+  readonly repoRoot?: string;
+  readonly fcgiwrapSocket?: string;
+  readonly gitwardConfig?: string;
+  readonly htpasswd?: string;
+}
+
+/**
+ * Turns a shipped site file into one this test can run: replaces only paths and ports, textually.
+ * Every placeholder a value is given for must occur in the file (so a test notices when the
+ * shipped file changes under it). Pure.
+ */
+export function renderSite(text: string, v: SiteValues): string {
+  const subs: Array<[string, string]> = [
+    ['listen 443 ssl;', `listen 127.0.0.1:${v.port} ssl;`],
+    ['/etc/ssl/certs/git.example.org.pem', v.cert.cert],
+    ['/etc/ssl/private/git.example.org.key', v.cert.key],
+    ['/etc/nginx/snippets/', v.snippetsDir.endsWith('/') ? v.snippetsDir : `${v.snippetsDir}/`],
+  ];
+  if (v.gitwardSocket !== undefined) subs.push(['unix:/run/gitward/gitward.sock', `unix:${v.gitwardSocket}`]);
+  if (v.gitwardPort !== undefined) {
+    subs.push(['server unix:/run/gitward/gitward.sock;', '# (unix socket variant replaced by the test)']);
+    subs.push(['# server 127.0.0.1:8080;', `server 127.0.0.1:${v.gitwardPort};`]);
+  }
+  if (v.repoRoot !== undefined) subs.push(['/srv/git', v.repoRoot]);
+  if (v.fcgiwrapSocket !== undefined) subs.push(['unix:/run/fcgiwrap.socket', `unix:${v.fcgiwrapSocket}`]);
+  if (v.gitwardConfig !== undefined) subs.push(['/etc/gitward/gitward.yaml', v.gitwardConfig]);
+  if (v.htpasswd !== undefined) subs.push(['/etc/gitward/users.htpasswd', v.htpasswd]);
+  let out = text;
+  for (const [from, to] of subs) {
+    if (!out.includes(from)) throw new Error(`placeholder ${JSON.stringify(from)} not found in the site file`);
+    out = out.split(from).join(to);
+  }
+  return out;
+}
+
+/** Options of `startNginx`. */
+export interface NginxOptions {
+  /** Temp dir for the config, logs, pid and temp files (the caller removes it). */
+  readonly dir: string;
+  /** Site file contents (already rendered), included inside `http { }`. */
+  readonly site: string;
+  /** The port the site listens on (for readiness). */
+  readonly port: number;
+  /** Worker processes; 1 for tests, `auto` for benches. */
+  readonly workers?: number | 'auto';
+  readonly nginxPath?: string;
+}
+
+/** A running nginx. */
+export interface NginxInstance {
+  readonly port: number;
+  /** `https://127.0.0.1:PORT`. */
+  readonly url: string;
+  readonly pid: number;
+  /** The error log so far (for failure messages). */
+  errorLog(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Debian's nginx in the foreground (`nginx -p DIR -c DIR/nginx.conf -g 'daemon off;'`)
+ * with pid, logs and temp paths under `dir`, `user root;` when running as root, and the site
+ * included in `http { }`. Resolves when the port accepts connections; rejects with the error log
+ * when nginx exits first.
+ */
+export async function startNginx(opts: NginxOptions): Promise<NginxInstance> {
+  const dir = opts.dir;
+  const errorLog = path.join(dir, 'error.log');
+  for (const sub of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(dir, 'temp', sub), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'site.conf'), opts.site);
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const conf = [
+    // As root, nginx's workers would switch to "nobody", who cannot enter the private temp dir.
+    isRoot ? 'user root;' : '',
+    `worker_processes ${String(opts.workers ?? 1)};`,
+    `pid ${path.join(dir, 'nginx.pid')};`,
+    `error_log ${errorLog} info;`,
+    'events { worker_connections 1024; }',
+    'http {',
+    `  access_log ${path.join(dir, 'access.log')};`,
+    `  client_body_temp_path ${path.join(dir, 'temp', 'client_body')};`,
+    `  proxy_temp_path ${path.join(dir, 'temp', 'proxy')};`,
+    `  fastcgi_temp_path ${path.join(dir, 'temp', 'fastcgi')};`,
+    `  uwsgi_temp_path ${path.join(dir, 'temp', 'uwsgi')};`,
+    `  scgi_temp_path ${path.join(dir, 'temp', 'scgi')};`,
+    '  default_type application/octet-stream;',
+    `  include ${path.join(dir, 'site.conf')};`,
+    '}',
+    '',
+  ].join('\n');
+  const confFile = path.join(dir, 'nginx.conf');
+  fs.writeFileSync(confFile, conf);
+  const bin = opts.nginxPath ?? 'nginx';
+  const child = spawn(bin, ['-p', dir, '-e', errorLog, '-c', confFile, '-g', 'daemon off;'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+    env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
+  });
+  const stderr: Buffer[] = [];
+  child.stderr?.on('data', (b: Buffer) => stderr.push(b));
+  const readLog = () => {
+    try {
+      return fs.readFileSync(errorLog, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  await waitReady(child, () => connectable(opts.port), () => `nginx did not start:\n${Buffer.concat(stderr).toString()}\n${readLog()}`);
+  return {
+    port: opts.port,
+    url: `https://127.0.0.1:${opts.port}`,
+    pid: child.pid as number,
+    errorLog: readLog,
+    stop: () => stopGroup(child),
+  };
+}
+
+/** True when something accepts TCP connections on 127.0.0.1:port. */
+function connectable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.on('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
+}
+
+/** Polls `ready` until it holds, the child exits (reject), or START_TIMEOUT_MS passes (reject). */
+export async function waitReady(child: ChildProcess, ready: () => Promise<boolean> | boolean, describe: () => string): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
+  for (;;) {
+    if (exited || child.exitCode !== null) throw new Error(describe());
+    if (await ready()) return;
+    if (Date.now() > deadline) {
+      await stopGroup(child);
+      throw new Error(`timed out: ${describe()}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/**
+ * Stops a child started with `detached: true` and its whole process group (nginx's workers,
+ * fcgiwrap's preforked children): SIGTERM, then SIGKILL after a grace period.
+ */
+export async function stopGroup(child: ChildProcess): Promise<void> {
+  const pid = child.pid;
+  if (pid === undefined) return;
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // already gone
+    }
+  };
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    signal('SIGTERM');
+    const timer = setTimeout(() => signal('SIGKILL'), STOP_GRACE_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+  // Workers or CGI children that outlived their parent.
+  signal('SIGKILL');
+}
+
+/** Copies the shipped shared snippet into `dir` (where rendered site files include it from). */
+export function installSnippets(dir: string): void {
+  fs.copyFileSync(path.join(DEPLOY_NGINX_DIR, 'gitward-common.conf'), path.join(dir, 'gitward-common.conf'));
+}
+
+/** Reads a shipped site file from deploy/nginx/. */
+export function readShippedSite(name: 'gitward-proxy.conf' | 'gitward-proxy-auth-basic.conf' | 'gitward-sidecar.conf'): string {
+  return fs.readFileSync(path.join(DEPLOY_NGINX_DIR, name), 'utf8');
+}
