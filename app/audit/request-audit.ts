@@ -1,0 +1,54 @@
+import type { ServerResponse } from 'node:http';
+import type { AuditSink } from '../deps.js';
+import type { AuditRecord, GitRequest, Identity } from '../types.js';
+
+/** What one request accumulates for its audit line; stages fill it as the request advances. */
+export interface RequestAudit {
+  readonly requestId: string;
+  readonly startedAt: number;
+  readonly mode: AuditRecord['mode'];
+  remoteAddr: string;
+  git: GitRequest | null;
+  identity: Identity | null;
+  decision: AuditRecord['decision'] | null;
+  bytesIn: number;
+  bytesOut: number;
+  exitCode: number | null;
+}
+
+/**
+ * Starts the audit of one request: when the response closes (finished or aborted), exactly one
+ * AuditRecord is written to `sink`.
+ */
+export function startRequestAudit(
+  res: ServerResponse,
+  init: { requestId: string; remoteAddr: string; mode: AuditRecord['mode'] },
+  sink: AuditSink,
+  now: () => number,
+): RequestAudit {
+  const audit: RequestAudit = { ...init, startedAt: now(), git: null, identity: null, decision: null, bytesIn: 0, bytesOut: 0, exitCode: null };
+  res.once('close', () => sink.write(toRecord(audit, res, now())));
+  return audit;
+}
+
+function toRecord(a: RequestAudit, res: ServerResponse, end: number): AuditRecord {
+  const status = res.headersSent ? res.statusCode : 0;
+  const decision = a.decision ?? (status >= 500 || status === 0 ? 'error' : 'invalid');
+  return {
+    time: new Date(a.startedAt).toISOString(),
+    requestId: a.requestId,
+    user: a.identity?.user ?? null,
+    authSource: a.identity?.source ?? 'none',
+    remoteAddr: a.remoteAddr,
+    repo: a.git?.repo ?? null,
+    service: a.git?.service ?? null,
+    need: a.git?.need ?? null,
+    decision,
+    status,
+    bytesIn: a.bytesIn,
+    bytesOut: a.bytesOut,
+    durationMs: Math.max(0, end - a.startedAt),
+    exitCode: a.exitCode,
+    mode: a.mode,
+  };
+}

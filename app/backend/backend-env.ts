@@ -1,0 +1,79 @@
+import type { GitRequest, Identity } from '../types.js';
+
+/** What the full environment of git-http-backend is built from (DESIGN.md §5). */
+export interface BackendEnvInput {
+  /** The CGI meta-variables from `buildCgiEnv`. */
+  readonly cgi: Readonly<Record<string, string>>;
+  readonly git: GitRequest;
+  readonly identity: Identity;
+  /** GIT_PROJECT_ROOT: the config's repo_root. */
+  readonly repoRoot: string;
+  /** GITWARD_CONFIG: absolute path of the config file ('' when built in code). */
+  readonly configFile: string;
+  readonly requestId: string;
+  /** GITWARD_LOG_DIR, for pushes; null otherwise. */
+  readonly logDir: string | null;
+  /** PATH, HOME and LANG of gitward's own environment, passed in explicitly. */
+  readonly processEnv: Readonly<{ PATH?: string | undefined; HOME?: string | undefined; LANG?: string | undefined }>;
+  /** Also set the GIT4NGINX_* names (compat.git4nginx_env). */
+  readonly git4nginxEnv: boolean;
+}
+
+/**
+ * git settings given per request through GIT_CONFIG_COUNT/KEY/VALUE (git ≥ 2.31), so repos need
+ * no server-side config: partial clone (`--filter`) and fetching the missing blobs afterwards.
+ */
+const READ_CONFIG: ReadonlyArray<readonly [string, string]> = [
+  ['uploadpack.allowFilter', 'true'],
+  ['uploadpack.allowReachableSHA1InWant', 'true'],
+];
+
+/**
+ * gitward has already decided this push is allowed; git-http-backend would otherwise refuse
+ * receive-pack when REMOTE_USER is empty (an allowed anonymous push).
+ */
+const WRITE_CONFIG: ReadonlyArray<readonly [string, string]> = [['http.receivepack', 'true']];
+
+/**
+ * The whole environment of git-http-backend, built from scratch: the CGI variables, the git
+ * variables, gitward's own (and optionally git4nginx's) names. Nothing else is inherited.
+ */
+export function buildBackendEnv(input: BackendEnvInput): Record<string, string> {
+  const { identity } = input;
+  const env: Record<string, string> = { ...input.cgi };
+  env.GIT_PROJECT_ROOT = input.repoRoot;
+  env.GIT_HTTP_EXPORT_ALL = '1';
+  for (const name of ['PATH', 'HOME', 'LANG'] as const) {
+    const value = input.processEnv[name];
+    if (value !== undefined) env[name] = value;
+  }
+  const name = typeof identity.info.name === 'string' ? identity.info.name : null;
+  const email = typeof identity.info.email === 'string' ? identity.info.email : null;
+  if (name) env.GIT_COMMITTER_NAME = name;
+  if (email) env.GIT_COMMITTER_EMAIL = email;
+
+  const settings = input.git.need === 'write' ? [...READ_CONFIG, ...WRITE_CONFIG] : READ_CONFIG;
+  env.GIT_CONFIG_COUNT = String(settings.length);
+  settings.forEach(([key, value], i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = key;
+    env[`GIT_CONFIG_VALUE_${i}`] = value;
+  });
+
+  const own: Record<string, string> = {
+    CONFIG: input.configFile,
+    USER: identity.user ?? '',
+    GROUPS: JSON.stringify(identity.groups),
+    INFO: JSON.stringify(identity.info),
+    REPO: input.git.repo,
+    REQUEST_ID: input.requestId,
+  };
+  if (input.logDir !== null) own.LOG_DIR = input.logDir;
+  for (const [key, value] of Object.entries(own)) env[`GITWARD_${key}`] = value;
+  if (input.git4nginxEnv) {
+    for (const key of ['CONFIG', 'GROUPS', 'INFO', 'LOG_DIR'] as const) {
+      const value = own[key];
+      if (value !== undefined) env[`GIT4NGINX_${key}`] = value;
+    }
+  }
+  return env;
+}

@@ -1,0 +1,160 @@
+import { spawn } from 'node:child_process';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BadGateway } from '../errors.js';
+import type { Logger } from '../types.js';
+import { createCgiHeadParser, type CgiHeadResult } from './cgi-head.js';
+
+/**
+ * After the client goes away, git-http-backend and its git children get SIGTERM (so receive-pack
+ * removes its quarantine of half-received objects), then SIGKILL this much later if still alive.
+ */
+export const BACKEND_KILL_GRACE_MS = 1000;
+
+/** Most bytes of git-http-backend's stderr logged per request: enough for any real message. */
+export const BACKEND_STDERR_MAX_BYTES = 16 * 1024;
+
+/** Counters a request's audit line reads; the runner fills them as bytes move. */
+export interface BackendStats {
+  bytesIn: number;
+  bytesOut: number;
+  exitCode: number | null;
+  signal: string | null;
+}
+
+/** What `runBackend` needs. */
+export interface RunBackendOptions {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** Absolute path of git-http-backend. */
+  readonly backendPath: string;
+  /** The complete environment (from buildBackendEnv); nothing else is inherited. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly logger: Logger;
+  readonly stats: BackendStats;
+}
+
+function counter(onBytes: (n: number) => void): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+      onBytes(chunk.length);
+      cb(null, chunk);
+    },
+  });
+}
+
+/**
+ * Runs git-http-backend for one request as a CGI: request body → stdin and stdout → response, both
+ * streamed with backpressure; only the CGI header block is parsed (capped). The child runs in its
+ * own process group, which is killed when the client goes away. Resolves when the child has exited
+ * and the response is done. Throws BadGateway (nothing sent yet) when the backend fails before
+ * a valid header block; a failure after the headers is logged and the connection destroyed.
+ */
+export async function runBackend(opts: RunBackendOptions): Promise<void> {
+  const { req, res, logger, stats } = opts;
+  const child = spawn(opts.backendPath, [], { env: { ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  const exited = new Promise<void>((resolve) => {
+    child.once('close', (code, signal) => {
+      stats.exitCode = code;
+      stats.signal = signal;
+      resolve();
+    });
+    child.once('error', (err) => {
+      logger.error('backend.spawn_failed', { error: err.message });
+      resolve();
+    });
+  });
+
+  let killTimer: NodeJS.Timeout | null = null;
+  const killGroup = (signal: NodeJS.Signals): void => {
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // The group is already gone.
+    }
+  };
+  const onClientGone = (): void => {
+    if (res.writableFinished) return;
+    logger.warn('backend.client_gone', { pid: child.pid });
+    killGroup('SIGTERM');
+    killTimer = setTimeout(() => killGroup('SIGKILL'), BACKEND_KILL_GRACE_MS);
+  };
+  res.once('close', onClientGone);
+
+  let stderrBytes = 0;
+  child.stderr.on('data', (chunk: Buffer) => {
+    if (stderrBytes >= BACKEND_STDERR_MAX_BYTES) return;
+    const text = chunk.subarray(0, BACKEND_STDERR_MAX_BYTES - stderrBytes).toString('utf8');
+    stderrBytes += chunk.length;
+    for (const line of text.split('\n')) if (line.trim() !== '') logger.warn('backend.stderr', { line });
+  });
+
+  // Request body → stdin. A chunked push has no CONTENT_LENGTH: ending stdin at the end of the
+  // body is how git-http-backend learns it is complete.
+  const input = pipeline(req, counter((n) => (stats.bytesIn += n)), child.stdin).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_PREMATURE_CLOSE') logger.debug('backend.stdin_error', { error: err.message });
+  });
+
+  try {
+    const head = await readHead(child.stdout, exited);
+    if (head.kind === 'invalid') {
+      killGroup('SIGKILL');
+      await exited;
+      logger.error('backend.bad_gateway', { reason: head.reason, exitCode: stats.exitCode, signal: stats.signal });
+      throw new BadGateway('the git backend failed; the server log has the details');
+    }
+    res.statusCode = head.head.status;
+    const grouped = new Map<string, string[]>();
+    for (const [name, value] of head.head.headers) {
+      const list = grouped.get(name.toLowerCase()) ?? [];
+      list.push(value);
+      grouped.set(name.toLowerCase(), list);
+    }
+    for (const [name, values] of grouped) res.setHeader(name, values.length === 1 ? (values[0] as string) : values);
+    // Tell nginx to pass git's stream on as it comes (https://nginx.org/r/proxy_buffering).
+    res.setHeader('X-Accel-Buffering', 'no');
+    if (head.body.length > 0) {
+      stats.bytesOut += head.body.length;
+      if (!res.write(head.body)) await new Promise((resolve) => res.once('drain', resolve));
+    }
+    try {
+      await pipeline(child.stdout, counter((n) => (stats.bytesOut += n)), res);
+    } catch (err) {
+      logger.warn('backend.stream_failed', { error: err instanceof Error ? err.message : String(err) });
+      res.destroy();
+    }
+    await exited;
+    if (stats.exitCode !== 0) logger.warn('backend.exit', { code: stats.exitCode, signal: stats.signal });
+  } finally {
+    await input;
+    await exited;
+    if (killTimer) clearTimeout(killTimer);
+    res.off('close', onClientGone);
+  }
+}
+
+/** Reads stdout until the CGI header block is complete, the output is invalid, or the child exits. */
+function readHead(stdout: NodeJS.ReadableStream, exited: Promise<void>): Promise<Exclude<CgiHeadResult, { kind: 'need-more' }>> {
+  const parser = createCgiHeadParser();
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (r: Exclude<CgiHeadResult, { kind: 'need-more' }>): void => {
+      if (done) return;
+      done = true;
+      stdout.off('data', onData);
+      stdout.off('end', onEnd);
+      stdout.pause();
+      resolve(r);
+    };
+    const onData = (chunk: Buffer): void => {
+      const r = parser.feed(chunk);
+      if (r.kind !== 'need-more') finish(r);
+    };
+    const onEnd = (): void => finish({ kind: 'invalid', reason: 'git-http-backend ended its output before its headers' });
+    stdout.on('data', onData);
+    stdout.on('end', onEnd);
+    void exited.then(() => setImmediate(() => finish({ kind: 'invalid', reason: 'git-http-backend exited before its headers' })));
+  });
+}

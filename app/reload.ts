@@ -1,0 +1,102 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadConfig } from './config/load.js';
+import { ConfigError } from './errors.js';
+import { createAuthChain } from './identity/chain.js';
+import { compilePolicy } from './policy/compile.js';
+import type { ReloadFailure, Runtime, RuntimeHolder } from './runtime.js';
+import type { Logger } from './types.js';
+
+/**
+ * Editors write a file in several steps (truncate, write, rename); changes closer together than
+ * this are one reload.
+ */
+export const RELOAD_DEBOUNCE_MS = 200;
+
+/** What building a Runtime needs. */
+export interface RuntimeDeps {
+  readonly logger: Logger;
+  readonly now: () => number;
+}
+
+/**
+ * Builds one Runtime from the config file: loadConfig → compilePolicy → createAuthChain. Throws
+ * ConfigError (every problem) or whatever a failing plugin throws: nothing half-built escapes.
+ */
+export async function loadRuntime(file: string, deps: RuntimeDeps): Promise<Runtime> {
+  const config = await loadConfig(file);
+  const policy = compilePolicy(config);
+  const auth = await createAuthChain(config, { logger: deps.logger, now: deps.now });
+  return Object.freeze({ config, policy, auth, loadedAt: deps.now() });
+}
+
+/** A RuntimeHolder that reloads its config on demand, on file changes and (via serve) on SIGHUP. */
+export interface ReloadingRuntime extends RuntimeHolder {
+  /** Reloads now; resolves true when a new Runtime is in force, false when the last good one stays. */
+  reload(reason: string): Promise<boolean>;
+  /** Starts watching the config file's folder (debounced). */
+  watch(): void;
+  /** Stops watching and closes the auth chain in force. */
+  close(): void;
+}
+
+/**
+ * Loads the config at `file` (throwing when the first load fails: fail closed) and returns a holder
+ * that swaps the whole Runtime atomically on each good reload. A broken edit keeps the last good
+ * Runtime, logs every problem as `config.reload_failed` and is reported by `lastFailure()` until a
+ * good reload clears it. Reloads never overlap.
+ */
+export async function createReloadingRuntime(file: string, deps: RuntimeDeps): Promise<ReloadingRuntime> {
+  let current = await loadRuntime(file, deps);
+  let failure: ReloadFailure | null = null;
+  let queue: Promise<boolean> = Promise.resolve(true);
+  let watcher: fs.FSWatcher | null = null;
+  let timer: NodeJS.Timeout | null = null;
+
+  const doReload = async (reason: string): Promise<boolean> => {
+    let next: Runtime;
+    try {
+      next = await loadRuntime(file, deps);
+    } catch (err) {
+      const problems = err instanceof ConfigError ? [...err.problems] : [`${file}: ${err instanceof Error ? err.message : String(err)}`];
+      failure = Object.freeze({ at: deps.now(), problems });
+      deps.logger.error('config.reload_failed', { reason, file, problems });
+      return false;
+    }
+    const previous = current;
+    current = next;
+    failure = null;
+    previous.auth.close();
+    deps.logger.info('config.reloaded', { reason, file, configHash: next.config.hash });
+    return true;
+  };
+
+  const holder: ReloadingRuntime = {
+    current: () => current,
+    lastFailure: () => failure,
+    reload(reason) {
+      queue = queue.then(() => doReload(reason));
+      return queue;
+    },
+    watch() {
+      if (watcher) return;
+      const base = path.basename(file);
+      watcher = fs.watch(path.dirname(file), { persistent: false }, (_event, name) => {
+        if (name !== null && name.toString() !== base) return;
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(() => {
+          timer = null;
+          void holder.reload('file changed');
+        }, RELOAD_DEBOUNCE_MS);
+      });
+      watcher.on('error', (err) => deps.logger.warn('config.watch_failed', { file, error: err.message }));
+    },
+    close() {
+      if (timer) clearTimeout(timer);
+      watcher?.close();
+      watcher = null;
+      current.auth.close();
+    },
+  };
+  return holder;
+}

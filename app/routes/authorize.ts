@@ -1,0 +1,95 @@
+import { BadRequest, Forbidden, NotFound, TooManyRequests, Unauthorized } from '../errors.js';
+import { decide } from '../policy/decide.js';
+import { resolveIdentity } from '../policy/identity.js';
+import { parseBasicAuth } from '../request/basic-auth.js';
+import { classify } from '../request/classify.js';
+import { clientAddress, compileTrustedProxies } from '../request/client-address.js';
+import { locateRepo } from '../request/repo-dir.js';
+import type { Runtime } from '../runtime.js';
+import type { Decision, GitRequest, Identity, Peer } from '../types.js';
+
+/** One request as the authorizer sees it: no body, nothing express-specific. */
+export interface AuthorizeInput {
+  readonly method: string;
+  /** Path and query as received, still percent-encoded (`/web/site.git/info/refs?service=…`). */
+  readonly url: string;
+  /** Request headers, lower-case names, as Node gives them. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly peer: Peer;
+}
+
+/** What authorize learned so far; filled as it goes, so a denial can still be audited. */
+export interface AuthorizeProgress {
+  clientAddress?: string;
+  git?: GitRequest;
+  identity?: Identity;
+  decision?: Decision;
+}
+
+/** An allowed request. */
+export interface Authorized {
+  readonly git: GitRequest;
+  readonly identity: Identity;
+  readonly decision: Decision & { readonly allowed: true };
+  readonly clientAddress: string;
+  /** The repo directory (real path, under repo_root), or null when it does not exist. */
+  readonly repoDir: string | null;
+}
+
+/**
+ * The one-way pipeline up to the backend, shared by the git routes and the nginx sidecar:
+ * classify → identify (runtime.auth) → resolveIdentity → decide → locate the repo. Returns the
+ * allowed request, or throws the typed HttpError of DESIGN.md §3 (proxy column): 400/405 bad
+ * request, 401 with WWW-Authenticate, 403, 404 (hidden, or a symlink leaving repo_root), 429.
+ * A repo that is allowed but missing is returned with `repoDir: null`; the caller answers.
+ */
+export async function authorize(runtime: Runtime, input: AuthorizeInput, progress: AuthorizeProgress = {}): Promise<Authorized> {
+  const { config, policy } = runtime;
+  const address = clientAddress(input.peer, input.headers, compileTrustedProxies(config.server.trustedProxies));
+  progress.clientAddress = address;
+  const q = input.url.indexOf('?');
+  const rawPath = q >= 0 ? input.url.slice(0, q) : input.url;
+  const rawQuery = q >= 0 ? input.url.slice(q + 1) : '';
+  if (!rawPath.startsWith('/')) throw new BadRequest('not a git URL');
+  const git = classify(input.method, rawPath, rawQuery, { dumbHttp: config.dumbHttp, basePath: config.basePath });
+  progress.git = git;
+
+  const auth = parseBasicAuth(input.headers.authorization);
+  if (auth.kind === 'malformed') throw new Unauthorized('malformed Basic credentials', config.realm);
+  const outcome = await runtime.auth.identify({
+    basic: auth.kind === 'basic' ? auth.credentials : null,
+    headers: input.headers,
+    peer: input.peer,
+    clientAddress: address,
+  });
+  let identity: Identity;
+  switch (outcome.kind) {
+    case 'throttled':
+      throw new TooManyRequests('too many failed logins from your address; try again later', outcome.retryAfterSeconds);
+    case 'rejected':
+      throw new Unauthorized('invalid credentials', config.realm);
+    case 'anonymous':
+      identity = resolveIdentity(policy, null, 'anonymous');
+      break;
+    case 'authenticated':
+      identity = resolveIdentity(policy, outcome.user, outcome.source, outcome.groups);
+      break;
+  }
+  progress.identity = identity;
+
+  const decision = decide(policy, identity, git.repo, git.need);
+  progress.decision = decision;
+  if (!decision.allowed) {
+    switch (decision.status) {
+      case 401:
+        throw new Unauthorized(`authentication required for ${git.repo}`, config.realm);
+      case 403:
+        throw new Forbidden(git.need === 'write' ? `you may not push to ${git.repo}` : `you may not read ${git.repo}`);
+      case 404:
+        throw new NotFound(`repository ${git.repo} not found`);
+    }
+  }
+  const location = await locateRepo(config.repoRoot, git.repo);
+  if (location.kind === 'outside') throw new NotFound(`repository ${git.repo} not found`);
+  return { git, identity, decision, clientAddress: address, repoDir: location.kind === 'found' ? location.dir : null };
+}

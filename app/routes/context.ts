@@ -1,0 +1,32 @@
+import { randomBytes } from 'node:crypto';
+import type { Response } from 'express';
+import type { RequestAudit } from '../audit/request-audit.js';
+import type { Logger } from '../types.js';
+
+/** Per-request state, kept on `res.locals` (never in module state). */
+export interface RequestContext {
+  readonly requestId: string;
+  /** The operator logger with the request id on every line. */
+  readonly logger: Logger;
+  readonly audit: RequestAudit;
+}
+
+/** Key under which the context lives in `res.locals`. */
+const KEY = 'gitward';
+
+/** A new request id: 16 hex characters, unique enough to find one request in the logs. */
+export function newRequestId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/** Attaches the request's context to its response. */
+export function setRequestContext(res: Response, ctx: RequestContext): void {
+  res.locals[KEY] = ctx;
+}
+
+/** The request's context; set by the first middleware of `createApp`. */
+export function requestContext(res: Response): RequestContext {
+  const ctx = res.locals[KEY] as RequestContext | undefined;
+  if (!ctx) throw new Error('request context missing: createApp sets it first');
+  return ctx;
+}

@@ -1,0 +1,131 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { RequestHandler } from 'express';
+import { buildBackendEnv } from '../backend/backend-env.js';
+import { buildCgiEnv } from '../backend/cgi-env.js';
+import { runBackend, type BackendStats } from '../backend/run-backend.js';
+import type { AppDeps } from '../deps.js';
+import { NotFound } from '../errors.js';
+import { peerOf } from '../request/client-address.js';
+import type { GitwardConfig } from '../config/types.js';
+import type { Logger } from '../types.js';
+import { authorize, type Authorized, type AuthorizeProgress } from './authorize.js';
+import type { RequestAudit } from '../audit/request-audit.js';
+import { requestContext } from './context.js';
+
+/** What the git route needs besides AppDeps: the backend binary and gitward's own PATH/HOME/LANG. */
+export interface GitRouteOptions {
+  /** Absolute path of git-http-backend. */
+  readonly backendPath: string;
+  /** PATH, HOME and LANG of gitward's own environment, for git and the hooks. */
+  readonly processEnv: Readonly<{ PATH?: string | undefined; HOME?: string | undefined; LANG?: string | undefined }>;
+}
+
+/** Prefix of the private temp dir handed to hooks as GITWARD_LOG_DIR. */
+const HOOK_LOG_DIR_PREFIX = 'gitward-hooks-';
+/** Most bytes re-logged from one hook log file: hooks write a few lines, not dumps. */
+const HOOK_LOG_MAX_BYTES = 256 * 1024;
+
+/** Names of headers that carry a trusted identity (remote-user plugins): never passed to git. */
+function identityHeaders(config: GitwardConfig): string[] {
+  return config.authentication
+    .filter((spec) => spec.plugin === 'remote-user' && typeof spec.options.header === 'string')
+    .map((spec) => (spec.options.header as string).toLowerCase());
+}
+
+/**
+ * The git smart (and, when enabled, dumb) HTTP route: authorize, then run git-http-backend for the
+ * request, streaming both ways. Pushes get a GITWARD_LOG_DIR whose files are re-logged as
+ * `hook.log` after the backend exits, then removed.
+ */
+export function createGitHandler(deps: AppDeps, options: GitRouteOptions): RequestHandler {
+  return async (req, res) => {
+    const ctx = requestContext(res);
+    const runtime = deps.runtime.current();
+    const progress: AuthorizeProgress = {};
+    let allowed: Authorized;
+    try {
+      allowed = await authorize(runtime, { method: req.method, url: req.originalUrl, headers: req.headers, peer: peerOf(req.socket) }, progress);
+    } finally {
+      noteProgress(ctx.audit, progress);
+    }
+    if (allowed.repoDir === null) throw new NotFound(`repository ${allowed.git.repo} not found`);
+    const isPush = allowed.git.service === 'git-receive-pack' && allowed.git.kind === 'rpc';
+    const logDir = isPush ? await fs.mkdtemp(path.join(os.tmpdir(), HOOK_LOG_DIR_PREFIX)) : null;
+    const stats: BackendStats = { bytesIn: 0, bytesOut: 0, exitCode: null, signal: null };
+    try {
+      const cgi = buildCgiEnv(req, {
+        git: allowed.git,
+        remoteAddr: allowed.clientAddress,
+        remoteUser: allowed.identity.user,
+        dropHeaders: identityHeaders(runtime.config),
+      });
+      const env = buildBackendEnv({
+        cgi,
+        git: allowed.git,
+        identity: allowed.identity,
+        repoRoot: runtime.config.repoRoot,
+        configFile: runtime.config.file,
+        requestId: ctx.requestId,
+        logDir,
+        processEnv: options.processEnv,
+        git4nginxEnv: runtime.config.compat.git4nginxEnv,
+      });
+      ctx.logger.debug('backend.start', { repo: allowed.git.repo, service: allowed.git.service, user: allowed.identity.user });
+      await runBackend({ req, res, backendPath: options.backendPath, env, logger: ctx.logger, stats });
+    } finally {
+      ctx.audit.bytesIn = stats.bytesIn;
+      ctx.audit.bytesOut = stats.bytesOut;
+      ctx.audit.exitCode = stats.exitCode;
+      if (logDir !== null) await relogHookLogs(logDir, ctx.logger);
+    }
+  };
+}
+
+/** Copies what authorize learned into the request's audit. */
+export function noteProgress(audit: RequestAudit, progress: AuthorizeProgress): void {
+  if (progress.clientAddress !== undefined) audit.remoteAddr = progress.clientAddress;
+  if (progress.git) audit.git = progress.git;
+  if (progress.identity) audit.identity = progress.identity;
+  if (progress.decision) audit.decision = progress.decision.allowed ? 'allowed' : 'denied';
+}
+
+/** Re-logs every line of every file hooks wrote into `dir` as `hook.log`, then removes `dir`. */
+async function relogHookLogs(dir: string, logger: Logger): Promise<void> {
+  try {
+    const names = (await fs.readdir(dir)).sort();
+    for (const name of names) {
+      const file = path.join(dir, name);
+      const stat = await fs.lstat(file);
+      if (!stat.isFile()) continue;
+      const handle = await fs.open(file, 'r');
+      let text: string;
+      try {
+        const buf = Buffer.alloc(Math.min(stat.size, HOOK_LOG_MAX_BYTES));
+        await handle.read(buf, 0, buf.length, 0);
+        text = buf.toString('utf8');
+      } finally {
+        await handle.close();
+      }
+      for (const line of text.split('\n')) {
+        if (line.trim() === '') continue;
+        let fields: Record<string, unknown>;
+        try {
+          const parsed: unknown = JSON.parse(line);
+          fields = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? { ...(parsed as Record<string, unknown>) } : { line };
+        } catch {
+          fields = { line };
+        }
+        // The hook's own event name is kept as a field; the line's event is always hook.log.
+        if ('event' in fields) fields.hookEvent = fields.event;
+        delete fields.event;
+        logger.info('hook.log', { ...fields, file: name });
+      }
+    }
+  } catch (err) {
+    logger.warn('hook.log_unreadable', { error: err instanceof Error ? err.message : String(err) });
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}

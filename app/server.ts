@@ -1,0 +1,168 @@
+import fsp from 'node:fs/promises';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import express, { type Express } from 'express';
+import type { ListenAddress, ServerSettings } from './config/types.js';
+import { startRequestAudit } from './audit/request-audit.js';
+import type { AppDeps } from './deps.js';
+import { peerOf } from './request/client-address.js';
+import { setRequestContext, newRequestId } from './routes/context.js';
+import { createErrorHandler } from './routes/errors.js';
+import { createGitHandler, type GitRouteOptions } from './routes/git.js';
+import { createHealthHandler } from './routes/healthz.js';
+import { createSidecarHandler } from './routes/sidecar.js';
+import { clientAddress, compileTrustedProxies } from './request/client-address.js';
+
+/** Where git-http-backend lives on Debian; `gitward serve` asks `git --exec-path` instead. */
+export const DEFAULT_GIT_HTTP_BACKEND = '/usr/lib/git-core/git-http-backend';
+
+/** Options of `createApp` beyond AppDeps. */
+export interface AppOptions {
+  /** Absolute path of git-http-backend (default: Debian's). */
+  readonly backendPath?: string;
+  /** PATH, HOME and LANG handed to git (default: a minimal PATH only). */
+  readonly processEnv?: GitRouteOptions['processEnv'];
+}
+
+/** PATH used for git when the caller passes none: git and its helpers live here on Debian. */
+const FALLBACK_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+/**
+ * Creates the express 5 app: a request id and an audit line for every request, GET /healthz, the
+ * nginx sidecar endpoint (when enabled), and the git routes under base_path (no body parser: bodies
+ * stream to git-http-backend), then the one error middleware.
+ */
+export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  // Paths are routed by gitward's own parser; express must not treat /A and /a as one.
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
+
+  app.use((req, res, next) => {
+    const requestId = newRequestId();
+    const runtime = deps.runtime.current();
+    const peer = peerOf(req.socket);
+    const mode = runtime.config.sidecar.enabled && req.path === runtime.config.sidecar.path ? 'sidecar' : 'proxy';
+    const logger = deps.logger.child({ requestId });
+    const audit = startRequestAudit(res, { requestId, remoteAddr: clientAddress(peer, req.headers, compileTrustedProxies(runtime.config.server.trustedProxies)), mode }, deps.audit, deps.now);
+    setRequestContext(res, { requestId, logger, audit });
+    res.setHeader('X-Request-Id', requestId);
+    next();
+  });
+
+  app.get('/healthz', createHealthHandler(deps));
+  const sidecar = createSidecarHandler(deps);
+  app.use((req, res, next) => {
+    const { sidecar: settings } = deps.runtime.current().config;
+    if (settings.enabled && req.path === settings.path) sidecar(req, res, next);
+    else next();
+  });
+  app.use(
+    createGitHandler(deps, {
+      backendPath: options.backendPath ?? DEFAULT_GIT_HTTP_BACKEND,
+      processEnv: options.processEnv ?? { PATH: FALLBACK_PATH },
+    }),
+  );
+  app.use(createErrorHandler());
+  return app;
+}
+
+/**
+ * Between two requests on one connection nginx may wait up to its upstream keepalive_timeout
+ * (60 s by default); ours must be longer so gitward never closes a connection nginx is reusing.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+/**
+ * No overall request time limit: a 10-minute push of a large pack is legitimate. Slow clients are
+ * bounded by the headers timeout and the idle socket timeout instead.
+ */
+export const REQUEST_TIMEOUT_MS = 0;
+
+/** How often a shutting-down server closes connections that became idle (keep-alive). */
+const SHUTDOWN_POLL_MS = 100;
+
+/** Permission bits of a unix socket gitward creates when the config does not say: owner and group. */
+export const DEFAULT_SOCKET_MODE = 0o660;
+
+/**
+ * Applies the server timeouts: headers within `headersTimeoutSeconds` (slow-loris guard), no total
+ * request limit, a socket with no bytes moving for `idleTimeoutSeconds` is closed.
+ */
+export function configureServer(server: http.Server, settings: ServerSettings): void {
+  server.headersTimeout = settings.headersTimeoutSeconds * 1000;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.setTimeout(settings.idleTimeoutSeconds * 1000, (socket) => socket.destroy());
+}
+
+/**
+ * Listens on a TCP address or a unix socket (a stale socket file is removed first; the socket gets
+ * its configured mode). Resolves with the printable address, e.g. `127.0.0.1:8080` or `unix:/run/x.sock`.
+ */
+export async function listenOn(server: http.Server, address: ListenAddress): Promise<string> {
+  if (address.kind === 'unix') {
+    await removeStaleSocket(address.path);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(address.path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    await fsp.chmod(address.path, address.mode || DEFAULT_SOCKET_MODE);
+    return `unix:${address.path}`;
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(address.port, address.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address() as AddressInfo;
+  return bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`;
+}
+
+/** Removes `file` if it is a socket nobody listens on; refuses to touch anything else. */
+async function removeStaleSocket(file: string): Promise<void> {
+  const stat = await fsp.lstat(file).catch(() => null);
+  if (stat === null) return;
+  if (!stat.isSocket()) throw new Error(`${file} exists and is not a socket; refusing to replace it`);
+  const alive = await new Promise<boolean>((resolve) => {
+    const probe = net.connect(file);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (alive) throw new Error(`another server is listening on ${file}`);
+  await fsp.rm(file);
+}
+
+/**
+ * Graceful stop: stop accepting, let in-flight requests finish for up to `graceMs`, then cut what
+ * is left. Resolves true when everything finished in time.
+ */
+export function shutdownServer(server: http.Server, graceMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (clean: boolean): void => {
+      if (done) return;
+      done = true;
+      clearInterval(poll);
+      clearTimeout(deadline);
+      resolve(clean);
+    };
+    const poll = setInterval(() => server.closeIdleConnections(), SHUTDOWN_POLL_MS);
+    const deadline = setTimeout(() => {
+      server.closeAllConnections();
+      finish(false);
+    }, graceMs);
+    server.close(() => finish(true));
+    server.closeIdleConnections();
+  });
+}
