@@ -1,5 +1,10 @@
 import type { GitwardConfig } from '../config/types.js';
-import type { AuthInput, Logger } from '../types.js';
+import type { AuthInput, AuthPlugin, AuthResult, Logger } from '../types.js';
+import { createBruteForceLimiter } from './brute-force.js';
+import { createCredentialCache } from './credential-cache.js';
+import { logFailedLogin } from './failed-login.js';
+import { userNameProblem } from './htpasswd-file.js';
+import { loadAuthPlugins } from './plugin-loader.js';
 
 /** What the authentication chain concludes about one request. */
 export type IdentifyOutcome =
@@ -16,10 +21,94 @@ export interface AuthChain {
   close(): void;
 }
 
+/** A plugin's `authenticate` that has not answered within this long is a failure (fail closed). */
+const PLUGIN_AUTHENTICATE_TIMEOUT_MS = 30_000;
+/** Most groups a plugin may add to one identity: more is a broken plugin, not an org chart. */
+const MAX_PLUGIN_GROUPS = 1_000;
+
+const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** Checks a plugin's answer; anything unexpected becomes a rejection (fail closed). */
+function checkResult(result: unknown): AuthResult {
+  if (result === null || typeof result !== 'object') return { kind: 'rejected', reason: 'plugin returned no result' };
+  const r = result as Record<string, unknown>;
+  if (r.kind === 'no-credentials') return { kind: 'no-credentials' };
+  if (r.kind === 'rejected') return { kind: 'rejected', reason: typeof r.reason === 'string' ? r.reason : 'rejected' };
+  if (r.kind === 'authenticated') {
+    if (typeof r.user !== 'string' || userNameProblem(r.user) !== null) return { kind: 'rejected', reason: 'plugin returned a bad user name' };
+    if (r.groups === undefined) return { kind: 'authenticated', user: r.user };
+    if (!Array.isArray(r.groups) || r.groups.length > MAX_PLUGIN_GROUPS || !r.groups.every((g) => typeof g === 'string' && GROUP_NAME.test(g))) {
+      return { kind: 'rejected', reason: 'plugin returned bad groups' };
+    }
+    return { kind: 'authenticated', user: r.user, groups: [...new Set(r.groups as string[])] };
+  }
+  return { kind: 'rejected', reason: 'plugin returned an unknown result' };
+}
+
+async function ask(plugin: AuthPlugin, input: AuthInput, logger: Logger): Promise<AuthResult> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timeout = new Promise<AuthResult>((resolve) => {
+      timer = setTimeout(() => {
+        logger.error('auth.plugin_timeout', { plugin: plugin.name, ms: PLUGIN_AUTHENTICATE_TIMEOUT_MS });
+        resolve({ kind: 'rejected', reason: 'plugin timed out' });
+      }, PLUGIN_AUTHENTICATE_TIMEOUT_MS);
+    });
+    return checkResult(await Promise.race([Promise.resolve().then(() => plugin.authenticate(input)), timeout]));
+  } catch (err) {
+    logger.error('auth.plugin_error', { plugin: plugin.name, error: err instanceof Error ? err.message : String(err) });
+    return { kind: 'rejected', reason: 'plugin failed' };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Loads every plugin of `config.authentication` (built-in name, module path or package name),
  * shape-checks it, and returns the chain. Any plugin that fails to load rejects: fail closed.
+ *
+ * `identify` first refuses (throttled) a request carrying credentials from a client address with
+ * `brute_force.max_failures` failures in the window, without running any check; then asks each
+ * plugin in order until one answers authenticated or rejected; no answer is anonymous. Each
+ * rejection is logged as one `auth.failed` line and counted against the client address.
  */
 export async function createAuthChain(config: GitwardConfig, ctx: { logger: Logger; now?: () => number }): Promise<AuthChain> {
-  throw new Error(`createAuthChain is not implemented yet (${config.file} ${typeof ctx.logger})`);
+  const now = ctx.now ?? Date.now;
+  const logger = ctx.logger;
+  const credentialCache = createCredentialCache(config.credentialCache, now);
+  const limiter = createBruteForceLimiter(config.bruteForce, now);
+  const plugins = await loadAuthPlugins(config.authentication, { logger, configDir: config.dir, credentialCache, now });
+
+  return {
+    async identify(input) {
+      const hasCredentials = input.basic !== null || input.headers.authorization !== undefined;
+      if (hasCredentials) {
+        const retryAfterSeconds = limiter.retryAfter(input.clientAddress);
+        if (retryAfterSeconds > 0) {
+          logger.info('auth.throttled', { client: input.clientAddress, user: input.basic?.user ?? '', retryAfterSeconds });
+          return { kind: 'throttled', retryAfterSeconds };
+        }
+      }
+      for (const plugin of plugins) {
+        const result = await ask(plugin, input, logger);
+        if (result.kind === 'no-credentials') continue;
+        if (result.kind === 'authenticated') {
+          return { kind: 'authenticated', user: result.user, source: plugin.name, groups: result.groups ?? [] };
+        }
+        limiter.fail(input.clientAddress);
+        logFailedLogin(logger, { client: input.clientAddress, user: input.basic?.user ?? '', source: plugin.name, reason: result.reason });
+        return { kind: 'rejected', source: plugin.name, reason: result.reason };
+      }
+      return { kind: 'anonymous' };
+    },
+    close() {
+      for (const p of plugins) {
+        try {
+          p.close?.();
+        } catch (err) {
+          logger.warn('auth.plugin_close_failed', { plugin: p.name, error: err instanceof Error ? err.message : String(err) });
+        }
+      }
+    },
+  };
 }

@@ -1,0 +1,59 @@
+/** Settings of the failed-login limiter (config `brute_force`). */
+export interface BruteForceSettings {
+  /** Failures from one client address, within the window, after which attempts are throttled. */
+  readonly maxFailures: number;
+  readonly windowSeconds: number;
+}
+
+/**
+ * Counts failed logins per client address in a sliding window. Once an address has
+ * `maxFailures` failures in the window, it is throttled until the oldest of them leaves the
+ * window. A success does not reset the count: an attacker holding one valid account must not be
+ * able to wipe the record of guesses at another.
+ */
+export interface BruteForceLimiter {
+  /** Seconds until `address` may try again, or 0 when it may try now. */
+  retryAfter(address: string): number;
+  /** Records one failed login from `address`. */
+  fail(address: string): void;
+}
+
+/** Most client addresses tracked at once: bounds memory under a spray from many addresses. */
+const MAX_TRACKED_ADDRESSES = 100_000;
+
+/** Creates a limiter; `now` is the clock in ms (tests fake it). `maxFailures` 0 turns it off. */
+export function createBruteForceLimiter(settings: BruteForceSettings, now: () => number = Date.now): BruteForceLimiter {
+  const windowMs = Math.max(0, settings.windowSeconds) * 1000;
+  const max = Math.max(0, Math.floor(settings.maxFailures));
+  const off = max === 0 || windowMs === 0;
+  // Per address, the times of its recent failures, oldest first (at most `max` kept).
+  const failures = new Map<string, number[]>();
+  const live = (address: string, t: number): number[] => {
+    const list = failures.get(address);
+    if (!list) return [];
+    while (list.length > 0 && t - (list[0] as number) >= windowMs) list.shift();
+    if (list.length === 0) failures.delete(address);
+    return list;
+  };
+  return {
+    retryAfter(address) {
+      if (off) return 0;
+      const t = now();
+      const list = live(address, t);
+      if (list.length < max) return 0;
+      const oldest = list[list.length - max] as number;
+      return Math.max(1, Math.ceil((oldest + windowMs - t) / 1000));
+    },
+    fail(address) {
+      if (off) return;
+      const t = now();
+      const list = live(address, t);
+      list.push(t);
+      if (list.length > max) list.splice(0, list.length - max);
+      // Re-insert so the Map's first key is the address that failed least recently.
+      failures.delete(address);
+      failures.set(address, list);
+      while (failures.size > MAX_TRACKED_ADDRESSES) failures.delete(failures.keys().next().value as string);
+    },
+  };
+}
