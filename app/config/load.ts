@@ -1,10 +1,30 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { ConfigError } from '../errors.js';
+import { buildConfig } from './build-config.js';
 import type { GitwardConfig } from './types.js';
 
 /**
- * Reads, parses and validates the YAML config at `file` completely; returns it frozen.
- * Throws ConfigError listing every problem as `FILE:LINE: key.path: problem`.
+ * Reads, parses and validates the YAML config at `file` completely; returns it frozen, with
+ * defaults filled in and every path absolute. Throws ConfigError listing every problem as
+ * `FILE:LINE: key.path: problem`. Keeps no state between calls, so a reload may call it at will.
  */
 export async function loadConfig(file: string): Promise<GitwardConfig> {
-  throw new ConfigError([`${file}: the config loader is not implemented yet`]);
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = await fs.readFile(abs, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new ConfigError([`${abs}:1: (file): cannot read the config file (${code})`]);
+  }
+  return buildConfig(text, abs);
+}
+
+/**
+ * Validates config `text` as if read from `file` (absolute; its folder anchors relative paths).
+ * For tests and tools that hold the text already; same checks and result as `loadConfig`.
+ */
+export function loadConfigText(text: string, file: string): GitwardConfig {
+  return buildConfig(text, path.resolve(file));
 }

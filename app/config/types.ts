@@ -32,6 +32,8 @@ export interface GitwardConfig {
   readonly log: LogSettings;
   readonly compat: { readonly git4nginxEnv: boolean };
   readonly tests: readonly PolicyTest[];
+  /** User names found in the htpasswd files of `htpasswd` authentication entries at load time. */
+  readonly htpasswdUsers: readonly string[];
 }
 
 export type ListenAddress =
@@ -59,6 +61,8 @@ export interface RepoNode {
   readonly kind: 'root' | 'group' | 'repo';
   /** `file:line` of the node's key. */
   readonly where: string;
+  /** The node as a config key path, e.g. `repos.web.site.git` (`repos` for the root). */
+  readonly node: string;
   readonly read: readonly Grant[];
   readonly write: readonly Grant[];
   /** False when `.inherit: false` cuts what ancestors grant. */
@@ -132,6 +136,40 @@ export interface CompiledPolicy {
   hasRepo(repo: string): boolean;
   /** Every repo path named in the tree. */
   repos(): readonly string[];
+  /** The config this policy was compiled from. */
+  readonly config: GitwardConfig;
+  /**
+   * What the tree grants for `repo` (named in the tree or not): the effective grants of the
+   * deepest node on its path. Used by `decide`; a lookup, not a walk of the YAML.
+   */
+  accessFor(repo: string): EffectiveAccess;
+  /** The nodes of the tree on the path of `repo`, root first (only the nodes that exist). */
+  nodesFor(repo: string): readonly RepoNode[];
+  /** The groups `user` belongs to through `users:` and `groups:`, transitively (sorted). */
+  groupsOfUser(user: string): readonly string[];
+  /** `groups` plus every group that contains one of them, transitively (sorted, unique). */
+  expandGroups(groups: readonly string[]): readonly string[];
+  /** Every user name known to the config: `users:` and the htpasswd files (sorted). */
+  knownUsers(): readonly string[];
+}
+
+/** One grant in force at a node, after accumulation: who, what, and where it was written. */
+export interface GrantInForce {
+  readonly level: 'read' | 'write';
+  readonly principal: string;
+  /** The tree node that grants it, e.g. `repos.web`. */
+  readonly node: string;
+  readonly where: string;
+  /** Depth of the granting node (root 0), to order a trace root first. */
+  readonly depth: number;
+}
+
+/** The grants in force at one node of the tree, compiled for lookups by principal. */
+export interface EffectiveAccess {
+  /** Principal as written (`ann`, `@eng`, `$all`, …) → the grants naming it, root first. */
+  readonly byPrincipal: ReadonlyMap<string, readonly GrantInForce[]>;
+  /** The deepest node on the path with `.inherit: false`, if any, as a trace step. */
+  readonly cut: TraceStep | null;
 }
 
 export type { TraceStep };

@@ -1,0 +1,53 @@
+/** One path segment of a repo or group name: the grammar of URL repo names (DESIGN.md §2). */
+export const NAME_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** Longest repo path accepted, in bytes: the same limit as URL repo names. */
+export const MAX_REPO_PATH_BYTES = 255;
+
+/** The suffix that marks a repo key in the `repos:` tree. */
+export const GIT_SUFFIX = '.git';
+
+/** The pseudo-principals; any other `$name` is a mistake. */
+export const PSEUDO_PRINCIPALS: ReadonlySet<string> = new Set(['$anonymous', '$authenticated', '$all']);
+
+/** The hook plugins gitward ships (plugins/registry.ts); others are named in `hooks.plugins`. */
+export const BUILTIN_HOOK_PLUGIN_NAMES: readonly string[] = ['branch-flow', 'branch-protect'];
+
+/**
+ * Why `segment` is not a valid repo or group name segment, or null when it is.
+ * Same rules as URL repo names: `[A-Za-z0-9][A-Za-z0-9._-]*`, no `..`, no `.git` suffix.
+ */
+export function segmentProblem(segment: string): string | null {
+  if (segment === '') return 'empty name';
+  if (!NAME_SEGMENT.test(segment)) return `bad name "${segment}": use A-Z a-z 0-9 . _ - and start with a letter or digit`;
+  if (segment.includes('..')) return `bad name "${segment}": ".." is not allowed`;
+  if (segment.endsWith(GIT_SUFFIX)) return `bad name "${segment}": only a repo key ends in .git, once`;
+  return null;
+}
+
+/**
+ * Why `name` is not a valid repo name as written in `gitward access` or `tests:` (without or with
+ * `.git`), or null. Returns the canonical name (without `.git`) when valid.
+ */
+export function parseRepoPath(name: string): { ok: true; repo: string } | { ok: false; problem: string } {
+  const repo = name.endsWith(GIT_SUFFIX) ? name.slice(0, -GIT_SUFFIX.length) : name;
+  if (repo === '') return { ok: false, problem: 'empty repo name' };
+  for (const seg of repo.split('/')) {
+    const p = segmentProblem(seg);
+    if (p) return { ok: false, problem: p };
+  }
+  if (Buffer.byteLength(repo, 'utf8') > MAX_REPO_PATH_BYTES) return { ok: false, problem: `repo name longer than ${MAX_REPO_PATH_BYTES} bytes` };
+  return { ok: true, repo };
+}
+
+/**
+ * Why `name` is not a usable user name, or null. Users come from htpasswd files and identity
+ * headers, so the grammar is wide: no `:` (htpasswd separator), no whitespace or control
+ * characters, and no leading `@` or `$` (those mark groups and pseudo-principals).
+ */
+export function userNameProblem(name: string): string | null {
+  if (name === '') return 'empty user name';
+  if (/[:\s\p{Cc}]/u.test(name)) return `bad user name "${name}": no ":", spaces or control characters`;
+  if (name.startsWith('@') || name.startsWith('$')) return `bad user name "${name}": "@" starts a group and "$" a pseudo-principal`;
+  return null;
+}

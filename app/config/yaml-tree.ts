@@ -1,0 +1,117 @@
+import yaml from 'js-yaml';
+
+/** A YAML node with the 1-based line where it starts, so every problem can name its line. */
+export type YamlNode =
+  | { readonly kind: 'map'; readonly line: number; readonly entries: readonly YamlEntry[] }
+  | { readonly kind: 'seq'; readonly line: number; readonly items: readonly YamlNode[] }
+  | { readonly kind: 'scalar'; readonly line: number; readonly value: string | number | boolean | null };
+
+/** One `key: value` pair of a mapping, in file order; duplicates are kept so they can be reported. */
+export interface YamlEntry {
+  /** The key as YAML read it (JSON schema: a string, or a number, boolean or null). */
+  readonly key: string | number | boolean | null;
+  readonly line: number;
+  readonly value: YamlNode;
+}
+
+/** The outcome of parsing: the root node (null for an empty document) or a syntax problem. */
+export type YamlParse =
+  | { readonly ok: true; readonly root: YamlNode | null }
+  | { readonly ok: false; readonly line: number; readonly message: string };
+
+interface Open {
+  line: number;
+  kids: Closed[];
+}
+interface Closed {
+  line: number;
+  kind: string | null;
+  result: unknown;
+  kids: Closed[];
+}
+
+/**
+ * Parses YAML text with js-yaml's JSON schema (so `yes`/`on` stay strings and there are no
+ * timestamps or merge keys) and keeps the line of every key and value. Duplicate keys do not stop
+ * the parse; they stay visible in `entries`.
+ */
+export function parseYamlTree(text: string): YamlParse {
+  const stack: Open[] = [];
+  const top: Closed[] = [];
+  try {
+    yaml.load(text, {
+      schema: yaml.JSON_SCHEMA,
+      // json: true lets duplicate keys through (last wins in the result); we report them ourselves.
+      json: true,
+      listener(event, state) {
+        if (event === 'open') {
+          stack.push({ line: state.line + 1, kids: [] });
+          return;
+        }
+        const open = stack.pop() as Open;
+        const closed: Closed = { line: open.line, kind: state.kind, result: state.result, kids: open.kids };
+        const parent = stack[stack.length - 1];
+        if (parent) parent.kids.push(closed);
+        else top.push(closed);
+      },
+    });
+  } catch (err) {
+    if (err instanceof yaml.YAMLException) {
+      const line = (err.mark?.line ?? 0) + 1;
+      return { ok: false, line, message: err.reason || err.message };
+    }
+    throw err;
+  }
+  const root = top[top.length - 1];
+  if (!root) return { ok: true, root: null };
+  const node = toNode(root);
+  if (node.kind === 'scalar' && node.value === null) return { ok: true, root: null };
+  return { ok: true, root: node };
+}
+
+/** js-yaml wraps block sequence items and explicit keys in a second event of the same node. */
+function unwrap(n: Closed): Closed {
+  let cur = n;
+  while (cur.kids.length === 1) {
+    const kid = cur.kids[0] as Closed;
+    if (kid.kind !== cur.kind || kid.result !== cur.result) break;
+    cur = { ...kid, line: Math.min(cur.line, kid.line) };
+  }
+  return cur;
+}
+
+function toNode(raw: Closed): YamlNode {
+  const n = unwrap(raw);
+  if (n.kind === 'mapping' && n.kids.length % 2 === 0 && (n.kids.length > 0 || isEmptyObject(n.result))) {
+    const entries: YamlEntry[] = [];
+    for (let i = 0; i < n.kids.length; i += 2) {
+      const k = unwrap(n.kids[i] as Closed);
+      const v = n.kids[i + 1] as Closed;
+      entries.push({ key: scalarOf(k.result), line: k.line, value: toNode(v) });
+    }
+    return { kind: 'map', line: n.line, entries };
+  }
+  if (n.kind === 'sequence' && Array.isArray(n.result) && n.kids.length === n.result.length) {
+    return { kind: 'seq', line: n.line, items: n.kids.map(toNode) };
+  }
+  // Aliases (and anything the events do not describe) are rebuilt from the value, at this line.
+  return fromValue(n.result, n.line);
+}
+
+function isEmptyObject(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0;
+}
+
+function scalarOf(v: unknown): string | number | boolean | null {
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v === null) return v;
+  // A collection used as a key: js-yaml turns it into a string; keep that text.
+  return String(v);
+}
+
+function fromValue(v: unknown, line: number): YamlNode {
+  if (Array.isArray(v)) return { kind: 'seq', line, items: v.map((x) => fromValue(x, line)) };
+  if (typeof v === 'object' && v !== null) {
+    return { kind: 'map', line, entries: Object.entries(v).map(([key, value]) => ({ key, line, value: fromValue(value, line) })) };
+  }
+  return { kind: 'scalar', line, value: scalarOf(v) };
+}
