@@ -1,0 +1,215 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { asUser, createPushFixture, gitwardLines, USERS_YAML, type PushFixture } from './push-fixture.js';
+
+/** Flow dev → staging → main on web/, main and v* tags protected. */
+const CONFIG = `${USERS_YAML}repos:
+  .read: [$authenticated]
+  web:
+    .write: ["@eng"]
+    .hooks:
+      branch-flow: {flow: [dev, staging, main]}
+      branch-protect:
+        branches:
+          main: {push: ["@release"], force: [admin], delete: [admin]}
+        tags:
+          "v*": {create: ["@release"]}
+    site.git: {}
+hooks: {order: [branch-protect, branch-flow]}
+`;
+
+/** Puts commit `sha` on dev, staging and main, in that order (three pushes, as the flow wants). */
+async function promote(f: PushFixture, sha: string, user = 'rita'): Promise<void> {
+  for (const b of ['dev', 'staging', 'main']) await f.gitOk(['push', '--quiet', 'origin', `${sha}:refs/heads/${b}`], asUser(f, user));
+}
+
+describe('hooks through real local pushes', () => {
+  it('accepts a commit promoted dev → staging → main by a release member', async (t) => {
+    const f = await createPushFixture(t, CONFIG);
+    const c1 = await f.commit('one');
+    await promote(f, c1);
+    const refs = await f.refs();
+    assert.equal(refs.get('refs/heads/main'), c1);
+    assert.equal(refs.get('refs/heads/staging'), c1);
+  });
+
+  it('refuses main for a user outside the push list, with one line naming ref, plugin, rule and node', async (t) => {
+    const f = await createPushFixture(t, CONFIG);
+    const c1 = await f.commit('one');
+    await promote(f, c1);
+    const c2 = await f.commit('two');
+    for (const b of ['dev', 'staging']) await f.gitOk(['push', '--quiet', 'origin', `${c2}:refs/heads/${b}`], asUser(f, 'ann'));
+    const r = await f.git(['push', 'origin', `${c2}:refs/heads/main`], asUser(f, 'ann'));
+    assert.notEqual(r.code, 0);
+    const lines = gitwardLines(r.stderr);
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0] as string, /^gitward: refs\/heads\/main rejected by branch-protect \(rule branches\."main"\.push, gitward\.yaml:\d+\): you may not push to branch main$/);
+    assert.equal((await f.refs()).get('refs/heads/main'), c1);
+  });
+
+  it('regression (git4nginx early-return bypass): `push X:dev X:main` checks main too and applies nothing', async (t) => {
+    const f = await createPushFixture(t, CONFIG);
+    const c1 = await f.commit('one');
+    await promote(f, c1);
+    const c2 = await f.commit('two');
+    const r = await f.git(['push', 'origin', `${c2}:refs/heads/dev`, `${c2}:refs/heads/main`], asUser(f, 'rita'));
+    assert.notEqual(r.code, 0);
+    const lines = gitwardLines(r.stderr);
+    assert.deepEqual(lines.map((l) => l.split(' ')[1]), ['refs/heads/main'], r.stderr);
+    assert.match(lines[0] as string, /rejected by branch-flow \(rule flow staging -> main, gitward\.yaml:\d+\): the new tip of main is not on staging/);
+    const refs = await f.refs();
+    assert.equal(refs.get('refs/heads/dev'), c1, 'dev was not applied either');
+    assert.equal(refs.get('refs/heads/main'), c1);
+  });
+
+  it('checks against the refs as they were before the push: dev + staging + main at once is refused', async (t) => {
+    const f = await createPushFixture(t, CONFIG);
+    const c1 = await f.commit('one');
+    await promote(f, c1);
+    const c2 = await f.commit('two');
+    const r = await f.git(['push', 'origin', `${c2}:refs/heads/dev`, `${c2}:refs/heads/staging`, `${c2}:refs/heads/main`], asUser(f, 'rita'));
+    assert.notEqual(r.code, 0);
+    assert.deepEqual(gitwardLines(r.stderr).map((l) => l.split(' ')[1]).sort(), ['refs/heads/main', 'refs/heads/staging'], r.stderr);
+  });
+
+  it('regression (git4nginx last-segment match): feature/main is neither main nor in the flow', async (t) => {
+    const f = await createPushFixture(t, CONFIG);
+    const c1 = await f.commit('one');
+    const r = await f.git(['push', 'origin', `${c1}:refs/heads/feature/main`, `${c1}:refs/heads/feature/staging`], asUser(f, 'ann'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(gitwardLines(r.stderr), []);
+    assert.equal((await f.refs()).get('refs/heads/feature/main'), c1);
+  });
+
+  it('regression (git4nginx root-commit branch): branches sitting on a root commit advance', async (t) => {
+    const f = await createPushFixture(t, CONFIG);
+    const root = await f.commit('root');
+    await promote(f, root);
+    const c2 = await f.commit('child of root');
+    await promote(f, c2);
+    assert.equal((await f.refs()).get('refs/heads/main'), c2);
+  });
+
+  it('regression (git4nginx rejected every tag): tags are accepted unless a tag rule refuses them', async (t) => {
+    const f = await createPushFixture(t, CONFIG);
+    const c1 = await f.commit('one');
+    await f.gitOk(['tag', 'build-1', c1]);
+    await f.gitOk(['tag', '-a', '-m', 'annotated', 'build-2', c1]);
+    await f.gitOk(['tag', 'v1.0', c1]);
+    const ok = await f.git(['push', 'origin', 'refs/tags/build-1', 'refs/tags/build-2'], asUser(f, 'ann'));
+    assert.equal(ok.code, 0, ok.stderr);
+    const no = await f.git(['push', 'origin', 'refs/tags/v1.0'], asUser(f, 'ann'));
+    assert.notEqual(no.code, 0);
+    assert.deepEqual(gitwardLines(no.stderr), [`gitward: refs/tags/v1.0 rejected by branch-protect (rule tags."v*".create, gitward.yaml:${/gitward\.yaml:(\d+)/.exec(no.stderr)?.[1] ?? '?'}): you may not create tag v1.0`]);
+    const yes = await f.git(['push', 'origin', 'refs/tags/v1.0'], asUser(f, 'rita'));
+    assert.equal(yes.code, 0, yes.stderr);
+  });
+
+  it("regression (git4nginx leaked groups and config): a refusal names no group and no config content", async (t) => {
+    const f = await createPushFixture(t, CONFIG);
+    const c1 = await f.commit('one');
+    await promote(f, c1);
+    const c2 = await f.commit('two');
+    for (const b of ['dev', 'staging']) await f.gitOk(['push', '--quiet', 'origin', `${c2}:refs/heads/${b}`], asUser(f, 'rita'));
+    const r = await f.git(['push', 'origin', `${c2}:refs/heads/main`], asUser(f, 'ann', { GITWARD_GROUPS: '["eng","secret-team"]' }));
+    assert.notEqual(r.code, 0);
+    const remote = r.stderr.split('\n').filter((l) => l.startsWith('remote:')).join('\n');
+    assert.match(remote, /rejected by branch-protect/);
+    for (const secret of ['eng', 'secret-team', '@release', 'release', 'admin', 'repo_root', f.dir]) {
+      assert.ok(!remote.replace(/refs\/heads\/main|branch main/g, '').includes(secret), `the hook's output mentions ${secret}: ${remote}`);
+    }
+  });
+
+  it('refuses a force-push to main unless the user is listed for force', async (t) => {
+    const f = await createPushFixture(t, CONFIG);
+    const c1 = await f.commit('one');
+    await promote(f, c1);
+    const c2 = await f.commit('two');
+    await promote(f, c2);
+    const r = await f.git(['push', '--force', 'origin', `${c1}:refs/heads/main`], asUser(f, 'rita'));
+    assert.notEqual(r.code, 0);
+    assert.match(gitwardLines(r.stderr)[0] ?? '', /rule branches\."main"\.force/);
+    const ok = await f.git(['push', '--force', 'origin', `${c1}:refs/heads/main`], asUser(f, 'admin'));
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal((await f.refs()).get('refs/heads/main'), c1);
+  });
+
+  it('refuses deleting main unless listed; deleting an unprotected branch is free', async (t) => {
+    const f = await createPushFixture(t, CONFIG);
+    const c1 = await f.commit('one');
+    await promote(f, c1);
+    await f.gitOk(['push', '--quiet', 'origin', `${c1}:refs/heads/topic`], asUser(f, 'ann'));
+    const r = await f.git(['push', 'origin', ':refs/heads/main', ':refs/heads/topic'], asUser(f, 'rita'));
+    assert.notEqual(r.code, 0);
+    assert.deepEqual(gitwardLines(r.stderr).map((l) => /rule (\S+),/.exec(l)?.[1]), ['branches."main".delete']);
+    assert.ok((await f.refs()).has('refs/heads/topic'), 'nothing applied');
+    const ok = await f.git(['push', 'origin', ':refs/heads/topic'], asUser(f, 'ann'));
+    assert.equal(ok.code, 0, ok.stderr);
+  });
+
+  it('a mirror-style push of 100 refs with one refused applies none', async (t) => {
+    const f = await createPushFixture(t, CONFIG);
+    const c1 = await f.commit('one');
+    const specs = Array.from({ length: 99 }, (_, i) => `${c1}:refs/heads/topic/${String(i).padStart(3, '0')}`);
+    specs.splice(57, 0, `${c1}:refs/heads/main`);
+    const r = await f.git(['push', 'origin', ...specs], asUser(f, 'ann'));
+    assert.notEqual(r.code, 0);
+    const lines = gitwardLines(r.stderr);
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0] as string, /^gitward: refs\/heads\/main rejected by branch-protect/);
+    assert.equal((await f.refs()).size, 0, 'no ref was applied');
+  });
+
+  it('a push on the server without gitward env runs as $local; local_user: null refuses it', async (t) => {
+    const f = await createPushFixture(t, CONFIG.replace('hooks: {order: [branch-protect, branch-flow]}', 'hooks: {order: [branch-protect, branch-flow], local_user: null}'));
+    const c1 = await f.commit('one');
+    const r = await f.git(['push', 'origin', `${c1}:refs/heads/dev`], { GITWARD_CONFIG: f.configFile });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /gitward: push refused: pushes made on the server without gitward's environment are not allowed here \(hooks\.local_user is null\)/);
+    assert.equal((await f.refs()).size, 0);
+  });
+
+  it('a local push finds the config through the repo\'s gitward.config and is checked as $local', async (t) => {
+    const f = await createPushFixture(t, CONFIG);
+    await f.gitOk(['--git-dir', f.bare, 'config', 'gitward.config', f.configFile]);
+    const c1 = await f.commit('one');
+    const dev = await f.git(['push', 'origin', `${c1}:refs/heads/dev`]);
+    assert.equal(dev.code, 0, dev.stderr);
+    const main = await f.git(['push', 'origin', `${c1}:refs/heads/main`]);
+    assert.notEqual(main.code, 0);
+    assert.deepEqual(gitwardLines(main.stderr).map((l) => /rejected by (\S+)/.exec(l)?.[1]), ['branch-protect']);
+  });
+
+  it('writes log lines (checks and one audit line per applied ref) into GITWARD_LOG_DIR', async (t) => {
+    const f = await createPushFixture(t, CONFIG);
+    const logDir = path.join(f.dir, 'hooklog');
+    fs.mkdirSync(logDir);
+    const c1 = await f.commit('one');
+    const r = await f.git(['push', 'origin', `${c1}:refs/heads/dev`, `${c1}:refs/heads/topic`], asUser(f, 'ann', { GITWARD_LOG_DIR: logDir }));
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!r.stderr.includes('{'), 'no log line reaches the client');
+    const lines = fs
+      .readdirSync(logDir)
+      .flatMap((n) => fs.readFileSync(path.join(logDir, n), 'utf8').split('\n').filter(Boolean))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const applied = lines.filter((l) => l.event === 'hook.ref-updated');
+    assert.deepEqual(applied.map((l) => [l.ref, l.user, l.verdict, l.repo, l.requestId]).sort(), [
+      ['refs/heads/dev', 'ann', 'applied', 'web/site', 'test-ann'],
+      ['refs/heads/topic', 'ann', 'applied', 'web/site', 'test-ann'],
+    ]);
+    assert.equal(applied[0]?.new, c1);
+    assert.equal(lines.filter((l) => l.event === 'hook.check' && l.verdict === 'accepted').length, 2);
+  });
+
+  it('a bad plugin setting refuses the push with one line naming the node, not the options', async (t) => {
+    const f = await createPushFixture(t, CONFIG.replace('branch-flow: {flow: [dev, staging, main]}', 'branch-flow: {flow: [dev, staging, main], flwo: 1}'));
+    const c1 = await f.commit('one');
+    const r = await f.git(['push', 'origin', `${c1}:refs/heads/dev`], asUser(f, 'ann'));
+    assert.notEqual(r.code, 0);
+    assert.deepEqual(gitwardLines(r.stderr).length, 1, r.stderr);
+    assert.match(r.stderr, /gitward: push refused: a hook plugin is misconfigured \(gitward\.yaml:\d+\)/);
+    assert.equal((await f.refs()).size, 0);
+  });
+});
