@@ -67,7 +67,7 @@ export async function createReloadingRuntime(file: string, deps: RuntimeDeps): P
     current = next;
     failure = null;
     previous.auth.close();
-    deps.logger.info('config.reloaded', { reason, file, configHash: next.config.hash });
+    deps.logger.info('config.reloaded', { reason, file, configSha256: next.config.hash });
     return true;
   };
 

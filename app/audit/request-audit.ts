@@ -14,11 +14,13 @@ export interface RequestAudit {
   bytesIn: number;
   bytesOut: number;
   exitCode: number | null;
+  /** Work that must finish before the line is written (the backend's exit, for its exit code). */
+  readonly pending: Array<Promise<unknown>>;
 }
 
 /**
- * Starts the audit of one request: when the response closes (finished or aborted), exactly one
- * AuditRecord is written to `sink`.
+ * Starts the audit of one request: when the response closes (finished or aborted) and the work in
+ * `pending` has settled, exactly one AuditRecord is written to `sink`.
  */
 export function startRequestAudit(
   res: ServerResponse,
@@ -26,8 +28,11 @@ export function startRequestAudit(
   sink: AuditSink,
   now: () => number,
 ): RequestAudit {
-  const audit: RequestAudit = { ...init, startedAt: now(), git: null, identity: null, decision: null, bytesIn: 0, bytesOut: 0, exitCode: null };
-  res.once('close', () => sink.write(toRecord(audit, res, now())));
+  const audit: RequestAudit = { ...init, startedAt: now(), git: null, identity: null, decision: null, bytesIn: 0, bytesOut: 0, exitCode: null, pending: [] };
+  res.once('close', () => {
+    const end = now();
+    void Promise.allSettled(audit.pending).then(() => sink.write(toRecord(audit, res, end)));
+  });
   return audit;
 }
 

@@ -54,6 +54,12 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): Reque
     const isPush = allowed.git.service === 'git-receive-pack' && allowed.git.kind === 'rpc';
     const logDir = isPush ? await fs.mkdtemp(path.join(os.tmpdir(), HOOK_LOG_DIR_PREFIX)) : null;
     const stats: BackendStats = { bytesIn: 0, bytesOut: 0, exitCode: null, signal: null };
+    const copyStats = (): void => {
+      ctx.audit.bytesIn = stats.bytesIn;
+      // An error line written by the error handler counts too; the backend's count never shrinks.
+      ctx.audit.bytesOut = Math.max(ctx.audit.bytesOut, stats.bytesOut);
+      ctx.audit.exitCode = stats.exitCode;
+    };
     try {
       const cgi = buildCgiEnv(req, {
         git: allowed.git,
@@ -73,11 +79,11 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): Reque
         git4nginxEnv: runtime.config.compat.git4nginxEnv,
       });
       ctx.logger.debug('backend.start', { repo: allowed.git.repo, service: allowed.git.service, user: allowed.identity.user });
-      await runBackend({ req, res, backendPath: options.backendPath, env, logger: ctx.logger, stats });
+      const run = runBackend({ req, res, backendPath: options.backendPath, env, logger: ctx.logger, stats });
+      ctx.audit.pending.push(run.catch(() => undefined).then(() => copyStats()));
+      await run;
     } finally {
-      ctx.audit.bytesIn = stats.bytesIn;
-      ctx.audit.bytesOut = stats.bytesOut;
-      ctx.audit.exitCode = stats.exitCode;
+      copyStats();
       if (logDir !== null) await relogHookLogs(logDir, ctx.logger);
     }
   };

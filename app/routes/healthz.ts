@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { AppDeps } from '../deps.js';
+import { requestContext } from './context.js';
 
 /**
  * GET /healthz: JSON `{ok, configHash, loadedAt, lastFailure}`. `ok` is false while the last
@@ -7,6 +8,7 @@ import type { AppDeps } from '../deps.js';
  */
 export function createHealthHandler(deps: AppDeps): RequestHandler {
   return (_req, res) => {
+    requestContext(res).audit.decision = 'allowed';
     const runtime = deps.runtime.current();
     const failure = deps.runtime.lastFailure();
     res.setHeader('Cache-Control', 'no-store');

@@ -55,7 +55,7 @@ export const serve: Command = async (argv, io) => {
   const server = http.createServer(app);
   configureServer(server, config.server);
   const address = await listenOn(server, config.listen);
-  logger.info('server.listening', { address, config: file, configHash: config.hash });
+  logger.info('server.listening', { address, config: file, configSha256: config.hash });
   if (embedded && config.listen.kind === 'tcp') {
     io.stderr.write(`\ngitward is running. Try:\n\n  git clone http://demo:demo@${address}/${DEMO_REPO}.git\n\n`);
   }
