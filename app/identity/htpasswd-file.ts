@@ -8,7 +8,9 @@ import bcrypt from 'bcryptjs';
  * - it rejects `$2a$`/`$2b$` bcrypt hashes  → bcrypt is verified here with bcryptjs;
  * - it splits on `\n` only, so CRLF files break → lines are split on `\r?\n` here;
  * - it accepts plaintext entries (`digest === password`) → such entries are refused at parse;
- * - it accepts empty passwords → refused before any check.
+ * - it accepts empty passwords → refused before any check;
+ * - its apr1 and crypt code hashes UTF-16 code units, not the UTF-8 bytes Apache's `htpasswd`
+ *   hashed → non-ASCII passwords are handed to it as a binary (latin1) string of their UTF-8 bytes.
  */
 
 /** The kinds of stored hash gitward accepts. */
@@ -128,8 +130,10 @@ export async function verifyPassword(entry: Pick<HtpasswdEntry, 'user' | 'hash' 
   if (hashKindOf(entry.hash) !== entry.kind || userNameProblem(entry.user) !== null) return false;
   // htpasswd-auth's plaintext fallback would accept the hash itself as the password.
   if (password === entry.hash) return false;
+  // {SHA} goes through node:crypto, which encodes strings as UTF-8 itself.
+  const given = entry.kind === 'sha1' ? password : Buffer.from(password, 'utf8').toString('latin1');
   try {
-    return (await htpasswdAuthenticate(entry.user, password, `${entry.user}:${entry.hash}`)) === true;
+    return (await htpasswdAuthenticate(entry.user, given, `${entry.user}:${entry.hash}`)) === true;
   } catch {
     return false;
   }
