@@ -213,3 +213,30 @@ describe('hooks through real local pushes', () => {
     assert.equal((await f.refs()).size, 0);
   });
 });
+
+describe('a hook plugin that throws', () => {
+  it('refuses the push with one clear line; the stack goes to the log only', async (t) => {
+    const yaml = `${USERS_YAML}repos:
+  .write: [$authenticated]
+  .hooks:
+    thrower: {}
+hooks: {plugins: {thrower: ./thrower.js}}
+`;
+    const f = await createPushFixture(t, yaml);
+    fs.writeFileSync(
+      path.join(f.dir, 'thrower.js'),
+      `exports.createHookPlugin = (options, ctx) => ({ name: ctx.name, check(u) { if (u.ref.endsWith('/boom')) throw new Error('kaboom internal detail'); return { kind: 'accept' }; } });\n`,
+    );
+    const logDir = path.join(f.dir, 'hooklog');
+    fs.mkdirSync(logDir);
+    const c1 = await f.commit('one');
+    const r = await f.git(['push', 'origin', `${c1}:refs/heads/ok`, `${c1}:refs/heads/boom`], asUser(f, 'ann', { GITWARD_LOG_DIR: logDir }));
+    assert.notEqual(r.code, 0);
+    assert.deepEqual(gitwardLines(r.stderr), ['gitward: push refused: hook plugin thrower failed on 1 ref update(s); the details are in the server log']);
+    assert.doesNotMatch(r.stderr, /kaboom|at .*\.js/);
+    const log = fs.readdirSync(logDir).map((n) => fs.readFileSync(path.join(logDir, n), 'utf8')).join('');
+    assert.match(log, /"event":"hook\.plugin-failed".*kaboom internal detail/);
+    assert.match(log, /thrower\.js/, 'the stack is logged');
+    assert.equal((await f.refs()).size, 0);
+  });
+});
