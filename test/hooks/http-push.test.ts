@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { dispatcherPath, installHooks } from '../../app/cli/repo-admin.js';
+import { startGitward, type TestGitward } from '../helpers/server.js';
+import { gitwardLines, runGit, runGitOk } from './push-fixture.js';
+
+const PASSWORDS = { ann: 'ann-pw', rita: 'rita-pw' };
+/** gitward re-logs hook lines after the backend exits, which may be just after git returns. */
+const RELOG_WAIT_MS = 10_000;
+
+/** Resolves once `cond()` holds (polling); fails the test if it never does. */
+async function eventually(cond: () => boolean, what: () => string): Promise<void> {
+  const until = Date.now() + RELOG_WAIT_MS;
+  while (!cond()) {
+    if (Date.now() > until) assert.fail(`never happened: ${what()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** gitward over HTTP with web/site guarded by both plugins, hooks installed, and a work tree. */
+async function setup(t: TestContext): Promise<{ gw: TestGitward; work: string; push: (user: 'ann' | 'rita', ...specs: string[]) => Promise<{ code: number | null; stderr: string }>; commit: (label: string) => Promise<string>; refs: () => Promise<Map<string, string>> }> {
+  const gw = await startGitward(t, {
+    users: PASSWORDS,
+    repos: ['web/site'],
+    config: {
+      users: { ann: { groups: ['eng'] }, rita: { groups: ['eng', 'release'] } },
+      repos: {
+        web: {
+          '.read': ['@eng'],
+          '.write': ['@eng'],
+          '.hooks': {
+            'branch-flow': { flow: ['dev', 'staging', 'main'] },
+            'branch-protect': { branches: { main: { push: ['@release'] } }, tags: { 'v*': { create: ['@release'] } } },
+          },
+          'site.git': {},
+        },
+      },
+      hooks: { order: ['branch-protect', 'branch-flow'] },
+    },
+  });
+  const bare = path.join(gw.repoRoot, 'web', 'site.git');
+  installHooks(bare, dispatcherPath(), { force: false, now: Date.now() });
+  const work = path.join(gw.dir, 'work');
+  fs.mkdirSync(work);
+  await runGitOk(['init', '--quiet', '--initial-branch=main', work], work, gw.gitEnv);
+  let n = 0;
+  return {
+    gw,
+    work,
+    push: (user, ...specs) => runGit(['push', gw.url('web/site', { user, password: PASSWORDS[user] }), ...specs], work, gw.gitEnv),
+    async commit(label) {
+      n++;
+      fs.writeFileSync(path.join(work, `f${n}.txt`), `${label}\n`);
+      await runGitOk(['add', '.'], work, gw.gitEnv);
+      await runGitOk(['commit', '--quiet', '-m', label], work, gw.gitEnv);
+      return (await runGitOk(['rev-parse', 'HEAD'], work, gw.gitEnv)).trim();
+    },
+    async refs() {
+      const out = await runGitOk(['for-each-ref', '--format=%(refname) %(objectname)'], bare, gw.gitEnv);
+      return new Map(out.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
+    },
+  };
+}
+
+describe('hooks through gitward over HTTP (git → gitward → git-http-backend → hook)', () => {
+  it('a promotion push is accepted and the hook log comes home with the request id', async (t) => {
+    const s = await setup(t);
+    const c1 = await s.commit('one');
+    for (const b of ['dev', 'staging', 'main']) {
+      const r = await s.push('rita', `${c1}:refs/heads/${b}`);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    assert.equal((await s.refs()).get('refs/heads/main'), c1);
+    const hookLines = () => s.gw.logs.lines.filter((l) => l.event === 'hook.log' && l.hookEvent === 'hook.ref-updated');
+    await eventually(() => hookLines().length === 3, () => JSON.stringify(s.gw.logs.lines.filter((l) => String(l.event).startsWith('hook'))));
+    const ids = new Set(hookLines().map((l) => l.requestId));
+    assert.equal(ids.size, 3, 'one request id per push');
+    for (const l of hookLines()) {
+      assert.equal(l.user, 'rita');
+      assert.equal(l.repo, 'web/site');
+      assert.equal(typeof l.requestId, 'string');
+    }
+  });
+
+  it('a refusal reaches the client as one remote: line, without groups or config, and nothing is applied', async (t) => {
+    const s = await setup(t);
+    const c1 = await s.commit('one');
+    for (const b of ['dev', 'staging', 'main']) assert.equal((await s.push('rita', `${c1}:refs/heads/${b}`)).code, 0);
+    const c2 = await s.commit('two');
+    for (const b of ['dev', 'staging']) assert.equal((await s.push('ann', `${c2}:refs/heads/${b}`)).code, 0);
+    const r = await s.push('ann', `${c2}:refs/heads/main`, `${c2}:refs/heads/topic`);
+    assert.notEqual(r.code, 0);
+    const remote = r.stderr.split('\n').filter((l) => l.startsWith('remote:'));
+    assert.deepEqual(gitwardLines(r.stderr), [`gitward: refs/heads/main rejected by branch-protect (rule branches."main".push, gitward.yaml:${/gitward\.yaml:(\d+)/.exec(r.stderr)?.[1] ?? '?'}): you may not push to branch main`]);
+    assert.ok(!remote.join('\n').includes('@release') && !remote.join('\n').includes('eng'), remote.join('\n'));
+    assert.match(r.stderr, /! \[remote rejected\].*main \(pre-receive hook declined\)/);
+    const refs = await s.refs();
+    assert.equal(refs.get('refs/heads/main'), c1);
+    assert.equal(refs.has('refs/heads/topic'), false);
+    await eventually(
+      () => s.gw.logs.lines.some((l) => l.event === 'hook.log' && l.hookEvent === 'hook.check' && l.verdict === 'rejected' && l.ref === 'refs/heads/main'),
+      () => 'a hook.check line for the rejected ref',
+    );
+  });
+
+  it('regression (git4nginx early-return bypass) over HTTP: `push X:dev X:main` applies nothing', async (t) => {
+    const s = await setup(t);
+    const c1 = await s.commit('one');
+    for (const b of ['dev', 'staging', 'main']) assert.equal((await s.push('rita', `${c1}:refs/heads/${b}`)).code, 0);
+    const c2 = await s.commit('two');
+    const r = await s.push('rita', `${c2}:refs/heads/dev`, `${c2}:refs/heads/main`);
+    assert.notEqual(r.code, 0);
+    assert.deepEqual(gitwardLines(r.stderr).map((l) => l.split(' ')[1]), ['refs/heads/main']);
+    assert.equal((await s.refs()).get('refs/heads/dev'), c1);
+  });
+
+  it('regression (git4nginx rejected every tag) over HTTP: a free tag is accepted, a protected one refused with a line', async (t) => {
+    const s = await setup(t);
+    const c1 = await s.commit('one');
+    await runGitOk(['tag', '-a', '-m', 'build', 'build-1', c1], s.work, s.gw.gitEnv);
+    await runGitOk(['tag', 'v1.0', c1], s.work, s.gw.gitEnv);
+    const ok = await s.push('ann', 'refs/tags/build-1');
+    assert.equal(ok.code, 0, ok.stderr);
+    const no = await s.push('ann', 'refs/tags/v1.0');
+    assert.notEqual(no.code, 0);
+    assert.match(gitwardLines(no.stderr)[0] ?? '', /^gitward: refs\/tags\/v1\.0 rejected by branch-protect \(rule tags\."v\*"\.create/);
+  });
+});
