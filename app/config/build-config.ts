@@ -261,8 +261,10 @@ function mapKeys(p: Problems, node: YamlNode, keyPath: string, allowed: Readonly
   const out = new Map<string, YamlEntry>();
   for (const e of node.entries) {
     if (typeof e.key !== 'string') {
-      const what = e.key === null ? 'null' : `${typeof e.key} ${String(e.key)}`;
-      p.add(e.line, join(keyPath, String(e.key)), `a key must be a name, but YAML reads this key as ${what}; quote it`);
+      if (e.key === null) {
+        const hint = keyPath === 'repos' ? '; repos directly under repo_root go straight under repos: (git4nginx used a null key for them)' : '';
+        p.add(e.line, join(keyPath, 'null'), `a null key (null or ~) is not a name; quote it ("null") if you mean the name${hint}`);
+      } else p.add(e.line, join(keyPath, String(e.key)), `a key must be a name, but YAML reads this key as a ${typeof e.key}; quote it ("${String(e.key)}")`);
       continue;
     }
     if (out.has(e.key)) {
@@ -695,7 +697,8 @@ function parseNode(p: Problems, n: YamlNode, line: number, keyPath: string, repo
     const kp = `${keyPath}.${key.startsWith('.') ? key.slice(1) : key}`;
     if (key.startsWith('.')) {
       if (!NODE_SETTINGS.has(key)) {
-        p.add(e.line, kp, `unknown setting "${key}"${suggest(key, NODE_SETTINGS)} (settings: ${[...NODE_SETTINGS].join(', ')})`);
+        if (/^\.[a-z_]+$/.test(key)) p.add(e.line, kp, `unknown setting "${key}"${suggest(key, NODE_SETTINGS)} (settings: ${[...NODE_SETTINGS].join(', ')})`);
+        else p.add(e.line, kp, `bad name "${key}": names start with a letter or digit (keys starting with "." are settings)`);
         continue;
       }
       if (key === '.read' || key === '.write') {

@@ -1,7 +1,92 @@
-import { EXIT, type Command } from '../io.js';
+import { parseRepoPath } from '../../config/names.js';
+import { loadConfig } from '../../config/load.js';
+import { UsageError } from '../../errors.js';
+import { compilePolicy } from '../../policy/compile.js';
+import { decide } from '../../policy/decide.js';
+import { hookSettingsFor } from '../../policy/hook-settings.js';
+import { resolveIdentity } from '../../policy/identity.js';
+import { listReposOnDisk } from '../../policy/list-repos.js';
+import type { CompiledPolicy } from '../../config/types.js';
+import { configPathFrom, parseArgs } from '../args.js';
+import { EXIT, type CliIO, type Command } from '../io.js';
 
-/** `gitward access`: placeholder until its issue lands. */
-export const access: Command = async (_argv, io) => {
-  io.stderr.write('gitward access: not implemented yet\n');
-  return EXIT.usage;
+const HELP = `usage: gitward access USER REPO [read|write] [--ref REF] [--config FILE]
+       gitward access --matrix [REPO-PREFIX] [--config FILE]
+
+Explains the decision for USER (or $anonymous) on REPO (default: read): allowed or denied, the
+access level, and the trace — every node of the repos: tree that granted or cut something, with
+file:line. Exit 0 allowed, 1 denied. --matrix prints who can read (r) and write (w) which repo.
+`;
+
+/** `gitward access`: explain one decision, or print the access matrix. */
+export const access: Command = async (argv, io) => {
+  const args = parseArgs(argv, {
+    config: { type: 'string', short: 'c' },
+    matrix: { type: 'boolean' },
+    ref: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (args.options.help) {
+    io.stdout.write(HELP);
+    return EXIT.ok;
+  }
+  const file = configPathFrom(args.options.config, io.env, io.cwd);
+  if (args.options.matrix) {
+    if (args.positionals.length > 1) throw new UsageError('--matrix takes at most one REPO-PREFIX');
+    const policy = compilePolicy(await loadConfig(file));
+    await printMatrix(policy, args.positionals[0] ?? '', io);
+    return EXIT.ok;
+  }
+  const [user, repoArg, needArg, extra] = args.positionals;
+  if (user === undefined || repoArg === undefined) throw new UsageError('expected USER REPO [read|write] (see --help)');
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
+  if (needArg !== undefined && needArg !== 'read' && needArg !== 'write') throw new UsageError(`expected read or write, got "${needArg}"`);
+  const need = needArg ?? 'read';
+  const parsed = parseRepoPath(repoArg);
+  if (!parsed.ok) throw new UsageError(`bad repo name "${repoArg}": ${parsed.problem}`);
+  const repo = parsed.repo;
+  const anonymous = user === '$anonymous';
+  if (!anonymous && (user === '' || user.startsWith('$') || user.startsWith('@'))) throw new UsageError(`USER must be a user name or $anonymous, got "${user}"`);
+
+  const policy = compilePolicy(await loadConfig(file));
+  const identity = resolveIdentity(policy, anonymous ? null : user, anonymous ? 'anonymous' : 'access');
+  const d = decide(policy, identity, repo, need);
+  const out: string[] = [];
+  out.push(`${d.allowed ? 'ALLOWED' : 'DENIED'}: ${d.reason}`);
+  out.push(`level: ${d.level}  (status ${d.status}${policy.hasRepo(repo) ? '' : `; ${repo} is not named in the tree: the nodes above it decide`})`);
+  if (!anonymous) {
+    out.push(`groups: ${identity.groups.length > 0 ? identity.groups.map((g) => `@${g}`).join(' ') : '(none)'}`);
+    if (!policy.knownUsers().includes(user)) out.push(`note: ${user} is not in users: or any htpasswd file; only an identity header or plugin could name them`);
+  }
+  out.push('trace:');
+  if (d.trace.length === 0) out.push('  (nothing in the tree grants this identity anything here)');
+  for (const s of d.trace) out.push(`  ${s.where}: ${s.node}: ${s.what}`);
+  if (typeof args.options.ref === 'string') {
+    const hooks = hookSettingsFor(policy, repo);
+    out.push(`branch rules for ${args.options.ref} are checked at push time by these hook plugins:`);
+    if (hooks.size === 0) out.push('  (none)');
+    for (const [name, s] of hooks) out.push(`  ${s.where}: ${name}: ${JSON.stringify(s.options)}`);
+  }
+  io.stdout.write(out.join('\n') + '\n');
+  return d.allowed ? EXIT.ok : EXIT.failed;
 };
+
+async function printMatrix(policy: CompiledPolicy, prefix: string, io: CliIO): Promise<void> {
+  const onDisk = await listReposOnDisk(policy.config.repoRoot);
+  const repos = [...new Set([...policy.repos(), ...onDisk])].filter((r) => r.startsWith(prefix)).sort();
+  const users = [...policy.knownUsers(), '$anonymous'];
+  const ids = users.map((u) => (u === '$anonymous' ? resolveIdentity(policy, null, 'anonymous') : resolveIdentity(policy, u, 'access')));
+  const width = Math.max(4, ...repos.map((r) => r.length));
+  const cols = users.map((u) => Math.max(u.length, 1));
+  const lines: string[] = [];
+  lines.push(`${'repo'.padEnd(width)}  ${users.map((u, i) => u.padEnd(cols[i] as number)).join('  ')}`);
+  for (const repo of repos) {
+    const cells = ids.map((id, i) => {
+      const level = decide(policy, id, repo, 'read').level;
+      return (level === 'write' ? 'w' : level === 'read' ? 'r' : '-').padEnd(cols[i] as number);
+    });
+    lines.push(`${repo.padEnd(width)}  ${cells.join('  ')}`.trimEnd());
+  }
+  lines.push('', 'w = read and write, r = read, - = no access' + (repos.length === 0 ? ' (no repos matched)' : ''));
+  io.stdout.write(lines.join('\n') + '\n');
+}

@@ -1,7 +1,47 @@
+import { loadConfig } from '../../config/load.js';
+import { ConfigError, UsageError } from '../../errors.js';
+import { compilePolicy } from '../../policy/compile.js';
+import { runPolicyTests, summarizePolicy } from '../../policy/policy-tests.js';
+import { configPathFrom, parseArgs } from '../args.js';
 import { EXIT, type Command } from '../io.js';
 
-/** `gitward check`: placeholder until its issue lands. */
-export const check: Command = async (_argv, io) => {
-  io.stderr.write('gitward check: not implemented yet\n');
-  return EXIT.usage;
+const HELP = `usage: gitward check [--config FILE]
+
+Validates the config completely and prints every problem as FILE:LINE: key.path: problem
+(exit 78). Then runs the config's tests: expectations, one PASS/FAIL line each (exit 1 if
+any fails), and prints a one-line summary (exit 0).
+`;
+
+/** `gitward check`: validate the config, run its `tests:`, print a summary. */
+export const check: Command = async (argv, io) => {
+  const args = parseArgs(argv, { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } });
+  if (args.options.help) {
+    io.stdout.write(HELP);
+    return EXIT.ok;
+  }
+  if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
+  const file = configPathFrom(args.options.config, io.env, io.cwd);
+  let policy;
+  try {
+    policy = compilePolicy(await loadConfig(file));
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const p of err.problems) io.stderr.write(`${p}\n`);
+    io.stderr.write(`gitward check: ${err.problems.length} problem${err.problems.length === 1 ? '' : 's'} in ${file}\n`);
+    return EXIT.config;
+  }
+  const results = runPolicyTests(policy);
+  let failed = 0;
+  for (const r of results) {
+    if (r.passed) io.stdout.write(`PASS ${r.test.where}: ${r.text}\n`);
+    else {
+      failed++;
+      io.stdout.write(`FAIL ${r.test.where}: ${r.text} — but ${r.decision.reason}\n`);
+      for (const s of r.decision.trace) io.stdout.write(`       ${s.where}: ${s.node}: ${s.what}\n`);
+    }
+  }
+  const s = summarizePolicy(policy);
+  const tests = results.length === 0 ? 'no tests' : failed === 0 ? `${results.length} tests passed` : `${failed} of ${results.length} tests FAILED`;
+  io.stdout.write(`${file}: ${failed === 0 ? 'OK' : 'FAILED'} — ${s.users} users, ${s.groups} groups, ${s.repos} repos, ${s.grants} grants, ${tests}\n`);
+  return failed === 0 ? EXIT.ok : EXIT.failed;
 };
