@@ -83,6 +83,10 @@ export async function runBackend(opts: RunBackendOptions): Promise<void> {
   };
   res.once('close', onClientGone);
 
+  // A late EPIPE on stdin (the backend exited without reading the whole body) must not become
+  // an uncaught error once the pipeline below has settled; the pipeline reports what matters.
+  child.stdin.on('error', () => undefined);
+
   let stderrBytes = 0;
   child.stderr.on('data', (chunk: Buffer) => {
     if (stderrBytes >= BACKEND_STDERR_MAX_BYTES) return;
