@@ -75,8 +75,6 @@ export async function createPushFixture(t: TestContext, yaml: string, options: {
   const repoRoot = path.join(dir, 'repos');
   const bare = path.join(repoRoot, 'web', 'site.git');
   const baseEnv = gitEnv(home);
-  // Scratch runs may preload stand-ins through NODE_OPTIONS; the hook must see them too.
-  if (process.env.NODE_OPTIONS) baseEnv.NODE_OPTIONS = process.env.NODE_OPTIONS;
   fs.mkdirSync(path.dirname(bare), { recursive: true });
   await runGitOk(['init', '--quiet', '--bare', '--initial-branch=main', bare], dir, baseEnv);
   if (options.hooks !== false) installHooks(bare, dispatcherPath(), { force: false, now: Date.now() });

@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { describe, it, type TestContext } from 'node:test';
+import { runCli } from '../../app/cli/main.js';
+import { dispatcherPath } from '../../app/cli/repo-admin.js';
+import { gitEnv } from '../helpers/git.js';
+import { tempDir } from '../helpers/tmp.js';
+import { gitwardLines, runGit, runGitOk } from './push-fixture.js';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A config folder with repo_root, and a way to run the CLI against it. */
+function setup(t: TestContext, extraYaml = ''): { dir: string; root: string; env: Record<string, string>; cli: (...argv: string[]) => Promise<Run> } {
+  const dir = tempDir(t, 'gitward-repo-cli-');
+  const root = path.join(dir, 'repos');
+  fs.mkdirSync(root);
+  fs.writeFileSync(
+    path.join(dir, 'gitward.yaml'),
+    `repo_root: ./repos\nrepos:\n  web:\n    .hooks:\n      branch-protect: {branches: {main: {push: [ann]}}}\n${extraYaml}`,
+  );
+  const env = gitEnv(path.join(dir, 'home'));
+  const cli = async (...argv: string[]): Promise<Run> => {
+    let stdout = '';
+    let stderr = '';
+    const sink = (add: (s: string) => void) => new Writable({ write: (c: Buffer, _e, cb) => (add(c.toString()), cb()) });
+    const code = await runCli(argv, {
+      stdout: sink((s) => (stdout += s)),
+      stderr: sink((s) => (stderr += s)),
+      stdin: Readable.from([]),
+      env,
+      cwd: dir,
+      isTTY: false,
+      onSignal: () => undefined,
+    });
+    return { code, stdout, stderr };
+  };
+  return { dir, root, env, cli };
+}
+
+const hookTarget = (repo: string, hook: string) => fs.readlinkSync(path.join(repo, 'hooks', hook));
+
+describe('gitward repo create', () => {
+  it('creates a bare repo with folders, initial branch, receive settings, gitward.config and hooks', async (t) => {
+    const s = setup(t);
+    const r = await s.cli('repo', 'create', 'web/tools/site');
+    assert.equal(r.code, 0, r.stderr);
+    const bare = path.join(s.root, 'web', 'tools', 'site.git');
+    assert.match(r.stdout, /^created web\/tools\/site at .*site\.git \(initial branch main, hooks installed\)\n$/);
+    const cfg = async (key: string) => (await runGitOk(['config', '--get', key], bare, s.env)).trim();
+    assert.equal(await cfg('core.bare'), 'true');
+    assert.equal(await cfg('receive.denyNonFastforwards'), 'true');
+    assert.equal(await cfg('receive.denyDeletes'), 'true');
+    assert.equal(await cfg('gitward.config'), path.join(s.dir, 'gitward.yaml'));
+    assert.equal((await runGitOk(['symbolic-ref', 'HEAD'], bare, s.env)).trim(), 'refs/heads/main');
+    for (const h of ['pre-receive', 'post-receive']) assert.equal(hookTarget(bare, h), dispatcherPath());
+  });
+
+  it('follows repo_defaults', async (t) => {
+    const s = setup(t, 'repo_defaults: {initial_branch: trunk, deny_non_fast_forwards: false, deny_deletes: false, install_hooks: false}\n');
+    const r = await s.cli('repo', 'create', 'plain');
+    assert.equal(r.code, 0, r.stderr);
+    const bare = path.join(s.root, 'plain.git');
+    assert.equal((await runGitOk(['symbolic-ref', 'HEAD'], bare, s.env)).trim(), 'refs/heads/trunk');
+    assert.equal((await runGitOk(['config', '--get', 'receive.denyDeletes'], bare, s.env)).trim(), 'false');
+    assert.equal(fs.existsSync(path.join(bare, 'hooks', 'pre-receive')), false);
+    assert.match(r.stdout, /hooks not installed/);
+  });
+
+  it('refuses an existing repo (exit 1) and leaves it alone', async (t) => {
+    const s = setup(t);
+    assert.equal((await s.cli('repo', 'create', 'web/site')).code, 0);
+    fs.writeFileSync(path.join(s.root, 'web', 'site.git', 'marker'), 'x');
+    const r = await s.cli('repo', 'create', 'web/site.git');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /web\/site already exists/);
+    assert.ok(fs.existsSync(path.join(s.root, 'web', 'site.git', 'marker')));
+  });
+
+  const badNames = ['../escape', 'web/../x', '.hidden', 'a//b', 'a.git/b', 'web/-x', 'sp ace', ''];
+  for (const name of badNames) {
+    it(`refuses the name ${JSON.stringify(name)} as URL parsing does (exit 2), creating nothing`, async (t) => {
+      const s = setup(t);
+      const r = await s.cli('repo', 'create', name);
+      assert.equal(r.code, 2, r.stderr);
+      assert.deepEqual(fs.readdirSync(s.root), []);
+    });
+  }
+
+  it('refuses a project-group folder that is a symlink out of repo_root', async (t) => {
+    const s = setup(t);
+    const outside = path.join(s.dir, 'outside');
+    fs.mkdirSync(outside);
+    fs.symlinkSync(outside, path.join(s.root, 'web'));
+    const r = await s.cli('repo', 'create', 'web/site');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /outside repo_root/);
+    assert.deepEqual(fs.readdirSync(outside), []);
+  });
+
+  it('a bad config exits 78', async (t) => {
+    const s = setup(t, 'bogus_key: 1\n');
+    assert.equal((await s.cli('repo', 'create', 'x')).code, 78);
+  });
+
+  it('a created repo is guarded: a local push finds the config through gitward.config and runs the plugins', async (t) => {
+    const s = setup(t);
+    assert.equal((await s.cli('repo', 'create', 'web/site')).code, 0);
+    const work = path.join(s.dir, 'work');
+    fs.mkdirSync(work);
+    const env = s.env;
+    await runGitOk(['init', '--quiet', '--initial-branch=main', work], work, env);
+    fs.writeFileSync(path.join(work, 'a.txt'), 'a\n');
+    await runGitOk(['add', '.'], work, env);
+    await runGitOk(['commit', '--quiet', '-m', 'a'], work, env);
+    const bare = path.join(s.root, 'web', 'site.git');
+    const main = await runGit(['push', bare, 'HEAD:refs/heads/main'], work, env);
+    assert.notEqual(main.code, 0);
+    assert.match(gitwardLines(main.stderr)[0] ?? '', /^gitward: refs\/heads\/main rejected by branch-protect \(rule branches\."main"\.create/);
+    const topic = await runGit(['push', bare, 'HEAD:refs/heads/topic'], work, env);
+    assert.equal(topic.code, 0, topic.stderr);
+  });
+});
+
+describe('gitward repo list and hooks install', () => {
+  it('lists repos with their hooks state; install is idempotent; foreign hooks are kept or moved aside', async (t) => {
+    const s = setup(t, 'repo_defaults: {install_hooks: false}\n');
+    for (const n of ['web/site', 'web/docs', 'tools']) assert.equal((await s.cli('repo', 'create', n)).code, 0);
+    const docs = path.join(s.root, 'web', 'docs.git');
+    fs.writeFileSync(path.join(docs, 'hooks', 'pre-receive'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+
+    let r = await s.cli('repo', 'list');
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.split('\n').filter(Boolean).map((l) => l.split(/\s+/).join(' ')), ['tools hooks: missing', 'web/docs hooks: foreign', 'web/site hooks: missing']);
+
+    r = await s.cli('hooks', 'install', 'web/site');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'web/site: hooks/pre-receive installed\nweb/site: hooks/post-receive installed\n');
+    r = await s.cli('hooks', 'install', 'web/site');
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, 'web/site: hooks/pre-receive already installed\nweb/site: hooks/post-receive already installed\n');
+
+    r = await s.cli('hooks', 'install', '--all');
+    assert.equal(r.code, 1, 'a foreign hook was kept');
+    assert.match(r.stderr, /^web\/docs: hooks\/pre-receive is not gitward's; kept it \(use --force to move it aside\)$/m);
+    assert.equal(fs.readFileSync(path.join(docs, 'hooks', 'pre-receive'), 'utf8'), '#!/bin/sh\nexit 0\n');
+    assert.equal(hookTarget(docs, 'post-receive'), dispatcherPath());
+
+    r = await s.cli('hooks', 'install', 'web/docs', '--force');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(hookTarget(docs, 'pre-receive'), dispatcherPath());
+    const backups = fs.readdirSync(path.join(docs, 'hooks')).filter((n) => n.startsWith('pre-receive.gitward-backup-'));
+    assert.equal(backups.length, 1);
+    assert.match(backups[0] as string, /^pre-receive\.gitward-backup-\d{8}T\d{6}Z$/);
+    assert.equal(fs.readFileSync(path.join(docs, 'hooks', backups[0] as string), 'utf8'), '#!/bin/sh\nexit 0\n');
+
+    r = await s.cli('repo', 'list');
+    assert.deepEqual(r.stdout.split('\n').filter(Boolean).map((l) => l.split(/\s+/).join(' ')), ['tools hooks: installed', 'web/docs hooks: installed', 'web/site hooks: installed']);
+  });
+
+  it('usage errors exit 2; a missing repo exits 1', async (t) => {
+    const s = setup(t);
+    assert.equal((await s.cli('hooks', 'install')).code, 2);
+    assert.equal((await s.cli('hooks', 'install', 'x', '--all')).code, 2);
+    assert.equal((await s.cli('hooks', 'frobnicate')).code, 2);
+    assert.equal((await s.cli('hooks', 'install', '../x')).code, 2);
+    assert.equal((await s.cli('repo', 'create')).code, 2);
+    assert.equal((await s.cli('repo', 'list', 'extra')).code, 2);
+    const r = await s.cli('hooks', 'install', 'nope');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /nope: no such repo/);
+  });
+});
