@@ -159,7 +159,9 @@ export async function startNginx(opts: NginxOptions): Promise<NginxInstance> {
     `error_log ${errorLog} info;`,
     'events { worker_connections 1024; }',
     'http {',
-    `  access_log ${path.join(dir, 'access.log')};`,
+    // One line per request with what the tests check: status, and whether a push was chunked.
+    "  log_format gitward_test '$request_method $request_uri $status te=$http_transfer_encoding';",
+    `  access_log ${path.join(dir, 'access.log')} gitward_test;`,
     `  client_body_temp_path ${path.join(dir, 'temp', 'client_body')};`,
     `  proxy_temp_path ${path.join(dir, 'temp', 'proxy')};`,
     `  fastcgi_temp_path ${path.join(dir, 'temp', 'fastcgi')};`,

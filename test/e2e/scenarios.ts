@@ -1,0 +1,244 @@
+/**
+ * The end-to-end scenarios, run through real nginx over HTTPS in both modes (proxy.test.ts and
+ * sidecar.test.ts register them with their mode). One stack per file; each scenario uses its own
+ * repo or branch so they do not disturb one another.
+ */
+import assert from 'node:assert/strict';
+import { createCipheriv } from 'node:crypto';
+import fs from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { requireBinary } from '../helpers/nginx.js';
+import { E2E_USERS, startStack, type Stack, type StackMode } from './stack.js';
+
+/** Size of the chunked push: far above git's 1 MiB http.postBuffer, so git streams it chunked. */
+const BIG_PUSH_BYTES = 200 * 1024 * 1024;
+/** Write size while generating the big file. */
+const GEN_CHUNK_BYTES = 4 * 1024 * 1024;
+
+const ann = { user: 'ann', password: E2E_USERS.ann as string };
+const ben = { user: 'ben', password: E2E_USERS.ben as string };
+
+/**
+ * Writes `bytes` of deterministic, incompressible data: AES-128-CTR over zeros with a fixed key is
+ * a seeded PRNG that runs at memory speed.
+ */
+export function writePseudoRandomFile(file: string, bytes: number, seed: number): void {
+  const key = Buffer.alloc(16);
+  key.writeUInt32BE(seed >>> 0, 0);
+  const cipher = createCipheriv('aes-128-ctr', key, Buffer.alloc(16));
+  const zeros = Buffer.alloc(GEN_CHUNK_BYTES);
+  const fd = fs.openSync(file, 'w');
+  try {
+    for (let left = bytes; left > 0; left -= GEN_CHUNK_BYTES) fs.writeSync(fd, cipher.update(zeros.subarray(0, Math.min(left, GEN_CHUNK_BYTES))));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** One raw HTTPS GET through nginx: status and the raw header list (names as sent, lower-cased). */
+function rawGet(s: Stack, urlPath: string, headers: Record<string, string> = {}): Promise<{ status: number; raw: string[] }> {
+  return new Promise((resolve, reject) => {
+    const ca = fs.readFileSync(s.env().GIT_SSL_CAINFO as string);
+    // host/port/path rather than a URL string: the URL parser would resolve "..", and these
+    // tests send exactly what a hostile client would.
+    const req = https.get({ host: '127.0.0.1', port: s.nginx.port, path: urlPath, ca, headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, raw: res.rawHeaders }));
+    });
+    req.on('error', reject);
+  });
+}
+
+/** Values of header `name` in a raw header list. */
+function headerValues(raw: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) if ((raw[i] as string).toLowerCase() === name) out.push(raw[i + 1] as string);
+  return out;
+}
+
+/** Makes a work tree at `dir` with one commit of `files` on main. */
+async function workTree(s: Stack, dir: string, files: Record<string, string>, env = s.env()): Promise<void> {
+  const ok = async (args: string[]) => {
+    const r = await s.git(args, { cwd: dir, env });
+    assert.equal(r.code, 0, `git ${args.join(' ')}: ${r.stderr}`);
+  };
+  fs.mkdirSync(dir, { recursive: true });
+  await ok(['init', '--quiet', '--initial-branch=main', '.']);
+  for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), content);
+  await ok(['add', '.']);
+  await ok(['commit', '--quiet', '-m', `add ${Object.keys(files).join(', ')}`]);
+}
+
+/** Registers every scenario for `mode`. */
+export function defineScenarios(mode: StackMode): void {
+  let stack: Stack | null = null;
+  const cleanups: Array<() => unknown> = [];
+  let skipped = false;
+
+  before(async () => {
+    const skipper = { skip: () => (skipped = true) };
+    const nginx = requireBinary(skipper, 'nginx');
+    const fcgiwrap = mode === 'sidecar' ? requireBinary(skipper, 'fcgiwrap') : null;
+    if (nginx === null || (mode === 'sidecar' && fcgiwrap === null)) return;
+    stack = await startStack({ after: (fn) => cleanups.push(fn) }, mode, { nginx, fcgiwrap });
+  });
+  after(async () => {
+    for (const fn of cleanups.reverse()) await fn();
+  });
+
+  /** The running stack, or null after skipping the test (only locally, without nginx). */
+  const get = (t: { skip(m?: string): void }): Stack | null => {
+    if (stack === null) {
+      assert.ok(skipped, 'the stack did not start');
+      t.skip('nginx or fcgiwrap is not installed');
+      return null;
+    }
+    return stack;
+  };
+
+  test(`${mode}: clone and push over HTTPS, protocol v2 negotiated through nginx`, async (t) => {
+    const s = get(t);
+    if (!s) return;
+    const src = path.join(s.work, 'v2-src');
+    await workTree(s, src, { 'a.txt': 'hello\n' });
+    const push = await s.git(['push', s.url('open', ann), 'main:v2-branch'], { cwd: src });
+    assert.equal(push.code, 0, push.stderr);
+
+    const traced = await s.git(['-c', 'protocol.version=2', 'clone', '--branch', 'v2-branch', s.url('open'), 'v2-clone'], { env: s.env({ GIT_TRACE_PACKET: '1' }) });
+    assert.equal(traced.code, 0, traced.stderr);
+    assert.match(traced.stderr, /git< version 2/);
+    assert.equal(fs.readFileSync(path.join(s.work, 'v2-clone', 'a.txt'), 'utf8'), 'hello\n');
+
+    const v0 = await s.git(['-c', 'protocol.version=0', 'ls-remote', s.url('open')], { env: s.env({ GIT_TRACE_PACKET: '1' }) });
+    assert.equal(v0.code, 0, v0.stderr);
+    assert.doesNotMatch(v0.stderr, /git< version 2/);
+    assert.match(v0.stdout, /refs\/heads\/v2-branch/);
+  });
+
+  test(`${mode}: 401 challenge, then the credential helper's password, then success`, async (t) => {
+    const s = get(t);
+    if (!s) return;
+    // Without credentials and without a prompt, git gives up after the 401.
+    const bare = await s.git(['ls-remote', s.url('private')]);
+    assert.notEqual(bare.code, 0);
+    assert.match(bare.stderr, /could not read Username|Authentication failed|401/);
+
+    const store = path.join(s.work, 'credentials');
+    fs.writeFileSync(store, `${s.url('private', ann).replace(/\/private\.git$/, '')}\n`, { mode: 0o600 });
+    const helper = ['-c', `credential.helper=store --file=${store}`];
+    const before401 = s.accessLog().length;
+    const r = await s.git([...helper, 'clone', s.url('private'), 'private-clone']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = s.accessLog().slice(before401);
+    // The first request was refused with the challenge, the retry with the stored password passed.
+    assert.match(lines[0] ?? '', /^GET \/private\.git\/info\/refs\?service=git-upload-pack 401 /);
+    assert.ok(lines.some((l) => /^GET \/private\.git\/info\/refs\?service=git-upload-pack 200 /.test(l)), lines.join('\n'));
+  });
+
+  test(`${mode}: a 401 carries exactly one Basic challenge; a malformed path is refused`, async (t) => {
+    const s = get(t);
+    if (!s) return;
+    const r = await rawGet(s, '/private.git/info/refs?service=git-upload-pack');
+    assert.equal(r.status, 401);
+    assert.deepEqual(headerValues(r.raw, 'www-authenticate'), ['Basic realm="gitward", charset="UTF-8"']);
+    const wrong = await rawGet(s, '/private.git/info/refs?service=git-upload-pack', { Authorization: `Basic ${Buffer.from('ann:wrong').toString('base64')}` });
+    assert.equal(wrong.status, 401);
+    assert.equal(headerValues(wrong.raw, 'www-authenticate').length, 1);
+    // Sidecar: 400 is not an auth_request answer, so gitward says 403; proxy: gitward's 400.
+    const bad = await rawGet(s, '/open.git/../private.git/info/refs?service=git-upload-pack');
+    assert.equal(bad.status, mode === 'sidecar' ? 403 : 400);
+    const dot = await rawGet(s, '/.hidden.git/info/refs?service=git-upload-pack');
+    assert.equal(dot.status, mode === 'sidecar' ? 403 : 400);
+  });
+
+  test(`${mode}: anonymous read, authenticated push`, async (t) => {
+    const s = get(t);
+    if (!s) return;
+    const clone = await s.git(['clone', s.url('open'), 'anon-clone']);
+    assert.equal(clone.code, 0, clone.stderr);
+    const dir = path.join(s.work, 'anon-src');
+    await workTree(s, dir, { 'b.txt': 'anon\n' });
+    const anonPush = await s.git(['push', s.url('open'), 'main:anon-branch'], { cwd: dir });
+    assert.notEqual(anonPush.code, 0);
+    assert.match(anonPush.stderr, /could not read Username|Authentication failed|401/);
+    const annPush = await s.git(['push', s.url('open', ann), 'main:anon-branch'], { cwd: dir });
+    assert.equal(annPush.code, 0, annPush.stderr);
+    const refs = await s.git(['ls-remote', s.url('open')]);
+    assert.match(refs.stdout, /refs\/heads\/anon-branch/);
+  });
+
+  test(`${mode}: a read-only user's push is refused`, async (t) => {
+    const s = get(t);
+    if (!s) return;
+    const read = await s.git(['ls-remote', s.url('private', ben)]);
+    assert.equal(read.code, 0, read.stderr);
+    const dir = path.join(s.work, 'ro-src');
+    await workTree(s, dir, { 'c.txt': 'ben\n' });
+    const push = await s.git(['push', s.url('private', ben), 'main:ben-branch'], { cwd: dir });
+    assert.notEqual(push.code, 0);
+    assert.match(push.stderr, /403/);
+    const refs = await s.git(['ls-remote', s.url('private', ann)]);
+    assert.doesNotMatch(refs.stdout, /ben-branch/);
+  });
+
+  test(`${mode}: a client-supplied X-Remote-User header is ignored`, async (t) => {
+    const s = get(t);
+    if (!s) return;
+    const forged = ['-c', 'http.extraHeader=X-Remote-User: admin'];
+    // admin may read and write everything; an anonymous client may not read private.
+    const read = await s.git([...forged, 'ls-remote', s.url('private')]);
+    assert.notEqual(read.code, 0);
+    assert.match(read.stderr, /could not read Username|Authentication failed|401/);
+    const dir = path.join(s.work, 'forge-src');
+    await workTree(s, dir, { 'd.txt': 'forged\n' });
+    const push = await s.git([...forged, 'push', s.url('open'), 'main:forged'], { cwd: dir });
+    assert.notEqual(push.code, 0);
+    const refs = await s.git(['ls-remote', s.url('open')]);
+    assert.doesNotMatch(refs.stdout, /refs\/heads\/forged/);
+  });
+
+  test(`${mode}: a hook rejection reaches the client as remote: lines`, async (t) => {
+    const s = get(t);
+    if (!s) return;
+    const dir = path.join(s.work, 'hook-src');
+    await workTree(s, dir, { 'e.txt': 'protected\n' });
+    const free = await s.git(['push', s.url('hooked', ann), 'main:feature'], { cwd: dir });
+    assert.equal(free.code, 0, free.stderr);
+    const push = await s.git(['push', s.url('hooked', ann), 'main:main'], { cwd: dir });
+    assert.notEqual(push.code, 0);
+    assert.match(push.stderr, /^remote: .*main/m);
+    assert.match(push.stderr, /pre-receive hook declined/);
+    const refs = await s.git(['ls-remote', s.url('hooked', ann)]);
+    assert.match(refs.stdout, /refs\/heads\/feature/);
+    assert.doesNotMatch(refs.stdout, /refs\/heads\/main/);
+  });
+
+  test(`${mode}: a 200 MB push streams through nginx chunked`, async (t) => {
+    const s = get(t);
+    if (!s) return;
+    const dir = path.join(s.work, 'big-src');
+    fs.mkdirSync(dir);
+    const env = s.env();
+    const ok = async (args: string[]) => {
+      const r = await s.git(args, { cwd: dir, env });
+      assert.equal(r.code, 0, `git ${args.join(' ')}: ${r.stderr}`);
+      return r;
+    };
+    await ok(['init', '--quiet', '--initial-branch=main', '.']);
+    writePseudoRandomFile(path.join(dir, 'blob.bin'), BIG_PUSH_BYTES, 6);
+    // Random data does not compress; level 0 saves the seconds zlib would waste trying.
+    await ok(['-c', 'core.compression=0', 'add', 'blob.bin']);
+    await ok(['commit', '--quiet', '-m', 'big']);
+    fs.rmSync(path.join(dir, 'blob.bin'));
+    const before = s.accessLog().length;
+    await ok(['-c', 'pack.compression=0', 'push', s.url('big', ann), 'main']);
+    const posts = s.accessLog().slice(before).filter((l) => l.startsWith('POST /big.git/git-receive-pack'));
+    // git first probes with a tiny POST (so that a 401 comes before the big body), then streams.
+    assert.ok(posts.some((l) => / 200 te=chunked$/.test(l)), s.accessLog().slice(before).join('\n'));
+    const local = (await ok(['rev-parse', 'HEAD'])).stdout.trim();
+    const remote = await s.git(['ls-remote', s.url('big', ann), 'refs/heads/main']);
+    assert.equal(remote.stdout.split('\t')[0], local);
+  });
+}

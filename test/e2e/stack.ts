@@ -1,0 +1,151 @@
+/**
+ * The whole stack for end-to-end tests: Debian's nginx on 127.0.0.1 over TLS with a shipped site
+ * file from deploy/nginx (only paths and ports replaced), gitward as a real `gitward serve` child
+ * on a unix socket, and fcgiwrap + git-http-backend in sidecar mode.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { dispatcherPath, installHooks } from '../../app/cli/repo-admin.js';
+import { startFcgiwrap } from '../helpers/fcgiwrap.js';
+import type { GitResult } from '../helpers/git.js';
+import { freePort, installSnippets, makeCert, readShippedSite, renderSite, startNginx, type NginxInstance } from '../helpers/nginx.js';
+import { spawnGitward, type SpawnedGitward } from '../helpers/server.js';
+import { tempDir } from '../helpers/tmp.js';
+
+/** Which shipped site file the stack runs. */
+export type StackMode = 'proxy' | 'sidecar';
+
+/** A hung git in a test must fail that test, not the suite. */
+const GIT_TIMEOUT_MS = 60_000;
+
+/** Something that runs cleanups when the test (or file) ends. */
+export interface Cleanup {
+  after(fn: () => unknown): void;
+}
+
+/** A running stack. */
+export interface Stack {
+  readonly mode: StackMode;
+  readonly nginx: NginxInstance;
+  readonly gitward: SpawnedGitward;
+  /** Folder for the test's own work trees. */
+  readonly work: string;
+  /** `https://127.0.0.1:PORT/<repo>.git`, with credentials in the URL when given. */
+  url(repo: string, credentials?: { user: string; password: string }): string;
+  /** The isolated git environment, trusting the test certificate through GIT_SSL_CAINFO. */
+  env(extra?: Record<string, string>): Record<string, string>;
+  /** Runs git (stdin closed); never throws on a non-zero exit. */
+  git(args: readonly string[], opts?: { cwd?: string; env?: Record<string, string> }): Promise<GitResult>;
+  /** nginx's access log lines: `METHOD URI STATUS te=TRANSFER-ENCODING`. */
+  accessLog(): string[];
+}
+
+/** htpasswd users of every e2e stack: name → password. */
+export const E2E_USERS: Readonly<Record<string, string>> = Object.freeze({ ann: 'ann-pw', ben: 'ben-pw', admin: 'admin-pw' });
+
+/**
+ * The config of every e2e stack. `admin` may write everything, so a forged `X-Remote-User: admin`
+ * that got through would be noticed; the remote-user plugin trusts the unix socket (nginx).
+ */
+export function e2eConfig(socket: string): Record<string, unknown> {
+  return {
+    listen: `unix:${socket}`,
+    authentication: [
+      { plugin: 'remote-user', header: 'X-Remote-User', trusted_proxies: ['unix'] },
+      { plugin: 'htpasswd', file: 'users.htpasswd' },
+    ],
+    sidecar: { enabled: true, path: '/_gitward/auth' },
+    users: { ann: { groups: ['eng'], info: { name: 'Ann Example', email: 'ann@example.org' } }, ben: { groups: ['qa'] }, admin: { groups: ['ops'] } },
+    repos: {
+      '.write': ['admin'],
+      'open.git': { '.read': ['$all'], '.write': ['@eng'] },
+      'private.git': { '.read': ['ann', 'ben'], '.write': ['ann'] },
+      'big.git': { '.read': ['ann'], '.write': ['ann'] },
+      'hooked.git': { '.read': ['ann'], '.write': ['ann'], '.hooks': { 'branch-protect': { branches: { main: { push: ['admin'] } } } } },
+    },
+    hooks: { order: ['branch-protect', 'branch-flow'] },
+  };
+}
+
+/** Repos every e2e stack creates; `hooked` gets the dispatcher installed. */
+export const E2E_REPOS = ['open', 'private', 'big', 'hooked'] as const;
+
+/** Starts gitward, (fcgiwrap,) and nginx with the shipped site file of `mode`. */
+export async function startStack(t: Cleanup, mode: StackMode, paths: { nginx: string; fcgiwrap: string | null }): Promise<Stack> {
+  const dir = tempDir(t, `gitward-e2e-${mode}-`);
+  const socket = path.join(dir, 'gitward.sock');
+  const gitward = await spawnGitward(t, { users: { ...E2E_USERS }, repos: [...E2E_REPOS], config: e2eConfig(socket) });
+  const repoAdminNow = Date.now();
+  installHooks(path.join(gitward.repoRoot, 'hooked.git'), dispatcherPath(), { force: false, now: repoAdminNow });
+  // Pushes through fcgiwrap run git-http-backend without gitward; REMOTE_USER is what enables
+  // receive-pack there, so nothing else is needed in the repos.
+
+  const nginxDir = path.join(dir, 'nginx');
+  fs.mkdirSync(nginxDir);
+  const cert = await makeCert(nginxDir);
+  installSnippets(nginxDir);
+  const port = await freePort();
+  let site: string;
+  if (mode === 'proxy') {
+    site = renderSite(readShippedSite('gitward-proxy.conf'), { port, cert, snippetsDir: nginxDir, gitwardSocket: socket });
+  } else {
+    const fcgi = await startFcgiwrap({ socket: path.join(dir, 'fcgiwrap.sock'), children: 2, ...(paths.fcgiwrap !== null ? { fcgiwrapPath: paths.fcgiwrap } : {}) });
+    t.after(() => fcgi.stop());
+    site = renderSite(readShippedSite('gitward-sidecar.conf'), {
+      port,
+      cert,
+      snippetsDir: nginxDir,
+      gitwardSocket: socket,
+      fcgiwrapSocket: fcgi.socket,
+      repoRoot: gitward.repoRoot,
+      gitwardConfig: gitward.configFile,
+    });
+  }
+  const nginx = await startNginx({ dir: nginxDir, site, port, nginxPath: paths.nginx });
+  t.after(() => nginx.stop());
+
+  const work = path.join(dir, 'work');
+  fs.mkdirSync(work);
+  const env = (extra: Record<string, string> = {}): Record<string, string> => ({ ...gitward.gitEnv, GIT_SSL_CAINFO: cert.cert, ...extra });
+  return {
+    mode,
+    nginx,
+    gitward,
+    work,
+    url(repo, credentials) {
+      const u = new URL(`${nginx.url}/${repo}.git`);
+      if (credentials) {
+        u.username = encodeURIComponent(credentials.user);
+        u.password = encodeURIComponent(credentials.password);
+      }
+      return u.toString();
+    },
+    env,
+    git: (args, opts = {}) => runGit(args, opts.cwd ?? work, opts.env ?? env()),
+    accessLog: () => {
+      try {
+        return fs.readFileSync(path.join(nginxDir, 'access.log'), 'utf8').split('\n').filter((l) => l !== '');
+      } catch {
+        return [];
+      }
+    },
+  };
+}
+
+/** Runs git with stdin closed; never throws on a non-zero exit. */
+export function runGit(args: readonly string[], cwd: string, env: Record<string, string>): Promise<GitResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', args as string[], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    const timer = setTimeout(() => child.kill('SIGKILL'), GIT_TIMEOUT_MS);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+    });
+  });
+}
