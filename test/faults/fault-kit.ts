@@ -1,0 +1,192 @@
+/**
+ * What the fault tests share: a `gitward serve` child that can be SIGKILLed and started again on
+ * the same files, deterministic poorly compressible commits to push, and repo checks (fsck,
+ * refs, leftover lock files).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createCipheriv, createHash } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import type { GitResult } from '../helpers/git.js';
+import type { GitwardFiles } from '../helpers/server.js';
+
+/** How long a `gitward serve` child gets to log `server.listening`: it starts in well under 1 s. */
+const SERVE_READY_TIMEOUT_MS = 20_000;
+/** A push or clone in a fault test is a few MB on loopback; more than this means it hangs. */
+export const FAULT_GIT_TIMEOUT_MS = 60_000;
+
+/** A `gitward serve` child on existing files (so it can be killed and started again). */
+export interface ServeChild {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Parsed JSON lines of its stderr (operator log). */
+  readonly logLines: Array<Record<string, unknown>>;
+  /** Parsed JSON lines of its stdout (audit log when `log.audit` is null). */
+  readonly auditLines: Array<Record<string, unknown>>;
+  readonly exited: Promise<number | string>;
+  /** First log line with this `event` (and passing `match`), waiting up to `timeoutMs`. */
+  waitForLog(event: string, match?: (l: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+}
+
+/**
+ * Spawns `node dist/app/main.js serve --config <files.configFile>` with the minimal environment of
+ * the test helper, waits for `server.listening`, and SIGKILLs it after the test if still alive.
+ */
+export async function serveChild(t: Pick<TestContext, 'after'>, files: GitwardFiles): Promise<ServeChild> {
+  const main = path.join(__dirname, '..', '..', 'app', 'main.js');
+  const child = spawn(process.execPath, [main, 'serve', '--config', files.configFile], {
+    cwd: files.dir,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: path.join(files.dir, 'home'), LANG: 'C' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logLines: Array<Record<string, unknown>> = [];
+  const auditLines: Array<Record<string, unknown>> = [];
+  const collect = (stream: NodeJS.ReadableStream, into: Array<Record<string, unknown>>): void => {
+    let buf = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      buf += chunk;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const text = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        try {
+          into.push(JSON.parse(text) as Record<string, unknown>);
+        } catch {
+          into.push({ text });
+        }
+      }
+    });
+  };
+  collect(child.stdout as NodeJS.ReadableStream, auditLines);
+  collect(child.stderr as NodeJS.ReadableStream, logLines);
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const waitForLog: ServeChild['waitForLog'] = async (event, match = () => true, timeoutMs = SERVE_READY_TIMEOUT_MS) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const seen = logLines.find((l) => l.event === event && match(l));
+      if (seen) return seen;
+      if (gone || Date.now() > deadline) throw new Error(`no ${event} log line (${gone ? 'gitward exited' : 'timed out'}); log: ${JSON.stringify(logLines).slice(0, 2000)}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
+  await waitForLog('server.listening');
+  return { child, pid: child.pid as number, logLines, auditLines, exited, waitForLog };
+}
+
+/**
+ * `n` bytes that gzip cannot shrink, the same for the same seed (AES-CTR keystream of the seed):
+ * pushes carry their full size on the wire and every run pushes the same bytes.
+ */
+export function noise(seed: string, n: number): Buffer {
+  const key = createHash('sha256').update(seed).digest().subarray(0, 16);
+  const cipher = createCipheriv('aes-128-ctr', key, Buffer.alloc(16));
+  return Buffer.concat([cipher.update(Buffer.alloc(n)), cipher.final()]);
+}
+
+/**
+ * A fresh work tree at `dir` on branch `branch` with one commit holding `bytes` bytes of noise;
+ * returns the commit's sha.
+ */
+export async function noiseTree(dir: string, env: Record<string, string>, branch: string, bytes: number): Promise<string> {
+  fs.mkdirSync(dir, { recursive: true });
+  await gitOk(['init', '--quiet', `--initial-branch=${branch}`, dir], { cwd: dir, env });
+  fs.writeFileSync(path.join(dir, 'blob.bin'), noise(`${dir}:${branch}`, bytes));
+  await gitOk(['add', '.'], { cwd: dir, env });
+  await gitOk(['commit', '--quiet', '-m', `noise for ${branch}`], { cwd: dir, env });
+  return (await gitOk(['rev-parse', 'HEAD'], { cwd: dir, env })).trim();
+}
+
+/** Adds one small commit to the work tree at `dir`; returns its sha. */
+export async function addCommit(dir: string, env: Record<string, string>, label: string): Promise<string> {
+  fs.writeFileSync(path.join(dir, `${label}.txt`), `${label}\n`);
+  await gitOk(['add', '.'], { cwd: dir, env });
+  await gitOk(['commit', '--quiet', '-m', label], { cwd: dir, env });
+  return (await gitOk(['rev-parse', 'HEAD'], { cwd: dir, env })).trim();
+}
+
+/**
+ * Runs git with stdin closed and the fault-test timeout; never throws on a non-zero exit.
+ * (test/helpers/git.ts writes to git's stdin, which fails with EPIPE when git exits first.)
+ */
+export function git(args: readonly string[], opts: { cwd: string; env: Record<string, string>; timeoutMs?: number }): Promise<GitResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', args as string[], { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? FAULT_GIT_TIMEOUT_MS);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+    });
+  });
+}
+
+/** Runs git and throws with its stderr when it fails. */
+export async function gitOk(args: readonly string[], opts: { cwd: string; env: Record<string, string> }): Promise<string> {
+  const r = await git(args, opts);
+  if (r.code !== 0) throw new Error(`git ${args.join(' ')} failed (${String(r.code)}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Runs git with the fault-test timeout; never throws on a non-zero exit. */
+export function runGit(args: readonly string[], cwd: string, env: Record<string, string>): Promise<GitResult> {
+  return git(args, { cwd, env });
+}
+
+/**
+ * Whether `git push --porcelain` reported `ref` as updated: a line `<flag>\t<src>:<ref>\t…` with
+ * flag ` ` (fast-forward), `+` (forced) or `*` (new ref), and exit code 0.
+ */
+export function pushAccepted(r: GitResult, ref: string): boolean {
+  if (r.code !== 0) return false;
+  return r.stdout.split('\n').some((l) => /^[ +*]\t/.test(l) && l.split('\t')[1]?.endsWith(`:${ref}`) === true);
+}
+
+/** The sha `ref` points at in the bare repo, or null when it does not exist. */
+export async function refSha(repoDir: string, ref: string, env: Record<string, string>): Promise<string | null> {
+  const r = await git(['--git-dir', repoDir, 'rev-parse', '--verify', '--quiet', ref], { cwd: repoDir, env });
+  return r.code === 0 ? r.stdout.trim() : null;
+}
+
+/** All refs of a bare repo: name → sha. */
+export async function allRefs(repoDir: string, env: Record<string, string>): Promise<Record<string, string>> {
+  const out = await gitOk(['--git-dir', repoDir, 'for-each-ref', '--format=%(refname) %(objectname)'], { cwd: repoDir, env });
+  const refs: Record<string, string> = {};
+  for (const line of out.split('\n')) {
+    const [name, sha] = line.split(' ');
+    if (name && sha) refs[name] = sha;
+  }
+  return refs;
+}
+
+/** `git fsck --strict` of a bare repo: exit code and output (both empty-ish when clean). */
+export async function fsckStrict(repoDir: string, env: Record<string, string>): Promise<GitResult> {
+  return git(['--git-dir', repoDir, 'fsck', '--strict', '--no-progress'], { cwd: repoDir, env, timeoutMs: FAULT_GIT_TIMEOUT_MS });
+}
+
+/** GET `url` and return its status and body (for /healthz). */
+export function httpGet(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      })
+      .on('error', reject);
+  });
+}
