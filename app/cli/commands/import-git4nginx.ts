@@ -1,7 +1,42 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { ImportError, importGit4nginx as convert } from '../../config/git4nginx-import.js';
+import { UsageError } from '../../errors.js';
+import { parseArgs } from '../args.js';
 import { EXIT, type Command } from '../io.js';
 
-/** `gitward import-git4nginx`: placeholder until its issue lands. */
-export const importGit4nginx: Command = async (_argv, io) => {
-  io.stderr.write('gitward import-git4nginx: not implemented yet\n');
-  return EXIT.usage;
+const HELP = `usage: gitward import-git4nginx OLD.yaml
+
+Prints the gitward config equivalent to a git4nginx config: users with groups and info,
+the authorisation tree as repos:, the hooks tree as .hooks settings. Where the result differs
+on purpose (substring-matched strings, ignored keys, YAML 1.1 names) it says so in # NOTE lines.
+Save the output, read the notes, then run \`gitward check --config FILE\`.
+`;
+
+/** `gitward import-git4nginx OLD.yaml`: print the equivalent gitward config on stdout. */
+export const importGit4nginx: Command = async (argv, io) => {
+  const args = parseArgs(argv, { help: { type: 'boolean', short: 'h' } });
+  if (args.options.help) {
+    io.stdout.write(HELP);
+    return EXIT.ok;
+  }
+  const [old, extra] = args.positionals;
+  if (old === undefined) throw new UsageError('expected OLD.yaml (see --help)');
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
+  const file = path.resolve(io.cwd, old);
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    io.stderr.write(`gitward import-git4nginx: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})\n`);
+    return EXIT.failed;
+  }
+  try {
+    io.stdout.write(convert(text, old));
+  } catch (err) {
+    if (!(err instanceof ImportError)) throw err;
+    io.stderr.write(`gitward import-git4nginx: ${err.message}\n`);
+    return EXIT.failed;
+  }
+  return EXIT.ok;
 };

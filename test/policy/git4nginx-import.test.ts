@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { importGit4nginx } from '../../app/config/git4nginx-import.js';
+import { loadConfigText } from '../../app/config/load.js';
+import { compilePolicy } from '../../app/policy/compile.js';
+import { decide } from '../../app/policy/decide.js';
+import { hookSettingsFor } from '../../app/policy/hook-settings.js';
+import { resolveIdentity } from '../../app/policy/identity.js';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const OLD = path.join(ROOT, 'test', 'fixtures', 'git4nginx', 'old.yaml');
+
+function imported() {
+  const text = importGit4nginx(fs.readFileSync(OLD, 'utf8'), 'old.yaml');
+  return { text, policy: compilePolicy(loadConfigText(text, '/etc/gitward/gitward.yaml')) };
+}
+
+// git4nginx's intended meaning of test/fixtures/git4nginx/old.yaml, case by case.
+const CASES: [user: string | null, repo: string, need: 'read' | 'write', allowed: boolean, why: string][] = [
+  ['ann', 'web/site', 'read', true, 'write on the project group implies read'],
+  ['ann', 'web/site', 'write', true, '.write_groups [eng] on web'],
+  ['ben', 'web/site', 'read', true, '.read_groups [qa] on web'],
+  ['ben', 'web/site', 'write', true, 'grants accumulate: repo .write_users [ben]'],
+  ['ben', 'web/docs', 'write', false, 'ben may only read docs'],
+  ['ben', 'web/unlisted', 'read', true, 'an unlisted repo of a listed group gets the group grants'],
+  ['ben', 'web/unlisted', 'write', false, 'no write grant for qa'],
+  ['dot', 'web/site', 'read', false, 'dot is in no group of web'],
+  ['dot', 'ops/deploy', 'read', true, '.read_users on ops'],
+  ['dot', 'ops/deploy', 'write', false, 'read only'],
+  ['sydney', 'ops/deploy', 'write', true, '.write_groups [release] on the repo'],
+  ['sydney', 'web/site', 'read', false, 'release has nothing on web'],
+  ['ann', 'ops/deploy', 'read', false, 'keys directly under authorisation are ignored (no global level)'],
+  ['ann', 'tools', 'read', true, 'the null key holds repos directly under repo_root'],
+  ['ann', 'tools', 'write', false, 'eng may only read tools'],
+  ['cy', 'tools', 'write', true, 'a user named only in a grant'],
+  ['ann', 'other/x', 'read', false, 'an unlisted project group denies everyone'],
+  ['ann', 'stray', 'read', false, 'an unlisted top-level repo denies everyone'],
+  [null, 'web/site', 'read', false, 'anonymous gets nothing'],
+  // Differences on purpose (each has a NOTE in the output):
+  ['dave', 'web/docs', 'read', false, 'a string is one name, not a substring match (git4nginx let dave in)'],
+  ['davexyz', 'web/docs', 'read', true, 'the string names davexyz'],
+  ['yes', 'ops/deploy', 'read', true, 'names are strings: git4nginx read yes as a boolean and never matched it'],
+  ['123', 'ops/deploy', 'read', true, 'names are strings: git4nginx read 123 as a number'],
+];
+
+for (const [user, repo, need, allowed, why] of CASES) {
+  test(`import-git4nginx keeps the meaning: ${user ?? '$anonymous'} ${allowed ? 'can' : 'cannot'} ${need} ${repo} (${why})`, () => {
+    const { policy } = imported();
+    const d = decide(policy, resolveIdentity(policy, user, user === null ? 'anonymous' : 'remote-user'), repo, need);
+    assert.equal(d.allowed, allowed, d.reason);
+  });
+}
+
+test('import-git4nginx: hooks tree → .hooks settings; deepest wins, enable:false turns off', () => {
+  const { policy } = imported();
+  const names = (repo: string) => [...hookSettingsFor(policy, repo).keys()].sort();
+  assert.deepEqual(names('web/site'), ['branch-flow', 'branch-protect']);
+  assert.deepEqual(names('web/docs'), ['branch-protect']);
+  assert.deepEqual(names('tools'), ['branch-protect']);
+  assert.deepEqual(hookSettingsFor(policy, 'ops/deploy').get('branch-protect')?.options, { branches: { main: { push: ['sydney', '@release'] } } });
+  assert.deepEqual(hookSettingsFor(policy, 'web/x').get('branch-flow')?.options, { flow: ['dev', 'staging', 'main'] });
+});
+
+test('import-git4nginx says where it differs on purpose', () => {
+  const { text } = imported();
+  const notes = text.split('\n').filter((l) => l.startsWith('# NOTE: '));
+  const expectNote = (re: RegExp) => assert.ok(notes.some((n) => re.test(n)), `no NOTE matching ${re}:\n${notes.join('\n')}`);
+  expectNote(/old\.yaml:21: .*substring of "davexyz"/);
+  expectNote(/old\.yaml:14: authorisation\.read_groups: git4nginx ignores keys directly under authorisation/);
+  expectNote(/old\.yaml:11: .*"yes" was a YAML 1\.1 boolean/);
+  expectNote(/old\.yaml:23: .*"123" was a YAML 1\.1 number/);
+  expectNote(/bin_path: not imported/);
+  expectNote(/added with no groups: cy, davexyz/);
+});
+
+test('import-git4nginx: an empty authorisation imports to a config that denies everything', () => {
+  const text = importGit4nginx('repo_root: /srv/git\nauthentication: {plugin: lookup_groups, plugin_config: {users: {ann: {}}}}\nauthorisation: {}\n', 'x.yaml');
+  const policy = compilePolicy(loadConfigText(text, '/etc/gitward/gitward.yaml'));
+  assert.equal(decide(policy, resolveIdentity(policy, 'ann', 't'), 'any/repo', 'read').allowed, false);
+});
