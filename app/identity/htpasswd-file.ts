@@ -43,8 +43,7 @@ const BCRYPT = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
 const APR1 = /^\$apr1\$[./A-Za-z0-9]{1,8}\$[./A-Za-z0-9]{22}$/;
 const SHA1 = /^\{SHA\}[A-Za-z0-9+/]{27}=$/;
 const CRYPT = /^[./A-Za-z0-9]{13}$/;
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
+const CONTROL = /\p{Cc}/u;
 
 /** Classifies a stored hash; null for plaintext and for schemes gitward does not support. */
 export function hashKindOf(hash: string): HashKind | null {
@@ -62,13 +61,17 @@ export function bcryptCostOf(hash: string): number | null {
 }
 
 /**
- * Why `name` cannot be an htpasswd user name, or null when it can: not empty, no `:` (the field
- * separator), no control characters (line breaks would forge entries), at most 255 bytes.
+ * Why `name` cannot be a gitward user name, or null when it can: not empty, no `:` (the htpasswd
+ * field separator), no whitespace or control characters (line breaks would forge entries), no
+ * leading `@` or `$` (they mark groups and pseudo-principals in the ACL), at most 255 bytes.
+ * The same grammar as the config loader's, so every user gitward accepts can be named in an ACL.
  */
 export function userNameProblem(name: string): string | null {
   if (name === '') return 'a user name cannot be empty';
   if (name.includes(':')) return 'a user name cannot contain ":"';
   if (CONTROL.test(name)) return 'a user name cannot contain control characters';
+  if (/\s/u.test(name)) return 'a user name cannot contain spaces';
+  if (name.startsWith('@') || name.startsWith('$')) return 'a user name cannot start with "@" (a group) or "$" (a pseudo-principal)';
   if (Buffer.byteLength(name) > 255) return 'a user name is at most 255 bytes';
   return null;
 }

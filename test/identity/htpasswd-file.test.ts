@@ -93,6 +93,10 @@ describe('userNameProblem', () => {
     ['a\nb', false],
     ['a\u007fb', false],
     ['x'.repeat(256), false],
+    ['ann smith', false],
+    ['@eng', false],
+    ['$authenticated', false],
+    ['a\u00a0b', false],
   ];
   for (const [name, ok] of cases) it(`${JSON.stringify(name).slice(0, 20)} is ${ok ? 'valid' : 'refused'}`, () => assert.equal(userNameProblem(name) === null, ok));
 });
