@@ -9,6 +9,7 @@
  *   await assertNoBackend(gw);                   // no run recorded, every audit line exitCode null
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -19,13 +20,15 @@ import { createMemoryLogger } from '../../app/log/logger.js';
 import { createReloadingRuntime } from '../../app/reload.js';
 import { configureServer, createApp, listenOn } from '../../app/server.js';
 import type { AuditRecord } from '../../app/types.js';
-import { gitHttpBackendPath } from '../helpers/git.js';
+import { gitHttpBackendPath, type GitResult } from '../helpers/git.js';
 import { prepareGitwardFiles, type GitwardFiles, type GitwardOptions } from '../helpers/server.js';
 
 /** Longest a test waits for an audit line after the response ended (it follows the close). */
 const AUDIT_WAIT_MS = 5_000;
 /** Longest one raw request may take before the test fails instead of hanging the suite. */
 const REQUEST_TIMEOUT_MS = 30_000;
+/** A hung git fails its test instead of the whole suite. */
+const GIT_TIMEOUT_MS = 60_000;
 
 /**
  * What the recording backend does after writing its environment to the runs file:
@@ -216,4 +219,44 @@ export async function assertNoBackend(gw: Guarded, expectedRequests: number): Pr
   const records = await auditLines(gw, expectedRequests);
   assert.deepEqual(gw.runs(), [], 'the backend ran');
   for (const r of records) assert.equal(r.exitCode, null, `audit line with an exit code: ${JSON.stringify(r)}`);
+}
+
+/**
+ * Runs `git args…` like test/helpers/git.ts `git`, but with stdin closed from the start: that
+ * helper's `stdin.end('')` races git's exit and throws an uncaught EPIPE (seen 17 times in 30
+ * `makeWorkTree` calls), which fails a test for nothing.
+ */
+export function runGit(args: readonly string[], opts: { cwd: string; env: Record<string, string> }): Promise<GitResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', args as string[], { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    const timer = setTimeout(() => child.kill('SIGKILL'), GIT_TIMEOUT_MS);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+    });
+  });
+}
+
+/** runGit that throws with git's stderr on a non-zero exit; resolves with stdout. */
+export async function runGitOk(args: readonly string[], opts: { cwd: string; env: Record<string, string> }): Promise<string> {
+  const r = await runGit(args, opts);
+  if (r.code !== 0) throw new Error(`git ${args.join(' ')} failed (${String(r.code)}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** A work tree at `dir` on `main` with one commit per entry of `files` (name → content). */
+export async function workTree(dir: string, env: Record<string, string>, files: Record<string, string | Buffer> = { 'a.txt': 'a\n' }): Promise<string> {
+  fs.mkdirSync(dir, { recursive: true });
+  await runGitOk(['init', '--quiet', '--initial-branch=main', dir], { cwd: dir, env });
+  for (const [name, content] of Object.entries(files)) {
+    fs.writeFileSync(path.join(dir, name), content);
+    await runGitOk(['add', name], { cwd: dir, env });
+    await runGitOk(['commit', '--quiet', '-m', `add ${name}`], { cwd: dir, env });
+  }
+  return (await runGitOk(['rev-parse', 'HEAD'], { cwd: dir, env })).trim();
 }
