@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import { runCli } from '../../app/cli/main.js';
+import type { CliIO } from '../../app/cli/io.js';
+import { tempDir } from '../helpers/tmp.js';
+
+async function run(argv: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => (out += c.toString()));
+  stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const io: CliIO = { stdout, stderr, stdin: new PassThrough(), env: {}, cwd, isTTY: false, onSignal: () => {} };
+  const code = await runCli(argv, io);
+  return { code, stdout: out, stderr: err };
+}
+
+const CONFIG = `repo_root: ./repos
+authentication:
+  - {plugin: htpasswd, file: users.htpasswd}
+users:
+  ann: {groups: [eng]}
+  ben: {groups: [qa]}
+groups:
+  staff: ["@eng", "@qa"]
+repos:
+  .read: ["@staff"]
+  web:
+    .write: ["@eng"]
+    site.git: {.write: [ben]}
+    secret.git: {.inherit: false, .read: [ann]}
+  pub.git: {.read: [$anonymous, demo]}
+tests:
+  - {user: ben, repo: web/site, can: write}
+  - {user: ann, repo: web/secret, cannot: write}
+  - {user: $anonymous, repo: pub, can: read}
+`;
+
+function setup(t: { after: (fn: () => void) => void }, text = CONFIG): string {
+  const dir = tempDir(t);
+  fs.writeFileSync(path.join(dir, 'users.htpasswd'), 'demo:$apr1$abc$def\n');
+  fs.writeFileSync(path.join(dir, 'gitward.yaml'), text);
+  fs.mkdirSync(path.join(dir, 'repos', 'web', 'ondisk.git'), { recursive: true });
+  fs.mkdirSync(path.join(dir, 'repos', 'lone.git'), { recursive: true });
+  return dir;
+}
+
+test('check: a good config runs its tests and prints a one-line summary (exit 0)', async (t) => {
+  const dir = setup(t);
+  const r = await run(['check'], dir);
+  assert.equal(r.code, 0, r.stderr);
+  const file = path.join(dir, 'gitward.yaml');
+  assert.equal(
+    r.stdout,
+    [
+      `PASS ${file}:17: ben can write web/site`,
+      `PASS ${file}:18: ann cannot write web/secret`,
+      `PASS ${file}:19: $anonymous can read pub`,
+      `${file}: OK — 3 users, 3 groups, 3 repos, 6 grants, 3 tests passed`,
+      '',
+    ].join('\n'),
+  );
+});
+
+test('check: a failing expectation exits 1 and shows the trace', async (t) => {
+  const dir = setup(t, CONFIG + '  - {user: ann, repo: web/site, cannot: read}\n');
+  const r = await run(['check', '--config', 'gitward.yaml'], dir);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /FAIL .*gitward\.yaml:20: ann cannot read web\/site — but ann may read web\/site\n/);
+  assert.match(r.stdout, /gitward\.yaml:12: repos\.web: grants write to @eng \(ann is a member\)/);
+  assert.match(r.stdout, /FAILED — .* 1 of 4 tests FAILED\n$/);
+});
+
+test('check: a bad config prints every problem and exits 78', async (t) => {
+  const dir = setup(t, CONFIG.replace('.write: [ben]', '.write: ben').replace('  .read: ["@staff"]', '  .read: ["@staf"]'));
+  const r = await run(['check'], dir);
+  assert.equal(r.code, 78);
+  const file = path.join(dir, 'gitward.yaml');
+  assert.equal(
+    r.stderr,
+    [
+      `${file}:10: repos.read[0]: unknown group "@staf" (did you mean "@staff"?)`,
+      `${file}:13: repos.web.site.git.write: expected a list, got a string ("ben") (write a list: ["ben"])`,
+      `gitward check: 2 problems in ${file}`,
+      '',
+    ].join('\n'),
+  );
+  assert.equal(r.stdout, '');
+});
+
+test('access: allowed exits 0 and prints the decision, the level and the trace', async (t) => {
+  const dir = setup(t);
+  const r = await run(['access', 'ben', 'web/site.git', 'write'], dir);
+  assert.equal(r.code, 0, r.stderr);
+  const file = path.join(dir, 'gitward.yaml');
+  assert.equal(
+    r.stdout,
+    [
+      'ALLOWED: ben may write web/site',
+      'level: write  (status 200)',
+      'groups: @qa @staff',
+      'trace:',
+      `  ${file}:10: repos: grants read to @staff (ben is a member)`,
+      `  ${file}:13: repos.web.site.git: grants write to ben`,
+      '',
+    ].join('\n'),
+  );
+});
+
+test('access: denied exits 1; the cut is in the trace; $anonymous works', async (t) => {
+  const dir = setup(t);
+  const r = await run(['access', 'ben', 'web/secret'], dir);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /^DENIED: repository web\/secret not found, or ben may not read it\nlevel: none {2}\(status 404\)/);
+  assert.match(r.stdout, /gitward\.yaml:14: repos\.web\.secret\.git: inherit: false/);
+  const a = await run(['access', '$anonymous', 'pub', 'write'], dir);
+  assert.equal(a.code, 1);
+  assert.match(a.stdout, /^DENIED: authentication is required to write pub\nlevel: read {2}\(status 401\)/);
+  const b = await run(['access', '$anonymous', 'pub'], dir);
+  assert.equal(b.code, 0);
+});
+
+test('access: usage errors exit 2', async (t) => {
+  const dir = setup(t);
+  for (const argv of [['access'], ['access', 'ann'], ['access', 'ann', '../etc'], ['access', 'ann', 'web/site', 'admin'], ['access', '@eng', 'web/site']]) {
+    const r = await run(argv, dir);
+    assert.equal(r.code, 2, argv.join(' '));
+  }
+});
+
+test('access --matrix: every known user and $anonymous against repos in the tree and on disk', async (t) => {
+  const dir = setup(t);
+  const r = await run(['access', '--matrix'], dir);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(
+    r.stdout,
+    [
+      'repo        ann  ben  demo  $anonymous',
+      'lone        r    r    -     -',
+      'pub         r    r    r     r',
+      'web/ondisk  w    r    -     -',
+      'web/secret  r    -    -     -',
+      'web/site    w    w    -     -',
+      '',
+      'w = read and write, r = read, - = no access',
+      '',
+    ].join('\n'),
+  );
+  const p = await run(['access', '--matrix', 'web/s'], dir);
+  assert.deepEqual(
+    p.stdout.split('\n').slice(1, 3).map((l) => l.split(/\s+/)[0]),
+    ['web/secret', 'web/site'],
+  );
+});
+
+test('import-git4nginx prints a config that check accepts', async (t) => {
+  const dir = tempDir(t);
+  fs.writeFileSync(path.join(dir, 'old.yaml'), 'repo_root: /srv/git\nauthentication: {plugin: lookup_groups, plugin_config: {users: {ann: {groups: [eng]}}}}\nauthorisation:\n  web: {.read_groups: [eng]}\n');
+  const r = await run(['import-git4nginx', 'old.yaml'], dir);
+  assert.equal(r.code, 0, r.stderr);
+  fs.writeFileSync(path.join(dir, 'gitward.yaml'), r.stdout + 'tests: [{user: ann, repo: web/x, can: read}, {user: ann, repo: web/x, cannot: write}]\n');
+  const c = await run(['check'], dir);
+  assert.equal(c.code, 0, c.stdout + c.stderr);
+  const missing = await run(['import-git4nginx', 'nope.yaml'], dir);
+  assert.equal(missing.code, 1);
+});
