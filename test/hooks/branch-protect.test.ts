@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
+import { loadConfig } from '../../app/config/load.js';
+import { checkHookSettings } from '../../hooks/check-hook-settings.js';
+import { tempDir } from '../helpers/tmp.js';
 import type { Identity } from '../../app/types.js';
 import type { HookCheckContext, HookUpdate, HookVerdict, RepoReader } from '../../hooks/hook-plugin.js';
 import { HookOptionsError } from '../../hooks/hook-plugin.js';
@@ -101,4 +106,31 @@ describe('branch-protect', () => {
       assert.throws(() => createBranchProtectPlugin(options, pctx), (err: unknown) => err instanceof HookOptionsError && re.test(err.message));
     });
   }
+});
+
+describe('checkHookSettings (for gitward check)', () => {
+  it('reports every bad plugin setting in the tree with its file:line, and nothing for good ones', async (t) => {
+    const dir = tempDir(t);
+    const file = path.join(dir, 'gitward.yaml');
+    fs.writeFileSync(
+      file,
+      [
+        'repo_root: ./repos',
+        'repos:',
+        '  .hooks:',
+        '    branch-protect: {branches: {main: {push: [ann]}}}',
+        '  web:',
+        '    .hooks:',
+        '      branch-flow: {flow: [dev]}',
+        '    site.git:',
+        '      .hooks:',
+        '        branch-protect: {branches: {main: {pussh: [ann]}}}',
+        '',
+      ].join('\n'),
+    );
+    const problems = await checkHookSettings(await loadConfig(file));
+    assert.equal(problems.length, 2, problems.join('\n'));
+    assert.match(problems[0] as string, /gitward\.yaml:7: branch-flow\.flow: a list of at least two branch names is required/);
+    assert.match(problems[1] as string, /gitward\.yaml:10: branch-protect\.branches\."main": unknown key "pussh"/);
+  });
 });
