@@ -7,10 +7,14 @@ import type { Logger } from '../types.js';
 import { createCgiHeadParser, type CgiHeadResult } from './cgi-head.js';
 
 /**
- * After the client goes away, git-http-backend and its git children get SIGTERM (so receive-pack
- * removes its quarantine of half-received objects), then SIGKILL this much later if still alive.
+ * After the client goes away the backend's pipes are closed first: on EOF receive-pack removes its
+ * quarantine of half-received objects itself (git 2.39 does not on SIGTERM). Processes still alive
+ * this much later get SIGTERM.
  */
-export const BACKEND_KILL_GRACE_MS = 1000;
+export const BACKEND_EOF_GRACE_MS = 500;
+
+/** …and SIGKILL this much after the SIGTERM; both together stay well within issue 2's 2 s. */
+export const BACKEND_KILL_GRACE_MS = 700;
 
 /** Most bytes of git-http-backend's stderr logged per request: enough for any real message. */
 export const BACKEND_STDERR_MAX_BYTES = 16 * 1024;
@@ -54,6 +58,7 @@ function counter(onBytes: (n: number) => void): Transform {
 export async function runBackend(opts: RunBackendOptions): Promise<void> {
   const { req, res, logger, stats } = opts;
   const child = spawn(opts.backendPath, [], { env: { ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  logger.debug('backend.spawned', { pid: child.pid });
   const exited = new Promise<void>((resolve) => {
     child.once('close', (code, signal) => {
       stats.exitCode = code;
@@ -66,9 +71,11 @@ export async function runBackend(opts: RunBackendOptions): Promise<void> {
     });
   });
 
-  let killTimer: NodeJS.Timeout | null = null;
+  const killTimers: NodeJS.Timeout[] = [];
+  let clientGone = false;
   const killGroup = (signal: NodeJS.Signals): void => {
-    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    // The whole group: git-http-backend's children (upload-pack, pack-objects, index-pack) too.
+    if (child.pid === undefined) return;
     try {
       process.kill(-child.pid, signal);
     } catch {
@@ -78,8 +85,19 @@ export async function runBackend(opts: RunBackendOptions): Promise<void> {
   const onClientGone = (): void => {
     if (res.writableFinished) return;
     logger.warn('backend.client_gone', { pid: child.pid });
-    killGroup('SIGTERM');
-    killTimer = setTimeout(() => killGroup('SIGKILL'), BACKEND_KILL_GRACE_MS);
+    clientGone = true;
+    // EOF on stdin, while stdout stays open (not read): receive-pack can still write its short
+    // report and clean up; a sender (upload-pack) blocks on the full pipe until the SIGTERM.
+    child.stdin.destroy();
+    // These timers outlive the leader on purpose: its children may still be running.
+    killTimers.push(
+      setTimeout(() => {
+        killGroup('SIGTERM');
+        // Drain what is left so the child's stdout can reach EOF and 'close' fires.
+        child.stdout.resume();
+      }, BACKEND_EOF_GRACE_MS).unref(),
+    );
+    killTimers.push(setTimeout(() => killGroup('SIGKILL'), BACKEND_EOF_GRACE_MS + BACKEND_KILL_GRACE_MS).unref());
   };
   res.once('close', onClientGone);
 
@@ -124,7 +142,11 @@ export async function runBackend(opts: RunBackendOptions): Promise<void> {
       if (!res.write(head.body)) await new Promise((resolve) => res.once('drain', resolve));
     }
     try {
-      await pipeline(child.stdout, counter((n) => (stats.bytesOut += n)), res);
+      // child.stdout.pipe (not pipeline): when the client goes away the response side is torn
+      // down, but the backend's stdout is left open so it is not killed by SIGPIPE mid-cleanup.
+      const body = counter((n) => (stats.bytesOut += n));
+      child.stdout.pipe(body);
+      await pipeline(body, res);
     } catch (err) {
       logger.warn('backend.stream_failed', { error: err instanceof Error ? err.message : String(err) });
       res.destroy();
@@ -134,7 +156,7 @@ export async function runBackend(opts: RunBackendOptions): Promise<void> {
   } finally {
     await input;
     await exited;
-    if (killTimer) clearTimeout(killTimer);
+    if (!clientGone) for (const timer of killTimers) clearTimeout(timer);
     res.off('close', onClientGone);
   }
 }
