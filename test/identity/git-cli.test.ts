@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { describe, it } from 'node:test';
+import { git } from '../helpers/git.js';
+import { startGitward } from '../helpers/server.js';
+
+/** `git ls-remote URL` with the test server's isolated git environment. */
+async function lsRemote(gw: { dir: string; gitEnv: Record<string, string> }, url: string, extra: string[] = []) {
+  return git([...extra, 'ls-remote', url], { cwd: gw.dir, env: gw.gitEnv });
+}
+
+function rawGet(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const PRIVATE = { 'x.git': { '.read': ['ann', 'ben'] } };
+/** The ACL names users the htpasswd file may not (yet) have; the loader wants them declared. */
+const USERS = { ann: {}, ben: {} };
+
+describe('identity through the real git CLI', () => {
+  it('refuses a user deleted from the htpasswd file on the very next request', async (t) => {
+    const gw = await startGitward(t, { users: { ann: 'pw-a', ben: 'pw-b' }, config: { users: USERS, repos: PRIVATE }, repos: ['x'] });
+    const ann = gw.url('x', { user: 'ann', password: 'pw-a' });
+    assert.equal((await lsRemote(gw, ann)).code, 0);
+    gw.writeUsers({ ben: 'pw-b' });
+    const r = await lsRemote(gw, ann);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Authentication failed|401/);
+    assert.equal((await lsRemote(gw, gw.url('x', { user: 'ben', password: 'pw-b' }))).code, 0);
+  });
+
+  it('accepts a changed password on the next request and refuses the old one', async (t) => {
+    const gw = await startGitward(t, { users: { ann: 'old-pw' }, config: { users: USERS, repos: PRIVATE }, repos: ['x'] });
+    assert.equal((await lsRemote(gw, gw.url('x', { user: 'ann', password: 'old-pw' }))).code, 0);
+    gw.writeUsers({ ann: 'new-pw' });
+    assert.equal((await lsRemote(gw, gw.url('x', { user: 'ann', password: 'new-pw' }))).code, 0);
+    assert.notEqual((await lsRemote(gw, gw.url('x', { user: 'ann', password: 'old-pw' }))).code, 0);
+  });
+
+  it('answers 429 with Retry-After after brute_force.max_failures failures, even to the right password, and logs each failure', async (t) => {
+    const gw = await startGitward(t, {
+      users: { ann: 'pw-a' },
+      config: { users: USERS, repos: PRIVATE, brute_force: { max_failures: 3, window_seconds: 300 } },
+      repos: ['x'],
+    });
+    for (let i = 0; i < 3; i++) {
+      const r = await lsRemote(gw, gw.url('x', { user: 'ann', password: `guess-${i}` }));
+      assert.match(r.stderr, /Authentication failed|401/);
+    }
+    const r = await lsRemote(gw, gw.url('x', { user: 'ann', password: 'pw-a' }));
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /429/);
+    const raw = await rawGet(gw.port, '/x.git/info/refs?service=git-upload-pack', { authorization: `Basic ${Buffer.from('ann:pw-a').toString('base64')}` });
+    assert.equal(raw.status, 429);
+    assert.match(String(raw.headers['retry-after']), /^\d+$/);
+    assert.ok(Number(raw.headers['retry-after']) > 0);
+    const failed = gw.logs.lines.filter((l) => l.event === 'auth.failed');
+    assert.equal(failed.length, 3);
+    for (const l of failed) assert.deepEqual([l.client, l.user], ['127.0.0.1', 'ann']);
+  });
+
+  for (const [trusted, works] of [
+    [['unix'], false],
+    [['127.0.0.1/32'], true],
+  ] as const) {
+    it(`${works ? 'trusts' : 'ignores, with a warning,'} X-Remote-User over 127.0.0.1 when trusted_proxies is [${trusted.join(', ')}]`, async (t) => {
+      const gw = await startGitward(t, {
+        users: { ben: 'pw-b' },
+        config: {
+          authentication: [
+            { plugin: 'remote-user', header: 'X-Remote-User', trusted_proxies: [...trusted] },
+            { plugin: 'htpasswd', file: 'users.htpasswd' },
+          ],
+          users: USERS,
+          repos: PRIVATE,
+        },
+        repos: ['x'],
+      });
+      const r = await lsRemote(gw, gw.url('x'), ['-c', 'http.extraHeader=X-Remote-User: ann']);
+      assert.equal(r.code === 0, works, r.stderr);
+      const warned = gw.logs.lines.some((l) => l.event === 'auth.remote_user_untrusted' && l.peer === '127.0.0.1');
+      assert.equal(warned, !works);
+    });
+  }
+});
