@@ -1,0 +1,151 @@
+/**
+ * A client that goes away mid-request leaves nothing behind in gitward: no backend child (or its
+ * git children), no open fd, no half-received objects in the repo proper.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { freePort, prepareGitwardFiles } from '../helpers/server.js';
+import { descendantsOf, describeProcs, fdKinds, openFds, waitFor } from '../helpers/procs.js';
+import { allRefs, fsckStrict, noiseTree, pushAccepted, runGit, serveChild, type ServeChild } from './fault-kit.js';
+
+/** Big enough that the push is still streaming when the client is killed. */
+const BIG_PUSH_BYTES = 24 * 1024 * 1024;
+/** Bound on gitward's cleanup after a disconnect: SIGTERM, then SIGKILL after 1 s (run-backend). */
+const CLEANUP_BOUND_MS = 15_000;
+/** Bound on waiting for the request to reach the backend. */
+const IN_FLIGHT_BOUND_MS = 20_000;
+
+const PASSWORD = 'ann-pw';
+
+interface Fixture {
+  gw: ServeChild;
+  port: number;
+  files: Awaited<ReturnType<typeof prepareGitwardFiles>>;
+  url(repo: string): string;
+  baselineFds: number;
+}
+
+async function setUp(t: TestContext): Promise<Fixture> {
+  const port = await freePort();
+  const files = await prepareGitwardFiles(t, {
+    users: { ann: PASSWORD },
+    repos: ['d'],
+    config: { listen: `127.0.0.1:${port}`, log: { level: 'info', format: 'json', audit: null }, users: { ann: {} }, repos: { '.read': ['ann'], '.write': ['ann'] } },
+  });
+  const gw = await serveChild(t, files);
+  const url = (repo: string): string => `http://ann:${PASSWORD}@127.0.0.1:${port}/${repo}.git`;
+  // Warm up: one complete push and clone, so that fds gitward opens once (and keeps) are open.
+  const warm = path.join(files.dir, 'warm');
+  await noiseTree(warm, files.gitEnv, 'main', 64 * 1024);
+  const p = await runGit(['push', '--porcelain', url('d'), 'main:refs/heads/main'], warm, files.gitEnv);
+  assert.ok(pushAccepted(p, 'refs/heads/main'), `warm-up push: ${p.stderr}`);
+  const c = await runGit(['clone', '--quiet', url('d'), path.join(files.dir, 'warm-clone')], files.dir, files.gitEnv);
+  assert.equal(c.code, 0, c.stderr);
+  await waitFor(() => descendantsOf(gw.pid).length === 0, 'no children after the warm-up', CLEANUP_BOUND_MS);
+  return { gw, port, files, url, baselineFds: openFds(gw.pid).length };
+}
+
+/** Waits until gitward is back to its baseline: no children, no more fds than before. */
+async function assertNothingLeft(t: TestContext, f: Fixture): Promise<void> {
+  await waitFor(() => descendantsOf(f.gw.pid).length === 0, 'every backend child of gitward has exited', CLEANUP_BOUND_MS, () => describeProcs(descendantsOf(f.gw.pid)));
+  await waitFor(
+    () => openFds(f.gw.pid).length <= f.baselineFds,
+    `gitward's fds are back to the ${f.baselineFds} it had before`,
+    CLEANUP_BOUND_MS,
+    () => JSON.stringify(fdKinds(openFds(f.gw.pid))),
+  );
+  t.diagnostic(`fds before: ${f.baselineFds}, after: ${openFds(f.gw.pid).length} ${JSON.stringify(fdKinds(openFds(f.gw.pid)))}`);
+  const dir = path.join(f.files.repoRoot, 'd.git');
+  const fsck = await fsckStrict(dir, f.files.gitEnv);
+  assert.equal(fsck.code, 0, `fsck --strict: ${fsck.stdout}${fsck.stderr}`);
+}
+
+/** Waits until gitward runs a backend child whose command line mentions `service`. */
+async function backendRunning(f: Fixture, service: string): Promise<void> {
+  await waitFor(
+    () => descendantsOf(f.gw.pid).some((p) => p.state !== 'Z' && (p.comm.includes(service.slice(0, 12)) || p.comm === 'git')),
+    `a ${service} is running under gitward`,
+    IN_FLIGHT_BOUND_MS,
+  );
+  // Otherwise "back to the baseline" below would prove nothing.
+  assert.ok(openFds(f.gw.pid).length > f.baselineFds, 'gitward holds more fds while the request is in flight');
+}
+
+test('a git push killed mid-transfer leaves no child, no fd and no ref change behind', { timeout: 60_000 }, async (t) => {
+  const f = await setUp(t);
+  const refsBefore = await allRefs(path.join(f.files.repoRoot, 'd.git'), f.files.gitEnv);
+  const work = path.join(f.files.dir, 'big');
+  await noiseTree(work, f.files.gitEnv, 'big', BIG_PUSH_BYTES);
+  // Its own process group, so that git and git-remote-http die together, as a closed laptop would.
+  const client = spawn('git', ['push', f.url('d'), 'big:refs/heads/big'], { cwd: work, env: f.files.gitEnv, stdio: 'ignore', detached: true });
+  const clientExit = new Promise((r) => client.once('exit', r));
+  t.after(() => {
+    try {
+      process.kill(-(client.pid as number), 'SIGKILL');
+    } catch {
+      // gone
+    }
+  });
+  await backendRunning(f, 'receive-pack');
+  process.kill(-(client.pid as number), 'SIGKILL');
+  await clientExit;
+  await assertNothingLeft(t, f);
+  assert.deepEqual(await allRefs(path.join(f.files.repoRoot, 'd.git'), f.files.gitEnv), refsBefore, 'refs unchanged');
+  assert.ok(
+    f.gw.logLines.some((l) => l.event === 'backend.client_gone'),
+    'gitward noticed the client leaving (backend.client_gone)',
+  );
+});
+
+test('a raw receive-pack POST cut off mid-body leaves no child and no fd behind', { timeout: 60_000 }, async (t) => {
+  const f = await setUp(t);
+  const sock = net.connect({ host: '127.0.0.1', port: f.port });
+  await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+  sock.on('error', () => undefined);
+  const auth = Buffer.from(`ann:${PASSWORD}`).toString('base64');
+  sock.write(
+    'POST /d.git/git-receive-pack HTTP/1.1\r\nHost: 127.0.0.1\r\n' +
+      `Authorization: Basic ${auth}\r\nContent-Type: application/x-git-receive-pack-request\r\n` +
+      'Transfer-Encoding: chunked\r\n\r\n',
+  );
+  // The start of a push: one command pkt-line and a flush, then a pack header, never finished.
+  const zero = '0'.repeat(40);
+  const cmd = `${zero} ${'1'.repeat(40)} refs/heads/cut\0 report-status\n`;
+  const body = `${(cmd.length + 4).toString(16).padStart(4, '0')}${cmd}0000PACK\0\0\0\x02\0\0\0\x05`;
+  sock.write(`${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n`);
+  await backendRunning(f, 'receive-pack');
+  sock.destroy();
+  await assertNothingLeft(t, f);
+  const refs = await allRefs(path.join(f.files.repoRoot, 'd.git'), f.files.gitEnv);
+  assert.equal(refs['refs/heads/cut'], undefined, 'the cut-off push created no ref');
+});
+
+test('a clone killed mid-transfer leaves no child and no fd behind', { timeout: 60_000 }, async (t) => {
+  const f = await setUp(t);
+  // Make the repo big enough that the clone is still streaming when it is killed.
+  const work = path.join(f.files.dir, 'fill');
+  await noiseTree(work, f.files.gitEnv, 'fill', BIG_PUSH_BYTES);
+  const p = await runGit(['push', '--porcelain', f.url('d'), 'fill:refs/heads/fill'], work, f.files.gitEnv);
+  assert.ok(pushAccepted(p, 'refs/heads/fill'), p.stderr);
+  await waitFor(() => descendantsOf(f.gw.pid).length === 0, 'no children after the fill push', CLEANUP_BOUND_MS);
+  const raw = net.connect({ host: '127.0.0.1', port: f.port });
+  await new Promise<void>((resolve, reject) => raw.once('connect', resolve).once('error', reject));
+  raw.on('error', () => undefined);
+  const auth = Buffer.from(`ann:${PASSWORD}`).toString('base64');
+  // A v0 upload-pack request that wants the big branch, sent by a client that never reads.
+  const refs = await allRefs(path.join(f.files.repoRoot, 'd.git'), f.files.gitEnv);
+  const want = `want ${refs['refs/heads/fill'] as string} side-band-64k ofs-delta\n`;
+  const body = `${(want.length + 4).toString(16).padStart(4, '0')}${want}00000009done\n`;
+  raw.write(
+    'POST /d.git/git-upload-pack HTTP/1.1\r\nHost: 127.0.0.1\r\n' +
+      `Authorization: Basic ${auth}\r\nContent-Type: application/x-git-upload-pack-request\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  raw.pause();
+  await backendRunning(f, 'upload-pack');
+  raw.destroy();
+  await assertNothingLeft(t, f);
+});
