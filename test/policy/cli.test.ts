@@ -168,3 +168,10 @@ test('import-git4nginx prints a config that check accepts', async (t) => {
   const missing = await run(['import-git4nginx', 'nope.yaml'], dir);
   assert.equal(missing.code, 1);
 });
+
+test('check: hook plugin settings are validated by the plugins themselves (exit 78)', async (t) => {
+  const dir = setup(t, CONFIG.replace('  web:\n', '  web:\n    .hooks: {branch-flow: {flow: [main]}}\n'));
+  const r = await run(['check'], dir);
+  assert.equal(r.code, 78, r.stdout + r.stderr);
+  assert.match(r.stderr, /gitward\.yaml:12: branch-flow/);
+});

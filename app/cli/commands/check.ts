@@ -1,3 +1,4 @@
+import { checkHookSettings } from '../../../hooks/check-hook-settings.js';
 import { loadConfig } from '../../config/load.js';
 import { ConfigError, UsageError } from '../../errors.js';
 import { compilePolicy } from '../../policy/compile.js';
@@ -7,8 +8,8 @@ import { EXIT, type Command } from '../io.js';
 
 const HELP = `usage: gitward check [--config FILE]
 
-Validates the config completely and prints every problem as FILE:LINE: key.path: problem
-(exit 78). Then runs the config's tests: expectations, one PASS/FAIL line each (exit 1 if
+Validates the config completely (and every hook plugin setting, by creating the plugin) and
+prints every problem as FILE:LINE: key.path: problem (exit 78). Then runs the config's tests: expectations, one PASS/FAIL line each (exit 1 if
 any fails), and prints a one-line summary (exit 0).
 `;
 
@@ -23,7 +24,11 @@ export const check: Command = async (argv, io) => {
   const file = configPathFrom(args.options.config, io.env, io.cwd);
   let policy;
   try {
-    policy = compilePolicy(await loadConfig(file));
+    const config = await loadConfig(file);
+    // Hook plugin options are the plugins' business: create each one as the dispatcher would.
+    const hookProblems = await checkHookSettings(config);
+    if (hookProblems.length > 0) throw new ConfigError(hookProblems);
+    policy = compilePolicy(config);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     for (const p of err.problems) io.stderr.write(`${p}\n`);
