@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { git } from '../helpers/git.js';
 import { startGitward } from '../helpers/server.js';
@@ -64,6 +66,24 @@ describe('identity through the real git CLI', () => {
     const failed = gw.logs.lines.filter((l) => l.event === 'auth.failed');
     assert.equal(failed.length, 3);
     for (const l of failed) assert.deepEqual([l.client, l.user], ['127.0.0.1', 'ann']);
+  });
+
+  it('lets a user added by `gitward user add` (a real child process) clone on the next request', async (t) => {
+    const gw = await startGitward(t, { users: { ann: 'pw-a' }, config: { users: USERS, repos: PRIVATE }, repos: ['x'] });
+    assert.notEqual((await lsRemote(gw, gw.url('x', { user: 'ben', password: 'pw-b' }))).code, 0);
+    const main = path.join(__dirname, '..', '..', 'app', 'main.js');
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(process.execPath, [main, 'user', 'add', 'ben', '--file', path.join(gw.dir, 'users.htpasswd'), '--password-stdin', '--cost', '4'], {
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+        stdio: ['pipe', 'ignore', 'inherit'],
+      });
+      child.on('error', reject);
+      child.on('close', resolve);
+      child.stdin.end('pw-b\n');
+    });
+    assert.equal(code, 0);
+    assert.equal((await lsRemote(gw, gw.url('x', { user: 'ben', password: 'pw-b' }))).code, 0);
+    assert.equal((await lsRemote(gw, gw.url('x', { user: 'ann', password: 'pw-a' }))).code, 0);
   });
 
   for (const [trusted, works] of [
