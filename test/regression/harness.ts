@@ -185,7 +185,9 @@ export function sendRaw(gw: { readonly port: number }, bytes: Buffer | string): 
       if (/chunked/i.test(String(headers['transfer-encoding'] ?? ''))) body = dechunk(body);
       resolve({ status, headers, body });
     });
-    socket.end(bytes);
+    // write, not end: a half-closed connection counts as a client gone, and gitward kills the
+    // backend. The request says `Connection: close`, so the server ends the exchange.
+    socket.write(bytes);
   });
 }
 
