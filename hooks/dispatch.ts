@@ -4,6 +4,7 @@ import { ConfigError } from '../app/errors.js';
 import { gitChildEnv } from './git-child-env.js';
 import { createHookLog, type HookLog } from './hook-log.js';
 import { HookOptionsError, type HookUpdate } from './hook-plugin.js';
+import { isHttpPush } from './push-origin.js';
 import { parseReceiveInput } from './receive-input.js';
 import { Refusal } from './refusal.js';
 import { shortWhere } from './run-checks.js';
@@ -40,11 +41,6 @@ async function readAll(stream: Readable): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** True when the push came through gitward (or a sidecar deployment that passes the user on). */
-export function viaGitward(env: DispatchIO['env']): boolean {
-  return Boolean(env.GITWARD_REQUEST_ID || env.GITWARD_USER || env.REMOTE_USER);
-}
-
 function describeError(err: unknown): Record<string, unknown> {
   return err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : { message: String(err) };
 }
@@ -61,11 +57,11 @@ function loadPreReceive(): typeof import('./pre-receive.js') {
 async function postReceive(io: DispatchIO, updates: readonly HookUpdate[], gitEnv: Record<string, string>, log: HookLog): Promise<number> {
   let user: string | null = io.env.GITWARD_USER || io.env.REMOTE_USER || null;
   let repo: string | null = io.env.GITWARD_REPO || null;
-  if (!viaGitward(io.env) || repo === null) {
+  if (!isHttpPush(io.env) || repo === null) {
     try {
       const local = await loadPreReceive().localPushFacts(io, gitEnv);
       repo = local.repo;
-      if (!viaGitward(io.env)) user = local.localUser;
+      if (!isHttpPush(io.env)) user = local.localUser;
     } catch (err) {
       log.log('warn', 'hook.post-receive-config', { error: describeError(err) });
     }
@@ -82,7 +78,7 @@ async function postReceive(io: DispatchIO, updates: readonly HookUpdate[], gitEn
  * audit line per applied update. Returns the exit code.
  */
 export async function dispatch(io: DispatchIO): Promise<number> {
-  const local = !viaGitward(io.env);
+  const local = !isHttpPush(io.env);
   const log = createHookLog({
     dir: io.env.GITWARD_LOG_DIR || null,
     // A hook's stderr reaches the pusher: only an admin's push on the server may see log lines.

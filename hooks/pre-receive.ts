@@ -10,6 +10,7 @@ import type { DispatchIO } from './dispatch.js';
 import type { HookLog } from './hook-log.js';
 import type { HookUpdate } from './hook-plugin.js';
 import { loadHookPlugins } from './load-hook-plugins.js';
+import { isHttpPush } from './push-origin.js';
 import { Refusal } from './refusal.js';
 import { createRepoReader, runGit } from './repo-reader.js';
 import { clientLines, runChecks } from './run-checks.js';
@@ -49,7 +50,7 @@ function jsonEnv(value: string | undefined, name: string, check: (v: unknown) =>
 
 /**
  * The pusher: `GITWARD_USER` / `REMOTE_USER` with `GITWARD_GROUPS` / `GITWARD_INFO` (recomputed from
- * the config when absent); anonymous for a gitward push without a user; and for a push made on the
+ * the config when absent); anonymous for an HTTP push without a user; and for a push made on the
  * server without gitward's environment, `hooks.local_user` (null refuses such pushes).
  */
 export function identityFromEnv(env: DispatchIO['env'], config: GitwardConfig, policy: CompiledPolicy): Identity {
@@ -60,7 +61,7 @@ export function identityFromEnv(env: DispatchIO['env'], config: GitwardConfig, p
     const resolved = groups === undefined || info === undefined ? resolveIdentity(policy, user, 'gitward') : null;
     return { user, source: 'gitward', groups: groups ?? resolved?.groups ?? [], info: info ?? resolved?.info ?? {} };
   }
-  if (env.GITWARD_REQUEST_ID) return { user: null, source: 'anonymous', groups: [], info: {} };
+  if (isHttpPush(env)) return { user: null, source: 'anonymous', groups: [], info: {} };
   const local = config.hooks.localUser;
   if (local === null) throw new Refusal("gitward: push refused: pushes made on the server without gitward's environment are not allowed here (hooks.local_user is null)");
   if (local === '$local') return { user: '$local', source: 'local', groups: [], info: {} };

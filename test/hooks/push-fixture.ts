@@ -120,3 +120,25 @@ export function gitwardLines(stderr: string): string[] {
     .map((l) => l.replace(/^remote:\s?/, '').trimEnd())
     .filter((l) => l.startsWith('gitward:'));
 }
+
+/** Flow dev → staging → main on web/, main and v* tags protected. */
+export const CONFIG = `${USERS_YAML}repos:
+  .read: [$authenticated]
+  web:
+    .write: ["@eng"]
+    .hooks:
+      branch-flow: {flow: [dev, staging, main]}
+      branch-protect:
+        branches:
+          main: {push: ["@release"], force: [admin], delete: [admin]}
+        tags:
+          "v*": {create: ["@release"]}
+    site.git: {}
+hooks: {order: [branch-protect, branch-flow]}
+`;
+
+/** Puts commit `sha` on dev, staging and main, in that order (three pushes, as the flow wants). */
+export async function promote(f: PushFixture, sha: string, user = 'rita'): Promise<void> {
+  for (const b of ['dev', 'staging', 'main']) await f.gitOk(['push', '--quiet', 'origin', `${sha}:refs/heads/${b}`], asUser(f, user));
+}
+
