@@ -123,9 +123,10 @@ async function relogHookLogs(dir: string, logger: Logger): Promise<void> {
         } catch {
           fields = { line };
         }
-        // The hook's own event name is kept as a field; the line's event is always hook.log.
+        // The hook's own event name is kept as a field; the line's event is always hook.log, and a
+        // hook cannot overwrite the request id, level or time of the line.
         if ('event' in fields) fields.hookEvent = fields.event;
-        delete fields.event;
+        for (const key of ['event', 'requestId', 'level', 'timestamp', 'message']) delete fields[key];
         logger.info('hook.log', { ...fields, file: name });
       }
     }
