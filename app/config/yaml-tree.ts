@@ -19,6 +19,12 @@ export type YamlParse =
   | { readonly ok: true; readonly root: YamlNode | null }
   | { readonly ok: false; readonly line: number; readonly message: string };
 
+/**
+ * Most nodes that aliases (`*name`) may expand to: anchors are handy for repeated lists, but a
+ * chain of aliases can grow exponentially ("billion laughs"); a real config stays far below this.
+ */
+export const MAX_ALIAS_EXPANSION_NODES = 100_000;
+
 interface Open {
   line: number;
   kids: Closed[];
@@ -64,7 +70,9 @@ export function parseYamlTree(text: string): YamlParse {
   }
   const root = top[top.length - 1];
   if (!root) return { ok: true, root: null };
-  const node = toNode(root);
+  const budget = { left: MAX_ALIAS_EXPANSION_NODES, overLine: 0 };
+  const node = toNode(root, budget);
+  if (budget.left < 0) return { ok: false, line: budget.overLine, message: `aliases expand to more than ${MAX_ALIAS_EXPANSION_NODES} nodes` };
   if (node.kind === 'scalar' && node.value === null) return { ok: true, root: null };
   return { ok: true, root: node };
 }
@@ -80,22 +88,27 @@ function unwrap(n: Closed): Closed {
   return cur;
 }
 
-function toNode(raw: Closed): YamlNode {
+interface Budget {
+  left: number;
+  overLine: number;
+}
+
+function toNode(raw: Closed, budget: Budget): YamlNode {
   const n = unwrap(raw);
   if (n.kind === 'mapping' && n.kids.length % 2 === 0 && (n.kids.length > 0 || isEmptyObject(n.result))) {
     const entries: YamlEntry[] = [];
     for (let i = 0; i < n.kids.length; i += 2) {
       const k = unwrap(n.kids[i] as Closed);
       const v = n.kids[i + 1] as Closed;
-      entries.push({ key: scalarOf(k.result), line: k.line, value: toNode(v) });
+      entries.push({ key: scalarOf(k.result), line: k.line, value: toNode(v, budget) });
     }
     return { kind: 'map', line: n.line, entries };
   }
   if (n.kind === 'sequence' && Array.isArray(n.result) && n.kids.length === n.result.length) {
-    return { kind: 'seq', line: n.line, items: n.kids.map(toNode) };
+    return { kind: 'seq', line: n.line, items: n.kids.map((k) => toNode(k, budget)) };
   }
   // Aliases (and anything the events do not describe) are rebuilt from the value, at this line.
-  return fromValue(n.result, n.line);
+  return fromValue(n.result, n.line, budget);
 }
 
 function isEmptyObject(v: unknown): boolean {
@@ -108,10 +121,14 @@ function scalarOf(v: unknown): string | number | boolean | null {
   return String(v);
 }
 
-function fromValue(v: unknown, line: number): YamlNode {
-  if (Array.isArray(v)) return { kind: 'seq', line, items: v.map((x) => fromValue(x, line)) };
+function fromValue(v: unknown, line: number, budget: Budget): YamlNode {
+  if (--budget.left < 0) {
+    budget.overLine ||= line;
+    return { kind: 'scalar', line, value: null };
+  }
+  if (Array.isArray(v)) return { kind: 'seq', line, items: v.map((x) => fromValue(x, line, budget)) };
   if (typeof v === 'object' && v !== null) {
-    return { kind: 'map', line, entries: Object.entries(v).map(([key, value]) => ({ key, line, value: fromValue(value, line) })) };
+    return { kind: 'map', line, entries: Object.entries(v).map(([key, value]) => ({ key, line, value: fromValue(value, line, budget) })) };
   }
   return { kind: 'scalar', line, value: scalarOf(v) };
 }
