@@ -127,4 +127,15 @@ describe('hooks through gitward over HTTP (git → gitward → git-http-backend 
     assert.notEqual(no.code, 0);
     assert.match(gitwardLines(no.stderr)[0] ?? '', /^gitward: refs\/tags\/v1\.0 rejected by branch-protect \(rule tags\."v\*"\.create/);
   });
+
+  it('a mirror-style push of 100 refs over HTTP with one refused applies none', async (t) => {
+    const s = await setup(t);
+    const c1 = await s.commit('one');
+    const specs = Array.from({ length: 99 }, (_, i) => `${c1}:refs/heads/topic/${String(i).padStart(3, '0')}`);
+    specs.splice(31, 0, `${c1}:refs/heads/main`);
+    const r = await s.push('ann', ...specs);
+    assert.notEqual(r.code, 0);
+    assert.deepEqual(gitwardLines(r.stderr).map((l) => l.split(' ')[1]), ['refs/heads/main']);
+    assert.equal((await s.refs()).size, 0, 'no ref was applied');
+  });
 });
