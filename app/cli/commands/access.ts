@@ -58,6 +58,12 @@ export const access: Command = async (argv, io) => {
     out.push(`groups: ${identity.groups.length > 0 ? identity.groups.map((g) => `@${g}`).join(' ') : '(none)'}`);
     if (!policy.knownUsers().includes(user)) out.push(`note: ${user} is not in users: or any htpasswd file; only an identity header or plugin could name them`);
   }
+  const inForce = { read: [] as string[], write: [] as string[] };
+  for (const [principal, grants] of policy.accessFor(repo).byPrincipal) {
+    const level = grants.some((g) => g.level === 'write') ? 'write' : 'read';
+    inForce[level].push(principal);
+  }
+  out.push(`grants in force: write: ${inForce.write.join(' ') || '(nobody)'}; read: ${inForce.read.join(' ') || '(nobody else)'}`);
   out.push('trace:');
   if (d.trace.length === 0) out.push('  (nothing in the tree grants this identity anything here)');
   for (const s of d.trace) out.push(`  ${s.where}: ${s.node}: ${s.what}`);
