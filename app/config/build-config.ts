@@ -50,7 +50,7 @@ const DEFAULTS = Object.freeze({
 });
 
 /** Settings a node of the `repos:` tree may carry; other keys starting with `.` are errors. */
-const NODE_SETTINGS = new Set(['.read', '.write', '.inherit', '.hooks']);
+const NODE_SETTINGS: ReadonlySet<string> = new Set(['.read', '.write', '.inherit', '.hooks']);
 
 const TOP_KEYS = [
   '$schema',

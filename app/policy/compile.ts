@@ -11,8 +11,6 @@ interface CompiledNode {
   readonly repos: Map<string, CompiledNode>;
 }
 
-const EMPTY_ACCESS: EffectiveAccess = Object.freeze({ byPrincipal: new Map<string, readonly GrantInForce[]>(), cut: null });
-
 /**
  * Compiles the validated config into an immutable policy: every node of the tree gets its
  * effective grants (accumulated from the root, cut by `.inherit: false`) indexed by principal,
@@ -20,7 +18,9 @@ const EMPTY_ACCESS: EffectiveAccess = Object.freeze({ byPrincipal: new Map<strin
  */
 export function compilePolicy(config: GitwardConfig): CompiledPolicy {
   const byRepo = new Map<string, CompiledNode>();
-  const root = compileNode(config.repos, EMPTY_ACCESS, 0, byRepo);
+  // Per compile, not per module: no state is shared between two loaded configs.
+  const empty: EffectiveAccess = Object.freeze({ byPrincipal: new Map<string, readonly GrantInForce[]>(), cut: null });
+  const root = compileNode(config.repos, empty, empty, 0, byRepo);
 
   // Direct containers of each user and group: users' own `groups:` and `groups:` members.
   const userGroups = new Map<string, Set<string>>();
@@ -110,14 +110,14 @@ export function compilePolicy(config: GitwardConfig): CompiledPolicy {
   return Object.freeze(policy);
 }
 
-function compileNode(node: RepoNode, parent: EffectiveAccess, depth: number, byRepo: Map<string, CompiledNode>): CompiledNode {
-  const access = effectiveAt(node, parent, depth);
+function compileNode(node: RepoNode, parent: EffectiveAccess, empty: EffectiveAccess, depth: number, byRepo: Map<string, CompiledNode>): CompiledNode {
+  const access = effectiveAt(node, parent, empty, depth);
   const groups = new Map<string, CompiledNode>();
   const repos = new Map<string, CompiledNode>();
   const compiled: CompiledNode = { node, access, groups, repos };
   if (node.kind === 'repo') byRepo.set(node.path, compiled);
   for (const [key, child] of node.children) {
-    const c = compileNode(child, access, depth + 1, byRepo);
+    const c = compileNode(child, access, empty, depth + 1, byRepo);
     if (child.kind === 'repo') repos.set(key.slice(0, -GIT_SUFFIX.length), c);
     else groups.set(key, c);
   }
@@ -125,12 +125,12 @@ function compileNode(node: RepoNode, parent: EffectiveAccess, depth: number, byR
 }
 
 /** The grants in force at `node`: the parent's (unless cut) plus the node's own. */
-function effectiveAt(node: RepoNode, parent: EffectiveAccess, depth: number): EffectiveAccess {
-  const inherited = node.inherit ? parent : EMPTY_ACCESS;
+function effectiveAt(node: RepoNode, parent: EffectiveAccess, empty: EffectiveAccess, depth: number): EffectiveAccess {
+  const inherited = node.inherit ? parent : empty;
   const cut = node.inherit ? parent.cut : { node: node.node, where: node.where, what: 'inherit: false — grants of the nodes above do not apply here' };
   if (node.read.length === 0 && node.write.length === 0) {
     // Share the parent's index: most repos add nothing of their own.
-    return node.inherit ? parent : Object.freeze({ byPrincipal: EMPTY_ACCESS.byPrincipal, cut });
+    return node.inherit ? parent : Object.freeze({ byPrincipal: empty.byPrincipal, cut });
   }
   const byPrincipal = new Map<string, readonly GrantInForce[]>(inherited.byPrincipal);
   const push = (level: 'read' | 'write', principal: string, where: string): void => {
