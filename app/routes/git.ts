@@ -54,6 +54,9 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): Reque
     const isPush = allowed.git.service === 'git-receive-pack' && allowed.git.kind === 'rpc';
     const logDir = isPush ? await fs.mkdtemp(path.join(os.tmpdir(), HOOK_LOG_DIR_PREFIX)) : null;
     const stats: BackendStats = { bytesIn: 0, bytesOut: 0, exitCode: null, signal: null };
+    // The audit line waits for the backend's exit and the hook logs, so it carries the exit code.
+    let finished!: () => void;
+    ctx.audit.pending.push(new Promise<void>((resolve) => (finished = resolve)));
     const copyStats = (): void => {
       ctx.audit.bytesIn = stats.bytesIn;
       // An error line written by the error handler counts too; the backend's count never shrinks.
@@ -79,12 +82,11 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): Reque
         git4nginxEnv: runtime.config.compat.git4nginxEnv,
       });
       ctx.logger.debug('backend.start', { repo: allowed.git.repo, service: allowed.git.service, user: allowed.identity.user });
-      const run = runBackend({ req, res, backendPath: options.backendPath, env, logger: ctx.logger, stats });
-      ctx.audit.pending.push(run.catch(() => undefined).then(() => copyStats()));
-      await run;
+      await runBackend({ req, res, backendPath: options.backendPath, env, logger: ctx.logger, stats });
     } finally {
       copyStats();
       if (logDir !== null) await relogHookLogs(logDir, ctx.logger);
+      finished();
     }
   };
 }

@@ -34,7 +34,7 @@ export async function gitOk(args: readonly string[], opts: { cwd: string; env: R
 }
 
 /** Polls `check` every 20 ms until it returns a value (not undefined), or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
+export async function eventually<T>(check: () => T | undefined, what: string, timeoutMs = 30_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = check();

@@ -8,7 +8,7 @@ import { createMemoryAuditSink } from '../../app/audit/audit-log.js';
 import { createMemoryLogger } from '../../app/log/logger.js';
 import type { Runtime, RuntimeHolder } from '../../app/runtime.js';
 import { createApp } from '../../app/server.js';
-import { gitHttpBackendPath, initBare } from '../helpers/git.js';
+import { gitHttpBackendPath } from '../helpers/git.js';
 import { startGitward, type TestGitward } from '../helpers/server.js';
 import { eventually, git, gitOk } from './git-run.js';
 
@@ -66,7 +66,8 @@ describe('status codes of DESIGN.md §3 (proxy / standalone)', () => {
     });
     // A symlink inside repo_root that points outside it.
     const outside = path.join(gw.dir, 'outside', 'escape.git');
-    await initBare(outside, gw.gitEnv);
+    fs.mkdirSync(path.dirname(outside), { recursive: true });
+    await gitOk(['init', '-q', '--bare', outside], { cwd: gw.dir, env: gw.gitEnv });
     fs.symlinkSync(outside, path.join(gw.repoRoot, 'escape.git'));
   });
   after(async () => {

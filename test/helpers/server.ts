@@ -14,7 +14,7 @@
  * `node dist/app/main.js serve --config FILE` as a child, for signal and CLI tests. Both stop
  * everything they started in t.after.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -27,7 +27,7 @@ import { createMemoryLogger } from '../../app/log/logger.js';
 import { createReloadingRuntime, type ReloadingRuntime } from '../../app/reload.js';
 import { configureServer, createApp, listenOn } from '../../app/server.js';
 import type { AuditRecord, Logger } from '../../app/types.js';
-import { gitEnv, gitHttpBackendPath, initBare } from './git.js';
+import { gitEnv, gitHttpBackendPath } from './git.js';
 import { tempDir } from './tmp.js';
 
 /** Cheapest bcrypt cost: tests check behaviour, not hash strength. */
@@ -98,8 +98,19 @@ export async function prepareGitwardFiles(t: Pick<TestContext, 'after'>, options
     fs.writeFileSync(path.join(dir, rel), content);
   }
   files.writeConfig(options.config ?? {});
-  for (const repo of options.repos ?? []) await initBare(path.join(repoRoot, `${repo}.git`), env);
+  for (const repo of options.repos ?? []) await initBareRepo(path.join(repoRoot, `${repo}.git`), env);
   return files;
+}
+
+/**
+ * Creates a bare repo with `main` as initial branch. (Not helpers/git.ts's initBare: its stdin
+ * write can fail with EPIPE when git exits first, an uncaught error in a busy test run.)
+ */
+function initBareRepo(dir: string, env: Record<string, string>): Promise<void> {
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  return new Promise((resolve, reject) => {
+    execFile('git', ['init', '--quiet', '--bare', '--initial-branch=main', dir], { env }, (err) => (err ? reject(err) : resolve()));
+  });
 }
 
 /** Builds a clone URL: `http://[user:password@]host:port/<repo>.git`. */
