@@ -76,3 +76,17 @@ test('loadConfig: a missing file is a ConfigError', async (t) => {
   const dir = tempDir(t);
   await assert.rejects(loadConfig(path.join(dir, 'nope.yaml')), ConfigError);
 });
+
+test('loadConfig keeps no state between calls: two loads of two files are independent', async (t) => {
+  const dir = tempDir(t);
+  const a = path.join(dir, 'a.yaml');
+  const b = path.join(dir, 'b.yaml');
+  fs.writeFileSync(a, 'repo_root: /srv/a\nusers: {ann: {}}\nrepos: {.read: [ann]}\n');
+  fs.writeFileSync(b, 'repo_root: /srv/b\nrepos: {.read: [ann]}\n');
+  const first = await loadConfig(a);
+  await assert.rejects(loadConfig(b), ConfigError);
+  const again = await loadConfig(a);
+  assert.deepEqual(again, first);
+  assert.notEqual(again, first);
+  assert.equal(first.repoRoot, '/srv/a');
+});
