@@ -59,7 +59,26 @@ export function importGit4nginx(text: string, oldName: string): string {
   const parsed = parseYamlTree(text);
   if (!parsed.ok) throw new ImportError(`${oldName}:${parsed.line}: yaml: ${parsed.message}`);
   if (!parsed.root || parsed.root.kind !== 'map') throw new ImportError(`${oldName}: expected a mapping with repo_root, authentication and authorisation`);
-  const notes: string[] = [];
+  // Notes go next to what they are about: a user, a node of the tree, or (else) the end of the file.
+  let about: OutNode | { user: string } | null = null;
+  const endNotes: string[] = [];
+  const userNotes = new Map<string, string[]>();
+  const notes = {
+    push(text: string): void {
+      if (about === null) endNotes.push(text);
+      else if ('user' in about) userNotes.set(about.user, [...(userNotes.get(about.user) ?? []), text]);
+      else about.notes.push(text);
+    },
+  };
+  const noting = <T>(target: OutNode | { user: string } | null, fn: () => T): T => {
+    const saved = about;
+    about = target;
+    try {
+      return fn();
+    } finally {
+      about = saved;
+    }
+  };
   const at = (line: number): string => `${oldName}:${line}`;
 
   /** A name as git4nginx read it; notes YAML 1.1 and type traps. Null for unusable entries. */
@@ -105,12 +124,12 @@ export function importGit4nginx(text: string, oldName: string): string {
     const ue = pc && pc.value.kind === 'map' ? pc.value.entries.find((e) => e.key === 'users') : undefined;
     if (ue && ue.value.kind === 'map') {
       for (const e of ue.value.entries) {
-        const name = nameOf({ kind: 'key', key: e.key, line: e.line }, 'user');
+        const name = noting({ user: String(e.key) }, () => nameOf({ kind: 'key', key: e.key, line: e.line }, 'user'));
         if (name === null) continue;
         const entry = { groups: [] as string[], info: {} as Record<string, unknown> };
         if (e.value.kind === 'map') {
           for (const f of e.value.entries) {
-            if (f.key === 'groups') entry.groups = listOf(f, `users.${name}.groups`, false);
+            if (f.key === 'groups') entry.groups = noting({ user: name }, () => listOf(f, `users.${name}.groups`, false));
             else if (f.key === 'info' && f.value.kind === 'map') {
               for (const i of f.value.entries) if (i.value.kind === 'scalar') entry.info[String(i.key)] = i.value.value === null ? null : String(i.value.value);
             } else notes.push(`${at(f.line)}: users.${name}.${String(f.key)}: not imported (git4nginx users have groups and info)`);
@@ -145,7 +164,7 @@ export function importGit4nginx(text: string, oldName: string): string {
   const usedGroups = new Set<string>();
   const grantInto = (node: OutNode, key: string, e: YamlEntry, path: string): void => {
     const spec = LIST_KEYS[key] as { level: 'read' | 'write'; group: boolean };
-    for (const name of listOf(e, `${path}${key}`, true)) {
+    for (const name of noting(node, () => listOf(e, `${path}${key}`, true))) {
       (spec.group ? usedGroups : usedUsers).add(name);
       node[spec.level].push(spec.group ? `@${name}` : name);
     }
@@ -187,14 +206,14 @@ export function importGit4nginx(text: string, oldName: string): string {
         const base = rname.endsWith(GIT_SUFFIX) ? rname.slice(0, -GIT_SUFFIX.length) : null;
         const bad = base === null ? 'not a repo key (repo keys end in .git) and git4nginx reads two levels only' : segmentProblem(base);
         if (bad) {
-          notes.push(`${at(e.line)}: ${path}.${rname}: ${bad}; not imported`);
+          noting(target, () => notes.push(`${at(e.line)}: ${path}.${rname}: ${bad}; not imported`));
           continue;
         }
         const repo = childOf(target, rname);
         if (e.value.kind !== 'map') continue;
         for (const r of e.value.entries) {
           if (typeof r.key === 'string' && r.key in LIST_KEYS) grantInto(repo, r.key, r, `${path}.${rname}`);
-          else notes.push(`${at(r.line)}: ${path}.${rname}.${String(r.key)}: not one of .read_users, .read_groups, .write_users, .write_groups; not imported`);
+          else noting(repo, () => notes.push(`${at(r.line)}: ${path}.${rname}.${String(r.key)}: not one of .read_users, .read_groups, .write_users, .write_groups; not imported`));
         }
       }
     }
@@ -220,7 +239,7 @@ export function importGit4nginx(text: string, oldName: string): string {
           notes.push(`${at(e.line)}: ${path}${key}: not a git4nginx hook plugin gitward ships; not imported`);
           continue;
         }
-        target.hooks.set(pluginName, hookOptions(pluginName, e, `${path}${key}`));
+        target.hooks.set(pluginName, noting(target, () => hookOptions(pluginName, e, `${path}${key}`)));
         continue;
       }
       if (depth >= 2) {
@@ -287,6 +306,7 @@ export function importGit4nginx(text: string, oldName: string): string {
   out.push('users:');
   if (users.size === 0) out[out.length - 1] = 'users: {}';
   for (const [name, u] of users) {
+    for (const n of userNotes.get(name) ?? []) out.push(`  # NOTE: ${n}`);
     const parts: string[] = [];
     if (u.groups.length > 0) parts.push(`groups: ${flow(u.groups)}`);
     if (Object.keys(u.info).length > 0) parts.push(`info: ${flow(u.info)}`);
@@ -301,10 +321,10 @@ export function importGit4nginx(text: string, oldName: string): string {
   out.push('repos:');
   if (root.read.length + root.write.length + root.hooks.size + root.children.size === 0) out[out.length - 1] = 'repos: {}';
   writeNode(root, 1, out);
-  if (notes.length > 0) {
+  if (endNotes.length > 0) {
     out.push('');
-    out.push('# NOTES — where this file differs from the old one on purpose:');
-    for (const n of notes) out.push(`# NOTE: ${n}`);
+    out.push('# More NOTES — where this file differs from the old one on purpose:');
+    for (const n of endNotes) out.push(`# NOTE: ${n}`);
   }
   return out.join('\n') + '\n';
 }
@@ -325,6 +345,7 @@ function plain(n: YamlNode): unknown {
 
 function writeNode(node: OutNode, depth: number, out: string[]): void {
   const pad = '  '.repeat(depth);
+  for (const n of node.notes) out.push(`${pad}# NOTE: ${n}`);
   const uniq = (xs: string[]): string[] => [...new Set(xs)];
   if (node.read.length > 0) out.push(`${pad}.read: ${flow(uniq(node.read))}`);
   if (node.write.length > 0) out.push(`${pad}.write: ${flow(uniq(node.write))}`);

@@ -65,7 +65,7 @@ test('import-git4nginx: hooks tree → .hooks settings; deepest wins, enable:fal
 
 test('import-git4nginx says where it differs on purpose', () => {
   const { text } = imported();
-  const notes = text.split('\n').filter((l) => l.startsWith('# NOTE: '));
+  const notes = text.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('# NOTE: '));
   const expectNote = (re: RegExp) => assert.ok(notes.some((n) => re.test(n)), `no NOTE matching ${re}:\n${notes.join('\n')}`);
   expectNote(/old\.yaml:21: .*substring of "davexyz"/);
   expectNote(/old\.yaml:14: authorisation\.read_groups: git4nginx ignores keys directly under authorisation/);
