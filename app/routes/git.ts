@@ -27,11 +27,18 @@ const HOOK_LOG_DIR_PREFIX = 'gitward-hooks-';
 /** Most bytes re-logged from one hook log file: hooks write a few lines, not dumps. */
 const HOOK_LOG_MAX_BYTES = 256 * 1024;
 
+/**
+ * The remote-user plugin's default header. It is dropped whether or not that plugin is configured:
+ * git and hooks read the user from REMOTE_USER / GITWARD_USER, never from a client's header.
+ */
+const DEFAULT_IDENTITY_HEADER = 'x-remote-user';
+
 /** Names of headers that carry a trusted identity (remote-user plugins): never passed to git. */
 function identityHeaders(config: GitwardConfig): string[] {
-  return config.authentication
+  const configured = config.authentication
     .filter((spec) => spec.plugin === 'remote-user' && typeof spec.options.header === 'string')
     .map((spec) => (spec.options.header as string).toLowerCase());
+  return [DEFAULT_IDENTITY_HEADER, ...configured];
 }
 
 /**
