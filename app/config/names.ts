@@ -1,3 +1,5 @@
+import { BUILTIN_HOOK_PLUGINS } from '../../plugins/registry.js';
+
 /** One path segment of a repo or group name: the grammar of URL repo names (DESIGN.md §2). */
 export const NAME_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -11,7 +13,7 @@ export const GIT_SUFFIX = '.git';
 export const PSEUDO_PRINCIPALS: ReadonlySet<string> = new Set(['$anonymous', '$authenticated', '$all']);
 
 /** The hook plugins gitward ships (plugins/registry.ts); others are named in `hooks.plugins`. */
-export const BUILTIN_HOOK_PLUGIN_NAMES: readonly string[] = ['branch-flow', 'branch-protect'];
+export const BUILTIN_HOOK_PLUGIN_NAMES: readonly string[] = Object.freeze(Object.keys(BUILTIN_HOOK_PLUGINS).sort());
 
 /**
  * Why `segment` is not a valid repo or group name segment, or null when it is.
@@ -26,8 +28,8 @@ export function segmentProblem(segment: string): string | null {
 }
 
 /**
- * Why `name` is not a valid repo name as written in `gitward access` or `tests:` (without or with
- * `.git`), or null. Returns the canonical name (without `.git`) when valid.
+ * Parses a repo name as written in `gitward access` or `tests:` (with or without `.git`): the
+ * canonical name without `.git`, or why it is not a valid repo name.
  */
 export function parseRepoPath(name: string): { ok: true; repo: string } | { ok: false; problem: string } {
   const repo = name.endsWith(GIT_SUFFIX) ? name.slice(0, -GIT_SUFFIX.length) : name;
