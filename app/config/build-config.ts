@@ -458,7 +458,8 @@ function parseAuthentication(p: Problems, entry: YamlEntry | undefined, dir: str
       return;
     }
     const options: Record<string, unknown> = {};
-    for (const [k, e] of keys) if (k !== 'plugin') options[k] = plainValue(e.value);
+    // Own data properties only: a `__proto__` key must not change the prototype.
+    for (const [k, e] of keys) if (k !== 'plugin') Object.defineProperty(options, k, { value: plainValue(e.value), enumerable: true, writable: true, configurable: true });
     out.push({ plugin: resolvePluginRef(plugin, dir), options, where: p.where(item.line) });
   });
   return out;

@@ -90,3 +90,15 @@ test('loadConfig keeps no state between calls: two loads of two files are indepe
   assert.notEqual(again, first);
   assert.equal(first.repoRoot, '/srv/a');
 });
+
+test('loadConfig: a __proto__ key in plugin options or user info stays a plain key', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'g.yaml');
+  fs.writeFileSync(file, 'repo_root: /srv/git\nauthentication:\n  - {plugin: remote-user, __proto__: {polluted: true}}\nusers:\n  ann: {info: {__proto__: x}}\n');
+  const c = await loadConfig(file);
+  const options = c.authentication[0]?.options as Record<string, unknown>;
+  assert.equal(Object.getPrototypeOf(options), Object.prototype);
+  assert.deepEqual(Object.keys(options), ['__proto__']);
+  assert.equal((options as { polluted?: unknown }).polluted, undefined);
+  assert.equal(Object.getPrototypeOf(c.users.get('ann')?.info), Object.prototype);
+});
