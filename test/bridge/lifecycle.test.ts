@@ -100,13 +100,13 @@ describe('lifecycle: reload, healthz, aborts, hook logs', () => {
     const seen = path.join(gw.dir, 'seen-log-dir');
     fs.writeFileSync(
       path.join(repo, 'hooks', 'pre-receive'),
-      `#!/bin/sh\ncat >/dev/null\nprintf '%s' "$GITWARD_LOG_DIR" > '${seen}'\necho '{"event":"branch-flow.accept","ref":"refs/heads/main"}' > "$GITWARD_LOG_DIR/pre-receive.log"\necho 'not json' >> "$GITWARD_LOG_DIR/pre-receive.log"\n`,
+      `#!/bin/sh\ncat >/dev/null\nprintf '%s' "$GITWARD_LOG_DIR" > '${seen}'\nenv > '${seen}.env'\necho '{"event":"branch-flow.accept","ref":"refs/heads/main"}' > "$GITWARD_LOG_DIR/pre-receive.log"\necho 'not json' >> "$GITWARD_LOG_DIR/pre-receive.log"\n`,
       { mode: 0o755 },
     );
     const dir = path.join(gw.dir, 'hooked-work');
     await gitOk(['init', '-q', '-b', 'main', dir], { cwd: gw.dir, env: gw.gitEnv });
     await gitOk(['commit', '-q', '--allow-empty', '-m', 'x'], { cwd: dir, env: gw.gitEnv });
-    await gitOk(['push', '-q', gw.url('hooked', ann), 'main'], { cwd: dir, env: gw.gitEnv });
+    await gitOk(['-c', 'http.extraHeader=X-Remote-User: root', '-c', 'http.extraHeader=Cookie: session=1', 'push', '-q', gw.url('hooked', ann), 'main'], { cwd: dir, env: gw.gitEnv });
     const push = await eventually(() => gw.audit.records.find((a) => a.repo === 'hooked' && a.service === 'git-receive-pack' && a.bytesIn > 4), 'the push');
     const lines = await eventually(() => {
       const l = gw.logs.lines.filter((x) => x.event === 'hook.log' && x.requestId === push.requestId);
@@ -115,6 +115,14 @@ describe('lifecycle: reload, healthz, aborts, hook logs', () => {
     assert.equal(lines[0]?.hookEvent, 'branch-flow.accept');
     assert.equal(lines[0]?.ref, 'refs/heads/main');
     assert.equal(lines[1]?.line, 'not json');
+    const hookEnv = new Map(fs.readFileSync(`${seen}.env`, 'utf8').split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
+    assert.equal(hookEnv.get('GITWARD_USER'), 'ann');
+    assert.equal(hookEnv.get('GITWARD_REPO'), 'hooked');
+    assert.equal(hookEnv.get('GITWARD_REQUEST_ID'), push.requestId);
+    assert.equal(hookEnv.get('GITWARD_GROUPS'), '["eng"]');
+    assert.equal(hookEnv.get('GITWARD_CONFIG'), gw.configFile);
+    assert.equal(hookEnv.get('REMOTE_USER'), 'ann');
+    for (const name of ['HTTP_AUTHORIZATION', 'HTTP_X_REMOTE_USER', 'HTTP_COOKIE', 'HTTP_PROXY', 'GIT4NGINX_CONFIG']) assert.equal(hookEnv.has(name), false, name);
     const logDir = fs.readFileSync(seen, 'utf8');
     assert.ok(logDir.length > 0);
     assert.equal(fs.existsSync(logDir), false, 'GITWARD_LOG_DIR is removed after the push');
