@@ -22,10 +22,12 @@ export async function startFcgiwrap(opts: { socket: string; children?: number; f
     stdio: ['ignore', 'ignore', 'pipe'],
     detached: true,
     // fcgiwrap hands the CGI only nginx's fastcgi_params; its own environment stays minimal.
-    env: { PATH: '/usr/local/bin:/usr/bin:/bin' },
+    env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
   });
+  let spawnError = '';
+  child.on('error', (err) => (spawnError = err.message));
   const stderr: Buffer[] = [];
   child.stderr?.on('data', (b: Buffer) => stderr.push(b));
-  await waitReady(child, () => fs.existsSync(opts.socket), () => `fcgiwrap did not start: ${Buffer.concat(stderr).toString()}`);
+  await waitReady(child, () => fs.existsSync(opts.socket), () => `fcgiwrap did not start: ${spawnError} ${Buffer.concat(stderr).toString()}`);
   return { socket: opts.socket, pid: child.pid as number, stop: () => stopGroup(child) };
 }

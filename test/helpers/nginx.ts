@@ -182,6 +182,7 @@ export async function startNginx(opts: NginxOptions): Promise<NginxInstance> {
   });
   const stderr: Buffer[] = [];
   child.stderr?.on('data', (b: Buffer) => stderr.push(b));
+  child.on('error', (err) => stderr.push(Buffer.from(`${err.message}\n`)));
   const readLog = () => {
     try {
       return fs.readFileSync(errorLog, 'utf8');
@@ -216,6 +217,9 @@ export async function waitReady(child: ChildProcess, ready: () => Promise<boolea
   const deadline = Date.now() + START_TIMEOUT_MS;
   let exited = false;
   child.once('exit', () => {
+    exited = true;
+  });
+  child.once('error', () => {
     exited = true;
   });
   for (;;) {
