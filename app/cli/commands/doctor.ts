@@ -1,7 +1,295 @@
-import { EXIT, type Command } from '../io.js';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { UsageError } from '../../errors.js';
+import { parseArgs } from '../args.js';
+import { EXIT, type CliIO, type Command } from '../io.js';
 
-/** `gitward doctor`: placeholder until its issue lands. */
-export const doctor: Command = async (_argv, io) => {
-  io.stderr.write('gitward doctor: not implemented yet\n');
-  return EXIT.usage;
+const HELP = `usage: gitward doctor URL
+
+Checks a deployment end to end, as a git user would, through nginx and everything behind it:
+  1. a request without credentials gets 401 with a Basic challenge
+  2. git ls-remote negotiates protocol v2
+  3. a (shallow) clone
+  4. a push of over 1 MiB (git sends it chunked) to a scratch branch gitward-doctor-*
+  5. a fetch whose negotiation git sends gzip'd
+  6. deleting the scratch branch
+For each failure it names the setting that is the likely cause. URL is a repo URL such as
+https://ann:secret@git.example.org/web/site.git; credentials may also come from your git
+credential helper. The repo must be writable by that user. Exit 0 when every check passes.
+`;
+
+/** A step that takes longer than this is reported as hung (a timeout somewhere on the way). */
+const STEP_TIMEOUT_MS = 120_000;
+/** Size of the scratch push: above git's 1 MiB http.postBuffer, so git streams it chunked. */
+export const DOCTOR_PUSH_BYTES = 2 * 1024 * 1024;
+/** Local commits the server lacks: their "have" lines make the negotiation body big enough (>1 KiB) for git to gzip it. */
+const NEGOTIATION_COMMITS = 100;
+/** Environment variables of the user that git may need here (never the whole environment). */
+const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'XDG_CONFIG_HOME', 'GIT_SSL_CAINFO', 'GIT_SSL_CAPATH', 'SSL_CERT_FILE', 'SSL_CERT_DIR'] as const;
+
+/** The outcome of one check. */
+export interface CheckResult {
+  readonly name: string;
+  readonly ok: boolean;
+  /** What happened, one line. */
+  readonly detail: string;
+  /** The likely cause and the setting to look at, when it failed. */
+  readonly cause?: string;
+}
+
+interface GitRun {
+  readonly code: number | null;
+  readonly stderr: string;
+  readonly stdout: string;
+  readonly timedOut: boolean;
+}
+
+/**
+ * The likely cause of a failed git run, from git's stderr: the HTTP status or curl error it names,
+ * mapped to the nginx or gitward setting an admin should look at. Null when nothing is recognised.
+ * Pure.
+ */
+export function diagnose(text: string, timedOut = false): string | null {
+  // GIT_TRACE_CURL lines (timestamped) talk about SSL and headers of every request: not errors.
+  const stderr = text
+    .split('\n')
+    .filter((l) => !/^\d\d:\d\d:\d\d\.\d+ /.test(l))
+    .join('\n');
+  const status = /(?:HTTP|returned error:|error: RPC failed; HTTP) (\d{3})/.exec(stderr)?.[1] ?? /The requested URL returned error: (\d{3})/.exec(stderr)?.[1];
+  if (timedOut) return 'timeouts: the request hung; look at proxy_read_timeout/proxy_send_timeout (fastcgi_read_timeout/fastcgi_send_timeout in sidecar mode), which must outlast git-http-backend\'s silent phases';
+  switch (status) {
+    case '413':
+      return 'body size limit: nginx refused the push body; set `client_max_body_size 0;` in the git server/location';
+    case '411':
+      return 'chunked request body refused: git streams pushes over 1 MiB chunked; use `proxy_http_version 1.1;` with `proxy_request_buffering off;` (fastcgi_request_buffering off in sidecar mode)';
+    case '504':
+      return 'timeouts: nginx gave up waiting for the backend; raise proxy_read_timeout/proxy_send_timeout (fastcgi_read_timeout in sidecar mode)';
+    case '502':
+      return 'backend unreachable: gitward (or fcgiwrap in sidecar mode) is not running or nginx cannot open its socket (permissions of /run/gitward)';
+    case '500':
+      return 'server error: if only the big push fails, nginx could not buffer the body (request buffering): set `proxy_request_buffering off;` / `fastcgi_request_buffering off;` and check client_body_temp_path; otherwise see the nginx and gitward logs';
+    case '401':
+      return 'authentication failed: wrong or missing credentials (put them in the URL or your credential helper)';
+    case '403':
+      return 'forbidden: this user may not do this here (gitward access USER REPO write explains why)';
+    case '404':
+      return 'not found: wrong URL, base_path, or a repo this user may not read';
+    default:
+      break;
+  }
+  if (/Authentication failed/i.test(stderr)) return 'authentication failed: wrong or missing credentials, or git never saw a challenge (see the 401 check)';
+  if (/SSL|certificate/i.test(stderr)) return 'TLS: git does not trust the server certificate (GIT_SSL_CAINFO, or the certificate chain in ssl_certificate)';
+  if (/Operation timed out|timed out/i.test(stderr)) return 'timeouts: see proxy_read_timeout/proxy_send_timeout';
+  if (/Could not resolve host|Connection refused|Failed to connect/i.test(stderr)) return 'connection: nginx is not reachable at this address and port';
+  return null;
+}
+
+function lastLines(text: string, n = 2): string {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/^(?:\d\d:\d\d:\d\d\.\d+ |=>|<=|\s*trace|packet:)/.test(l))
+    .slice(-n)
+    .join(' | ');
+}
+
+/** The URL with its password hidden, for output. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
+/**
+ * Runs every check of `gitward doctor` against `url` in a temp dir, with `env` for git. Never
+ * throws for a failing deployment: each failure is a CheckResult.
+ */
+export async function runDoctor(url: string, env: Record<string, string>, tmp: string): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  const gitEnv: Record<string, string> = { ...env, GIT_TERMINAL_PROMPT: '0', LANG: 'C', LC_ALL: 'C' };
+  const git = (args: string[], cwd: string, extra: Record<string, string> = {}) => runGit(args, cwd, { ...gitEnv, ...extra });
+  const fail = (name: string, r: GitRun, fallback: string): CheckResult => ({
+    name,
+    ok: false,
+    detail: r.timedOut ? `no answer within ${STEP_TIMEOUT_MS / 1000} s` : lastLines(r.stderr) || `git exited ${String(r.code)}`,
+    cause: diagnose(r.stderr, r.timedOut) ?? fallback,
+  });
+
+  // 1. The challenge: git only sends credentials after a 401 that carries WWW-Authenticate.
+  results.push(await checkChallenge(url, env));
+
+  // 2. Protocol v2 through the whole stack.
+  const ls = await git(['-c', 'protocol.version=2', 'ls-remote', url], tmp, { GIT_TRACE_PACKET: '1' });
+  if (ls.code !== 0) results.push(fail('ls-remote (protocol v2)', ls, 'see the nginx error log'));
+  else if (!/git< version 2/.test(ls.stderr))
+    results.push({ name: 'ls-remote (protocol v2)', ok: false, detail: 'the server answered with protocol v0', cause: 'Git-Protocol not passed: nginx must forward the Git-Protocol header (proxy_set_header Git-Protocol $http_git_protocol; in sidecar mode it arrives as HTTP_GIT_PROTOCOL unless fastcgi_pass_request_headers is off)' });
+  else results.push({ name: 'ls-remote (protocol v2)', ok: true, detail: 'protocol v2 negotiated' });
+
+  // 3. A clone (shallow: the check is about the path, not the repo's size).
+  const clone = path.join(tmp, 'clone');
+  const cl = await git(['clone', '--quiet', '--depth', '1', '--no-checkout', url, clone], tmp);
+  if (cl.code !== 0) {
+    results.push(fail('clone', cl, 'see the nginx error log'));
+    return results;
+  }
+  results.push({ name: 'clone', ok: true, detail: 'shallow clone done' });
+  // The index of a --no-checkout clone is empty; fill it from HEAD (fails harmlessly on an empty repo).
+  await git(['reset', '--quiet'], clone);
+
+  // 4. A chunked push to a scratch branch.
+  const branch = `gitward-doctor-${randomBytes(4).toString('hex')}`;
+  const ref = `refs/heads/${branch}`;
+  fs.writeFileSync(path.join(clone, 'gitward-doctor.bin'), randomBytes(DOCTOR_PUSH_BYTES));
+  const ident = { GIT_AUTHOR_NAME: 'gitward doctor', GIT_AUTHOR_EMAIL: 'doctor@gitward.invalid', GIT_COMMITTER_NAME: 'gitward doctor', GIT_COMMITTER_EMAIL: 'doctor@gitward.invalid' };
+  const add = await git(['add', 'gitward-doctor.bin'], clone);
+  const commit = add.code === 0 ? await git(['commit', '--quiet', '-m', 'gitward doctor scratch commit'], clone, ident) : add;
+  if (commit.code !== 0) {
+    results.push({ name: 'push over 1 MiB', ok: false, detail: lastLines(commit.stderr), cause: 'local git problem (not the server)' });
+    return results;
+  }
+  const push = await git(['push', '--quiet', url, `HEAD:${ref}`], clone, { GIT_TRACE_CURL: '1', GIT_TRACE_CURL_NO_DATA: '1' });
+  const chunked = /=> Send header: Transfer-Encoding: chunked/i.test(push.stderr);
+  if (push.code !== 0) results.push(fail('push over 1 MiB (chunked)', push, 'see the nginx error log; a hook may have refused the scratch branch'));
+  else results.push({ name: 'push over 1 MiB (chunked)', ok: true, detail: chunked ? `pushed ${branch}, ${DOCTOR_PUSH_BYTES >> 20} MiB sent chunked` : `pushed ${branch} (git did not send it chunked)` });
+
+  // 5. A gzip'd negotiation: a fresh repo with local commits the server lacks fetches the branch;
+  // the "have" lines make the request body big enough for git to gzip it.
+  if (push.code === 0) {
+    const neg = path.join(tmp, 'negotiate');
+    const init = await git(['init', '--quiet', neg], tmp);
+    const made = init.code === 0 ? await makeCommits(neg, NEGOTIATION_COMMITS, { ...gitEnv, ...ident }) : false;
+    if (!made) results.push({ name: "gzip'd negotiation", ok: false, detail: 'could not make local commits', cause: 'local git problem (not the server)' });
+    else {
+      const fetch = await git(['fetch', '--quiet', url, ref], neg, { GIT_TRACE_CURL: '1', GIT_TRACE_CURL_NO_DATA: '1' });
+      const gzipped = /=> Send header: Content-Encoding: gzip/i.test(fetch.stderr);
+      if (fetch.code !== 0)
+        results.push(
+          fail("gzip'd negotiation", fetch, 'Content-Encoding not passed: nginx must forward the request\'s Content-Encoding header (gzip) to the backend untouched'),
+        );
+      else results.push({ name: "gzip'd negotiation", ok: true, detail: gzipped ? 'fetch with a gzip-encoded request body done' : 'fetch done (git did not gzip this negotiation)' });
+    }
+
+    // 6. Remove the scratch branch.
+    const del = await git(['push', '--quiet', url, `:${ref}`], clone);
+    if (del.code !== 0) results.push({ name: 'delete scratch branch', ok: false, detail: lastLines(del.stderr), cause: `delete ${branch} by hand (receive.denyDeletes or a hook may refuse deletes)` });
+    else results.push({ name: 'delete scratch branch', ok: true, detail: `${branch} deleted` });
+  }
+  return results;
+}
+
+/** GET info/refs for receive-pack without credentials: expects 401 with a Basic challenge. */
+async function checkChallenge(url: string, env: Record<string, string>): Promise<CheckResult> {
+  const name = '401 challenge';
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return { name, ok: false, detail: 'not a URL', cause: 'give a URL such as https://git.example.org/repo.git' };
+  }
+  u.username = '';
+  u.password = '';
+  u.pathname = `${u.pathname.replace(/\/+$/, '')}/info/refs`;
+  u.search = '?service=git-receive-pack';
+  const caFile = env.GIT_SSL_CAINFO ?? env.SSL_CERT_FILE;
+  const ca = caFile ? [fs.readFileSync(caFile)] : undefined;
+  const res = await new Promise<{ status: number; challenge: string[] } | { error: string }>((resolve) => {
+    const mod = u.protocol === 'https:' ? https : http;
+    const req = mod.get(u, { headers: { 'User-Agent': 'git/2 (gitward doctor)' }, ...(ca && u.protocol === 'https:' ? { ca } : {}) }, (r) => {
+      r.resume();
+      const challenge: string[] = [];
+      for (let i = 0; i + 1 < r.rawHeaders.length; i += 2) if ((r.rawHeaders[i] as string).toLowerCase() === 'www-authenticate') challenge.push(r.rawHeaders[i + 1] as string);
+      resolve({ status: r.statusCode ?? 0, challenge });
+    });
+    req.setTimeout(STEP_TIMEOUT_MS, () => req.destroy(new Error('timed out')));
+    req.on('error', (err) => resolve({ error: err.message }));
+  });
+  if ('error' in res) return { name, ok: false, detail: res.error, cause: diagnose(res.error) ?? 'connection problem' };
+  if (res.status === 401 && res.challenge.some((c) => /^Basic\b/i.test(c))) return { name, ok: true, detail: `401 with ${res.challenge.length === 1 ? 'one challenge' : `${res.challenge.length} challenges`}` };
+  if (res.status === 401)
+    return { name, ok: false, detail: '401 without a WWW-Authenticate: Basic header', cause: 'missing challenge header: git cannot ask for credentials; nginx must pass gitward\'s WWW-Authenticate (do not proxy_hide_header it; in sidecar mode auth_request copies it)' };
+  if (res.status === 200) return { name, ok: true, detail: 'anonymous push advertisement allowed (no challenge needed here)' };
+  return { name, ok: false, detail: `HTTP ${res.status} instead of 401`, cause: diagnose(`HTTP ${res.status}`) ?? 'unexpected status' };
+}
+
+/** Makes `n` commits in `dir` with one git fast-import. */
+function makeCommits(dir: string, n: number, env: Record<string, string>): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn('git', ['fast-import', '--quiet'], { cwd: dir, env, stdio: ['pipe', 'ignore', 'ignore'] });
+    child.on('error', () => resolve(false));
+    child.on('close', (code) => resolve(code === 0));
+    const parts: string[] = [];
+    for (let i = 1; i <= n; i++) {
+      const body = `local ${i} ${randomBytes(8).toString('hex')}\n`;
+      parts.push(`commit refs/heads/local\nmark :${i}\ncommitter d <d@gitward.invalid> ${1_700_000_000 + i} +0000\ndata ${Buffer.byteLength(body)}\n${body}${i > 1 ? `from :${i - 1}\n` : ''}M 644 inline f\ndata ${Buffer.byteLength(body)}\n${body}\n`);
+    }
+    child.stdin.end(parts.join(''));
+  });
+}
+
+function runGit(args: string[], cwd: string, env: Record<string, string>): Promise<GitRun> {
+  return new Promise((resolve) => {
+    const child = spawn('git', args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, STEP_TIMEOUT_MS);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolve({ code: null, stdout: '', stderr: e.message, timedOut });
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), timedOut });
+    });
+  });
+}
+
+function environmentFor(io: CliIO): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of PASSED_ENV) {
+    const v = io.env[name];
+    if (v !== undefined) env[name] = v;
+  }
+  env.PATH ??= '/usr/local/bin:/usr/bin:/bin';
+  return env;
+}
+
+/** `gitward doctor URL`: end-to-end checks of a deployment, with the likely cause of each failure. */
+export const doctor: Command = async (argv, io) => {
+  const args = parseArgs(argv, { help: { type: 'boolean', short: 'h' } });
+  if (args.options.help) {
+    io.stdout.write(HELP);
+    return EXIT.ok;
+  }
+  if (args.positionals.length !== 1) throw new UsageError('give exactly one repo URL (gitward doctor --help)');
+  const url = args.positionals[0] as string;
+  if (!/^https?:\/\//.test(url)) throw new UsageError('URL must start with https:// (or http:// for a local test)');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gitward-doctor-'));
+  try {
+    io.stdout.write(`gitward doctor ${redactUrl(url)}\n`);
+    const results = await runDoctor(url, environmentFor(io), tmp);
+    for (const r of results) {
+      io.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name}: ${r.detail}\n`);
+      if (!r.ok && r.cause) io.stdout.write(`     likely cause: ${r.cause}\n`);
+    }
+    const failed = results.filter((r) => !r.ok).length;
+    io.stdout.write(failed === 0 ? 'all checks passed\n' : `${failed} check(s) failed\n`);
+    return failed === 0 ? EXIT.ok : EXIT.failed;
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 };
