@@ -86,7 +86,13 @@ export async function preReceive(io: DispatchIO, updates: readonly HookUpdate[],
   const identity = identityFromEnv(io.env, config, policy);
   const rlog = log.with({ repo, user: identity.user, source: identity.source });
   const plugins = await loadHookPlugins(hookSettingsFor(policy, repo), config.hooks, config.dir, rlog);
-  const outcomes = await runChecks(plugins, { repo, identity, git: createRepoReader(io.cwd, gitEnv), updates }, rlog);
+  const git = createRepoReader(io.cwd, gitEnv);
+  let outcomes;
+  try {
+    outcomes = await runChecks(plugins, { repo, identity, git, updates }, rlog);
+  } finally {
+    git.close();
+  }
   const refused = outcomes.some((o) => o.rejections.length > 0 || o.failures.length > 0);
   for (const o of outcomes) {
     const verdict = o.rejections.length > 0 || o.failures.length > 0 ? 'rejected' : refused ? 'declined' : 'accepted';

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createCommitWalker } from './commit-walker.js';
 import type { HookUpdate, RepoReader } from './hook-plugin.js';
 
 /** A git query in a hook should take milliseconds; a stuck one must not hold the push forever. */
@@ -30,9 +31,12 @@ const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 /**
  * A RepoReader for the repository in `cwd`. In pre-receive the refs are not updated yet, so every
  * ref read here is the value before the push; the push's new objects are visible through the
- * quarantine variables in `env`. The ref list is read once (one `git for-each-ref`), lazily.
+ * quarantine variables in `env`. The ref list is read once (one `git for-each-ref`), lazily;
+ * ancestry is answered by one `git cat-file --batch` walk where it can, else `git merge-base`.
+ * `close()` ends the cat-file process.
  */
-export function createRepoReader(cwd: string, env: Record<string, string>): RepoReader {
+export function createRepoReader(cwd: string, env: Record<string, string>): RepoReader & { close(): void } {
+  const walker = createCommitWalker(cwd, env);
   let refs: Promise<Map<string, string>> | null = null;
   const ff = new Map<string, Promise<boolean>>();
   const loadRefs = async (): Promise<Map<string, string>> => {
@@ -48,6 +52,9 @@ export function createRepoReader(cwd: string, env: Record<string, string>): Repo
   const isAncestor = async (ancestor: string, descendant: string): Promise<boolean> => {
     // Only shas reach the command line, never a ref name a pusher chose.
     if (!SHA.test(ancestor) || !SHA.test(descendant)) throw new Error('isAncestor takes full object names');
+    // The walker is a shortcut: if it fails, git answers.
+    const quick = await walker.isAncestor(ancestor, descendant).catch(() => null);
+    if (quick !== null) return quick;
     const r = await runGit(['merge-base', '--is-ancestor', ancestor, descendant], cwd, env);
     if (r.code === 0) return true;
     if (r.code === 1) return false;
@@ -69,5 +76,6 @@ export function createRepoReader(cwd: string, env: Record<string, string>): Repo
       }
       return p;
     },
+    close: () => walker.close(),
   };
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -50,6 +51,7 @@ describe('branch-flow decisions against a real repository', () => {
     const unrelated = await commit('unrelated');
     const plugin = await createBranchFlowPlugin({ flow: ['dev', 'staging', 'main'] }, pctx);
     const git = createRepoReader(repo, gitChildEnv(env));
+    t.after(() => git.close());
     const identity = { user: 'ann', source: 'test', groups: [], info: {} };
     const cases: Array<[string, string, string, string, string | null]> = [
       ['staging may take what dev has', root, c2, 'refs/heads/staging', null],
@@ -67,5 +69,29 @@ describe('branch-flow decisions against a real repository', () => {
       const v = await plugin.check(u, { repo: 'r', identity, git, updates: [u] });
       assert.equal(v.kind === 'reject' ? v.rule : null, want, name);
     }
+  });
+});
+
+describe('the commit walker', () => {
+  it('never keeps a process alive when its reader is not closed', async (t) => {
+    const dir = tempDir(t);
+    const env = gitEnv(path.join(dir, 'home'));
+    const repo = path.join(dir, 'r');
+    fs.mkdirSync(repo);
+    await runGitOk(['init', '--quiet', '--initial-branch=dev', repo], repo, env);
+    fs.writeFileSync(path.join(repo, 'a'), 'a');
+    await runGitOk(['add', 'a'], repo, env);
+    await runGitOk(['commit', '--quiet', '-m', 'a'], repo, env);
+    const first = (await runGitOk(['rev-parse', 'HEAD'], repo, env)).trim();
+    fs.writeFileSync(path.join(repo, 'b'), 'b');
+    await runGitOk(['add', 'b'], repo, env);
+    await runGitOk(['commit', '--quiet', '-m', 'b'], repo, env);
+    const head = (await runGitOk(['rev-parse', 'HEAD'], repo, env)).trim();
+    const script = `const { createRepoReader } = require(${JSON.stringify(require.resolve('../../hooks/repo-reader.js'))});
+      const r = createRepoReader(${JSON.stringify(repo)}, ${JSON.stringify(gitChildEnv(env))});
+      r.isAncestor(${JSON.stringify(first)}, ${JSON.stringify(head)}).then((a) => r.isAncestor(${JSON.stringify(head)}, ${JSON.stringify(first)}).then((b) => console.log('answers', a, b)));`;
+    // A hang would be killed here and fail the test; the walker must let node exit on its own.
+    const out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
+    assert.match(out, /^answers true false$/m);
   });
 });
