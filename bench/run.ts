@@ -16,7 +16,7 @@ import { makeCert } from '../test/helpers/nginx.js';
 import { fmtStats, mountTmpfs, ratio, table, unmountTmpfs, type Stats } from './measure.js';
 import { BIG_HISTORY, cachedRepo, packBytes, PUSH_300, SMALL } from './repo-gen.js';
 import { startClassic, startGitward, startShippedNginx, type Server } from './servers.js';
-import { DEFAULT_RUNS, removePushed, runSuite, type Measured, type Metric, type Target } from './suite.js';
+import { BIG_FILE_THRESHOLD, DEFAULT_RUNS, removePushed, runSuite, type Measured, type Metric, type Target } from './suite.js';
 
 /** The benches, selectable by name on the command line. */
 const BENCHES = ['bridge', 'auth', 'nginx'] as const;
@@ -76,6 +76,18 @@ async function main(argv: readonly string[]): Promise<void> {
     GIT_COMMITTER_EMAIL: 'bench@example.org',
   };
   const stops: Array<() => Promise<void>> = [];
+  const cleanup = async () => {
+    for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
+    if (tmpfs) unmountTmpfs(client);
+    fs.rmSync(work, { recursive: true, force: true });
+  };
+  // An interrupted bench must not leave nginx, fcgiwrap, gitward or the tmpfs behind.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      log(`${sig}: stopping the servers`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
   try {
     const history = await cachedRepo(cache, BIG_HISTORY, env, log);
     const small = await cachedRepo(cache, SMALL, env, log);
@@ -96,7 +108,9 @@ async function main(argv: readonly string[]): Promise<void> {
     out.push('');
     out.push(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${execFileSync('git', ['--version']).toString().trim()}, ${spawnSync('nginx', ['-v']).stderr.toString().trim().replace('nginx version: ', '')}, node ${process.version}.`);
     out.push(`Repos: history ${(packBytes(history) / 1e6).toFixed(0)} MB pack, ${BIG_HISTORY.commits} commits; small ${(packBytes(small) / 1e6).toFixed(2)} MB; push ${(packBytes(pushSource) / 1e6).toFixed(0)} MB pack of random bytes. Server repos on disk (${serverRoot}); client clones ${tmpfs ? 'on a tmpfs' : 'ON DISK (mounting a tmpfs failed: not root?)'}.`);
-    out.push(`Runs per figure: clone ${runs.clone}, ls-remote ${runs['ls-v0']}, no-op fetch ${runs.fetch}, parallel ${runs.parallel}, 300 MB push/clone ${runs.push300}. Figures: median (min–max).`);
+    out.push(`Runs per figure: clone ${runs.clone}, ls-remote ${runs['ls-v0']}, no-op fetch ${runs.fetch}, parallel ${runs.parallel}, 300 MB push/clone ${runs.push300}. Figures: median (min–max). The 300 MB repo has core.bigFileThreshold=${BIG_FILE_THRESHOLD} on both sides (its 10 MB random blobs are sent whole, no delta search).`);
+    const load = () => os.loadavg().map((x) => x.toFixed(1)).join(' / ');
+    out.push(`Load average (1/5/15 min) at start: ${load()}; other work on the machine skews the figures, compare only within one run.`);
     for (const b of benches) {
       log(`bench ${b}:`);
       out.push('');
@@ -106,11 +120,10 @@ async function main(argv: readonly string[]): Promise<void> {
       for (const stop of stops.splice(0).reverse()) await stop();
       removePushed(serverRoot);
     }
+    out.push('', `Load average at the end: ${load()}.`);
     process.stdout.write(out.join('\n') + '\n');
   } finally {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
-    if (tmpfs) unmountTmpfs(client);
-    fs.rmSync(work, { recursive: true, force: true });
+    await cleanup();
   }
 }
 

@@ -39,6 +39,9 @@ export interface SuiteOptions {
   readonly log: (s: string) => void;
 }
 
+/** core.bigFileThreshold of the 300 MB push and clone: its 10 MB blobs are stored whole, never deltified. */
+export const BIG_FILE_THRESHOLD = '1m';
+
 /** Default run counts: enough for a stable median within a few minutes per target. */
 export const DEFAULT_RUNS: Readonly<Record<Metric, number>> = Object.freeze({
   clone: 5,
@@ -117,7 +120,11 @@ export async function runSuite(targets: readonly Target[], o: SuiteOptions): Pro
             await timedOk('git', ['init', '--quiet', '--bare', '--initial-branch=main', bare], opts);
             // Anonymous pushes for targets without authentication (git-http-backend's own switch).
             await timedOk('git', ['--git-dir', bare, 'config', 'http.receivepack', 'true'], opts);
-            const r = await measure(t, () => timed('git', ['--git-dir', o.pushSource, 'push', '--quiet', t.url(name), 'main'], opts));
+            // Store 10 MB random blobs whole, on both sides: without this, pack-objects spends
+            // most of a push or clone searching deltas between random blobs that have none, and
+            // the bench would measure that search instead of the transport.
+            await timedOk('git', ['--git-dir', bare, 'config', 'core.bigFileThreshold', BIG_FILE_THRESHOLD], opts);
+            const r = await measure(t, () => timed('git', ['-c', `core.bigFileThreshold=${BIG_FILE_THRESHOLD}`, '--git-dir', o.pushSource, 'push', '--quiet', t.url(name), 'main'], opts));
             if (r.result.code !== 0) o.log(`    ${t.name}: push failed: ${r.result.stderr.trim().split('\n').slice(-2).join(' | ')}`);
             add(t, m, r.result.ms, r.peakMb, r.result.code === 0 ? 0 : 1);
             break;

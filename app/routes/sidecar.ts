@@ -15,6 +15,12 @@ export const ORIGINAL_METHOD_HEADER = 'x-original-method';
 /** Longest original URI accepted, in bytes: git URLs are short; nginx's own line limit is 8 KiB. */
 export const MAX_ORIGINAL_URI_BYTES = 8192;
 
+/**
+ * Most bytes of identity headers in one answer: nginx reads the auth answer's whole header block
+ * into proxy_buffer_size (one 4 KiB page by default) and fails the request with a 500 beyond it.
+ */
+export const MAX_IDENTITY_HEADER_BYTES = 3072;
+
 /** Methods git's HTTP protocol uses; anything else is refused before classification. */
 const METHOD = /^(?:GET|HEAD|POST)$/;
 
@@ -107,6 +113,13 @@ export function createSidecarHandler(deps: AppDeps): RequestHandler {
         ctx.audit.decision = 'denied';
         ctx.logger.warn('sidecar.unsafe_identity', { reason: 'user name holds a control character' });
         refuse(res, 403, 'this user name cannot be passed on');
+        return;
+      }
+      const size = Object.entries(headers).reduce((n, [k, v]) => n + k.length + v.length + 4, 0);
+      if (size > MAX_IDENTITY_HEADER_BYTES) {
+        ctx.audit.decision = 'error';
+        ctx.logger.error('sidecar.identity_too_large', { bytes: size, limit: MAX_IDENTITY_HEADER_BYTES, user: allowed.identity.user });
+        refuse(res, 403, 'this user\'s groups and info are too large to pass to nginx');
         return;
       }
       for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);

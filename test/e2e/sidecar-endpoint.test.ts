@@ -117,6 +117,17 @@ test('the sidecar endpoint answers 204/401/403 for the original request', async 
   assert.ok(modes.length > 0 && modes.every((x) => x === 'sidecar'), JSON.stringify(modes));
 });
 
+test('the sidecar endpoint refuses an identity too large for nginx header buffers, and logs it', async (t) => {
+  const gw = await startGitward(t, {
+    users: { ann: 'pw' },
+    repos: ['x'],
+    config: { sidecar: { enabled: true, path: '/_gitward/auth' }, users: { ann: { groups: ['eng'], info: { bio: 'x'.repeat(5000) } } }, repos: { '.read': ['ann'] } },
+  });
+  const r = await ask(gw, { 'X-Original-URI': '/x.git/info/refs?service=git-upload-pack', 'X-Original-Method': 'GET', Authorization: basic('ann', 'pw') });
+  assert.equal(r.status, 403);
+  assert.ok(gw.logs.lines.some((l) => l.event === 'sidecar.identity_too_large'));
+});
+
 test('the sidecar endpoint is off unless enabled', async (t) => {
   const gw = await startGitward(t, { users: { ann: 'pw' }, repos: ['x'], config: { sidecar: { enabled: false, path: '/_gitward/auth' }, repos: { '.read': ['ann'] } } });
   const r = await ask(gw, { 'X-Original-URI': '/x.git/info/refs?service=git-upload-pack', 'X-Original-Method': 'GET', Authorization: basic('ann', 'pw') });

@@ -14,7 +14,7 @@ import { spawnGitward, type SpawnedGitward } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** Which shipped site file the stack runs. */
-export type StackMode = 'proxy' | 'sidecar';
+export type StackMode = 'proxy' | 'sidecar' | 'proxy-auth-basic';
 
 /** A hung git in a test must fail that test, not the suite. */
 const GIT_TIMEOUT_MS = 60_000;
@@ -89,6 +89,10 @@ export async function startStack(t: Cleanup, mode: StackMode, paths: { nginx: st
   let site: string;
   if (mode === 'proxy') {
     site = renderSite(readShippedSite('gitward-proxy.conf'), { port, cert, snippetsDir: nginxDir, gitwardSocket: socket });
+  } else if (mode === 'proxy-auth-basic') {
+    // nginx checks the passwords of gitward's own htpasswd file and hands the user over.
+    const htpasswd = path.join(path.dirname(gitward.configFile), 'users.htpasswd');
+    site = renderSite(readShippedSite('gitward-proxy-auth-basic.conf'), { port, cert, snippetsDir: nginxDir, gitwardSocket: socket, htpasswd });
   } else {
     const fcgi = await startFcgiwrap({ socket: path.join(dir, 'fcgiwrap.sock'), children: 2, ...(paths.fcgiwrap !== null ? { fcgiwrapPath: paths.fcgiwrap } : {}) });
     t.after(() => fcgi.stop());
