@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { GitwardConfig } from '../config/types.js';
@@ -13,16 +14,22 @@ const GIT_TIMEOUT_MS = 30_000;
 /** Depth of project-group folders walked by `repo list`: far beyond any real tree, bounds a loop. */
 const MAX_WALK_DEPTH = 32;
 
+/** File name of the dispatcher launcher; a link to a file of this name is gitward's. */
+const DISPATCHER_NAME = 'gitward-hook';
+
 /** Absolute path of the dispatcher launcher of this checkout (dist/app/cli → hooks/gitward-hook). */
 export function dispatcherPath(): string {
   return path.resolve(__dirname, '..', '..', '..', 'hooks', 'gitward-hook');
 }
 
-/** The state of one hook of a repo: ours, someone else's, or absent. */
-export type HookFileState = 'installed' | 'foreign' | 'missing';
+/**
+ * The state of one hook of a repo: ours, a link to the dispatcher of another gitward checkout
+ * (`stale`: replaced by `hooks install` without --force), someone else's, or absent.
+ */
+export type HookFileState = 'installed' | 'stale' | 'foreign' | 'missing';
 
 /** The hooks state of a repo as `repo list` prints it. */
-export type RepoHooksState = 'installed' | 'foreign' | 'missing' | 'partial';
+export type RepoHooksState = 'installed' | 'stale' | 'foreign' | 'missing' | 'partial';
 
 function realOrNull(p: string): string | null {
   try {
@@ -51,8 +58,9 @@ export function hookFileState(repoDir: string, hook: DispatchedHook, dispatcher:
   } catch {
     return 'missing';
   }
-  if (st.isSymbolicLink() && realOrNull(file) === realOrNull(dispatcher)) return 'installed';
-  return 'foreign';
+  if (!st.isSymbolicLink()) return 'foreign';
+  if (realOrNull(file) === realOrNull(dispatcher)) return 'installed';
+  return path.basename(fs.readlinkSync(file)) === DISPATCHER_NAME ? 'stale' : 'foreign';
 }
 
 /** Summary of both hooks: installed, foreign (any hook not ours), missing (none), or partial. */
@@ -60,6 +68,7 @@ export function repoHooksState(repoDir: string, dispatcher: string): RepoHooksSt
   const states = DISPATCHED_HOOKS.map((h) => hookFileState(repoDir, h, dispatcher));
   if (states.includes('foreign')) return 'foreign';
   if (states.every((s) => s === 'installed')) return 'installed';
+  if (states.includes('stale') && states.every((s) => s === 'installed' || s === 'stale')) return 'stale';
   if (states.every((s) => s === 'missing')) return 'missing';
   return 'partial';
 }
@@ -67,7 +76,7 @@ export function repoHooksState(repoDir: string, dispatcher: string): RepoHooksSt
 /** What `installHooks` did to one hook. */
 export interface HookInstallResult {
   readonly hook: DispatchedHook;
-  readonly action: 'installed' | 'unchanged' | 'kept-foreign' | 'replaced';
+  readonly action: 'installed' | 'unchanged' | 'updated' | 'kept-foreign' | 'replaced';
   /** Where a foreign hook was moved with `force`. */
   readonly backup?: string;
 }
@@ -79,7 +88,7 @@ function stamp(now: number): string {
 
 /**
  * Symlinks `hooks/pre-receive` and `hooks/post-receive` of `repoDir` to `dispatcher`. Idempotent;
- * a hook that is not ours is kept (and reported), or with `force` renamed to
+ * a link to another checkout's dispatcher is updated; a hook that is not ours is kept (and reported), or with `force` renamed to
  * `<hook>.gitward-backup-<timestamp>` first.
  */
 export function installHooks(repoDir: string, dispatcher: string, options: { force: boolean; now: number }): HookInstallResult[] {
@@ -89,6 +98,14 @@ export function installHooks(repoDir: string, dispatcher: string, options: { for
     const file = path.join(hooksDir, hook);
     const state = hookFileState(repoDir, hook, dispatcher);
     if (state === 'installed') return { hook, action: 'unchanged' };
+    if (state === 'stale') {
+      // Another checkout's dispatcher: swap the link in one rename, never leaving the hook absent.
+      const tmp = `${file}.gitward-tmp-${randomBytes(6).toString('hex')}`;
+      fs.rmSync(tmp, { force: true });
+      fs.symlinkSync(dispatcher, tmp);
+      fs.renameSync(tmp, file);
+      return { hook, action: 'updated' };
+    }
     if (state === 'foreign') {
       if (!options.force) return { hook, action: 'kept-foreign' };
       let backup = `${file}.gitward-backup-${stamp(options.now)}`;

@@ -159,6 +159,22 @@ describe('gitward repo list and hooks install', () => {
     assert.match(backups[0] as string, /^pre-receive\.gitward-backup-\d{8}T\d{6}Z$/);
     assert.equal(fs.readFileSync(path.join(docs, 'hooks', backups[0] as string), 'utf8'), '#!/bin/sh\nexit 0\n');
 
+    // A link to another checkout's dispatcher is gitward's: listed as stale, updated without --force.
+    const tools = path.join(s.root, 'tools.git');
+    const oldCheckout = path.join(s.dir, 'old-checkout', 'hooks', 'gitward-hook');
+    fs.mkdirSync(path.dirname(oldCheckout), { recursive: true });
+    fs.writeFileSync(oldCheckout, '#!/bin/sh\n');
+    for (const h of ['pre-receive', 'post-receive']) {
+      fs.rmSync(path.join(tools, 'hooks', h), { force: true });
+      fs.symlinkSync(oldCheckout, path.join(tools, 'hooks', h));
+    }
+    r = await s.cli('repo', 'list');
+    assert.deepEqual(r.stdout.split('\n').filter(Boolean).map((l) => l.split(/\s+/).join(' ')), ['tools hooks: stale', 'web/docs hooks: installed', 'web/site hooks: installed']);
+    r = await s.cli('hooks', 'install', 'tools');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^tools: hooks\/pre-receive updated/m);
+    assert.equal(hookTarget(tools, 'pre-receive'), dispatcherPath());
+
     r = await s.cli('repo', 'list');
     assert.deepEqual(r.stdout.split('\n').filter(Boolean).map((l) => l.split(/\s+/).join(' ')), ['tools hooks: installed', 'web/docs hooks: installed', 'web/site hooks: installed']);
   });

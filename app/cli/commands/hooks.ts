@@ -52,7 +52,8 @@ export const hooks: Command = async (argv, io) => {
       } else if (r.action === 'replaced') {
         io.stdout.write(`${repo.name}: hooks/${r.hook} installed; the previous hook is now ${r.backup ?? ''}\n`);
       } else {
-        io.stdout.write(`${repo.name}: hooks/${r.hook} ${r.action === 'installed' ? 'installed' : 'already installed'}\n`);
+        const what = r.action === 'installed' ? 'installed' : r.action === 'updated' ? 'updated (it linked to another gitward checkout)' : 'already installed';
+        io.stdout.write(`${repo.name}: hooks/${r.hook} ${what}\n`);
       }
     }
   }
