@@ -48,3 +48,46 @@ test('path traversal and encoding tricks are refused before git-http-backend sta
     assert.equal(records[n - 1]?.exitCode, 0);
   });
 });
+
+test('with dumb HTTP on, the static-file routes refuse the same tricks', async (t) => {
+  const gw = await startGuarded(t, {
+    users: { ann: 'pw' },
+    config: { dumb_http: true, repos: { '.read': ['$all'], 'x.git': {}, 'secret.git': { '.inherit': false, '.read': ['ann'] } } },
+    repos: ['x', 'secret'],
+  });
+  const oid = 'ab' + 'c'.repeat(38);
+  const cases: Array<[string, number]> = [
+    ['/secret.git/HEAD', 401],
+    ['/secret.git/info/refs', 401],
+    ['/secret.git/objects/info/packs', 401],
+    [`/secret.git/objects/ab/${'c'.repeat(38)}`, 401],
+    ['/%73ecret.git/HEAD', 401],
+    ['/x.git/objects/../../secret.git/HEAD', 400],
+    ['/x.git/objects/%2e%2e/%2e%2e/secret.git/HEAD', 400],
+    ['/x.git/objects/info/../../config', 400],
+    ['/x.git/objects/info/alternates/../../../secret.git/HEAD', 400],
+    [`/x.git/objects/${oid.slice(0, 2)}/${oid.slice(2)}.lock`, 400],
+    [`/x.git/objects/pack/pack-${'a'.repeat(40)}.keep`, 400],
+    [`/x.git/objects/pack/pack-${'A'.repeat(40)}.pack`, 400],
+    ['/x.git/refs/heads/main', 400],
+    ['/x.git/packed-refs', 400],
+    ['/x.git/config', 400],
+    ['/secret.GIT/HEAD', 404],
+  ];
+  let n = 0;
+  for (const [p, want] of cases) {
+    await t.test(`${p} → ${want}`, async () => {
+      const r = await send(gw, { path: p });
+      n++;
+      assert.equal(r.status, want, r.body.toString());
+      await assertNoBackend(gw, n);
+    });
+  }
+  await t.test('control: the dumb HEAD of x is served', async () => {
+    const r = await send(gw, { path: '/x.git/HEAD' });
+    // 200 from git-http-backend itself (an unborn HEAD has an empty body there).
+    assert.equal(r.status, 200);
+    assert.equal(gw.runs().length, 1);
+    assert.equal(gw.runs()[0]?.PATH_INFO, '/x.git/HEAD');
+  });
+});
