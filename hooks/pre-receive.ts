@@ -5,6 +5,7 @@ import type { CompiledPolicy, GitwardConfig } from '../app/config/types.js';
 import { compilePolicy } from '../app/policy/compile.js';
 import { hookSettingsFor } from '../app/policy/hook-settings.js';
 import { resolveIdentity } from '../app/policy/identity.js';
+import { parseRepoName } from '../app/request/repo-name.js';
 import type { Identity } from '../app/types.js';
 import type { DispatchIO } from './dispatch.js';
 import type { HookLog } from './hook-log.js';
@@ -28,12 +29,17 @@ async function configPath(io: DispatchIO, gitEnv: Record<string, string>): Promi
 
 /**
  * The repo's canonical name: its directory relative to `repo_root` (both resolved with realpath),
- * without `.git`. A repo outside `repo_root` is refused: its policy cannot be known.
+ * without `.git`, valid as in URLs (`parseRepoName`). Null for a repo outside `repo_root` or with
+ * a name gitward would not serve: its policy cannot be known, so the push is refused.
  */
 export function repoNameFrom(cwd: string, repoRoot: string): string | null {
   const rel = path.relative(fs.realpathSync(repoRoot), fs.realpathSync(cwd));
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return null;
-  return rel.split(path.sep).join('/').replace(/\.git$/, '');
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel) || !rel.endsWith('.git')) return null;
+  try {
+    return parseRepoName(rel.split(path.sep).join('/'));
+  } catch {
+    return null;
+  }
 }
 
 function jsonEnv(value: string | undefined, name: string, check: (v: unknown) => boolean): unknown {
@@ -82,7 +88,7 @@ export async function preReceive(io: DispatchIO, updates: readonly HookUpdate[],
   const config = await loadConfig(await configPath(io, gitEnv));
   const policy = compilePolicy(config);
   const repo = repoNameFrom(io.cwd, config.repoRoot);
-  if (repo === null) throw new Refusal('gitward: push refused: this repository is not under the configured repo_root');
+  if (repo === null) throw new Refusal('gitward: push refused: this repository is not <name>.git under the configured repo_root');
   const identity = identityFromEnv(io.env, config, policy);
   const rlog = log.with({ repo, user: identity.user, source: identity.source });
   const plugins = await loadHookPlugins(hookSettingsFor(policy, repo), config.hooks, config.dir, rlog);
