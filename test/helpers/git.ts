@@ -46,6 +46,9 @@ export function git(args: readonly string[], opts: { cwd: string; env: Record<st
       clearTimeout(timer);
       resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
     });
+    // git may exit before reading stdin (most commands never read it): without a listener the
+    // resulting EPIPE is an uncaught error that fails whichever test is running.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }
