@@ -161,3 +161,10 @@ for (const name of fixtures) {
     }
   });
 }
+
+test('examples/gitward.yaml: the loader and the JSON Schema both accept the shipped example', async () => {
+  const file = path.join(ROOT, 'examples', 'gitward.yaml');
+  await loadConfig(file);
+  const value = yaml.load(fs.readFileSync(file, 'utf8'), { schema: yaml.JSON_SCHEMA });
+  assert.deepEqual(validate(SCHEMA, value), []);
+});
