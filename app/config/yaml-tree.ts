@@ -70,9 +70,19 @@ export function parseYamlTree(text: string): YamlParse {
   }
   const root = top[top.length - 1];
   if (!root) return { ok: true, root: null };
-  const budget = { left: MAX_ALIAS_EXPANSION_NODES, overLine: 0 };
+  const budget: Budget = { left: MAX_ALIAS_EXPANSION_NODES, overLine: 0, rebuiltMapLine: 0 };
   const node = toNode(root, budget);
   if (budget.left < 0) return { ok: false, line: budget.overLine, message: `aliases expand to more than ${MAX_ALIAS_EXPANSION_NODES} nodes` };
+  if (budget.rebuiltMapLine > 0) {
+    // A mapping rebuilt from its value (a key without a value: `? k` or `{k, k: 1}`) has lost any
+    // duplicate key (json: true keeps the last); let js-yaml's strict mode find them instead.
+    try {
+      yaml.load(text, { schema: yaml.JSON_SCHEMA });
+    } catch (err) {
+      if (err instanceof yaml.YAMLException) return { ok: false, line: (err.mark?.line ?? budget.rebuiltMapLine - 1) + 1, message: err.reason || err.message };
+      throw err;
+    }
+  }
   if (node.kind === 'scalar' && node.value === null) return { ok: true, root: null };
   return { ok: true, root: node };
 }
@@ -91,6 +101,8 @@ function unwrap(n: Closed): Closed {
 interface Budget {
   left: number;
   overLine: number;
+  /** Line of the first mapping whose events did not pair up as key/value (0: none). */
+  rebuiltMapLine: number;
 }
 
 function toNode(raw: Closed, budget: Budget): YamlNode {
@@ -107,6 +119,7 @@ function toNode(raw: Closed, budget: Budget): YamlNode {
   if (n.kind === 'sequence' && Array.isArray(n.result) && n.kids.length === n.result.length) {
     return { kind: 'seq', line: n.line, items: n.kids.map((k) => toNode(k, budget)) };
   }
+  if (n.kind === 'mapping' && n.kids.length > 0) budget.rebuiltMapLine ||= n.line;
   // Aliases (and anything the events do not describe) are rebuilt from the value, at this line.
   return fromValue(n.result, n.line, budget);
 }
@@ -121,14 +134,24 @@ function scalarOf(v: unknown): string | number | boolean | null {
   return String(v);
 }
 
-function fromValue(v: unknown, line: number, budget: Budget): YamlNode {
-  if (--budget.left < 0) {
+/**
+ * Rebuilds a node from a value. `ancestors` holds the collections being rebuilt above this one: an
+ * alias inside its own anchor (`a: &x [*x]`) makes js-yaml return a cyclic value, which would
+ * otherwise recurse until the stack overflows (a RangeError, not a ConfigError). A cycle expands
+ * without end, so it spends the whole budget.
+ */
+function fromValue(v: unknown, line: number, budget: Budget, ancestors: Set<object> = new Set()): YamlNode {
+  if (--budget.left < 0 || (typeof v === 'object' && v !== null && ancestors.has(v))) {
+    budget.left = -1;
     budget.overLine ||= line;
     return { kind: 'scalar', line, value: null };
   }
-  if (Array.isArray(v)) return { kind: 'seq', line, items: v.map((x) => fromValue(x, line, budget)) };
-  if (typeof v === 'object' && v !== null) {
-    return { kind: 'map', line, entries: Object.entries(v).map(([key, value]) => ({ key, line, value: fromValue(value, line, budget) })) };
+  if (typeof v !== 'object' || v === null) return { kind: 'scalar', line, value: scalarOf(v) };
+  ancestors.add(v);
+  try {
+    if (Array.isArray(v)) return { kind: 'seq', line, items: v.map((x) => fromValue(x, line, budget, ancestors)) };
+    return { kind: 'map', line, entries: Object.entries(v).map(([key, value]) => ({ key, line, value: fromValue(value, line, budget, ancestors) })) };
+  } finally {
+    ancestors.delete(v);
   }
-  return { kind: 'scalar', line, value: scalarOf(v) };
 }

@@ -2,8 +2,8 @@
  * Fuzzing of the config loader (pure: buildConfig with the htpasswd read stubbed): mutations of
  * valid YAML configs at the text level, unknown keys injected where the schema is closed, and
  * values of the wrong type. It throws nothing but ConfigError (every problem as FILE:LINE: …),
- * returns only frozen configs, and never accepts a file with an unknown key (which would be
- * silently dropped).
+ * returns only frozen configs, and never accepts a file with an unknown key or a duplicate key
+ * (which would be silently dropped).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -134,9 +134,11 @@ function expectOnlyConfigError(text: string): 'ok' | 'error' {
   }
 }
 
-/** For an accepted text: no unknown key where the schema is closed. */
+/** For an accepted text: no duplicate key anywhere, no unknown key where the schema is closed. */
 function assertNothingDropped(text: string): void {
-  const doc = yaml.load(text, { schema: yaml.JSON_SCHEMA, json: true });
+  let doc: unknown;
+  // Without `json: true` js-yaml refuses duplicate keys: an accepted file must have none.
+  assert.doesNotThrow(() => (doc = yaml.load(text, { schema: yaml.JSON_SCHEMA })), 'accepted a file with a duplicate key');
   if (!isMap(doc)) return;
   for (const { at, keys } of CLOSED) {
     let node: unknown = doc;
@@ -228,4 +230,36 @@ test('values of the wrong type anywhere: only ConfigError', () => {
       if (expectOnlyConfigError(text) === 'ok') assertNothingDropped(text);
     },
   );
+});
+
+test('an alias inside its own anchor is a ConfigError, not a stack overflow', () => {
+  const rng = fuzzRng('config-cyclic-alias');
+  const fixed = ['repo_root: &a [*a]\n', 'repo_root: &a\n  - *a\n', 'repo_root: r\nrepos: &t\n  x: *t\n', 'repo_root: r\nusers: &u {ann: {info: *u}}\n'];
+  for (const text of fixed) assert.equal(expectOnlyConfigError(text), 'error', text);
+  // Cycles hidden in otherwise valid samples, at random places.
+  forAll(
+    rng,
+    200,
+    () => {
+      const doc = yaml.load(rng.pick(SAMPLES.slice(0, 2)), { schema: yaml.JSON_SCHEMA }) as Doc;
+      const holder: unknown[] = ['x'];
+      holder.push(holder);
+      const node = rng.pick(repoNodes(doc));
+      node[rng.pick(['.read', '.write', 'child'])] = holder;
+      return yaml.dump(doc, { lineWidth: -1 });
+    },
+    (text) => assert.equal(expectOnlyConfigError(text), 'error'),
+  );
+});
+
+test('a duplicate key after a key without a value is an error, not silently dropped', () => {
+  const base = 'repo_root: r\nauthentication: [{plugin: htpasswd, file: users.htpasswd}]\n';
+  for (const tail of [
+    'credential_cache: {ttl_seconds: 60, max_entries, max_entries: 10000}\n',
+    'credential_cache:\n  ? max_entries\n  max_entries: 7\n',
+    '? realm\nrealm: b\n',
+    'users: {ann: {groups, groups: [eng]}}\n',
+  ]) {
+    assert.equal(expectOnlyConfigError(base + tail), 'error', tail);
+  }
 });
