@@ -123,6 +123,8 @@ export async function runBackend(opts: RunBackendOptions): Promise<void> {
     const head = await readHead(child.stdout, exited);
     if (head.kind === 'invalid') {
       killGroup('SIGKILL');
+      // Discard whatever is left so the pipe reaches EOF and the child's 'close' fires.
+      child.stdout.resume();
       await exited;
       logger.error('backend.bad_gateway', { reason: head.reason, exitCode: stats.exitCode, signal: stats.signal });
       throw new BadGateway('the git backend failed; the server log has the details');
