@@ -33,14 +33,14 @@ describe('lifecycle: reload, healthz, aborts, hook logs', () => {
     const env = gw.gitEnv;
     const src = path.join(gw.dir, 'src');
     await gitOk(['init', '-q', '-b', 'main', src], { cwd: gw.dir, env });
-    fs.writeFileSync(path.join(src, 'random.bin'), randomBytes(12 * 1024 * 1024));
+    fs.writeFileSync(path.join(src, 'random.bin'), randomBytes(8 * 1024 * 1024));
     await gitOk(['add', '.'], { cwd: src, env });
     await gitOk(['commit', '-qm', 'big'], { cwd: src, env });
     bigSha = (await gitOk(['rev-parse', 'HEAD'], { cwd: src, env })).trim();
     await gitOk(['push', '-q', path.join(gw.repoRoot, 'big.git'), 'main'], { cwd: gw.dir, env: { ...env, GIT_DIR: path.join(src, '.git') } });
     await gitOk(['push', '-q', path.join(gw.repoRoot, 'r.git'), 'main'], { cwd: gw.dir, env: { ...env, GIT_DIR: path.join(src, '.git') } });
     // A second commit that r.git does not have, packed for the aborted push.
-    fs.writeFileSync(path.join(src, 'more.bin'), randomBytes(6 * 1024 * 1024));
+    fs.writeFileSync(path.join(src, 'more.bin'), randomBytes(3 * 1024 * 1024));
     await gitOk(['add', '.'], { cwd: src, env });
     await gitOk(['commit', '-qm', 'more'], { cwd: src, env });
     packTip = (await gitOk(['rev-parse', 'HEAD'], { cwd: src, env })).trim();
