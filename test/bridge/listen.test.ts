@@ -58,3 +58,14 @@ describe('listening on a unix socket', () => {
     assert.equal(fs.readFileSync(plain, 'utf8'), 'x');
   });
 });
+
+describe('server timeouts', () => {
+  it('bounds slow headers and idle sockets, but never a whole request (a 10-minute push)', () => {
+    const server = http.createServer();
+    configureServer(server, { headersTimeoutSeconds: 60, idleTimeoutSeconds: 300, shutdownGraceSeconds: 30, trustedProxies: [] });
+    assert.equal(server.headersTimeout, 60_000);
+    assert.equal(server.requestTimeout, 0);
+    assert.equal(server.timeout, 300_000);
+    assert.ok(server.keepAliveTimeout > 60_000, 'longer than nginx upstream keepalive_timeout');
+  });
+});
