@@ -5,13 +5,12 @@ import express, { type Express } from 'express';
 import type { ListenAddress, ServerSettings } from './config/types.js';
 import { startRequestAudit } from './audit/request-audit.js';
 import type { AppDeps } from './deps.js';
-import { peerOf } from './request/client-address.js';
+import { clientAddress, compileTrustedProxies, peerOf } from './request/client-address.js';
 import { setRequestContext, newRequestId } from './routes/context.js';
 import { createErrorHandler } from './routes/errors.js';
 import { createGitHandler, type GitRouteOptions } from './routes/git.js';
 import { createHealthHandler } from './routes/healthz.js';
 import { createSidecarHandler } from './routes/sidecar.js';
-import { clientAddress, compileTrustedProxies } from './request/client-address.js';
 
 /** Where git-http-backend lives on Debian; `gitward serve` asks `git --exec-path` instead. */
 export const DEFAULT_GIT_HTTP_BACKEND = '/usr/lib/git-core/git-http-backend';
