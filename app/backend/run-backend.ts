@@ -141,7 +141,18 @@ export async function runBackend(opts: RunBackendOptions): Promise<void> {
     res.setHeader('X-Accel-Buffering', 'no');
     if (head.body.length > 0) {
       stats.bytesOut += head.body.length;
-      if (!res.write(head.body)) await new Promise((resolve) => res.once('drain', resolve));
+      if (!res.write(head.body)) {
+        // 'close' too: a client that leaves while the buffer is full never drains it.
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.once('drain', done);
+          res.once('close', done);
+        });
+      }
     }
     try {
       // child.stdout.pipe (not pipeline): when the client goes away the response side is torn
