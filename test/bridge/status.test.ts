@@ -232,3 +232,15 @@ describe('dumb HTTP when dumb_http: true', () => {
     assert.ok(dumbLines.length >= 3 && dumbLines.every((a) => a.need === 'read'));
   });
 });
+
+describe('hide_existence: false', () => {
+  it('an authenticated user who may not read gets 403, not 404', async (t) => {
+    const gw = await startGitward(t, {
+      users: { carl: 'carl-pw', dora: 'dora-pw' },
+      config: { hide_existence: false, users: { carl: {}, dora: {} }, repos: { 'x.git': { '.read': ['dora'] } } },
+      repos: ['x'],
+    });
+    const r = await send(gw.port, 'GET', `/x.git${UPLOAD}`, basic('carl', 'carl-pw'));
+    assert.equal(r.status, 403, r.body);
+  });
+});
