@@ -20,6 +20,13 @@ export interface BackendEnvInput {
 }
 
 /**
+ * Most bytes git-http-backend buffers of one upload-pack request body, and of a gzip body before
+ * inflating it (GIT_HTTP_MAX_REQUEST_BUFFER): a fetch negotiation with many haves fits in a few
+ * MiB. git's own default, stated here so the bound is ours and visible.
+ */
+export const GIT_HTTP_MAX_REQUEST_BUFFER_BYTES = 10 * 1024 * 1024;
+
+/**
  * git settings given per request through GIT_CONFIG_COUNT/KEY/VALUE (git ≥ 2.31), so repos need
  * no server-side config: partial clone (`--filter`) and fetching the missing blobs afterwards.
  */
@@ -35,6 +42,15 @@ const READ_CONFIG: ReadonlyArray<readonly [string, string]> = [
 const WRITE_CONFIG: ReadonlyArray<readonly [string, string]> = [['http.receivepack', 'true']];
 
 /**
+ * `text` with each run of control characters replaced by one space, trimmed. A NUL would make
+ * spawn throw (a 500 on every request of that user); CR/LF have no place in an ident line.
+ */
+function withoutControls(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+}
+
+/**
  * The whole environment of git-http-backend, built from scratch: the CGI variables, the git
  * variables, gitward's own (and optionally git4nginx's) names. Nothing else is inherited.
  */
@@ -43,12 +59,13 @@ export function buildBackendEnv(input: BackendEnvInput): Record<string, string> 
   const env: Record<string, string> = { ...input.cgi };
   env.GIT_PROJECT_ROOT = input.repoRoot;
   env.GIT_HTTP_EXPORT_ALL = '1';
+  env.GIT_HTTP_MAX_REQUEST_BUFFER = String(GIT_HTTP_MAX_REQUEST_BUFFER_BYTES);
   for (const name of ['PATH', 'HOME', 'LANG'] as const) {
     const value = input.processEnv[name];
     if (value !== undefined) env[name] = value;
   }
-  const name = typeof identity.info.name === 'string' ? identity.info.name : null;
-  const email = typeof identity.info.email === 'string' ? identity.info.email : null;
+  const name = typeof identity.info.name === 'string' ? withoutControls(identity.info.name) : '';
+  const email = typeof identity.info.email === 'string' ? withoutControls(identity.info.email) : '';
   if (name) env.GIT_COMMITTER_NAME = name;
   if (email) env.GIT_COMMITTER_EMAIL = email;
 

@@ -20,7 +20,12 @@ export type CgiHeadResult =
 /** Headers that belong to one hop; Node sets its own. */
 const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-connection']);
 
-const FIELD = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*?)[ \t]*$/;
+/**
+ * One header line (the block is decoded as latin1). The value may hold only what HTTP allows in a
+ * field value (tab, visible ASCII, obs-text): a NUL or other control character would make Node's
+ * setHeader throw after the status is chosen, leaving the request hung and the backend running.
+ */
+const FIELD = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*$/;
 
 /**
  * An incremental parser of the CGI header block of git-http-backend's stdout. Feed it chunks until

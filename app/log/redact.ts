@@ -1,5 +1,5 @@
 /** Keys whose values never reach a log line, wherever they appear. */
-const SECRET_KEY = /pass(word)?|passwd|authorization|secret|token|cookie|hash|credential/i;
+const SECRET_KEY = /pass(word)?|passwd|authorization|secret|token|cookie|credential|^hash$|(stored|password|pw)_?hash/i;
 /** `Basic dXNlcjpwYXNz`, `Bearer …` inside free text. */
 const AUTH_SCHEME = /\b(Basic|Bearer|Digest)\s+[A-Za-z0-9+/=._~-]+/gi;
 /** `scheme://user:password@host` inside free text. */

@@ -34,7 +34,8 @@ export function compileTrustedProxies(entries: readonly string[]): TrustedProxie
     if (family === 0) continue;
     const type = family === 4 ? 'ipv4' : 'ipv6';
     if (bits === undefined) list.addAddress(addr as string, type);
-    else if (/^\d+$/.test(bits)) list.addSubnet(addr as string, Number(bits), type);
+    // A prefix longer than the address makes BlockList throw; like any bad entry, it trusts nothing.
+    else if (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)) list.addSubnet(addr as string, Number(bits), type);
   }
   const trustsAddress = (address: string): boolean => {
     const a = unmapIPv4(address);

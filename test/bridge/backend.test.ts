@@ -212,6 +212,7 @@ describe('runBackend with a fake git-http-backend', () => {
       HTTP_CONNECTION: 'keep-alive',
       GIT_PROJECT_ROOT: '/srv/git',
       GIT_HTTP_EXPORT_ALL: '1',
+      GIT_HTTP_MAX_REQUEST_BUFFER: String(10 * 1024 * 1024),
       GIT_COMMITTER_NAME: 'Ann Example',
       GIT_COMMITTER_EMAIL: 'ann@example.org',
       PATH: TEST_PATH,

@@ -5,6 +5,7 @@
  * answer however the bytes are chunked, and hands back exactly the bytes after the blank line.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { test } from 'node:test';
 import { CGI_HEADER_MAX_BYTES, createCgiHeadParser, type CgiHeadResult } from '../../app/backend/cgi-head.js';
 import { FUZZ_ITERATIONS, forAll, fuzzRng, mutateBytes, randomChunks, type Rng } from '../helpers/fuzz.js';
@@ -77,6 +78,9 @@ test('the CGI header parser: typed answers only, clean headers, capped, chunking
     for (const [name, value] of headers) {
       assert.match(name, TOKEN);
       assert.doesNotMatch(value, /[\r\n]/, `value ${JSON.stringify(value)}`);
+      // The oracle that matters: Node's res.setHeader accepts it (a throw there hangs the request).
+      assert.doesNotThrow(() => http.validateHeaderName(name), `name ${JSON.stringify(name)}`);
+      assert.doesNotThrow(() => http.validateHeaderValue(name, value), `value ${JSON.stringify(value)}`);
       assert.ok(!HOP_BY_HOP.includes(name.toLowerCase()), `hop-by-hop ${name} passed on`);
       assert.notEqual(name.toLowerCase(), 'status');
       size += name.length + value.length;

@@ -46,6 +46,10 @@ const BROKEN: ReadonlyArray<readonly [string, string]> = [
     `${PID} process.stdout.write('Content-Type: text/plain\\r\\nX-A: a\\rSet-Cookie: stolen=1\\r\\n\\r\\nbody'); ${HANG}`,
   ],
   [
+    'a NUL inside a header value',
+    `${PID} process.stdout.write('Content-Type: text/plain\\r\\nX-A: a\\u0000b\\r\\n\\r\\nbody'); ${HANG}`,
+  ],
+  [
     'a header line without a colon',
     `${PID} process.stdout.write('Content-Type: text/plain\\r\\nSet-Cookie stolen=1\\r\\n\\r\\nbody'); ${HANG}`,
   ],

@@ -66,3 +66,13 @@ test('a gzip bomb in an upload-pack body is bounded, ends, and the server keeps 
     assert.match(ok.body.toString(), /# service=git-upload-pack/);
   });
 });
+
+test('gitward sets GIT_HTTP_MAX_REQUEST_BUFFER itself, as a named limit of at most 10 MiB', async (t) => {
+  const gw = await startGuarded(t, { backend: 'dump', config: { repos: { '.read': ['$all'], 'x.git': {} } }, repos: ['x'] });
+  const r = await send(gw, { method: 'POST', path: '/x.git/git-upload-pack', headers: { 'Content-Type': 'application/x-git-upload-pack-request', 'Content-Encoding': 'gzip' }, body: gzipBomb() });
+  assert.equal(r.status, 200);
+  const env = JSON.parse(r.body.toString()) as Record<string, string>;
+  assert.match(env.GIT_HTTP_MAX_REQUEST_BUFFER ?? '', /^\d+$/, 'GIT_HTTP_MAX_REQUEST_BUFFER is not set');
+  const limit = Number(env.GIT_HTTP_MAX_REQUEST_BUFFER);
+  assert.ok(limit > 0 && limit <= 10 * 1024 * 1024, String(limit));
+});
