@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -15,6 +16,15 @@ export const BACKEND_EOF_GRACE_MS = 500;
 
 /** …and SIGKILL this much after the SIGTERM; both together stay well within issue 2's 2 s. */
 export const BACKEND_KILL_GRACE_MS = 700;
+
+/**
+ * util-linux's setpriv (Debian: always installed), used to give git-http-backend a parent-death
+ * signal (prctl PR_SET_PDEATHSIG), which Node's spawn cannot set itself.
+ */
+export const SETPRIV_PATH = '/usr/bin/setpriv';
+
+/** Looked up once at start-up, not on every request. */
+const HAVE_SETPRIV = fs.existsSync(SETPRIV_PATH);
 
 /** Most bytes of git-http-backend's stderr logged per request: enough for any real message. */
 export const BACKEND_STDERR_MAX_BYTES = 16 * 1024;
@@ -57,7 +67,12 @@ function counter(onBytes: (n: number) => void): Transform {
  */
 export async function runBackend(opts: RunBackendOptions): Promise<void> {
   const { req, res, logger, stats } = opts;
-  const child = spawn(opts.backendPath, [], { env: { ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  // Through setpriv when it is there: the kernel sends git-http-backend SIGTERM if gitward dies
+  // (SIGKILL, OOM killer). Without it an orphan still reading a CONTENT_LENGTH body loops on
+  // read() = 0 at full CPU for ever (git 2.39, http-backend.c pipe_fixed_length). Its git children
+  // then see EOF and clean up themselves.
+  const [file, args] = HAVE_SETPRIV ? [SETPRIV_PATH, ['--pdeathsig', 'TERM', '--', opts.backendPath]] : [opts.backendPath, []];
+  const child = spawn(file, args, { env: { ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   logger.debug('backend.spawned', { pid: child.pid });
   const exited = new Promise<void>((resolve) => {
     child.once('close', (code, signal) => {

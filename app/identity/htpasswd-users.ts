@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { Logger } from '../types.js';
-import { parseHtpasswd, type HtpasswdEntry } from './htpasswd-file.js';
+import { hashKindOf, parseHtpasswd, type HtpasswdEntry } from './htpasswd-file.js';
 
 /**
  * An htpasswd file kept in memory and re-read when it changes. Every lookup first checks the
@@ -30,6 +30,33 @@ interface Snapshot {
   readonly readAt: number;
   readonly mtimeMs: number;
   readonly map: ReadonlyMap<string, HtpasswdEntry>;
+}
+
+/**
+ * Why re-read htpasswd bytes are garbage rather than an edit, or null when they are a usable
+ * file: empty (a truncated write), not UTF-8 or holding NUL bytes (a binary file), no line of
+ * the user:hash form (not an htpasswd file), or a last line without its newline whose hash is not a
+ * complete hash (a write cut short). A single bad line among good ones, or a complete line with
+ * an unsupported hash, stays a per-line refusal (parseHtpasswd), so that removing a user still
+ * takes effect next to such a line.
+ */
+export function brokenHtpasswd(bytes: Buffer): string | null {
+  if (bytes.length === 0) return 'the file is empty';
+  if (bytes.includes(0)) return 'the file holds NUL bytes';
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return 'the file is not UTF-8';
+  }
+  const lines = text.split(/\r?\n/);
+  const content = lines.map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  if (content.length > 0 && content.every((l) => !l.includes(':'))) return 'no line has the user:hash form: not an htpasswd file';
+  const last = lines[lines.length - 1] ?? '';
+  if (last.trim() !== '' && !last.trimStart().startsWith('#') && hashKindOf(last.trim().slice(last.trim().indexOf(':') + 1).split(':')[0] ?? '') === null) {
+    return `line ${lines.length}: cut short (no newline, incomplete hash)`;
+  }
+  return null;
 }
 
 const statKey = (st: fs.BigIntStats): string => `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
@@ -62,6 +89,7 @@ export async function loadHtpasswdUsers(file: string, ctx: { logger: Logger; wal
   const first = await readAfter(await fs.promises.stat(file, { bigint: true }));
   let current = parse(first.snap, first.bytes.toString('utf8'));
   let missingLogged = false;
+  let rejectedDigest: string | null = null;
 
   const refresh = async (): Promise<void> => {
     let st: fs.BigIntStats;
@@ -80,7 +108,21 @@ export async function loadHtpasswdUsers(file: string, ctx: { logger: Logger; wal
     try {
       const { snap, bytes } = await readAfter(st);
       // Unchanged content keeps the map (and logs nothing); changed content replaces it whole.
-      current = snap.digest === current.digest ? { ...snap, map: current.map } : parse(snap, bytes.toString('utf8'));
+      if (snap.digest === current.digest) {
+        current = { ...snap, map: current.map };
+        return;
+      }
+      const broken = brokenHtpasswd(bytes);
+      if (broken !== null) {
+        // Garbage (a half-written file, a wrong file copied over it): keep the last good users,
+        // as a broken config keeps the last good config. Remember this version so the error is
+        // logged once, not on every request.
+        if (snap.digest !== rejectedDigest) logger.error('htpasswd.reload_failed', { file, problem: broken, kept: 'last good version' });
+        rejectedDigest = snap.digest;
+        return;
+      }
+      rejectedDigest = null;
+      current = parse(snap, bytes.toString('utf8'));
     } catch (err) {
       logger.error('htpasswd.read_failed', { file, error: err instanceof Error ? err.message : String(err) });
       current = { key: 'unreadable', digest: '', readAt: wallClock(), mtimeMs: 0, map: new Map() };

@@ -1,0 +1,49 @@
+/**
+ * The htpasswd file replaced with garbage while clients clone: users keep signing in with the
+ * last good file, and a good file (with a changed password) takes effect.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { freePort, prepareGitwardFiles } from '../helpers/server.js';
+import { noise, runGit, serveChild } from './fault-kit.js';
+import { cloneTraffic, seedRepo } from './traffic.js';
+
+/** Clones each traffic phase must see succeed: enough to span several re-reads of the file. */
+const CLONES_PER_PHASE = 6;
+
+test('an htpasswd file replaced with garbage mid-traffic keeps the last good users; a good file takes effect', { timeout: 60_000 }, async (t) => {
+  const port = await freePort();
+  const files = await prepareGitwardFiles(t, {
+    users: { ann: 'ann-pw' },
+    repos: ['h'],
+    config: { listen: `127.0.0.1:${port}`, log: { level: 'info', format: 'json', audit: null }, users: { ann: {} }, repos: { '.read': ['ann'], '.write': ['ann'] } },
+  });
+  await serveChild(t, files);
+  const url = (pw: string): string => `http://ann:${pw}@127.0.0.1:${port}/h.git`;
+  await seedRepo(files, url('ann-pw'));
+  const traffic = cloneTraffic(files, url('ann-pw'));
+  t.after(() => traffic.stop());
+  await traffic.expectSuccesses(CLONES_PER_PHASE, 'before');
+
+  const htpasswd = path.join(files.dir, 'users.htpasswd');
+  for (const [label, garbage] of [
+    ['random bytes', noise('htpasswd-garbage', 2048)],
+    ['text without a colon', Buffer.from('this is not an htpasswd file\nneither is this\n')],
+    ['a truncated line', Buffer.from(fs.readFileSync(htpasswd, 'utf8').slice(0, 12))],
+    ['empty file', Buffer.alloc(0)],
+  ] as const) {
+    fs.writeFileSync(htpasswd, garbage);
+    await traffic.expectSuccesses(CLONES_PER_PHASE, `htpasswd = ${label}`);
+  }
+  const report = await traffic.stop();
+  assert.deepEqual(report.failures, [], 'no clone failed while the file was garbage');
+
+  // A good file with a new password for ann: the new one works, the old one no longer does.
+  files.writeUsers({ ann: 'ann-new-pw' });
+  const fresh = await runGit(['clone', '--quiet', url('ann-new-pw'), path.join(files.dir, 'new')], files.dir, files.gitEnv);
+  assert.equal(fresh.code, 0, `the new password works: ${fresh.stderr}`);
+  const stale = await runGit(['clone', '--quiet', url('ann-pw'), path.join(files.dir, 'old')], files.dir, files.gitEnv);
+  assert.notEqual(stale.code, 0, 'the old password is refused');
+});
