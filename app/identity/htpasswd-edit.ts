@@ -187,10 +187,17 @@ export function replaceUserHash(text: string, user: string, hash: string): strin
     .join('\n');
 }
 
-/** `text` without the lines of `user`. */
+/**
+ * Written in place of an empty file when the last user is deleted: the server reads a zero-byte
+ * file as a half-written one and keeps the last good users, so "nobody" must be said explicitly.
+ */
+export const NO_USERS_LINE = '# no users (an empty file would be read as half-written)\n';
+
+/** `text` without the lines of `user`; never empty (see NO_USERS_LINE). */
 export function removeUser(text: string, user: string): string {
-  return text
+  const rest = text
     .split('\n')
     .filter((l) => userOf(l) !== user)
     .join('\n');
+  return rest.trim() === '' ? NO_USERS_LINE : rest;
 }

@@ -7,6 +7,8 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { runCli } from '../../app/cli/main.js';
 import { hashPassword, parseHtpasswd, verifyPassword } from '../../app/identity/htpasswd-file.js';
+import { loadHtpasswdUsers } from '../../app/identity/htpasswd-users.js';
+import { createNullLogger } from '../../app/log/logger.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const MAIN = path.join(__dirname, '..', '..', 'app', 'main.js');
@@ -105,6 +107,19 @@ describe('gitward user', () => {
     assert.equal(lines.length, 4);
     assert.equal((await gitward(['user', 'add', 'carl', '--file', file, '--password-stdin', ...COST], { cwd: dir, input: 'c\n' })).code, 0);
     assert.match(fs.readFileSync(file, 'utf8'), /\r\ncarl:\$2y\$04\$[^\r\n]+\r\n$/);
+  });
+
+  it('deleting the last user leaves a file the server reads as no users (an empty file would be kept as half-written)', async (t) => {
+    const dir = tempDir(t);
+    const file = path.join(dir, 'users.htpasswd');
+    assert.equal((await gitward(['user', 'add', 'ann', '--file', file, '--password-stdin', ...COST], { cwd: dir, input: 'pw\n' })).code, 0);
+    const store = await loadHtpasswdUsers(file, { logger: createNullLogger() });
+    t.after(() => store.close());
+    assert.deepEqual([...(await store.entries()).keys()], ['ann']);
+    assert.equal((await gitward(['user', 'delete', 'ann', '--file', file], { cwd: dir })).code, 0);
+    assert.notEqual(fs.readFileSync(file, 'utf8'), '');
+    assert.deepEqual([...(await store.entries()).keys()], [], 'ann is gone on the next read');
+    assert.equal((await gitward(['user', 'list', '--file', file], { cwd: dir })).stdout, '');
   });
 
   it('creates a new file with mode 0600', async (t) => {
