@@ -31,14 +31,14 @@ export function gitEnv(home: string, extra: Record<string, string> = {}): Record
   };
 }
 
-/** Runs `git args…` in `cwd` with `env`; never throws on a non-zero exit. */
+/** Runs `git args…` in `cwd` with `env` (stdin closed unless `input` is given); never throws on a non-zero exit. */
 export function git(args: readonly string[], opts: { cwd: string; env: Record<string, string>; input?: string | Buffer; timeoutMs?: number }): Promise<GitResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', args as string[], { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('git', args as string[], { cwd: opts.cwd, env: opts.env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stdout?.on('data', (b: Buffer) => out.push(b));
+    child.stderr?.on('data', (b: Buffer) => err.push(b));
     // A hung git in a test must fail the test, not the whole suite.
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
     child.on('error', reject);
@@ -48,8 +48,10 @@ export function git(args: readonly string[], opts: { cwd: string; env: Record<st
     });
     // git may exit before reading stdin (most commands never read it): without a listener the
     // resulting EPIPE is an uncaught error that fails whichever test is running.
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(opts.input ?? '');
+    if (child.stdin) {
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(opts.input);
+    }
   });
 }
 
