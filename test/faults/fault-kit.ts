@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import type { GitResult } from '../helpers/git.js';
+import { git as runSharedGit, type GitResult } from '../helpers/git.js';
 import type { GitwardFiles } from '../helpers/server.js';
 
 /** How long a `gitward serve` child gets to log `server.listening`: it starts in well under 1 s. */
@@ -115,24 +115,9 @@ export async function addCommit(dir: string, env: Record<string, string>, label:
   return (await gitOk(['rev-parse', 'HEAD'], { cwd: dir, env })).trim();
 }
 
-/**
- * Runs git with stdin closed and the fault-test timeout; never throws on a non-zero exit.
- * (test/helpers/git.ts writes to git's stdin, which fails with EPIPE when git exits first.)
- */
+/** Runs git with the fault-test timeout; never throws on a non-zero exit. */
 export function git(args: readonly string[], opts: { cwd: string; env: Record<string, string>; timeoutMs?: number }): Promise<GitResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', args as string[], { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? FAULT_GIT_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
-    });
-  });
+  return runSharedGit(args, { ...opts, timeoutMs: opts.timeoutMs ?? FAULT_GIT_TIMEOUT_MS });
 }
 
 /** Runs git and throws with its stderr when it fails. */

@@ -56,7 +56,7 @@ export function git(args: readonly string[], opts: { cwd: string; env: Record<st
 }
 
 /** Runs git and throws with its stderr when it fails. */
-export async function gitOk(args: readonly string[], opts: { cwd: string; env: Record<string, string>; input?: string | Buffer }): Promise<string> {
+export async function gitOk(args: readonly string[], opts: { cwd: string; env: Record<string, string>; input?: string | Buffer; timeoutMs?: number }): Promise<string> {
   const r = await git(args, opts);
   if (r.code !== 0) throw new Error(`git ${args.join(' ')} failed (${String(r.code)}): ${r.stderr}`);
   return r.stdout;

@@ -2,8 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { dispatcherPath, installHooks } from '../../app/cli/repo-admin.js';
-import { spawn } from 'node:child_process';
-import { gitEnv, type GitResult } from '../helpers/git.js';
+import { git, gitEnv, type GitResult } from '../helpers/git.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** A config file, a bare repo with the dispatcher installed, and a work tree to push from. */
@@ -29,24 +28,9 @@ export interface PushFixture {
 /** A hung git in a test must fail that test, not the suite. */
 const GIT_TEST_TIMEOUT_MS = 60_000;
 
-/**
- * Runs git with stdin closed from the start (test/helpers/git.ts writes to stdin, which can fail
- * with EPIPE when git exits first); never throws on a non-zero exit.
- */
+/** Runs git with stdin closed; never throws on a non-zero exit. */
 export function runGit(args: readonly string[], cwd: string, env: Record<string, string>): Promise<GitResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', args as string[], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    const timer = setTimeout(() => child.kill('SIGKILL'), GIT_TEST_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
-    });
-  });
+  return git(args, { cwd, env, timeoutMs: GIT_TEST_TIMEOUT_MS });
 }
 
 /** Runs git and throws with its stderr when it fails. */

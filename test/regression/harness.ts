@@ -9,7 +9,6 @@
  *   await assertNoBackend(gw);                   // no run recorded, every audit line exitCode null
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -20,7 +19,7 @@ import { createMemoryLogger } from '../../app/log/logger.js';
 import { createReloadingRuntime } from '../../app/reload.js';
 import { configureServer, createApp, listenOn } from '../../app/server.js';
 import type { AuditRecord } from '../../app/types.js';
-import { gitHttpBackendPath, type GitResult } from '../helpers/git.js';
+import { git, gitHttpBackendPath, type GitResult } from '../helpers/git.js';
 import { prepareGitwardFiles, type GitwardFiles, type GitwardOptions } from '../helpers/server.js';
 
 /** Longest a test waits for an audit line after the response ended (it follows the close). */
@@ -223,25 +222,9 @@ export async function assertNoBackend(gw: Guarded, expectedRequests: number): Pr
   for (const r of records) assert.equal(r.exitCode, null, `audit line with an exit code: ${JSON.stringify(r)}`);
 }
 
-/**
- * Runs `git args…` like test/helpers/git.ts `git`, but with stdin closed from the start: that
- * helper's `stdin.end('')` races git's exit and throws an uncaught EPIPE (seen 17 times in 30
- * `makeWorkTree` calls), which fails a test for nothing.
- */
+/** Runs git with stdin closed; never throws on a non-zero exit. */
 export function runGit(args: readonly string[], opts: { cwd: string; env: Record<string, string> }): Promise<GitResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', args as string[], { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    const timer = setTimeout(() => child.kill('SIGKILL'), GIT_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
-    });
-  });
+  return git(args, { ...opts, timeoutMs: GIT_TIMEOUT_MS });
 }
 
 /** runGit that throws with git's stderr on a non-zero exit; resolves with stdout. */
