@@ -24,6 +24,9 @@ const redactFormat = winston.format((info) => {
 
 function wrap(w: winston.Logger): Logger {
   const at = (level: string) => (event: string, fields?: Record<string, unknown>) => {
+    // winston formats (redaction, timestamp, JSON) every line before its transport drops the ones
+    // below the level; a debug line on every request would cost that work for nothing.
+    if (!w.isLevelEnabled(level)) return;
     w.log(level, event, { event, ...(fields ?? {}) });
   };
   return {
