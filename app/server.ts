@@ -5,7 +5,7 @@ import express, { type Express } from 'express';
 import type { ListenAddress, ServerSettings } from './config/types.js';
 import { startRequestAudit } from './audit/request-audit.js';
 import type { AppDeps } from './deps.js';
-import { clientAddress, compileTrustedProxies, peerOf } from './request/client-address.js';
+import { clientAddress, compileTrustedProxies, peerOf, type TrustedProxies } from './request/client-address.js';
 import { setRequestContext, newRequestId } from './routes/context.js';
 import { createErrorHandler } from './routes/errors.js';
 import { createGitHandler, type GitRouteOptions } from './routes/git.js';
@@ -39,13 +39,21 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
   app.set('case sensitive routing', true);
   app.set('strict routing', true);
 
+  // The compiled trusted-proxy list of the current config, rebuilt only when a reload changes it
+  // (compiling a BlockList on every request showed in profiles).
+  let proxies: { readonly source: readonly string[]; readonly compiled: TrustedProxies } | null = null;
+  const trustedProxies = (source: readonly string[]): TrustedProxies => {
+    if (proxies?.source !== source) proxies = { source, compiled: compileTrustedProxies(source) };
+    return proxies.compiled;
+  };
+
   app.use((req, res, next) => {
     const requestId = newRequestId();
     const runtime = deps.runtime.current();
     const peer = peerOf(req.socket);
     const mode = runtime.config.sidecar.enabled && req.path === runtime.config.sidecar.path ? 'sidecar' : 'proxy';
     const logger = deps.logger.child({ requestId });
-    const audit = startRequestAudit(res, { requestId, remoteAddr: clientAddress(peer, req.headers, compileTrustedProxies(runtime.config.server.trustedProxies)), mode }, deps.audit, deps.now);
+    const audit = startRequestAudit(res, { requestId, remoteAddr: clientAddress(peer, req.headers, trustedProxies(runtime.config.server.trustedProxies)), mode }, deps.audit, deps.now);
     setRequestContext(res, { requestId, logger, audit });
     res.setHeader('X-Request-Id', requestId);
     next();

@@ -27,11 +27,16 @@ export const SETPRIV_PATH = '/usr/bin/setpriv';
 const HAVE_SETPRIV = fs.existsSync(SETPRIV_PATH);
 
 /**
- * Whether git-http-backend must run under setpriv's parent-death signal: only when setpriv exists
- * and the backend will read a CONTENT_LENGTH body (the one read that loops for ever on EOF).
+ * Whether git-http-backend must run under setpriv's parent-death signal. git 2.39's http-backend
+ * copies a receive-pack body with a CONTENT_LENGTH in pipe_fixed_length, which loops on read() = 0
+ * at full CPU for ever once its stdin is gone: an orphan of a killed gitward would never stop. Every
+ * other read of the body ends at EOF (an upload-pack body is read with read_in_full, a chunked body
+ * to EOF, a GET has none), which an orphan gets when gitward dies; its git children then see EOF too.
+ * setpriv is one more exec per request (0.7–1.3 ms measured), so only the case that needs it pays.
  */
 export function needsDeathSignal(env: Readonly<Record<string, string>>, haveSetpriv = HAVE_SETPRIV): boolean {
-  return haveSetpriv && env.CONTENT_LENGTH !== undefined && env.CONTENT_LENGTH !== '0';
+  const length = env.CONTENT_LENGTH;
+  return haveSetpriv && length !== undefined && length !== '0' && (env.PATH_INFO ?? '').endsWith('/git-receive-pack');
 }
 
 /** Most bytes of git-http-backend's stderr logged per request: enough for any real message. */
@@ -75,12 +80,8 @@ function counter(onBytes: (n: number) => void): Transform {
  */
 export async function runBackend(opts: RunBackendOptions): Promise<void> {
   const { req, res, logger, stats } = opts;
-  // Through setpriv when it is there and the request has a CONTENT_LENGTH: the kernel sends
-  // git-http-backend SIGTERM if gitward dies (SIGKILL, OOM killer). Without it an orphan still
-  // reading a CONTENT_LENGTH body loops on read() = 0 at full CPU for ever (git 2.39, http-backend.c
-  // pipe_fixed_length). Its git children then see EOF and clean up themselves. A request without a
-  // CONTENT_LENGTH (every GET, a chunked push) is read to EOF, which an orphan gets when gitward
-  // dies, so it needs no setpriv; that saves setpriv's exec (~1 ms measured) on each info/refs.
+  // Through setpriv when the backend will copy a CONTENT_LENGTH body to receive-pack: the kernel
+  // sends git-http-backend SIGTERM if gitward dies (SIGKILL, OOM killer). See needsDeathSignal.
   const [file, args] = needsDeathSignal(opts.env) ? [SETPRIV_PATH, ['--pdeathsig', 'TERM', '--', opts.backendPath]] : [opts.backendPath, []];
   const child = spawn(file, args, { env: { ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   logger.debug('backend.spawned', { pid: child.pid });

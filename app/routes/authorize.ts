@@ -16,6 +16,12 @@ export interface AuthorizeInput {
   /** Request headers, lower-case names, as Node gives them. */
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly peer: Peer;
+  /**
+   * The client's address when the caller already derived it from this `peer` and `headers` with
+   * the runtime's trusted proxies (the request middleware does, for the audit); derived here when
+   * absent. Saves compiling the trusted-proxy list a second time per request.
+   */
+  readonly clientAddress?: string;
 }
 
 /** What authorize learned so far; filled as it goes, so a denial can still be audited. */
@@ -45,7 +51,7 @@ export interface Authorized {
  */
 export async function authorize(runtime: Runtime, input: AuthorizeInput, progress: AuthorizeProgress = {}): Promise<Authorized> {
   const { config, policy } = runtime;
-  const address = clientAddress(input.peer, input.headers, compileTrustedProxies(config.server.trustedProxies));
+  const address = input.clientAddress ?? clientAddress(input.peer, input.headers, compileTrustedProxies(config.server.trustedProxies));
   progress.clientAddress = address;
   const q = input.url.indexOf('?');
   const rawPath = q >= 0 ? input.url.slice(0, q) : input.url;

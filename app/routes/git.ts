@@ -53,7 +53,7 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): Reque
     const progress: AuthorizeProgress = {};
     let allowed: Authorized;
     try {
-      allowed = await authorize(runtime, { method: req.method, url: req.originalUrl, headers: req.headers, peer: peerOf(req.socket) }, progress);
+      allowed = await authorize(runtime, { method: req.method, url: req.originalUrl, headers: req.headers, peer: peerOf(req.socket), clientAddress: ctx.audit.remoteAddr }, progress);
     } finally {
       noteProgress(ctx.audit, progress);
     }
