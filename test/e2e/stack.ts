@@ -3,12 +3,11 @@
  * file from deploy/nginx (only paths and ports replaced), gitward as a real `gitward serve` child
  * on a unix socket, and fcgiwrap + git-http-backend in sidecar mode.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { dispatcherPath, installHooks } from '../../app/cli/repo-admin.js';
 import { startFcgiwrap } from '../helpers/fcgiwrap.js';
-import type { GitResult } from '../helpers/git.js';
+import { git, type GitResult } from '../helpers/git.js';
 import { freePort, installSnippets, makeCert, readShippedSite, renderSite, startNginx, type NginxInstance } from '../helpers/nginx.js';
 import { spawnGitward, type SpawnedGitward } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -139,17 +138,5 @@ export async function startStack(t: Cleanup, mode: StackMode, paths: { nginx: st
 
 /** Runs git with stdin closed; never throws on a non-zero exit. */
 export function runGit(args: readonly string[], cwd: string, env: Record<string, string>): Promise<GitResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', args as string[], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    const timer = setTimeout(() => child.kill('SIGKILL'), GIT_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
-    });
-  });
+  return git(args, { cwd, env, timeoutMs: GIT_TIMEOUT_MS });
 }
