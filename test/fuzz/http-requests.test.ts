@@ -33,6 +33,21 @@ function genRequest(rng: Rng): Sent {
   return { method: rng.chance(0.9) ? rng.pick(METHODS) : mutate(rng, 'POST'), target, auth: rng.pick(AUTH), remoteUser: rng.chance(0.2) ? rng.pick(['ann', 'root', 'ann\u0001']) : '' };
 }
 
+/**
+ * Fixed requests sent before the random ones, through the same oracle, so that each outcome the
+ * tests expect to see at least once (granted, refused, malformed) is there whatever the seed.
+ */
+const CONTROLS: readonly Sent[] = [
+  { method: 'GET', target: '/x.git/info/refs?service=git-upload-pack', auth: '', remoteUser: '' },
+  { method: 'GET', target: '/secret.git/info/refs?service=git-upload-pack', auth: basic('ben', 'pw'), remoteUser: '' },
+  { method: 'GET', target: '/x/../secret.git/info/refs?service=git-upload-pack', auth: '', remoteUser: '' },
+];
+
+/** The i-th request of a run: the controls first, then the generator's. */
+function nthRequest(rng: Rng, i: number): Sent {
+  return CONTROLS[i] ?? genRequest(rng);
+}
+
 function raw(s: Sent, extra: string): Buffer {
   const head = [`${s.method} ${s.target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close'];
   if (s.auth !== '') head.push(`Authorization: ${s.auth}`);
@@ -71,8 +86,8 @@ test('the git route: never 5xx, and the backend runs only for a 200 the ACL allo
   const rng = fuzzRng('http-git-route');
   const gw = await start(t);
   const statuses = new Map<number, number>();
-  for (let i = 0; i < REQUESTS; i++) {
-    const s = genRequest(rng);
+  for (let i = 0; i < REQUESTS + CONTROLS.length; i++) {
+    const s = nthRequest(rng, i);
     const before = gw.runs().length;
     const r = await sendRaw(gw, raw(s, ''));
     statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
@@ -96,8 +111,8 @@ test('the sidecar endpoint: only 204, 401 or 403 (or the parser\'s 400), never a
   const rng = fuzzRng('http-sidecar');
   const gw = await start(t);
   const statuses = new Map<number, number>();
-  for (let i = 0; i < REQUESTS; i++) {
-    const s = genRequest(rng);
+  for (let i = 0; i < REQUESTS + CONTROLS.length; i++) {
+    const s = nthRequest(rng, i);
     const extra = `X-Original-URI: ${s.target}\r\nX-Original-Method: ${s.method}\r\n`;
     const r = await sendRaw(gw, raw({ ...s, method: 'GET', target: '/_gitward/auth' }, extra));
     statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
