@@ -3,85 +3,31 @@
  * the same files, deterministic poorly compressible commits to push, and repo checks (fsck,
  * refs, leftover lock files).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { git as runSharedGit, type GitResult } from '../helpers/git.js';
-import type { GitwardFiles } from '../helpers/server.js';
+import { spawnServe, type GitwardFiles, type ServeProcess } from '../helpers/server.js';
 
-/** How long a `gitward serve` child gets to log `server.listening`: it starts in well under 1 s. */
-const SERVE_READY_TIMEOUT_MS = 20_000;
 /** A push or clone in a fault test is a few MB on loopback; more than this means it hangs. */
 export const FAULT_GIT_TIMEOUT_MS = 60_000;
 
 /** A `gitward serve` child on existing files (so it can be killed and started again). */
-export interface ServeChild {
-  readonly child: ChildProcess;
+export interface ServeChild extends ServeProcess {
   readonly pid: number;
-  /** Parsed JSON lines of its stderr (operator log). */
-  readonly logLines: Array<Record<string, unknown>>;
   /** Parsed JSON lines of its stdout (audit log when `log.audit` is null). */
   readonly auditLines: Array<Record<string, unknown>>;
-  readonly exited: Promise<number | string>;
-  /** First log line with this `event` (and passing `match`), waiting up to `timeoutMs`. */
-  waitForLog(event: string, match?: (l: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
 /**
- * Spawns `node dist/app/main.js serve --config <files.configFile>` with the minimal environment of
- * the test helper, waits for `server.listening`, and SIGKILLs it after the test if still alive.
+ * Spawns `gitward serve` on `files` (test/helpers/server.ts `spawnServe`), waits for
+ * `server.listening`, and SIGKILLs it after the test if still alive.
  */
 export async function serveChild(t: Pick<TestContext, 'after'>, files: GitwardFiles): Promise<ServeChild> {
-  const main = path.join(__dirname, '..', '..', 'app', 'main.js');
-  const child = spawn(process.execPath, [main, 'serve', '--config', files.configFile], {
-    cwd: files.dir,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: path.join(files.dir, 'home'), LANG: 'C' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logLines: Array<Record<string, unknown>> = [];
-  const auditLines: Array<Record<string, unknown>> = [];
-  const collect = (stream: NodeJS.ReadableStream, into: Array<Record<string, unknown>>): void => {
-    let buf = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const text = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          into.push(JSON.parse(text) as Record<string, unknown>);
-        } catch {
-          into.push({ text });
-        }
-      }
-    });
-  };
-  collect(child.stdout as NodeJS.ReadableStream, auditLines);
-  collect(child.stderr as NodeJS.ReadableStream, logLines);
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-  });
-  let gone = false;
-  void exited.then(() => (gone = true));
-  const waitForLog: ServeChild['waitForLog'] = async (event, match = () => true, timeoutMs = SERVE_READY_TIMEOUT_MS) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const seen = logLines.find((l) => l.event === event && match(l));
-      if (seen) return seen;
-      if (gone || Date.now() > deadline) throw new Error(`no ${event} log line (${gone ? 'gitward exited' : 'timed out'}); log: ${JSON.stringify(logLines).slice(0, 2000)}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
-  await waitForLog('server.listening');
-  return { child, pid: child.pid as number, logLines, auditLines, exited, waitForLog };
+  const served = await spawnServe(t, files);
+  return { ...served, pid: served.child.pid as number, auditLines: served.stdoutLines };
 }
 
 /**

@@ -185,11 +185,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** A `gitward serve` child process. */
-export interface SpawnedGitward extends GitwardFiles {
-  readonly origin: string;
-  readonly port: number;
-  readonly url: UrlFor;
+/** A running `gitward serve` child process and what it has logged. */
+export interface ServeProcess {
   readonly child: ChildProcess;
   /** Parsed JSON lines the child wrote to stderr (operator log), in order. */
   readonly logLines: Array<Record<string, unknown>>;
@@ -201,13 +198,19 @@ export interface SpawnedGitward extends GitwardFiles {
   readonly exited: Promise<number | string>;
 }
 
+/** A `gitward serve` child process on its own files and port. */
+export interface SpawnedGitward extends GitwardFiles, ServeProcess {
+  readonly origin: string;
+  readonly port: number;
+  readonly url: UrlFor;
+}
+
 /**
- * Spawns `node dist/app/main.js serve --config FILE` on a free port and waits for its
- * `server.listening` line. The child gets a minimal environment (PATH, HOME, LANG).
+ * Spawns `node dist/app/main.js serve --config FILE` on existing `files` (so a test can kill it and
+ * start it again on the same files), waits for its `server.listening` line, and SIGKILLs it after
+ * the test if it is still alive. The child gets a minimal environment (PATH, HOME, LANG).
  */
-export async function spawnGitward(t: Pick<TestContext, 'after'>, options: GitwardOptions = {}): Promise<SpawnedGitward> {
-  const port = await freePort();
-  const files = await prepareGitwardFiles(t, { ...options, config: { listen: `127.0.0.1:${port}`, ...options.config } });
+export async function spawnServe(t: Pick<TestContext, 'after'>, files: GitwardFiles): Promise<ServeProcess> {
   const main = path.join(__dirname, '..', '..', 'app', 'main.js');
   const child = spawn(process.execPath, [main, 'serve', '--config', files.configFile], {
     cwd: files.dir,
@@ -253,7 +256,7 @@ export async function spawnGitward(t: Pick<TestContext, 'after'>, options: Gitwa
       await exited;
     }
   });
-  const waitForLog: SpawnedGitward['waitForLog'] = (event, match = () => true, timeoutMs = SPAWN_READY_TIMEOUT_MS) => {
+  const waitForLog: ServeProcess['waitForLog'] = (event, match = () => true, timeoutMs = SPAWN_READY_TIMEOUT_MS) => {
     const seen = logLines.find((l) => l.event === event && match(l));
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
@@ -266,6 +269,17 @@ export async function spawnGitward(t: Pick<TestContext, 'after'>, options: Gitwa
     });
   };
   await waitForLog('server.listening');
+  return { child, logLines, stdoutLines, waitForLog, exited };
+}
+
+/**
+ * Spawns `node dist/app/main.js serve --config FILE` on fresh files and a free port and waits for
+ * its `server.listening` line.
+ */
+export async function spawnGitward(t: Pick<TestContext, 'after'>, options: GitwardOptions = {}): Promise<SpawnedGitward> {
+  const port = await freePort();
+  const files = await prepareGitwardFiles(t, { ...options, config: { listen: `127.0.0.1:${port}`, ...options.config } });
+  const served = await spawnServe(t, files);
   const origin = `http://127.0.0.1:${port}`;
-  return { ...files, origin, port, url: urlFor(origin), child, logLines, stdoutLines, waitForLog, exited };
+  return { ...files, ...served, origin, port, url: urlFor(origin) };
 }
