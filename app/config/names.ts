@@ -1,13 +1,14 @@
 import { BUILTIN_HOOK_PLUGINS } from '../../plugins/registry.js';
+import { GIT_SUFFIX, MAX_REPO_NAME_BYTES, REPO_NAME_SEGMENT } from '../request/repo-name.js';
 
 /** One path segment of a repo or group name: the grammar of URL repo names (DESIGN.md §2). */
-export const NAME_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+export const NAME_SEGMENT = REPO_NAME_SEGMENT;
 
 /** Longest repo path accepted, in bytes: the same limit as URL repo names. */
-export const MAX_REPO_PATH_BYTES = 255;
+export const MAX_REPO_PATH_BYTES = MAX_REPO_NAME_BYTES;
 
-/** The suffix that marks a repo key in the `repos:` tree. */
-export const GIT_SUFFIX = '.git';
+/** The suffix that marks a repo key in the `repos:` tree, as in URLs and on disk. */
+export { GIT_SUFFIX };
 
 /** The pseudo-principals; any other `$name` is a mistake. */
 export const PSEUDO_PRINCIPALS: ReadonlySet<string> = new Set(['$anonymous', '$authenticated', '$all']);

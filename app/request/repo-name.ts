@@ -5,10 +5,10 @@ import type { RepoName } from '../types.js';
 export const MAX_REPO_NAME_BYTES = 255;
 
 /** One path segment of a repo name: starts with a letter or digit, then letters, digits, `.`, `_`, `-`. */
-const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+export const REPO_NAME_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** The optional suffix of a repo name in a URL; on disk it is always there. */
-const GIT_SUFFIX = '.git';
+export const GIT_SUFFIX = '.git';
 
 /**
  * Parses the repo part of a URL path (`web/site.git`, percent-encoded as received) into a
@@ -23,7 +23,7 @@ export function parseRepoName(raw: string): RepoName {
   if (segments[last]?.endsWith(GIT_SUFFIX)) segments[last] = (segments[last] as string).slice(0, -GIT_SUFFIX.length);
   for (const segment of segments) {
     if (segment === '') throw new BadRequest('invalid repository name: empty path segment');
-    if (!SEGMENT.test(segment)) throw new BadRequest('invalid repository name: segments use A-Z a-z 0-9 . _ - and start with a letter or digit');
+    if (!REPO_NAME_SEGMENT.test(segment)) throw new BadRequest('invalid repository name: segments use A-Z a-z 0-9 . _ - and start with a letter or digit');
     if (segment.includes('..')) throw new BadRequest('invalid repository name: ".." is not allowed');
     // `a.git/b` or `a.git.git` would make two URLs name one directory, or one URL two.
     if (segment.endsWith(GIT_SUFFIX)) throw new BadRequest('invalid repository name: only the last segment may end in .git, once');
