@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { freePort, prepareGitwardFiles } from '../helpers/server.js';
-import { descendantsOf, describeProcs, fdKinds, openFds, waitFor } from '../helpers/procs.js';
+import { cmdline, descendantsOf, describeProcs, fdKinds, openFds, waitFor } from '../helpers/procs.js';
 import { allRefs, fsckStrict, noiseTree, pushAccepted, runGit, serveChild, type ServeChild } from './fault-kit.js';
 
 /** Big enough that the push is still streaming when the client is killed. */
@@ -63,12 +63,19 @@ async function assertNothingLeft(t: TestContext, f: Fixture): Promise<void> {
   assert.equal(fsck.code, 0, `fsck --strict: ${fsck.stdout}${fsck.stderr}`);
 }
 
-/** Waits until gitward runs a backend child whose command line mentions `service`. */
+/**
+ * Waits until gitward runs the `git <service> --stateless-rpc` of a POST: the pack exchange, not
+ * the ref advertisement (`--advertise-refs` / `--http-backend-info-refs`) that a real client's
+ * GET info/refs starts first and that ends within milliseconds.
+ */
 async function backendRunning(f: Fixture, service: string): Promise<void> {
+  const isPackExchange = (argv: readonly string[]): boolean =>
+    argv.includes(service) && argv.includes('--stateless-rpc') && !argv.includes('--advertise-refs') && !argv.includes('--http-backend-info-refs');
   await waitFor(
-    () => descendantsOf(f.gw.pid).some((p) => p.state !== 'Z' && (p.comm.includes(service.slice(0, 12)) || p.comm === 'git')),
-    `a ${service} is running under gitward`,
+    () => descendantsOf(f.gw.pid).some((p) => p.state !== 'Z' && isPackExchange(cmdline(p.pid))),
+    `a ${service} pack exchange is running under gitward`,
     IN_FLIGHT_BOUND_MS,
+    () => describeProcs(descendantsOf(f.gw.pid)),
   );
   // Otherwise "back to the baseline" below would prove nothing.
   assert.ok(openFds(f.gw.pid).length > f.baselineFds, 'gitward holds more fds while the request is in flight');
