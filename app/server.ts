@@ -1,4 +1,5 @@
 import fsp from 'node:fs/promises';
+import type { BackendPool } from './backend/backend-process.js';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
@@ -21,6 +22,8 @@ export interface AppOptions {
   readonly backendPath?: string;
   /** PATH, HOME and LANG handed to git (default: a minimal PATH only). */
   readonly processEnv?: GitRouteOptions['processEnv'];
+  /** fcgiwrap workers for reads (server.backend_runner: fcgiwrap); default none: every request spawns. */
+  readonly pool?: BackendPool | null;
 }
 
 /** PATH used for git when the caller passes none: git and its helpers live here on Debian. */
@@ -70,6 +73,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
     createGitHandler(deps, {
       backendPath: options.backendPath ?? DEFAULT_GIT_HTTP_BACKEND,
       processEnv: options.processEnv ?? { PATH: FALLBACK_PATH },
+      pool: options.pool ?? null,
     }),
   );
   app.use(createErrorHandler());
@@ -98,7 +102,7 @@ export const DEFAULT_SOCKET_MODE = 0o660;
  * Applies the server timeouts: headers within `headersTimeoutSeconds` (slow-loris guard), no total
  * request limit, a socket with no bytes moving for `idleTimeoutSeconds` is closed.
  */
-export function configureServer(server: http.Server, settings: ServerSettings): void {
+export function configureServer(server: http.Server, settings: Pick<ServerSettings, 'headersTimeoutSeconds' | 'idleTimeoutSeconds'>): void {
   server.headersTimeout = settings.headersTimeoutSeconds * 1000;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;

@@ -5,6 +5,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BadGateway } from '../errors.js';
 import type { Logger } from '../types.js';
+import type { BackendEnd, BackendPool, BackendProcess } from './backend-process.js';
 import { createCgiHeadParser, type CgiHeadResult } from './cgi-head.js';
 
 /**
@@ -60,6 +61,8 @@ export interface RunBackendOptions {
   readonly env: Readonly<Record<string, string>>;
   readonly logger: Logger;
   readonly stats: BackendStats;
+  /** Where a read may run instead of a spawn of gitward's own (fcgiwrap workers); null: spawn. */
+  readonly pool?: BackendPool | null;
 }
 
 function counter(onBytes: (n: number) => void): Transform {
@@ -80,34 +83,17 @@ function counter(onBytes: (n: number) => void): Transform {
  */
 export async function runBackend(opts: RunBackendOptions): Promise<void> {
   const { req, res, logger, stats } = opts;
-  // Through setpriv when the backend will copy a CONTENT_LENGTH body to receive-pack: the kernel
-  // sends git-http-backend SIGTERM if gitward dies (SIGKILL, OOM killer). See needsDeathSignal.
-  const [file, args] = needsDeathSignal(opts.env) ? [SETPRIV_PATH, ['--pdeathsig', 'TERM', '--', opts.backendPath]] : [opts.backendPath, []];
-  const child = spawn(file, args, { env: { ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  const child = opts.pool?.tryStart(opts.env) ?? spawnBackend(opts.backendPath, opts.env);
   logger.debug('backend.spawned', { pid: child.pid });
-  const exited = new Promise<void>((resolve) => {
-    child.once('close', (code, signal) => {
-      stats.exitCode = code;
-      stats.signal = signal;
-      resolve();
-    });
-    child.once('error', (err) => {
-      logger.error('backend.spawn_failed', { error: err.message });
-      resolve();
-    });
+  const exited = child.done.then((end) => {
+    stats.exitCode = end.code;
+    stats.signal = end.signal;
+    if (end.error) logger.error('backend.spawn_failed', { error: end.error.message });
   });
 
   const killTimers: NodeJS.Timeout[] = [];
   let clientGone = false;
-  const killGroup = (signal: NodeJS.Signals): void => {
-    // The whole group: git-http-backend's children (upload-pack, pack-objects, index-pack) too.
-    if (child.pid === undefined) return;
-    try {
-      process.kill(-child.pid, signal);
-    } catch {
-      // The group is already gone.
-    }
-  };
+  const killGroup = (signal: NodeJS.Signals): void => child.kill(signal);
   const onClientGone = (): void => {
     if (res.writableFinished) return;
     logger.warn('backend.client_gone', { pid: child.pid });
@@ -191,13 +177,45 @@ export async function runBackend(opts: RunBackendOptions): Promise<void> {
       res.destroy();
     }
     await exited;
-    if (stats.exitCode !== 0) logger.warn('backend.exit', { code: stats.exitCode, signal: stats.signal });
+    // null: the runner could not know (fcgiwrap does not report exit codes).
+    if ((stats.exitCode !== null && stats.exitCode !== 0) || stats.signal !== null) logger.warn('backend.exit', { code: stats.exitCode, signal: stats.signal });
   } finally {
     await input;
     await exited;
     if (!clientGone) for (const timer of killTimers) clearTimeout(timer);
     res.off('close', onClientGone);
   }
+}
+
+/**
+ * Spawns git-http-backend as gitward's own child, in its own process group, through setpriv when
+ * it needs a parent-death signal (see needsDeathSignal).
+ */
+export function spawnBackend(backendPath: string, env: Readonly<Record<string, string>>): BackendProcess {
+  // Through setpriv when the backend will copy a CONTENT_LENGTH body to receive-pack: the kernel
+  // sends git-http-backend SIGTERM if gitward dies (SIGKILL, OOM killer). See needsDeathSignal.
+  const [file, args] = needsDeathSignal(env) ? [SETPRIV_PATH, ['--pdeathsig', 'TERM', '--', backendPath]] : [backendPath, []];
+  const child = spawn(file, args, { env: { ...env }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  const done = new Promise<BackendEnd>((resolve) => {
+    child.once('close', (code, signal) => resolve({ code, signal }));
+    child.once('error', (err) => resolve({ code: null, signal: null, error: err }));
+  });
+  return {
+    pid: child.pid,
+    stdin: child.stdin,
+    stdout: child.stdout,
+    stderr: child.stderr,
+    done,
+    kill(signal) {
+      // The whole group: git-http-backend's children (upload-pack, pack-objects, index-pack) too.
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        // The group is already gone.
+      }
+    },
+  };
 }
 
 /** Reads stdout until the CGI header block is complete, the output is invalid, or the child exits. */

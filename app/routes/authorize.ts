@@ -95,7 +95,7 @@ export async function authorize(runtime: Runtime, input: AuthorizeInput, progres
         throw new NotFound(`repository ${git.repo} not found`);
     }
   }
-  const location = await locateRepo(config.repoRoot, git.repo);
+  const location = locateRepo(config.repoRoot, git.repo);
   if (location.kind === 'outside') throw new NotFound(`repository ${git.repo} not found`);
   return { git, identity, decision, clientAddress: address, repoDir: location.kind === 'found' ? location.dir : null };
 }

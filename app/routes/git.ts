@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { RequestHandler } from 'express';
 import { buildBackendEnv } from '../backend/backend-env.js';
+import type { BackendPool } from '../backend/backend-process.js';
 import { buildCgiEnv } from '../backend/cgi-env.js';
 import { runBackend, type BackendStats } from '../backend/run-backend.js';
 import type { AppDeps } from '../deps.js';
@@ -20,6 +21,8 @@ export interface GitRouteOptions {
   readonly backendPath: string;
   /** PATH, HOME and LANG of gitward's own environment, for git and the hooks. */
   readonly processEnv: Readonly<{ PATH?: string | undefined; HOME?: string | undefined; LANG?: string | undefined }>;
+  /** Where reads may run instead of a spawn (fcgiwrap workers); pushes always spawn. */
+  readonly pool?: BackendPool | null;
 }
 
 /** Prefix of the private temp dir handed to hooks as GITWARD_LOG_DIR. */
@@ -89,7 +92,9 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): Reque
         git4nginxEnv: runtime.config.compat.git4nginxEnv,
       });
       ctx.logger.debug('backend.start', { repo: allowed.git.repo, service: allowed.git.service, user: allowed.identity.user });
-      await runBackend({ req, res, backendPath: options.backendPath, env, logger: ctx.logger, stats });
+      // Pushes never go to the pool: they need gitward's own spawn (process group, parent-death
+      // signal, exit code in the audit line); reads are where the latency is.
+      await runBackend({ req, res, backendPath: options.backendPath, env, logger: ctx.logger, stats, pool: isPush ? null : (options.pool ?? null) });
     } finally {
       copyStats();
       if (logDir !== null) await relogHookLogs(logDir, ctx.logger);

@@ -62,7 +62,7 @@ describe('listening on a unix socket', () => {
 describe('server timeouts', () => {
   it('bounds slow headers and idle sockets, but never a whole request (a 10-minute push)', () => {
     const server = http.createServer();
-    configureServer(server, { headersTimeoutSeconds: 60, idleTimeoutSeconds: 300, shutdownGraceSeconds: 30, trustedProxies: [] });
+    configureServer(server, { headersTimeoutSeconds: 60, idleTimeoutSeconds: 300 });
     assert.equal(server.headersTimeout, 60_000);
     assert.equal(server.requestTimeout, 0);
     assert.equal(server.timeout, 300_000);

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { createAuditSink } from '../../audit/audit-log.js';
+import { FcgiwrapPool, findFcgiwrap } from '../../backend/fcgiwrap-pool.js';
 import { findGitHttpBackend } from '../../backend/locate.js';
 import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../../log/logger.js';
@@ -51,7 +52,27 @@ export const serve: Command = async (argv, io) => {
   const runtime = await createReloadingRuntime(file, { logger, now: Date.now });
   const config = runtime.current().config;
   const audit = createAuditSink(config.log.audit === null ? { kind: 'stream', stream: io.stdout } : { kind: 'file', path: config.log.audit });
-  const app = createApp({ runtime, logger, audit, now: Date.now }, { backendPath: await findGitHttpBackend(processEnv.PATH), processEnv });
+  const backendPath = await findGitHttpBackend(processEnv.PATH);
+  let pool: FcgiwrapPool | null = null;
+  if (config.server.backendRunner === 'fcgiwrap') {
+    // Fail closed: a runner that was asked for and cannot start stops start-up.
+    const fcgiwrap = findFcgiwrap(config.server.fcgiwrapPath);
+    if (fcgiwrap === null) {
+      io.stderr.write(`gitward serve: ${file}: server.backend_runner: fcgiwrap, but ${config.server.fcgiwrapPath} is not an executable (apt-get install fcgiwrap, or set server.fcgiwrap_path)\n`);
+      await audit.close();
+      runtime.close();
+      return EXIT.config;
+    }
+    try {
+      pool = await FcgiwrapPool.start({ fcgiwrapPath: fcgiwrap, backendPath, size: config.server.fcgiwrapWorkers, logger });
+    } catch (err) {
+      io.stderr.write(`gitward serve: cannot start the fcgiwrap workers: ${err instanceof Error ? err.message : String(err)}\n`);
+      await audit.close();
+      runtime.close();
+      return EXIT.failed;
+    }
+  }
+  const app = createApp({ runtime, logger, audit, now: Date.now }, { backendPath, processEnv, pool });
   const server = http.createServer(app);
   configureServer(server, config.server);
   const address = await listenOn(server, config.listen);
@@ -70,6 +91,7 @@ export const serve: Command = async (argv, io) => {
       logger.info('server.stopping', { signal, graceMs });
       void shutdownServer(server, graceMs).then(async (clean) => {
         runtime.close();
+        await pool?.close();
         logger.info('server.stopped', { clean });
         await audit.close();
         resolve(EXIT.ok);

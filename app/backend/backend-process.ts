@@ -1,0 +1,31 @@
+import type { Readable, Writable } from 'node:stream';
+
+/** How a backend run ended. `code` is null when the runner cannot know it (fcgiwrap does not say). */
+export interface BackendEnd {
+  readonly code: number | null;
+  readonly signal: string | null;
+  /** Set when the backend could not be started or its channel failed. */
+  readonly error?: Error;
+}
+
+/**
+ * One running git-http-backend, however it was started: spawned by gitward itself, or by one of
+ * its fcgiwrap workers. runBackend only talks to this.
+ */
+export interface BackendProcess {
+  /** For log lines: the backend's pid, or the fcgiwrap worker's. */
+  readonly pid: number | undefined;
+  /** The request body goes here; ending it is how a chunked body's end reaches the CGI. */
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Settles once the backend is gone and its output streams have ended. */
+  readonly done: Promise<BackendEnd>;
+  /** Sends `signal` to the backend and every process it started. */
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** A faster way to start read-only backends; null from tryStart means "spawn it yourself". */
+export interface BackendPool {
+  tryStart(env: Readonly<Record<string, string>>): BackendProcess | null;
+}
