@@ -162,11 +162,15 @@ function rssOf(m: Measured | undefined): string {
 
 async function benchBridge(c: Ctx): Promise<string[]> {
   const anchor = track(c, await startClassic(path.join(c.work, 'anchor'), { repoRoot: c.serverRoot }));
+  const open = "{.read: [$all], .write: [$all]}";
   const port = await freeTcp();
-  const gw = track(c, await startGitward(path.join(c.work, 'gw-bridge'), gitwardYaml(c, `127.0.0.1:${port}`, "{.read: [$all], .write: [$all]}")));
+  const gw = track(c, await startGitward(path.join(c.work, 'gw-bridge'), gitwardYaml(c, `127.0.0.1:${port}`, open)));
+  const portF = await freeTcp();
+  const gwF = track(c, await startGitward(path.join(c.work, 'gw-bridge-fcgiwrap'), gitwardYaml(c, `127.0.0.1:${portF}`, open, 'server: {backend_runner: fcgiwrap}')));
   const targets: Target[] = [
     { name: 'nginx+fcgiwrap', url: (r) => `${anchor.origin}/${r}.git`, pid: null },
     { name: 'gitward', url: (r) => `${gw.origin}/${r}.git`, pid: gw.pid },
+    { name: 'gitward fcgiwrap', url: (r) => `${gwF.origin}/${r}.git`, pid: gwF.pid },
     { name: 'file://', url: (r) => `file://${c.serverRoot}/${r}.git`, pid: null },
   ];
   const metrics: Metric[] = ['clone', 'ls-v0', 'ls-v2', 'fetch', 'parallel', 'push300', 'clone300'];
@@ -175,13 +179,24 @@ async function benchBridge(c: Ctx): Promise<string[]> {
   const rows = metrics.map((m) => {
     const a = get('nginx+fcgiwrap', m);
     const g = get('gitward', m);
+    const gf = get('gitward fcgiwrap', m);
     const f = get('file://', m);
-    return row(LABELS[m], [a, g, f], a, [rssOf(g)]).filter((_, i) => i !== 5);
+    // Drop the floor's own ratio (index 7): only gitward is compared with the anchor.
+    return row(LABELS[m], [a, g, gf, f], a, [rssOf(g), rssOf(gf)]).filter((_, i) => i !== 7);
   });
+  const delta = (t: string, m: Metric): string => {
+    const x = get(t, m);
+    const a = get('nginx+fcgiwrap', m);
+    return x && a ? `${x.time.median - a.time.median >= 0 ? '+' : ''}${(x.time.median - a.time.median).toFixed(1)} ms` : 'n/a';
+  };
   return [
     '## Bridge (issue 2): gitward standalone vs nginx + fcgiwrap + git-http-backend (no auth, plain HTTP)',
     '',
-    table(['test', 'nginx+fcgiwrap (anchor)', 'gitward', '`file://` (floor)', 'gitward / anchor', 'gitward peak RSS'], rows),
+    '`gitward` forks git-http-backend itself (server.backend_runner: spawn, the default); `gitward fcgiwrap` runs reads through its fcgiwrap workers (server.backend_runner: fcgiwrap; pushes still spawn).',
+    '',
+    table(['test', 'nginx+fcgiwrap (anchor)', 'gitward', 'gitward fcgiwrap', '`file://` (floor)', 'gitward / anchor', 'gitward fcgiwrap / anchor', 'gitward peak RSS', 'gitward fcgiwrap peak RSS'], rows),
+    '',
+    `ls-remote p50 minus the anchor's: gitward ${delta('gitward', 'ls-v0')} (v0) / ${delta('gitward', 'ls-v2')} (v2); gitward fcgiwrap ${delta('gitward fcgiwrap', 'ls-v0')} (v0) / ${delta('gitward fcgiwrap', 'ls-v2')} (v2). Goal: within +3 ms.`,
   ];
 }
 
