@@ -26,6 +26,13 @@ const WORKER_READY_TIMEOUT_MS = 5_000;
 /** How often a starting worker's socket is probed. */
 const WORKER_READY_POLL_MS = 5;
 
+/**
+ * Output buffered ahead of the client before the fcgiwrap connection is paused: with the stream
+ * default (16 KiB) nearly every 64 KiB read would pause and resume the socket. Still a bounded,
+ * per-request amount.
+ */
+const STDOUT_HIGH_WATER_BYTES = 1024 * 1024;
+
 /** FastCGI request id: one request per connection, so always the same. */
 const REQUEST_ID = 1;
 
@@ -163,6 +170,7 @@ export class FcgiwrapPool implements BackendPool {
     const reader = createRecordReader();
     let paused = false;
     const stdout = new Readable({
+      highWaterMark: STDOUT_HIGH_WATER_BYTES,
       read() {
         if (paused) {
           paused = false;
