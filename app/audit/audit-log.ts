@@ -24,11 +24,25 @@ export function createAuditSink(target: AuditTarget): ClosableAuditSink {
     format: winston.format.printf((info) => JSON.stringify((info as unknown as { record: AuditRecord }).record)),
     transports: [transport],
   });
+  let closed = false;
   return {
     write(record) {
-      w.info('audit', { record });
+      if (!closed) {
+        w.info('audit', { record });
+        return;
+      }
+      // A request whose backend outlived the shutdown (its line waits for the exit code) still
+      // gets its line, written directly: winston's stream is ended, and writing to it would crash.
+      const line = `${JSON.stringify(record)}\n`;
+      try {
+        if (target.kind === 'file') fs.appendFileSync(target.path, line);
+        else if (target.stream.writable) target.stream.write(line);
+      } catch {
+        // Nowhere left to write during shutdown; never crash the process for it.
+      }
     },
     close() {
+      closed = true;
       return new Promise((resolve) => {
         w.once('finish', () => resolve());
         w.end();
