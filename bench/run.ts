@@ -164,9 +164,10 @@ async function benchBridge(c: Ctx): Promise<string[]> {
   const anchor = track(c, await startClassic(path.join(c.work, 'anchor'), { repoRoot: c.serverRoot }));
   const open = "{.read: [$all], .write: [$all]}";
   const port = await freeTcp();
-  const gw = track(c, await startGitward(path.join(c.work, 'gw-bridge'), gitwardYaml(c, `127.0.0.1:${port}`, open)));
+  // The default runner (auto: fcgiwrap, installed here) and the forced spawn runner, side by side.
+  const gw = track(c, await startGitward(path.join(c.work, 'gw-bridge'), gitwardYaml(c, `127.0.0.1:${port}`, open, 'server: {backend_runner: spawn}')));
   const portF = await freeTcp();
-  const gwF = track(c, await startGitward(path.join(c.work, 'gw-bridge-fcgiwrap'), gitwardYaml(c, `127.0.0.1:${portF}`, open, 'server: {backend_runner: fcgiwrap}')));
+  const gwF = track(c, await startGitward(path.join(c.work, 'gw-bridge-fcgiwrap'), gitwardYaml(c, `127.0.0.1:${portF}`, open)));
   const targets: Target[] = [
     { name: 'nginx+fcgiwrap', url: (r) => `${anchor.origin}/${r}.git`, pid: null },
     { name: 'gitward', url: (r) => `${gw.origin}/${r}.git`, pid: gw.pid },
@@ -192,7 +193,7 @@ async function benchBridge(c: Ctx): Promise<string[]> {
   return [
     '## Bridge (issue 2): gitward standalone vs nginx + fcgiwrap + git-http-backend (no auth, plain HTTP)',
     '',
-    '`gitward` forks git-http-backend itself (server.backend_runner: spawn, the default); `gitward fcgiwrap` runs reads through its fcgiwrap workers (server.backend_runner: fcgiwrap; pushes still spawn).',
+    '`gitward fcgiwrap` is the default (server.backend_runner: auto, with fcgiwrap installed): reads run through its fcgiwrap workers, pushes spawn. `gitward` forks git-http-backend itself for every request (server.backend_runner: spawn).',
     '',
     table(['test', 'nginx+fcgiwrap (anchor)', 'gitward', 'gitward fcgiwrap', '`file://` (floor)', 'gitward / anchor', 'gitward fcgiwrap / anchor', 'gitward peak RSS', 'gitward fcgiwrap peak RSS'], rows),
     '',

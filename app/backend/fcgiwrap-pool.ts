@@ -230,23 +230,38 @@ export class FcgiwrapPool implements BackendPool {
         sock.destroy();
         return;
       }
+      // fcgiwrap sends its output in records of a few KiB, several per socket read: they are
+      // pushed as one buffer per read, so a large clone costs one trip through the response's
+      // streams per read instead of one per record.
+      let pending: Buffer[] = [];
+      const flush = (): void => {
+        if (pending.length === 0 || stdout.readableEnded) return;
+        const data = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending);
+        pending = [];
+        if (!stdout.push(data) && !paused) {
+          paused = true;
+          sock.pause();
+        }
+      };
       for (const r of records) {
         if (r.requestId !== REQUEST_ID) continue;
         if (r.type === FcgiType.Stdout) {
-          if (r.content.length === 0) {
-            if (!stdout.readableEnded) stdout.push(null);
-          } else if (!stdout.push(r.content) && !paused) {
-            paused = true;
-            sock.pause();
+          if (r.content.length > 0) {
+            pending.push(r.content);
+            continue;
           }
+          flush();
+          if (!stdout.readableEnded) stdout.push(null);
         } else if (r.type === FcgiType.Stderr) {
           if (r.content.length > 0) stderr.push(r.content);
         } else if (r.type === FcgiType.EndRequest) {
           ended = true;
+          flush();
           endOutputs();
           sock.end();
         }
       }
+      flush();
     });
     const stdin = new Writable({
       write(chunk: Buffer, _enc, cb) {

@@ -107,4 +107,26 @@ describe('server.backend_runner: fcgiwrap', { skip: SKIP }, () => {
     assert.equal(code, 78, stderr);
     assert.match(stderr, /server\.backend_runner: fcgiwrap, but \/nonexistent\/fcgiwrap is not an executable/);
   });
+
+  it('the default runner (auto) uses the workers when fcgiwrap is installed', { timeout: 60_000 }, async (t) => {
+    const gw = await spawnGitward(t, { users: { ann: ANN.password }, repos: ['r'], config: { users: { ann: {} }, repos: { '.read': ['ann'], '.write': ['ann'] } } });
+    const chosen = await gw.waitForLog('backend.runner');
+    assert.equal(chosen.runner, 'fcgiwrap', JSON.stringify(chosen));
+    assert.equal(workersOf(gw.child.pid as number).length, 4, 'server.fcgiwrap_workers defaults to 4');
+    await seed(gw);
+    await gitOk(['clone', '-q', gw.url('r', ANN), path.join(gw.dir, 'auto-clone')], { cwd: gw.dir, env: gw.gitEnv });
+    const clone = gw.stdoutLines.filter((l) => l.service === 'git-upload-pack' && l.status === 200);
+    assert.ok(clone.length > 0 && clone.every((l) => l.exitCode === null), 'reads went to the workers, which report no exit code');
+  });
+
+  it('auto falls back to spawning when fcgiwrap is not installed, and says so', { timeout: 60_000 }, async (t) => {
+    const gw = await spawnGitward(t, { users: { ann: ANN.password }, repos: ['r'], config: { users: { ann: {} }, repos: { '.read': ['ann'], '.write': ['ann'] }, server: { fcgiwrap_path: '/nonexistent/fcgiwrap' } } });
+    const chosen = await gw.waitForLog('backend.runner');
+    assert.equal(chosen.runner, 'spawn');
+    assert.match(String(chosen.reason), /\/nonexistent\/fcgiwrap is not installed/);
+    assert.equal(workersOf(gw.child.pid as number).length, 0);
+    await seed(gw);
+    await gitOk(['clone', '-q', gw.url('r', ANN), path.join(gw.dir, 'spawn-clone')], { cwd: gw.dir, env: gw.gitEnv });
+    assert.ok(gw.stdoutLines.some((l) => l.service === 'git-upload-pack' && l.status === 200 && l.exitCode === 0), 'spawned reads report git\'s exit code');
+  });
 });

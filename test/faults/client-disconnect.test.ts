@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { freePort, prepareGitwardFiles } from '../helpers/server.js';
-import { cmdline, descendantsOf, describeProcs, fdKinds, openFds, waitFor } from '../helpers/procs.js';
+import { backendsOf, cmdline, descendantsOf, describeProcs, fdKinds, openFds, waitFor } from '../helpers/procs.js';
 import { allRefs, fsckStrict, noiseTree, pushAccepted, runGit, serveChild, type ServeChild } from './fault-kit.js';
 
 /** Big enough that the push is still streaming when the client is killed. */
@@ -44,13 +44,35 @@ async function setUp(t: TestContext): Promise<Fixture> {
   assert.ok(pushAccepted(p, 'refs/heads/main'), `warm-up push: ${p.stderr}`);
   const c = await runGit(['clone', '--quiet', url('d'), path.join(files.dir, 'warm-clone')], files.dir, files.gitEnv);
   assert.equal(c.code, 0, c.stderr);
-  await waitFor(() => descendantsOf(gw.pid).length === 0, 'no children after the warm-up', CLEANUP_BOUND_MS);
-  return { gw, port, files, url, baselineFds: openFds(gw.pid).length };
+  await waitFor(() => backendsOf(gw.pid).length === 0, 'no children after the warm-up', CLEANUP_BOUND_MS);
+  return { gw, port, files, url, baselineFds: await settledFdCount(gw.pid) };
+}
+
+/** Polls between readings of a settling fd count; a closed keep-alive socket goes in one poll. */
+const FD_SETTLE_POLL_MS = 100;
+/** Readings in a row that must agree before a count is taken as settled. */
+const FD_SETTLE_READINGS = 3;
+
+/**
+ * gitward's fd count once it has stopped changing: the last client's keep-alive socket and the
+ * fcgiwrap workers' spare connections open and close a moment after a request ends.
+ */
+async function settledFdCount(pid: number): Promise<number> {
+  const deadline = Date.now() + CLEANUP_BOUND_MS;
+  let last = openFds(pid).length;
+  let same = 1;
+  while (same < FD_SETTLE_READINGS && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, FD_SETTLE_POLL_MS));
+    const now = openFds(pid).length;
+    same = now === last ? same + 1 : 1;
+    last = now;
+  }
+  return last;
 }
 
 /** Waits until gitward is back to its baseline: no children, no more fds than before. */
 async function assertNothingLeft(t: TestContext, f: Fixture): Promise<void> {
-  await waitFor(() => descendantsOf(f.gw.pid).length === 0, 'every backend child of gitward has exited', CLEANUP_BOUND_MS, () => describeProcs(descendantsOf(f.gw.pid)));
+  await waitFor(() => backendsOf(f.gw.pid).length === 0, 'every backend child of gitward has exited', CLEANUP_BOUND_MS, () => describeProcs(backendsOf(f.gw.pid)));
   await waitFor(
     () => openFds(f.gw.pid).length <= f.baselineFds,
     `gitward's fds are back to the ${f.baselineFds} it had before`,
@@ -68,7 +90,7 @@ async function assertNothingLeft(t: TestContext, f: Fixture): Promise<void> {
  * the ref advertisement (`--advertise-refs` / `--http-backend-info-refs`) that a real client's
  * GET info/refs starts first and that ends within milliseconds.
  */
-async function backendRunning(f: Fixture, service: string): Promise<void> {
+async function backendRunning(f: Fixture, service: string, fdsBefore = f.baselineFds): Promise<void> {
   const isPackExchange = (argv: readonly string[]): boolean =>
     argv.includes(service) && argv.includes('--stateless-rpc') && !argv.includes('--advertise-refs') && !argv.includes('--http-backend-info-refs');
   await waitFor(
@@ -78,7 +100,7 @@ async function backendRunning(f: Fixture, service: string): Promise<void> {
     () => describeProcs(descendantsOf(f.gw.pid)),
   );
   // Otherwise "back to the baseline" below would prove nothing.
-  assert.ok(openFds(f.gw.pid).length > f.baselineFds, 'gitward holds more fds while the request is in flight');
+  assert.ok(openFds(f.gw.pid).length > fdsBefore, 'gitward holds more fds while the request is in flight');
 }
 
 test('a git push killed mid-transfer leaves no child, no fd and no ref change behind', { timeout: 60_000 }, async (t) => {
@@ -137,7 +159,10 @@ test('a clone killed mid-transfer leaves no child and no fd behind', { timeout: 
   await noiseTree(work, f.files.gitEnv, 'fill', BIG_PUSH_BYTES);
   const p = await runGit(['push', '--porcelain', f.url('d'), 'fill:refs/heads/fill'], work, f.files.gitEnv);
   assert.ok(pushAccepted(p, 'refs/heads/fill'), p.stderr);
-  await waitFor(() => descendantsOf(f.gw.pid).length === 0, 'no children after the fill push', CLEANUP_BOUND_MS);
+  await waitFor(() => backendsOf(f.gw.pid).length === 0, 'no children after the fill push', CLEANUP_BOUND_MS);
+  // Counted here, not at set-up: a read run by an fcgiwrap worker adds only the client's socket to
+  // gitward, and the fill push's connection may close in between.
+  const fdsBefore = await settledFdCount(f.gw.pid);
   const raw = net.connect({ host: '127.0.0.1', port: f.port });
   await new Promise<void>((resolve, reject) => raw.once('connect', resolve).once('error', reject));
   raw.on('error', () => undefined);
@@ -152,7 +177,7 @@ test('a clone killed mid-transfer leaves no child and no fd behind', { timeout: 
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
   raw.pause();
-  await backendRunning(f, 'upload-pack');
+  await backendRunning(f, 'upload-pack', fdsBefore);
   raw.destroy();
   await assertNothingLeft(t, f);
 });

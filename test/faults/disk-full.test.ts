@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { freePort, prepareGitwardFiles } from '../helpers/server.js';
-import { descendantsOf, waitFor } from '../helpers/procs.js';
+import { backendsOf, waitFor } from '../helpers/procs.js';
 import { addCommit, allRefs, fsckStrict, gitOk, noiseTree, pushAccepted, runGit, serveChild } from './fault-kit.js';
 
 /** Size of the small disk: room for a few small repos, not for the big push. */
@@ -93,7 +93,7 @@ test('a push that fills the disk fails clearly, leaves the repo intact, and a pu
   assert.match(r.stdout, /\[remote rejected\] \(unpacker error\)/, 'the ref is reported rejected');
   assert.match(r.stderr, /No space left on device/, 'the client is told the server disk is full');
 
-  await waitFor(() => descendantsOf(gw.pid).length === 0, 'the failed push has no process left', CLEANUP_BOUND_MS);
+  await waitFor(() => backendsOf(gw.pid).length === 0, 'the failed push has no process left', CLEANUP_BOUND_MS);
   assert.deepEqual(await allRefs(repo, files.gitEnv), refsBefore, 'refs unchanged');
   const fsck = await fsckStrict(repo, files.gitEnv);
   assert.equal(fsck.code, 0, `fsck --strict: ${fsck.stdout}${fsck.stderr}`);

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { freePort, prepareGitwardFiles } from '../helpers/server.js';
-import { descendantsOf, describeProcs, lockFiles, processesWithEnv, waitFor, type ProcInfo } from '../helpers/procs.js';
+import { backendsOf, descendantsOf, describeProcs, lockFiles, processesWithEnv, waitFor, type ProcInfo } from '../helpers/procs.js';
 import { addCommit, allRefs, fsckStrict, noiseTree, pushAccepted, refSha, runGit, serveChild } from './fault-kit.js';
 
 const REPOS = ['k0', 'k1', 'k2', 'k3'];
@@ -159,5 +159,5 @@ test('kill -9 during 16 concurrent pushes loses no acknowledged push and leaves 
     const fsck = await fsckStrict(dir, env);
     assert.equal(fsck.code, 0, `git fsck --strict ${repo} after the restart: ${fsck.stdout}${fsck.stderr}`);
   }
-  await waitFor(() => descendantsOf(again.pid).length === 0, 'the restarted gitward has no children left', ORPHAN_EXIT_BOUND_MS, () => describeProcs(descendantsOf(again.pid)));
+  await waitFor(() => backendsOf(again.pid).length === 0, 'the restarted gitward has no children left', ORPHAN_EXIT_BOUND_MS, () => describeProcs(backendsOf(again.pid)));
 });

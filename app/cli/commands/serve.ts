@@ -6,11 +6,13 @@ import { createAuditSink } from '../../audit/audit-log.js';
 import { FcgiwrapPool, findFcgiwrap } from '../../backend/fcgiwrap-pool.js';
 import { findGitHttpBackend } from '../../backend/locate.js';
 import { loadConfig } from '../../config/load.js';
+import type { GitwardConfig } from '../../config/types.js';
 import { createLogger } from '../../log/logger.js';
 import { createReloadingRuntime } from '../../reload.js';
 import { configureServer, createApp, listenOn, shutdownServer } from '../../server.js';
+import type { Logger } from '../../types.js';
 import { configPathFrom, parseArgs } from '../args.js';
-import { EXIT, type Command } from '../io.js';
+import { EXIT, type CliIO, type Command } from '../io.js';
 
 /** The embedded default config of `npm start`, in the checkout. */
 const EMBEDDED_CONFIG = path.join(__dirname, '..', '..', '..', '..', 'examples', 'gitward.yaml');
@@ -53,24 +55,11 @@ export const serve: Command = async (argv, io) => {
   const config = runtime.current().config;
   const audit = createAuditSink(config.log.audit === null ? { kind: 'stream', stream: io.stdout } : { kind: 'file', path: config.log.audit });
   const backendPath = await findGitHttpBackend(processEnv.PATH);
-  let pool: FcgiwrapPool | null = null;
-  if (config.server.backendRunner === 'fcgiwrap') {
-    // Fail closed: a runner that was asked for and cannot start stops start-up.
-    const fcgiwrap = findFcgiwrap(config.server.fcgiwrapPath);
-    if (fcgiwrap === null) {
-      io.stderr.write(`gitward serve: ${file}: server.backend_runner: fcgiwrap, but ${config.server.fcgiwrapPath} is not an executable (apt-get install fcgiwrap, or set server.fcgiwrap_path)\n`);
-      await audit.close();
-      runtime.close();
-      return EXIT.config;
-    }
-    try {
-      pool = await FcgiwrapPool.start({ fcgiwrapPath: fcgiwrap, backendPath, size: config.server.fcgiwrapWorkers, logger });
-    } catch (err) {
-      io.stderr.write(`gitward serve: cannot start the fcgiwrap workers: ${err instanceof Error ? err.message : String(err)}\n`);
-      await audit.close();
-      runtime.close();
-      return EXIT.failed;
-    }
+  const pool = await startBackendPool(config, file, backendPath, logger, io);
+  if (typeof pool === 'number') {
+    await audit.close();
+    runtime.close();
+    return pool;
   }
   const app = createApp({ runtime, logger, audit, now: Date.now }, { backendPath, processEnv, pool });
   const server = http.createServer(app);
@@ -133,4 +122,46 @@ async function seedDemoRepo(repoRoot: string, env: { PATH: string; HOME?: string
   const commit = await run([gd, 'commit-tree', tree, '-m', 'Initial commit']);
   await run([gd, 'update-ref', 'refs/heads/main', commit]);
   fs.renameSync(tmp, dir);
+}
+
+/**
+ * The fcgiwrap workers that `server.backend_runner` asks for, or null when reads spawn. `fcgiwrap`
+ * fails closed (exit 78 without fcgiwrap, 1 when the workers cannot start); `auto` uses fcgiwrap
+ * when it is installed and falls back to spawn, with a warning, when its workers cannot start.
+ * Returns the exit code on failure.
+ */
+async function startBackendPool(
+  config: GitwardConfig,
+  file: string,
+  backendPath: string,
+  logger: Logger,
+  io: CliIO,
+): Promise<FcgiwrapPool | null | number> {
+  const { backendRunner, fcgiwrapPath, fcgiwrapWorkers } = config.server;
+  if (backendRunner === 'spawn') {
+    logger.info('backend.runner', { runner: 'spawn', reason: 'server.backend_runner: spawn' });
+    return null;
+  }
+  const fcgiwrap = findFcgiwrap(fcgiwrapPath);
+  if (fcgiwrap === null) {
+    if (backendRunner === 'auto') {
+      logger.info('backend.runner', { runner: 'spawn', reason: `${fcgiwrapPath} is not installed` });
+      return null;
+    }
+    io.stderr.write(`gitward serve: ${file}: server.backend_runner: fcgiwrap, but ${fcgiwrapPath} is not an executable (apt-get install fcgiwrap, or set server.fcgiwrap_path)\n`);
+    return EXIT.config;
+  }
+  try {
+    const pool = await FcgiwrapPool.start({ fcgiwrapPath: fcgiwrap, backendPath, size: fcgiwrapWorkers, logger });
+    logger.info('backend.runner', { runner: 'fcgiwrap', reason: `server.backend_runner: ${backendRunner}`, workers: fcgiwrapWorkers });
+    return pool;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (backendRunner === 'auto') {
+      logger.warn('backend.runner', { runner: 'spawn', reason: `the fcgiwrap workers could not start: ${message}` });
+      return null;
+    }
+    io.stderr.write(`gitward serve: cannot start the fcgiwrap workers: ${message}\n`);
+    return EXIT.failed;
+  }
 }
