@@ -16,6 +16,14 @@ const ZERO = '0'.repeat(40);
 const ann = { user: 'ann', password: 'ann-pw' };
 const annHeader = `Basic ${Buffer.from('ann:ann-pw').toString('base64')}`;
 
+/** The body of GET /healthz. */
+interface Health {
+  ok: boolean;
+  configHash: string;
+  loadedAt: string;
+  lastFailure: { at: string; problems: string[] } | null;
+}
+
 describe('lifecycle: reload, healthz, aborts, hook logs', () => {
   const cleanups: Array<() => unknown> = [];
   const t = { after: (fn: () => unknown) => void cleanups.push(fn) };
@@ -159,5 +167,32 @@ describe('lifecycle: reload, healthz, aborts, hook logs', () => {
     // The last good config is still in force: ben still pushes.
     await gitOk(['commit', '-q', '--allow-empty', '-m', 'again'], { cwd: dir, env });
     await gitOk(['push', '-q', benUrl, 'HEAD:refs/heads/ben'], { cwd: dir, env });
+  });
+
+  it('a reload with a bad hook plugin setting keeps the last good config and shows the problem on /healthz', async (t) => {
+    const base = { users: { ann: { groups: ['eng'] } }, repos: { '.read': ['@eng'] } };
+    const g = await startGitward(t, { users: { ann: 'ann-pw' }, config: base });
+    const health = async () => (await (await fetch(`${g.origin}/healthz`)).json()) as Health;
+    const before = await health();
+    assert.equal(before.ok, true);
+
+    // `gitward check` refuses this (branch-flow needs two branches); so must a reload.
+    g.writeConfig({ ...base, repos: { ...base.repos, web: { '.hooks': { 'branch-flow': { flow: ['main'] } } } } });
+    const line = fs.readFileSync(g.configFile, 'utf8').split('\n').findIndex((l) => l.includes('branch-flow')) + 1;
+    assert.equal(await g.reload(), false);
+    const broken = await health();
+    assert.equal(broken.ok, false);
+    assert.equal(broken.configHash, before.configHash);
+    assert.equal(broken.loadedAt, before.loadedAt);
+    assert.deepEqual(broken.lastFailure?.problems, [`${g.configFile}:${line}: repos.web.hooks.branch-flow.flow: a list of at least two branch names is required`]);
+    assert.equal(g.runtime.current().config.repos.children.has('web'), false, 'the bad config is not in force');
+    assert.ok(g.logs.lines.some((l) => l.event === 'config.reload_failed' && JSON.stringify(l.problems).includes('branch-flow.flow')));
+
+    g.writeConfig({ ...base, repos: { ...base.repos, web: { '.hooks': { 'branch-flow': { flow: ['dev', 'main'] } } } } });
+    assert.equal(await g.reload(), true);
+    const fixed = await health();
+    assert.equal(fixed.ok, true);
+    assert.notEqual(fixed.configHash, before.configHash);
+    assert.equal(g.runtime.current().config.repos.children.get('web')?.hooks.has('branch-flow'), true);
   });
 });

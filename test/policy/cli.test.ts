@@ -174,5 +174,5 @@ test('check: hook plugin settings are validated by the plugins themselves (exit 
   const dir = setup(t, CONFIG.replace('  web:\n', '  web:\n    .hooks: {branch-flow: {flow: [main]}}\n'));
   const r = await run(['check'], dir);
   assert.equal(r.code, 78, r.stdout + r.stderr);
-  assert.match(r.stderr, /gitward\.yaml:12: branch-flow/);
+  assert.match(r.stderr, /gitward\.yaml:12: repos\.web\.hooks\.branch-flow\.flow: a list of at least two branch names is required\n/);
 });
