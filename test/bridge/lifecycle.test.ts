@@ -146,24 +146,29 @@ describe('lifecycle: reload, healthz, aborts, hook logs', () => {
     assert.notEqual(denied.code, 0);
     assert.match(denied.stderr, /403/);
 
+    const initial = (await (await fetch(`${gw.origin}/healthz`)).json()) as Health;
     gw.runtime.watch();
     const reloadsBefore = gw.logs.lines.filter((l) => l.event === 'config.reloaded').length;
     gw.writeConfig({ ...config, repos: { ...config.repos, '.write': ['@eng', 'ben'] } });
     await eventually(() => (gw.logs.lines.filter((l) => l.event === 'config.reloaded').length > reloadsBefore ? true : undefined), 'the file watcher to reload');
     await gitOk(['push', '-q', benUrl, 'HEAD:refs/heads/ben'], { cwd: dir, env });
 
-    const good = (await (await fetch(`${gw.origin}/healthz`)).json()) as { ok: boolean; configHash: string; lastFailure: unknown };
+    const good = (await (await fetch(`${gw.origin}/healthz`)).json()) as Health;
     assert.equal(good.ok, true);
     assert.equal(good.lastFailure, null);
+    assert.notEqual(good.configHash, initial.configHash);
+    assert.ok(Date.parse(good.loadedAt) > Date.parse(initial.loadedAt), `loadedAt ${initial.loadedAt} -> ${good.loadedAt}`);
+    assert.equal(good.loadedAt, new Date(gw.runtime.current().loadedAt).toISOString());
 
     fs.writeFileSync(gw.configFile, 'repo_root: ./repos\nbogus_key: 1\n');
     assert.equal(await gw.reload(), false);
     const failures = gw.logs.lines.filter((l) => l.event === 'config.reload_failed');
     assert.ok(failures.length > 0);
-    const health = (await (await fetch(`${gw.origin}/healthz`)).json()) as { ok: boolean; configHash: string; lastFailure: { problems: string[] } };
+    const health = (await (await fetch(`${gw.origin}/healthz`)).json()) as Health;
     assert.equal(health.ok, false);
     assert.equal(health.configHash, good.configHash);
-    assert.ok(health.lastFailure.problems.some((p) => p.includes('bogus_key')), JSON.stringify(health.lastFailure));
+    assert.equal(health.loadedAt, good.loadedAt, 'a broken edit leaves the time of the last good load');
+    assert.ok(health.lastFailure?.problems.some((p) => p.includes('bogus_key')), JSON.stringify(health.lastFailure));
     // The last good config is still in force: ben still pushes.
     await gitOk(['commit', '-q', '--allow-empty', '-m', 'again'], { cwd: dir, env });
     await gitOk(['push', '-q', benUrl, 'HEAD:refs/heads/ben'], { cwd: dir, env });
