@@ -60,10 +60,22 @@ test('check: a good config runs its tests and prints a one-line summary (exit 0)
       `PASS ${file}:17: ben can write web/site`,
       `PASS ${file}:18: ann cannot write web/secret`,
       `PASS ${file}:19: $anonymous can read pub`,
-      `${file}: OK — 3 users, 3 groups, 3 repos, 6 grants, 3 tests passed`,
+      `${file}: OK — 3 users, 3 groups, 3 repos named in the tree, 2 on disk under repo_root, 6 grants, 3 tests passed`,
       '',
     ].join('\n'),
   );
+});
+
+test('check: the summary counts the repos on disk too, so the shipped example does not say "0 repos"', async (t) => {
+  const dir = tempDir(t);
+  const examples = path.join(__dirname, '..', '..', '..', 'examples');
+  for (const f of ['gitward.yaml', 'users.htpasswd']) fs.copyFileSync(path.join(examples, f), path.join(dir, f));
+  const before = await run(['check'], dir);
+  assert.equal(before.code, 0, before.stderr);
+  assert.match(before.stdout, new RegExp(` — 1 users, 1 groups, 0 repos named in the tree, repo_root ${path.join(dir, 'repos')} does not exist, 2 grants, 1 tests passed\n$`));
+  fs.mkdirSync(path.join(dir, 'repos', 'demo', 'hello.git'), { recursive: true });
+  const after = await run(['check'], dir);
+  assert.match(after.stdout, / — 1 users, 1 groups, 0 repos named in the tree, 1 on disk under repo_root, 2 grants, 1 tests passed\n$/);
 });
 
 test('check: a failing expectation exits 1 and shows the trace', async (t) => {
