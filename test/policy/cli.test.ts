@@ -163,11 +163,28 @@ test('access --matrix: every known user and $anonymous against repos in the tree
       '',
     ].join('\n'),
   );
-  const p = await run(['access', '--matrix', 'web/s'], dir);
-  assert.deepEqual(
-    p.stdout.split('\n').slice(1, 3).map((l) => l.split(/\s+/)[0]),
-    ['web/secret', 'web/site'],
-  );
+});
+
+test('access --matrix PREFIX matches whole path segments: web is web/…, not website/…', async (t) => {
+  const dir = setup(t);
+  for (const r of ['website/home.git', 'web.git', 'webby.git']) fs.mkdirSync(path.join(dir, 'repos', r), { recursive: true });
+  const reposOf = async (...args: string[]) => {
+    const r = await run(['access', '--matrix', ...args], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    return lines.slice(1, lines.indexOf('')).map((l) => l.split(/\s+/)[0]);
+  };
+  assert.deepEqual(await reposOf('web'), ['web', 'web/ondisk', 'web/secret', 'web/site']);
+  assert.deepEqual(await reposOf('web/'), ['web', 'web/ondisk', 'web/secret', 'web/site']);
+  assert.deepEqual(await reposOf('web/site'), ['web/site']);
+  assert.deepEqual(await reposOf('web.git'), ['web']);
+  assert.deepEqual(await reposOf('website'), ['website/home']);
+  assert.deepEqual(await reposOf('we'), []);
+  assert.deepEqual(await reposOf('web/s'), []);
+  assert.equal((await reposOf()).length, 8);
+  const bad = await run(['access', '--matrix', '../etc'], dir);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /bad REPO-PREFIX "\.\.\/etc"/);
 });
 
 test('import-git4nginx prints a config that check accepts', async (t) => {
