@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { checkHookSettings } from '../hooks/check-hook-settings.js';
 import { loadConfig } from './config/load.js';
 import { ConfigError } from './errors.js';
 import { createAuthChain } from './identity/chain.js';
@@ -20,11 +21,17 @@ export interface RuntimeDeps {
 }
 
 /**
- * Builds one Runtime from the config file: loadConfig → compilePolicy → createAuthChain. Throws
- * ConfigError (every problem) or whatever a failing plugin throws: nothing half-built escapes.
+ * Builds one Runtime from the config file: loadConfig → checkHookSettings → compilePolicy →
+ * createAuthChain. Throws ConfigError (every problem) or whatever a failing plugin throws: nothing
+ * half-built escapes. Serve start-up and every reload come through here, so they accept exactly
+ * what `gitward check` accepts.
  */
 export async function loadRuntime(file: string, deps: RuntimeDeps): Promise<Runtime> {
   const config = await loadConfig(file);
+  // Hook plugins run in the dispatcher, not here; creating each one from its setting now means a
+  // bad setting is refused at load (keeping the last good config) instead of failing every push.
+  const hookProblems = await checkHookSettings(config);
+  if (hookProblems.length > 0) throw new ConfigError(hookProblems);
   const policy = compilePolicy(config);
   const auth = await createAuthChain(config, { logger: deps.logger, now: deps.now });
   return Object.freeze({ config, policy, auth, loadedAt: deps.now() });

@@ -7,7 +7,8 @@ import type { AuthPluginFactory } from '../app/types.js';
 
 /**
  * The built-in plugins by the name used in the config. Loaded lazily so that the hook dispatcher
- * does not pay for the authentication plugins, nor the server for the hook plugins.
+ * does not pay for the authentication plugins (the server loads the hook plugins only to validate
+ * their settings at each config load).
  */
 export const BUILTIN_AUTH_PLUGINS: Readonly<Record<string, () => Promise<AuthPluginFactory>>> = {
   htpasswd: async () => (require('./auth/htpasswd.js') as typeof import('./auth/htpasswd.js')).createHtpasswdPlugin,

@@ -121,6 +121,8 @@ export function buildConfig(text: string, file: string, options: BuildOptions = 
   if (!top) throw new ConfigError(p.sorted());
 
   const str = (k: string, def: string): string => stringAt(p, top.get(k), k, def);
+  // `$schema` is for editors (a path or URL of examples/gitward.schema.json); gitward only checks its type.
+  str('$schema', '');
 
   let repoRoot = '';
   const rr = top.get('repo_root');

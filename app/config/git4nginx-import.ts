@@ -229,6 +229,8 @@ export function importGit4nginx(text: string, oldName: string): string {
 
   // ---- the hooks tree, same shape; plugin keys are ".<plugin name>"
   const hooks = top.get('hooks');
+  /** Settings on the null key itself: git4nginx applied them to every repo directly under repo_root. */
+  const nullHooks: { key: string; plugin: string; line: number; options: unknown }[] = [];
   const importHooks = (n: YamlNode, target: OutNode, path: string, depth: number): void => {
     if (n.kind !== 'map') return;
     for (const e of n.entries) {
@@ -239,7 +241,8 @@ export function importGit4nginx(text: string, oldName: string): string {
           notes.push(`${at(e.line)}: ${path}${key}: not a git4nginx hook plugin gitward ships; not imported`);
           continue;
         }
-        target.hooks.set(pluginName, noting(target, () => hookOptions(pluginName, e, `${path}${key}`)));
+        if (path === 'hooks.null') nullHooks.push({ key, plugin: pluginName, line: e.line, options: hookOptions(pluginName, e, `${path}${key}`) });
+        else target.hooks.set(pluginName, noting(target, () => hookOptions(pluginName, e, `${path}${key}`)));
         continue;
       }
       if (depth >= 2) {
@@ -247,13 +250,20 @@ export function importGit4nginx(text: string, oldName: string): string {
         continue;
       }
       if (key === null && depth === 0) {
+        // The null key's repos are the top-level repos of gitward; its own settings are placed below.
         importHooks(e.value, root, 'hooks.null', 1);
         continue;
       }
       const name = nameOf({ kind: 'key', key, line: e.line }, 'hooks node');
       if (name === null) continue;
-      const base = name.endsWith(GIT_SUFFIX) ? name.slice(0, -GIT_SUFFIX.length) : name;
-      const bad = segmentProblem(base);
+      // As in authorisation: project groups directly under hooks, repos (keys ending in .git) below them.
+      const isRepo = name.endsWith(GIT_SUFFIX);
+      const bad =
+        depth === 0 && isRepo
+          ? 'a repo key directly under hooks; git4nginx reads two levels only (top-level repos go under the null key)'
+          : depth === 1 && !isRepo
+            ? 'not a repo key (repo keys end in .git) and git4nginx reads two levels only'
+            : segmentProblem(isRepo ? name.slice(0, -GIT_SUFFIX.length) : name);
       if (bad) {
         notes.push(`${at(e.line)}: ${path}.${name}: ${bad}; not imported`);
         continue;
@@ -286,6 +296,22 @@ export function importGit4nginx(text: string, oldName: string): string {
     return o;
   };
   if (hooks && hooks.value.kind === 'map') importHooks(hooks.value, root, 'hooks', 0);
+  if (nullHooks.length > 0) {
+    // gitward has no node for "the repos directly under repo_root" (settings at the root of repos
+    // reach every repo), so copy them onto each top-level repo; a repo's own setting is deeper and stays.
+    const topRepos = [...root.children.keys()].filter((k) => k.endsWith(GIT_SUFFIX));
+    for (const key of topRepos) {
+      const child = root.children.get(key) as OutNode;
+      for (const h of nullHooks) if (!child.hooks.has(h.plugin)) child.hooks.set(h.plugin, h.options);
+    }
+    for (const h of nullHooks) {
+      notes.push(
+        topRepos.length > 0
+          ? `${at(h.line)}: hooks.null${h.key}: git4nginx applied this to every repo directly under repo_root; gitward cannot say "top-level repos only", so it was copied onto each top-level repo listed (${topRepos.join(', ')}) where that repo has no ${h.plugin} setting of its own; a top-level repo not listed does not get it — list it under repos: with this setting`
+          : `${at(h.line)}: hooks.null${h.key}: git4nginx applied this to every repo directly under repo_root; no top-level repo is listed, so it was not imported — list each top-level repo under repos: with this setting`,
+      );
+    }
+  }
 
   // ---- names used in grants but not listed: gitward would reject them as unknown
   for (const u of users.values()) for (const g of u.groups) usedGroups.delete(g);

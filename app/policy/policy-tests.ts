@@ -36,7 +36,8 @@ export function runPolicyTests(policy: CompiledPolicy): readonly PolicyTestResul
 export interface PolicySummary {
   readonly users: number;
   readonly groups: number;
-  readonly repos: number;
+  /** Repos named in the `repos:` tree (keys ending in `.git`); repos on disk are counted by the caller. */
+  readonly reposInTree: number;
   readonly grants: number;
 }
 
@@ -53,5 +54,5 @@ export function summarizePolicy(policy: CompiledPolicy): PolicySummary {
     grants += n.read.length + n.write.length;
     stack.push(...n.children.values());
   }
-  return { users: policy.knownUsers().length, groups: groups.size, repos: policy.repos().length, grants };
+  return { users: policy.knownUsers().length, groups: groups.size, reposInTree: policy.repos().length, grants };
 }

@@ -16,6 +16,14 @@ const ZERO = '0'.repeat(40);
 const ann = { user: 'ann', password: 'ann-pw' };
 const annHeader = `Basic ${Buffer.from('ann:ann-pw').toString('base64')}`;
 
+/** The body of GET /healthz. */
+interface Health {
+  ok: boolean;
+  configHash: string;
+  loadedAt: string;
+  lastFailure: { at: string; problems: string[] } | null;
+}
+
 describe('lifecycle: reload, healthz, aborts, hook logs', () => {
   const cleanups: Array<() => unknown> = [];
   const t = { after: (fn: () => unknown) => void cleanups.push(fn) };
@@ -138,26 +146,58 @@ describe('lifecycle: reload, healthz, aborts, hook logs', () => {
     assert.notEqual(denied.code, 0);
     assert.match(denied.stderr, /403/);
 
+    const initial = (await (await fetch(`${gw.origin}/healthz`)).json()) as Health;
     gw.runtime.watch();
     const reloadsBefore = gw.logs.lines.filter((l) => l.event === 'config.reloaded').length;
     gw.writeConfig({ ...config, repos: { ...config.repos, '.write': ['@eng', 'ben'] } });
     await eventually(() => (gw.logs.lines.filter((l) => l.event === 'config.reloaded').length > reloadsBefore ? true : undefined), 'the file watcher to reload');
     await gitOk(['push', '-q', benUrl, 'HEAD:refs/heads/ben'], { cwd: dir, env });
 
-    const good = (await (await fetch(`${gw.origin}/healthz`)).json()) as { ok: boolean; configHash: string; lastFailure: unknown };
+    const good = (await (await fetch(`${gw.origin}/healthz`)).json()) as Health;
     assert.equal(good.ok, true);
     assert.equal(good.lastFailure, null);
+    assert.notEqual(good.configHash, initial.configHash);
+    assert.ok(Date.parse(good.loadedAt) > Date.parse(initial.loadedAt), `loadedAt ${initial.loadedAt} -> ${good.loadedAt}`);
+    assert.equal(good.loadedAt, new Date(gw.runtime.current().loadedAt).toISOString());
 
     fs.writeFileSync(gw.configFile, 'repo_root: ./repos\nbogus_key: 1\n');
     assert.equal(await gw.reload(), false);
     const failures = gw.logs.lines.filter((l) => l.event === 'config.reload_failed');
     assert.ok(failures.length > 0);
-    const health = (await (await fetch(`${gw.origin}/healthz`)).json()) as { ok: boolean; configHash: string; lastFailure: { problems: string[] } };
+    const health = (await (await fetch(`${gw.origin}/healthz`)).json()) as Health;
     assert.equal(health.ok, false);
     assert.equal(health.configHash, good.configHash);
-    assert.ok(health.lastFailure.problems.some((p) => p.includes('bogus_key')), JSON.stringify(health.lastFailure));
+    assert.equal(health.loadedAt, good.loadedAt, 'a broken edit leaves the time of the last good load');
+    assert.ok(health.lastFailure?.problems.some((p) => p.includes('bogus_key')), JSON.stringify(health.lastFailure));
     // The last good config is still in force: ben still pushes.
     await gitOk(['commit', '-q', '--allow-empty', '-m', 'again'], { cwd: dir, env });
     await gitOk(['push', '-q', benUrl, 'HEAD:refs/heads/ben'], { cwd: dir, env });
+  });
+
+  it('a reload with a bad hook plugin setting keeps the last good config and shows the problem on /healthz', async (t) => {
+    const base = { users: { ann: { groups: ['eng'] } }, repos: { '.read': ['@eng'] } };
+    const g = await startGitward(t, { users: { ann: 'ann-pw' }, config: base });
+    const health = async () => (await (await fetch(`${g.origin}/healthz`)).json()) as Health;
+    const before = await health();
+    assert.equal(before.ok, true);
+
+    // `gitward check` refuses this (branch-flow needs two branches); so must a reload.
+    g.writeConfig({ ...base, repos: { ...base.repos, web: { '.hooks': { 'branch-flow': { flow: ['main'] } } } } });
+    const line = fs.readFileSync(g.configFile, 'utf8').split('\n').findIndex((l) => l.includes('branch-flow')) + 1;
+    assert.equal(await g.reload(), false);
+    const broken = await health();
+    assert.equal(broken.ok, false);
+    assert.equal(broken.configHash, before.configHash);
+    assert.equal(broken.loadedAt, before.loadedAt);
+    assert.deepEqual(broken.lastFailure?.problems, [`${g.configFile}:${line}: repos.web.hooks.branch-flow.flow: a list of at least two branch names is required`]);
+    assert.equal(g.runtime.current().config.repos.children.has('web'), false, 'the bad config is not in force');
+    assert.ok(g.logs.lines.some((l) => l.event === 'config.reload_failed' && JSON.stringify(l.problems).includes('branch-flow.flow')));
+
+    g.writeConfig({ ...base, repos: { ...base.repos, web: { '.hooks': { 'branch-flow': { flow: ['dev', 'main'] } } } } });
+    assert.equal(await g.reload(), true);
+    const fixed = await health();
+    assert.equal(fixed.ok, true);
+    assert.notEqual(fixed.configHash, before.configHash);
+    assert.equal(g.runtime.current().config.repos.children.get('web')?.hooks.has('branch-flow'), true);
   });
 });

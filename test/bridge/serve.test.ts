@@ -103,4 +103,11 @@ describe('gitward serve (a real child process)', () => {
   it('a bad config exits 78 with every problem, before listening', async (t) => {
     await assert.rejects(spawnGitward(t, { config: { bogus: 1, repos: { 'x.git': { '.read': ['@nogroup'] } } } }), /exited \(78\)/);
   });
+
+  it('a bad hook plugin setting exits 78 before listening, as `gitward check` does', async (t) => {
+    await assert.rejects(
+      spawnGitward(t, { config: { repos: { web: { '.hooks': { 'branch-flow': { flow: ['main'] } } } } } }),
+      /exited \(78\).*gitward\.yaml:\d+: repos\.web\.hooks\.branch-flow\.flow: a list of at least two branch names is required/,
+    );
+  });
 });

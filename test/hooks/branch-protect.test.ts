@@ -130,7 +130,23 @@ describe('checkHookSettings (for gitward check)', () => {
     );
     const problems = await checkHookSettings(await loadConfig(file));
     assert.equal(problems.length, 2, problems.join('\n'));
-    assert.match(problems[0] as string, /gitward\.yaml:7: branch-flow\.flow: a list of at least two branch names is required/);
-    assert.match(problems[1] as string, /gitward\.yaml:10: branch-protect\.branches\."main": unknown key "pussh"/);
+    assert.equal(problems[0], `${file}:7: repos.web.hooks.branch-flow.flow: a list of at least two branch names is required`);
+    assert.equal(problems[1], `${file}:10: repos.web.site.git.hooks.branch-protect.branches."main": unknown key "pussh" (allowed: push, force, create, delete)`);
+  });
+
+  it('reports a third-party hook plugin that cannot be loaded, on one line with the key path', async (t) => {
+    const dir = tempDir(t);
+    const file = path.join(dir, 'gitward.yaml');
+    fs.writeFileSync(path.join(dir, 'throws.js'), "exports.createHookPlugin = () => { throw new TypeError('boom\\nsecond line'); };\n");
+    fs.writeFileSync(
+      file,
+      ['repo_root: ./repos', 'hooks: {plugins: {missing: ./missing.js, throws: ./throws.js}}', 'repos:', '  a.git: {.hooks: {missing: {}}}', '  b.git: {.hooks: {throws: {}}}', ''].join('\n'),
+    );
+    const problems = await checkHookSettings(await loadConfig(file));
+    assert.equal(problems.length, 2, problems.join('\n'));
+    const missing = problems[0] as string;
+    assert.ok(missing.startsWith(`${file}:4: repos.a.git.hooks.missing: the plugin failed to load: Cannot find module `), missing);
+    assert.equal(missing.includes('\n'), false, missing);
+    assert.equal(problems[1], `${file}:5: repos.b.git.hooks.throws: the plugin failed to load: boom`);
   });
 });

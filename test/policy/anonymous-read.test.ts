@@ -61,6 +61,16 @@ test('anonymous read with authenticated push: clone without credentials, push ge
   assert.notEqual(anon.code, 0);
   const challenged = gw.audit.records.find((r) => r.service === 'git-receive-pack' && r.user === null);
   assert.equal(challenged?.status, 401);
+  // The advertisement itself, as git sees it: 401 with the Basic challenge, so git asks and retries.
+  const advert = await fetch(`${gw.origin}/open/proj.git/info/refs?service=git-receive-pack`);
+  assert.equal(advert.status, 401);
+  assert.equal(advert.headers.get('www-authenticate'), 'Basic realm="gitward", charset="UTF-8"');
+  await advert.arrayBuffer();
+  // A read of the same repo needs no credentials.
+  const readAdvert = await fetch(`${gw.origin}/open/proj.git/info/refs?service=git-upload-pack`);
+  assert.equal(readAdvert.status, 200);
+  assert.equal(readAdvert.headers.get('www-authenticate'), null);
+  await readAdvert.arrayBuffer();
 
   // A credential helper answers git's question after the 401, as a person at a prompt would.
   const helper = path.join(dir, 'helper');

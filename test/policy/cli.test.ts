@@ -60,10 +60,22 @@ test('check: a good config runs its tests and prints a one-line summary (exit 0)
       `PASS ${file}:17: ben can write web/site`,
       `PASS ${file}:18: ann cannot write web/secret`,
       `PASS ${file}:19: $anonymous can read pub`,
-      `${file}: OK — 3 users, 3 groups, 3 repos, 6 grants, 3 tests passed`,
+      `${file}: OK — 3 users, 3 groups, 3 repos named in the tree, 2 on disk under repo_root, 6 grants, 3 tests passed`,
       '',
     ].join('\n'),
   );
+});
+
+test('check: the summary counts the repos on disk too, so the shipped example does not say "0 repos"', async (t) => {
+  const dir = tempDir(t);
+  const examples = path.join(__dirname, '..', '..', '..', 'examples');
+  for (const f of ['gitward.yaml', 'users.htpasswd']) fs.copyFileSync(path.join(examples, f), path.join(dir, f));
+  const before = await run(['check'], dir);
+  assert.equal(before.code, 0, before.stderr);
+  assert.match(before.stdout, new RegExp(` — 1 users, 1 groups, 0 repos named in the tree, repo_root ${path.join(dir, 'repos')} does not exist, 2 grants, 1 tests passed\n$`));
+  fs.mkdirSync(path.join(dir, 'repos', 'demo', 'hello.git'), { recursive: true });
+  const after = await run(['check'], dir);
+  assert.match(after.stdout, / — 1 users, 1 groups, 0 repos named in the tree, 1 on disk under repo_root, 2 grants, 1 tests passed\n$/);
 });
 
 test('check: a failing expectation exits 1 and shows the trace', async (t) => {
@@ -151,11 +163,28 @@ test('access --matrix: every known user and $anonymous against repos in the tree
       '',
     ].join('\n'),
   );
-  const p = await run(['access', '--matrix', 'web/s'], dir);
-  assert.deepEqual(
-    p.stdout.split('\n').slice(1, 3).map((l) => l.split(/\s+/)[0]),
-    ['web/secret', 'web/site'],
-  );
+});
+
+test('access --matrix PREFIX matches whole path segments: web is web/…, not website/…', async (t) => {
+  const dir = setup(t);
+  for (const r of ['website/home.git', 'web.git', 'webby.git']) fs.mkdirSync(path.join(dir, 'repos', r), { recursive: true });
+  const reposOf = async (...args: string[]) => {
+    const r = await run(['access', '--matrix', ...args], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    return lines.slice(1, lines.indexOf('')).map((l) => l.split(/\s+/)[0]);
+  };
+  assert.deepEqual(await reposOf('web'), ['web', 'web/ondisk', 'web/secret', 'web/site']);
+  assert.deepEqual(await reposOf('web/'), ['web', 'web/ondisk', 'web/secret', 'web/site']);
+  assert.deepEqual(await reposOf('web/site'), ['web/site']);
+  assert.deepEqual(await reposOf('web.git'), ['web']);
+  assert.deepEqual(await reposOf('website'), ['website/home']);
+  assert.deepEqual(await reposOf('we'), []);
+  assert.deepEqual(await reposOf('web/s'), []);
+  assert.equal((await reposOf()).length, 8);
+  const bad = await run(['access', '--matrix', '../etc'], dir);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /bad REPO-PREFIX "\.\.\/etc"/);
 });
 
 test('import-git4nginx prints a config that check accepts', async (t) => {
@@ -174,5 +203,5 @@ test('check: hook plugin settings are validated by the plugins themselves (exit 
   const dir = setup(t, CONFIG.replace('  web:\n', '  web:\n    .hooks: {branch-flow: {flow: [main]}}\n'));
   const r = await run(['check'], dir);
   assert.equal(r.code, 78, r.stdout + r.stderr);
-  assert.match(r.stderr, /gitward\.yaml:12: branch-flow/);
+  assert.match(r.stderr, /gitward\.yaml:12: repos\.web\.hooks\.branch-flow\.flow: a list of at least two branch names is required\n/);
 });

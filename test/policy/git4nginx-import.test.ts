@@ -58,9 +58,58 @@ test('import-git4nginx: hooks tree → .hooks settings; deepest wins, enable:fal
   const names = (repo: string) => [...hookSettingsFor(policy, repo).keys()].sort();
   assert.deepEqual(names('web/site'), ['branch-flow', 'branch-protect']);
   assert.deepEqual(names('web/docs'), ['branch-protect']);
-  assert.deepEqual(names('tools'), ['branch-protect']);
+  assert.deepEqual(names('tools'), ['branch-flow', 'branch-protect']);
   assert.deepEqual(hookSettingsFor(policy, 'ops/deploy').get('branch-protect')?.options, { branches: { main: { push: ['sydney', '@release'] } } });
   assert.deepEqual(hookSettingsFor(policy, 'web/x').get('branch-flow')?.options, { flow: ['dev', 'staging', 'main'] });
+});
+
+test('import-git4nginx: hooks on the null key reach the top-level repos only, not every repo', () => {
+  const { policy } = imported();
+  const options = (repo: string, plugin: string) => hookSettingsFor(policy, repo).get(plugin)?.options;
+  const ROOT_PROTECT = { branches: { main: { push: ['sydney', '@release'] } } };
+  const NULL_PROTECT = { branches: { release: { push: ['cy'] } } };
+  // Repos in project groups keep the settings of hooks' root and their group, not the null key's.
+  assert.deepEqual(options('web/site', 'branch-protect'), ROOT_PROTECT);
+  assert.deepEqual(options('web/site', 'branch-flow'), { flow: ['dev', 'staging', 'main'] });
+  assert.deepEqual(options('ops/deploy', 'branch-protect'), ROOT_PROTECT);
+  assert.equal(options('ops/deploy', 'branch-flow'), undefined);
+  assert.equal(options('web/docs', 'branch-flow'), undefined);
+  // The top-level repos get the null key's settings; a repo's own (deeper) setting still wins.
+  assert.deepEqual(options('tools', 'branch-flow'), { flow: ['dev', 'main'] });
+  assert.deepEqual(options('tools', 'branch-protect'), NULL_PROTECT);
+  assert.deepEqual(options('lib', 'branch-protect'), NULL_PROTECT);
+  assert.equal(options('lib', 'branch-flow'), undefined);
+  // A top-level repo that is not listed cannot get them (gitward has no "top-level only" node): a NOTE says so.
+  assert.deepEqual(options('stray', 'branch-protect'), ROOT_PROTECT);
+  assert.equal(options('stray', 'branch-flow'), undefined);
+});
+
+test('import-git4nginx: a hooks key in the wrong place of the two-level tree is not imported', () => {
+  const old = [
+    'repo_root: /srv/git',
+    'authorisation: {web: {site.git: {.read_users: [ann]}}, null: {tools.git: {.read_users: [ann]}}}',
+    'hooks:',
+    '  tools.git: {.branch_flow: {flow: [dev, main]}}',
+    '  web:',
+    '    sub: {.branch_flow: {flow: [dev, main]}}',
+    '  null:',
+    '    web: {.branch_flow: {flow: [dev, main]}}',
+    '',
+  ].join('\n');
+  const text = importGit4nginx(old, 'x.yaml');
+  const policy = compilePolicy(loadConfigText(text, '/etc/gitward/gitward.yaml'));
+  for (const repo of ['tools', 'web/site', 'web/sub/x', 'web/x']) assert.equal(hookSettingsFor(policy, repo).size, 0, `${repo}:\n${text}`);
+  assert.match(text, /# NOTE: x\.yaml:4: hooks\.tools\.git: a repo key directly under hooks/);
+  assert.match(text, /# NOTE: x\.yaml:6: hooks\.web\.sub: not a repo key/);
+  assert.match(text, /# NOTE: x\.yaml:8: hooks\.null\.web: not a repo key/);
+});
+
+test('import-git4nginx: hooks on the null key with no top-level repo listed are not imported, with a NOTE', () => {
+  const old = 'repo_root: /srv/git\nauthorisation: {web: {site.git: {.read_users: [ann]}}}\nhooks:\n  null: {.branch_flow: {flow: [dev, main]}}\n';
+  const text = importGit4nginx(old, 'x.yaml');
+  const policy = compilePolicy(loadConfigText(text, '/etc/gitward/gitward.yaml'));
+  assert.equal(hookSettingsFor(policy, 'web/site').size, 0, text);
+  assert.match(text, /# NOTE: x\.yaml:4: hooks\.null\.branch_flow: .*no top-level repo is listed, so it was not imported/);
 });
 
 test('import-git4nginx says where it differs on purpose', () => {
@@ -73,6 +122,8 @@ test('import-git4nginx says where it differs on purpose', () => {
   expectNote(/old\.yaml:23: .*"123" was a YAML 1\.1 number/);
   expectNote(/bin_path: not imported/);
   expectNote(/added with no groups: cy, davexyz/);
+  expectNote(/old\.yaml:43: hooks\.null\.branch_flow: git4nginx applied this to every repo directly under repo_root; .*copied onto each top-level repo listed \(tools\.git, lib\.git\).*a top-level repo not listed does not get it/);
+  expectNote(/old\.yaml:44: hooks\.null\.branch_protect: /);
 });
 
 test('import-git4nginx: an empty authorisation imports to a config that denies everything', () => {

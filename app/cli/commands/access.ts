@@ -15,7 +15,9 @@ const HELP = `usage: gitward access USER REPO [read|write] [--ref REF] [--config
 
 Explains the decision for USER (or $anonymous) on REPO (default: read): allowed or denied, the
 access level, and the trace — every node of the repos: tree that granted or cut something, with
-file:line. Exit 0 allowed, 1 denied. --matrix prints who can read (r) and write (w) which repo.
+file:line. Exit 0 allowed, 1 denied. --matrix prints who can read (r) and write (w) which repo,
+in the tree or on disk; REPO-PREFIX keeps the repos at or below a project group or one repo, by
+whole path segments (web is web/site, not website; web/site.git is that repo only).
 `;
 
 /** `gitward access`: explain one decision, or print the access matrix. */
@@ -33,8 +35,18 @@ export const access: Command = async (argv, io) => {
   const file = configPathFrom(args.options.config, io.env, io.cwd);
   if (args.options.matrix) {
     if (args.positionals.length > 1) throw new UsageError('--matrix takes at most one REPO-PREFIX');
+    const prefixArg = args.positionals[0];
+    let match: (repo: string) => boolean = () => true;
+    if (prefixArg !== undefined && prefixArg !== '' && prefixArg !== '/') {
+      // Whole path segments: `web` is the group web/ (and a repo web.git), never `website`.
+      const trimmed = prefixArg.replace(/\/+$/, '');
+      const parsed = parseRepoPath(trimmed);
+      if (!parsed.ok) throw new UsageError(`bad REPO-PREFIX "${prefixArg}": ${parsed.problem}`);
+      const p = parsed.repo;
+      match = trimmed.endsWith('.git') ? (repo) => repo === p : (repo) => repo === p || repo.startsWith(`${p}/`);
+    }
     const policy = compilePolicy(await loadConfig(file));
-    await printMatrix(policy, args.positionals[0] ?? '', io);
+    await printMatrix(policy, match, io);
     return EXIT.ok;
   }
   const [user, repoArg, needArg, extra] = args.positionals;
@@ -77,9 +89,9 @@ export const access: Command = async (argv, io) => {
   return d.allowed ? EXIT.ok : EXIT.failed;
 };
 
-async function printMatrix(policy: CompiledPolicy, prefix: string, io: CliIO): Promise<void> {
+async function printMatrix(policy: CompiledPolicy, match: (repo: string) => boolean, io: CliIO): Promise<void> {
   const onDisk = await listReposOnDisk(policy.config.repoRoot);
-  const repos = [...new Set([...policy.repos(), ...onDisk])].filter((r) => r.startsWith(prefix)).sort();
+  const repos = [...new Set([...policy.repos(), ...onDisk])].filter(match).sort();
   const users = [...policy.knownUsers(), '$anonymous'];
   const ids = users.map((u) => (u === '$anonymous' ? resolveIdentity(policy, null, 'anonymous') : resolveIdentity(policy, u, 'access')));
   const width = Math.max(4, ...repos.map((r) => r.length));

@@ -1,7 +1,9 @@
+import fs from 'node:fs';
 import { checkHookSettings } from '../../../hooks/check-hook-settings.js';
 import { loadConfig } from '../../config/load.js';
 import { ConfigError, UsageError } from '../../errors.js';
 import { compilePolicy } from '../../policy/compile.js';
+import { listReposOnDisk } from '../../policy/list-repos.js';
 import { runPolicyTests, summarizePolicy } from '../../policy/policy-tests.js';
 import { configPathFrom, parseArgs } from '../args.js';
 import { EXIT, type Command } from '../io.js';
@@ -10,7 +12,8 @@ const HELP = `usage: gitward check [--config FILE]
 
 Validates the config completely (and every hook plugin setting, by creating the plugin) and
 prints every problem as FILE:LINE: key.path: problem (exit 78). Then runs the config's tests: expectations, one PASS/FAIL line each (exit 1 if
-any fails), and prints a one-line summary (exit 0).
+any fails), and prints a one-line summary (exit 0): users, groups, repos named in the tree and
+found on disk under repo_root, grants, tests.
 `;
 
 /** `gitward check`: validate the config, run its `tests:`, print a summary. */
@@ -47,6 +50,9 @@ export const check: Command = async (argv, io) => {
   }
   const s = summarizePolicy(policy);
   const tests = results.length === 0 ? 'no tests' : failed === 0 ? `${results.length} tests passed` : `${failed} of ${results.length} tests FAILED`;
-  io.stdout.write(`${file}: ${failed === 0 ? 'OK' : 'FAILED'} — ${s.users} users, ${s.groups} groups, ${s.repos} repos, ${s.grants} grants, ${tests}\n`);
+  // The tree names some repos; project groups cover the others, so count what is on disk too.
+  const repoRoot = policy.config.repoRoot;
+  const onDisk = fs.existsSync(repoRoot) ? `${(await listReposOnDisk(repoRoot)).length} on disk under repo_root` : `repo_root ${repoRoot} does not exist`;
+  io.stdout.write(`${file}: ${failed === 0 ? 'OK' : 'FAILED'} — ${s.users} users, ${s.groups} groups, ${s.reposInTree} repos named in the tree, ${onDisk}, ${s.grants} grants, ${tests}\n`);
   return failed === 0 ? EXIT.ok : EXIT.failed;
 };
