@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { git } from '../helpers/git.js';
 import { startGitward } from '../helpers/server.js';
+
+/** Runs a program (Apache's `htpasswd` here) with an argv array; rejects on a non-zero exit. */
+const run = promisify(execFile);
 
 /** `git ls-remote URL` with the test server's isolated git environment. */
 async function lsRemote(gw: { dir: string; gitEnv: Record<string, string> }, url: string, extra: string[] = []) {
@@ -26,6 +31,9 @@ const PRIVATE = { 'x.git': { '.read': ['ann', 'ben'] } };
 /** The ACL names users the htpasswd file may not (yet) have; the loader wants them declared. */
 const USERS = { ann: {}, ben: {} };
 
+/** git's words for a 401 answered to the credentials it sent. */
+const AUTH_FAILED = /Authentication failed/;
+
 describe('identity through the real git CLI', () => {
   it('refuses a user deleted from the htpasswd file on the very next request', async (t) => {
     const gw = await startGitward(t, { users: { ann: 'pw-a', ben: 'pw-b' }, config: { users: USERS, repos: PRIVATE }, repos: ['x'] });
@@ -36,6 +44,19 @@ describe('identity through the real git CLI', () => {
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /Authentication failed|401/);
     assert.equal((await lsRemote(gw, gw.url('x', { user: 'ben', password: 'pw-b' }))).code, 0);
+  });
+
+  it('refuses the last user once Apache\'s `htpasswd -D` deleted them (it leaves an empty file): 401', async (t) => {
+    const gw = await startGitward(t, { users: { ann: 'pw-a' }, config: { users: USERS, repos: PRIVATE }, repos: ['x'] });
+    const file = path.join(gw.dir, 'users.htpasswd');
+    const ann = gw.url('x', { user: 'ann', password: 'pw-a' });
+    assert.equal((await lsRemote(gw, ann)).code, 0, 'ann signs in before the delete (and her password is cached)');
+    await run('htpasswd', ['-D', file, 'ann']);
+    assert.equal(fs.statSync(file).size, 0, 'htpasswd -D of the last user leaves a 0-byte file');
+    const r = await lsRemote(gw, ann);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, AUTH_FAILED);
+    assert.ok(gw.logs.lines.some((l) => l.event === 'auth.failed' && l.user === 'ann'));
   });
 
   it('accepts a changed password on the next request and refuses the old one', async (t) => {
@@ -109,4 +130,5 @@ describe('identity through the real git CLI', () => {
       assert.equal(warned, !works);
     });
   }
+
 });
