@@ -59,6 +59,30 @@ describe('identity through the real git CLI', () => {
     assert.ok(gw.logs.lines.some((l) => l.event === 'auth.failed' && l.user === 'ann'));
   });
 
+  it("lets users made with Apache's htpasswd -B, -m and -s sign in through the server; a wrong password fails", async (t) => {
+    const made: Array<[flag: string, user: string, password: string, hash: RegExp]> = [
+      ['-B', 'bee', 'pw-bcrypt', /^\$2y\$/],
+      ['-m', 'emm', 'pw-apr1', /^\$apr1\$/],
+      ['-s', 'ess', 'pw-sha1', /^\{SHA\}/],
+    ];
+    const users = Object.fromEntries(made.map(([, u]) => [u, {}]));
+    const gw = await startGitward(t, { config: { users, repos: { 'x.git': { '.read': Object.keys(users) } } }, repos: ['x'] });
+    const file = path.join(gw.dir, 'users.htpasswd');
+    for (const [i, [flag, user, password]] of made.entries()) await run('htpasswd', [...(i === 0 ? ['-c'] : []), flag, '-b', file, user, password]);
+    const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
+    assert.deepEqual(lines.map((l) => l.split(':')[0]), made.map(([, u]) => u));
+    for (const [flag, user, password, hash] of made) {
+      await t.test(`htpasswd ${flag}: ${user} with the right password lists refs, with a wrong one gets 401`, async () => {
+        assert.match(lines.find((l) => l.startsWith(`${user}:`))?.slice(user.length + 1) ?? '', hash);
+        const ok = await lsRemote(gw, gw.url('x', { user, password }));
+        assert.equal(ok.code, 0, ok.stderr);
+        const wrong = await lsRemote(gw, gw.url('x', { user, password: `${password}-wrong` }));
+        assert.notEqual(wrong.code, 0);
+        assert.match(wrong.stderr, AUTH_FAILED);
+      });
+    }
+  });
+
   it('accepts a changed password on the next request and refuses the old one', async (t) => {
     const gw = await startGitward(t, { users: { ann: 'old-pw' }, config: { users: USERS, repos: PRIVATE }, repos: ['x'] });
     assert.equal((await lsRemote(gw, gw.url('x', { user: 'ann', password: 'old-pw' }))).code, 0);
