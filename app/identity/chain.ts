@@ -1,6 +1,6 @@
 import type { GitwardConfig } from '../config/types.js';
 import type { AuthInput, AuthPlugin, AuthResult, Logger } from '../types.js';
-import { createBruteForceLimiter } from './brute-force.js';
+import type { BruteForceLimiter } from './brute-force.js';
 import { createCredentialCache } from './credential-cache.js';
 import { logFailedLogin } from './failed-login.js';
 import { userNameProblem } from './htpasswd-file.js';
@@ -63,31 +63,53 @@ async function ask(plugin: AuthPlugin, input: AuthInput, logger: Logger): Promis
   }
 }
 
+/** What createAuthChain needs besides the config. */
+export interface AuthChainContext {
+  readonly logger: Logger;
+  /**
+   * The failed-login counts. They belong to the process, not to one config: the reloading
+   * runtime creates one limiter and hands it to every chain it builds, so a reload keeps them.
+   */
+  readonly limiter: BruteForceLimiter;
+  /** The clock of the credential cache and the plugins (the limiter has its own). */
+  readonly now?: () => number;
+}
+
 /**
  * Loads every plugin of `config.authentication` (built-in name, module path or package name),
  * shape-checks it, and returns the chain. Any plugin that fails to load rejects: fail closed.
  *
  * `identify` first refuses (throttled) a request carrying credentials from a client address with
- * `brute_force.max_failures` failures in the window, without running any check; then asks each
- * plugin in order until one answers authenticated or rejected; no answer is anonymous. Each
- * rejection is logged as one `auth.failed` line and counted against the client address.
+ * `brute_force.max_failures` failures in the window (counted in `ctx.limiter`, judged by this
+ * config's settings), without running any check; then asks each plugin in order until one answers
+ * authenticated or rejected; no answer is anonymous. Each rejection is logged as one `auth.failed`
+ * line and counted against the client address.
  */
-export async function createAuthChain(config: GitwardConfig, ctx: { logger: Logger; now?: () => number }): Promise<AuthChain> {
+export async function createAuthChain(config: GitwardConfig, ctx: AuthChainContext): Promise<AuthChain> {
   const now = ctx.now ?? Date.now;
   const logger = ctx.logger;
+  const limiter = ctx.limiter;
+  const settings = config.bruteForce;
   const credentialCache = createCredentialCache(config.credentialCache, now);
-  const limiter = createBruteForceLimiter(config.bruteForce, now);
   const plugins = await loadAuthPlugins(config.authentication, { logger, configDir: config.dir, credentialCache, now });
+
+  /** Seconds the address must wait, logging the throttled attempt; 0 when it may try. */
+  const throttled = (client: string, user: string): number => {
+    const retryAfterSeconds = limiter.retryAfter(client, settings);
+    if (retryAfterSeconds > 0) logger.info('auth.throttled', { client, user, retryAfterSeconds });
+    return retryAfterSeconds;
+  };
+  const failed = (client: string, user: string, source: string, reason: string): void => {
+    limiter.fail(client, settings);
+    logFailedLogin(logger, { client, user, source, reason });
+  };
 
   return {
     async identify(input) {
       const hasCredentials = input.basic !== null || input.headers.authorization !== undefined;
       if (hasCredentials) {
-        const retryAfterSeconds = limiter.retryAfter(input.clientAddress);
-        if (retryAfterSeconds > 0) {
-          logger.info('auth.throttled', { client: input.clientAddress, user: input.basic?.user ?? '', retryAfterSeconds });
-          return { kind: 'throttled', retryAfterSeconds };
-        }
+        const retryAfterSeconds = throttled(input.clientAddress, input.basic?.user ?? '');
+        if (retryAfterSeconds > 0) return { kind: 'throttled', retryAfterSeconds };
       }
       for (const plugin of plugins) {
         const result = await ask(plugin, input, logger);
@@ -95,8 +117,7 @@ export async function createAuthChain(config: GitwardConfig, ctx: { logger: Logg
         if (result.kind === 'authenticated') {
           return { kind: 'authenticated', user: result.user, source: plugin.name, groups: result.groups ?? [] };
         }
-        limiter.fail(input.clientAddress);
-        logFailedLogin(logger, { client: input.clientAddress, user: input.basic?.user ?? '', source: plugin.name, reason: result.reason });
+        failed(input.clientAddress, input.basic?.user ?? '', plugin.name, result.reason);
         return { kind: 'rejected', source: plugin.name, reason: result.reason };
       }
       return { kind: 'anonymous' };

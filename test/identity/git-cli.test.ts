@@ -113,6 +113,31 @@ describe('identity through the real git CLI', () => {
     for (const l of failed) assert.deepEqual([l.client, l.user], ['127.0.0.1', 'ann']);
   });
 
+  it('keeps counting failed logins across a config reload: max_failures - 1 failures, reload, one more → 429', async (t) => {
+    const bruteForce = { max_failures: 3, window_seconds: 300 };
+    const gw = await startGitward(t, { users: { ann: 'pw-a' }, config: { users: USERS, repos: PRIVATE, brute_force: bruteForce }, repos: ['x'] });
+    for (let i = 0; i < bruteForce.max_failures - 1; i++) assert.match((await lsRemote(gw, gw.url('x', { user: 'ann', password: `guess-${i}` }))).stderr, AUTH_FAILED);
+    const before = gw.runtime.current();
+    gw.writeConfig({ users: USERS, repos: PRIVATE, brute_force: bruteForce, realm: 'reloaded' });
+    assert.equal(await gw.reload(), true);
+    assert.notEqual(gw.runtime.current(), before, 'a new runtime (and auth chain) is in force');
+    assert.match((await lsRemote(gw, gw.url('x', { user: 'ann', password: 'guess-last' }))).stderr, AUTH_FAILED);
+    const r = await lsRemote(gw, gw.url('x', { user: 'ann', password: 'pw-a' }));
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /429/);
+  });
+
+  it('judges the failures counted before a reload by the brute_force settings of the reloaded config', async (t) => {
+    const gw = await startGitward(t, { users: { ann: 'pw-a' }, config: { users: USERS, repos: PRIVATE, brute_force: { max_failures: 10, window_seconds: 300 } }, repos: ['x'] });
+    for (let i = 0; i < 2; i++) assert.match((await lsRemote(gw, gw.url('x', { user: 'ann', password: `guess-${i}` }))).stderr, AUTH_FAILED);
+    assert.equal((await lsRemote(gw, gw.url('x', { user: 'ann', password: 'pw-a' }))).code, 0, '2 of 10: not throttled');
+    gw.writeConfig({ users: USERS, repos: PRIVATE, brute_force: { max_failures: 2, window_seconds: 300 } });
+    assert.equal(await gw.reload(), true);
+    const r = await lsRemote(gw, gw.url('x', { user: 'ann', password: 'pw-a' }));
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /429/, '2 of 2 under the new settings: throttled');
+  });
+
   it('lets a user added by `gitward user add` (a real child process) clone on the next request', async (t) => {
     const gw = await startGitward(t, { users: { ann: 'pw-a' }, config: { users: USERS, repos: PRIVATE }, repos: ['x'] });
     assert.notEqual((await lsRemote(gw, gw.url('x', { user: 'ben', password: 'pw-b' }))).code, 0);
