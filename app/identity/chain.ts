@@ -17,6 +17,12 @@ export type IdentifyOutcome =
 /** The configured authentication plugins, tried in order; the first conclusive answer wins. */
 export interface AuthChain {
   identify(input: AuthInput): Promise<IdentifyOutcome>;
+  /**
+   * The answer to a request whose `Authorization: Basic` header does not parse: throttled when its
+   * client address is over the limit, else a rejection that is logged as one `auth.failed` line
+   * (user empty: nothing of the header is logged) and counted like any other failed login.
+   */
+  rejectMalformedBasic(clientAddress: string): IdentifyOutcome;
   /** Stops file watchers and timers of every plugin. */
   close(): void;
 }
@@ -25,6 +31,18 @@ export interface AuthChain {
 const PLUGIN_AUTHENTICATE_TIMEOUT_MS = 30_000;
 /** Most groups a plugin may add to one identity: more is a broken plugin, not an org chart. */
 const MAX_PLUGIN_GROUPS = 1_000;
+/**
+ * Longest user name written to a failed-login line, in characters: a real name is at most 255
+ * bytes (userNameProblem); a longer claim is cut so that one request cannot write a huge line.
+ */
+const MAX_LOGGED_USER_CHARS = 256;
+/** The `source` of a failed login whose Authorization header did not parse (no plugin saw it). */
+const MALFORMED_BASIC_SOURCE = 'basic-auth';
+
+/** `user` as written to a failed-login line: cut to MAX_LOGGED_USER_CHARS (the logger escapes the rest). */
+function loggedUser(user: string): string {
+  return user.length > MAX_LOGGED_USER_CHARS ? `${user.slice(0, MAX_LOGGED_USER_CHARS)}…` : user;
+}
 
 const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -33,7 +51,10 @@ function checkResult(result: unknown): AuthResult {
   if (result === null || typeof result !== 'object') return { kind: 'rejected', reason: 'plugin returned no result' };
   const r = result as Record<string, unknown>;
   if (r.kind === 'no-credentials') return { kind: 'no-credentials' };
-  if (r.kind === 'rejected') return { kind: 'rejected', reason: typeof r.reason === 'string' ? r.reason : 'rejected' };
+  if (r.kind === 'rejected') {
+    const reason = typeof r.reason === 'string' ? r.reason : 'rejected';
+    return typeof r.user === 'string' && r.user !== '' ? { kind: 'rejected', reason, user: r.user } : { kind: 'rejected', reason };
+  }
   if (r.kind === 'authenticated') {
     if (typeof r.user !== 'string' || userNameProblem(r.user) !== null) return { kind: 'rejected', reason: 'plugin returned a bad user name' };
     if (r.groups === undefined) return { kind: 'authenticated', user: r.user };
@@ -83,7 +104,7 @@ export interface AuthChainContext {
  * `brute_force.max_failures` failures in the window (counted in `ctx.limiter`, judged by this
  * config's settings), without running any check; then asks each plugin in order until one answers
  * authenticated or rejected; no answer is anonymous. Each rejection is logged as one `auth.failed`
- * line and counted against the client address.
+ * line, with the user the plugin names (else the Basic user), and counted against the address.
  */
 export async function createAuthChain(config: GitwardConfig, ctx: AuthChainContext): Promise<AuthChain> {
   const now = ctx.now ?? Date.now;
@@ -96,12 +117,12 @@ export async function createAuthChain(config: GitwardConfig, ctx: AuthChainConte
   /** Seconds the address must wait, logging the throttled attempt; 0 when it may try. */
   const throttled = (client: string, user: string): number => {
     const retryAfterSeconds = limiter.retryAfter(client, settings);
-    if (retryAfterSeconds > 0) logger.info('auth.throttled', { client, user, retryAfterSeconds });
+    if (retryAfterSeconds > 0) logger.info('auth.throttled', { client, user: loggedUser(user), retryAfterSeconds });
     return retryAfterSeconds;
   };
   const failed = (client: string, user: string, source: string, reason: string): void => {
     limiter.fail(client, settings);
-    logFailedLogin(logger, { client, user, source, reason });
+    logFailedLogin(logger, { client, user: loggedUser(user), source, reason });
   };
 
   return {
@@ -117,10 +138,17 @@ export async function createAuthChain(config: GitwardConfig, ctx: AuthChainConte
         if (result.kind === 'authenticated') {
           return { kind: 'authenticated', user: result.user, source: plugin.name, groups: result.groups ?? [] };
         }
-        failed(input.clientAddress, input.basic?.user ?? '', plugin.name, result.reason);
+        failed(input.clientAddress, result.user ?? input.basic?.user ?? '', plugin.name, result.reason);
         return { kind: 'rejected', source: plugin.name, reason: result.reason };
       }
       return { kind: 'anonymous' };
+    },
+    rejectMalformedBasic(clientAddress) {
+      const retryAfterSeconds = throttled(clientAddress, '');
+      if (retryAfterSeconds > 0) return { kind: 'throttled', retryAfterSeconds };
+      const reason = 'malformed Basic credentials';
+      failed(clientAddress, '', MALFORMED_BASIC_SOURCE, reason);
+      return { kind: 'rejected', source: MALFORMED_BASIC_SOURCE, reason };
     },
     close() {
       for (const p of plugins) {

@@ -95,6 +95,30 @@ describe('failed-login counts across chains (a config reload builds a new chain)
   });
 });
 
+describe('createAuthChain: malformed Basic credentials', () => {
+  it('are a failed login: one auth.failed line with an empty user, counted, then throttled', async (t) => {
+    const dir = tempDir(t);
+    const logger = createMemoryLogger();
+    const chain = await createAuthChain(authConfig(dir, [{ plugin: 'remote-user', trusted_proxies: ['unix'] }], { bruteForce: { maxFailures: 2, windowSeconds: 60 } }), {
+      logger,
+      limiter: createBruteForceLimiter(),
+    });
+    assert.deepEqual(chain.rejectMalformedBasic('203.0.113.9'), { kind: 'rejected', source: 'basic-auth', reason: 'malformed Basic credentials' });
+    assert.deepEqual(chain.rejectMalformedBasic('203.0.113.9').kind, 'rejected');
+    assert.equal(chain.rejectMalformedBasic('203.0.113.9').kind, 'throttled');
+    assert.equal(chain.rejectMalformedBasic('203.0.113.10').kind, 'rejected', 'another address is not affected');
+    const failed = logger.lines.filter((l) => l.event === 'auth.failed');
+    assert.deepEqual(
+      failed.map((l) => [l.client, l.user, l.source]),
+      [
+        ['203.0.113.9', '', 'basic-auth'],
+        ['203.0.113.9', '', 'basic-auth'],
+        ['203.0.113.10', '', 'basic-auth'],
+      ],
+    );
+  });
+});
+
 describe('createAuthChain with the built-in remote-user plugin', () => {
   const cfg = (dir: string, trusted: string[]) => authConfig(dir, [{ plugin: 'remote-user', header: 'X-Remote-User', trusted_proxies: trusted }]);
 
@@ -123,6 +147,24 @@ describe('createAuthChain with the built-in remote-user plugin', () => {
     assert.equal((await chain.identify(input({ headers: { 'x-remote-user': 'a:b' }, peer: unix }))).kind, 'rejected');
   });
 
+  it('logs a refused header with the name it claimed as the user (cut to 256 characters), not an empty user', async (t) => {
+    const dir = tempDir(t);
+    const logger = createMemoryLogger();
+    const chain = await createAuthChain(cfg(dir, ['unix']), { logger, limiter: createBruteForceLimiter() });
+    const unix = { kind: 'unix' } as const;
+    const long = `${'x'.repeat(300)}:y`;
+    for (const value of ['a:b', 'ann, ben', ['ann', 'ben'], long]) await chain.identify(input({ headers: { 'x-remote-user': value }, peer: unix }));
+    const failed = logger.lines.filter((l) => l.event === 'auth.failed');
+    assert.deepEqual(
+      failed.map((l) => [l.user, l.source, l.reason]),
+      [
+        ['a:b', 'remote-user', 'bad user name in X-Remote-User'],
+        ['ann, ben', 'remote-user', 'bad user name in X-Remote-User'],
+        ['ann, ben', 'remote-user', 'X-Remote-User sent more than once'],
+        [`${'x'.repeat(256)}…`, 'remote-user', 'bad user name in X-Remote-User'],
+      ],
+    );
+  });
 
   it('falls through to htpasswd when the header is ignored', async (t) => {
     const dir = await htpasswdDir(t, { ben: 'pw' });

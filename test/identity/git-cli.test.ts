@@ -180,4 +180,17 @@ describe('identity through the real git CLI', () => {
     });
   }
 
+  it('reads the default header X-Remote-User when the remote-user plugin names no `header:`; a bad name there is a logged failed login', async (t) => {
+    const gw = await startGitward(t, {
+      config: { authentication: [{ plugin: 'remote-user', trusted_proxies: ['127.0.0.1/32'] }], users: USERS, repos: PRIVATE },
+      repos: ['x'],
+    });
+    const ok = await lsRemote(gw, gw.url('x'), ['-c', 'http.extraHeader=X-Remote-User: ann']);
+    assert.equal(ok.code, 0, ok.stderr);
+    const bad = await lsRemote(gw, gw.url('x'), ['-c', 'http.extraHeader=X-Remote-User: ann:x']);
+    assert.notEqual(bad.code, 0);
+    const failed = gw.logs.lines.filter((l) => l.event === 'auth.failed');
+    assert.ok(failed.length > 0);
+    for (const l of failed) assert.deepEqual([l.user, l.source, l.client], ['ann:x', 'remote-user', '127.0.0.1']);
+  });
 });
