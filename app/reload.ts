@@ -3,6 +3,7 @@ import path from 'node:path';
 import { checkHookSettings } from '../hooks/check-hook-settings.js';
 import { loadConfig } from './config/load.js';
 import { ConfigError } from './errors.js';
+import { createBruteForceLimiter, type BruteForceLimiter } from './identity/brute-force.js';
 import { createAuthChain } from './identity/chain.js';
 import { compilePolicy } from './policy/compile.js';
 import type { ReloadFailure, Runtime, RuntimeHolder } from './runtime.js';
@@ -22,18 +23,19 @@ export interface RuntimeDeps {
 
 /**
  * Builds one Runtime from the config file: loadConfig → checkHookSettings → compilePolicy →
- * createAuthChain. Throws ConfigError (every problem) or whatever a failing plugin throws: nothing
- * half-built escapes. Serve start-up and every reload come through here, so they accept exactly
- * what `gitward check` accepts.
+ * createAuthChain, whose chain counts failed logins in `limiter` (owned by the caller, so they
+ * outlive this Runtime). Throws ConfigError (every problem) or whatever a failing plugin throws:
+ * nothing half-built escapes, and `limiter` is not changed. Serve start-up and every reload come
+ * through here, so they accept exactly what `gitward check` accepts.
  */
-export async function loadRuntime(file: string, deps: RuntimeDeps): Promise<Runtime> {
+export async function loadRuntime(file: string, deps: RuntimeDeps, limiter: BruteForceLimiter): Promise<Runtime> {
   const config = await loadConfig(file);
   // Hook plugins run in the dispatcher, not here; creating each one from its setting now means a
   // bad setting is refused at load (keeping the last good config) instead of failing every push.
   const hookProblems = await checkHookSettings(config);
   if (hookProblems.length > 0) throw new ConfigError(hookProblems);
   const policy = compilePolicy(config);
-  const auth = await createAuthChain(config, { logger: deps.logger, now: deps.now });
+  const auth = await createAuthChain(config, { logger: deps.logger, now: deps.now, limiter });
   return Object.freeze({ config, policy, auth, loadedAt: deps.now() });
 }
 
@@ -51,10 +53,13 @@ export interface ReloadingRuntime extends RuntimeHolder {
  * Loads the config at `file` (throwing when the first load fails: fail closed) and returns a holder
  * that swaps the whole Runtime atomically on each good reload. A broken edit keeps the last good
  * Runtime, logs every problem as `config.reload_failed` and is reported by `lastFailure()` until a
- * good reload clears it. Reloads never overlap.
+ * good reload clears it. Reloads never overlap. Failed-login counts live in one limiter created
+ * here and shared by every Runtime's chain: a reload keeps them, and the `brute_force` settings
+ * of the new config apply to them from its first request on.
  */
 export async function createReloadingRuntime(file: string, deps: RuntimeDeps): Promise<ReloadingRuntime> {
-  let current = await loadRuntime(file, deps);
+  const limiter = createBruteForceLimiter(deps.now);
+  let current = await loadRuntime(file, deps, limiter);
   let failure: ReloadFailure | null = null;
   let queue: Promise<boolean> = Promise.resolve(true);
   let watcher: fs.FSWatcher | null = null;
@@ -63,7 +68,7 @@ export async function createReloadingRuntime(file: string, deps: RuntimeDeps): P
   const doReload = async (reason: string): Promise<boolean> => {
     let next: Runtime;
     try {
-      next = await loadRuntime(file, deps);
+      next = await loadRuntime(file, deps, limiter);
     } catch (err) {
       const problems = err instanceof ConfigError ? [...err.problems] : [`${file}: ${err instanceof Error ? err.message : String(err)}`];
       failure = Object.freeze({ at: deps.now(), problems });

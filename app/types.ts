@@ -62,7 +62,11 @@ export interface AuthInput {
 /** What an authentication plugin answers. The first conclusive answer (not `no-credentials`) wins. */
 export type AuthResult =
   | { readonly kind: 'authenticated'; readonly user: string; readonly groups?: readonly string[] }
-  | { readonly kind: 'rejected'; readonly reason: string }
+  /**
+   * `user`: optional, the user name the refused credentials claimed when they are not Basic ones
+   * (an identity header's value), for the failed-login line; the Basic user is used otherwise.
+   */
+  | { readonly kind: 'rejected'; readonly reason: string; readonly user?: string }
   | { readonly kind: 'no-credentials' };
 
 /** Logger shape that plugins and stages receive (a winston logger satisfies it). */

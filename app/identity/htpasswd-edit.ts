@@ -188,16 +188,12 @@ export function replaceUserHash(text: string, user: string, hash: string): strin
 }
 
 /**
- * Written in place of an empty file when the last user is deleted: the server reads a zero-byte
- * file as a half-written one and keeps the last good users, so "nobody" must be said explicitly.
+ * `text` without the lines of `user`; other lines untouched. Deleting the last user leaves an
+ * empty file, as Apache's `htpasswd -D` does; the server reads it as no users.
  */
-export const NO_USERS_LINE = '# no users (an empty file would be read as half-written)\n';
-
-/** `text` without the lines of `user`; never empty (see NO_USERS_LINE). */
 export function removeUser(text: string, user: string): string {
-  const rest = text
+  return text
     .split('\n')
     .filter((l) => userOf(l) !== user)
     .join('\n');
-  return rest.trim() === '' ? NO_USERS_LINE : rest;
 }

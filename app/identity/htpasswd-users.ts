@@ -34,14 +34,14 @@ interface Snapshot {
 
 /**
  * Why re-read htpasswd bytes are garbage rather than an edit, or null when they are a usable
- * file: empty (a truncated write), not UTF-8 or holding NUL bytes (a binary file), no line of
- * the user:hash form (not an htpasswd file), or a last line without its newline whose hash is not a
- * complete hash (a write cut short). A single bad line among good ones, or a complete line with
- * an unsupported hash, stays a per-line refusal (parseHtpasswd), so that removing a user still
- * takes effect next to such a line.
+ * file: not UTF-8 or holding NUL bytes (a binary file), no line of the user:hash form (not an
+ * htpasswd file), or a last line without its newline whose hash is not a complete hash (a write
+ * cut short). A single bad line among good ones, or a complete line with an unsupported hash,
+ * stays a per-line refusal (parseHtpasswd), so that removing a user still takes effect next to
+ * such a line. An empty file is usable and has no users: Apache's `htpasswd -D` leaves exactly
+ * that when it deletes the last user, so it must refuse everyone (fail closed), never keep them.
  */
 export function brokenHtpasswd(bytes: Buffer): string | null {
-  if (bytes.length === 0) return 'the file is empty';
   if (bytes.includes(0)) return 'the file holds NUL bytes';
   let text: string;
   try {
@@ -114,7 +114,7 @@ export async function loadHtpasswdUsers(file: string, ctx: { logger: Logger; wal
       }
       const broken = brokenHtpasswd(bytes);
       if (broken !== null) {
-        // Garbage (a half-written file, a wrong file copied over it): keep the last good users,
+        // Garbage (a write cut short, a wrong file copied over it): keep the last good users,
         // as a broken config keeps the last good config. Remember this version so the error is
         // logged once, not on every request.
         if (snap.digest !== rejectedDigest) logger.error('htpasswd.reload_failed', { file, problem: broken, kept: 'last good version' });

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -45,6 +46,8 @@ async function loadFactory(name: string, configDir: string): Promise<AuthPluginF
   } catch (err) {
     throw new Error(err instanceof Error && (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' ? 'cannot find the module' : (err as Error).message);
   }
+  // Said plainly: the import error would add the loader's own path and repeat the file's.
+  if (!fs.existsSync(file)) throw new Error(`cannot find the module ${file}`);
   let mod: Record<string, unknown>;
   try {
     mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;

@@ -61,19 +61,22 @@ export async function authorize(runtime: Runtime, input: AuthorizeInput, progres
   progress.git = git;
 
   const auth = parseBasicAuth(input.headers.authorization);
-  if (auth.kind === 'malformed') throw new Unauthorized('malformed Basic credentials', config.realm);
-  const outcome = await runtime.auth.identify({
-    basic: auth.kind === 'basic' ? auth.credentials : null,
-    headers: input.headers,
-    peer: input.peer,
-    clientAddress: address,
-  });
+  // A malformed header is a failed login (logged and counted), never a reason to try the plugins.
+  const outcome =
+    auth.kind === 'malformed'
+      ? runtime.auth.rejectMalformedBasic(address)
+      : await runtime.auth.identify({
+          basic: auth.kind === 'basic' ? auth.credentials : null,
+          headers: input.headers,
+          peer: input.peer,
+          clientAddress: address,
+        });
   let identity: Identity;
   switch (outcome.kind) {
     case 'throttled':
       throw new TooManyRequests('too many failed logins from your address; try again later', outcome.retryAfterSeconds);
     case 'rejected':
-      throw new Unauthorized('invalid credentials', config.realm);
+      throw new Unauthorized(auth.kind === 'malformed' ? 'malformed Basic credentials' : 'invalid credentials', config.realm);
     case 'anonymous':
       identity = resolveIdentity(policy, null, 'anonymous');
       break;

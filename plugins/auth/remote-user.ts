@@ -23,7 +23,8 @@ function proxyEntryProblem(entry: string): string | null {
  * The `remote-user` plugin: `{plugin: remote-user, header: X-Remote-User, trusted_proxies: [...]}`.
  * Trusts the user named in `header` only when the connection's peer is in `trusted_proxies`
  * (CIDRs, addresses, and `unix` for a unix socket); from any other peer the header is ignored and
- * a warning logged. An absent or empty header is no credentials; a malformed name is rejected.
+ * a warning logged. An absent or empty header is no credentials; a malformed name (or a header
+ * sent more than once) is rejected, naming the claimed value as the user of the failed-login line.
  */
 export const createRemoteUserPlugin: AuthPluginFactory = (options, ctx): AuthPlugin => {
   checkOptions(options, { header: 'string', trusted_proxies: 'string[]' }, ['trusted_proxies']);
@@ -50,11 +51,12 @@ export const createRemoteUserPlugin: AuthPluginFactory = (options, ctx): AuthPlu
         return { kind: 'no-credentials' };
       }
       // Repeated headers are ambiguous: which proxy said what cannot be known.
-      if (Array.isArray(value)) return { kind: 'rejected', reason: `${header} sent more than once` };
+      if (Array.isArray(value)) return { kind: 'rejected', reason: `${header} sent more than once`, user: value.join(', ') };
       const name = (value as string).trim();
       if (name === '') return { kind: 'no-credentials' };
       const problem = userNameProblem(name);
-      if (problem !== null || name.includes(',')) return { kind: 'rejected', reason: `bad user name in ${header}` };
+      // Node joins a repeated header with ", ", so a comma is two proxies' answers, not one name.
+      if (problem !== null || name.includes(',')) return { kind: 'rejected', reason: `bad user name in ${header}`, user: name };
       return { kind: 'authenticated', user: name };
     },
   };

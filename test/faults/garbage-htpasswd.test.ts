@@ -1,6 +1,7 @@
 /**
  * The htpasswd file replaced with garbage while clients clone: users keep signing in with the
- * last good file, and a good file (with a changed password) takes effect.
+ * last good file. An empty file is not garbage: it is what `htpasswd -D` leaves after deleting the
+ * last user, so it refuses everyone. A good file (with a changed password) takes effect.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -13,14 +14,14 @@ import { cloneTraffic, seedRepo } from './traffic.js';
 /** Clones each traffic phase must see succeed: enough to span several re-reads of the file. */
 const CLONES_PER_PHASE = 6;
 
-test('an htpasswd file replaced with garbage mid-traffic keeps the last good users; a good file takes effect', { timeout: 60_000 }, async (t) => {
+test('an htpasswd file replaced with garbage mid-traffic keeps the last good users; an empty file refuses everyone; a good file takes effect', { timeout: 60_000 }, async (t) => {
   const port = await freePort();
   const files = await prepareGitwardFiles(t, {
     users: { ann: 'ann-pw' },
     repos: ['h'],
     config: { listen: `127.0.0.1:${port}`, log: { level: 'info', format: 'json', audit: null }, users: { ann: {} }, repos: { '.read': ['ann'], '.write': ['ann'] } },
   });
-  await serveChild(t, files);
+  const gw = await serveChild(t, files);
   const url = (pw: string): string => `http://ann:${pw}@127.0.0.1:${port}/h.git`;
   await seedRepo(files, url('ann-pw'));
   const traffic = cloneTraffic(files, url('ann-pw'));
@@ -32,13 +33,19 @@ test('an htpasswd file replaced with garbage mid-traffic keeps the last good use
     ['random bytes', noise('htpasswd-garbage', 2048)],
     ['text without a colon', Buffer.from('this is not an htpasswd file\nneither is this\n')],
     ['a truncated line', Buffer.from(fs.readFileSync(htpasswd, 'utf8').slice(0, 12))],
-    ['empty file', Buffer.alloc(0)],
   ] as const) {
     fs.writeFileSync(htpasswd, garbage);
     await traffic.expectSuccesses(CLONES_PER_PHASE, `htpasswd = ${label}`);
   }
   const report = await traffic.stop();
   assert.deepEqual(report.failures, [], 'no clone failed while the file was garbage');
+
+  // An empty file has no users: ann is refused (401), not kept from the last good file.
+  fs.writeFileSync(htpasswd, Buffer.alloc(0));
+  const refused = await runGit(['clone', '--quiet', url('ann-pw'), path.join(files.dir, 'empty')], files.dir, files.gitEnv);
+  assert.notEqual(refused.code, 0, 'an empty htpasswd file lets nobody in');
+  assert.match(refused.stderr, /Authentication failed|401/);
+  assert.ok(gw.logLines.some((l) => l.event === 'htpasswd.loaded' && l.users === 0), 'the empty file was loaded as no users');
 
   // A good file with a new password for ann: the new one works, the old one no longer does.
   files.writeUsers({ ann: 'ann-new-pw' });

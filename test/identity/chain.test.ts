@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { createBruteForceLimiter } from '../../app/identity/brute-force.js';
 import { createAuthChain } from '../../app/identity/chain.js';
 import { hashPassword } from '../../app/identity/htpasswd-file.js';
 import { createMemoryLogger, createNullLogger } from '../../app/log/logger.js';
@@ -22,7 +23,7 @@ async function htpasswdDir(t: Parameters<typeof tempDir>[0], users: Record<strin
 describe('createAuthChain with the built-in htpasswd plugin', () => {
   it('authenticates a good password, rejects a wrong one, an unknown user and an empty password', async (t) => {
     const dir = await htpasswdDir(t, { ann: 'secret' });
-    const chain = await createAuthChain(authConfig(dir, [{ plugin: 'htpasswd', file: 'users.htpasswd' }]), { logger: createNullLogger() });
+    const chain = await createAuthChain(authConfig(dir, [{ plugin: 'htpasswd', file: 'users.htpasswd' }]), { logger: createNullLogger(), limiter: createBruteForceLimiter() });
     t.after(() => chain.close());
     assert.deepEqual(await chain.identify(input({ basic: basic('ann', 'secret') })), { kind: 'authenticated', user: 'ann', source: 'htpasswd', groups: [] });
     assert.equal((await chain.identify(input({ basic: basic('ann', 'wrong') }))).kind, 'rejected');
@@ -34,7 +35,7 @@ describe('createAuthChain with the built-in htpasswd plugin', () => {
   it('logs each failure as one auth.failed line with user and client address, never the password', async (t) => {
     const dir = await htpasswdDir(t, { ann: 'secret' });
     const logger = createMemoryLogger();
-    const chain = await createAuthChain(authConfig(dir, [{ plugin: 'htpasswd', file: 'users.htpasswd' }]), { logger });
+    const chain = await createAuthChain(authConfig(dir, [{ plugin: 'htpasswd', file: 'users.htpasswd' }]), { logger, limiter: createBruteForceLimiter() });
     t.after(() => chain.close());
     await chain.identify(input({ basic: basic('ann', 'hunter2'), client: '203.0.113.7' }));
     const failed = logger.lines.filter((l) => l.event === 'auth.failed');
@@ -49,6 +50,7 @@ describe('createAuthChain with the built-in htpasswd plugin', () => {
     let clock = 1_000_000;
     const chain = await createAuthChain(authConfig(dir, [{ plugin: 'htpasswd', file: 'users.htpasswd' }], { bruteForce: { maxFailures: 3, windowSeconds: 60 } }), {
       logger: createNullLogger(),
+      limiter: createBruteForceLimiter(() => clock),
       now: () => clock,
     });
     t.after(() => chain.close());
@@ -64,12 +66,65 @@ describe('createAuthChain with the built-in htpasswd plugin', () => {
   });
 });
 
+describe('failed-login counts across chains (a config reload builds a new chain)', () => {
+  const settings = { maxFailures: 3, windowSeconds: 60 };
+
+  it('a new chain on the same limiter keeps counting: N-1 failures, a new chain, one more failure → throttled', async (t) => {
+    const dir = await htpasswdDir(t, { ann: 'secret' });
+    const limiter = createBruteForceLimiter();
+    const config = authConfig(dir, [{ plugin: 'htpasswd', file: 'users.htpasswd' }], { bruteForce: settings });
+    const before = await createAuthChain(config, { logger: createNullLogger(), limiter });
+    t.after(() => before.close());
+    for (let i = 0; i < settings.maxFailures - 1; i++) assert.equal((await before.identify(input({ basic: basic('ann', `bad-${i}`) }))).kind, 'rejected');
+    const after = await createAuthChain(config, { logger: createNullLogger(), limiter });
+    t.after(() => after.close());
+    assert.equal((await after.identify(input({ basic: basic('ann', 'bad-last') }))).kind, 'rejected');
+    assert.equal((await after.identify(input({ basic: basic('ann', 'secret') }))).kind, 'throttled');
+  });
+
+  it('the new chain judges the old counts by its own settings', async (t) => {
+    const dir = await htpasswdDir(t, { ann: 'secret' });
+    const limiter = createBruteForceLimiter();
+    const loose = await createAuthChain(authConfig(dir, [{ plugin: 'htpasswd', file: 'users.htpasswd' }], { bruteForce: { maxFailures: 10, windowSeconds: 60 } }), { logger: createNullLogger(), limiter });
+    t.after(() => loose.close());
+    for (let i = 0; i < 3; i++) await loose.identify(input({ basic: basic('ann', `bad-${i}`) }));
+    assert.equal((await loose.identify(input({ basic: basic('ann', 'secret') }))).kind, 'authenticated');
+    const strict = await createAuthChain(authConfig(dir, [{ plugin: 'htpasswd', file: 'users.htpasswd' }], { bruteForce: settings }), { logger: createNullLogger(), limiter });
+    t.after(() => strict.close());
+    assert.equal((await strict.identify(input({ basic: basic('ann', 'secret') }))).kind, 'throttled');
+  });
+});
+
+describe('createAuthChain: malformed Basic credentials', () => {
+  it('are a failed login: one auth.failed line with an empty user, counted, then throttled', async (t) => {
+    const dir = tempDir(t);
+    const logger = createMemoryLogger();
+    const chain = await createAuthChain(authConfig(dir, [{ plugin: 'remote-user', trusted_proxies: ['unix'] }], { bruteForce: { maxFailures: 2, windowSeconds: 60 } }), {
+      logger,
+      limiter: createBruteForceLimiter(),
+    });
+    assert.deepEqual(chain.rejectMalformedBasic('203.0.113.9'), { kind: 'rejected', source: 'basic-auth', reason: 'malformed Basic credentials' });
+    assert.deepEqual(chain.rejectMalformedBasic('203.0.113.9').kind, 'rejected');
+    assert.equal(chain.rejectMalformedBasic('203.0.113.9').kind, 'throttled');
+    assert.equal(chain.rejectMalformedBasic('203.0.113.10').kind, 'rejected', 'another address is not affected');
+    const failed = logger.lines.filter((l) => l.event === 'auth.failed');
+    assert.deepEqual(
+      failed.map((l) => [l.client, l.user, l.source]),
+      [
+        ['203.0.113.9', '', 'basic-auth'],
+        ['203.0.113.9', '', 'basic-auth'],
+        ['203.0.113.10', '', 'basic-auth'],
+      ],
+    );
+  });
+});
+
 describe('createAuthChain with the built-in remote-user plugin', () => {
   const cfg = (dir: string, trusted: string[]) => authConfig(dir, [{ plugin: 'remote-user', header: 'X-Remote-User', trusted_proxies: trusted }]);
 
   it('trusts the header from a trusted CIDR and from a trusted unix socket', async (t) => {
     const dir = tempDir(t);
-    const chain = await createAuthChain(cfg(dir, ['127.0.0.1/32', 'unix']), { logger: createNullLogger() });
+    const chain = await createAuthChain(cfg(dir, ['127.0.0.1/32', 'unix']), { logger: createNullLogger(), limiter: createBruteForceLimiter() });
     assert.deepEqual(await chain.identify(input({ headers: { 'x-remote-user': 'ann' } })), { kind: 'authenticated', user: 'ann', source: 'remote-user', groups: [] });
     assert.equal((await chain.identify(input({ headers: { 'x-remote-user': 'ann' }, peer: { kind: 'unix' } }))).kind, 'authenticated');
   });
@@ -77,19 +132,38 @@ describe('createAuthChain with the built-in remote-user plugin', () => {
   it('ignores the header, with a warning, from 127.0.0.1 when only the unix socket is trusted', async (t) => {
     const dir = tempDir(t);
     const logger = createMemoryLogger();
-    const chain = await createAuthChain(cfg(dir, ['unix']), { logger });
+    const chain = await createAuthChain(cfg(dir, ['unix']), { logger, limiter: createBruteForceLimiter() });
     assert.deepEqual(await chain.identify(input({ headers: { 'x-remote-user': 'ann' } })), { kind: 'anonymous' });
     assert.ok(logger.lines.some((l) => l.event === 'auth.remote_user_untrusted' && l.peer === '127.0.0.1'));
   });
 
   it('treats an empty header as no user, and refuses a repeated header or a bad name', async (t) => {
     const dir = tempDir(t);
-    const chain = await createAuthChain(cfg(dir, ['unix']), { logger: createNullLogger() });
+    const chain = await createAuthChain(cfg(dir, ['unix']), { logger: createNullLogger(), limiter: createBruteForceLimiter() });
     const unix = { kind: 'unix' } as const;
     assert.deepEqual(await chain.identify(input({ headers: { 'x-remote-user': '' }, peer: unix })), { kind: 'anonymous' });
     assert.deepEqual(await chain.identify(input({ headers: { 'x-remote-user': '   ' }, peer: unix })), { kind: 'anonymous' });
     assert.equal((await chain.identify(input({ headers: { 'x-remote-user': ['ann', 'ben'] }, peer: unix }))).kind, 'rejected');
     assert.equal((await chain.identify(input({ headers: { 'x-remote-user': 'a:b' }, peer: unix }))).kind, 'rejected');
+  });
+
+  it('logs a refused header with the name it claimed as the user (cut to 256 characters), not an empty user', async (t) => {
+    const dir = tempDir(t);
+    const logger = createMemoryLogger();
+    const chain = await createAuthChain(cfg(dir, ['unix']), { logger, limiter: createBruteForceLimiter() });
+    const unix = { kind: 'unix' } as const;
+    const long = `${'x'.repeat(300)}:y`;
+    for (const value of ['a:b', 'ann, ben', ['ann', 'ben'], long]) await chain.identify(input({ headers: { 'x-remote-user': value }, peer: unix }));
+    const failed = logger.lines.filter((l) => l.event === 'auth.failed');
+    assert.deepEqual(
+      failed.map((l) => [l.user, l.source, l.reason]),
+      [
+        ['a:b', 'remote-user', 'bad user name in X-Remote-User'],
+        ['ann, ben', 'remote-user', 'bad user name in X-Remote-User'],
+        ['ann, ben', 'remote-user', 'X-Remote-User sent more than once'],
+        [`${'x'.repeat(256)}…`, 'remote-user', 'bad user name in X-Remote-User'],
+      ],
+    );
   });
 
   it('falls through to htpasswd when the header is ignored', async (t) => {
@@ -99,7 +173,7 @@ describe('createAuthChain with the built-in remote-user plugin', () => {
         { plugin: 'remote-user', trusted_proxies: ['unix'] },
         { plugin: 'htpasswd', file: 'users.htpasswd' },
       ]),
-      { logger: createNullLogger() },
+      { logger: createNullLogger(), limiter: createBruteForceLimiter() },
     );
     t.after(() => chain.close());
     assert.deepEqual(await chain.identify(input({ headers: { 'x-remote-user': 'ann' }, basic: basic('ben', 'pw') })), {
@@ -128,7 +202,7 @@ describe('the plugin loader', () => {
        } });`,
     );
     writePlugin(dir, 'never.js', `exports.createAuthPlugin = () => ({ name: 'never', async authenticate() { throw new Error('must not be asked'); } });`);
-    const chain = await createAuthChain(authConfig(dir, [{ plugin: './token.js', token: 't0k' }, { plugin: './never.js' }]), { logger: createNullLogger() });
+    const chain = await createAuthChain(authConfig(dir, [{ plugin: './token.js', token: 't0k' }, { plugin: './never.js' }]), { logger: createNullLogger(), limiter: createBruteForceLimiter() });
     assert.deepEqual(await chain.identify(input({ headers: { 'x-token': 't0k' } })), { kind: 'authenticated', user: 'bot', source: 'token', groups: ['robots'] });
     assert.deepEqual(await chain.identify(input({ headers: { 'x-token': 'nope' } })), { kind: 'rejected', source: 'token', reason: 'bad token' });
     // No token: the next plugin is asked; it throws, which is a rejection (fail closed).
@@ -139,7 +213,7 @@ describe('the plugin loader', () => {
     const dir = tempDir(t);
     fs.mkdirSync(path.join(dir, 'node_modules', 'gitward-auth-demo'), { recursive: true });
     writePlugin(path.join(dir, 'node_modules', 'gitward-auth-demo'), 'index.js', `exports.createAuthPlugin = () => ({ name: 'demo', authenticate: async () => ({ kind: 'authenticated', user: 'demo' }) });`);
-    const chain = await createAuthChain(authConfig(dir, [{ plugin: 'gitward-auth-demo' }]), { logger: createNullLogger() });
+    const chain = await createAuthChain(authConfig(dir, [{ plugin: 'gitward-auth-demo' }]), { logger: createNullLogger(), limiter: createBruteForceLimiter() });
     assert.equal((await chain.identify(input())).kind, 'authenticated');
   });
 
@@ -158,7 +232,7 @@ describe('the plugin loader', () => {
       const dir = tempDir(t);
       if (body !== null) writePlugin(dir, 'p.js', body);
       const options = plugin === 'htpasswd' ? { flie: 'x' } : {};
-      await assert.rejects(createAuthChain(authConfig(dir, [{ plugin, ...options }]), { logger: createNullLogger() }), (err: unknown) => {
+      await assert.rejects(createAuthChain(authConfig(dir, [{ plugin, ...options }]), { logger: createNullLogger(), limiter: createBruteForceLimiter() }), (err: unknown) => {
         assert.ok(err instanceof ConfigError);
         assert.match(err.message, new RegExp(`^${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/gitward\\.yaml:10: authentication\\[0\\]: plugin "`));
         assert.match(err.message, message);
@@ -169,19 +243,19 @@ describe('the plugin loader', () => {
 
   it('rejects an htpasswd file that does not exist', async (t) => {
     const dir = tempDir(t);
-    await assert.rejects(createAuthChain(authConfig(dir, [{ plugin: 'htpasswd', file: 'none.htpasswd' }]), { logger: createNullLogger() }), /gitward\.yaml:10: .*cannot read htpasswd file/);
+    await assert.rejects(createAuthChain(authConfig(dir, [{ plugin: 'htpasswd', file: 'none.htpasswd' }]), { logger: createNullLogger(), limiter: createBruteForceLimiter() }), /gitward\.yaml:10: .*cannot read htpasswd file/);
   });
 
   it('rejects a remote-user plugin without trusted_proxies or with a bad entry', async (t) => {
     const dir = tempDir(t);
-    await assert.rejects(createAuthChain(authConfig(dir, [{ plugin: 'remote-user' }]), { logger: createNullLogger() }), /trusted_proxies" is required/);
-    await assert.rejects(createAuthChain(authConfig(dir, [{ plugin: 'remote-user', trusted_proxies: ['10.0.0.0/33'] }]), { logger: createNullLogger() }), /bad prefix length/);
+    await assert.rejects(createAuthChain(authConfig(dir, [{ plugin: 'remote-user' }]), { logger: createNullLogger(), limiter: createBruteForceLimiter() }), /trusted_proxies" is required/);
+    await assert.rejects(createAuthChain(authConfig(dir, [{ plugin: 'remote-user', trusted_proxies: ['10.0.0.0/33'] }]), { logger: createNullLogger(), limiter: createBruteForceLimiter() }), /bad prefix length/);
   });
 
   it('turns a plugin answer of the wrong shape into a rejection', async (t) => {
     const dir = tempDir(t);
     writePlugin(dir, 'p.js', `exports.createAuthPlugin = () => ({ name: 'odd', authenticate: async () => ({ kind: 'authenticated', user: 'x', groups: 'admins' }) });`);
-    const chain = await createAuthChain(authConfig(dir, [{ plugin: './p.js' }]), { logger: createNullLogger() });
+    const chain = await createAuthChain(authConfig(dir, [{ plugin: './p.js' }]), { logger: createNullLogger(), limiter: createBruteForceLimiter() });
     assert.equal((await chain.identify(input())).kind, 'rejected');
   });
 });

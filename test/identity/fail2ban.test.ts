@@ -65,6 +65,9 @@ describe('the fail2ban filter in deploy/fail2ban matches the real failed-login l
     ['text', '198.51.100.9', 'ann'],
     ['text', '::1', 'ben'],
     ['json', '192.0.2.1', 'name with spaces and "quotes"'],
+    // Malformed Basic credentials: a failed login with no user to name.
+    ['json', '192.0.2.7', ''],
+    ['text', '192.0.2.8', ''],
   ];
   for (const [format, client, user] of cases) {
     it(`${format} line from ${client} → bans ${client}`, () => assert.equal(hostIn(realLine(format, client, user), regexes), client));

@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { git } from '../helpers/git.js';
 import { startGitward } from '../helpers/server.js';
+
+/** Runs a program (Apache's `htpasswd` here) with an argv array; rejects on a non-zero exit. */
+const run = promisify(execFile);
 
 /** `git ls-remote URL` with the test server's isolated git environment. */
 async function lsRemote(gw: { dir: string; gitEnv: Record<string, string> }, url: string, extra: string[] = []) {
@@ -26,6 +31,9 @@ const PRIVATE = { 'x.git': { '.read': ['ann', 'ben'] } };
 /** The ACL names users the htpasswd file may not (yet) have; the loader wants them declared. */
 const USERS = { ann: {}, ben: {} };
 
+/** git's words for a 401 answered to the credentials it sent. */
+const AUTH_FAILED = /Authentication failed/;
+
 describe('identity through the real git CLI', () => {
   it('refuses a user deleted from the htpasswd file on the very next request', async (t) => {
     const gw = await startGitward(t, { users: { ann: 'pw-a', ben: 'pw-b' }, config: { users: USERS, repos: PRIVATE }, repos: ['x'] });
@@ -36,6 +44,43 @@ describe('identity through the real git CLI', () => {
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /Authentication failed|401/);
     assert.equal((await lsRemote(gw, gw.url('x', { user: 'ben', password: 'pw-b' }))).code, 0);
+  });
+
+  it('refuses the last user once Apache\'s `htpasswd -D` deleted them (it leaves an empty file): 401', async (t) => {
+    const gw = await startGitward(t, { users: { ann: 'pw-a' }, config: { users: USERS, repos: PRIVATE }, repos: ['x'] });
+    const file = path.join(gw.dir, 'users.htpasswd');
+    const ann = gw.url('x', { user: 'ann', password: 'pw-a' });
+    assert.equal((await lsRemote(gw, ann)).code, 0, 'ann signs in before the delete (and her password is cached)');
+    await run('htpasswd', ['-D', file, 'ann']);
+    assert.equal(fs.statSync(file).size, 0, 'htpasswd -D of the last user leaves a 0-byte file');
+    const r = await lsRemote(gw, ann);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, AUTH_FAILED);
+    assert.ok(gw.logs.lines.some((l) => l.event === 'auth.failed' && l.user === 'ann'));
+  });
+
+  it("lets users made with Apache's htpasswd -B, -m and -s sign in through the server; a wrong password fails", async (t) => {
+    const made: Array<[flag: string, user: string, password: string, hash: RegExp]> = [
+      ['-B', 'bee', 'pw-bcrypt', /^\$2y\$/],
+      ['-m', 'emm', 'pw-apr1', /^\$apr1\$/],
+      ['-s', 'ess', 'pw-sha1', /^\{SHA\}/],
+    ];
+    const users = Object.fromEntries(made.map(([, u]) => [u, {}]));
+    const gw = await startGitward(t, { config: { users, repos: { 'x.git': { '.read': Object.keys(users) } } }, repos: ['x'] });
+    const file = path.join(gw.dir, 'users.htpasswd');
+    for (const [i, [flag, user, password]] of made.entries()) await run('htpasswd', [...(i === 0 ? ['-c'] : []), flag, '-b', file, user, password]);
+    const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
+    assert.deepEqual(lines.map((l) => l.split(':')[0]), made.map(([, u]) => u));
+    for (const [flag, user, password, hash] of made) {
+      await t.test(`htpasswd ${flag}: ${user} with the right password lists refs, with a wrong one gets 401`, async () => {
+        assert.match(lines.find((l) => l.startsWith(`${user}:`))?.slice(user.length + 1) ?? '', hash);
+        const ok = await lsRemote(gw, gw.url('x', { user, password }));
+        assert.equal(ok.code, 0, ok.stderr);
+        const wrong = await lsRemote(gw, gw.url('x', { user, password: `${password}-wrong` }));
+        assert.notEqual(wrong.code, 0);
+        assert.match(wrong.stderr, AUTH_FAILED);
+      });
+    }
   });
 
   it('accepts a changed password on the next request and refuses the old one', async (t) => {
@@ -66,6 +111,31 @@ describe('identity through the real git CLI', () => {
     const failed = gw.logs.lines.filter((l) => l.event === 'auth.failed');
     assert.equal(failed.length, 3);
     for (const l of failed) assert.deepEqual([l.client, l.user], ['127.0.0.1', 'ann']);
+  });
+
+  it('keeps counting failed logins across a config reload: max_failures - 1 failures, reload, one more → 429', async (t) => {
+    const bruteForce = { max_failures: 3, window_seconds: 300 };
+    const gw = await startGitward(t, { users: { ann: 'pw-a' }, config: { users: USERS, repos: PRIVATE, brute_force: bruteForce }, repos: ['x'] });
+    for (let i = 0; i < bruteForce.max_failures - 1; i++) assert.match((await lsRemote(gw, gw.url('x', { user: 'ann', password: `guess-${i}` }))).stderr, AUTH_FAILED);
+    const before = gw.runtime.current();
+    gw.writeConfig({ users: USERS, repos: PRIVATE, brute_force: bruteForce, realm: 'reloaded' });
+    assert.equal(await gw.reload(), true);
+    assert.notEqual(gw.runtime.current(), before, 'a new runtime (and auth chain) is in force');
+    assert.match((await lsRemote(gw, gw.url('x', { user: 'ann', password: 'guess-last' }))).stderr, AUTH_FAILED);
+    const r = await lsRemote(gw, gw.url('x', { user: 'ann', password: 'pw-a' }));
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /429/);
+  });
+
+  it('judges the failures counted before a reload by the brute_force settings of the reloaded config', async (t) => {
+    const gw = await startGitward(t, { users: { ann: 'pw-a' }, config: { users: USERS, repos: PRIVATE, brute_force: { max_failures: 10, window_seconds: 300 } }, repos: ['x'] });
+    for (let i = 0; i < 2; i++) assert.match((await lsRemote(gw, gw.url('x', { user: 'ann', password: `guess-${i}` }))).stderr, AUTH_FAILED);
+    assert.equal((await lsRemote(gw, gw.url('x', { user: 'ann', password: 'pw-a' }))).code, 0, '2 of 10: not throttled');
+    gw.writeConfig({ users: USERS, repos: PRIVATE, brute_force: { max_failures: 2, window_seconds: 300 } });
+    assert.equal(await gw.reload(), true);
+    const r = await lsRemote(gw, gw.url('x', { user: 'ann', password: 'pw-a' }));
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /429/, '2 of 2 under the new settings: throttled');
   });
 
   it('lets a user added by `gitward user add` (a real child process) clone on the next request', async (t) => {
@@ -109,4 +179,18 @@ describe('identity through the real git CLI', () => {
       assert.equal(warned, !works);
     });
   }
+
+  it('reads the default header X-Remote-User when the remote-user plugin names no `header:`; a bad name there is a logged failed login', async (t) => {
+    const gw = await startGitward(t, {
+      config: { authentication: [{ plugin: 'remote-user', trusted_proxies: ['127.0.0.1/32'] }], users: USERS, repos: PRIVATE },
+      repos: ['x'],
+    });
+    const ok = await lsRemote(gw, gw.url('x'), ['-c', 'http.extraHeader=X-Remote-User: ann']);
+    assert.equal(ok.code, 0, ok.stderr);
+    const bad = await lsRemote(gw, gw.url('x'), ['-c', 'http.extraHeader=X-Remote-User: ann:x']);
+    assert.notEqual(bad.code, 0);
+    const failed = gw.logs.lines.filter((l) => l.event === 'auth.failed');
+    assert.ok(failed.length > 0);
+    for (const l of failed) assert.deepEqual([l.user, l.source, l.client], ['ann:x', 'remote-user', '127.0.0.1']);
+  });
 });

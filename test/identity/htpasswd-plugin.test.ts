@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import { createCredentialCache } from '../../app/identity/credential-cache.js';
 import { hashPassword } from '../../app/identity/htpasswd-file.js';
+import { brokenHtpasswd } from '../../app/identity/htpasswd-users.js';
 import { createMemoryLogger } from '../../app/log/logger.js';
 import type { AuthPlugin } from '../../app/types.js';
 import { createHtpasswdPlugin } from '../../plugins/auth/htpasswd.js';
@@ -69,6 +70,25 @@ describe('the htpasswd plugin re-reads its file on change', () => {
     assert.equal(await s.login('ann', 'pw'), 'authenticated');
   });
 
+  it('refuses everyone once the file is emptied (as `htpasswd -D` leaves it after the last user), and recovers when users are back', async (t) => {
+    const s = await setup(t, { ann: 'pw' });
+    assert.equal(await s.login('ann', 'pw'), 'authenticated');
+    fs.writeFileSync(s.file, '');
+    assert.equal(await s.login('ann', 'pw'), 'rejected', 'the cached success must not outlive the user');
+    assert.ok(!s.logger.lines.some((l) => l.event === 'htpasswd.reload_failed'), 'an empty file is a good file with no users, not garbage');
+    assert.ok(s.logger.lines.some((l) => l.event === 'htpasswd.loaded' && l.users === 0));
+    await s.write({ ann: 'pw' });
+    assert.equal(await s.login('ann', 'pw'), 'authenticated');
+  });
+
+  it('keeps the last good users when the file is replaced with garbage', async (t) => {
+    const s = await setup(t, { ann: 'pw' });
+    assert.equal(await s.login('ann', 'pw'), 'authenticated');
+    fs.writeFileSync(s.file, Buffer.from([0x00, 0xff, 0x13, 0x37]));
+    assert.equal(await s.login('ann', 'pw'), 'authenticated');
+    assert.equal(s.logger.lines.filter((l) => l.event === 'htpasswd.reload_failed').length, 1);
+  });
+
   it('logs a warning per bad line at each load and keeps the good users', async (t) => {
     const s = await setup(t, { ann: 'pw' });
     fs.appendFileSync(s.file, 'plain:secret\r\ngarbage\r\n');
@@ -104,4 +124,27 @@ describe('the htpasswd plugin and the credential cache', () => {
     assert.equal((await s.plugin.authenticate(input())).kind, 'no-credentials');
     assert.equal(await s.login('ann', ''), 'rejected');
   });
+});
+
+describe('brokenHtpasswd: garbage (keep the last good users) versus a file to load', () => {
+  const bcryptLine = 'ann:$2y$04$' + 'a'.repeat(53);
+  const cases: Array<[string, Buffer | string, RegExp | null]> = [
+    ['an empty file (htpasswd -D of the last user): no users, not garbage', '', null],
+    ['only a newline', '\n', null],
+    ['only comments and blank lines', '# nobody\n\n', null],
+    ['one complete bcrypt line', `${bcryptLine}\n`, null],
+    ['a complete last line without its newline', bcryptLine, null],
+    ['a bad line among good ones (a per-line refusal)', `${bcryptLine}\nplain:secret\n`, null],
+    ['NUL bytes', Buffer.from([0x61, 0x00, 0x3a]), /NUL/],
+    ['bytes that are not UTF-8', Buffer.from([0x61, 0x3a, 0xc3, 0x28, 0x0a]), /not UTF-8/],
+    ['text without a colon', 'this is not an htpasswd file\nneither is this\n', /user:hash/],
+    ['a last line cut short', `${bcryptLine}\nben:$2y$04$abc`, /cut short/],
+  ];
+  for (const [what, bytes, problem] of cases) {
+    it(`${what} → ${problem === null ? 'loaded' : 'garbage'}`, () => {
+      const got = brokenHtpasswd(Buffer.from(bytes));
+      if (problem === null) assert.equal(got, null);
+      else assert.match(String(got), problem);
+    });
+  }
 });

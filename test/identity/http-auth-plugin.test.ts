@@ -4,6 +4,7 @@ import type net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
+import { createBruteForceLimiter } from '../../app/identity/brute-force.js';
 import { createAuthChain } from '../../app/identity/chain.js';
 import { ConfigError } from '../../app/errors.js';
 import { createMemoryLogger } from '../../app/log/logger.js';
@@ -37,7 +38,7 @@ async function userService(t: TestContext, handler: Handler): Promise<{ url: str
 
 async function chainFor(t: TestContext, options: Record<string, unknown>) {
   const logger = createMemoryLogger();
-  const chain = await createAuthChain(authConfig(tempDir(t), [{ plugin: PLUGIN, ...options }]), { logger });
+  const chain = await createAuthChain(authConfig(tempDir(t), [{ plugin: PLUGIN, ...options }]), { limiter: createBruteForceLimiter(), logger });
   t.after(() => chain.close());
   return { chain, logger };
 }

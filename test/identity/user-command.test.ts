@@ -109,17 +109,29 @@ describe('gitward user', () => {
     assert.match(fs.readFileSync(file, 'utf8'), /\r\ncarl:\$2y\$04\$[^\r\n]+\r\n$/);
   });
 
-  it('deleting the last user leaves a file the server reads as no users (an empty file would be kept as half-written)', async (t) => {
+  it('deleting the last user leaves an empty file, byte for byte what `htpasswd -D` leaves, which the server reads as no users', async (t) => {
     const dir = tempDir(t);
     const file = path.join(dir, 'users.htpasswd');
+    const apache = path.join(dir, 'apache.htpasswd');
     assert.equal((await gitward(['user', 'add', 'ann', '--file', file, '--password-stdin', ...COST], { cwd: dir, input: 'pw\n' })).code, 0);
+    fs.copyFileSync(file, apache);
     const store = await loadHtpasswdUsers(file, { logger: createNullLogger() });
     t.after(() => store.close());
     assert.deepEqual([...(await store.entries()).keys()], ['ann']);
     assert.equal((await gitward(['user', 'delete', 'ann', '--file', file], { cwd: dir })).code, 0);
-    assert.notEqual(fs.readFileSync(file, 'utf8'), '');
+    await runFile('htpasswd', ['-D', apache, 'ann']);
+    assert.deepEqual(fs.readFileSync(file), fs.readFileSync(apache));
+    assert.equal(fs.readFileSync(file, 'utf8'), '');
     assert.deepEqual([...(await store.entries()).keys()], [], 'ann is gone on the next read');
     assert.equal((await gitward(['user', 'list', '--file', file], { cwd: dir })).stdout, '');
+  });
+
+  it('deleting the last user keeps the comments around it', async (t) => {
+    const dir = tempDir(t);
+    const file = path.join(dir, 'users.htpasswd');
+    fs.writeFileSync(file, `# team users\nann:${await hashPassword('pw', 4)}\n`);
+    assert.equal((await gitward(['user', 'delete', 'ann', '--file', file], { cwd: dir })).code, 0);
+    assert.equal(fs.readFileSync(file, 'utf8'), '# team users\n');
   });
 
   it('creates a new file with mode 0600', async (t) => {

@@ -1,7 +1,9 @@
 /**
  * Regression: malformed Basic credentials are rejected credentials — 401 with the Basic challenge,
  * never 500, never silently anonymous (anonymous may read here, so a fall-through would be 200),
- * never a backend run, and the header's bytes never appear in a log line.
+ * never a backend run, and the header's bytes never appear in a log line. Each is a failed login:
+ * one `auth.failed` line (empty user) and one count towards the brute-force limit, so garbling
+ * the header is no way around the limit.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -42,8 +44,15 @@ function assertChallenge(r: RawResponse): void {
   assert.equal(r.body.toString().trimEnd().split('\n').length, 1);
 }
 
+/** Enough failed logins for every case below without reaching the limit (tested on its own). */
+const MANY_FAILURES = 1_000;
+
 test('malformed Basic headers get 401 with a challenge, never 500, never anonymous', async (t) => {
-  const gw = await startGuarded(t, { users: { ann: 'pw' }, config: { repos: { '.read': ['$all'], 'x.git': {} } }, repos: ['x'] });
+  const gw = await startGuarded(t, {
+    users: { ann: 'pw' },
+    config: { brute_force: { max_failures: MANY_FAILURES, window_seconds: 300 }, repos: { '.read': ['$all'], 'x.git': {} } },
+    repos: ['x'],
+  });
   let n = 0;
   for (const [what, value] of CASES) {
     await t.test(what, async () => {
@@ -64,7 +73,10 @@ test('malformed Basic headers get 401 with a challenge, never 500, never anonymo
     await assertNoBackend(gw, n);
   });
 
-  await t.test(`${CASES.length} malformed headers did not count as failed logins (no 429), and the server still serves`, async () => {
+  await t.test('each malformed header was logged as one failed login with an empty user, and the server still serves', async () => {
+    const failed = gw.logs.lines.filter((l) => l.event === 'auth.failed');
+    assert.equal(failed.length, n);
+    for (const l of failed) assert.deepEqual([l.client, l.user, l.source], ['127.0.0.1', '', 'basic-auth']);
     const anon = await send(gw, { path: ADV });
     assert.equal(anon.status, 200);
     const ann = await send(gw, { path: ADV, headers: { Authorization: basic('ann', 'pw') } });
@@ -72,4 +84,19 @@ test('malformed Basic headers get 401 with a challenge, never 500, never anonymo
     assert.equal(gw.runs().length, 2);
     assert.ok(!gw.logs.lines.some((l) => l.event === 'request.internal_error'));
   });
+});
+
+test('malformed Basic headers count towards the brute-force limit: then 429, even for good credentials', async (t) => {
+  const gw = await startGuarded(t, {
+    users: { ann: 'pw' },
+    config: { brute_force: { max_failures: 3, window_seconds: 300 }, repos: { '.read': ['$all'], 'x.git': {} } },
+    repos: ['x'],
+  });
+  for (let i = 0; i < 3; i++) assert.equal((await send(gw, { path: ADV, headers: { Authorization: 'Basic !!!!' } })).status, 401);
+  const good = await send(gw, { path: ADV, headers: { Authorization: basic('ann', 'pw') } });
+  assert.equal(good.status, 429);
+  assert.match(String(good.headers['retry-after']), /^[1-9]\d*$/);
+  assert.equal((await send(gw, { path: ADV, headers: { Authorization: 'Basic !!!!' } })).status, 429);
+  assert.equal(gw.logs.lines.filter((l) => l.event === 'auth.failed').length, 3);
+  await assertNoBackend(gw, 5);
 });

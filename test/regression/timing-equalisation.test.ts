@@ -10,6 +10,7 @@ import path from 'node:path';
 import { mock, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { loadConfigText } from '../../app/config/load.js';
+import { createBruteForceLimiter } from '../../app/identity/brute-force.js';
 import { createAuthChain } from '../../app/identity/chain.js';
 import { createMemoryLogger } from '../../app/log/logger.js';
 import { createHtpasswdPlugin } from '../../plugins/auth/htpasswd.js';
@@ -66,7 +67,7 @@ test('through the chain and the server: same rejected outcome, same 401, same lo
   writeUsers(dir);
   const text = 'repo_root: ./repos\nauthentication: [{plugin: htpasswd, file: users.htpasswd}]\nrepos: {x.git: {.read: [ann]}}\n';
   const config = loadConfigText(text, path.join(dir, 'gitward.yaml'));
-  const chain = await createAuthChain(config, { logger: createMemoryLogger() });
+  const chain = await createAuthChain(config, { limiter: createBruteForceLimiter(), logger: createMemoryLogger() });
   t.after(() => chain.close());
   const wrong = await chain.identify(input('ann', 'not-it'));
   const unknown = await chain.identify(input('nobody', 'not-it'));
