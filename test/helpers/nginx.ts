@@ -15,7 +15,16 @@ const STOP_GRACE_MS = 3_000;
 const SBIN_DIRS = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
 
 /**
- * Finds `name` in PATH or the sbin folders. When it is missing: in CI (`CI=true`) throws, so the
+ * Whether `env` says this is a CI run: `CI=true` (GitHub, GitLab, .ci/run) or `CI=1` (some other
+ * runners), case-insensitive. Anything else, or no CI at all, is a local run. Pure.
+ */
+export function isCI(env: Readonly<Record<string, string | undefined>>): boolean {
+  const v = (env.CI ?? '').trim().toLowerCase();
+  return v === 'true' || v === '1';
+}
+
+/**
+ * Finds `name` in PATH or the sbin folders. When it is missing: in CI (see isCI) throws, so the
  * test fails; locally calls `t.skip` and returns null (the only allowed reason to skip).
  */
 export function requireBinary(t: { skip(message?: string): void }, name: string, env: Readonly<Record<string, string | undefined>> = process.env): string | null {
@@ -29,7 +38,7 @@ export function requireBinary(t: { skip(message?: string): void }, name: string,
       // not here
     }
   }
-  if (env.CI === 'true') throw new Error(`${name} is not installed: CI must run the nginx tests (.ci/run installs it)`);
+  if (isCI(env)) throw new Error(`${name} is not installed: CI must run the nginx tests (.ci/run installs it)`);
   t.skip(`${name} is not installed`);
   return null;
 }
