@@ -73,7 +73,7 @@ test('gitward doctor passes the shipped proxy config and names the cause of each
   if (nginxBin === null) return;
   const dir = tempDir(t, 'gitward-doctor-');
   const socket = path.join(dir, 'gitward.sock');
-  const gw = await spawnGitward(t, { users: { ...E2E_USERS }, repos: ['open'], config: e2eConfig(socket) });
+  const gw = await spawnGitward(t, { users: { ...E2E_USERS }, repos: ['open'], config: e2eConfig({ socket }) });
   const cert = await makeCert(dir);
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: path.join(dir, 'home'), GIT_SSL_CAINFO: cert.cert, GIT_CONFIG_NOSYSTEM: '1' };
   fs.mkdirSync(env.HOME);
