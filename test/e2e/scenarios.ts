@@ -10,7 +10,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { requireBinary } from '../helpers/nginx.js';
-import { E2E_USERS, startStack, type Stack, type StackMode } from './stack.js';
+import { E2E_USERS, ENV_DUMP_VARS, startStack, type Stack, type StackMode } from './stack.js';
 
 /** Size of the chunked push: far above git's 1 MiB http.postBuffer, so git streams it chunked. */
 const BIG_PUSH_BYTES = 200 * 1024 * 1024;
@@ -229,6 +229,24 @@ export function defineScenarios(mode: StackMode, options: ScenarioOptions = {}):
     const refs = await s.git(['ls-remote', s.url('hooked', ann)]);
     assert.match(refs.stdout, /refs\/heads\/feature/);
     assert.doesNotMatch(refs.stdout, /refs\/heads\/main/);
+  });
+
+  test(`${mode}: hooks see the pusher nginx and gitward handed on: REMOTE_USER and GITWARD_*`, async (t) => {
+    const s = get(t);
+    if (!s) return;
+    const dir = path.join(s.work, 'envdump-src');
+    await workTree(s, dir, { 'f.txt': 'env\n' });
+    const push = await s.git(['push', s.url('envdump', ann), 'main'], { cwd: dir });
+    assert.equal(push.code, 0, push.stderr);
+    const seen = new Map<string, string>();
+    for (const m of push.stderr.matchAll(/^remote: env ([A-Z_]+)=(.*?)\s*$/gm)) seen.set(m[1] as string, m[2] as string);
+    assert.deepEqual([...seen.keys()], [...ENV_DUMP_VARS], push.stderr);
+    for (const [name, value] of seen) assert.notEqual(value, '<unset>', `${name} did not reach the hook:\n${push.stderr}`);
+    // In sidecar mode these went gitward → X-Gitward-* → auth_request_set → fastcgi_param.
+    assert.equal(seen.get('REMOTE_USER'), 'ann');
+    assert.equal(seen.get('GITWARD_USER'), 'ann');
+    assert.deepEqual(JSON.parse(seen.get('GITWARD_GROUPS') as string), ['eng']);
+    assert.deepEqual(JSON.parse(seen.get('GITWARD_INFO') as string), { name: 'Ann Example', email: 'ann@example.org' });
   });
 
   if (options.bigTransfer === false) return;

@@ -77,13 +77,31 @@ export function e2eConfig(upstream: Upstream): Record<string, unknown> {
       'private.git': { '.read': ['ann', 'ben'], '.write': ['ann'] },
       'big.git': { '.read': ['ann'], '.write': ['ann'] },
       'hooked.git': { '.read': ['ann'], '.write': ['ann'], '.hooks': { 'branch-protect': { branches: { main: { push: ['admin'] } } } } },
+      'envdump.git': { '.read': ['ann'], '.write': ['ann'] },
     },
     hooks: { order: ['branch-protect', 'branch-flow'] },
   };
 }
 
-/** Repos every e2e stack creates; `hooked` gets the dispatcher installed. */
-export const E2E_REPOS = ['open', 'private', 'big', 'hooked'] as const;
+/**
+ * Repos every e2e stack creates; `hooked` gets the dispatcher installed, `envdump` the test hook
+ * ENV_DUMP_HOOK.
+ */
+export const E2E_REPOS = ['open', 'private', 'big', 'hooked', 'envdump'] as const;
+
+/** The variables ENV_DUMP_HOOK prints, in order. */
+export const ENV_DUMP_VARS = ['REMOTE_USER', 'GITWARD_USER', 'GITWARD_GROUPS', 'GITWARD_INFO'] as const;
+
+/**
+ * A pre-receive hook that only shows what the push arrived with, one `env NAME=VALUE` line per
+ * variable of ENV_DUMP_VARS on stderr (git shows them as `remote:` lines), `<unset>` for a missing
+ * one; it accepts every push. It is not the dispatcher, so nothing recomputes a missing value.
+ */
+export const ENV_DUMP_HOOK = `#!/bin/sh
+cat >/dev/null
+${ENV_DUMP_VARS.map((v) => `printf 'env ${v}=%s\\n' "\${${v}-<unset>}" >&2`).join('\n')}
+exit 0
+`;
 
 /** Starts gitward, (fcgiwrap,) and nginx with the shipped site file of `mode`. */
 export async function startStack(t: Cleanup, mode: StackMode, paths: { nginx: string; fcgiwrap: string | null }): Promise<Stack> {
@@ -93,6 +111,7 @@ export async function startStack(t: Cleanup, mode: StackMode, paths: { nginx: st
   const gitward = await spawnGitward(t, { users: { ...E2E_USERS }, repos: [...E2E_REPOS], config: e2eConfig(upstream) });
   const repoAdminNow = Date.now();
   installHooks(path.join(gitward.repoRoot, 'hooked.git'), dispatcherPath(), { force: false, now: repoAdminNow });
+  fs.writeFileSync(path.join(gitward.repoRoot, 'envdump.git', 'hooks', 'pre-receive'), ENV_DUMP_HOOK, { mode: 0o755 });
   // Pushes through fcgiwrap run git-http-backend without gitward; REMOTE_USER is what enables
   // receive-pack there, so nothing else is needed in the repos.
 
