@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { requireBinary } from '../helpers/nginx.js';
+import { BUFFERED_REQUEST_LOG, BUFFERED_RESPONSE_LOG, requireBinary, watchTempDir } from '../helpers/nginx.js';
 import { E2E_USERS, ENV_DUMP_VARS, startStack, type Stack, type StackMode } from './stack.js';
 
 /** Size of the chunked push: far above git's 1 MiB http.postBuffer, so git streams it chunked. */
@@ -251,7 +251,7 @@ export function defineScenarios(mode: StackMode, options: ScenarioOptions = {}):
 
   if (options.bigTransfer === false) return;
 
-  test(`${mode}: a 200 MB push streams through nginx chunked`, async (t) => {
+  test(`${mode}: a 200 MB push streams through nginx chunked, and its clone unbuffered`, async (t) => {
     const s = get(t);
     if (!s) return;
     const dir = path.join(s.work, 'big-src');
@@ -269,12 +269,35 @@ export function defineScenarios(mode: StackMode, options: ScenarioOptions = {}):
     await ok(['commit', '--quiet', '-m', 'big']);
     fs.rmSync(path.join(dir, 'blob.bin'));
     const before = s.accessLog().length;
-    await ok(['-c', 'pack.compression=0', 'push', s.url('big', ann), 'main']);
+    const logBefore = s.nginx.errorLog().length;
+    const bodyTemp = watchTempDir(s.nginx.pid, s.clientBodyTemp);
+    try {
+      await ok(['-c', 'pack.compression=0', 'push', s.url('big', ann), 'main']);
+    } finally {
+      // Streamed (proxy_request_buffering / fastcgi_request_buffering off): no temp file at any time.
+      assert.deepEqual(bodyTemp.stop(), [], 'nginx spooled the push body to client_body_temp_path');
+    }
+    assert.ok(!s.nginx.errorLog().slice(logBefore).includes(BUFFERED_REQUEST_LOG), s.nginx.errorLog().slice(logBefore));
     const posts = s.accessLog().slice(before).filter((l) => l.startsWith('POST /big.git/git-receive-pack'));
     // git first probes with a tiny POST (so that a 401 comes before the big body), then streams.
     assert.ok(posts.some((l) => / 200 te=chunked$/.test(l)), s.accessLog().slice(before).join('\n'));
     const local = (await ok(['rev-parse', 'HEAD'])).stdout.trim();
     const remote = await s.git(['ls-remote', s.url('big', ann), 'refs/heads/main']);
     assert.equal(remote.stdout.split('\t')[0], local);
+
+    // The clone of those 200 MB: git's index-pack reads slower than git-http-backend writes, so a
+    // buffering nginx (proxy_buffering / fastcgi_buffering on) would spool the answer to disk.
+    const cloneLogBefore = s.nginx.errorLog().length;
+    const respTemp = watchTempDir(s.nginx.pid, path.join(path.dirname(s.clientBodyTemp), mode === 'sidecar' ? 'fastcgi' : 'proxy'));
+    let cloned;
+    try {
+      cloned = await s.git(['clone', '--bare', '--quiet', s.url('big', ann), path.join(s.work, 'big-clone.git')]);
+    } finally {
+      assert.deepEqual(respTemp.stop(), [], 'nginx spooled the clone to its upstream temp path');
+    }
+    assert.equal(cloned.code, 0, cloned.stderr);
+    assert.ok(!s.nginx.errorLog().slice(cloneLogBefore).includes(BUFFERED_RESPONSE_LOG), s.nginx.errorLog().slice(cloneLogBefore));
+    const head = await s.git(['--git-dir', path.join(s.work, 'big-clone.git'), 'rev-parse', 'main']);
+    assert.equal(head.stdout.trim(), local);
   });
 }

@@ -48,6 +48,8 @@ export interface Stack {
   git(args: readonly string[], opts?: { cwd?: string; env?: Record<string, string> }): Promise<GitResult>;
   /** nginx's access log lines: `METHOD URI STATUS te=TRANSFER-ENCODING`. */
   accessLog(): string[];
+  /** nginx's client_body_temp_path (where a buffered request body would go). */
+  readonly clientBodyTemp: string;
   /** One GET straight to gitward, past nginx, as a trusted peer: status and headers. */
   direct(urlPath: string, headers?: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders }>;
 }
@@ -172,6 +174,7 @@ export async function startStack(t: Cleanup, mode: StackMode, paths: { nginx: st
         return [];
       }
     },
+    clientBodyTemp: path.join(nginxDir, 'temp', 'client_body'),
     direct: (urlPath, headers = {}) => directGet(upstream, urlPath, headers),
   };
 }

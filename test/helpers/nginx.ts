@@ -267,6 +267,82 @@ export async function stopGroup(child: ChildProcess): Promise<void> {
   signal('SIGKILL');
 }
 
+/**
+ * Files under `dir` that process `pid` or any of its descendants (nginx's master and workers) hold
+ * open, as /proc shows them (a deleted one ends in " (deleted)"). nginx unlinks a temp file right
+ * after creating it (ngx_open_tempfile, unless the file is persistent as with
+ * client_body_in_file_only), so a spooled body shows up here and never in a listing of `dir`.
+ * Linux only; a process that exits meanwhile is skipped.
+ */
+export function openFilesUnder(pid: number, dir: string): string[] {
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+  const pids = [pid];
+  for (let i = 0; i < pids.length; i++) {
+    const p = pids[i] as number;
+    try {
+      for (const c of fs.readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').split(/\s+/)) if (c !== '') pids.push(Number(c));
+    } catch {
+      // gone, or no such task
+    }
+  }
+  const out: string[] = [];
+  for (const p of pids) {
+    let fds: string[];
+    try {
+      fds = fs.readdirSync(`/proc/${p}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const target = fs.readlinkSync(`/proc/${p}/fd/${fd}`);
+        if (target.startsWith(prefix)) out.push(target);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return out;
+}
+
+/** How often watchTempDir looks: a temp file of a big transfer lives for seconds. */
+const TEMP_DIR_POLL_MS = 20;
+
+/**
+ * What nginx logs (at warn, which the harness's `info` level includes) when it spools a request
+ * body to client_body_temp_path: proxy_request_buffering / fastcgi_request_buffering is on.
+ * https://nginx.org/r/client_body_buffer_size
+ */
+export const BUFFERED_REQUEST_LOG = 'a client request body is buffered to a temporary file';
+/** …and when it spools an upstream answer to proxy_temp_path / fastcgi_temp_path: proxy_buffering / fastcgi_buffering is on. */
+export const BUFFERED_RESPONSE_LOG = 'an upstream response is buffered to a temporary file';
+
+/**
+ * Watches nginx's temp dir `dir` until stopped and returns every file seen in it or held open by
+ * nginx under it: a temp file lives only while its request runs (and nginx unlinks it at once,
+ * see openFilesUnder), so looking afterwards or only listing the folder proves nothing.
+ */
+export function watchTempDir(nginxPid: number, dir: string): { stop(): string[] } {
+  const seen = new Set<string>();
+  const look = (): void => {
+    try {
+      for (const name of fs.readdirSync(dir)) seen.add(path.join(dir, name));
+    } catch {
+      // not created (yet)
+    }
+    for (const file of openFilesUnder(nginxPid, dir)) seen.add(file);
+  };
+  look();
+  const timer = setInterval(look, TEMP_DIR_POLL_MS);
+  return {
+    stop() {
+      clearInterval(timer);
+      look();
+      return [...seen];
+    },
+  };
+}
+
 /** Copies the shipped shared snippet into `dir` (where rendered site files include it from). */
 export function installSnippets(dir: string): void {
   fs.copyFileSync(path.join(DEPLOY_NGINX_DIR, 'gitward-common.conf'), path.join(dir, 'gitward-common.conf'));
