@@ -124,6 +124,22 @@ export function renderSite(text: string, v: SiteValues): string {
   return out;
 }
 
+/**
+ * Turns the shipped port-80 file (gitward-http.conf) into one this test can run: its `listen 80;`
+ * on 127.0.0.1:PORT and the ACME webroot in a temp dir. Every placeholder must occur. Pure.
+ */
+export function renderHttpSite(text: string, v: { readonly port: number; readonly webroot: string }): string {
+  let out = text;
+  for (const [from, to] of [
+    ['listen 80;', `listen 127.0.0.1:${v.port};`],
+    ['root /var/www/letsencrypt;', `root ${v.webroot};`],
+  ] as const) {
+    if (!out.includes(from)) throw new Error(`placeholder ${JSON.stringify(from)} not found in the site file`);
+    out = out.split(from).join(to);
+  }
+  return out;
+}
+
 /** Options of `startNginx`. */
 export interface NginxOptions {
   /** Temp dir for the config, logs, pid and temp files (the caller removes it). */
@@ -349,6 +365,6 @@ export function installSnippets(dir: string): void {
 }
 
 /** Reads a shipped site file from deploy/nginx/. */
-export function readShippedSite(name: 'gitward-proxy.conf' | 'gitward-proxy-auth-basic.conf' | 'gitward-sidecar.conf'): string {
+export function readShippedSite(name: 'gitward-proxy.conf' | 'gitward-proxy-auth-basic.conf' | 'gitward-sidecar.conf' | 'gitward-http.conf'): string {
   return fs.readFileSync(path.join(DEPLOY_NGINX_DIR, name), 'utf8');
 }
