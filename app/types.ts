@@ -141,6 +141,8 @@ export interface AuditRecord {
   readonly durationMs: number;
   readonly exitCode: number | null;
   readonly mode: 'proxy' | 'sidecar';
+  /** How a git request's body arrived (`chunked`: streamed by the proxy; `length`); null: no body, or not a git request. */
+  readonly requestBody: 'chunked' | 'length' | null;
 }
 
 /** A hook update as the dispatcher reads it from pre-receive's stdin. */

@@ -14,6 +14,8 @@ export interface RequestAudit {
   bytesIn: number;
   bytesOut: number;
   exitCode: number | null;
+  /** How the body of a git request arrived (set by the git route). */
+  requestBody: AuditRecord['requestBody'];
   /** Work that must finish before the line is written (the backend's exit, for its exit code). */
   readonly pending: Array<Promise<unknown>>;
 }
@@ -28,7 +30,7 @@ export function startRequestAudit(
   sink: AuditSink,
   now: () => number,
 ): RequestAudit {
-  const audit: RequestAudit = { ...init, startedAt: now(), git: null, identity: null, decision: null, bytesIn: 0, bytesOut: 0, exitCode: null, pending: [] };
+  const audit: RequestAudit = { ...init, startedAt: now(), git: null, identity: null, decision: null, bytesIn: 0, bytesOut: 0, exitCode: null, requestBody: null, pending: [] };
   res.once('close', () => {
     const end = now();
     void Promise.allSettled(audit.pending).then(() => sink.write(toRecord(audit, res, end)));
@@ -55,5 +57,6 @@ function toRecord(a: RequestAudit, res: ServerResponse, end: number): AuditRecor
     durationMs: Math.max(0, end - a.startedAt),
     exitCode: a.exitCode,
     mode: a.mode,
+    requestBody: a.requestBody,
   };
 }

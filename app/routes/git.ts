@@ -8,6 +8,7 @@ import { buildCgiEnv } from '../backend/cgi-env.js';
 import { runBackend, type BackendStats } from '../backend/run-backend.js';
 import type { AppDeps } from '../deps.js';
 import { NotFound } from '../errors.js';
+import { BODY_FRAMING_HEADER, bodyFraming } from '../request/body-framing.js';
 import { peerOf } from '../request/client-address.js';
 import type { GitwardConfig } from '../config/types.js';
 import type { Logger } from '../types.js';
@@ -62,6 +63,11 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): Reque
     }
     if (allowed.repoDir === null) throw new NotFound(`repository ${allowed.git.repo} not found`);
     const isPush = allowed.git.service === 'git-receive-pack' && allowed.git.kind === 'rpc';
+    const framing = bodyFraming(req.headers);
+    ctx.audit.requestBody = framing;
+    // Whether the proxy streamed the push (chunked) or buffered it first (length): gitward doctor
+    // reads this to find `proxy_request_buffering on`, which the client cannot see otherwise.
+    if (isPush) res.setHeader(BODY_FRAMING_HEADER, framing ?? 'none');
     const logDir = isPush ? await fs.mkdtemp(path.join(os.tmpdir(), HOOK_LOG_DIR_PREFIX)) : null;
     const stats: BackendStats = { bytesIn: 0, bytesOut: 0, exitCode: null, signal: null };
     // The audit line waits for the backend's exit and the hook logs, so it carries the exit code.

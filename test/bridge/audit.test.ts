@@ -24,6 +24,7 @@ const RECORD: AuditRecord = {
   durationMs: 5,
   exitCode: 0,
   mode: 'proxy',
+  requestBody: null,
 };
 
 describe('the audit sink', () => {

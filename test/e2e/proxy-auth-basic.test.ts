@@ -4,8 +4,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { requireBinary } from '../helpers/nginx.js';
+import { BUFFERED_REQUEST_LOG, requireBinary, watchTempDir } from '../helpers/nginx.js';
+import { writePseudoRandomFile } from './scenarios.js';
 import { E2E_USERS, startStack, type Stack } from './stack.js';
+
+/** Above git's 1 MiB http.postBuffer (so the push goes chunked) and nginx's 16 KiB body buffer. */
+const CHUNKED_PUSH_BYTES = 3 * 1024 * 1024;
 
 const ann = { user: 'ann', password: E2E_USERS.ann as string };
 const ben = { user: 'ben', password: E2E_USERS.ben as string };
@@ -68,4 +72,29 @@ test('auth-basic: a client-supplied X-Remote-User is replaced by the user nginx 
   assert.match(forged.stderr, /403/);
   const refs = await s.git(['ls-remote', s.url('private', ann)]);
   assert.doesNotMatch(refs.stdout, /refs\/heads\/forged/);
+});
+
+test('auth-basic: a chunked push goes to gitward as it arrives, never into a temp file', async (t) => {
+  const s = get(t);
+  if (!s) return;
+  const dir = await commitIn(s, 'ab-chunked');
+  writePseudoRandomFile(path.join(dir, 'blob.bin'), CHUNKED_PUSH_BYTES, 7);
+  for (const args of [['add', 'blob.bin'], ['commit', '--quiet', '-m', 'blob']]) {
+    const r = await s.git(args, { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const before = s.accessLog().length;
+  const logBefore = s.nginx.errorLog().length;
+  const temp = watchTempDir(s.nginx.pid, s.clientBodyTemp);
+  let push;
+  try {
+    push = await s.git(['push', s.url('private', ann), 'main:ab-chunked'], { cwd: dir });
+  } finally {
+    // proxy_request_buffering off: nginx would otherwise spool the body first.
+    assert.deepEqual(temp.stop(), [], 'nginx spooled the push body to client_body_temp_path');
+  }
+  assert.equal(push.code, 0, push.stderr);
+  assert.ok(!s.nginx.errorLog().slice(logBefore).includes(BUFFERED_REQUEST_LOG), s.nginx.errorLog().slice(logBefore));
+  const lines = s.accessLog().slice(before);
+  assert.ok(lines.some((l) => /^POST \/private\.git\/git-receive-pack 200 te=chunked$/.test(l)), lines.join('\n'));
 });

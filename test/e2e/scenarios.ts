@@ -9,13 +9,19 @@ import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { requireBinary } from '../helpers/nginx.js';
-import { E2E_USERS, startStack, type Stack, type StackMode } from './stack.js';
+import { BUFFERED_REQUEST_LOG, BUFFERED_RESPONSE_LOG, requireBinary, watchTempDir } from '../helpers/nginx.js';
+import { E2E_USERS, ENV_DUMP_VARS, startStack, type Stack, type StackMode } from './stack.js';
 
 /** Size of the chunked push: far above git's 1 MiB http.postBuffer, so git streams it chunked. */
 const BIG_PUSH_BYTES = 200 * 1024 * 1024;
 /** Write size while generating the big file. */
 const GEN_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/** Options of defineScenarios. */
+export interface ScenarioOptions {
+  /** Whether to run the 200 MB push and clone (default true); a variant of a mode may leave it to the main file. */
+  readonly bigTransfer?: boolean;
+}
 
 const ann = { user: 'ann', password: E2E_USERS.ann as string };
 const ben = { user: 'ben', password: E2E_USERS.ben as string };
@@ -72,7 +78,7 @@ async function workTree(s: Stack, dir: string, files: Record<string, string>, en
 }
 
 /** Registers every scenario for `mode`. */
-export function defineScenarios(mode: StackMode): void {
+export function defineScenarios(mode: StackMode, options: ScenarioOptions = {}): void {
   let stack: Stack | null = null;
   const cleanups: Array<() => unknown> = [];
   let skipped = false;
@@ -186,6 +192,16 @@ export function defineScenarios(mode: StackMode): void {
   test(`${mode}: a client-supplied X-Remote-User header is ignored`, async (t) => {
     const s = get(t);
     if (!s) return;
+    // Control: gitward does trust this header from the peer nginx connects from (unix socket or
+    // 127.0.0.1), so only nginx clearing it stands between a client and admin's rights.
+    if (mode === 'sidecar') {
+      const direct = await s.direct('/_gitward/auth', { 'X-Original-URI': '/private.git/info/refs?service=git-upload-pack', 'X-Original-Method': 'GET', 'X-Remote-User': 'admin' });
+      assert.equal(direct.status, 204);
+      assert.equal(direct.headers['x-gitward-user'], 'admin');
+    } else {
+      const direct = await s.direct('/private.git/info/refs?service=git-upload-pack', { 'X-Remote-User': 'admin' });
+      assert.equal(direct.status, 200);
+    }
     const forged = ['-c', 'http.extraHeader=X-Remote-User: admin'];
     // admin may read and write everything; an anonymous client may not read private.
     const read = await s.git([...forged, 'ls-remote', s.url('private')]);
@@ -215,7 +231,27 @@ export function defineScenarios(mode: StackMode): void {
     assert.doesNotMatch(refs.stdout, /refs\/heads\/main/);
   });
 
-  test(`${mode}: a 200 MB push streams through nginx chunked`, async (t) => {
+  test(`${mode}: hooks see the pusher nginx and gitward handed on: REMOTE_USER and GITWARD_*`, async (t) => {
+    const s = get(t);
+    if (!s) return;
+    const dir = path.join(s.work, 'envdump-src');
+    await workTree(s, dir, { 'f.txt': 'env\n' });
+    const push = await s.git(['push', s.url('envdump', ann), 'main'], { cwd: dir });
+    assert.equal(push.code, 0, push.stderr);
+    const seen = new Map<string, string>();
+    for (const m of push.stderr.matchAll(/^remote: env ([A-Z_]+)=(.*?)\s*$/gm)) seen.set(m[1] as string, m[2] as string);
+    assert.deepEqual([...seen.keys()], [...ENV_DUMP_VARS], push.stderr);
+    for (const [name, value] of seen) assert.notEqual(value, '<unset>', `${name} did not reach the hook:\n${push.stderr}`);
+    // In sidecar mode these went gitward → X-Gitward-* → auth_request_set → fastcgi_param.
+    assert.equal(seen.get('REMOTE_USER'), 'ann');
+    assert.equal(seen.get('GITWARD_USER'), 'ann');
+    assert.deepEqual(JSON.parse(seen.get('GITWARD_GROUPS') as string), ['eng']);
+    assert.deepEqual(JSON.parse(seen.get('GITWARD_INFO') as string), { name: 'Ann Example', email: 'ann@example.org' });
+  });
+
+  if (options.bigTransfer === false) return;
+
+  test(`${mode}: a 200 MB push streams through nginx chunked, and its clone unbuffered`, async (t) => {
     const s = get(t);
     if (!s) return;
     const dir = path.join(s.work, 'big-src');
@@ -233,12 +269,35 @@ export function defineScenarios(mode: StackMode): void {
     await ok(['commit', '--quiet', '-m', 'big']);
     fs.rmSync(path.join(dir, 'blob.bin'));
     const before = s.accessLog().length;
-    await ok(['-c', 'pack.compression=0', 'push', s.url('big', ann), 'main']);
+    const logBefore = s.nginx.errorLog().length;
+    const bodyTemp = watchTempDir(s.nginx.pid, s.clientBodyTemp);
+    try {
+      await ok(['-c', 'pack.compression=0', 'push', s.url('big', ann), 'main']);
+    } finally {
+      // Streamed (proxy_request_buffering / fastcgi_request_buffering off): no temp file at any time.
+      assert.deepEqual(bodyTemp.stop(), [], 'nginx spooled the push body to client_body_temp_path');
+    }
+    assert.ok(!s.nginx.errorLog().slice(logBefore).includes(BUFFERED_REQUEST_LOG), s.nginx.errorLog().slice(logBefore));
     const posts = s.accessLog().slice(before).filter((l) => l.startsWith('POST /big.git/git-receive-pack'));
     // git first probes with a tiny POST (so that a 401 comes before the big body), then streams.
     assert.ok(posts.some((l) => / 200 te=chunked$/.test(l)), s.accessLog().slice(before).join('\n'));
     const local = (await ok(['rev-parse', 'HEAD'])).stdout.trim();
     const remote = await s.git(['ls-remote', s.url('big', ann), 'refs/heads/main']);
     assert.equal(remote.stdout.split('\t')[0], local);
+
+    // The clone of those 200 MB: git's index-pack reads slower than git-http-backend writes, so a
+    // buffering nginx (proxy_buffering / fastcgi_buffering on) would spool the answer to disk.
+    const cloneLogBefore = s.nginx.errorLog().length;
+    const respTemp = watchTempDir(s.nginx.pid, path.join(path.dirname(s.clientBodyTemp), mode === 'sidecar' ? 'fastcgi' : 'proxy'));
+    let cloned;
+    try {
+      cloned = await s.git(['clone', '--bare', '--quiet', s.url('big', ann), path.join(s.work, 'big-clone.git')]);
+    } finally {
+      assert.deepEqual(respTemp.stop(), [], 'nginx spooled the clone to its upstream temp path');
+    }
+    assert.equal(cloned.code, 0, cloned.stderr);
+    assert.ok(!s.nginx.errorLog().slice(cloneLogBefore).includes(BUFFERED_RESPONSE_LOG), s.nginx.errorLog().slice(cloneLogBefore));
+    const head = await s.git(['--git-dir', path.join(s.work, 'big-clone.git'), 'rev-parse', 'main']);
+    assert.equal(head.stdout.trim(), local);
   });
 }

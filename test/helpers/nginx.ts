@@ -15,7 +15,16 @@ const STOP_GRACE_MS = 3_000;
 const SBIN_DIRS = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
 
 /**
- * Finds `name` in PATH or the sbin folders. When it is missing: in CI (`CI=true`) throws, so the
+ * Whether `env` says this is a CI run: `CI=true` (GitHub, GitLab, .ci/run) or `CI=1` (some other
+ * runners), case-insensitive. Anything else, or no CI at all, is a local run. Pure.
+ */
+export function isCI(env: Readonly<Record<string, string | undefined>>): boolean {
+  const v = (env.CI ?? '').trim().toLowerCase();
+  return v === 'true' || v === '1';
+}
+
+/**
+ * Finds `name` in PATH or the sbin folders. When it is missing: in CI (see isCI) throws, so the
  * test fails; locally calls `t.skip` and returns null (the only allowed reason to skip).
  */
 export function requireBinary(t: { skip(message?: string): void }, name: string, env: Readonly<Record<string, string | undefined>> = process.env): string | null {
@@ -29,7 +38,7 @@ export function requireBinary(t: { skip(message?: string): void }, name: string,
       // not here
     }
   }
-  if (env.CI === 'true') throw new Error(`${name} is not installed: CI must run the nginx tests (.ci/run installs it)`);
+  if (isCI(env)) throw new Error(`${name} is not installed: CI must run the nginx tests (.ci/run installs it)`);
   t.skip(`${name} is not installed`);
   return null;
 }
@@ -109,6 +118,22 @@ export function renderSite(text: string, v: SiteValues): string {
   if (v.htpasswd !== undefined) subs.push(['/etc/gitward/users.htpasswd', v.htpasswd]);
   let out = text;
   for (const [from, to] of subs) {
+    if (!out.includes(from)) throw new Error(`placeholder ${JSON.stringify(from)} not found in the site file`);
+    out = out.split(from).join(to);
+  }
+  return out;
+}
+
+/**
+ * Turns the shipped port-80 file (gitward-http.conf) into one this test can run: its `listen 80;`
+ * on 127.0.0.1:PORT and the ACME webroot in a temp dir. Every placeholder must occur. Pure.
+ */
+export function renderHttpSite(text: string, v: { readonly port: number; readonly webroot: string }): string {
+  let out = text;
+  for (const [from, to] of [
+    ['listen 80;', `listen 127.0.0.1:${v.port};`],
+    ['root /var/www/letsencrypt;', `root ${v.webroot};`],
+  ] as const) {
     if (!out.includes(from)) throw new Error(`placeholder ${JSON.stringify(from)} not found in the site file`);
     out = out.split(from).join(to);
   }
@@ -258,12 +283,88 @@ export async function stopGroup(child: ChildProcess): Promise<void> {
   signal('SIGKILL');
 }
 
+/**
+ * Files under `dir` that process `pid` or any of its descendants (nginx's master and workers) hold
+ * open, as /proc shows them (a deleted one ends in " (deleted)"). nginx unlinks a temp file right
+ * after creating it (ngx_open_tempfile, unless the file is persistent as with
+ * client_body_in_file_only), so a spooled body shows up here and never in a listing of `dir`.
+ * Linux only; a process that exits meanwhile is skipped.
+ */
+export function openFilesUnder(pid: number, dir: string): string[] {
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+  const pids = [pid];
+  for (let i = 0; i < pids.length; i++) {
+    const p = pids[i] as number;
+    try {
+      for (const c of fs.readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').split(/\s+/)) if (c !== '') pids.push(Number(c));
+    } catch {
+      // gone, or no such task
+    }
+  }
+  const out: string[] = [];
+  for (const p of pids) {
+    let fds: string[];
+    try {
+      fds = fs.readdirSync(`/proc/${p}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const target = fs.readlinkSync(`/proc/${p}/fd/${fd}`);
+        if (target.startsWith(prefix)) out.push(target);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return out;
+}
+
+/** How often watchTempDir looks: a temp file of a big transfer lives for seconds. */
+const TEMP_DIR_POLL_MS = 20;
+
+/**
+ * What nginx logs (at warn, which the harness's `info` level includes) when it spools a request
+ * body to client_body_temp_path: proxy_request_buffering / fastcgi_request_buffering is on.
+ * https://nginx.org/r/client_body_buffer_size
+ */
+export const BUFFERED_REQUEST_LOG = 'a client request body is buffered to a temporary file';
+/** …and when it spools an upstream answer to proxy_temp_path / fastcgi_temp_path: proxy_buffering / fastcgi_buffering is on. */
+export const BUFFERED_RESPONSE_LOG = 'an upstream response is buffered to a temporary file';
+
+/**
+ * Watches nginx's temp dir `dir` until stopped and returns every file seen in it or held open by
+ * nginx under it: a temp file lives only while its request runs (and nginx unlinks it at once,
+ * see openFilesUnder), so looking afterwards or only listing the folder proves nothing.
+ */
+export function watchTempDir(nginxPid: number, dir: string): { stop(): string[] } {
+  const seen = new Set<string>();
+  const look = (): void => {
+    try {
+      for (const name of fs.readdirSync(dir)) seen.add(path.join(dir, name));
+    } catch {
+      // not created (yet)
+    }
+    for (const file of openFilesUnder(nginxPid, dir)) seen.add(file);
+  };
+  look();
+  const timer = setInterval(look, TEMP_DIR_POLL_MS);
+  return {
+    stop() {
+      clearInterval(timer);
+      look();
+      return [...seen];
+    },
+  };
+}
+
 /** Copies the shipped shared snippet into `dir` (where rendered site files include it from). */
 export function installSnippets(dir: string): void {
   fs.copyFileSync(path.join(DEPLOY_NGINX_DIR, 'gitward-common.conf'), path.join(dir, 'gitward-common.conf'));
 }
 
 /** Reads a shipped site file from deploy/nginx/. */
-export function readShippedSite(name: 'gitward-proxy.conf' | 'gitward-proxy-auth-basic.conf' | 'gitward-sidecar.conf'): string {
+export function readShippedSite(name: 'gitward-proxy.conf' | 'gitward-proxy-auth-basic.conf' | 'gitward-sidecar.conf' | 'gitward-http.conf'): string {
   return fs.readFileSync(path.join(DEPLOY_NGINX_DIR, name), 'utf8');
 }

@@ -6,6 +6,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../../errors.js';
+import { BODY_FRAMING_HEADER } from '../../request/body-framing.js';
 import { parseArgs } from '../args.js';
 import { EXIT, type CliIO, type Command } from '../io.js';
 
@@ -16,33 +17,51 @@ Checks a deployment end to end, as a git user would, through nginx and everythin
   2. git ls-remote negotiates protocol v2
   3. a (shallow) clone
   4. a push of over 1 MiB (git sends it chunked) to a scratch branch gitward-doctor-*
-  5. a fetch whose negotiation git sends gzip'd
-  6. deleting the scratch branch
+  5. that the push reached gitward chunked, not buffered by nginx (gitward's X-Gitward-Body
+     answer header; WARN in sidecar mode, where the body goes to fcgiwrap and cannot be seen)
+  6. a fetch whose negotiation git sends gzip'd
+  7. deleting the scratch branch, checked with ls-remote
 For each failure it names the setting that is the likely cause. URL is a repo URL such as
 https://ann:secret@git.example.org/web/site.git; credentials may also come from your git
-credential helper. The repo must be writable by that user. Exit 0 when every check passes.
+credential helper. The repo must be writable by that user. Each check prints ok, WARN (could not
+be checked) or FAIL. Exit 0 when nothing failed, 1 when a check failed.
 `;
 
 /** A step that takes longer than this is reported as hung (a timeout somewhere on the way). */
 const STEP_TIMEOUT_MS = 120_000;
 /** Size of the scratch push: above git's 1 MiB http.postBuffer, so git streams it chunked. */
 export const DOCTOR_PUSH_BYTES = 2 * 1024 * 1024;
+/** git's default http.postBuffer, set for the push so that no local setting makes it unchunked. */
+const POST_BUFFER_BYTES = 1024 * 1024;
+/**
+ * How long doctor watches for the scratch branch after a push that a proxy timeout cut off, when
+ * gitward is not in the data path (sidecar mode): fcgiwrap does not stop the CGI when nginx gives
+ * up, so the push completes once its slow hook is done, usually seconds later. (gitward itself
+ * stops the backend when its client goes away.)
+ */
+const SCRATCH_SETTLE_MS = 15_000;
+/** How often doctor looks for the scratch branch meanwhile. */
+const SCRATCH_POLL_MS = 1_000;
 /** Local commits the server lacks: their "have" lines make the negotiation body big enough (>1 KiB) for git to gzip it. */
 const NEGOTIATION_COMMITS = 100;
 /** Environment variables of the user that git may need here (never the whole environment). */
 const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'XDG_CONFIG_HOME', 'GIT_SSL_CAINFO', 'GIT_SSL_CAPATH', 'SSL_CERT_FILE', 'SSL_CERT_DIR'] as const;
 
+/** ok: passed; warn: could not be checked (not a failure); fail: failed (exit 1). */
+export type CheckLevel = 'ok' | 'warn' | 'fail';
+
 /** The outcome of one check. */
 export interface CheckResult {
   readonly name: string;
-  readonly ok: boolean;
+  readonly level: CheckLevel;
   /** What happened, one line. */
   readonly detail: string;
-  /** The likely cause and the setting to look at, when it failed. */
+  /** The likely cause and the setting to look at (fail), or what to check by hand (warn). */
   readonly cause?: string;
 }
 
-interface GitRun {
+/** What one git run left: exit code, output, and whether doctor killed it for hanging. */
+export interface GitRun {
   readonly code: number | null;
   readonly stderr: string;
   readonly stdout: string;
@@ -68,7 +87,7 @@ export function diagnose(text: string, timedOut = false): string | null {
     case '411':
       return 'chunked request body refused: git streams pushes over 1 MiB chunked; use `proxy_http_version 1.1;` with `proxy_request_buffering off;` (fastcgi_request_buffering off in sidecar mode)';
     case '504':
-      return 'timeouts: nginx gave up waiting for the backend; raise proxy_read_timeout/proxy_send_timeout (fastcgi_read_timeout in sidecar mode)';
+      return 'timeouts: nginx gave up waiting for the backend; raise proxy_read_timeout/proxy_send_timeout (fastcgi_read_timeout/fastcgi_send_timeout in sidecar mode)';
     case '502':
       return 'backend unreachable: gitward (or fcgiwrap in sidecar mode) is not running or nginx cannot open its socket (permissions of /run/gitward)';
     case '500':
@@ -82,6 +101,10 @@ export function diagnose(text: string, timedOut = false): string | null {
     default:
       break;
   }
+  // No HTTP status: the answer had begun (200 and headers) and was cut off: nginx drops the connection when the
+  // backend stays silent longer than its read timeout, e.g. while a pre-receive hook runs.
+  if (/curl 18 |transfer closed with outstanding read data remaining|unexpected disconnect while reading sideband packet/.test(stderr))
+    return 'timeouts: the answer was cut off mid-stream, most often because proxy_read_timeout (fastcgi_read_timeout in sidecar mode) is shorter than a silent phase of git-http-backend (a slow pre-receive hook, index-pack of a big push); otherwise gitward or git-http-backend died (see their logs)';
   if (/Authentication failed/i.test(stderr)) return 'authentication failed: wrong or missing credentials, or git never saw a challenge (see the 401 check)';
   if (/SSL|certificate/i.test(stderr)) return 'TLS: git does not trust the server certificate (GIT_SSL_CAINFO, or the certificate chain in ssl_certificate)';
   if (/Operation timed out|timed out/i.test(stderr)) return 'timeouts: see proxy_read_timeout/proxy_send_timeout';
@@ -117,12 +140,7 @@ export async function runDoctor(url: string, env: Record<string, string>, tmp: s
   const results: CheckResult[] = [];
   const gitEnv: Record<string, string> = { ...env, GIT_TERMINAL_PROMPT: '0', LANG: 'C', LC_ALL: 'C' };
   const git = (args: string[], cwd: string, extra: Record<string, string> = {}) => runGit(args, cwd, { ...gitEnv, ...extra });
-  const fail = (name: string, r: GitRun, fallback: string): CheckResult => ({
-    name,
-    ok: false,
-    detail: r.timedOut ? `no answer within ${STEP_TIMEOUT_MS / 1000} s` : lastLines(r.stderr) || `git exited ${String(r.code)}`,
-    cause: diagnose(r.stderr, r.timedOut) ?? fallback,
-  });
+  const fail = (name: string, r: GitRun, fallback: string): CheckResult => failed(name, r, fallback);
 
   // 1. The challenge: git only sends credentials after a 401 that carries WWW-Authenticate.
   results.push(await checkChallenge(url, env));
@@ -131,8 +149,8 @@ export async function runDoctor(url: string, env: Record<string, string>, tmp: s
   const ls = await git(['-c', 'protocol.version=2', 'ls-remote', url], tmp, { GIT_TRACE_PACKET: '1' });
   if (ls.code !== 0) results.push(fail('ls-remote (protocol v2)', ls, 'see the nginx error log'));
   else if (!/git< version 2/.test(ls.stderr))
-    results.push({ name: 'ls-remote (protocol v2)', ok: false, detail: 'the server answered with protocol v0', cause: 'Git-Protocol not passed: nginx must forward the Git-Protocol header (proxy_set_header Git-Protocol $http_git_protocol; in sidecar mode it arrives as HTTP_GIT_PROTOCOL unless fastcgi_pass_request_headers is off)' });
-  else results.push({ name: 'ls-remote (protocol v2)', ok: true, detail: 'protocol v2 negotiated' });
+    results.push({ name: 'ls-remote (protocol v2)', level: 'fail', detail: 'the server answered with protocol v0', cause: 'Git-Protocol not passed: nginx must forward the Git-Protocol header (proxy_set_header Git-Protocol $http_git_protocol; in sidecar mode it arrives as HTTP_GIT_PROTOCOL unless fastcgi_pass_request_headers is off)' });
+  else results.push({ name: 'ls-remote (protocol v2)', level: 'ok', detail: 'protocol v2 negotiated' });
 
   // 3. A clone (shallow: the check is about the path, not the repo's size).
   const clone = path.join(tmp, 'clone');
@@ -141,11 +159,11 @@ export async function runDoctor(url: string, env: Record<string, string>, tmp: s
     results.push(fail('clone', cl, 'see the nginx error log'));
     return results;
   }
-  results.push({ name: 'clone', ok: true, detail: 'shallow clone done' });
+  results.push({ name: 'clone', level: 'ok', detail: 'shallow clone done' });
   // The index of a --no-checkout clone is empty; fill it from HEAD (fails harmlessly on an empty repo).
   await git(['reset', '--quiet'], clone);
 
-  // 4. A chunked push to a scratch branch.
+  // 4. A chunked push to a scratch branch, and 5. how its body reached gitward.
   const branch = `gitward-doctor-${randomBytes(4).toString('hex')}`;
   const ref = `refs/heads/${branch}`;
   fs.writeFileSync(path.join(clone, 'gitward-doctor.bin'), randomBytes(DOCTOR_PUSH_BYTES));
@@ -153,37 +171,152 @@ export async function runDoctor(url: string, env: Record<string, string>, tmp: s
   const add = await git(['add', 'gitward-doctor.bin'], clone);
   const commit = add.code === 0 ? await git(['commit', '--quiet', '-m', 'gitward doctor scratch commit'], clone, ident) : add;
   if (commit.code !== 0) {
-    results.push({ name: 'push over 1 MiB', ok: false, detail: lastLines(commit.stderr), cause: 'local git problem (not the server)' });
+    results.push({ name: 'push over 1 MiB (chunked)', level: 'fail', detail: lastLines(commit.stderr), cause: 'local git problem (not the server)' });
     return results;
   }
-  const push = await git(['push', '--quiet', url, `HEAD:${ref}`], clone, { GIT_TRACE_CURL: '1', GIT_TRACE_CURL_NO_DATA: '1' });
-  const chunked = /=> Send header: Transfer-Encoding: chunked/i.test(push.stderr);
-  if (push.code !== 0) results.push(fail('push over 1 MiB (chunked)', push, 'see the nginx error log; a hook may have refused the scratch branch'));
-  else results.push({ name: 'push over 1 MiB (chunked)', ok: true, detail: chunked ? `pushed ${branch}, ${DOCTOR_PUSH_BYTES >> 20} MiB sent chunked` : `pushed ${branch} (git did not send it chunked)` });
+  const push = await git(['-c', `http.postBuffer=${POST_BUFFER_BYTES}`, 'push', '--quiet', url, `HEAD:${ref}`], clone, { GIT_TRACE_CURL: '1', GIT_TRACE_CURL_NO_DATA: '1' });
+  results.push(...pushChecks(push, branch));
 
-  // 5. A gzip'd negotiation: a fresh repo with local commits the server lacks fetches the branch;
+  // 6. A gzip'd negotiation: a fresh repo with local commits the server lacks fetches the branch;
   // the "have" lines make the request body big enough for git to gzip it.
-  if (push.code === 0) {
+  if (push.code !== 0) results.push({ name: "gzip'd negotiation", level: 'warn', detail: 'not checked: it fetches the scratch branch, and the push failed' });
+  else {
     const neg = path.join(tmp, 'negotiate');
     const init = await git(['init', '--quiet', neg], tmp);
     const made = init.code === 0 ? await makeCommits(neg, NEGOTIATION_COMMITS, { ...gitEnv, ...ident }) : false;
-    if (!made) results.push({ name: "gzip'd negotiation", ok: false, detail: 'could not make local commits', cause: 'local git problem (not the server)' });
-    else {
-      const fetch = await git(['fetch', '--quiet', url, ref], neg, { GIT_TRACE_CURL: '1', GIT_TRACE_CURL_NO_DATA: '1' });
-      const gzipped = /=> Send header: Content-Encoding: gzip/i.test(fetch.stderr);
-      if (fetch.code !== 0)
-        results.push(
-          fail("gzip'd negotiation", fetch, 'Content-Encoding not passed: nginx must forward the request\'s Content-Encoding header (gzip) to the backend untouched'),
-        );
-      else results.push({ name: "gzip'd negotiation", ok: true, detail: gzipped ? 'fetch with a gzip-encoded request body done' : 'fetch done (git did not gzip this negotiation)' });
-    }
-
-    // 6. Remove the scratch branch.
-    const del = await git(['push', '--quiet', url, `:${ref}`], clone);
-    if (del.code !== 0) results.push({ name: 'delete scratch branch', ok: false, detail: lastLines(del.stderr), cause: `delete ${branch} by hand (receive.denyDeletes or a hook may refuse deletes)` });
-    else results.push({ name: 'delete scratch branch', ok: true, detail: `${branch} deleted` });
+    if (!made) results.push({ name: "gzip'd negotiation", level: 'fail', detail: 'could not make local commits', cause: 'local git problem (not the server)' });
+    else results.push(negotiationCheck(await git(['fetch', '--quiet', url, ref], neg, { GIT_TRACE_CURL: '1', GIT_TRACE_CURL_NO_DATA: '1' })));
   }
+
+  // 7. Remove the scratch branch, also after a failed push (the server may have taken it anyway),
+  // and look again: "deleted" means ls-remote no longer lists it.
+  const cutOff = push.code !== 0 && /^timeouts:/.test(diagnose(push.stderr, push.timedOut) ?? '');
+  const gitwardInPath = receivePackPosts(push.stderr).some((p) => p.arrived !== null);
+  results.push(await removeScratch({ url, ref, branch, pushed: push.code === 0, settleMs: cutOff && !gitwardInPath ? SCRATCH_SETTLE_MS : 0 }, git, clone));
   return results;
+}
+
+/** A failed check from a git run: git's last lines and the diagnosed cause (or `fallback`). */
+function failed(name: string, r: GitRun, fallback: string): CheckResult {
+  return {
+    name,
+    level: 'fail',
+    detail: r.timedOut ? `no answer within ${STEP_TIMEOUT_MS / 1000} s` : lastLines(r.stderr) || `git exited ${String(r.code)}`,
+    cause: diagnose(r.stderr, r.timedOut) ?? fallback,
+  };
+}
+
+/** One receive-pack POST in a push's GIT_TRACE_CURL output. */
+export interface ReceivePackPost {
+  /** git sent it with Transfer-Encoding: chunked. */
+  readonly chunked: boolean;
+  /** The answer's X-Gitward-Body (chunked, length, none); null when it had none. */
+  readonly arrived: string | null;
+}
+
+/**
+ * The receive-pack POSTs of a push, in order, from its GIT_TRACE_CURL output: whether git sent
+ * each chunked and how gitward says it arrived. git first probes with a small POST with a length
+ * (so a 401 comes before the big body), then streams the pack chunked. Pure.
+ */
+export function receivePackPosts(trace: string): ReceivePackPost[] {
+  const posts: Array<{ chunked: boolean; arrived: string | null }> = [];
+  let current: { chunked: boolean; arrived: string | null } | null = null;
+  const arrivedHeader = new RegExp(`^${BODY_FRAMING_HEADER}:\\s*(\\S+)`, 'i');
+  for (const line of trace.split('\n')) {
+    const sent = /=> Send header: (.*?)\r?$/.exec(line)?.[1];
+    if (sent !== undefined) {
+      if (/^POST \S*\/git-receive-pack HTTP\//.test(sent)) posts.push((current = { chunked: false, arrived: null }));
+      else if (/^[A-Z]+ \S+ HTTP\//.test(sent)) current = null;
+      else if (current && /^Transfer-Encoding:\s*chunked/i.test(sent)) current.chunked = true;
+      continue;
+    }
+    const received = /<= Recv header: (.*?)\r?$/.exec(line)?.[1];
+    const arrived = received === undefined ? undefined : arrivedHeader.exec(received)?.[1];
+    if (current && arrived !== undefined) current.arrived = arrived.toLowerCase();
+  }
+  return posts;
+}
+
+/**
+ * The checks of the scratch push (run with GIT_TRACE_CURL): that it went through chunked, and
+ * whether gitward received it chunked (streamed) or with a length (nginx buffered it). Pure.
+ */
+export function pushChecks(push: GitRun, branch: string): CheckResult[] {
+  const name = 'push over 1 MiB (chunked)';
+  const streaming = 'push body streamed (request buffering off)';
+  if (push.code !== 0) return [failed(name, push, 'see the nginx error log; a hook may have refused the scratch branch'), { name: streaming, level: 'warn', detail: 'not checked: the push failed' }];
+  const big = receivePackPosts(push.stderr).filter((p) => p.chunked);
+  const last = big[big.length - 1];
+  if (last === undefined)
+    return [{ name, level: 'fail', detail: `pushed ${branch}, but git did not send it chunked`, cause: `local git: the push was not chunked (git sends bodies over http.postBuffer, set to ${POST_BUFFER_BYTES >> 20} MiB here, chunked), so large pushes through nginx were not checked` }];
+  const pushed: CheckResult = { name, level: 'ok', detail: `pushed ${branch}, ${DOCTOR_PUSH_BYTES >> 20} MiB sent chunked` };
+  if (last.arrived === 'chunked') return [pushed, { name: streaming, level: 'ok', detail: 'it reached gitward chunked, as sent' }];
+  if (last.arrived === 'length')
+    return [
+      pushed,
+      {
+        name: streaming,
+        level: 'fail',
+        detail: 'git sent it chunked, but it reached gitward with a Content-Length: nginx read the whole body first',
+        cause: 'request buffering: set `proxy_request_buffering off;` (with `proxy_http_version 1.1;`) in the git location; a buffered push waits for its whole body on the proxy\'s disk (client_body_temp_path) and fails when that is full',
+      },
+    ];
+  return [
+    pushed,
+    {
+      name: streaming,
+      level: 'warn',
+      detail: `could not check: the push's answer has no ${BODY_FRAMING_HEADER} header (sidecar mode, where the body goes to fcgiwrap and not to gitward, or a proxy that drops the header)`,
+      cause: 'in sidecar mode, check that the git location says `fastcgi_request_buffering off;`',
+    },
+  ];
+}
+
+/** The check of the gzip'd negotiation (a fetch run with GIT_TRACE_CURL). Pure. */
+export function negotiationCheck(fetch: GitRun): CheckResult {
+  const name = "gzip'd negotiation";
+  if (fetch.code !== 0) return failed(name, fetch, "Content-Encoding not passed: nginx must forward the request's Content-Encoding header (gzip) to the backend untouched");
+  if (!/=> Send header: Content-Encoding: gzip/i.test(fetch.stderr))
+    return { name, level: 'fail', detail: 'fetch done, but git did not gzip its negotiation', cause: 'not checked: git sends a negotiation gzip\'d only above 1 KiB; passing Content-Encoding through nginx is unverified' };
+  return { name, level: 'ok', detail: 'fetch with a gzip-encoded request body done' };
+}
+
+/**
+ * Deletes the scratch branch when ls-remote lists it, then checks that ls-remote no longer does.
+ * After a failed push it watches for the branch for `settleMs` first (a push cut off by a timeout
+ * may still complete on the server).
+ */
+async function removeScratch(
+  scratch: { url: string; ref: string; branch: string; pushed: boolean; settleMs: number },
+  git: (args: string[], cwd: string) => Promise<GitRun>,
+  cwd: string,
+): Promise<CheckResult> {
+  const { url, ref, branch } = scratch;
+  const name = 'delete scratch branch';
+  const byHand = `delete ${branch} by hand: git push URL :${ref}`;
+  const listed = async (): Promise<boolean | GitRun> => {
+    const r = await git(['ls-remote', url, ref], cwd);
+    return r.code === 0 ? r.stdout.includes(ref) : r;
+  };
+  const started = Date.now();
+  let present = await listed();
+  while (present === false && !scratch.pushed && Date.now() - started < scratch.settleMs) {
+    await new Promise((r) => setTimeout(r, SCRATCH_POLL_MS));
+    present = await listed();
+  }
+  if (typeof present !== 'boolean') return { ...failed(name, present, byHand), cause: `${diagnose(present.stderr, present.timedOut) ?? 'could not list the branches'}; ${byHand}` };
+  if (!present) {
+    if (scratch.pushed) return { name, level: 'fail', detail: `${branch} is not listed right after it was pushed`, cause: 'a hook or another client removed it, or reads are served from elsewhere' };
+    const watched = scratch.settleMs > 0 ? ` within ${scratch.settleMs / 1000} s` : '';
+    return { name, level: 'ok', detail: `${branch} was not created${watched}; nothing to delete (if the server still completes the failed push later, ${byHand})` };
+  }
+  const late = scratch.pushed ? '' : `the server completed the failed push after all, ${Math.round((Date.now() - started) / 1000)} s later (it kept running after nginx gave up); `;
+  const del = await git(['push', '--quiet', url, `:${ref}`], cwd);
+  if (del.code !== 0) return { name, level: 'fail', detail: `${late}${lastLines(del.stderr)}`, cause: `${byHand} (receive.denyDeletes or a hook may refuse deletes)` };
+  const after = await listed();
+  if (after !== false) return { name, level: 'fail', detail: `${late}${branch} is still listed after the delete`, cause: byHand };
+  return { name, level: 'ok', detail: `${late}${branch} deleted (ls-remote no longer lists it)` };
 }
 
 /** GET info/refs for receive-pack without credentials: expects 401 with a Basic challenge. */
@@ -193,7 +326,7 @@ async function checkChallenge(url: string, env: Record<string, string>): Promise
   try {
     u = new URL(url);
   } catch {
-    return { name, ok: false, detail: 'not a URL', cause: 'give a URL such as https://git.example.org/repo.git' };
+    return { name, level: 'fail', detail: 'not a URL', cause: 'give a URL such as https://git.example.org/repo.git' };
   }
   u.username = '';
   u.password = '';
@@ -212,12 +345,12 @@ async function checkChallenge(url: string, env: Record<string, string>): Promise
     req.setTimeout(STEP_TIMEOUT_MS, () => req.destroy(new Error('timed out')));
     req.on('error', (err) => resolve({ error: err.message }));
   });
-  if ('error' in res) return { name, ok: false, detail: res.error, cause: diagnose(res.error) ?? 'connection problem' };
-  if (res.status === 401 && res.challenge.some((c) => /^Basic\b/i.test(c))) return { name, ok: true, detail: `401 with ${res.challenge.length === 1 ? 'one challenge' : `${res.challenge.length} challenges`}` };
+  if ('error' in res) return { name, level: 'fail', detail: res.error, cause: diagnose(res.error) ?? 'connection problem' };
+  if (res.status === 401 && res.challenge.some((c) => /^Basic\b/i.test(c))) return { name, level: 'ok', detail: `401 with ${res.challenge.length === 1 ? 'one challenge' : `${res.challenge.length} challenges`}` };
   if (res.status === 401)
-    return { name, ok: false, detail: '401 without a WWW-Authenticate: Basic header', cause: 'missing challenge header: git cannot ask for credentials; nginx must pass gitward\'s WWW-Authenticate (do not proxy_hide_header it; in sidecar mode auth_request copies it)' };
-  if (res.status === 200) return { name, ok: true, detail: 'anonymous push advertisement allowed (no challenge needed here)' };
-  return { name, ok: false, detail: `HTTP ${res.status} instead of 401`, cause: diagnose(`HTTP ${res.status}`) ?? 'unexpected status' };
+    return { name, level: 'fail', detail: '401 without a WWW-Authenticate: Basic header', cause: 'missing challenge header: git cannot ask for credentials; nginx must pass gitward\'s WWW-Authenticate (do not proxy_hide_header it; in sidecar mode auth_request copies it)' };
+  if (res.status === 200) return { name, level: 'ok', detail: 'anonymous push advertisement allowed (no challenge needed here)' };
+  return { name, level: 'fail', detail: `HTTP ${res.status} instead of 401`, cause: diagnose(`HTTP ${res.status}`) ?? 'unexpected status' };
 }
 
 /** Makes `n` commits in `dir` with one git fast-import. */
@@ -268,6 +401,9 @@ function environmentFor(io: CliIO): Record<string, string> {
   return env;
 }
 
+/** How each level starts its output line (same width, so the names line up). */
+const LEVEL_LABEL: Readonly<Record<CheckLevel, string>> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' };
+
 /** `gitward doctor URL`: end-to-end checks of a deployment, with the likely cause of each failure. */
 export const doctor: Command = async (argv, io) => {
   const args = parseArgs(argv, { help: { type: 'boolean', short: 'h' } });
@@ -283,12 +419,15 @@ export const doctor: Command = async (argv, io) => {
     io.stdout.write(`gitward doctor ${redactUrl(url)}\n`);
     const results = await runDoctor(url, environmentFor(io), tmp);
     for (const r of results) {
-      io.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name}: ${r.detail}\n`);
-      if (!r.ok && r.cause) io.stdout.write(`     likely cause: ${r.cause}\n`);
+      io.stdout.write(`${LEVEL_LABEL[r.level]} ${r.name}: ${r.detail}\n`);
+      if (r.level === 'fail' && r.cause) io.stdout.write(`     likely cause: ${r.cause}\n`);
+      if (r.level === 'warn' && r.cause) io.stdout.write(`     check by hand: ${r.cause}\n`);
     }
-    const failed = results.filter((r) => !r.ok).length;
-    io.stdout.write(failed === 0 ? 'all checks passed\n' : `${failed} check(s) failed\n`);
-    return failed === 0 ? EXIT.ok : EXIT.failed;
+    const fails = results.filter((r) => r.level === 'fail').length;
+    const warns = results.filter((r) => r.level === 'warn').length;
+    if (fails > 0) io.stdout.write(`${fails} check(s) failed${warns > 0 ? `, ${warns} could not be checked` : ''}\n`);
+    else io.stdout.write(warns > 0 ? `no check failed; ${warns} could not be checked (WARN)\n` : 'all checks passed\n');
+    return fails === 0 ? EXIT.ok : EXIT.failed;
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
