@@ -51,6 +51,13 @@ export interface HookLogger {
   log(level: 'error' | 'warn' | 'info' | 'debug', event: string, fields?: Record<string, unknown>): void;
 }
 
+/**
+ * The event a plugin factory logs (level `warn`, field `warning`: `file:line: plugin.key: …`) for
+ * options that are valid but almost surely not what the admin meant, such as a rule that can
+ * never apply. The push goes on; `gitward check` prints every such warning.
+ */
+export const HOOK_OPTION_WARNING = 'hook.option-warning';
+
 /** What a hook plugin factory is handed besides its options. */
 export interface HookPluginContext {
   /** The plugin's name as configured. */
