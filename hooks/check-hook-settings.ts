@@ -1,12 +1,14 @@
 import type { GitwardConfig, RepoNode } from '../app/config/types.js';
-import { HOOK_OPTION_WARNING, type HookLogger } from './hook-plugin.js';
+import type { HookLogger } from './hook-plugin.js';
 import { loadHookPlugins } from './load-hook-plugins.js';
+
+const SILENT: HookLogger = { log: () => undefined };
 
 /** What `gitward check` learns from the hook plugin settings. */
 export interface HookSettingsReport {
   /** One per bad setting (`file:line: …`): the dispatcher would refuse pushes to those repos. */
   readonly problems: string[];
-  /** Settings that work but are almost surely wrong (HOOK_OPTION_WARNING), such as a rule that never applies. */
+  /** Settings that work but are almost surely wrong (HookPlugin.warnings), such as a rule that never applies. */
   readonly warnings: string[];
 }
 
@@ -18,15 +20,12 @@ export interface HookSettingsReport {
 export async function checkHookSettings(config: GitwardConfig): Promise<HookSettingsReport> {
   const problems: string[] = [];
   const warnings: string[] = [];
-  const logger: HookLogger = {
-    log(level, event, fields) {
-      if (level === 'warn' && event === HOOK_OPTION_WARNING && typeof fields?.warning === 'string') warnings.push(fields.warning);
-    },
-  };
   const walk = async (node: RepoNode): Promise<void> => {
     for (const [name, setting] of node.hooks) {
       try {
-        await loadHookPlugins(new Map([[name, setting]]), config.hooks, config.dir, logger);
+        for (const { plugin } of await loadHookPlugins(new Map([[name, setting]]), config.hooks, config.dir, SILENT)) {
+          if (typeof plugin.warnings === 'function') warnings.push(...plugin.warnings());
+        }
       } catch (err) {
         problems.push(err instanceof Error ? err.message : String(err));
       }

@@ -44,19 +44,18 @@ export type HookVerdict =
 export interface HookPlugin {
   readonly name: string;
   check(update: HookUpdate, ctx: HookCheckContext): Promise<HookVerdict> | HookVerdict;
+  /**
+   * Optional: what in the options is valid but almost surely not what the admin meant, one
+   * `file:line: plugin.key: …` line each (a rule that can never apply, say). `gitward check`
+   * prints these; the dispatcher never asks, so the work done here costs a push nothing.
+   */
+  warnings?(): readonly string[];
 }
 
 /** Minimal structured log a hook plugin may write to. */
 export interface HookLogger {
   log(level: 'error' | 'warn' | 'info' | 'debug', event: string, fields?: Record<string, unknown>): void;
 }
-
-/**
- * The event a plugin factory logs (level `warn`, field `warning`: `file:line: plugin.key: …`) for
- * options that are valid but almost surely not what the admin meant, such as a rule that can
- * never apply. The push goes on; `gitward check` prints every such warning.
- */
-export const HOOK_OPTION_WARNING = 'hook.option-warning';
 
 /** What a hook plugin factory is handed besides its options. */
 export interface HookPluginContext {

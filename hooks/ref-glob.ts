@@ -54,62 +54,58 @@ export function compileRefGlob(pattern: string): (name: string) => boolean {
 }
 
 /**
- * A glob as a nondeterministic automaton over characters. State `2i` stands before token i,
- * state `2i + 1` inside a `dirs` token i (after some characters, waiting for its `/`); state
- * `2 * tokens.length` accepts.
+ * A glob as a nondeterministic automaton over characters; a set of states is a sorted list of
+ * state numbers. State `2i` stands before token i, state `2i + 1` inside a `dirs` token i (after
+ * some characters, waiting for its `/`); state `2 * tokens.length` accepts.
  */
 interface GlobAutomaton {
-  readonly start: ReadonlySet<number>;
+  readonly start: readonly number[];
   readonly accept: number;
-  step(states: ReadonlySet<number>, char: string): Set<number>;
+  /** The states after reading `char` from any state of `states` (stars' empty matches included). */
+  step(states: readonly number[], char: string): number[];
 }
 
 function automaton(pattern: string): GlobAutomaton {
   const tokens = tokenize(pattern);
-  const closure = (states: Iterable<number>): Set<number> => {
-    const out = new Set<number>();
-    const todo = [...states];
-    while (todo.length > 0) {
-      const s = todo.pop() as number;
-      if (out.has(s)) continue;
-      out.add(s);
-      const t = s % 2 === 0 ? tokens[s / 2] : undefined;
-      // Every star may match nothing.
-      if (t !== undefined && t.kind !== 'literal') todo.push(s + 2);
+  /** `s` and the states it reaches by matching nothing (every star may match nothing). */
+  const closure = (s: number): number[] => {
+    const out = [s];
+    while (s % 2 === 0 && tokens[s / 2] !== undefined && (tokens[s / 2] as GlobToken).kind !== 'literal') {
+      s += 2;
+      out.push(s);
     }
     return out;
   };
+  const moves = (s: number, char: string): number[] => {
+    const t = tokens[Math.floor(s / 2)];
+    if (t === undefined) return [];
+    // Inside `dirs`: more characters, or the `/` that ends it.
+    if (s % 2 === 1) return char === '/' ? [s, s + 1] : [s];
+    switch (t.kind) {
+      case 'literal':
+        return char === t.char ? [s + 2] : [];
+      case 'segment-star':
+        return char === '/' ? [] : [s];
+      case 'any-star':
+        return [s];
+      case 'dirs':
+        return char === '/' ? [s + 1, s + 2] : [s + 1];
+    }
+  };
+  const stateCount = 2 * tokens.length + 1;
+  const table = new Map<string, number[][]>();
   return {
-    start: closure([0]),
+    start: closure(0),
     accept: 2 * tokens.length,
     step(states, char) {
-      const next: number[] = [];
-      for (const s of states) {
-        const t = tokens[Math.floor(s / 2)];
-        if (t === undefined) continue;
-        if (s % 2 === 1) {
-          // Inside `dirs`: more characters, or the `/` that ends it.
-          next.push(s);
-          if (char === '/') next.push(s + 1);
-          continue;
-        }
-        switch (t.kind) {
-          case 'literal':
-            if (char === t.char) next.push(s + 2);
-            break;
-          case 'segment-star':
-            if (char !== '/') next.push(s);
-            break;
-          case 'any-star':
-            next.push(s);
-            break;
-          case 'dirs':
-            next.push(s + 1);
-            if (char === '/') next.push(s + 2);
-            break;
-        }
+      let row = table.get(char);
+      if (!row) {
+        row = Array.from({ length: stateCount }, (_, s) => moves(s, char).flatMap(closure));
+        table.set(char, row);
       }
-      return closure(next);
+      const next = new Set<number>();
+      for (const s of states) for (const n of row[s] as number[]) next.add(n);
+      return [...next].sort((x, y) => x - y);
     },
   };
 }
@@ -121,22 +117,29 @@ function automaton(pattern: string): GlobAutomaton {
  * difference (the literals of either pattern, `/`, and one character that is none of those).
  */
 export function refGlobCovers(broad: string, narrow: string): boolean {
+  // A pattern without stars is the one name it matches.
+  if (!narrow.includes('*')) return compileRefGlob(broad)(narrow);
+  if (!broad.includes('*')) return false;
+  // Cheap and exact: each star of `narrow` can produce a character that no literal expects, so
+  // `broad`'s text before its first star must begin `narrow`'s, and likewise at the end.
+  const head = (p: string) => p.slice(0, p.indexOf('*'));
+  const tail = (p: string) => p.slice(p.lastIndexOf('*') + 1);
+  if (!head(narrow).startsWith(head(broad)) || !tail(narrow).endsWith(tail(broad))) return false;
   const a = automaton(broad);
   const b = automaton(narrow);
   // Refs cannot contain NUL, and refGlobProblem refuses control characters in patterns, so NUL
   // stands for "any other character".
   const alphabet = [...new Set([...broad, ...narrow, '/', '\u0000'])].filter((c) => c !== '*');
-  const key = (sb: ReadonlySet<number>, sa: ReadonlySet<number>): string => `${[...sb].sort().join(',')}|${[...sa].sort().join(',')}`;
-  const seen = new Set<string>([key(b.start, a.start)]);
-  const todo: Array<[ReadonlySet<number>, ReadonlySet<number>]> = [[b.start, a.start]];
+  const seen = new Set<string>([`${b.start.join()}:${a.start.join()}`]);
+  const todo: Array<[readonly number[], readonly number[]]> = [[b.start, a.start]];
   while (todo.length > 0) {
-    const [sb, sa] = todo.pop() as [ReadonlySet<number>, ReadonlySet<number>];
-    if (sb.has(b.accept) && !sa.has(a.accept)) return false;
+    const [sb, sa] = todo.pop() as [readonly number[], readonly number[]];
+    if (sb.includes(b.accept) && !sa.includes(a.accept)) return false;
     for (const c of alphabet) {
       const nb = b.step(sb, c);
-      if (nb.size === 0) continue;
+      if (nb.length === 0) continue;
       const na = a.step(sa, c);
-      const k = key(nb, na);
+      const k = `${nb.join()}:${na.join()}`;
       if (seen.has(k)) continue;
       seen.add(k);
       todo.push([nb, na]);

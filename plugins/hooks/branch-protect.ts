@@ -1,11 +1,9 @@
 import {
   ACCEPT,
   assertKnownKeys,
-  HOOK_OPTION_WARNING,
   HookOptionsError,
   isPlainObject,
   reject,
-  type HookLogger,
   type HookPlugin,
   type HookPluginFactory,
   type HookUpdate,
@@ -63,16 +61,17 @@ function parseRules<A extends string>(
  * enumerated first whatever their place in the file: https://tc39.es/ecma262/#sec-ordinaryownpropertykeys
  */
 const ARRAY_INDEX_KEY = /^(?:0|[1-9][0-9]*)$/;
+/** The largest array index; a longer run of digits is an ordinary key that keeps its place. */
 const MAX_ARRAY_INDEX = 2 ** 32 - 2;
 
+const noun = (r: Rule<string>): string => (r.section === 'branches' ? 'branch' : 'tag');
+
 /**
- * Rules are tried in file order, so order matters only between rules that match a same name.
- * Refuses a digits-only pattern that another rule also matches (its place in the file is lost, see
- * ARRAY_INDEX_KEY), and warns about a rule that never applies because an earlier one matches
- * every name it matches.
+ * Rules are tried in file order, and order matters between rules that match a same name: refuses
+ * a digits-only pattern that another rule also matches, since its place in the file is lost (see
+ * ARRAY_INDEX_KEY).
  */
-function checkOrder(rules: readonly Rule<string>[], at: string, logger: HookLogger): void {
-  const noun = (r: Rule<string>) => (r.section === 'branches' ? 'branch' : 'tag');
+function assertOrderKnown(rules: readonly Rule<string>[], at: string): void {
   for (const r of rules) {
     if (!ARRAY_INDEX_KEY.test(r.pattern) || Number(r.pattern) > MAX_ARRAY_INDEX) continue;
     const other = rules.find((o) => o !== r && o.matches(r.pattern));
@@ -82,14 +81,18 @@ function checkOrder(rules: readonly Rule<string>[], at: string, logger: HookLogg
       );
     }
   }
+}
+
+/** One line per rule that never applies because an earlier rule matches every name it matches. */
+function shadowedRules(rules: readonly Rule<string>[], at: string): string[] {
+  const out: string[] = [];
   rules.forEach((r, j) => {
     const earlier = rules.slice(0, j).find((e) => refGlobCovers(e.pattern, r.pattern));
     if (earlier) {
-      logger.log('warn', HOOK_OPTION_WARNING, {
-        warning: `${at}.${r.section}."${r.pattern}": never applies: every ${noun(r)} it matches is matched first by "${earlier.pattern}" (the first matching rule decides; put the narrower rule above the broader one)`,
-      });
+      out.push(`${at}.${r.section}."${r.pattern}": never applies: every ${noun(r)} it matches is matched first by "${earlier.pattern}" (the first matching rule decides; put the narrower rule above the broader one)`);
     }
   });
+  return out;
 }
 
 /** Who may do `action` under a branch rule: unlisted push/create are free, unlisted force/delete are nobody. */
@@ -140,16 +143,16 @@ function refusal(rule: Rule<string>, action: string, update: HookUpdate): HookVe
  * Tags: `create` (absent = anyone), `move` and `delete` (absent = nobody). For each ref, the first
  * rule of its section (in file order) whose pattern matches decides; later rules are not consulted.
  * Refs matched by no rule, and refs outside refs/heads and refs/tags, are accepted (the ACL's
- * write permission rules them). A rule that an earlier one shadows whole is logged as a
- * HOOK_OPTION_WARNING (`gitward check` prints it).
+ * write permission rules them). A rule that an earlier one shadows whole is one of the plugin's
+ * `warnings()` (`gitward check` prints them).
  */
 export const createBranchProtectPlugin: HookPluginFactory = (options, ctx) => {
   const at = `${ctx.where}: ${ctx.name}`;
   assertKnownKeys(options, ['branches', 'tags'], at);
   const branches = parseRules('branches', options.branches, BRANCH_ACTIONS, at);
   const tags = parseRules('tags', options.tags, TAG_ACTIONS, at);
-  checkOrder(branches, at, ctx.logger);
-  checkOrder(tags, at, ctx.logger);
+  assertOrderKnown(branches, at);
+  assertOrderKnown(tags, at);
   const plugin: HookPlugin = {
     name: ctx.name,
     async check(update, c) {
@@ -170,6 +173,7 @@ export const createBranchProtectPlugin: HookPluginFactory = (options, ctx) => {
       }
       return ACCEPT;
     },
+    warnings: () => [...shadowedRules(branches, at), ...shadowedRules(tags, at)],
   };
   return plugin;
 };
