@@ -32,7 +32,7 @@ export async function loadRuntime(file: string, deps: RuntimeDeps, limiter: Brut
   const config = await loadConfig(file);
   // Hook plugins run in the dispatcher, not here; creating each one from its setting now means a
   // bad setting is refused at load (keeping the last good config) instead of failing every push.
-  const hookProblems = await checkHookSettings(config);
+  const { problems: hookProblems } = await checkHookSettings(config);
   if (hookProblems.length > 0) throw new ConfigError(hookProblems);
   const policy = compilePolicy(config);
   const auth = await createAuthChain(config, { logger: deps.logger, now: deps.now, limiter });

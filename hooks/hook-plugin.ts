@@ -44,6 +44,12 @@ export type HookVerdict =
 export interface HookPlugin {
   readonly name: string;
   check(update: HookUpdate, ctx: HookCheckContext): Promise<HookVerdict> | HookVerdict;
+  /**
+   * Optional: what in the options is valid but almost surely not what the admin meant, one
+   * `file:line: plugin.key: …` line each (a rule that can never apply, say). `gitward check`
+   * prints these; the dispatcher never asks, so the work done here costs a push nothing.
+   */
+  warnings?(): readonly string[];
 }
 
 /** Minimal structured log a hook plugin may write to. */

@@ -10,7 +10,7 @@ import {
   type HookVerdict,
 } from '../../hooks/hook-plugin.js';
 import { isHookPrincipal, matchesAny } from '../../hooks/principals.js';
-import { compileRefGlob, refGlobProblem } from '../../hooks/ref-glob.js';
+import { compileRefGlob, refGlobCovers, refGlobProblem } from '../../hooks/ref-glob.js';
 import type { Identity } from '../../app/types.js';
 
 const BRANCH_ACTIONS = ['push', 'force', 'create', 'delete'] as const;
@@ -56,6 +56,45 @@ function parseRules<A extends string>(
   return rules;
 }
 
+/**
+ * A YAML mapping reaches plugins as a JavaScript object, whose digits-only keys ("2024") are
+ * enumerated first whatever their place in the file: https://tc39.es/ecma262/#sec-ordinaryownpropertykeys
+ */
+const ARRAY_INDEX_KEY = /^(?:0|[1-9][0-9]*)$/;
+/** The largest array index; a longer run of digits is an ordinary key that keeps its place. */
+const MAX_ARRAY_INDEX = 2 ** 32 - 2;
+
+const noun = (r: Rule<string>): string => (r.section === 'branches' ? 'branch' : 'tag');
+
+/**
+ * Rules are tried in file order, and order matters between rules that match a same name: refuses
+ * a digits-only pattern that another rule also matches, since its place in the file is lost (see
+ * ARRAY_INDEX_KEY).
+ */
+function assertOrderKnown(rules: readonly Rule<string>[], at: string): void {
+  for (const r of rules) {
+    if (!ARRAY_INDEX_KEY.test(r.pattern) || Number(r.pattern) > MAX_ARRAY_INDEX) continue;
+    const other = rules.find((o) => o !== r && o.matches(r.pattern));
+    if (other) {
+      throw new HookOptionsError(
+        `${at}.${r.section}."${r.pattern}": a digits-only pattern loses its place in the file (YAML keys reach plugins as JavaScript object keys), and "${other.pattern}" also matches ${noun(r)} ${r.pattern}, so which rule decides would not be the file's order; narrow "${other.pattern}" or drop one of them`,
+      );
+    }
+  }
+}
+
+/** One line per rule that never applies because an earlier rule matches every name it matches. */
+function shadowedRules(rules: readonly Rule<string>[], at: string): string[] {
+  const out: string[] = [];
+  rules.forEach((r, j) => {
+    const earlier = rules.slice(0, j).find((e) => refGlobCovers(e.pattern, r.pattern));
+    if (earlier) {
+      out.push(`${at}.${r.section}."${r.pattern}": never applies: every ${noun(r)} it matches is matched first by "${earlier.pattern}" (the first matching rule decides; put the narrower rule above the broader one)`);
+    }
+  });
+  return out;
+}
+
 /** Who may do `action` under a branch rule: unlisted push/create are free, unlisted force/delete are nobody. */
 function branchAllowed(rule: Rule<BranchAction>, action: BranchAction, identity: Identity): boolean {
   const a = rule.allow;
@@ -97,39 +136,44 @@ function refusal(rule: Rule<string>, action: string, update: HookUpdate): HookVe
  * segment, `**` across segments; `main` is never `feature/main`).
  * ```yaml
  * branches: {main: {push: ["@release"], force: [], create: ["@release"], delete: []}, "release/**": {push: ["@release"]}}
- * tags: {"v*": {create: ["@release"], move: [], delete: []}}
+ * tags: {"v*": {create: ["@release"], move: [], delete: []}, "**": {}}
  * ```
  * Branches: `push` (fast-forward; absent = anyone with write), `force` (non-fast-forward; absent =
  * nobody; force implies push), `create` (absent = the `push` list), `delete` (absent = nobody).
- * Tags: `create` (absent = anyone), `move` and `delete` (absent = nobody). Every rule whose pattern
- * matches applies; the first one (in file order) that refuses is reported. Refs matched by no rule,
- * and refs outside refs/heads and refs/tags, are accepted (the ACL's write permission rules them).
+ * Tags: `create` (absent = anyone), `move` and `delete` (absent = nobody). For each ref, the first
+ * rule of its section (in file order) whose pattern matches decides; later rules are not consulted.
+ * Refs matched by no rule, and refs outside refs/heads and refs/tags, are accepted (the ACL's
+ * write permission rules them). A rule that an earlier one shadows whole is one of the plugin's
+ * `warnings()` (`gitward check` prints them).
  */
 export const createBranchProtectPlugin: HookPluginFactory = (options, ctx) => {
   const at = `${ctx.where}: ${ctx.name}`;
   assertKnownKeys(options, ['branches', 'tags'], at);
   const branches = parseRules('branches', options.branches, BRANCH_ACTIONS, at);
   const tags = parseRules('tags', options.tags, TAG_ACTIONS, at);
+  assertOrderKnown(branches, at);
+  assertOrderKnown(tags, at);
   const plugin: HookPlugin = {
     name: ctx.name,
     async check(update, c) {
       if (update.refType === 'branch') {
-        const matching = branches.filter((r) => r.matches(update.name));
-        if (matching.length === 0) return ACCEPT;
+        const rule = branches.find((r) => r.matches(update.name));
+        if (rule === undefined) return ACCEPT;
         let action: BranchAction;
         if (update.kind === 'create') action = 'create';
         else if (update.kind === 'delete') action = 'delete';
         else action = (await c.git.isFastForward(update)) ? 'push' : 'force';
-        for (const rule of matching) if (!branchAllowed(rule, action, c.identity)) return refusal(rule, action, update);
-        return ACCEPT;
+        return branchAllowed(rule, action, c.identity) ? ACCEPT : refusal(rule, action, update);
       }
       if (update.refType === 'tag') {
+        const rule = tags.find((r) => r.matches(update.name));
+        if (rule === undefined) return ACCEPT;
         const action: TagAction = update.kind === 'create' ? 'create' : update.kind === 'delete' ? 'delete' : 'move';
-        for (const rule of tags) if (rule.matches(update.name) && !tagAllowed(rule, action, c.identity)) return refusal(rule, action, update);
-        return ACCEPT;
+        return tagAllowed(rule, action, c.identity) ? ACCEPT : refusal(rule, action, update);
       }
       return ACCEPT;
     },
+    warnings: () => [...shadowedRules(branches, at), ...shadowedRules(tags, at)],
   };
   return plugin;
 };

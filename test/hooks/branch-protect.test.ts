@@ -76,8 +76,10 @@ describe('branch-protect', () => {
     { name: 'an engineer may not create a v tag', id: ann, old: Z, new: B, ref: 'refs/tags/v1.0', want: 'tags."v*".create' },
     { name: 'other tags may be created by anyone (tags are not always rejected)', id: ann, old: Z, new: B, ref: 'refs/tags/build-7', want: null },
     { name: 'moving a tag is refused unless listed', id: rel, old: A, new: B, ref: 'refs/tags/v1.0', want: 'tags."v*".move' },
-    { name: 'moving an unprotected tag is refused by the ** rule', id: ann, old: A, new: B, ref: 'refs/tags/build-7', want: 'tags."**".move' },
-    { name: 'deleting a v tag is for the admin', id: admin, old: A, new: Z, ref: 'refs/tags/v1.0', want: 'tags."**".delete' },
+    { name: 'moving another tag is refused by the ** rule', id: ann, old: A, new: B, ref: 'refs/tags/build-7', want: 'tags."**".move' },
+    { name: 'the admin may delete a v tag: "v*" decides for it, the later "**" is not consulted', id: admin, old: A, new: Z, ref: 'refs/tags/v1.0', want: null },
+    { name: 'a release member may not delete a v tag', id: rel, old: A, new: Z, ref: 'refs/tags/v1.0', want: 'tags."v*".delete' },
+    { name: 'deleting another tag is refused by the ** rule, even for the admin', id: admin, old: A, new: Z, ref: 'refs/tags/build-7', want: 'tags."**".delete' },
     { name: 'other refs are not its business', id: ann, old: A, new: Z, ref: 'refs/notes/commits', want: null },
   ];
   for (const c of cases) {
@@ -108,6 +110,68 @@ describe('branch-protect', () => {
   }
 });
 
+describe('branch-protect: for each ref, the first matching rule in file order decides', () => {
+  const ann = who('ann', ['eng']);
+  const rel = who('rita', ['release']);
+  const admin = who('admin', ['ops']);
+  const branchesNarrowFirst = { branches: { 'release/1.x': { push: ['admin'] }, 'release/**': { push: ['@release'] } } };
+  const branchesBroadFirst = { branches: { 'release/**': { push: ['@release'] }, 'release/1.x': { push: ['admin'] } } };
+  const tagsNarrowFirst = { tags: { 'v*': { create: ['@release'], delete: ['admin'] }, '**': {} } };
+  const tagsBroadFirst = { tags: { '**': {}, 'v*': { create: ['@release'], delete: ['admin'] } } };
+  const overlapping = { tags: { 'v*': { create: ['@release'] }, '*-rc': { create: ['$authenticated'], delete: ['$authenticated'] } } };
+  const cases: Array<{ name: string; options: Record<string, unknown>; id: Identity; old: string; new: string; ref: string; want: string | null }> = [
+    { name: 'narrow branch rule first: it decides for its branch, where the broad one would allow', options: branchesNarrowFirst, id: rel, old: A, new: B, ref: 'refs/heads/release/1.x', want: 'branches."release/1.x".push' },
+    { name: 'narrow branch rule first: it decides for its branch, where the broad one would refuse', options: branchesNarrowFirst, id: admin, old: A, new: B, ref: 'refs/heads/release/1.x', want: null },
+    { name: 'narrow branch rule first: the broad rule decides for the other branches', options: branchesNarrowFirst, id: admin, old: A, new: B, ref: 'refs/heads/release/2.0', want: 'branches."release/**".push' },
+    { name: 'broad branch rule first: it decides for every branch it matches, the narrow one never applies', options: branchesBroadFirst, id: admin, old: A, new: B, ref: 'refs/heads/release/1.x', want: 'branches."release/**".push' },
+    { name: 'broad branch rule first: its own list is what counts', options: branchesBroadFirst, id: rel, old: A, new: B, ref: 'refs/heads/release/1.x', want: null },
+    { name: 'narrow tag rule first: the admin deletes a v tag', options: tagsNarrowFirst, id: admin, old: A, new: Z, ref: 'refs/tags/v1.0', want: null },
+    { name: 'narrow tag rule first: an engineer may not create a v tag', options: tagsNarrowFirst, id: ann, old: Z, new: B, ref: 'refs/tags/v1.0', want: 'tags."v*".create' },
+    { name: 'narrow tag rule first: other tags fall to "**": created by anyone, never deleted', options: tagsNarrowFirst, id: admin, old: A, new: Z, ref: 'refs/tags/build-7', want: 'tags."**".delete' },
+    { name: 'broad tag rule first: an engineer creates a v tag ("**" decides, "v*" never applies)', options: tagsBroadFirst, id: ann, old: Z, new: B, ref: 'refs/tags/v1.0', want: null },
+    { name: 'broad tag rule first: not even the admin deletes a v tag', options: tagsBroadFirst, id: admin, old: A, new: Z, ref: 'refs/tags/v1.0', want: 'tags."**".delete' },
+    { name: 'overlapping rules: a name both match goes to the earlier one', options: overlapping, id: ann, old: Z, new: B, ref: 'refs/tags/v2-rc', want: 'tags."v*".create' },
+    { name: 'overlapping rules: a name only the later one matches goes to it', options: overlapping, id: ann, old: A, new: Z, ref: 'refs/tags/x-rc', want: null },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const plugin = await createBranchProtectPlugin(c.options, pctx);
+      const u = describeUpdate(c.old, c.new, c.ref);
+      const v = await plugin.check(u, ctx(c.id, true, [u]));
+      assert.equal(v.kind === 'reject' ? v.rule : null, c.want);
+    });
+  }
+
+  const orders: Array<[string, Record<string, unknown>, string[]]> = [
+    ['narrow rules before broad ones', { ...branchesNarrowFirst, ...tagsNarrowFirst }, []],
+    ['rules that only overlap', overlapping, []],
+    ['a branch rule after a broader one', branchesBroadFirst, ['gitward.yaml:7: branch-protect.branches."release/1.x": never applies: every branch it matches is matched first by "release/**" (the first matching rule decides; put the narrower rule above the broader one)']],
+    ['a tag rule after a broader one', tagsBroadFirst, ['gitward.yaml:7: branch-protect.tags."v*": never applies: every tag it matches is matched first by "**" (the first matching rule decides; put the narrower rule above the broader one)']],
+    ['a repeated pattern spelled differently', { branches: { 'a/**/b': {}, 'a/*/b': { push: [] }, 'a/b': {} } }, ['branches."a/*/b": never applies', 'branches."a/b": never applies']],
+  ];
+  for (const [name, options, want] of orders) {
+    it(`warns ${want.length === 0 ? 'about nothing for' : 'about'} ${name}`, async () => {
+      const plugin = await createBranchProtectPlugin(options, pctx);
+      const warnings = plugin.warnings?.() ?? [];
+      assert.equal(warnings.length, want.length, warnings.join('\n'));
+      want.forEach((w, i) => assert.ok((warnings[i] as string).includes(w), `${warnings[i]} should contain ${w}`));
+    });
+  }
+
+  it('refuses a digits-only pattern that another rule also matches: its place in the file is lost on the way', () => {
+    assert.throws(
+      () => createBranchProtectPlugin({ branches: { '**': { push: ['@release'] }, '1234': { push: ['ann'] } } }, pctx),
+      (err: unknown) => err instanceof HookOptionsError && /gitward\.yaml:7: branch-protect\.branches\."1234": a digits-only pattern loses its place in the file .* "\*\*" also matches branch 1234/.test(err.message),
+    );
+  });
+
+  it('accepts a digits-only pattern no other rule matches', async () => {
+    const plugin = await createBranchProtectPlugin({ tags: { 'v*': {}, '2024': { create: ['admin'] } } }, pctx);
+    const u = describeUpdate(Z, B, 'refs/tags/2024');
+    assert.deepEqual(await plugin.check(u, ctx(ann, true, [u])), { kind: 'reject', rule: 'tags."2024".create', message: 'you may not create tag 2024' });
+  });
+});
+
 describe('checkHookSettings (for gitward check)', () => {
   it('reports every bad plugin setting in the tree with its file:line, and nothing for good ones', async (t) => {
     const dir = tempDir(t);
@@ -125,13 +189,18 @@ describe('checkHookSettings (for gitward check)', () => {
         '    site.git:',
         '      .hooks:',
         '        branch-protect: {branches: {main: {pussh: [ann]}}}',
+        '    docs.git:',
+        '      .hooks:',
+        '        branch-protect: {tags: {"**": {}, "v*": {delete: [ann]}}}',
         '',
       ].join('\n'),
     );
-    const problems = await checkHookSettings(await loadConfig(file));
+    const { problems, warnings } = await checkHookSettings(await loadConfig(file));
     assert.equal(problems.length, 2, problems.join('\n'));
     assert.equal(problems[0], `${file}:7: repos.web.hooks.branch-flow.flow: a list of at least two branch names is required`);
     assert.equal(problems[1], `${file}:10: repos.web.site.git.hooks.branch-protect.branches."main": unknown key "pussh" (allowed: push, force, create, delete)`);
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0] as string, /gitward\.yaml:13: branch-protect\.tags\."v\*": never applies: every tag it matches is matched first by "\*\*"/);
   });
 
   it('reports a third-party hook plugin that cannot be loaded, on one line with the key path', async (t) => {
@@ -142,7 +211,7 @@ describe('checkHookSettings (for gitward check)', () => {
       file,
       ['repo_root: ./repos', 'hooks: {plugins: {missing: ./missing.js, throws: ./throws.js}}', 'repos:', '  a.git: {.hooks: {missing: {}}}', '  b.git: {.hooks: {throws: {}}}', ''].join('\n'),
     );
-    const problems = await checkHookSettings(await loadConfig(file));
+    const { problems } = await checkHookSettings(await loadConfig(file));
     assert.equal(problems.length, 2, problems.join('\n'));
     const missing = problems[0] as string;
     assert.ok(missing.startsWith(`${file}:4: repos.a.git.hooks.missing: the plugin failed to load: Cannot find module `), missing);

@@ -4,20 +4,9 @@ import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { dispatcherPath, installHooks } from '../../app/cli/repo-admin.js';
 import { startGitward, type TestGitward } from '../helpers/server.js';
-import { gitwardLines, runGit, runGitOk } from './push-fixture.js';
+import { eventually, gitwardLines, runGit, runGitOk } from './push-fixture.js';
 
 const PASSWORDS = { ann: 'ann-pw', rita: 'rita-pw' };
-/** gitward re-logs hook lines after the backend exits, which may be just after git returns. */
-const RELOG_WAIT_MS = 10_000;
-
-/** Resolves once `cond()` holds (polling); fails the test if it never does. */
-async function eventually(cond: () => boolean, what: () => string): Promise<void> {
-  const until = Date.now() + RELOG_WAIT_MS;
-  while (!cond()) {
-    if (Date.now() > until) assert.fail(`never happened: ${what()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** gitward over HTTP with web/site guarded by both plugins, hooks installed, and a work tree. */
 async function setup(t: TestContext): Promise<{ gw: TestGitward; work: string; push: (user: 'ann' | 'rita', ...specs: string[]) => Promise<{ code: number | null; stderr: string }>; commit: (label: string) => Promise<string>; refs: () => Promise<Map<string, string>> }> {

@@ -199,6 +199,14 @@ test('import-git4nginx prints a config that check accepts', async (t) => {
   assert.equal(missing.code, 1);
 });
 
+test('check: a branch-protect rule that an earlier rule shadows is a warning with its line, not a failure (exit 0)', async (t) => {
+  const dir = setup(t, CONFIG.replace('  web:\n', '  web:\n    .hooks: {branch-protect: {tags: {"**": {}, "v*": {delete: [ann]}}}}\n'));
+  const r = await run(['check'], dir);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stderr, /^\S*gitward\.yaml:12: warning: branch-protect\.tags\."v\*": never applies: every tag it matches is matched first by "\*\*"/m);
+  assert.match(r.stdout, /: OK — /);
+});
+
 test('check: hook plugin settings are validated by the plugins themselves (exit 78)', async (t) => {
   const dir = setup(t, CONFIG.replace('  web:\n', '  web:\n    .hooks: {branch-flow: {flow: [main]}}\n'));
   const r = await run(['check'], dir);

@@ -11,10 +11,18 @@ import { EXIT, type Command } from '../io.js';
 const HELP = `usage: gitward check [--config FILE]
 
 Validates the config completely (and every hook plugin setting, by creating the plugin) and
-prints every problem as FILE:LINE: key.path: problem (exit 78). Then runs the config's tests: expectations, one PASS/FAIL line each (exit 1 if
+prints every problem as FILE:LINE: key.path: problem (exit 78). Prints warnings (settings that
+work but are almost surely wrong, such as a branch-protect rule that an earlier rule shadows) as
+FILE:LINE: warning: key.path: problem, without failing. Then runs the config's tests: expectations, one PASS/FAIL line each (exit 1 if
 any fails), and prints a one-line summary (exit 0): users, groups, repos named in the tree and
 found on disk under repo_root, grants, tests.
 `;
+
+/** `file:line: rest` → `file:line: warning: rest` (a message without a location gets the prefix alone). */
+function asWarning(message: string): string {
+  const m = /^(.*?:\d+): /.exec(message);
+  return m ? `${m[1]}: warning: ${message.slice(m[0].length)}` : `warning: ${message}`;
+}
 
 /** `gitward check`: validate the config, run its `tests:`, print a summary. */
 export const check: Command = async (argv, io) => {
@@ -29,9 +37,10 @@ export const check: Command = async (argv, io) => {
   try {
     const config = await loadConfig(file);
     // Hook plugin options are the plugins' business: create each one as the dispatcher would.
-    const hookProblems = await checkHookSettings(config);
-    if (hookProblems.length > 0) throw new ConfigError(hookProblems);
+    const hookSettings = await checkHookSettings(config);
+    if (hookSettings.problems.length > 0) throw new ConfigError(hookSettings.problems);
     policy = compilePolicy(config);
+    for (const w of hookSettings.warnings) io.stderr.write(`${asWarning(w)}\n`);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     for (const p of err.problems) io.stderr.write(`${p}\n`);
