@@ -39,8 +39,7 @@ hooks: {plugins: {mischief: ./mischief.js}}
 describe('the hook log folder (GITWARD_LOG_DIR) over HTTP', () => {
   for (const then of ['sigkill', 'leave-junk-and-exit']) {
     it(`is removed after a hook that crashes (${then}), and what the hook logged first still comes home`, async (t) => {
-      const f = await createPushFixture(t, mischiefConfig(then), { transport: 'http' });
-      fs.writeFileSync(path.join(f.dir, 'mischief.js'), MISCHIEF_PLUGIN);
+      const f = await createPushFixture(t, mischiefConfig(then), { transport: 'http', files: { 'mischief.js': MISCHIEF_PLUGIN } });
       const c1 = await f.commit('one');
       const r = await f.git(['push', 'origin', `${c1}:refs/heads/topic`], asUser(f, 'ann'));
       assert.notEqual(r.code, 0);
@@ -56,8 +55,7 @@ describe('the hook log folder (GITWARD_LOG_DIR) over HTTP', () => {
   }
 
   it('a folder that vanishes mid-push does not break the push; gitward notes it and goes on', async (t) => {
-    const f = await createPushFixture(t, mischiefConfig('remove-the-folder'), { transport: 'http' });
-    fs.writeFileSync(path.join(f.dir, 'mischief.js'), MISCHIEF_PLUGIN);
+    const f = await createPushFixture(t, mischiefConfig('remove-the-folder'), { transport: 'http', files: { 'mischief.js': MISCHIEF_PLUGIN } });
     const c1 = await f.commit('one');
     const r = await f.git(['push', 'origin', `${c1}:refs/heads/topic`], asUser(f, 'ann'));
     assert.equal(r.code, 0, r.stderr);

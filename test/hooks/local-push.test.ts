@@ -92,7 +92,17 @@ for (const transport of TRANSPORTS) {
     });
 
     it('a bad plugin setting refuses the push with one line naming the node, not the options', async (t) => {
-      const f = await createPushFixture(t, CONFIG.replace('branch-flow: {flow: [dev, staging, main]}', 'branch-flow: {flow: [dev, staging, main], flwo: 1}'), { transport });
+      const bad = CONFIG.replace('branch-flow: {flow: [dev, staging, main]}', 'branch-flow: {flow: [dev, staging, main], flwo: 1}');
+      assert.notEqual(bad, CONFIG);
+      // gitward itself refuses to load such a config (start-up and reload keep the last good
+      // one), but the dispatcher reads the file on disk: over HTTP the bad edit comes after start.
+      const f = await createPushFixture(t, transport === 'http' ? CONFIG : bad, { transport });
+      if (transport === 'http') {
+        const text = fs.readFileSync(f.configFile, 'utf8');
+        const edited = text.replace(/^(\s*)flow:/m, '$1flwo: 1\n$1flow:');
+        assert.notEqual(edited, text, 'the served config has a branch-flow flow to spoil');
+        fs.writeFileSync(f.configFile, edited);
+      }
       const c1 = await f.commit('one');
       const r = await f.git(['push', 'origin', `${c1}:refs/heads/dev`], asUser(f, 'ann'));
       assert.notEqual(r.code, 0);
@@ -109,11 +119,8 @@ for (const transport of TRANSPORTS) {
     thrower: {}
 hooks: {plugins: {thrower: ./thrower.js}}
 `;
-      const f = await createPushFixture(t, yaml, { transport });
-      fs.writeFileSync(
-        path.join(f.dir, 'thrower.js'),
-        `exports.createHookPlugin = (options, ctx) => ({ name: ctx.name, check(u) { if (u.ref.endsWith('/boom')) throw new Error('kaboom internal detail'); return { kind: 'accept' }; } });\n`,
-      );
+      const thrower = `exports.createHookPlugin = (options, ctx) => ({ name: ctx.name, check(u) { if (u.ref.endsWith('/boom')) throw new Error('kaboom internal detail'); return { kind: 'accept' }; } });\n`;
+      const f = await createPushFixture(t, yaml, { transport, files: { 'thrower.js': thrower } });
       const c1 = await f.commit('one');
       const r = await f.git(['push', 'origin', `${c1}:refs/heads/ok`, `${c1}:refs/heads/boom`], asUser(f, 'ann'));
       assert.notEqual(r.code, 0);

@@ -113,10 +113,11 @@ interface FixtureBase {
 }
 
 /** Local: the config as written (plus repo_root), a bare repo reached by its path. */
-async function localBase(t: TestContext, yaml: string): Promise<FixtureBase> {
+async function localBase(t: TestContext, yaml: string, files: Readonly<Record<string, string>>): Promise<FixtureBase> {
   const dir = tempDir(t, 'gitward-hooks-');
   const configFile = path.join(dir, 'gitward.yaml');
   fs.writeFileSync(configFile, `repo_root: ./repos\n${yaml}`);
+  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
   const repoRoot = path.join(dir, 'repos');
   const baseEnv = gitEnv(path.join(dir, 'home'));
   const bare = path.join(repoRoot, 'web', 'site.git');
@@ -129,21 +130,27 @@ async function localBase(t: TestContext, yaml: string): Promise<FixtureBase> {
  * HTTP: a real gitward on the same settings (the YAML's keys over the test server's defaults:
  * listen 127.0.0.1:0, htpasswd authentication), one htpasswd entry per user of `users:`.
  */
-async function httpBase(t: TestContext, yaml: string): Promise<FixtureBase> {
+async function httpBase(t: TestContext, yaml: string, files: Readonly<Record<string, string>>): Promise<FixtureBase> {
   const config = loadYaml(yaml) as Record<string, unknown>;
   const users = Object.keys((config.users ?? {}) as Record<string, unknown>);
-  const gw = await startGitward(t, { users: Object.fromEntries(users.map((u) => [u, passwordOf(u)])), repos: ['web/site'], config });
+  const gw = await startGitward(t, { users: Object.fromEntries(users.map((u) => [u, passwordOf(u)])), repos: ['web/site'], config, files });
   return { dir: gw.dir, configFile: gw.configFile, repoRoot: gw.repoRoot, baseEnv: gw.gitEnv, origin: gw.url('web/site'), gitward: gw };
 }
 
 /**
  * Builds a fixture from `yaml` (the config's keys; `repo_root: ./repos` is added) with the bare
  * repo `repos/web/site.git`, hooks installed through `installHooks` unless `hooks: false`.
- * `transport` (default `local`) says how pushes reach it (see PushTransport).
+ * `transport` (default `local`) says how pushes reach it (see PushTransport). `files` (name →
+ * text) are written next to the config first: gitward loads the hook plugins they hold at start-up.
  */
-export async function createPushFixture(t: TestContext, yaml: string, options: { hooks?: boolean; transport?: PushTransport } = {}): Promise<PushFixture> {
+export async function createPushFixture(
+  t: TestContext,
+  yaml: string,
+  options: { hooks?: boolean; transport?: PushTransport; files?: Readonly<Record<string, string>> } = {},
+): Promise<PushFixture> {
   const transport = options.transport ?? 'local';
-  const base = transport === 'http' ? await httpBase(t, yaml) : await localBase(t, yaml);
+  const files = options.files ?? {};
+  const base = transport === 'http' ? await httpBase(t, yaml, files) : await localBase(t, yaml, files);
   const { dir, configFile, repoRoot, baseEnv, gitward } = base;
   const bare = path.join(repoRoot, 'web', 'site.git');
   if (options.hooks !== false) installHooks(bare, dispatcherPath(), { force: false, now: Date.now() });
