@@ -72,16 +72,17 @@ export async function startClassic(dir: string, opts: { repoRoot: string; cert?:
 }
 
 /**
- * Starts `node dist/app/main.js serve --config FILE` (the real CLI) and waits for its
+ * Starts `app/gitward serve --config FILE` (the real CLI, through the shipped launcher) and waits for its
  * `server.listening` log line. `config` is the YAML text.
  */
 export async function startGitward(dir: string, config: string): Promise<Server & { readonly child: ChildProcess }> {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'gitward.yaml');
   fs.writeFileSync(file, config);
-  const main = path.join(__dirname, '..', 'app', 'main.js');
+  // The shipped launcher, so gitward runs with the node flags admins get.
+  const launcher = path.join(__dirname, '..', '..', 'app', 'gitward');
   const log = fs.openSync(path.join(dir, 'gitward.log'), 'w');
-  const child = spawn(process.execPath, [main, 'serve', '--config', file], {
+  const child = spawn(launcher, ['serve', '--config', file], {
     cwd: dir,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, LANG: 'C' },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -193,7 +193,7 @@ describe('git over smart HTTP through gitward', () => {
       [200, 'allowed', 'ann', 'htpasswd'],
     ]);
     const ok = lines[1] as (typeof lines)[number];
-    assert.deepEqual(Object.keys(ok).sort(), ['authSource', 'bytesIn', 'bytesOut', 'decision', 'durationMs', 'exitCode', 'mode', 'need', 'remoteAddr', 'repo', 'requestId', 'service', 'status', 'time', 'user'].sort());
+    assert.deepEqual(Object.keys(ok).sort(), ['authSource', 'bytesIn', 'bytesOut', 'decision', 'durationMs', 'exitCode', 'mode', 'need', 'remoteAddr', 'repo', 'requestBody', 'requestId', 'service', 'status', 'time', 'user'].sort());
     assert.equal(ok.repo, 'proj/main');
     assert.equal(ok.service, 'git-receive-pack');
     assert.equal(ok.need, 'write');

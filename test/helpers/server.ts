@@ -11,7 +11,7 @@
  *   await gw.writeConfig({ ...changes });          // rewrites gitward.yaml, then gw.reload()
  *
  * `startGitward` runs createApp in this process (listen(0) on 127.0.0.1); `spawnGitward` runs
- * `node dist/app/main.js serve --config FILE` as a child, for signal and CLI tests. Both stop
+ * `app/gitward serve --config FILE` (the shipped launcher) as a child, for signal and CLI tests. Both stop
  * everything they started in t.after.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -205,14 +205,17 @@ export interface SpawnedGitward extends GitwardFiles, ServeProcess {
   readonly url: UrlFor;
 }
 
+/** The launcher admins run (npm's bin, systemd's ExecStart), with the node flags it sets. */
+export const LAUNCHER = path.join(__dirname, '..', '..', '..', 'app', 'gitward');
+
 /**
- * Spawns `node dist/app/main.js serve --config FILE` on existing `files` (so a test can kill it and
- * start it again on the same files), waits for its `server.listening` line, and SIGKILLs it after
- * the test if it is still alive. The child gets a minimal environment (PATH, HOME, LANG).
+ * Spawns `app/gitward serve --config FILE` (the shipped launcher) on existing `files` (so a test can
+ * kill it and start it again on the same files), waits for its `server.listening` line, and
+ * SIGKILLs it after the test if it is still alive. The child gets a minimal environment (PATH,
+ * HOME, LANG).
  */
 export async function spawnServe(t: Pick<TestContext, 'after'>, files: GitwardFiles): Promise<ServeProcess> {
-  const main = path.join(__dirname, '..', '..', 'app', 'main.js');
-  const child = spawn(process.execPath, [main, 'serve', '--config', files.configFile], {
+  const child = spawn(LAUNCHER, ['serve', '--config', files.configFile], {
     cwd: files.dir,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: path.join(files.dir, 'home'), LANG: 'C' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -273,7 +276,7 @@ export async function spawnServe(t: Pick<TestContext, 'after'>, files: GitwardFi
 }
 
 /**
- * Spawns `node dist/app/main.js serve --config FILE` on fresh files and a free port and waits for
+ * Spawns `app/gitward serve --config FILE` on fresh files and a free port and waits for
  * its `server.listening` line.
  */
 export async function spawnGitward(t: Pick<TestContext, 'after'>, options: GitwardOptions = {}): Promise<SpawnedGitward> {
