@@ -6,6 +6,8 @@ import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { createEnvironment } from 'cgi-env';
 import { buildBackendEnv } from '../../app/backend/backend-env.js';
+import type { BackendPool } from '../../app/backend/backend-process.js';
+import { FCGIWRAP_DEFAULT_PATH, FcgiwrapPool } from '../../app/backend/fcgiwrap-pool.js';
 import { buildCgiEnv } from '../../app/backend/cgi-env.js';
 import { createCgiHeadParser, CGI_HEADER_MAX_BYTES } from '../../app/backend/cgi-head.js';
 import { runBackend, type BackendStats } from '../../app/backend/run-backend.js';
@@ -123,7 +125,7 @@ interface BackendServer {
 const ANN: Identity = { user: 'ann', source: 'htpasswd', groups: ['eng', 'staff'], info: { name: 'Ann Example', email: 'ann@example.org' } };
 
 /** An HTTP server that runs the fake backend for each request, through the real env builders. */
-async function startBackendServer(t: TestContext): Promise<BackendServer> {
+async function startBackendServer(t: TestContext, pool: BackendPool | null = null): Promise<BackendServer> {
   const logs = createMemoryLogger();
   const stats: BackendStats[] = [];
   const server = http.createServer((req, res) => {
@@ -132,7 +134,7 @@ async function startBackendServer(t: TestContext): Promise<BackendServer> {
     stats.push(s);
     const cgi = buildCgiEnv(req, { git, remoteAddr: '127.0.0.1', remoteUser: 'ann', dropHeaders: ['x-remote-user'] });
     const env = buildBackendEnv({ cgi, git, identity: ANN, repoRoot: '/srv/git', configFile: '/etc/gitward.yaml', requestId: 'req-1', logDir: null, processEnv: { PATH: TEST_PATH, HOME: '/home/gitward', LANG: 'C.UTF-8' }, git4nginxEnv: true });
-    runBackend({ req, res, backendPath: FAKE_BACKEND, env, logger: logs, stats: s }).catch((err: unknown) => {
+    runBackend({ req, res, backendPath: FAKE_BACKEND, env, logger: logs, stats: s, pool }).catch((err: unknown) => {
       res.statusCode = err instanceof HttpError ? err.status : 500;
       res.end(`${err instanceof Error ? err.message : String(err)}\n`);
     });
@@ -183,10 +185,12 @@ async function goneWithin(pid: number, deadlineMs: number): Promise<boolean> {
 }
 
 describe('runBackend with a fake git-http-backend', () => {
-  it('gives the backend exactly the allow-list of DESIGN.md §5 and nothing inherited', async (t) => {
+  for (const runner of ['spawn', 'fcgiwrap'] as const) it(`gives the backend exactly the allow-list of DESIGN.md §5 and nothing inherited (${runner} runner)`, async (t) => {
     process.env.GITWARD_TEST_CANARY = 'must not leak';
     t.after(() => delete process.env.GITWARD_TEST_CANARY);
-    const srv = await startBackendServer(t);
+    const pool = runner === 'fcgiwrap' ? await FcgiwrapPool.start({ fcgiwrapPath: FCGIWRAP_DEFAULT_PATH, backendPath: FAKE_BACKEND, size: 1, logger: createMemoryLogger() }) : null;
+    if (pool) t.after(() => pool.close());
+    const srv = await startBackendServer(t, pool);
     const body = Buffer.alloc(5000, 7);
     const r = await request(`${srv.origin}/web/site.git/info/refs?service=git-upload-pack`, {
       method: 'POST',
@@ -232,6 +236,8 @@ describe('runBackend with a fake git-http-backend', () => {
       GIT4NGINX_CONFIG: '/etc/gitward.yaml',
       GIT4NGINX_GROUPS: '["eng","staff"]',
       GIT4NGINX_INFO: '{"name":"Ann Example","email":"ann@example.org"}',
+      // fcgiwrap adds these two to whatever it is given (README: the environment).
+      ...(runner === 'fcgiwrap' ? { FCGI_ROLE: 'RESPONDER', SCRIPT_FILENAME: FAKE_BACKEND } : {}),
     };
     assert.deepEqual(env, expected);
   });

@@ -23,6 +23,7 @@ import type { TestContext } from 'node:test';
 import bcrypt from 'bcryptjs';
 import yaml from 'js-yaml';
 import { createMemoryAuditSink } from '../../app/audit/audit-log.js';
+import { FCGIWRAP_DEFAULT_PATH, FcgiwrapPool } from '../../app/backend/fcgiwrap-pool.js';
 import { createMemoryLogger } from '../../app/log/logger.js';
 import { createReloadingRuntime, type ReloadingRuntime } from '../../app/reload.js';
 import { configureServer, createApp, listenOn } from '../../app/server.js';
@@ -30,6 +31,8 @@ import type { AuditRecord, Logger } from '../../app/types.js';
 import { gitEnv, gitHttpBackendPath } from './git.js';
 import { tempDir } from './tmp.js';
 
+/** fcgiwrap workers of a `runner: 'fcgiwrap'` test server: two, so reads can overlap. */
+const TEST_FCGIWRAP_WORKERS = 2;
 /** Cheapest bcrypt cost: tests check behaviour, not hash strength. */
 const TEST_BCRYPT_COST = 4;
 /** How long to wait for a spawned server to say it listens. */
@@ -45,6 +48,11 @@ export interface GitwardOptions {
   readonly repos?: readonly string[];
   /** Extra files next to the config: relative path → content. */
   readonly files?: Record<string, string>;
+  /**
+   * How startGitward runs reads: `spawn` (default: createApp without workers) or `fcgiwrap` (two of
+   * gitward's fcgiwrap workers, as `gitward serve` starts them with backend_runner auto or fcgiwrap).
+   */
+  readonly runner?: 'spawn' | 'fcgiwrap';
 }
 
 /** The config every test server starts from; `options.config` keys replace these whole. */
@@ -155,7 +163,9 @@ export async function startGitward(t: Pick<TestContext, 'after'>, options: Gitwa
   const audit = createMemoryAuditSink();
   const logger: Logger = logs;
   const runtime = await createReloadingRuntime(files.configFile, { logger, now: Date.now });
-  const app = createApp({ runtime, logger, audit, now: Date.now }, { backendPath: await gitHttpBackendPath(), processEnv: { PATH: process.env.PATH, HOME: path.join(files.dir, 'home'), LANG: 'C' } });
+  const backendPath = await gitHttpBackendPath();
+  const pool = options.runner === 'fcgiwrap' ? await FcgiwrapPool.start({ fcgiwrapPath: FCGIWRAP_DEFAULT_PATH, backendPath, size: TEST_FCGIWRAP_WORKERS, logger }) : null;
+  const app = createApp({ runtime, logger, audit, now: Date.now }, { backendPath, processEnv: { PATH: process.env.PATH, HOME: path.join(files.dir, 'home'), LANG: 'C' }, pool });
   const server = http.createServer(app);
   configureServer(server, runtime.current().config.server);
   await listenOn(server, { kind: 'tcp', host: '127.0.0.1', port: 0 });
@@ -168,6 +178,7 @@ export async function startGitward(t: Pick<TestContext, 'after'>, options: Gitwa
     runtime.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await pool?.close();
   };
   t.after(close);
   return { ...files, origin, port, url: urlFor(origin), server, runtime, logs, audit, reload: () => runtime.reload('test'), close };
