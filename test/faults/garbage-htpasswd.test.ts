@@ -20,7 +20,7 @@ test('an htpasswd file replaced with garbage mid-traffic keeps the last good use
     repos: ['h'],
     config: { listen: `127.0.0.1:${port}`, log: { level: 'info', format: 'json', audit: null }, users: { ann: {} }, repos: { '.read': ['ann'], '.write': ['ann'] } },
   });
-  await serveChild(t, files);
+  const gw = await serveChild(t, files);
   const url = (pw: string): string => `http://ann:${pw}@127.0.0.1:${port}/h.git`;
   await seedRepo(files, url('ann-pw'));
   const traffic = cloneTraffic(files, url('ann-pw'));
@@ -34,7 +34,12 @@ test('an htpasswd file replaced with garbage mid-traffic keeps the last good use
     ['a truncated line', Buffer.from(fs.readFileSync(htpasswd, 'utf8').slice(0, 12))],
     ['empty file', Buffer.alloc(0)],
   ] as const) {
+    const failuresBefore = gw.logLines.filter((l) => l.event === 'htpasswd.reload_failed').length;
     fs.writeFileSync(htpasswd, garbage);
+    // Refused and said so, once per garbage version (the empty file's rule is not settled here).
+    if (label !== 'empty file') {
+      await gw.waitForLog('htpasswd.reload_failed', (l) => l.file === htpasswd && gw.logLines.filter((x) => x.event === 'htpasswd.reload_failed').length > failuresBefore);
+    }
     await traffic.expectSuccesses(CLONES_PER_PHASE, `htpasswd = ${label}`);
   }
   const report = await traffic.stop();
