@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import yaml from 'js-yaml';
 import { buildConfig } from '../../app/config/build-config.js';
 import { ConfigError } from '../../app/errors.js';
-import { FUZZ_ITERATIONS, forAll, fuzzRng, mutate, type Rng } from '../helpers/fuzz.js';
+import { FUZZ_ITERATIONS, forAll, fuzzBudget, fuzzRng, mutate, type Rng } from '../helpers/fuzz.js';
 
 const FILE = '/srv/gitward/gitward.yaml';
 const HTPASSWD = 'ann:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=\nben:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=\ncarl:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=\n';
@@ -193,7 +193,7 @@ function assertNothingDropped(text: string): void {
   }
 }
 
-test('config text mutations: only ConfigError, and nothing accepted is silently dropped', () => {
+test('config text mutations: only ConfigError, and nothing accepted is silently dropped', { timeout: fuzzBudget('config-text') }, () => {
   const rng = fuzzRng('config-text');
   const seen = { ok: 0, error: 0 };
   for (const s of SAMPLES) assert.equal(expectOnlyConfigError(s), 'ok', 'a sample does not load');
@@ -205,7 +205,7 @@ test('config text mutations: only ConfigError, and nothing accepted is silently 
   assert.ok(seen.ok > 0 && seen.error > 0, JSON.stringify(seen));
 });
 
-test('the closed maps read from the schema include every section and the server\'s runner keys', () => {
+test('the closed maps read from the schema include every section and the server\'s runner keys', { timeout: fuzzBudget('config-closed-maps') }, () => {
   const at = (a: readonly string[]): string => a.join('.') || '(top)';
   const found = new Map(CLOSED.map((c) => [at(c.at), c.keys]));
   for (const section of ['(top)', 'server', 'log', 'credential_cache', 'brute_force', 'sidecar', 'hooks', 'repo_defaults', 'compat', 'users.*', 'tests.*']) {
@@ -215,7 +215,7 @@ test('the closed maps read from the schema include every section and the server\
   assert.deepEqual([...NODE_SETTINGS].sort(), ['.hooks', '.inherit', '.read', '.write']);
 });
 
-test('an unknown key anywhere the schema is closed is always an error naming it', () => {
+test('an unknown key anywhere the schema is closed is always an error naming it', { timeout: fuzzBudget('config-unknown-key') }, () => {
   const rng = fuzzRng('config-unknown-key');
   forAll(
     rng,
@@ -266,7 +266,7 @@ test('an unknown key anywhere the schema is closed is always an error naming it'
   );
 });
 
-test('values of the wrong type anywhere: only ConfigError', () => {
+test('values of the wrong type anywhere: only ConfigError', { timeout: fuzzBudget('config-types') }, () => {
   const rng = fuzzRng('config-types');
   const VALUES: unknown[] = [null, 0, -1, 1.5, 2 ** 53, '', 'x', '../../etc', true, [], [null], [1, 'a'], {}, { a: 1 }, 'a'.repeat(5000)];
   forAll(
@@ -297,7 +297,7 @@ test('values of the wrong type anywhere: only ConfigError', () => {
   );
 });
 
-test('an alias inside its own anchor is a ConfigError, not a stack overflow', () => {
+test('an alias inside its own anchor is a ConfigError, not a stack overflow', { timeout: fuzzBudget('config-cyclic-alias') }, () => {
   const rng = fuzzRng('config-cyclic-alias');
   const fixed = ['repo_root: &a [*a]\n', 'repo_root: &a\n  - *a\n', 'repo_root: r\nrepos: &t\n  x: *t\n', 'repo_root: r\nusers: &u {ann: {info: *u}}\n'];
   for (const text of fixed) assert.equal(expectOnlyConfigError(text), 'error', text);
@@ -317,7 +317,7 @@ test('an alias inside its own anchor is a ConfigError, not a stack overflow', ()
   );
 });
 
-test('a duplicate key after a key without a value is an error, not silently dropped', () => {
+test('a duplicate key after a key without a value is an error, not silently dropped', { timeout: fuzzBudget('config-duplicate-key') }, () => {
   const base = 'repo_root: r\nauthentication: [{plugin: htpasswd, file: users.htpasswd}]\n';
   for (const tail of [
     'credential_cache: {ttl_seconds: 60, max_entries, max_entries: 10000}\n',

@@ -2,18 +2,81 @@
  * Seeded fuzzing for the pure parsers: a small PRNG, generators and mutators, and `forAll`, which
  * runs a property a fixed number of times and names the seed and the input when it fails.
  *
- *   const rng = fuzzRng('repo-name');            // prints the seed; GITWARD_FUZZ_SEED=N replays it
- *   forAll(rng, FUZZ_ITERATIONS, () => mutate(rng, rng.pick(SAMPLES)), (input) => { ... });
+ *   test('…', { timeout: fuzzBudget('parseRepoName') }, () => {
+ *     const rng = fuzzRng('parseRepoName');      // prints the seed; GITWARD_FUZZ_SEED=N replays it
+ *     forAll(rng, FUZZ_ITERATIONS, () => mutate(rng, rng.pick(SAMPLES)), (input) => { ... });
+ *   });
  *
  * No dependency: the generators are plain functions of the PRNG, so a seed replays exactly.
  */
 import crypto from 'node:crypto';
 
+/** The default of FUZZ_ITERATIONS, at which the budgets below hold. */
+const DEFAULT_FUZZ_ITERATIONS = 2_000;
 /**
  * Iterations of each property: enough to reach the corners the mutators aim at, few enough that
  * all fuzz files together stay well under a minute in CI. GITWARD_FUZZ_ITERATIONS raises it locally.
  */
-export const FUZZ_ITERATIONS = positiveInt(process.env.GITWARD_FUZZ_ITERATIONS) ?? 2_000;
+export const FUZZ_ITERATIONS = positiveInt(process.env.GITWARD_FUZZ_ITERATIONS) ?? DEFAULT_FUZZ_ITERATIONS;
+
+/** Issue 7's bound: all fuzz tests together, in CI at the default iterations, run in under a minute. */
+export const FUZZ_SUITE_BOUND_MS = 60_000;
+/**
+ * What one fuzz file costs besides its tests' budgets (a Node process, compiling imports): about
+ * 0.2 s measured; this much is set aside per file when the budgets are added up.
+ */
+export const FUZZ_FILE_OVERHEAD_MS = 500;
+
+/**
+ * The time budget of each fuzz test, by the name of its seed (fuzzRng), in ms at the default
+ * iterations. Each is the test's `timeout`, and forAll stops a test that overruns it (a
+ * synchronous loop never lets node:test's own timer fire). The comments give what each test took
+ * in CI mode on 2 shared cores, run alone and 4 files at once: the budgets leave 2-5 times that,
+ * since a loaded machine slows a test down that much. test/fuzz/budgets.test.ts checks that every
+ * fuzz test has one and that they add up, with FUZZ_FILE_OVERHEAD_MS per file, to less than
+ * FUZZ_SUITE_BOUND_MS.
+ */
+export const FUZZ_BUDGETS_MS: Readonly<Record<string, number>> = {
+  // basic-auth.test.ts: 0.2-0.45 s alone, 0.8 s with 4 files at once; 0.1 s, 0.2 s.
+  parseBasicAuth: 3_000,
+  'parseBasicAuth-valid': 1_000,
+  // cgi-head.test.ts: 0.4-0.7 s, 1.1 s; 0.15 s.
+  'cgi-head': 3_500,
+  'cgi-head-cap': 1_000,
+  // client-address.test.ts: 0.4 s, 1.9 s.
+  'client-address': 4_500,
+  // config.test.ts, YAML parsing and the whole loader per input: 1.1 s, 2.8 s; 0 s; 1.0-1.2 s,
+  // 1.4 s; 2.0-2.2 s, 1.5 s; 0.1-0.2 s; 0 s.
+  'config-text': 6_500,
+  'config-closed-maps': 500,
+  'config-unknown-key': 4_000,
+  'config-types': 6_500,
+  'config-cyclic-alias': 1_000,
+  'config-duplicate-key': 500,
+  // htpasswd.test.ts: 0.2 s, 0.9 s; apr1 and crypt hashing: 0.2-0.4 s, 0.6 s.
+  parseHtpasswd: 2_500,
+  verifyPassword: 1_500,
+  // http-requests.test.ts, a connection per request and a backend run per 200: 1.4-2.4 s, 2.1 s;
+  // 0.65-1.4 s, 1.0 s.
+  'http-git-route': 7_000,
+  'http-sidecar': 4_500,
+  // repo-name.test.ts: 0.3-0.6 s, 0.5 s; 0.3-0.55 s, 0.55 s.
+  parseRepoName: 2_000,
+  classify: 2_000,
+  // budgets.test.ts: reads the fuzz files' source; a few thousand empty checks.
+  'fuzz-budgets': 500,
+  'fuzz-deadline': 500,
+};
+
+/**
+ * The budget of the fuzz test named `name` (FUZZ_BUDGETS_MS), scaled up when GITWARD_FUZZ_ITERATIONS
+ * asks for more inputs than the default. Throws for a name without a budget.
+ */
+export function fuzzBudget(name: string): number {
+  const ms = FUZZ_BUDGETS_MS[name];
+  if (ms === undefined) throw new Error(`fuzz test ${name} has no budget in FUZZ_BUDGETS_MS`);
+  return Math.ceil(ms * Math.max(1, FUZZ_ITERATIONS / DEFAULT_FUZZ_ITERATIONS));
+}
 
 function positiveInt(text: string | undefined): number | null {
   if (text === undefined || !/^\d+$/.test(text)) return null;
@@ -24,6 +87,8 @@ function positiveInt(text: string | undefined): number | null {
 /** A seeded pseudo-random source (mulberry32: 32-bit state, fast, good enough for fuzzing). */
 export interface Rng {
   readonly seed: number;
+  /** Date.now() after which forAll stops with a failure: the test's budget (fuzzRng), or never. */
+  readonly deadline: number;
   /** A float in [0, 1). */
   next(): number;
   /** An integer in [0, n). */
@@ -39,8 +104,8 @@ export interface Rng {
   string(alphabet: string | readonly string[], maxLen: number): string;
 }
 
-/** Creates the PRNG for `seed`. */
-export function createRng(seed: number): Rng {
+/** Creates the PRNG for `seed`, with no deadline unless one is given. */
+export function createRng(seed: number, deadline = Number.POSITIVE_INFINITY): Rng {
   let state = seed >>> 0;
   const next = (): number => {
     state = (state + 0x6d2b79f5) >>> 0;
@@ -52,6 +117,7 @@ export function createRng(seed: number): Rng {
   const int = (n: number): number => Math.floor(next() * n);
   const rng: Rng = {
     seed,
+    deadline,
     next,
     int,
     range: (lo, hi) => lo + int(hi - lo + 1),
@@ -91,9 +157,16 @@ function fnv1a(text: string): number {
   return h;
 }
 
-/** `createRng(fuzzSeed(name))`. */
+/** `createRng(fuzzSeed(name))`, with the deadline of the test's budget (fuzzBudget) from now. */
 export function fuzzRng(name: string): Rng {
-  return createRng(fuzzSeed(name));
+  return createRng(fuzzSeed(name), Date.now() + fuzzBudget(name));
+}
+
+function checkDeadline(rng: Rng, i: number, iterations: number): void {
+  if (Date.now() <= rng.deadline) return;
+  throw new Error(
+    `seed ${rng.seed}: over its time budget after ${i + 1} of ${iterations} inputs (FUZZ_BUDGETS_MS in test/helpers/fuzz.ts; the fuzz suite must stay under ${FUZZ_SUITE_BOUND_MS / 1000} s in CI)`,
+  );
 }
 
 /** Shows an input in a failure message: JSON for strings, hex for bytes, cut to `max` characters. */
@@ -104,7 +177,8 @@ export function show(input: unknown, max = 600): string {
 
 /**
  * Runs `check` on `iterations` inputs from `generate`. A failure is rethrown naming the seed, the
- * iteration and the input, so `GITWARD_FUZZ_SEED=<seed>` replays it.
+ * iteration and the input, so `GITWARD_FUZZ_SEED=<seed>` replays it. Past the rng's deadline it
+ * fails too: the test has spent its budget.
  */
 export function forAll<T>(rng: Rng, iterations: number, generate: () => T, check: (input: T) => void): void {
   for (let i = 0; i < iterations; i++) {
@@ -115,6 +189,7 @@ export function forAll<T>(rng: Rng, iterations: number, generate: () => T, check
       const message = err instanceof Error ? err.message : String(err);
       throw new Error(`seed ${rng.seed}, iteration ${i}, input ${show(input)}:\n${message}`, { cause: err });
     }
+    checkDeadline(rng, i, iterations);
   }
 }
 
@@ -128,6 +203,7 @@ export async function forAllAsync<T>(rng: Rng, iterations: number, generate: () 
       const message = err instanceof Error ? err.message : String(err);
       throw new Error(`seed ${rng.seed}, iteration ${i}, input ${show(input)}:\n${message}`, { cause: err });
     }
+    checkDeadline(rng, i, iterations);
   }
 }
 
