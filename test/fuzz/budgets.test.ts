@@ -1,9 +1,11 @@
 /**
  * The fuzz suite's time bound (issue 7: under 60 s in all, in CI): every fuzz test runs under a
- * budget of its own (test/helpers/fuzz.ts FUZZ_BUDGETS_MS) as its `timeout`, each budget is used
- * by exactly one test, and the budgets, with each file's start-up, add up to less than the bound.
+ * budget of its own (test/helpers/fuzz.ts FUZZ_BUDGETS_MS) as its `timeout` (and, in forAll, as a
+ * CPU-time limit), each budget is used by exactly one test, and the budgets, with each file's
+ * start-up, add up to less than the bound.
  */
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -38,11 +40,16 @@ test('every fuzz test has a budget of its own, and the budgets add up to less th
 
 test('forAll stops a test that has spent its budget, naming the seed and how far it got', { timeout: fuzzBudget('fuzz-deadline') }, async () => {
   let ran = 0;
-  const spent = createRng(7, Date.now() - 1);
-  assert.throws(() => forAll(spent, 1_000, () => 0, () => void ran++), /^Error: seed 7: over its time budget after 1 of 1000 inputs/);
+  // A budget already spent: stopped after the first input.
+  const spent = createRng(7, -1);
+  assert.throws(() => forAll(spent, 1_000, () => 0, () => void ran++), /^Error: seed 7: over its budget of -1 ms of CPU time after 1 of 1000 inputs/);
   assert.equal(ran, 1);
-  await assert.rejects(forAllAsync(spent, 1_000, () => 0, async () => void ran++), /over its time budget after 1 of 1000 inputs/);
-  // Without a deadline (createRng alone) nothing stops early.
+  await assert.rejects(forAllAsync(spent, 1_000, () => 0, async () => void ran++), /over its budget of -1 ms of CPU time after 1 of 1000 inputs/);
+  // A small budget and work that takes longer: stopped once the CPU time is spent, not before.
+  const small = createRng(8, 50);
+  assert.throws(() => forAll(small, 1_000_000, () => 0, () => void crypto.createHash('sha256').update(Buffer.alloc(64 * 1024)).digest()), /over its budget of 50 ms/);
+  assert.ok(small.spentMs() >= 50, `stopped after ${small.spentMs()} ms`);
+  // Without a budget (createRng alone) nothing stops early.
   forAll(createRng(7), 1_000, () => 0, () => void ran++);
   assert.equal(ran, 1_002);
 });
