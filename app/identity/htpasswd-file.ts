@@ -150,11 +150,3 @@ export async function hashPassword(password: string, cost: number = DEFAULT_BCRY
   const hash = await bcrypt.hash(password, await bcrypt.genSalt(cost));
   return '$2y$' + hash.slice(4);
 }
-
-/**
- * Runs a bcrypt comparison against `dummyHash` and ignores the result, so that an unknown user
- * costs the same time as a wrong password.
- */
-export async function burnBcrypt(dummyHash: string, password: string): Promise<void> {
-  await bcrypt.compare(password, dummyHash.startsWith('$2y$') ? '$2b$' + dummyHash.slice(4) : dummyHash);
-}

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import type { AuthPlugin, AuthPluginContext, AuthPluginFactory } from '../../app/types.js';
 import { createCredentialCache, type CredentialCache } from '../../app/identity/credential-cache.js';
-import { bcryptCostOf, burnBcrypt, DEFAULT_BCRYPT_COST, hashPassword, verifyPassword } from '../../app/identity/htpasswd-file.js';
+import { createDummyEntries, type DummyEntries } from '../../app/identity/dummy-entries.js';
+import { verifyPassword, type HtpasswdEntry } from '../../app/identity/htpasswd-file.js';
 import { loadHtpasswdUsers } from '../../app/identity/htpasswd-users.js';
 import { checkOptions } from '../../app/identity/plugin-options.js';
 
@@ -18,7 +19,8 @@ export interface HtpasswdPluginContext extends AuthPluginContext {
  * The `htpasswd` plugin: `{plugin: htpasswd, file: users.htpasswd}` (path relative to the config
  * folder). Users in an Apache htpasswd file; bcrypt, apr1, {SHA} and crypt hashes; the file is
  * re-read when it changes. Only requests with Basic credentials are its business. An unknown user
- * costs one bcrypt run against a dummy hash, like a wrong password.
+ * costs what a wrong password costs: one check against a dummy entry of a hash kind and cost the
+ * file's users have (createDummyEntries).
  */
 export const createHtpasswdPlugin: AuthPluginFactory = async (options, baseCtx): Promise<AuthPlugin> => {
   const ctx = baseCtx as HtpasswdPluginContext;
@@ -31,32 +33,13 @@ export const createHtpasswdPlugin: AuthPluginFactory = async (options, baseCtx):
     throw new Error(`cannot read htpasswd file ${file}: ${err instanceof Error ? err.message.replace(/^[A-Z]+: /, '') : String(err)}`);
   }
   const cache = ctx.credentialCache ?? createCredentialCache({ ttlSeconds: 0, maxEntries: 0 });
-  // Dummy hashes by cost, made once: an unknown user runs bcrypt at the cost most users have.
-  const dummies = new Map<number, Promise<string>>();
-  const dummyFor = (cost: number): Promise<string> => {
-    let d = dummies.get(cost);
-    if (!d) {
-      d = hashPassword('gitward-dummy-password', cost);
-      dummies.set(cost, d);
-    }
-    return d;
+  // The dummy entries of the file version last seen, made once per load (see createDummyEntries).
+  let dummies: { map: ReadonlyMap<string, HtpasswdEntry>; entries: DummyEntries } | null = null;
+  const dummiesFor = (map: ReadonlyMap<string, HtpasswdEntry>): DummyEntries => {
+    if (dummies === null || dummies.map !== map) dummies = { map, entries: createDummyEntries(map) };
+    return dummies.entries;
   };
-  const usualCost = (entries: ReadonlyMap<string, { hash: string }>): number => {
-    const counts = new Map<number, number>();
-    for (const e of entries.values()) {
-      const c = bcryptCostOf(e.hash);
-      if (c !== null) counts.set(c, (counts.get(c) ?? 0) + 1);
-    }
-    let best = DEFAULT_BCRYPT_COST;
-    let n = 0;
-    for (const [c, k] of counts) if (k > n || (k === n && c > best)) [best, n] = [c, k];
-    return best;
-  };
-  let costMemo: { map: ReadonlyMap<string, unknown>; cost: number } | null = null;
-  // Warm the dummy hash at load so the first unknown user is not answered faster than the rest.
-  const initial = await users.entries();
-  costMemo = { map: initial, cost: usualCost(initial) };
-  await dummyFor(costMemo.cost);
+  dummiesFor(await users.entries());
 
   return {
     name: 'htpasswd',
@@ -65,10 +48,13 @@ export const createHtpasswdPlugin: AuthPluginFactory = async (options, baseCtx):
       const { user, password } = input.basic;
       const entries = await users.entries();
       const entry = entries.get(user);
+      // For every name, before the branch: the first request after a reload, and the choice of
+      // a dummy (an HMAC in a mixed file), cost the same whether the user exists or not.
+      const dummy = dummiesFor(entries).entryFor(user);
       if (password === '') return { kind: 'rejected', reason: 'empty password' };
       if (entry === undefined) {
-        if (costMemo === null || costMemo.map !== entries) costMemo = { map: entries, cost: usualCost(entries) };
-        await burnBcrypt(await dummyFor(costMemo.cost), password);
+        // The same check a wrong password gets, against a dummy of a hash class the users have.
+        await verifyPassword(dummy, password);
         return { kind: 'rejected', reason: 'unknown user or wrong password' };
       }
       if (cache.has(user, password, entry.hash)) return { kind: 'authenticated', user };

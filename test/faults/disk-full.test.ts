@@ -11,7 +11,7 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { freePort, prepareGitwardFiles } from '../helpers/server.js';
 import { backendsOf, waitFor } from '../helpers/procs.js';
-import { addCommit, allRefs, fsckStrict, gitOk, noiseTree, pushAccepted, runGit, serveChild } from './fault-kit.js';
+import { addCommit, allRefs, fsckStrict, gitOk, noise, noiseTree, pushAccepted, runGit, serveChild } from './fault-kit.js';
 
 /** Size of the small disk: room for a few small repos, not for the big push. */
 const DISK_SIZE = '20m';
@@ -19,10 +19,13 @@ const DISK_SIZE = '20m';
 const TOO_BIG_BYTES = 30 * 1024 * 1024;
 /** Bound on gitward reaping the failed push's backend. */
 const CLEANUP_BOUND_MS = 15_000;
+/** CI providers set CI=true (GitHub, GitLab) or CI=1; there the small disk must be mounted. */
+const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
 
 /**
  * Mounts a DISK_SIZE filesystem at `dir`: tmpfs, else a loop-mounted ext4 image (the caller
- * unmounts it). Returns how it was mounted, or null (local runs skip; in CI it throws).
+ * unmounts it). Returns how it was mounted, or null: a local run without root or `mount` skips,
+ * while in CI (CI=true or CI=1) that is a failure, so the test cannot pass by not running.
  */
 function mountSmallDisk(t: TestContext, dir: string, scratch: string): string | null {
   const attempts: Array<[string, () => void]> = [
@@ -46,7 +49,7 @@ function mountSmallDisk(t: TestContext, dir: string, scratch: string): string | 
       errors.push(`${kind}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     }
   }
-  if (process.env.CI === 'true') throw new Error(`cannot mount a small disk in CI (root and mount are required): ${errors.join('; ')}`);
+  if (IN_CI) throw new Error(`cannot mount a small disk in CI (root and mount are required): ${errors.join('; ')}`);
   t.skip(`cannot mount a small disk: ${errors.join('; ')}`);
   return null;
 }
@@ -82,19 +85,33 @@ test('a push that fills the disk fails clearly, leaves the repo intact, and a pu
   const refsBefore = await allRefs(repo, files.gitEnv);
   assert.equal(refsBefore['refs/heads/main'], seed);
 
-  // Too big: on a branch of its own and as a new commit on main.
+  // Too big: on a branch of its own and as a new commit on main. What git tells the user each
+  // time: receive-pack's report and the backend's message on the side band.
   const big = path.join(files.dir, 'big');
   await noiseTree(big, files.gitEnv, 'big', TOO_BIG_BYTES);
   const r = await runGit(['push', '--porcelain', url, 'big:refs/heads/big'], big, files.gitEnv);
-  t.diagnostic(`client saw: ${JSON.stringify(r.stdout + r.stderr)}`);
+  t.diagnostic(`client saw (new branch): ${JSON.stringify(r.stdout + r.stderr)}`);
   assert.notEqual(r.code, 0, 'the push that does not fit fails');
   assert.ok(!pushAccepted(r, 'refs/heads/big'), 'git does not report it accepted');
-  // What git tells the user: receive-pack's report and the backend's message on the side band.
   assert.match(r.stdout, /\[remote rejected\] \(unpacker error\)/, 'the ref is reported rejected');
   assert.match(r.stderr, /No space left on device/, 'the client is told the server disk is full');
+  await waitFor(() => backendsOf(gw.pid).length === 0, 'the failed push has no process left', CLEANUP_BOUND_MS);
+
+  // On a side branch of the work tree, so that main there stays what the server has.
+  await gitOk(['checkout', '--quiet', '-b', 'big-main'], { cwd: work, env: files.gitEnv });
+  fs.writeFileSync(path.join(work, 'big.bin'), noise(`${work}:big-main`, TOO_BIG_BYTES));
+  await gitOk(['add', 'big.bin'], { cwd: work, env: files.gitEnv });
+  await gitOk(['commit', '--quiet', '-m', 'too big for the disk'], { cwd: work, env: files.gitEnv });
+  const onMain = await runGit(['push', '--porcelain', url, 'big-main:refs/heads/main'], work, files.gitEnv);
+  t.diagnostic(`client saw (commit on main): ${JSON.stringify(onMain.stdout + onMain.stderr)}`);
+  assert.notEqual(onMain.code, 0, 'the commit on main that does not fit fails');
+  assert.ok(!pushAccepted(onMain, 'refs/heads/main'), 'git does not report main updated');
+  assert.match(onMain.stdout, /\[remote rejected\] \(unpacker error\)/, 'main is reported rejected');
+  assert.match(onMain.stderr, /No space left on device/, 'the client is told the server disk is full');
+  await gitOk(['checkout', '--quiet', 'main'], { cwd: work, env: files.gitEnv });
 
   await waitFor(() => backendsOf(gw.pid).length === 0, 'the failed push has no process left', CLEANUP_BOUND_MS);
-  assert.deepEqual(await allRefs(repo, files.gitEnv), refsBefore, 'refs unchanged');
+  assert.deepEqual(await allRefs(repo, files.gitEnv), refsBefore, 'refs unchanged: no big branch, main still the seed');
   const fsck = await fsckStrict(repo, files.gitEnv);
   assert.equal(fsck.code, 0, `fsck --strict: ${fsck.stdout}${fsck.stderr}`);
   const leftovers = fs.readdirSync(path.join(repo, 'objects')).filter((n) => n.startsWith('tmp_objdir') || n.startsWith('incoming'));

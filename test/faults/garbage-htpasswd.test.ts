@@ -34,7 +34,10 @@ test('an htpasswd file replaced with garbage mid-traffic keeps the last good use
     ['text without a colon', Buffer.from('this is not an htpasswd file\nneither is this\n')],
     ['a truncated line', Buffer.from(fs.readFileSync(htpasswd, 'utf8').slice(0, 12))],
   ] as const) {
+    const failuresBefore = gw.logLines.filter((l) => l.event === 'htpasswd.reload_failed').length;
     fs.writeFileSync(htpasswd, garbage);
+    // Refused and said so, once per garbage version.
+    await gw.waitForLog('htpasswd.reload_failed', (l) => l.file === htpasswd && gw.logLines.filter((x) => x.event === 'htpasswd.reload_failed').length > failuresBefore);
     await traffic.expectSuccesses(CLONES_PER_PHASE, `htpasswd = ${label}`);
   }
   const report = await traffic.stop();

@@ -1,14 +1,15 @@
 /**
  * `kill -9` gitward in the middle of 16 concurrent pushes, then start it again on the same files:
- * nothing acknowledged is lost, nothing is corrupted, nothing blocks the next push, and the
- * git-http-backend children that outlived gitward finish on their own.
+ * nothing acknowledged is lost, nothing is corrupted, nothing blocks the next push, and no
+ * git-http-backend or git process of the killed gitward is left ORPHAN_EXIT_BOUND_MS after the
+ * kill: nobody else stops them (a spinning orphan fails the test).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { freePort, prepareGitwardFiles } from '../helpers/server.js';
-import { backendsOf, descendantsOf, describeProcs, lockFiles, processesWithEnv, waitFor, type ProcInfo } from '../helpers/procs.js';
+import { backendsOf, descendantsOf, describeProcs, lockFiles, processesWithEnv, stillRunning, waitFor, type ProcInfo } from '../helpers/procs.js';
 import { addCommit, allRefs, fsckStrict, noiseTree, pushAccepted, refSha, runGit, serveChild } from './fault-kit.js';
 
 const REPOS = ['k0', 'k1', 'k2', 'k3'];
@@ -19,12 +20,23 @@ const PUSHES = 16;
  */
 const pushBytes = (i: number): number => (1 + (i % 8)) * 1024 * 1024;
 /**
- * git-http-backend runs in its own process group, so it survives gitward's SIGKILL; with its
- * stdin and stdout pipes gone it must stop by itself (EOF / EPIPE). Bound on that wait.
+ * Half the pushes go with a Content-Length (git buffers a pack up to http.postBuffer and sends it
+ * whole), half chunked (git's default above 1 MiB): git-http-backend reads the two differently,
+ * and only the first needs the parent-death signal to stop when gitward dies.
  */
-const ORPHAN_EXIT_BOUND_MS = 15_000;
-/** Orphans that stop by themselves do so within a second (EOF / EPIPE); wait this long. */
-const ORPHAN_SELF_EXIT_MS = 5_000;
+const framingOf = (i: number): 'content-length' | 'chunked' => (i < PUSHES / 2 ? 'chunked' : 'content-length');
+/** An http.postBuffer above every push's pack, so that those pushes carry a Content-Length. */
+const WHOLE_POST_BUFFER = 16 * 1024 * 1024;
+/**
+ * git-http-backend runs in its own process group, so gitward's SIGKILL does not reach it. Each one
+ * must stop by itself once gitward is gone: a body read to EOF ends when gitward's end of the pipe
+ * closes, a CONTENT_LENGTH receive-pack body by the parent-death signal (run-backend.ts
+ * needsDeathSignal), and their git children then see EOF or EPIPE. They do so within a second;
+ * this is the bound, counted from the kill.
+ */
+const ORPHAN_EXIT_BOUND_MS = 3_000;
+/** Bound on the restarted gitward's children exiting after their pushes were answered. */
+const CHILDREN_EXIT_BOUND_MS = 15_000;
 /** Bound on waiting for the first push to be acknowledged while others run. */
 const FIRST_ACK_BOUND_MS = 40_000;
 
@@ -36,6 +48,21 @@ function signal(pid: number, sig: NodeJS.Signals): void {
     process.kill(pid, sig);
   } catch {
     // Already gone.
+  }
+}
+
+/** The environment of a live process (empty when it is gone). */
+function envOf(pid: number): Record<string, string> {
+  try {
+    return Object.fromEntries(
+      fs
+        .readFileSync(`/proc/${pid}/environ`, 'latin1')
+        .split('\0')
+        .filter((e) => e.includes('='))
+        .map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
+    );
+  } catch {
+    return {};
   }
 }
 
@@ -57,7 +84,7 @@ test('kill -9 during 16 concurrent pushes loses no acknowledged push and leaves 
       const branch = `b${i}`;
       const dir = path.join(files.dir, 'work', `w${i}`);
       const sha = await noiseTree(dir, env, branch, pushBytes(i));
-      return { i, repo, branch, ref: `refs/heads/${branch}`, dir, sha };
+      return { i, repo, branch, ref: `refs/heads/${branch}`, dir, sha, framing: framingOf(i) };
     }),
   );
 
@@ -68,7 +95,11 @@ test('kill -9 during 16 concurrent pushes loses no acknowledged push and leaves 
   });
   let killedAt = 0;
   const results = pushes.map((p) =>
-    runGit(['push', '--porcelain', url(p.repo), `${p.branch}:${p.ref}`], p.dir, env).then((r) => ({ ...p, r, endedAt: Date.now() })),
+    runGit([...(p.framing === 'content-length' ? ['-c', `http.postBuffer=${WHOLE_POST_BUFFER}`] : []), 'push', '--porcelain', url(p.repo), `${p.branch}:${p.ref}`], p.dir, env).then((r) => ({
+      ...p,
+      r,
+      endedAt: Date.now(),
+    })),
   );
   const settled: Array<Awaited<(typeof results)[number]>> = [];
   for (const r of results) void r.then((x) => settled.push(x));
@@ -85,42 +116,30 @@ test('kill -9 during 16 concurrent pushes loses no acknowledged push and leaves 
     FIRST_ACK_BOUND_MS,
     () => `settled: ${settled.map((s) => `${s.branch}=${s.r.code}`).join(' ')}`,
   );
+  // The orphan check below finds git processes by their GIT_PROJECT_ROOT: it must see these.
+  const watched = new Set(processesWithEnv('GIT_PROJECT_ROOT', files.repoRoot).map((p) => p.pid));
+  const backends = inFlight.filter((p) => p.comm.startsWith('git-http'));
+  assert.ok(backends.length > 0 && backends.every((p) => watched.has(p.pid) || !stillRunning(p)), `the orphan check does not see the backends: ${describeProcs(backends)}`);
+  t.diagnostic(`backends at the kill: ${backends.filter((p) => envOf(p.pid).CONTENT_LENGTH !== undefined).length} with a Content-Length body, ${backends.filter((p) => envOf(p.pid).CONTENT_LENGTH === undefined).length} chunked`);
   gw.child.kill('SIGKILL');
   killedAt = Date.now();
   await gw.exited;
   const orphans = processesWithEnv('GIT_PROJECT_ROOT', files.repoRoot);
-  t.diagnostic(`right after the kill: ${orphans.length} git processes of the killed gitward still run: ${describeProcs(orphans)}`);
+  t.diagnostic(`${Date.now() - killedAt} ms after the kill: ${orphans.length} git processes of the killed gitward still run: ${describeProcs(orphans)}`);
+  // Nothing but gitward's death stops them: no signal from the test, no supervisor.
+  await waitFor(
+    () => processesWithEnv('GIT_PROJECT_ROOT', files.repoRoot).length === 0,
+    `every git process of the killed gitward has exited within ${ORPHAN_EXIT_BOUND_MS} ms of the kill`,
+    Math.max(0, ORPHAN_EXIT_BOUND_MS - (Date.now() - killedAt)),
+    () => describeProcs(processesWithEnv('GIT_PROJECT_ROOT', files.repoRoot)),
+  );
+  t.diagnostic(`the last git process of the killed gitward was gone ${Date.now() - killedAt} ms after the kill`);
+
   const all = await Promise.all(results);
   const ackedBeforeKill = all.filter((p) => p.endedAt < killedAt && pushAccepted(p.r, p.ref));
   const failed = all.filter((p) => !pushAccepted(p.r, p.ref));
   t.diagnostic(`acknowledged before the kill: ${ackedBeforeKill.length}, acknowledged in all: ${all.length - failed.length}, failed: ${failed.length}`);
   assert.ok(failed.length > 0, 'the kill came while some pushes were in flight');
-
-  // Backends that outlived gitward mostly stop by themselves (stdin EOF / stdout EPIPE). One that
-  // was still reading a body with a CONTENT_LENGTH does not: git 2.39's http-backend
-  // (pipe_fixed_length) loops forever on read() = 0, at full CPU. Nothing in gitward can stop a
-  // process after gitward is dead; the supervisor does: systemd's default KillMode=control-group
-  // sends KillSignal (SIGTERM) to what is left of the unit's cgroup before a restart. Do the same
-  // here after the bound, then require that every one of them is gone.
-  const orphansLeft = async (): Promise<ProcInfo[]> => {
-    try {
-      await waitFor(() => processesWithEnv('GIT_PROJECT_ROOT', files.repoRoot).length === 0, 'orphans exit', ORPHAN_SELF_EXIT_MS);
-    } catch {
-      // Some did not exit by themselves.
-    }
-    return processesWithEnv('GIT_PROJECT_ROOT', files.repoRoot);
-  };
-  const stuck = await orphansLeft();
-  if (stuck.length > 0) {
-    t.diagnostic(`still running ${ORPHAN_SELF_EXIT_MS} ms after the kill, sent SIGTERM as systemd would: ${describeProcs(stuck)}`);
-    for (const p of stuck) signal(p.pid, 'SIGTERM');
-  }
-  await waitFor(
-    () => processesWithEnv('GIT_PROJECT_ROOT', files.repoRoot).length === 0,
-    'every git process of the killed gitward has exited',
-    ORPHAN_EXIT_BOUND_MS,
-    () => describeProcs(processesWithEnv('GIT_PROJECT_ROOT', files.repoRoot)),
-  );
 
   // Every acknowledged push is there with its exact sha; an unacknowledged one either landed
   // whole (the ref update happened, the report was lost) or not at all.
@@ -159,5 +178,5 @@ test('kill -9 during 16 concurrent pushes loses no acknowledged push and leaves 
     const fsck = await fsckStrict(dir, env);
     assert.equal(fsck.code, 0, `git fsck --strict ${repo} after the restart: ${fsck.stdout}${fsck.stderr}`);
   }
-  await waitFor(() => backendsOf(again.pid).length === 0, 'the restarted gitward has no children left', ORPHAN_EXIT_BOUND_MS, () => describeProcs(backendsOf(again.pid)));
+  await waitFor(() => backendsOf(again.pid).length === 0, 'the restarted gitward has no children left', CHILDREN_EXIT_BOUND_MS, () => describeProcs(backendsOf(again.pid)));
 });

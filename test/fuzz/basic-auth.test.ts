@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MAX_AUTHORIZATION_BYTES, parseBasicAuth } from '../../app/request/basic-auth.js';
-import { FUZZ_ITERATIONS, forAll, fuzzRng, mutate, mutateBytes, type Rng } from '../helpers/fuzz.js';
+import { FUZZ_ITERATIONS, forAll, fuzzBudget, fuzzRng, mutate, mutateBytes, type Rng } from '../helpers/fuzz.js';
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const USER_CHARS = ['a', 'b', 'Z', '0', '.', '-', '_', '@', 'é', 'ß', '日', '😀', ' ', '+', '/', '='];
@@ -39,7 +39,7 @@ function gen(rng: Rng): string | string[] | undefined {
   }
 }
 
-test('parseBasicAuth never throws and never returns what RFC 7617 (and gitward) forbid', () => {
+test('parseBasicAuth never throws and never returns what RFC 7617 (and gitward) forbid', { timeout: fuzzBudget('parseBasicAuth') }, () => {
   const rng = fuzzRng('parseBasicAuth');
   const kinds = new Map<string, number>();
   forAll(rng, FUZZ_ITERATIONS * 5, () => gen(rng), (h) => {
@@ -62,7 +62,7 @@ test('parseBasicAuth never throws and never returns what RFC 7617 (and gitward) 
   assert.ok((kinds.get('basic') ?? 0) > 0 && (kinds.get('malformed') ?? 0) > 0, JSON.stringify([...kinds]));
 });
 
-test('parseBasicAuth returns exactly the credentials of every well-formed header', () => {
+test('parseBasicAuth returns exactly the credentials of every well-formed header', { timeout: fuzzBudget('parseBasicAuth-valid') }, () => {
   const rng = fuzzRng('parseBasicAuth-valid');
   forAll(
     rng,

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
 import { CGI_HEADER_MAX_BYTES, createCgiHeadParser, type CgiHeadResult } from '../../app/backend/cgi-head.js';
-import { FUZZ_ITERATIONS, forAll, fuzzRng, mutateBytes, randomChunks, type Rng } from '../helpers/fuzz.js';
+import { FUZZ_ITERATIONS, forAll, fuzzBudget, fuzzRng, mutateBytes, randomChunks, type Rng } from '../helpers/fuzz.js';
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HOP_BY_HOP = ['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-connection'];
@@ -53,7 +53,7 @@ function sameFinal(a: Final, b: Final): void {
   if (a.kind === 'head' && b.kind === 'head') assert.deepEqual(a.head, b.head);
 }
 
-test('the CGI header parser: typed answers only, clean headers, capped, chunking-invariant', () => {
+test('the CGI header parser: typed answers only, clean headers, capped, chunking-invariant', { timeout: fuzzBudget('cgi-head') }, () => {
   const rng = fuzzRng('cgi-head');
   const kinds = new Map<string, number>();
   forAll(rng, FUZZ_ITERATIONS * 2, () => gen(rng), (block) => {
@@ -96,7 +96,7 @@ test('the CGI header parser: typed answers only, clean headers, capped, chunking
   assert.ok((kinds.get('head') ?? 0) > 0 && (kinds.get('invalid') ?? 0) > 0, JSON.stringify([...kinds]));
 });
 
-test('past the cap without a blank line the answer is invalid, never need-more', () => {
+test('past the cap without a blank line the answer is invalid, never need-more', { timeout: fuzzBudget('cgi-head-cap') }, () => {
   const rng = fuzzRng('cgi-head-cap');
   forAll(rng, 50, () => rng.range(1, 4096), (chunkSize) => {
     const parser = createCgiHeadParser();

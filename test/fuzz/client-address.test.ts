@@ -9,7 +9,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { clientAddress, compileTrustedProxies, peerOf } from '../../app/request/client-address.js';
 import type { Peer } from '../../app/types.js';
-import { FUZZ_ITERATIONS, forAll, fuzzRng, mutate, type Rng } from '../helpers/fuzz.js';
+import { FUZZ_ITERATIONS, forAll, fuzzBudget, fuzzRng, mutate, type Rng } from '../helpers/fuzz.js';
 
 const ADDRESSES = ['127.0.0.1', '10.0.0.1', '10.0.0.2', '192.0.2.7', '::1', '2001:db8::1', '::ffff:10.0.0.1', 'fe80::1%eth0', '0.0.0.0', '255.255.255.255'];
 const ENTRIES = ['127.0.0.1/32', '10.0.0.0/8', '::1/128', '2001:db8::/32', 'unix', '10.0.0.1', '0.0.0.0/0', 'garbage', '10.0.0.0/99'];
@@ -28,7 +28,7 @@ function gen(rng: Rng): { peer: Peer; trusted: string[]; headers: Record<string,
   return { peer, trusted, headers };
 }
 
-test('clientAddress: an IP (or unix) from the peer or the headers, and headers only from trusted peers', () => {
+test('clientAddress: an IP (or unix) from the peer or the headers, and headers only from trusted peers', { timeout: fuzzBudget('client-address') }, () => {
   const rng = fuzzRng('client-address');
   let fromHeaders = 0;
   forAll(rng, FUZZ_ITERATIONS * 5, () => gen(rng), ({ peer, trusted, headers }) => {

@@ -1,16 +1,20 @@
 /**
  * Fuzzing of the config loader (pure: buildConfig with the htpasswd read stubbed): mutations of
  * valid YAML configs at the text level, unknown keys injected where the schema is closed, and
- * values of the wrong type. It throws nothing but ConfigError (every problem as FILE:LINE: …),
+ * values of the wrong type. Where the schema is closed is read from examples/gitward.schema.json
+ * (which test/config/fixtures.test.ts keeps in agreement with the loader), so a key the loader
+ * learns is known here without a second list to update. It throws nothing but ConfigError (every problem as FILE:LINE: …),
  * returns only frozen configs, and never accepts a file with an unknown key or a duplicate key
  * (which would be silently dropped).
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
 import yaml from 'js-yaml';
 import { buildConfig } from '../../app/config/build-config.js';
 import { ConfigError } from '../../app/errors.js';
-import { FUZZ_ITERATIONS, forAll, fuzzRng, mutate, type Rng } from '../helpers/fuzz.js';
+import { FUZZ_ITERATIONS, forAll, fuzzBudget, fuzzRng, mutate, type Rng } from '../helpers/fuzz.js';
 
 const FILE = '/srv/gitward/gitward.yaml';
 const HTPASSWD = 'ann:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=\nben:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=\ncarl:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=\n';
@@ -24,7 +28,7 @@ base_path: /
 realm: gitward
 hide_existence: true
 dumb_http: false
-server: {headers_timeout_seconds: 60, idle_timeout_seconds: 300, shutdown_grace_seconds: 30, trusted_proxies: [127.0.0.1/32, "::1/128", unix]}
+server: {headers_timeout_seconds: 60, idle_timeout_seconds: 300, shutdown_grace_seconds: 30, trusted_proxies: [127.0.0.1/32, "::1/128", unix], backend_runner: fcgiwrap, fcgiwrap_workers: 4, fcgiwrap_path: /usr/sbin/fcgiwrap}
 log: {level: info, format: json, audit: null}
 credential_cache: {ttl_seconds: 60, max_entries: 10000}
 brute_force: {max_failures: 10, window_seconds: 300}
@@ -65,26 +69,56 @@ repos:
 `,
   `repo_root: r
 listen: unix:/run/gitward/gitward.sock
+server: {backend_runner: spawn, fcgiwrap_workers: 1}
 authentication: [{plugin: htpasswd, file: users.htpasswd}]
 shared: &eng ["@eng", ben]
 `.replace('shared: &eng ["@eng", ben]\n', '') +
     'users: {ann: {groups: [eng]}}\nrepos:\n  .read: &readers ["@eng", ben]\n  x.git: {.write: *readers}\n',
 ];
 
-/** Where the schema is closed: a path into the parsed document and the keys allowed there. */
-const CLOSED: ReadonlyArray<{ readonly at: readonly string[]; readonly keys: readonly string[] }> = [
-  { at: [], keys: ['$schema', 'repo_root', 'listen', 'base_path', 'realm', 'hide_existence', 'dumb_http', 'server', 'log', 'credential_cache', 'brute_force', 'sidecar', 'authentication', 'users', 'groups', 'repos', 'hooks', 'repo_defaults', 'compat', 'tests'] },
-  { at: ['server'], keys: ['headers_timeout_seconds', 'idle_timeout_seconds', 'shutdown_grace_seconds', 'trusted_proxies'] },
-  { at: ['log'], keys: ['level', 'format', 'audit'] },
-  { at: ['credential_cache'], keys: ['ttl_seconds', 'max_entries'] },
-  { at: ['brute_force'], keys: ['max_failures', 'window_seconds'] },
-  { at: ['sidecar'], keys: ['enabled', 'path'] },
-  { at: ['hooks'], keys: ['order', 'plugins', 'local_user'] },
-  { at: ['repo_defaults'], keys: ['initial_branch', 'deny_non_fast_forwards', 'deny_deletes', 'install_hooks'] },
-  { at: ['compat'], keys: ['git4nginx_env'] },
-  { at: ['users', 'ann'], keys: ['groups', 'info'] },
-];
-const NODE_SETTINGS = ['.read', '.write', '.inherit', '.hooks'];
+// The schema lives in the source tree; tests run from dist/test/fuzz.
+const SCHEMA = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'examples', 'gitward.schema.json'), 'utf8')) as SchemaNode;
+
+/** The parts of JSON Schema that say which keys a map may have. */
+interface SchemaNode {
+  readonly $ref?: string;
+  readonly $defs?: Readonly<Record<string, SchemaNode>>;
+  readonly properties?: Readonly<Record<string, SchemaNode>>;
+  readonly patternProperties?: Readonly<Record<string, SchemaNode>>;
+  readonly additionalProperties?: boolean | SchemaNode;
+  readonly items?: SchemaNode;
+}
+
+/** A map where the schema is closed: a path into the parsed document (`*`: any key or item) and the keys allowed there. */
+interface Closed {
+  readonly at: readonly string[];
+  readonly keys: readonly string[];
+}
+
+/**
+ * Every closed map of the schema (additionalProperties: false), found by walking properties,
+ * additionalProperties and items. The repo tree (maps with patternProperties: child names) is not
+ * one: its settings are checked apart, against NODE_SETTINGS.
+ */
+function closedMaps(node: SchemaNode, at: readonly string[] = [], depth = 0): Closed[] {
+  assert.ok(depth < 20, `schema walk too deep at ${at.join('.')}`);
+  if (node.$ref !== undefined) {
+    const target = SCHEMA.$defs?.[node.$ref.replace('#/$defs/', '')];
+    assert.ok(target, `unresolved $ref ${node.$ref}`);
+    return closedMaps(target, at, depth + 1);
+  }
+  if (node.patternProperties !== undefined) return [];
+  const out: Closed[] = [];
+  if (node.additionalProperties === false && node.properties !== undefined) out.push({ at, keys: Object.keys(node.properties) });
+  for (const [k, v] of Object.entries(node.properties ?? {})) out.push(...closedMaps(v, [...at, k], depth + 1));
+  if (typeof node.additionalProperties === 'object') out.push(...closedMaps(node.additionalProperties, [...at, '*'], depth + 1));
+  if (node.items !== undefined) out.push(...closedMaps(node.items, [...at, '*'], depth + 1));
+  return out;
+}
+
+const CLOSED: readonly Closed[] = closedMaps(SCHEMA);
+/** The settings of a repo-tree node (keys starting with "."), as the schema's project group has them. */
+const NODE_SETTINGS = Object.keys(SCHEMA.$defs?.groupNode?.properties ?? {});
 
 type Doc = Record<string, unknown>;
 const isMap = (v: unknown): v is Doc => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -106,6 +140,15 @@ function unknownKeyLike(rng: Rng, allowed: readonly string[]): string {
     ])();
     if (k !== '' && !allowed.includes(k) && !k.includes('\n')) return k;
   }
+}
+
+/** The maps at `at` in `doc` (`*` stands for every key of a map and every item of a list). */
+function nodesAt(doc: unknown, at: readonly string[]): Doc[] {
+  let nodes: unknown[] = [doc];
+  for (const step of at) {
+    nodes = nodes.flatMap((n) => (step !== '*' ? (isMap(n) ? [n[step]] : []) : Array.isArray(n) ? n : isMap(n) ? Object.values(n) : []));
+  }
+  return nodes.filter(isMap);
 }
 
 /** Every repo-tree node (a map under `repos`), with its path. */
@@ -141,17 +184,16 @@ function assertNothingDropped(text: string): void {
   assert.doesNotThrow(() => (doc = yaml.load(text, { schema: yaml.JSON_SCHEMA })), 'accepted a file with a duplicate key');
   if (!isMap(doc)) return;
   for (const { at, keys } of CLOSED) {
-    let node: unknown = doc;
-    for (const step of at) node = isMap(node) ? node[step] : undefined;
-    if (!isMap(node)) continue;
-    for (const k of Object.keys(node)) assert.ok(keys.includes(k), `unknown key ${JSON.stringify(k)} at ${at.join('.') || '(top)'} accepted`);
+    for (const node of nodesAt(doc, at)) {
+      for (const k of Object.keys(node)) assert.ok(keys.includes(k), `unknown key ${JSON.stringify(k)} at ${at.join('.') || '(top)'} accepted`);
+    }
   }
   for (const node of repoNodes(doc)) {
     for (const k of Object.keys(node)) if (k.startsWith('.')) assert.ok(NODE_SETTINGS.includes(k), `unknown setting ${JSON.stringify(k)} in repos accepted`);
   }
 }
 
-test('config text mutations: only ConfigError, and nothing accepted is silently dropped', () => {
+test('config text mutations: only ConfigError, and nothing accepted is silently dropped', { timeout: fuzzBudget('config-text') }, () => {
   const rng = fuzzRng('config-text');
   const seen = { ok: 0, error: 0 };
   for (const s of SAMPLES) assert.equal(expectOnlyConfigError(s), 'ok', 'a sample does not load');
@@ -163,7 +205,17 @@ test('config text mutations: only ConfigError, and nothing accepted is silently 
   assert.ok(seen.ok > 0 && seen.error > 0, JSON.stringify(seen));
 });
 
-test('an unknown key anywhere the schema is closed is always an error naming it', () => {
+test('the closed maps read from the schema include every section and the server\'s runner keys', { timeout: fuzzBudget('config-closed-maps') }, () => {
+  const at = (a: readonly string[]): string => a.join('.') || '(top)';
+  const found = new Map(CLOSED.map((c) => [at(c.at), c.keys]));
+  for (const section of ['(top)', 'server', 'log', 'credential_cache', 'brute_force', 'sidecar', 'hooks', 'repo_defaults', 'compat', 'users.*', 'tests.*']) {
+    assert.ok(found.has(section), `no closed map at ${section}: ${[...found.keys()].join(', ')}`);
+  }
+  for (const k of ['backend_runner', 'fcgiwrap_workers', 'fcgiwrap_path']) assert.ok(found.get('server')?.includes(k), `server.${k}`);
+  assert.deepEqual([...NODE_SETTINGS].sort(), ['.hooks', '.inherit', '.read', '.write']);
+});
+
+test('an unknown key anywhere the schema is closed is always an error naming it', { timeout: fuzzBudget('config-unknown-key') }, () => {
   const rng = fuzzRng('config-unknown-key');
   forAll(
     rng,
@@ -176,11 +228,24 @@ test('an unknown key anywhere the schema is closed is always an error naming it'
         key = `.${unknownKeyLike(rng, NODE_SETTINGS.map((s) => s.slice(1)))}`;
         node[key] = rng.pick([['ann'], true, null, 'x']);
       } else {
-        const { at, keys } = rng.pick(CLOSED);
-        let node: Doc = doc;
-        for (const step of at) {
-          if (!isMap(node[step])) node[step] = {};
-          node = node[step] as Doc;
+        // A closed map of this document: missing sections are added; `*` takes an existing child.
+        let node: Doc | undefined;
+        let keys: readonly string[] = [];
+        while (node === undefined) {
+          const closed = rng.pick(CLOSED);
+          keys = closed.keys;
+          let at: Doc | undefined = doc;
+          for (const step of closed.at) {
+            if (at === undefined) break;
+            if (step === '*') {
+              const children = nodesAt(at, ['*']);
+              at = children.length > 0 ? rng.pick(children) : undefined;
+            } else {
+              if (!isMap(at[step])) at[step] = {};
+              at = at[step] as Doc;
+            }
+          }
+          node = at;
         }
         key = unknownKeyLike(rng, keys);
         node[key] = rng.pick([1, 'x', true, null, [], {}]);
@@ -201,7 +266,7 @@ test('an unknown key anywhere the schema is closed is always an error naming it'
   );
 });
 
-test('values of the wrong type anywhere: only ConfigError', () => {
+test('values of the wrong type anywhere: only ConfigError', { timeout: fuzzBudget('config-types') }, () => {
   const rng = fuzzRng('config-types');
   const VALUES: unknown[] = [null, 0, -1, 1.5, 2 ** 53, '', 'x', '../../etc', true, [], [null], [1, 'a'], {}, { a: 1 }, 'a'.repeat(5000)];
   forAll(
@@ -232,7 +297,7 @@ test('values of the wrong type anywhere: only ConfigError', () => {
   );
 });
 
-test('an alias inside its own anchor is a ConfigError, not a stack overflow', () => {
+test('an alias inside its own anchor is a ConfigError, not a stack overflow', { timeout: fuzzBudget('config-cyclic-alias') }, () => {
   const rng = fuzzRng('config-cyclic-alias');
   const fixed = ['repo_root: &a [*a]\n', 'repo_root: &a\n  - *a\n', 'repo_root: r\nrepos: &t\n  x: *t\n', 'repo_root: r\nusers: &u {ann: {info: *u}}\n'];
   for (const text of fixed) assert.equal(expectOnlyConfigError(text), 'error', text);
@@ -252,7 +317,7 @@ test('an alias inside its own anchor is a ConfigError, not a stack overflow', ()
   );
 });
 
-test('a duplicate key after a key without a value is an error, not silently dropped', () => {
+test('a duplicate key after a key without a value is an error, not silently dropped', { timeout: fuzzBudget('config-duplicate-key') }, () => {
   const base = 'repo_root: r\nauthentication: [{plugin: htpasswd, file: users.htpasswd}]\n';
   for (const tail of [
     'credential_cache: {ttl_seconds: 60, max_entries, max_entries: 10000}\n',

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { hashKindOf, parseHtpasswd, userNameProblem, verifyPassword } from '../../app/identity/htpasswd-file.js';
-import { FUZZ_ITERATIONS, forAll, forAllAsync, fuzzRng, mutate, type Rng } from '../helpers/fuzz.js';
+import { FUZZ_ITERATIONS, forAll, forAllAsync, fuzzBudget, fuzzRng, mutate, type Rng } from '../helpers/fuzz.js';
 
 /** Lines made by Apache's htpasswd (-m, -s, -d, -B -C 4), all for the password "pw". */
 const LINES = [
@@ -33,7 +33,7 @@ function genFile(rng: Rng): string {
   return lines.join(rng.pick(['\n', '\r\n', '\n\n'])) + (rng.chance(0.5) ? '\n' : '');
 }
 
-test('parseHtpasswd never throws and keeps only well-formed entries', () => {
+test('parseHtpasswd never throws and keeps only well-formed entries', { timeout: fuzzBudget('parseHtpasswd') }, () => {
   const rng = fuzzRng('parseHtpasswd');
   let kept = 0;
   forAll(rng, FUZZ_ITERATIONS * 2, () => genFile(rng), (text) => {
@@ -68,7 +68,7 @@ test('parseHtpasswd never throws and keeps only well-formed entries', () => {
   assert.ok(kept > 0, 'no entry ever kept');
 });
 
-test('verifyPassword (apr1, {SHA}, crypt) answers a boolean, never throws, never takes the hash as the password', async () => {
+test('verifyPassword (apr1, {SHA}, crypt) answers a boolean, never throws, never takes the hash as the password', { timeout: fuzzBudget('verifyPassword') }, async () => {
   const rng = fuzzRng('verifyPassword');
   const candidates = () => {
     const { entries } = parseHtpasswd(genFile(rng));

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FUZZ_ITERATIONS, fuzzRng, mutate, show, type Rng } from '../helpers/fuzz.js';
+import { FUZZ_ITERATIONS, fuzzBudget, fuzzRng, mutate, show, type Rng } from '../helpers/fuzz.js';
 import { basic, sendRaw, startGuarded, type Guarded } from '../regression/harness.js';
 
 /** Requests per endpoint: each costs a connection (and sometimes a backend run), so far fewer than the pure fuzzers. */
@@ -82,7 +82,7 @@ async function start(t: Parameters<typeof startGuarded>[0]): Promise<Guarded> {
   });
 }
 
-test('the git route: never 5xx, and the backend runs only for a 200 the ACL allows', async (t) => {
+test('the git route: never 5xx, and the backend runs only for a 200 the ACL allows', { timeout: fuzzBudget('http-git-route') }, async (t) => {
   const rng = fuzzRng('http-git-route');
   const gw = await start(t);
   const statuses = new Map<number, number>();
@@ -107,7 +107,7 @@ test('the git route: never 5xx, and the backend runs only for a 200 the ACL allo
   assert.ok((statuses.get(200) ?? 0) > 0 && (statuses.get(400) ?? 0) > 0, JSON.stringify([...statuses]));
 });
 
-test('the sidecar endpoint: only 204, 401 or 403 (or the parser\'s 400), never a backend run', async (t) => {
+test('the sidecar endpoint: only 204, 401 or 403 (or the parser\'s 400), never a backend run', { timeout: fuzzBudget('http-sidecar') }, async (t) => {
   const rng = fuzzRng('http-sidecar');
   const gw = await start(t);
   const statuses = new Map<number, number>();

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { HttpError } from '../../app/errors.js';
 import { classify } from '../../app/request/classify.js';
 import { MAX_REPO_NAME_BYTES, parseRepoName } from '../../app/request/repo-name.js';
-import { FUZZ_ITERATIONS, forAll, fuzzRng, mutate, type Rng } from '../helpers/fuzz.js';
+import { FUZZ_ITERATIONS, forAll, fuzzBudget, fuzzRng, mutate, type Rng } from '../helpers/fuzz.js';
 
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -39,7 +39,7 @@ function genName(rng: Rng): string {
   return mutate(rng, rng.pick(NAMES));
 }
 
-test('parseRepoName: only typed 400s, and every accepted name fits the grammar and is canonical', () => {
+test('parseRepoName: only typed 400s, and every accepted name fits the grammar and is canonical', { timeout: fuzzBudget('parseRepoName') }, () => {
   const rng = fuzzRng('parseRepoName');
   let accepted = 0;
   forAll(rng, FUZZ_ITERATIONS * 5, () => genName(rng), (raw) => {
@@ -60,7 +60,7 @@ test('parseRepoName: only typed 400s, and every accepted name fits the grammar a
   assert.ok(accepted > FUZZ_ITERATIONS / 2, `only ${accepted} names accepted`);
 });
 
-test('classify: only typed 400/405, grammar-true repos, and need is write iff the request is receive-pack', () => {
+test('classify: only typed 400/405, grammar-true repos, and need is write iff the request is receive-pack', { timeout: fuzzBudget('classify') }, () => {
   const rng = fuzzRng('classify');
   const seen = { read: 0, write: 0 };
   forAll(

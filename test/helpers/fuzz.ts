@@ -2,18 +2,84 @@
  * Seeded fuzzing for the pure parsers: a small PRNG, generators and mutators, and `forAll`, which
  * runs a property a fixed number of times and names the seed and the input when it fails.
  *
- *   const rng = fuzzRng('repo-name');            // prints the seed; GITWARD_FUZZ_SEED=N replays it
- *   forAll(rng, FUZZ_ITERATIONS, () => mutate(rng, rng.pick(SAMPLES)), (input) => { ... });
+ *   test('…', { timeout: fuzzBudget('parseRepoName') }, () => {
+ *     const rng = fuzzRng('parseRepoName');      // prints the seed; GITWARD_FUZZ_SEED=N replays it
+ *     forAll(rng, FUZZ_ITERATIONS, () => mutate(rng, rng.pick(SAMPLES)), (input) => { ... });
+ *   });
  *
  * No dependency: the generators are plain functions of the PRNG, so a seed replays exactly.
  */
 import crypto from 'node:crypto';
 
+/** The default of FUZZ_ITERATIONS, at which the budgets below hold. */
+const DEFAULT_FUZZ_ITERATIONS = 2_000;
 /**
  * Iterations of each property: enough to reach the corners the mutators aim at, few enough that
  * all fuzz files together stay well under a minute in CI. GITWARD_FUZZ_ITERATIONS raises it locally.
  */
-export const FUZZ_ITERATIONS = positiveInt(process.env.GITWARD_FUZZ_ITERATIONS) ?? 2_000;
+export const FUZZ_ITERATIONS = positiveInt(process.env.GITWARD_FUZZ_ITERATIONS) ?? DEFAULT_FUZZ_ITERATIONS;
+
+/** Issue 7's bound: all fuzz tests together, in CI at the default iterations, run in under a minute. */
+export const FUZZ_SUITE_BOUND_MS = 60_000;
+/**
+ * What one fuzz file costs besides its tests' budgets (a Node process, compiling imports): about
+ * 0.2 s measured; this much is set aside per file when the budgets are added up.
+ */
+export const FUZZ_FILE_OVERHEAD_MS = 500;
+
+/**
+ * The time budget of each fuzz test, by the name of its seed (fuzzRng), in ms at the default
+ * iterations. Each is the test's `timeout`, which stops a test waiting on I/O (the HTTP fuzzers);
+ * a synchronous loop never lets that timer fire, so forAll also stops a test once its process has
+ * spent the budget in CPU time: that is the fuzzers' own cost, which other work on a shared CI
+ * machine does not inflate the way it does wall time (each fuzz file runs in a process of its
+ * own, its tests one after another). The comments give what each test took in CI mode on this
+ * project's 2-core machine, alone and with 4 files at once (CPU time; wall time for the HTTP
+ * ones); the budgets leave 3-10 times that for slower CI machines. test/fuzz/budgets.test.ts checks
+ * that every fuzz test has one and that they add up, with FUZZ_FILE_OVERHEAD_MS per file, to less
+ * than FUZZ_SUITE_BOUND_MS.
+ */
+export const FUZZ_BUDGETS_MS: Readonly<Record<string, number>> = {
+  // basic-auth.test.ts: 0.21-0.24 s CPU; 0.05 s.
+  parseBasicAuth: 1_500,
+  'parseBasicAuth-valid': 500,
+  // cgi-head.test.ts: 0.28-0.33 s; 0.06 s.
+  'cgi-head': 2_000,
+  'cgi-head-cap': 500,
+  // client-address.test.ts: 0.32-0.34 s.
+  'client-address': 2_000,
+  // config.test.ts, YAML parsing and the whole loader per input: 0.9 s; 0 s; 0.8-0.9 s; 1.25-1.4 s;
+  // 0.1 s; 0 s.
+  'config-text': 4_500,
+  'config-closed-maps': 500,
+  'config-unknown-key': 4_500,
+  'config-types': 6_500,
+  'config-cyclic-alias': 1_000,
+  'config-duplicate-key': 500,
+  // htpasswd.test.ts: 0.15-0.17 s; apr1 and crypt hashing, 0.18 s.
+  parseHtpasswd: 1_000,
+  verifyPassword: 1_000,
+  // http-requests.test.ts, a connection per request and a backend run per 200 (wall time):
+  // 1.1-3.4 s; 1.0-1.4 s.
+  'http-git-route': 12_000,
+  'http-sidecar': 7_500,
+  // repo-name.test.ts: 0.18-0.2 s; 0.21-0.23 s.
+  parseRepoName: 1_000,
+  classify: 1_500,
+  // budgets.test.ts: reads the fuzz files' source; a few thousand empty checks.
+  'fuzz-budgets': 500,
+  'fuzz-deadline': 500,
+};
+
+/**
+ * The budget of the fuzz test named `name` (FUZZ_BUDGETS_MS), scaled up when GITWARD_FUZZ_ITERATIONS
+ * asks for more inputs than the default. Throws for a name without a budget.
+ */
+export function fuzzBudget(name: string): number {
+  const ms = FUZZ_BUDGETS_MS[name];
+  if (ms === undefined) throw new Error(`fuzz test ${name} has no budget in FUZZ_BUDGETS_MS`);
+  return Math.ceil(ms * Math.max(1, FUZZ_ITERATIONS / DEFAULT_FUZZ_ITERATIONS));
+}
 
 function positiveInt(text: string | undefined): number | null {
   if (text === undefined || !/^\d+$/.test(text)) return null;
@@ -24,6 +90,10 @@ function positiveInt(text: string | undefined): number | null {
 /** A seeded pseudo-random source (mulberry32: 32-bit state, fast, good enough for fuzzing). */
 export interface Rng {
   readonly seed: number;
+  /** The CPU time this rng's test may spend (its budget, from fuzzRng), or Infinity. */
+  readonly budgetMs: number;
+  /** CPU time (user + system) the process has spent since the rng was made, in ms. */
+  spentMs(): number;
   /** A float in [0, 1). */
   next(): number;
   /** An integer in [0, n). */
@@ -39,8 +109,9 @@ export interface Rng {
   string(alphabet: string | readonly string[], maxLen: number): string;
 }
 
-/** Creates the PRNG for `seed`. */
-export function createRng(seed: number): Rng {
+/** Creates the PRNG for `seed`, with no budget unless one is given (its CPU clock starts now). */
+export function createRng(seed: number, budgetMs = Number.POSITIVE_INFINITY): Rng {
+  const cpuStart = process.cpuUsage();
   let state = seed >>> 0;
   const next = (): number => {
     state = (state + 0x6d2b79f5) >>> 0;
@@ -52,6 +123,11 @@ export function createRng(seed: number): Rng {
   const int = (n: number): number => Math.floor(next() * n);
   const rng: Rng = {
     seed,
+    budgetMs,
+    spentMs() {
+      const { user, system } = process.cpuUsage(cpuStart);
+      return (user + system) / 1000;
+    },
     next,
     int,
     range: (lo, hi) => lo + int(hi - lo + 1),
@@ -91,9 +167,16 @@ function fnv1a(text: string): number {
   return h;
 }
 
-/** `createRng(fuzzSeed(name))`. */
+/** `createRng(fuzzSeed(name))`, with the test's budget (fuzzBudget). */
 export function fuzzRng(name: string): Rng {
-  return createRng(fuzzSeed(name));
+  return createRng(fuzzSeed(name), fuzzBudget(name));
+}
+
+function checkBudget(rng: Rng, i: number, iterations: number): void {
+  if (rng.budgetMs === Number.POSITIVE_INFINITY || rng.spentMs() <= rng.budgetMs) return;
+  throw new Error(
+    `seed ${rng.seed}: over its budget of ${rng.budgetMs} ms of CPU time after ${i + 1} of ${iterations} inputs (FUZZ_BUDGETS_MS in test/helpers/fuzz.ts; the fuzz suite must stay under ${FUZZ_SUITE_BOUND_MS / 1000} s in CI)`,
+  );
 }
 
 /** Shows an input in a failure message: JSON for strings, hex for bytes, cut to `max` characters. */
@@ -104,7 +187,8 @@ export function show(input: unknown, max = 600): string {
 
 /**
  * Runs `check` on `iterations` inputs from `generate`. A failure is rethrown naming the seed, the
- * iteration and the input, so `GITWARD_FUZZ_SEED=<seed>` replays it.
+ * iteration and the input, so `GITWARD_FUZZ_SEED=<seed>` replays it. Once the process has spent
+ * more CPU time than the rng's budget it fails too: the test has overrun its budget.
  */
 export function forAll<T>(rng: Rng, iterations: number, generate: () => T, check: (input: T) => void): void {
   for (let i = 0; i < iterations; i++) {
@@ -115,6 +199,7 @@ export function forAll<T>(rng: Rng, iterations: number, generate: () => T, check
       const message = err instanceof Error ? err.message : String(err);
       throw new Error(`seed ${rng.seed}, iteration ${i}, input ${show(input)}:\n${message}`, { cause: err });
     }
+    checkBudget(rng, i, iterations);
   }
 }
 
@@ -128,6 +213,7 @@ export async function forAllAsync<T>(rng: Rng, iterations: number, generate: () 
       const message = err instanceof Error ? err.message : String(err);
       throw new Error(`seed ${rng.seed}, iteration ${i}, input ${show(input)}:\n${message}`, { cause: err });
     }
+    checkBudget(rng, i, iterations);
   }
 }
 
