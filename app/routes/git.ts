@@ -5,6 +5,7 @@ import type { RequestHandler } from 'express';
 import { buildBackendEnv } from '../backend/backend-env.js';
 import type { BackendPool } from '../backend/backend-process.js';
 import { buildCgiEnv } from '../backend/cgi-env.js';
+import { isLsRefs, peekBody, pickRunner } from '../backend/pick-runner.js';
 import { runBackend, type BackendStats } from '../backend/run-backend.js';
 import type { AppDeps } from '../deps.js';
 import { NotFound } from '../errors.js';
@@ -97,10 +98,15 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): Reque
         processEnv: options.processEnv,
         git4nginxEnv: runtime.config.compat.git4nginxEnv,
       });
-      ctx.logger.debug('backend.start', { repo: allowed.git.repo, service: allowed.git.service, user: allowed.identity.user });
       // Pushes never go to the pool: they need gitward's own spawn (process group, parent-death
-      // signal, exit code in the audit line); reads are where the latency is.
-      await runBackend({ req, res, backendPath: options.backendPath, env, logger: ctx.logger, stats, pool: isPush ? null : (options.pool ?? null) });
+      // signal, exit code in the audit line). Of the reads, the pool takes the small answers.
+      let pool = isPush ? null : (options.pool ?? null);
+      if (pool !== null) {
+        const choice = pickRunner(allowed.git, req.headers);
+        if (choice === 'spawn' || (choice === 'peek' && !isLsRefs(await peekBody(req)))) pool = null;
+      }
+      ctx.logger.debug('backend.start', { repo: allowed.git.repo, service: allowed.git.service, user: allowed.identity.user, runner: pool === null ? 'spawn' : 'fcgiwrap' });
+      await runBackend({ req, res, backendPath: options.backendPath, env, logger: ctx.logger, stats, pool });
     } finally {
       copyStats();
       if (logDir !== null) await relogHookLogs(logDir, ctx.logger);

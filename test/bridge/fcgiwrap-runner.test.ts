@@ -32,6 +32,23 @@ function workersOf(pid: number): ProcInfo[] {
   return descendantsOf(pid).filter((p) => p.state !== 'Z' && cmdline(p.pid).some((a) => a.includes('gitward-fcgiwrap-')));
 }
 
+/** Audit lines after the first `from` that pass `keep`, once the server has written them all. */
+async function waitForLines(gw: SpawnedGitward, from: number, keep: (l: Record<string, unknown>) => boolean): Promise<Array<Record<string, unknown>>> {
+  // The client has exited, so every request is over; the last audit line follows within moments.
+  let seen = -1;
+  await waitFor(
+    () => {
+      const now = gw.stdoutLines.length;
+      const settled = now === seen;
+      seen = now;
+      return settled;
+    },
+    'the audit lines of the command',
+    10_000,
+  );
+  return gw.stdoutLines.slice(from).filter(keep);
+}
+
 async function seed(gw: SpawnedGitward): Promise<string> {
   const work = path.join(gw.dir, 'work');
   await gitOk(['init', '-q', '-b', 'main', work], { cwd: gw.dir, env: gw.gitEnv });
@@ -114,9 +131,18 @@ describe('server.backend_runner: fcgiwrap', { skip: SKIP }, () => {
     assert.equal(chosen.runner, 'fcgiwrap', JSON.stringify(chosen));
     assert.equal(workersOf(gw.child.pid as number).length, 4, 'server.fcgiwrap_workers defaults to 4');
     await seed(gw);
-    await gitOk(['clone', '-q', gw.url('r', ANN), path.join(gw.dir, 'auto-clone')], { cwd: gw.dir, env: gw.gitEnv });
-    const clone = gw.stdoutLines.filter((l) => l.service === 'git-upload-pack' && l.status === 200);
-    assert.ok(clone.length > 0 && clone.every((l) => l.exitCode === null), 'reads went to the workers, which report no exit code');
+    // Which runner served a read shows in its audit line: workers report no exit code.
+    const linesOf = async (args: string[]): Promise<Array<Record<string, unknown>>> => {
+      const before = gw.stdoutLines.length;
+      await gitOk(args, { cwd: gw.dir, env: gw.gitEnv });
+      return waitForLines(gw, before, (l) => l.service === 'git-upload-pack' && l.status === 200);
+    };
+    const clone = await linesOf(['-c', 'protocol.version=0', 'clone', '-q', gw.url('r', ANN), path.join(gw.dir, 'auto-clone')]);
+    assert.deepEqual(clone.map((l) => [(l.bytesIn as number) > 0 ? 'POST' : 'GET', l.exitCode]), [['GET', null], ['POST', 0]], 'the advertisement went to a worker, the pack was spawned');
+    const v2 = await linesOf(['-c', 'protocol.version=2', 'ls-remote', gw.url('r', ANN)]);
+    assert.deepEqual(v2.map((l) => [(l.bytesIn as number) > 0 ? 'POST' : 'GET', l.exitCode]), [['GET', null], ['POST', null]], 'v2 ls-refs went to a worker too');
+    const v2clone = await linesOf(['-c', 'protocol.version=2', 'clone', '-q', gw.url('r', ANN), path.join(gw.dir, 'auto-clone-v2')]);
+    assert.deepEqual(v2clone.map((l) => [(l.bytesIn as number) > 0 ? 'POST' : 'GET', l.exitCode]), [['GET', null], ['POST', null], ['POST', 0]], 'v2: capabilities and ls-refs to workers, the fetch spawned');
   });
 
   it('auto falls back to spawning when fcgiwrap is not installed, and says so', { timeout: 60_000 }, async (t) => {
