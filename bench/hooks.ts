@@ -9,7 +9,7 @@
  *
  * - **through gitward**: the environment gitward gives git-http-backend for a push
  *   (`buildBackendEnv`: GITWARD_CONFIG, GITWARD_USER, GITWARD_GROUPS, GITWARD_INFO, GITWARD_REPO,
- *   GITWARD_REQUEST_ID, a fresh GITWARD_LOG_DIR per push, the CGI variables);
+ *   GITWARD_REQUEST_ID, GITWARD_HOOK_PLAN, a fresh GITWARD_LOG_DIR per push, the CGI variables);
  * - **local**: an admin's push on the server, the config found through `git config gitward.config`.
  *
  * and in the config: a 7-line one, and a realistic one (300 users, 30 groups, 400 repos in 20
@@ -24,6 +24,7 @@ import { dispatcherPath, installHooks } from '../app/cli/repo-admin.js';
 import { loadConfig } from '../app/config/load.js';
 import { compilePolicy } from '../app/policy/compile.js';
 import { resolveIdentity } from '../app/policy/identity.js';
+import { encodeHookPlan } from '../hooks/hook-plan.js';
 import { parseRepoName } from '../app/request/repo-name.js';
 import { fmtStats, stats, table, timedOk } from './measure.js';
 
@@ -140,6 +141,7 @@ async function main(): Promise<void> {
               configFile: file,
               requestId: `bench-${++n}`,
               logDir,
+              hookPlan: encodeHookPlan(policy, repoName),
               processEnv: { PATH: env.PATH, HOME: home, LANG: 'C' },
               git4nginxEnv: false,
             });

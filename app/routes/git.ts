@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { RequestHandler } from 'express';
+import { encodeHookPlan } from '../../hooks/hook-plan.js';
 import { buildBackendEnv } from '../backend/backend-env.js';
 import type { BackendPool } from '../backend/backend-process.js';
 import { buildCgiEnv } from '../backend/cgi-env.js';
@@ -86,6 +87,8 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): Reque
         configFile: runtime.config.file,
         requestId: ctx.requestId,
         logDir,
+        // What the pre-receive hook needs of the config, so it does not parse it again.
+        hookPlan: isPush ? encodeHookPlan(runtime.policy, allowed.git.repo) : null,
         processEnv: options.processEnv,
         git4nginxEnv: runtime.config.compat.git4nginxEnv,
       });
