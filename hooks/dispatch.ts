@@ -51,17 +51,19 @@ function loadPreReceive(): typeof import('./pre-receive.js') {
 
 /**
  * One audit line per applied update. Through gitward the repo and user come from the environment
- * (no config to load: post-receive runs while the pusher waits); a local push reads the config
- * for repo_root and hooks.local_user.
+ * (no config to load: post-receive runs while the pusher waits; the launcher normally does not even
+ * start Node for it). Otherwise the config gives the repo (repo_root), `hooks.local_user` for a
+ * local push, and `hooks.log_file`.
  */
 async function postReceive(io: DispatchIO, updates: readonly HookUpdate[], gitEnv: Record<string, string>, log: HookLog): Promise<number> {
   let user: string | null = io.env.GITWARD_USER || io.env.REMOTE_USER || null;
   let repo: string | null = io.env.GITWARD_REPO || null;
-  if (!isHttpPush(io.env) || repo === null) {
+  if (!isHttpPush(io.env) || repo === null || !io.env.GITWARD_LOG_DIR) {
     try {
-      const local = await loadPreReceive().localPushFacts(io, gitEnv);
-      repo = local.repo;
-      if (!isHttpPush(io.env)) user = local.localUser;
+      const facts = await loadPreReceive().hookFacts(io, gitEnv);
+      repo = facts.repo;
+      if (!isHttpPush(io.env)) user = facts.localUser;
+      log.useFile(facts.logFile);
     } catch (err) {
       log.log('warn', 'hook.post-receive-config', { error: describeError(err) });
     }
@@ -81,7 +83,8 @@ export async function dispatch(io: DispatchIO): Promise<number> {
   const local = !isHttpPush(io.env);
   const log = createHookLog({
     dir: io.env.GITWARD_LOG_DIR || null,
-    // A hook's stderr reaches the pusher: only an admin's push on the server may see log lines.
+    // A hook's stderr reaches the pusher: only an admin's push on the server may see log lines
+    // (when the config names no hooks.log_file).
     stderr: local ? io.stderr : null,
     hookName: io.hookName,
     pid: io.pid,
@@ -103,6 +106,8 @@ export async function dispatch(io: DispatchIO): Promise<number> {
     else if (err instanceof HookOptionsError) line = `gitward: push refused: a hook plugin is misconfigured (${shortWhere(err.message.split(': ')[0] ?? '')}); the details are in the server log`;
     io.stderr.write(`${line}\n`);
     return 1;
+  } finally {
+    log.flush();
   }
 }
 

@@ -23,6 +23,8 @@ export interface HookPlan {
   readonly plugins: ReadonlyMap<string, string>;
   /** The plugin settings in force for `repo` (`hookSettingsFor`), with their `file:line`. */
   readonly settings: ReadonlyMap<string, HookPluginSetting>;
+  /** `hooks.log_file` (used only without GITWARD_LOG_DIR). */
+  readonly logFile: string | null;
 }
 
 /** Bumped when the format changes: a hook of another version then reads the config itself. */
@@ -57,6 +59,7 @@ export function encodeHookPlan(policy: CompiledPolicy, repo: string): string | n
     order: config.hooks.order,
     plugins: [...config.hooks.plugins],
     settings: [...hookSettingsFor(policy, repo)].map(([name, s]) => [name, s.options, s.where]),
+    logFile: config.hooks.logFile,
   }, keepExact);
   return exact && Buffer.byteLength(text) <= MAX_HOOK_PLAN_BYTES ? text : null;
 }
@@ -75,9 +78,10 @@ export function parseHookPlan(text: string): HookPlan | null {
     return null;
   }
   if (!isPlainObject(raw) || raw.v !== PLAN_VERSION) return null;
-  const { configSha256, repo, repoRoot, configDir, order, plugins, settings } = raw;
+  const { configSha256, repo, repoRoot, configDir, order, plugins, settings, logFile } = raw;
   if (!isString(configSha256) || !/^[0-9a-f]{64}$/.test(configSha256) || !isString(repo) || !isString(repoRoot) || !isString(configDir)) return null;
   if (!Array.isArray(order) || !order.every(isString) || !Array.isArray(plugins) || !plugins.every(isPair) || !Array.isArray(settings) || !settings.every(isSetting)) return null;
+  if (logFile !== null && !isString(logFile)) return null;
   return {
     configSha256,
     repo,
@@ -86,5 +90,6 @@ export function parseHookPlan(text: string): HookPlan | null {
     order,
     plugins: new Map(plugins),
     settings: new Map(settings.map(([name, options, where]) => [name, { options, where }])),
+    logFile,
   };
 }

@@ -101,10 +101,10 @@ export function identityFromEnv(env: DispatchIO['env'], config: GitwardConfig): 
   return { ...resolveIdentity(policy(), local, 'local'), source: 'local' };
 }
 
-/** For post-receive of a local push: the repo name and `hooks.local_user`, from the config. */
-export async function localPushFacts(io: DispatchIO, gitEnv: Record<string, string>): Promise<{ repo: string | null; localUser: string | null }> {
+/** For a post-receive run by the dispatcher: the repo name, `hooks.local_user` and `hooks.log_file`. */
+export async function hookFacts(io: DispatchIO, gitEnv: Record<string, string>): Promise<{ repo: string | null; localUser: string | null; logFile: string | null }> {
   const config = await configLoader().loadConfig(await configPath(io, gitEnv));
-  return { repo: repoNameFrom(io.cwd, config.repoRoot), localUser: config.hooks.localUser };
+  return { repo: repoNameFrom(io.cwd, config.repoRoot), localUser: config.hooks.localUser, logFile: config.hooks.logFile };
 }
 
 /** What the checks of one push need: from gitward's plan, or from the config file. */
@@ -143,12 +143,14 @@ async function setupFromPlan(io: DispatchIO, log: HookLog): Promise<CheckSetup |
   const { createHash } = require('node:crypto') as typeof import('node:crypto');
   if (createHash('sha256').update(text).digest('hex') !== plan.configSha256) return unused('the config file changed since gitward loaded it');
   if (repoNameFrom(io.cwd, plan.repoRoot) !== plan.repo) return unused('the repository is not the one the plan is for');
+  log.useFile(plan.logFile);
   return { repo: plan.repo, identity, settings: plan.settings, hooks: plan, configDir: plan.configDir };
 }
 
 /** The setup from the config file (GITWARD_CONFIG or `gitward.config`), validated completely. */
-async function setupFromConfig(io: DispatchIO, gitEnv: Record<string, string>): Promise<CheckSetup> {
+async function setupFromConfig(io: DispatchIO, gitEnv: Record<string, string>, log: HookLog): Promise<CheckSetup> {
   const config = await configLoader().loadConfig(await configPath(io, gitEnv));
+  log.useFile(config.hooks.logFile);
   const repo = repoNameFrom(io.cwd, config.repoRoot);
   if (repo === null) throw new Refusal('gitward: push refused: this repository is not <name>.git under the configured repo_root');
   // Only this repo's nodes of the tree: the hook needs nothing else the compiled policy holds.
@@ -160,7 +162,7 @@ async function setupFromConfig(io: DispatchIO, gitEnv: Record<string, string>): 
  * line per rejected ref and returns 1 (git then refuses the whole push) when anything was rejected.
  */
 export async function preReceive(io: DispatchIO, updates: readonly HookUpdate[], gitEnv: Record<string, string>, log: HookLog): Promise<number> {
-  const { repo, identity, settings, hooks, configDir } = (await setupFromPlan(io, log)) ?? (await setupFromConfig(io, gitEnv));
+  const { repo, identity, settings, hooks, configDir } = (await setupFromPlan(io, log)) ?? (await setupFromConfig(io, gitEnv, log));
   const rlog = log.with({ repo, user: identity.user, source: identity.source });
   const plugins = await loadHookPlugins(settings, hooks, configDir, rlog);
   const git = createRepoReader(io.cwd, gitEnv);

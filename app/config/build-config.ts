@@ -226,7 +226,7 @@ export function buildConfig(text: string, file: string, options: BuildOptions = 
     users: users.map,
     groups: groups.map,
     repos,
-    hooks: { order: hooks.order, plugins: hooks.plugins, localUser: hooks.localUser },
+    hooks: { order: hooks.order, plugins: hooks.plugins, localUser: hooks.localUser, logFile: hooks.logFile },
     repoDefaults,
     sidecar,
     server,
@@ -645,8 +645,8 @@ function parseHooks(
   p: Problems,
   entry: YamlEntry | undefined,
   dir: string,
-): { order: string[]; orderLines: { name: string; line: number; path: string }[]; plugins: Map<string, string>; localUser: string | null } {
-  const s = sectionKeys(p, entry, 'hooks', ['order', 'plugins', 'local_user']);
+): { order: string[]; orderLines: { name: string; line: number; path: string }[]; plugins: Map<string, string>; localUser: string | null; logFile: string | null } {
+  const s = sectionKeys(p, entry, 'hooks', ['order', 'plugins', 'local_user', 'log_file']);
   const orderList = stringListAt(p, s.get('order'), 'hooks.order');
   const plugins = new Map<string, string>();
   const pe = s.get('plugins');
@@ -669,6 +669,13 @@ function parseHooks(
       if (localUser === '' || /[:\s\p{Cc}]/u.test(localUser)) p.add(lu.line, 'hooks.local_user', `bad user name "${localUser}"`);
     }
   }
+  let logFile: string | null = null;
+  const lf = s.get('log_file');
+  if (lf && !isNull(lf.value)) {
+    const v = stringAt(p, lf, 'hooks.log_file', '');
+    if (v !== '') logFile = path.resolve(dir, v);
+    else if (lf.value.kind === 'scalar' && lf.value.value === '') p.add(lf.line, 'hooks.log_file', 'must be a file path, or null for none');
+  }
   const order = orderList ? orderList.map((o) => o.value) : [...DEFAULTS.hookOrder];
   if (orderList) {
     const seen = new Set<string>();
@@ -680,7 +687,7 @@ function parseHooks(
   const orderLines = orderList ? orderList.map((o) => ({ name: o.value, line: o.line, path: o.path })) : [];
   // Third-party plugins not named in `order` run after the listed ones, in the order declared.
   for (const name of plugins.keys()) if (!order.includes(name)) order.push(name);
-  return { order, orderLines, plugins, localUser };
+  return { order, orderLines, plugins, localUser, logFile };
 }
 
 interface TreeContext {

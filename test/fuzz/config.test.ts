@@ -79,7 +79,7 @@ const CLOSED: ReadonlyArray<{ readonly at: readonly string[]; readonly keys: rea
   { at: ['credential_cache'], keys: ['ttl_seconds', 'max_entries'] },
   { at: ['brute_force'], keys: ['max_failures', 'window_seconds'] },
   { at: ['sidecar'], keys: ['enabled', 'path'] },
-  { at: ['hooks'], keys: ['order', 'plugins', 'local_user'] },
+  { at: ['hooks'], keys: ['order', 'plugins', 'local_user', 'log_file'] },
   { at: ['repo_defaults'], keys: ['initial_branch', 'deny_non_fast_forwards', 'deny_deletes', 'install_hooks'] },
   { at: ['compat'], keys: ['git4nginx_env'] },
   { at: ['users', 'ann'], keys: ['groups', 'info'] },
