@@ -60,7 +60,7 @@ async function postReceive(io: DispatchIO, updates: readonly HookUpdate[], gitEn
   let repo: string | null = io.env.GITWARD_REPO || null;
   if (!isHttpPush(io.env) || repo === null || !io.env.GITWARD_LOG_DIR) {
     try {
-      const facts = await loadPreReceive().hookFacts(io, gitEnv);
+      const facts = await loadPreReceive().hookFacts(io, gitEnv, log);
       repo = facts.repo;
       if (!isHttpPush(io.env)) user = facts.localUser;
       log.useFile(facts.logFile);

@@ -16,8 +16,14 @@ import { clientLines, runChecks } from './run-checks.js';
 
 // Start-up time matters (git waits for the hook on every push): the config loader (js-yaml), the
 // policy compiler and crypto are required only on the paths that use them.
-function configLoader(): typeof import('../app/config/load.js') {
-  return require('../app/config/load.js') as typeof import('../app/config/load.js');
+function configCache(): typeof import('./config-cache.js') {
+  return require('./config-cache.js') as typeof import('./config-cache.js');
+}
+
+/** The config at `file`, validated completely (through the dispatcher's cache of good loads). */
+function loadHookConfig(file: string, log: HookLog): GitwardConfig {
+  const { defaultCacheDir, loadConfigCached } = configCache();
+  return loadConfigCached(file, defaultCacheDir(), (event, fields) => log.log('warn', event, fields)).config;
 }
 
 /** The config file: GITWARD_CONFIG, else the repo's `gitward.config` git setting. */
@@ -102,8 +108,8 @@ export function identityFromEnv(env: DispatchIO['env'], config: GitwardConfig): 
 }
 
 /** For a post-receive run by the dispatcher: the repo name, `hooks.local_user` and `hooks.log_file`. */
-export async function hookFacts(io: DispatchIO, gitEnv: Record<string, string>): Promise<{ repo: string | null; localUser: string | null; logFile: string | null }> {
-  const config = await configLoader().loadConfig(await configPath(io, gitEnv));
+export async function hookFacts(io: DispatchIO, gitEnv: Record<string, string>, log: HookLog): Promise<{ repo: string | null; localUser: string | null; logFile: string | null }> {
+  const config = loadHookConfig(await configPath(io, gitEnv), log);
   return { repo: repoNameFrom(io.cwd, config.repoRoot), localUser: config.hooks.localUser, logFile: config.hooks.logFile };
 }
 
@@ -149,7 +155,7 @@ async function setupFromPlan(io: DispatchIO, log: HookLog): Promise<CheckSetup |
 
 /** The setup from the config file (GITWARD_CONFIG or `gitward.config`), validated completely. */
 async function setupFromConfig(io: DispatchIO, gitEnv: Record<string, string>, log: HookLog): Promise<CheckSetup> {
-  const config = await configLoader().loadConfig(await configPath(io, gitEnv));
+  const config = loadHookConfig(await configPath(io, gitEnv), log);
   log.useFile(config.hooks.logFile);
   const repo = repoNameFrom(io.cwd, config.repoRoot);
   if (repo === null) throw new Refusal('gitward: push refused: this repository is not <name>.git under the configured repo_root');

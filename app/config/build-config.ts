@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
+import { deepFreeze } from './deep-freeze.js';
 import type { AccessLevel } from '../types.js';
 import { BUILTIN_HOOK_PLUGIN_NAMES, GIT_SUFFIX, MAX_REPO_PATH_BYTES, PSEUDO_PRINCIPALS, parseRepoPath, segmentProblem, userNameProblem } from './names.js';
 import type {
@@ -825,15 +826,4 @@ function parseTests(p: Problems, entry: YamlEntry | undefined, knownUsers: Reado
     out.push(t);
   });
   return out;
-}
-
-/** Freezes objects, arrays and their contents (Maps are typed read-only instead). */
-function deepFreeze<T>(v: T): T {
-  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    if (v instanceof Map) {
-      for (const x of v.values()) deepFreeze(x);
-    } else for (const x of Object.values(v)) deepFreeze(x);
-  }
-  return v;
 }
