@@ -2,55 +2,22 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CompiledPolicy, GitwardConfig, HookPluginSetting, HooksSettings } from '../app/config/types.js';
 import { hookSettingsInTree } from '../app/policy/hook-settings.js';
-import { parseRepoName } from '../app/request/repo-name.js';
 import type { Identity } from '../app/types.js';
 import type { DispatchIO } from './dispatch.js';
+import { loadHookConfig, repoNameFrom } from './hook-config.js';
 import type { HookLog } from './hook-log.js';
 import { parseHookPlan } from './hook-plan.js';
-import type { HookUpdate } from './hook-plugin.js';
+import type { HookUpdate, RepoReader } from './hook-plugin.js';
 import { loadHookPlugins } from './load-hook-plugins.js';
 import { isHttpPush } from './push-origin.js';
 import { Refusal } from './refusal.js';
-import { createRepoReader, runGit } from './repo-reader.js';
 import { clientLines, runChecks } from './run-checks.js';
 
-// Start-up time matters (git waits for the hook on every push): the config loader (js-yaml), the
-// policy compiler and crypto are required only on the paths that use them.
-function configCache(): typeof import('./config-cache.js') {
-  return require('./config-cache.js') as typeof import('./config-cache.js');
-}
+// Where tests and tools have always found it.
+export { repoNameFrom } from './hook-config.js';
 
-/** The config at `file`, validated completely (through the dispatcher's cache of good loads). */
-function loadHookConfig(file: string, log: HookLog): GitwardConfig {
-  const { defaultCacheDir, loadConfigCached } = configCache();
-  return loadConfigCached(file, defaultCacheDir(), (event, fields) => log.log('warn', event, fields)).config;
-}
-
-/** The config file: GITWARD_CONFIG, else the repo's `gitward.config` git setting. */
-async function configPath(io: DispatchIO, gitEnv: Record<string, string>): Promise<string> {
-  if (io.env.GITWARD_CONFIG) return path.resolve(io.cwd, io.env.GITWARD_CONFIG);
-  const r = await runGit(['config', '--get', 'gitward.config'], io.cwd, gitEnv);
-  const value = r.stdout.trim();
-  if (r.code !== 0 || value === '') {
-    throw new Refusal('gitward: push refused: no gitward config for this repo (set GITWARD_CONFIG, or `git config gitward.config FILE` in the repo)');
-  }
-  return path.resolve(io.cwd, value);
-}
-
-/**
- * The repo's canonical name: its directory relative to `repo_root` (both resolved with realpath),
- * without `.git`, valid as in URLs (`parseRepoName`). Null for a repo outside `repo_root` or with
- * a name gitward would not serve: its policy cannot be known, so the push is refused.
- */
-export function repoNameFrom(cwd: string, repoRoot: string): string | null {
-  const rel = path.relative(fs.realpathSync(repoRoot), fs.realpathSync(cwd));
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel) || !rel.endsWith('.git')) return null;
-  try {
-    return parseRepoName(rel.split(path.sep).join('/'));
-  } catch {
-    return null;
-  }
-}
+// Start-up time matters (git waits for the hook on every push): the policy compiler and crypto are
+// required only on the paths that use them (the config loader only in hook-config.ts).
 
 function jsonEnv(value: string | undefined, name: string, check: (v: unknown) => boolean): unknown {
   if (value === undefined || value === '') return undefined;
@@ -107,12 +74,6 @@ export function identityFromEnv(env: DispatchIO['env'], config: GitwardConfig): 
   return { ...resolveIdentity(policy(), local, 'local'), source: 'local' };
 }
 
-/** For a post-receive run by the dispatcher: the repo name, `hooks.local_user` and `hooks.log_file`. */
-export async function hookFacts(io: DispatchIO, gitEnv: Record<string, string>, log: HookLog): Promise<{ repo: string | null; localUser: string | null; logFile: string | null }> {
-  const config = loadHookConfig(await configPath(io, gitEnv), log);
-  return { repo: repoNameFrom(io.cwd, config.repoRoot), localUser: config.hooks.localUser, logFile: config.hooks.logFile };
-}
-
 /** What the checks of one push need: from gitward's plan, or from the config file. */
 interface CheckSetup {
   readonly repo: string;
@@ -128,7 +89,7 @@ interface CheckSetup {
  * info in the environment. Null otherwise (with the reason logged when a plan was passed): the
  * caller reads the config file, exactly as without a plan.
  */
-async function setupFromPlan(io: DispatchIO, log: HookLog): Promise<CheckSetup | null> {
+function setupFromPlan(io: DispatchIO, log: HookLog): CheckSetup | null {
   const raw = io.env.GITWARD_HOOK_PLAN;
   if (!raw) return null;
   const unused = (reason: string): null => {
@@ -142,7 +103,7 @@ async function setupFromPlan(io: DispatchIO, log: HookLog): Promise<CheckSetup |
   if (identity === null) return unused('the environment does not name the groups and info of the pusher');
   let text: string;
   try {
-    text = await fs.promises.readFile(path.resolve(io.cwd, io.env.GITWARD_CONFIG), 'utf8');
+    text = fs.readFileSync(path.resolve(io.cwd, io.env.GITWARD_CONFIG), 'utf8');
   } catch {
     return unused('the config file cannot be read');
   }
@@ -154,8 +115,8 @@ async function setupFromPlan(io: DispatchIO, log: HookLog): Promise<CheckSetup |
 }
 
 /** The setup from the config file (GITWARD_CONFIG or `gitward.config`), validated completely. */
-async function setupFromConfig(io: DispatchIO, gitEnv: Record<string, string>, log: HookLog): Promise<CheckSetup> {
-  const config = loadHookConfig(await configPath(io, gitEnv), log);
+async function setupFromConfig(io: DispatchIO, configFile: () => Promise<string>, log: HookLog): Promise<CheckSetup> {
+  const config = loadHookConfig(await configFile(), log);
   log.useFile(config.hooks.logFile);
   const repo = repoNameFrom(io.cwd, config.repoRoot);
   if (repo === null) throw new Refusal('gitward: push refused: this repository is not <name>.git under the configured repo_root');
@@ -166,18 +127,14 @@ async function setupFromConfig(io: DispatchIO, gitEnv: Record<string, string>, l
 /**
  * pre-receive: every enabled plugin (in `hooks.order`) on every update, no early exit; prints one
  * line per rejected ref and returns 1 (git then refuses the whole push) when anything was rejected.
+ * `git` reads the repository as it was before the push; `configFile` names the config (when no
+ * plan from gitward serves).
  */
-export async function preReceive(io: DispatchIO, updates: readonly HookUpdate[], gitEnv: Record<string, string>, log: HookLog): Promise<number> {
-  const { repo, identity, settings, hooks, configDir } = (await setupFromPlan(io, log)) ?? (await setupFromConfig(io, gitEnv, log));
+export async function preReceive(io: DispatchIO, updates: readonly HookUpdate[], git: RepoReader, configFile: () => Promise<string>, log: HookLog): Promise<number> {
+  const { repo, identity, settings, hooks, configDir } = setupFromPlan(io, log) ?? (await setupFromConfig(io, configFile, log));
   const rlog = log.with({ repo, user: identity.user, source: identity.source });
   const plugins = await loadHookPlugins(settings, hooks, configDir, rlog);
-  const git = createRepoReader(io.cwd, gitEnv);
-  let outcomes;
-  try {
-    outcomes = await runChecks(plugins, { repo, identity, git, updates }, rlog);
-  } finally {
-    git.close();
-  }
+  const outcomes = await runChecks(plugins, { repo, identity, git, updates }, rlog);
   const refused = outcomes.some((o) => o.rejections.length > 0 || o.failures.length > 0);
   for (const o of outcomes) {
     const verdict = o.rejections.length > 0 || o.failures.length > 0 ? 'rejected' : refused ? 'declined' : 'accepted';

@@ -1,4 +1,4 @@
-import { GIT_SUFFIX } from '../config/names.js';
+import { GIT_SUFFIX } from '../request/repo-name.js';
 import type { CompiledPolicy, HookPluginSetting, RepoNode } from '../config/types.js';
 
 /**
