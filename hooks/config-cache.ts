@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { MAX_CONFIG_BYTES, readConfigTextSync } from '../app/config/config-file.js';
 import { deepFreeze } from '../app/config/deep-freeze.js';
-import type { GitwardConfig, HookPluginSetting, RepoNode, UserEntry } from '../app/config/types.js';
+import type { GitwardConfig, HookPluginSetting, HooksSettings, RepoNode, UserEntry } from '../app/config/types.js';
+import { hookSettingsAlong, hookSettingsInTree, nodesOnPath } from '../app/policy/hook-settings.js';
 
 /*
  * The hook dispatcher runs once per push, cold: parsing and validating the YAML config is most of
@@ -30,9 +31,25 @@ export function defaultCacheDir(): string | null {
   return uid === undefined ? null : path.join(os.tmpdir(), `gitward-hook-cache-${uid}`);
 }
 
-/** How a config was obtained, for tests and logs. */
+/**
+ * What a hook reads of the config: what every run uses, the settings of one repo, and the whole
+ * config only on demand (to recompute a pusher's groups). From the cache, only what is asked for
+ * is built: reviving a config of a few hundred repos whole costs more than the rest of the run.
+ */
+export interface HookConfig {
+  readonly file: string;
+  readonly dir: string;
+  readonly repoRoot: string;
+  readonly hooks: HooksSettings;
+  /** The plugin settings in force for `repo`, as `hookSettingsFor` (frozen). */
+  settingsFor(repo: string): ReadonlyMap<string, HookPluginSetting>;
+  /** The whole config, as `loadConfig` returns it (frozen). */
+  full(): GitwardConfig;
+}
+
+/** A loaded config and where it came from, for tests and logs. */
 export interface CachedLoad {
-  readonly config: GitwardConfig;
+  readonly config: HookConfig;
   readonly from: 'cache' | 'file';
 }
 
@@ -50,8 +67,8 @@ export function loadConfigCached(file: string, cacheDir: string | null, warn: (e
   const entryFile = dir === null ? null : path.join(dir, `${sha256(abs).slice(0, 32)}.json`);
   const code = loaderFingerprint();
   if (entryFile !== null) {
-    const config = readEntry(entryFile, { abs, textSha256, code });
-    if (config !== null) return { config, from: 'cache' };
+    const json = readEntry(entryFile, { abs, textSha256, code });
+    if (json !== null) return { config: viewOfJson(json), from: 'cache' };
   }
   const deps: Array<[string, string]> = [];
   const { buildConfig } = require('../app/config/build-config.js') as typeof import('../app/config/build-config.js');
@@ -63,7 +80,23 @@ export function loadConfigCached(file: string, cacheDir: string | null, warn: (e
     },
   });
   if (entryFile !== null && config.hash === textSha256) writeEntry(entryFile, { format: CACHE_FORMAT, code, file: abs, textSha256, deps, config: toJson(config) });
-  return { config, from: 'file' };
+  return { config: viewOf(config), from: 'file' };
+}
+
+function viewOf(config: GitwardConfig): HookConfig {
+  return { file: config.file, dir: config.dir, repoRoot: config.repoRoot, hooks: config.hooks, settingsFor: (repo) => hookSettingsInTree(config.repos, repo), full: () => config };
+}
+
+function viewOfJson(j: ConfigJson): HookConfig {
+  let full: GitwardConfig | null = null;
+  return {
+    file: j.file,
+    dir: j.dir,
+    repoRoot: j.repoRoot,
+    hooks: deepFreeze({ ...j.hooks, plugins: new Map(j.hooks.plugins) }),
+    settingsFor: (repo) => deepFreeze(hookSettingsAlong(nodesOnPath(j.repos, repo, (n, key) => n.children.find(([k]) => k === key)?.[1]))),
+    full: () => (full ??= fromJson(j)),
+  };
 }
 
 function sha256(text: string): string {
@@ -113,7 +146,7 @@ interface Entry {
 }
 
 /** The entry's config when it was made from these inputs (and its dependencies are unchanged); else null. */
-function readEntry(entryFile: string, want: { abs: string; textSha256: string; code: string }): GitwardConfig | null {
+function readEntry(entryFile: string, want: { abs: string; textSha256: string; code: string }): ConfigJson | null {
   let raw: string;
   try {
     const fd = fs.openSync(entryFile, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
@@ -127,7 +160,7 @@ function readEntry(entryFile: string, want: { abs: string; textSha256: string; c
     const e = JSON.parse(raw) as Entry;
     if (e.format !== CACHE_FORMAT || e.code !== want.code || e.file !== want.abs || e.textSha256 !== want.textSha256) return null;
     for (const [f, h] of e.deps) if (sha256(fs.readFileSync(f, 'utf8')) !== h) return null;
-    return fromJson(e.config);
+    return e.config;
   } catch {
     return null;
   }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { GitwardConfig } from '../app/config/types.js';
 import { parseRepoName } from '../app/request/repo-name.js';
+import type { HookConfig } from './config-cache.js';
 import type { DispatchIO } from './dispatch.js';
 import type { HookLog } from './hook-log.js';
 
@@ -11,7 +11,7 @@ function configCache(): typeof import('./config-cache.js') {
 }
 
 /** The config at `file`, validated completely (through the dispatcher's cache of good loads). */
-export function loadHookConfig(file: string, log: HookLog): GitwardConfig {
+export function loadHookConfig(file: string, log: HookLog): HookConfig {
   const { defaultCacheDir, loadConfigCached } = configCache();
   return loadConfigCached(file, defaultCacheDir(), (event, fields) => log.log('warn', event, fields)).config;
 }

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CompiledPolicy, GitwardConfig, HookPluginSetting, HooksSettings } from '../app/config/types.js';
-import { hookSettingsInTree } from '../app/policy/hook-settings.js';
+import type { CompiledPolicy, HookPluginSetting, HooksSettings } from '../app/config/types.js';
 import type { Identity } from '../app/types.js';
+import type { HookConfig } from './config-cache.js';
 import type { DispatchIO } from './dispatch.js';
 import { loadHookConfig, repoNameFrom } from './hook-config.js';
 import type { HookLog } from './hook-log.js';
@@ -58,10 +58,10 @@ function identityFromEnvAlone(env: DispatchIO['env']): Identity | null {
  * the config when absent); anonymous for an HTTP push without a user; and for a push made on the
  * server without gitward's environment, `hooks.local_user` (null refuses such pushes).
  */
-export function identityFromEnv(env: DispatchIO['env'], config: GitwardConfig): Identity {
+export function identityFromEnv(env: DispatchIO['env'], config: HookConfig): Identity {
   const known = identityFromEnvAlone(env);
   if (known !== null) return known;
-  const policy = (): CompiledPolicy => (require('../app/policy/compile.js') as typeof import('../app/policy/compile.js')).compilePolicy(config);
+  const policy = (): CompiledPolicy => (require('../app/policy/compile.js') as typeof import('../app/policy/compile.js')).compilePolicy(config.full());
   const { resolveIdentity } = require('../app/policy/identity.js') as typeof import('../app/policy/identity.js');
   const { user, groups, info } = pusherFromEnv(env);
   if (user !== null) {
@@ -121,7 +121,7 @@ async function setupFromConfig(io: DispatchIO, configFile: () => Promise<string>
   const repo = repoNameFrom(io.cwd, config.repoRoot);
   if (repo === null) throw new Refusal('gitward: push refused: this repository is not <name>.git under the configured repo_root');
   // Only this repo's nodes of the tree: the hook needs nothing else the compiled policy holds.
-  return { repo, identity: identityFromEnv(io.env, config), settings: hookSettingsInTree(config.repos, repo), hooks: config.hooks, configDir: config.dir };
+  return { repo, identity: identityFromEnv(io.env, config), settings: config.settingsFor(repo), hooks: config.hooks, configDir: config.dir };
 }
 
 /**

@@ -15,26 +15,31 @@ export function hookSettingsFor(policy: CompiledPolicy, repo: string): ReadonlyM
  * needs the settings of one repo and nothing else the compiled policy holds.
  */
 export function hookSettingsInTree(root: RepoNode, repo: string): ReadonlyMap<string, HookPluginSetting> {
-  return hookSettingsAlong(nodesOnPath(root, repo));
+  return hookSettingsAlong(nodesOnPath(root, repo, (n, key) => n.children.get(key)));
 }
 
-/** The nodes of the tree on the path of `repo`, root first (as `CompiledPolicy.nodesFor`). */
-export function nodesOnPath(root: RepoNode, repo: string): RepoNode[] {
+/**
+ * The nodes of a tree on the path of `repo`, root first (as `CompiledPolicy.nodesFor`): project
+ * groups by name, then the repo by `<name>.git`. `child` finds a node's child by its key, so the
+ * walk serves any form of the tree (the dispatcher's cache walks it as JSON).
+ */
+export function nodesOnPath<N extends { readonly kind: RepoNode['kind'] }>(root: N, repo: string, child: (node: N, key: string) => N | undefined): N[] {
   const segments = repo.split('/');
   const nodes = [root];
   let cur = root;
   for (let i = 0; i < segments.length - 1; i++) {
-    const next = cur.children.get(segments[i] as string);
+    const next = child(cur, segments[i] as string);
     if (!next || next.kind !== 'group') return nodes;
     nodes.push(next);
     cur = next;
   }
-  const leaf = cur.children.get(`${segments[segments.length - 1] as string}${GIT_SUFFIX}`);
+  const leaf = child(cur, `${segments[segments.length - 1] as string}${GIT_SUFFIX}`);
   if (leaf && leaf.kind === 'repo') nodes.push(leaf);
   return nodes;
 }
 
-function hookSettingsAlong(nodes: readonly RepoNode[]): ReadonlyMap<string, HookPluginSetting> {
+/** The settings in force after `nodes` (root first): the deepest wins whole, `enable: false` removes. */
+export function hookSettingsAlong(nodes: ReadonlyArray<{ readonly hooks: Iterable<readonly [string, HookPluginSetting]> }>): ReadonlyMap<string, HookPluginSetting> {
   const out = new Map<string, HookPluginSetting>();
   for (const node of nodes) {
     for (const [plugin, setting] of node.hooks) {

@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { loadConfig } from '../../app/config/load.js';
+import { compilePolicy } from '../../app/policy/compile.js';
+import { hookSettingsFor } from '../../app/policy/hook-settings.js';
 import { ConfigError } from '../../app/errors.js';
 import { fromJson, loadConfigCached, toJson } from '../../hooks/config-cache.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -68,9 +70,26 @@ describe('the config cache of the hook dispatcher', () => {
     assert.equal(first.from, 'file');
     const second = c.load();
     assert.equal(second.from, 'cache');
-    assert.deepStrictEqual(second.config, await loadConfig(c.file));
+    assert.deepStrictEqual(second.config.full(), await loadConfig(c.file));
     assert.equal(fs.statSync(c.cache).mode & 0o777, 0o700);
     for (const n of fs.readdirSync(c.cache)) assert.equal(fs.statSync(path.join(c.cache, n)).mode & 0o777, 0o600);
+  });
+
+  it('from the cache, builds only what is asked for, as the whole config would give it', async (t) => {
+    const c = setup(t);
+    const fromFile = c.load();
+    const cached = c.load();
+    assert.equal(cached.from, 'cache');
+    const policy = compilePolicy(await loadConfig(c.file));
+    for (const repo of ['web/site', 'web/other', 'site', 'web', 'x/y/z']) {
+      const want = [...hookSettingsFor(policy, repo)];
+      assert.deepStrictEqual([...cached.config.settingsFor(repo)], want, repo);
+      assert.deepStrictEqual([...fromFile.config.settingsFor(repo)], want, repo);
+      for (const [, s] of cached.config.settingsFor(repo)) assert.ok(Object.isFrozen(s) && Object.isFrozen(s.options), repo);
+    }
+    assert.deepStrictEqual(cached.config.hooks, policy.config.hooks);
+    assert.ok(Object.isFrozen(cached.config.hooks));
+    assert.deepStrictEqual([cached.config.file, cached.config.dir, cached.config.repoRoot], [policy.config.file, policy.config.dir, policy.config.repoRoot]);
   });
 
   it('reads the file again when the config text changes', async (t) => {
@@ -89,7 +108,7 @@ describe('the config cache of the hook dispatcher', () => {
     fs.appendFileSync(path.join(c.dir, 'users.htpasswd'), 'carl:$2y$05$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyzABCDE\n');
     const r = c.load();
     assert.equal(r.from, 'file');
-    assert.deepEqual(r.config.htpasswdUsers, ['bob', 'carl']);
+    assert.deepEqual(r.config.full().htpasswdUsers, ['bob', 'carl']);
     fs.rmSync(path.join(c.dir, 'users.htpasswd'));
     const expected = await problemsOf(() => loadConfig(c.file));
     assert.ok(expected.length > 0);
@@ -126,8 +145,8 @@ describe('the config cache of the hook dispatcher', () => {
     const a = c.load();
     const b = loadConfigCached(copy, c.cache);
     assert.deepEqual([a.from, b.from], ['cache', 'cache']);
-    assert.match(a.config.repos.where, /gitward\.yaml:\d+$/);
-    assert.match(b.config.repos.where, /other\.yaml:\d+$/);
+    assert.match(a.config.full().repos.where, /gitward\.yaml:\d+$/);
+    assert.match(b.config.settingsFor('web/site').get('branch-flow')?.where ?? '', /other\.yaml:\d+$/);
   });
 
   it('does not keep what JSON cannot carry exactly (.inf in plugin options)', (t) => {
@@ -135,7 +154,7 @@ describe('the config cache of the hook dispatcher', () => {
     assert.equal(c.load().from, 'file');
     const r = c.load();
     assert.equal(r.from, 'file');
-    assert.equal(r.config.repos.children.get('web')?.children.get('site.git')?.hooks.get('branch-flow')?.options.n, Infinity);
+    assert.equal(r.config.settingsFor('web/site').get('branch-flow')?.options.n, Infinity);
   });
 
   it('is not used in a folder that others may enter, nor through a symlink', (t) => {
