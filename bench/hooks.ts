@@ -13,7 +13,8 @@
  * - **local**: an admin's push on the server, the config found through `git config gitward.config`.
  *
  * and in the config: a 7-line one, and a realistic one (300 users, 30 groups, 400 repos in 20
- * project groups, about 40 KiB of YAML, an htpasswd file of 300 users).
+ * project groups, about 40 KiB of YAML, an htpasswd file of 300 users); the realistic one once
+ * more for a local push with the config edited before each push (so no cached load serves).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -100,12 +101,12 @@ async function main(): Promise<void> {
     };
     const root = path.join(dir, 'repos');
     fs.mkdirSync(root);
-    const configs = { small: path.join(dir, 'small', 'gitward.yaml'), big: path.join(dir, 'big', 'gitward.yaml') };
-    for (const [name, text] of [['small', smallConfig()], ['big', bigConfig()]] as const) {
+    const configs = { small: path.join(dir, 'small', 'gitward.yaml'), big: path.join(dir, 'big', 'gitward.yaml'), edited: path.join(dir, 'edited', 'gitward.yaml') };
+    for (const [name, text] of [['small', smallConfig()], ['big', bigConfig()], ['edited', bigConfig()]] as const) {
       fs.mkdirSync(path.dirname(configs[name]));
       fs.writeFileSync(configs[name], text);
+      fs.writeFileSync(path.join(path.dirname(configs[name]), 'users.htpasswd'), Array.from({ length: BIG_USERS }, (_, u) => `u${u}:$2y$05$${'x'.repeat(53)}\n`).join(''));
     }
-    fs.writeFileSync(path.join(dir, 'big', 'users.htpasswd'), Array.from({ length: BIG_USERS }, (_, u) => `u${u}:$2y$05$${'x'.repeat(53)}\n`).join(''));
 
     const without = path.join(root, 'without.git');
     gitIn(dir, env, ['init', '--quiet', '--bare', '--initial-branch=main', without]);
@@ -151,6 +152,23 @@ async function main(): Promise<void> {
         });
       }
     }
+
+    // The dispatcher keeps good config loads (hooks/config-cache.ts): here pre-receive pays the full
+    // parse on every push, as the first push after an edit of the config does (post-receive then
+    // finds the load pre-receive kept).
+    const edited = path.join(root, 'local-edited.git');
+    gitIn(dir, env, ['init', '--quiet', '--bare', '--initial-branch=main', edited]);
+    installHooks(edited, dispatcherPath(), { force: false, now: Date.now() });
+    gitIn(edited, env, ['config', 'gitward.config', configs.edited]);
+    let edits = 0;
+    variants.push({
+      label: 'local push, realistic config edited before each push',
+      repo: edited,
+      env() {
+        fs.appendFileSync(configs.edited, `# edit ${++edits}\n`);
+        return { extra: {}, done: () => undefined };
+      },
+    });
 
     // A linear chain: run i pushes commit i to all ten branches (a fast-forward each time).
     const work = path.join(dir, 'work');
