@@ -17,7 +17,7 @@ import { clientLines, runChecks } from './run-checks.js';
 export { repoNameFrom } from './hook-config.js';
 
 // Start-up time matters (git waits for the hook on every push): the policy compiler and crypto are
-// required only on the paths that use them (the config loader only in hook-config.ts).
+// required below only on the paths that use them, the config loader only in hook-config.ts.
 
 function jsonEnv(value: string | undefined, name: string, check: (v: unknown) => boolean): unknown {
   if (value === undefined || value === '') return undefined;
@@ -109,7 +109,13 @@ function setupFromPlan(io: DispatchIO, log: HookLog): CheckSetup | null {
   }
   const { createHash } = require('node:crypto') as typeof import('node:crypto');
   if (createHash('sha256').update(text).digest('hex') !== plan.configSha256) return unused('the config file changed since gitward loaded it');
-  if (repoNameFrom(io.cwd, plan.repoRoot) !== plan.repo) return unused('the repository is not the one the plan is for');
+  let here: string | null = null;
+  try {
+    here = repoNameFrom(io.cwd, plan.repoRoot);
+  } catch {
+    // repo_root is gone: the config file path reports it.
+  }
+  if (here !== plan.repo) return unused('the repository is not the one the plan is for');
   log.useFile(plan.logFile);
   return { repo: plan.repo, identity, settings: plan.settings, hooks: plan, configDir: plan.configDir };
 }

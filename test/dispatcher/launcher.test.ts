@@ -57,6 +57,24 @@ describe('the hook launcher (hooks/gitward-hook, POSIX sh)', () => {
     assert.equal((await f.refs()).size, 0);
   });
 
+  it('with a dist/ that does not load (a half-built checkout), refuses in one plain line, no stack trace', async (t) => {
+    const f = await createPushFixture(t, CONFIG, { hooks: false });
+    const checkout = path.join(f.dir, 'broken-checkout');
+    fs.mkdirSync(path.join(checkout, 'hooks'), { recursive: true });
+    fs.mkdirSync(path.join(checkout, 'dist', 'hooks'), { recursive: true });
+    fs.copyFileSync(dispatcherPath(), path.join(checkout, 'hooks', 'gitward-hook'));
+    fs.chmodSync(path.join(checkout, 'hooks', 'gitward-hook'), 0o755);
+    // The entry without the dispatcher it loads.
+    fs.copyFileSync(path.join(path.dirname(dispatcherPath()), '..', 'dist', 'hooks', 'hook-main.js'), path.join(checkout, 'dist', 'hooks', 'hook-main.js'));
+    linkHooks(f, path.join(checkout, 'hooks', 'gitward-hook'));
+    const c1 = await f.commit('one');
+    const r = await f.git(['push', 'origin', `${c1}:refs/heads/dev`], asUser(f, 'ann'));
+    assert.notEqual(r.code, 0);
+    assert.deepEqual(gitwardLines(r.stderr), ['gitward: push refused: the gitward hook dispatcher could not be loaded (is gitward built?)']);
+    assert.doesNotMatch(r.stderr, /at |Error/);
+    assert.equal((await f.refs()).size, 0);
+  });
+
   it('without node on PATH, refuses the push in one plain line and applies nothing', async (t) => {
     const f = await createPushFixture(t, CONFIG);
     const c1 = await f.commit('one');
