@@ -23,6 +23,8 @@ type ObjectAnswer = { kind: 'commit'; info: CommitInfo } | { kind: 'other' } | {
 /** Reads objects through one long-running `git cat-file --batch`, in order. */
 interface BatchReader {
   read(sha: string): Promise<ObjectAnswer>;
+  /** Starts the process now (it starts on the first read otherwise). */
+  start(): void;
   close(): void;
 }
 
@@ -95,6 +97,11 @@ function createBatchReader(cwd: string, env: Record<string, string>): BatchReade
     return c;
   };
   return {
+    start() {
+      if (child || failed) return;
+      child = start();
+      hold(false);
+    },
     read(sha) {
       if (failed) return Promise.reject(failed);
       child ??= start();
@@ -115,6 +122,8 @@ function createBatchReader(cwd: string, env: Record<string, string>): BatchReade
 export interface CommitWalker {
   /** True: found by walking; false: every ancestor of D was seen; null: ask git. */
   isAncestor(ancestor: string, descendant: string): Promise<boolean | null>;
+  /** Starts `git cat-file` now, so that it is up by the first question. */
+  warm(): void;
   close(): void;
 }
 
@@ -168,6 +177,7 @@ export function createCommitWalker(cwd: string, env: Record<string, string>): Co
       }
       return complete ? false : null;
     },
+    warm: () => reader.start(),
     close: () => reader.close(),
   };
 }

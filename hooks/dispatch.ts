@@ -1,12 +1,15 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { ConfigError } from '../app/errors.js';
+import { startConfigPath } from './config-path.js';
 import { gitChildEnv } from './git-child-env.js';
 import { createHookLog, type HookLog } from './hook-log.js';
 import { HookOptionsError, type HookUpdate } from './hook-plugin.js';
 import { isHttpPush } from './push-origin.js';
 import { parseReceiveInput } from './receive-input.js';
 import { Refusal } from './refusal.js';
+import { createRepoReader } from './repo-reader.js';
 import { shortWhere } from './run-checks.js';
 
 // Start-up time matters (git waits for the hook on every push): this module loads only what
@@ -22,22 +25,38 @@ export interface DispatchIO {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** The repository git runs the hook in (the bare repo's directory). */
   readonly cwd: string;
-  readonly stdin: Readable;
+  /** The ref update lines git writes; a number is a file descriptor to read synchronously (main's fd 0). */
+  readonly stdin: Readable | number;
   /** Lines for the pusher (git relays a hook's stderr as `remote:` lines). */
   readonly stderr: Writable;
   readonly pid: number;
   readonly now: () => number;
 }
 
-async function readAll(stream: Readable): Promise<string> {
+/** Bytes read at a time from the hook's stdin. */
+const READ_CHUNK_BYTES = 64 * 1024;
+
+async function readAll(input: Readable | number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of stream) {
-    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+  const add = (b: Buffer): void => {
     size += b.length;
     if (size > MAX_INPUT_BYTES) throw new Refusal(`gitward: push refused: more than ${MAX_INPUT_BYTES} bytes of ref updates`);
     chunks.push(b);
+  };
+  if (typeof input === 'number') {
+    // git gives hooks a blocking pipe: reading it directly spares a stream (and its start-up).
+    const buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+    try {
+      for (let n; (n = fs.readSync(input, buf, 0, buf.length, null)) > 0; ) add(Buffer.from(buf.subarray(0, n)));
+      return Buffer.concat(chunks).toString('utf8');
+    } catch (err) {
+      // A non-blocking stdin (not git's): read the rest as a stream.
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      input = process.stdin;
+    }
   }
+  for await (const chunk of input) add(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
   return Buffer.concat(chunks).toString('utf8');
 }
 
@@ -51,17 +70,19 @@ function loadPreReceive(): typeof import('./pre-receive.js') {
 
 /**
  * One audit line per applied update. Through gitward the repo and user come from the environment
- * (no config to load: post-receive runs while the pusher waits); a local push reads the config
- * for repo_root and hooks.local_user.
+ * (no config to load: post-receive runs while the pusher waits; the launcher normally does not even
+ * start Node for it). Otherwise the config gives the repo (repo_root), `hooks.local_user` for a
+ * local push, and `hooks.log_file`.
  */
-async function postReceive(io: DispatchIO, updates: readonly HookUpdate[], gitEnv: Record<string, string>, log: HookLog): Promise<number> {
+async function postReceive(io: DispatchIO, updates: readonly HookUpdate[], configFile: () => Promise<string>, log: HookLog): Promise<number> {
   let user: string | null = io.env.GITWARD_USER || io.env.REMOTE_USER || null;
   let repo: string | null = io.env.GITWARD_REPO || null;
-  if (!isHttpPush(io.env) || repo === null) {
+  if (!isHttpPush(io.env) || repo === null || !io.env.GITWARD_LOG_DIR) {
     try {
-      const local = await loadPreReceive().localPushFacts(io, gitEnv);
-      repo = local.repo;
-      if (!isHttpPush(io.env)) user = local.localUser;
+      const facts = await (require('./hook-config.js') as typeof import('./hook-config.js')).hookFacts(io, configFile, log);
+      repo = facts.repo;
+      if (!isHttpPush(io.env)) user = facts.localUser;
+      log.useFile(facts.logFile);
     } catch (err) {
       log.log('warn', 'hook.post-receive-config', { error: describeError(err) });
     }
@@ -81,7 +102,8 @@ export async function dispatch(io: DispatchIO): Promise<number> {
   const local = !isHttpPush(io.env);
   const log = createHookLog({
     dir: io.env.GITWARD_LOG_DIR || null,
-    // A hook's stderr reaches the pusher: only an admin's push on the server may see log lines.
+    // A hook's stderr reaches the pusher: only an admin's push on the server may see log lines
+    // (when the config names no hooks.log_file).
     stderr: local ? io.stderr : null,
     hookName: io.hookName,
     pid: io.pid,
@@ -89,11 +111,17 @@ export async function dispatch(io: DispatchIO): Promise<number> {
     fields: io.env.GITWARD_REQUEST_ID ? { requestId: io.env.GITWARD_REQUEST_ID } : {},
   });
   const gitEnv = gitChildEnv(io.env);
+  let git: ReturnType<typeof createRepoReader> | null = null;
   try {
     const updates = parseReceiveInput(await readAll(io.stdin));
-    if (io.hookName === 'post-receive') return await postReceive(io, updates, gitEnv, log);
+    // git work starts before the rest of the dispatcher loads, and runs meanwhile (git waits).
+    const configFile = startConfigPath(io, gitEnv);
+    if (io.hookName === 'post-receive') return await postReceive(io, updates, configFile, log);
     if (io.hookName !== 'pre-receive') throw new Refusal(`gitward: push refused: the dispatcher runs as pre-receive or post-receive, not "${io.hookName}"`);
-    return await loadPreReceive().preReceive(io, updates, gitEnv, log);
+    git = createRepoReader(io.cwd, gitEnv);
+    // Moving a ref or creating a branch is what plugins ask history about (fast-forward, flow).
+    if (updates.some((u) => u.kind === 'update' || (u.kind === 'create' && u.refType === 'branch'))) git.warm();
+    return await loadPreReceive().preReceive(io, updates, git, configFile, log);
   } catch (err) {
     log.log('error', 'hook.failed', { error: describeError(err) });
     if (io.hookName === 'post-receive') return 0;
@@ -103,13 +131,16 @@ export async function dispatch(io: DispatchIO): Promise<number> {
     else if (err instanceof HookOptionsError) line = `gitward: push refused: a hook plugin is misconfigured (${shortWhere(err.message.split(': ')[0] ?? '')}); the details are in the server log`;
     io.stderr.write(`${line}\n`);
     return 1;
+  } finally {
+    git?.close();
+    log.flush();
   }
 }
 
 /** Process entry point of `hooks/gitward-hook`: the hook name is the name it was invoked as. */
 export function main(): void {
   const hookName = process.argv[2] ?? path.basename(process.argv[1] ?? '');
-  dispatch({ hookName, env: process.env, cwd: process.cwd(), stdin: process.stdin, stderr: process.stderr, pid: process.pid, now: Date.now })
+  dispatch({ hookName, env: process.env, cwd: process.cwd(), stdin: 0, stderr: process.stderr, pid: process.pid, now: Date.now })
     .then((code) => {
       process.exitCode = code;
     })

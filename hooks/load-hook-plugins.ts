@@ -14,7 +14,7 @@ export function orderPlugins(settings: ReadonlyMap<string, HookPluginSetting>, o
   return names;
 }
 
-async function factoryFor(name: string, hooks: HooksSettings, configDir: string, where: string): Promise<HookPluginFactory> {
+async function factoryFor(name: string, hooks: Pick<HooksSettings, 'plugins'>, configDir: string, where: string): Promise<HookPluginFactory> {
   const builtin = BUILTIN_HOOK_PLUGINS[name];
   if (builtin) return (await builtin()) as HookPluginFactory;
   const spec = hooks.plugins.get(name);
@@ -32,7 +32,7 @@ async function factoryFor(name: string, hooks: HooksSettings, configDir: string,
  */
 export async function loadHookPlugins(
   settings: ReadonlyMap<string, HookPluginSetting>,
-  hooks: HooksSettings,
+  hooks: Pick<HooksSettings, 'order' | 'plugins'>,
   configDir: string,
   logger: HookLogger,
 ): Promise<LoadedHookPlugin[]> {

@@ -1,46 +1,23 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../app/config/load.js';
-import type { CompiledPolicy, GitwardConfig } from '../app/config/types.js';
-import { compilePolicy } from '../app/policy/compile.js';
-import { hookSettingsFor } from '../app/policy/hook-settings.js';
-import { resolveIdentity } from '../app/policy/identity.js';
-import { parseRepoName } from '../app/request/repo-name.js';
+import type { CompiledPolicy, HookPluginSetting, HooksSettings } from '../app/config/types.js';
 import type { Identity } from '../app/types.js';
+import type { HookConfig } from './config-cache.js';
 import type { DispatchIO } from './dispatch.js';
+import { loadHookConfig, repoNameFrom } from './hook-config.js';
 import type { HookLog } from './hook-log.js';
-import type { HookUpdate } from './hook-plugin.js';
+import { parseHookPlan } from './hook-plan.js';
+import type { HookUpdate, RepoReader } from './hook-plugin.js';
 import { loadHookPlugins } from './load-hook-plugins.js';
 import { isHttpPush } from './push-origin.js';
 import { Refusal } from './refusal.js';
-import { createRepoReader, runGit } from './repo-reader.js';
 import { clientLines, runChecks } from './run-checks.js';
 
-/** The config file: GITWARD_CONFIG, else the repo's `gitward.config` git setting. */
-async function configPath(io: DispatchIO, gitEnv: Record<string, string>): Promise<string> {
-  if (io.env.GITWARD_CONFIG) return path.resolve(io.cwd, io.env.GITWARD_CONFIG);
-  const r = await runGit(['config', '--get', 'gitward.config'], io.cwd, gitEnv);
-  const value = r.stdout.trim();
-  if (r.code !== 0 || value === '') {
-    throw new Refusal('gitward: push refused: no gitward config for this repo (set GITWARD_CONFIG, or `git config gitward.config FILE` in the repo)');
-  }
-  return path.resolve(io.cwd, value);
-}
+// Where tests and tools have always found it.
+export { repoNameFrom } from './hook-config.js';
 
-/**
- * The repo's canonical name: its directory relative to `repo_root` (both resolved with realpath),
- * without `.git`, valid as in URLs (`parseRepoName`). Null for a repo outside `repo_root` or with
- * a name gitward would not serve: its policy cannot be known, so the push is refused.
- */
-export function repoNameFrom(cwd: string, repoRoot: string): string | null {
-  const rel = path.relative(fs.realpathSync(repoRoot), fs.realpathSync(cwd));
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel) || !rel.endsWith('.git')) return null;
-  try {
-    return parseRepoName(rel.split(path.sep).join('/'));
-  } catch {
-    return null;
-  }
-}
+// Start-up time matters (git waits for the hook on every push): the policy compiler and crypto are
+// required below only on the paths that use them, the config loader only in hook-config.ts.
 
 function jsonEnv(value: string | undefined, name: string, check: (v: unknown) => boolean): unknown {
   if (value === undefined || value === '') return undefined;
@@ -54,51 +31,116 @@ function jsonEnv(value: string | undefined, name: string, check: (v: unknown) =>
   return parsed;
 }
 
+const ANONYMOUS: Identity = Object.freeze({ user: null, source: 'anonymous', groups: Object.freeze([]), info: Object.freeze({}) });
+
+/** `GITWARD_USER` / `REMOTE_USER`, with `GITWARD_GROUPS` / `GITWARD_INFO` when set (checked). */
+function pusherFromEnv(env: DispatchIO['env']): { user: string | null; groups: string[] | undefined; info: Record<string, unknown> | undefined } {
+  const user = env.GITWARD_USER || env.REMOTE_USER || null;
+  if (user === null) return { user, groups: undefined, info: undefined };
+  const groups = jsonEnv(env.GITWARD_GROUPS, 'GITWARD_GROUPS', (v) => Array.isArray(v) && v.every((g) => typeof g === 'string')) as string[] | undefined;
+  const info = jsonEnv(env.GITWARD_INFO, 'GITWARD_INFO', (v) => typeof v === 'object' && v !== null && !Array.isArray(v)) as Record<string, unknown> | undefined;
+  return { user, groups, info };
+}
+
+/**
+ * The pusher when the environment names it whole: a user with groups and info, or anonymous for an
+ * HTTP push without a user. Null when the config is needed (groups or info to recompute, or a push
+ * made on the server).
+ */
+function identityFromEnvAlone(env: DispatchIO['env']): Identity | null {
+  const { user, groups, info } = pusherFromEnv(env);
+  if (user === null) return isHttpPush(env) ? ANONYMOUS : null;
+  return groups !== undefined && info !== undefined ? { user, source: 'gitward', groups, info } : null;
+}
+
 /**
  * The pusher: `GITWARD_USER` / `REMOTE_USER` with `GITWARD_GROUPS` / `GITWARD_INFO` (recomputed from
  * the config when absent); anonymous for an HTTP push without a user; and for a push made on the
  * server without gitward's environment, `hooks.local_user` (null refuses such pushes).
  */
-export function identityFromEnv(env: DispatchIO['env'], config: GitwardConfig, policy: CompiledPolicy): Identity {
-  const user = env.GITWARD_USER || env.REMOTE_USER || null;
+export function identityFromEnv(env: DispatchIO['env'], config: HookConfig): Identity {
+  const known = identityFromEnvAlone(env);
+  if (known !== null) return known;
+  const policy = (): CompiledPolicy => (require('../app/policy/compile.js') as typeof import('../app/policy/compile.js')).compilePolicy(config.full());
+  const { resolveIdentity } = require('../app/policy/identity.js') as typeof import('../app/policy/identity.js');
+  const { user, groups, info } = pusherFromEnv(env);
   if (user !== null) {
-    const groups = jsonEnv(env.GITWARD_GROUPS, 'GITWARD_GROUPS', (v) => Array.isArray(v) && v.every((g) => typeof g === 'string')) as string[] | undefined;
-    const info = jsonEnv(env.GITWARD_INFO, 'GITWARD_INFO', (v) => typeof v === 'object' && v !== null && !Array.isArray(v)) as Record<string, unknown> | undefined;
-    const resolved = groups === undefined || info === undefined ? resolveIdentity(policy, user, 'gitward') : null;
-    return { user, source: 'gitward', groups: groups ?? resolved?.groups ?? [], info: info ?? resolved?.info ?? {} };
+    const resolved = resolveIdentity(policy(), user, 'gitward');
+    return { user, source: 'gitward', groups: groups ?? resolved.groups, info: info ?? resolved.info };
   }
-  if (isHttpPush(env)) return { user: null, source: 'anonymous', groups: [], info: {} };
   const local = config.hooks.localUser;
   if (local === null) throw new Refusal("gitward: push refused: pushes made on the server without gitward's environment are not allowed here (hooks.local_user is null)");
   if (local === '$local') return { user: '$local', source: 'local', groups: [], info: {} };
-  return { ...resolveIdentity(policy, local, 'local'), source: 'local' };
+  return { ...resolveIdentity(policy(), local, 'local'), source: 'local' };
 }
 
-/** For post-receive of a local push: the repo name and `hooks.local_user`, from the config. */
-export async function localPushFacts(io: DispatchIO, gitEnv: Record<string, string>): Promise<{ repo: string | null; localUser: string | null }> {
-  const config = await loadConfig(await configPath(io, gitEnv));
-  return { repo: repoNameFrom(io.cwd, config.repoRoot), localUser: config.hooks.localUser };
+/** What the checks of one push need: from gitward's plan, or from the config file. */
+interface CheckSetup {
+  readonly repo: string;
+  readonly identity: Identity;
+  readonly settings: ReadonlyMap<string, HookPluginSetting>;
+  readonly hooks: Pick<HooksSettings, 'order' | 'plugins'>;
+  readonly configDir: string;
+}
+
+/**
+ * The setup from `GITWARD_HOOK_PLAN` (hooks/hook-plan.ts), when gitward passed one and it still
+ * holds: for this repo, for the config file's current text (sha256), with the pusher's groups and
+ * info in the environment. Null otherwise (with the reason logged when a plan was passed): the
+ * caller reads the config file, exactly as without a plan.
+ */
+function setupFromPlan(io: DispatchIO, log: HookLog): CheckSetup | null {
+  const raw = io.env.GITWARD_HOOK_PLAN;
+  if (!raw) return null;
+  const unused = (reason: string): null => {
+    log.log('info', 'hook.plan-unused', { reason });
+    return null;
+  };
+  const plan = parseHookPlan(raw);
+  if (plan === null) return unused('GITWARD_HOOK_PLAN is not a plan of this version');
+  if (!io.env.GITWARD_CONFIG || !isHttpPush(io.env) || plan.repo !== io.env.GITWARD_REPO) return unused('not a push through gitward for this repo');
+  const identity = identityFromEnvAlone(io.env);
+  if (identity === null) return unused('the environment does not name the groups and info of the pusher');
+  let text: string;
+  try {
+    text = fs.readFileSync(path.resolve(io.cwd, io.env.GITWARD_CONFIG), 'utf8');
+  } catch {
+    return unused('the config file cannot be read');
+  }
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
+  if (createHash('sha256').update(text).digest('hex') !== plan.configSha256) return unused('the config file changed since gitward loaded it');
+  let here: string | null = null;
+  try {
+    here = repoNameFrom(io.cwd, plan.repoRoot);
+  } catch {
+    // repo_root is gone: the config file path reports it.
+  }
+  if (here !== plan.repo) return unused('the repository is not the one the plan is for');
+  log.useFile(plan.logFile);
+  return { repo: plan.repo, identity, settings: plan.settings, hooks: plan, configDir: plan.configDir };
+}
+
+/** The setup from the config file (GITWARD_CONFIG or `gitward.config`), validated completely. */
+async function setupFromConfig(io: DispatchIO, configFile: () => Promise<string>, log: HookLog): Promise<CheckSetup> {
+  const config = loadHookConfig(await configFile(), log);
+  log.useFile(config.hooks.logFile);
+  const repo = repoNameFrom(io.cwd, config.repoRoot);
+  if (repo === null) throw new Refusal('gitward: push refused: this repository is not <name>.git under the configured repo_root');
+  // Only this repo's nodes of the tree: the hook needs nothing else the compiled policy holds.
+  return { repo, identity: identityFromEnv(io.env, config), settings: config.settingsFor(repo), hooks: config.hooks, configDir: config.dir };
 }
 
 /**
  * pre-receive: every enabled plugin (in `hooks.order`) on every update, no early exit; prints one
  * line per rejected ref and returns 1 (git then refuses the whole push) when anything was rejected.
+ * `git` reads the repository as it was before the push; `configFile` names the config (when no
+ * plan from gitward serves).
  */
-export async function preReceive(io: DispatchIO, updates: readonly HookUpdate[], gitEnv: Record<string, string>, log: HookLog): Promise<number> {
-  const config = await loadConfig(await configPath(io, gitEnv));
-  const policy = compilePolicy(config);
-  const repo = repoNameFrom(io.cwd, config.repoRoot);
-  if (repo === null) throw new Refusal('gitward: push refused: this repository is not <name>.git under the configured repo_root');
-  const identity = identityFromEnv(io.env, config, policy);
+export async function preReceive(io: DispatchIO, updates: readonly HookUpdate[], git: RepoReader, configFile: () => Promise<string>, log: HookLog): Promise<number> {
+  const { repo, identity, settings, hooks, configDir } = setupFromPlan(io, log) ?? (await setupFromConfig(io, configFile, log));
   const rlog = log.with({ repo, user: identity.user, source: identity.source });
-  const plugins = await loadHookPlugins(hookSettingsFor(policy, repo), config.hooks, config.dir, rlog);
-  const git = createRepoReader(io.cwd, gitEnv);
-  let outcomes;
-  try {
-    outcomes = await runChecks(plugins, { repo, identity, git, updates }, rlog);
-  } finally {
-    git.close();
-  }
+  const plugins = await loadHookPlugins(settings, hooks, configDir, rlog);
+  const outcomes = await runChecks(plugins, { repo, identity, git, updates }, rlog);
   const refused = outcomes.some((o) => o.rejections.length > 0 || o.failures.length > 0);
   for (const o of outcomes) {
     const verdict = o.rejections.length > 0 || o.failures.length > 0 ? 'rejected' : refused ? 'declined' : 'accepted';

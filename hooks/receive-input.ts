@@ -13,12 +13,16 @@ export function parseReceiveInput(text: string): HookUpdate[] {
   const out: HookUpdate[] = [];
   for (const raw of text.split('\n')) {
     const line = raw.replace(/\r$/, '');
-    if (line === '') continue;
-    const m = LINE.exec(line);
-    if (!m) throw new Error(`malformed hook input line: ${JSON.stringify(line.slice(0, 200))}`);
-    out.push(describeUpdate(m[1] as string, m[2] as string, m[3] as string));
+    if (line !== '') out.push(parseReceiveLine(line));
   }
   return out;
+}
+
+/** Parses one non-empty line of receive hook input; throws when it is malformed. */
+export function parseReceiveLine(line: string): HookUpdate {
+  const m = LINE.exec(line);
+  if (!m) throw new Error(`malformed hook input line: ${JSON.stringify(line.slice(0, 200))}`);
+  return describeUpdate(m[1] as string, m[2] as string, m[3] as string);
 }
 
 /** Classifies one update: create / update / delete, branch / tag / other, and its short name. */

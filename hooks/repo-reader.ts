@@ -33,9 +33,9 @@ const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
  * ref read here is the value before the push; the push's new objects are visible through the
  * quarantine variables in `env`. The ref list is read once (one `git for-each-ref`), lazily;
  * ancestry is answered by one `git cat-file --batch` walk where it can, else `git merge-base`.
- * `close()` ends the cat-file process.
+ * `warm()` starts the cat-file process ahead of the first question; `close()` ends it.
  */
-export function createRepoReader(cwd: string, env: Record<string, string>): RepoReader & { close(): void } {
+export function createRepoReader(cwd: string, env: Record<string, string>): RepoReader & { warm(): void; close(): void } {
   const walker = createCommitWalker(cwd, env);
   let refs: Promise<Map<string, string>> | null = null;
   const ff = new Map<string, Promise<boolean>>();
@@ -76,6 +76,7 @@ export function createRepoReader(cwd: string, env: Record<string, string>): Repo
       }
       return p;
     },
+    warm: () => walker.warm(),
     close: () => walker.close(),
   };
 }

@@ -13,6 +13,8 @@ export interface BackendEnvInput {
   readonly requestId: string;
   /** GITWARD_LOG_DIR, for pushes; null otherwise. */
   readonly logDir: string | null;
+  /** GITWARD_HOOK_PLAN (hooks/hook-plan.ts), for pushes; null or absent otherwise. */
+  readonly hookPlan?: string | null;
   /** PATH, HOME and LANG of gitward's own environment, passed in explicitly. */
   readonly processEnv: Readonly<{ PATH?: string | undefined; HOME?: string | undefined; LANG?: string | undefined }>;
   /** Also set the GIT4NGINX_* names (compat.git4nginx_env). */
@@ -85,6 +87,7 @@ export function buildBackendEnv(input: BackendEnvInput): Record<string, string> 
     REQUEST_ID: input.requestId,
   };
   if (input.logDir !== null) own.LOG_DIR = input.logDir;
+  if (input.hookPlan) own.HOOK_PLAN = input.hookPlan;
   for (const [key, value] of Object.entries(own)) env[`GITWARD_${key}`] = value;
   if (input.git4nginxEnv) {
     for (const key of ['CONFIG', 'GROUPS', 'INFO', 'LOG_DIR'] as const) {

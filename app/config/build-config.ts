@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
+import { deepFreeze } from './deep-freeze.js';
 import type { AccessLevel } from '../types.js';
 import { BUILTIN_HOOK_PLUGIN_NAMES, GIT_SUFFIX, MAX_REPO_PATH_BYTES, PSEUDO_PRINCIPALS, parseRepoPath, segmentProblem, userNameProblem } from './names.js';
 import type {
@@ -228,7 +229,7 @@ export function buildConfig(text: string, file: string, options: BuildOptions = 
     users: users.map,
     groups: groups.map,
     repos,
-    hooks: { order: hooks.order, plugins: hooks.plugins, localUser: hooks.localUser },
+    hooks: { order: hooks.order, plugins: hooks.plugins, localUser: hooks.localUser, logFile: hooks.logFile },
     repoDefaults,
     sidecar,
     server,
@@ -647,8 +648,8 @@ function parseHooks(
   p: Problems,
   entry: YamlEntry | undefined,
   dir: string,
-): { order: string[]; orderLines: { name: string; line: number; path: string }[]; plugins: Map<string, string>; localUser: string | null } {
-  const s = sectionKeys(p, entry, 'hooks', ['order', 'plugins', 'local_user']);
+): { order: string[]; orderLines: { name: string; line: number; path: string }[]; plugins: Map<string, string>; localUser: string | null; logFile: string | null } {
+  const s = sectionKeys(p, entry, 'hooks', ['order', 'plugins', 'local_user', 'log_file']);
   const orderList = stringListAt(p, s.get('order'), 'hooks.order');
   const plugins = new Map<string, string>();
   const pe = s.get('plugins');
@@ -671,6 +672,13 @@ function parseHooks(
       if (localUser === '' || /[:\s\p{Cc}]/u.test(localUser)) p.add(lu.line, 'hooks.local_user', `bad user name "${localUser}"`);
     }
   }
+  let logFile: string | null = null;
+  const lf = s.get('log_file');
+  if (lf && !isNull(lf.value)) {
+    const v = stringAt(p, lf, 'hooks.log_file', '');
+    if (v !== '') logFile = path.resolve(dir, v);
+    else if (lf.value.kind === 'scalar' && lf.value.value === '') p.add(lf.line, 'hooks.log_file', 'must be a file path, or null for none');
+  }
   const order = orderList ? orderList.map((o) => o.value) : [...DEFAULTS.hookOrder];
   if (orderList) {
     const seen = new Set<string>();
@@ -682,7 +690,7 @@ function parseHooks(
   const orderLines = orderList ? orderList.map((o) => ({ name: o.value, line: o.line, path: o.path })) : [];
   // Third-party plugins not named in `order` run after the listed ones, in the order declared.
   for (const name of plugins.keys()) if (!order.includes(name)) order.push(name);
-  return { order, orderLines, plugins, localUser };
+  return { order, orderLines, plugins, localUser, logFile };
 }
 
 interface TreeContext {
@@ -820,15 +828,4 @@ function parseTests(p: Problems, entry: YamlEntry | undefined, knownUsers: Reado
     out.push(t);
   });
   return out;
-}
-
-/** Freezes objects, arrays and their contents (Maps are typed read-only instead). */
-function deepFreeze<T>(v: T): T {
-  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    if (v instanceof Map) {
-      for (const x of v.values()) deepFreeze(x);
-    } else for (const x of Object.values(v)) deepFreeze(x);
-  }
-  return v;
 }

@@ -1,14 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError } from '../errors.js';
 import { buildConfig } from './build-config.js';
+import { asConfigError, checkConfigStat } from './config-file.js';
 import type { GitwardConfig } from './types.js';
 
-/**
- * Largest config file read: a generated 10,000-repo config is about 0.5 MiB; this refuses a
- * wrong path (a log file, a device) before reading it into memory.
- */
-export const MAX_CONFIG_BYTES = 32 * 1024 * 1024;
+export { MAX_CONFIG_BYTES } from './config-file.js';
 
 /**
  * Reads, parses and validates the YAML config at `file` completely; returns it frozen, with
@@ -20,13 +16,10 @@ export async function loadConfig(file: string): Promise<GitwardConfig> {
   let text: string;
   try {
     const st = await fs.stat(abs);
-    if (!st.isFile()) throw new ConfigError([`${abs}:1: (file): not a regular file`]);
-    if (st.size > MAX_CONFIG_BYTES) throw new ConfigError([`${abs}:1: (file): larger than ${MAX_CONFIG_BYTES} bytes; is this the config file?`]);
+    checkConfigStat(st, abs);
     text = await fs.readFile(abs, 'utf8');
   } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new ConfigError([`${abs}:1: (file): cannot read the config file (${code})`]);
+    throw asConfigError(err, abs);
   }
   return buildConfig(text, abs);
 }

@@ -92,6 +92,11 @@ export interface HooksSettings {
   readonly plugins: ReadonlyMap<string, string>;
   /** User assumed for pushes made on the server without gitward's environment; null refuses them. */
   readonly localUser: string | null;
+  /**
+   * File the dispatcher appends its log lines to (one JSON object per line) when it runs without
+   * gitward's GITWARD_LOG_DIR: sidecar mode and pushes made on the server. Null: none.
+   */
+  readonly logFile: string | null;
 }
 
 export interface RepoDefaults {

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { RequestHandler } from 'express';
+import { encodeHookPlan } from '../../hooks/hook-plan.js';
 import { buildBackendEnv } from '../backend/backend-env.js';
 import type { BackendPool } from '../backend/backend-process.js';
 import { buildCgiEnv } from '../backend/cgi-env.js';
@@ -12,10 +13,10 @@ import { NotFound } from '../errors.js';
 import { BODY_FRAMING_HEADER, bodyFraming } from '../request/body-framing.js';
 import { peerOf } from '../request/client-address.js';
 import type { GitwardConfig } from '../config/types.js';
-import type { Logger } from '../types.js';
 import { authorize, type Authorized, type AuthorizeProgress } from './authorize.js';
 import type { RequestAudit } from '../audit/request-audit.js';
 import { requestContext } from './context.js';
+import { relogHookLogs } from './hook-logs.js';
 
 /** What the git route needs besides AppDeps: the backend binary and gitward's own PATH/HOME/LANG. */
 export interface GitRouteOptions {
@@ -29,8 +30,6 @@ export interface GitRouteOptions {
 
 /** Prefix of the private temp dir handed to hooks as GITWARD_LOG_DIR. */
 const HOOK_LOG_DIR_PREFIX = 'gitward-hooks-';
-/** Most bytes re-logged from one hook log file: hooks write a few lines, not dumps. */
-const HOOK_LOG_MAX_BYTES = 256 * 1024;
 
 /**
  * The remote-user plugin's default header. It is dropped whether or not that plugin is configured:
@@ -95,6 +94,8 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): Reque
         configFile: runtime.config.file,
         requestId: ctx.requestId,
         logDir,
+        // What the pre-receive hook needs of the config, so it does not parse it again.
+        hookPlan: isPush ? encodeHookPlan(runtime.policy, allowed.git.repo) : null,
         processEnv: options.processEnv,
         git4nginxEnv: runtime.config.compat.git4nginxEnv,
       });
@@ -109,7 +110,7 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): Reque
       await runBackend({ req, res, backendPath: options.backendPath, env, logger: ctx.logger, stats, pool });
     } finally {
       copyStats();
-      if (logDir !== null) await relogHookLogs(logDir, ctx.logger);
+      if (logDir !== null) await relogHookLogs(logDir, ctx.logger, { repo: allowed.git.repo, user: allowed.identity.user });
       finished();
     }
   };
@@ -121,44 +122,4 @@ export function noteProgress(audit: RequestAudit, progress: AuthorizeProgress): 
   if (progress.git) audit.git = progress.git;
   if (progress.identity) audit.identity = progress.identity;
   if (progress.decision) audit.decision = progress.decision.allowed ? 'allowed' : 'denied';
-}
-
-/** Re-logs every line of every file hooks wrote into `dir` as `hook.log`, then removes `dir`. */
-async function relogHookLogs(dir: string, logger: Logger): Promise<void> {
-  try {
-    const names = (await fs.readdir(dir)).sort();
-    for (const name of names) {
-      const file = path.join(dir, name);
-      const stat = await fs.lstat(file);
-      if (!stat.isFile()) continue;
-      const handle = await fs.open(file, 'r');
-      let text: string;
-      try {
-        const buf = Buffer.alloc(Math.min(stat.size, HOOK_LOG_MAX_BYTES));
-        await handle.read(buf, 0, buf.length, 0);
-        text = buf.toString('utf8');
-      } finally {
-        await handle.close();
-      }
-      for (const line of text.split('\n')) {
-        if (line.trim() === '') continue;
-        let fields: Record<string, unknown>;
-        try {
-          const parsed: unknown = JSON.parse(line);
-          fields = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? { ...(parsed as Record<string, unknown>) } : { line };
-        } catch {
-          fields = { line };
-        }
-        // The hook's own event name is kept as a field; the line's event is always hook.log, and a
-        // hook cannot overwrite the request id, level or time of the line.
-        if ('event' in fields) fields.hookEvent = fields.event;
-        for (const key of ['event', 'requestId', 'level', 'timestamp', 'message']) delete fields[key];
-        logger.info('hook.log', { ...fields, file: name });
-      }
-    }
-  } catch (err) {
-    logger.warn('hook.log_unreadable', { error: err instanceof Error ? err.message : String(err) });
-  } finally {
-    await fs.rm(dir, { recursive: true, force: true });
-  }
 }
