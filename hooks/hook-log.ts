@@ -4,11 +4,6 @@ import type { Writable } from 'node:stream';
 import { redact } from '../app/log/redact.js';
 import type { HookLogger } from './hook-plugin.js';
 
-/**
- * Buffered log bytes written out before the run ends (one write each): a mirror push logs a line
- * per ref, and the buffer must not grow with it. Far above what a push of tens of refs writes.
- */
-const FLUSH_BYTES = 64 * 1024;
 /** Mode of a `hooks.log_file` the dispatcher creates (before the umask): owner and group read it. */
 const LOG_FILE_MODE = 0o640;
 
@@ -40,8 +35,8 @@ export interface HookLog extends HookLogger {
 }
 
 /**
- * Creates the dispatcher's log: one redacted JSON object per line (with the hook's pid), kept in
- * memory and written out in one write per flush, to `<dir>/<hook>.<pid>.jsonl`, else appended to
+ * Creates the dispatcher's log: one redacted JSON object per line (with the hook's pid), written as
+ * it is logged (kept in memory only until the destination is known), to `<dir>/<hook>.<pid>.jsonl`, else appended to
  * `hooks.log_file` (opened O_APPEND, so lines of concurrent pushes never interleave; created 0640
  * before the umask), else to `stderr`. Writing never throws: a full disk, a removed directory or an
  * unwritable file must not break the push (a file that cannot be written falls back to `stderr`).
@@ -51,8 +46,8 @@ export function createHookLog(options: HookLogOptions): HookLog {
   let logFile: string | null = null;
   // Until the config is known, a run without `dir` cannot tell where its lines go.
   let settled = dirFile !== null;
+  // Lines logged before the destination is known (the config names hooks.log_file).
   let buffered: string[] = [];
-  let bytes = 0;
 
   const line = (level: string, event: string, fields: Record<string, unknown>): string =>
     JSON.stringify(redact({ time: new Date(options.now()).toISOString(), level, event, hook: options.hookName, pid: options.pid, ...fields })) + '\n';
@@ -80,16 +75,20 @@ export function createHookLog(options: HookLogOptions): HookLog {
     if (buffered.length === 0) return;
     const text = buffered.join('');
     buffered = [];
-    bytes = 0;
     write(text);
   };
   const make = (fields: Record<string, unknown>): HookLog => ({
     log(level, event, extra) {
       try {
         const text = line(level, event, { ...fields, ...(extra ?? {}) });
+        // Once the destination is known every line is written as it comes: a plugin that crashes
+        // the dispatcher (or a SIGKILL) must not take the lines logged before it along.
+        if (settled) {
+          flush();
+          write(text);
+          return;
+        }
         buffered.push(text);
-        bytes += text.length;
-        if (settled && bytes >= FLUSH_BYTES) flush();
       } catch {
         // A field that cannot be serialised must not break the push either.
       }
@@ -98,6 +97,7 @@ export function createHookLog(options: HookLogOptions): HookLog {
     useFile(file) {
       logFile = file;
       settled = true;
+      flush();
     },
     flush,
   });

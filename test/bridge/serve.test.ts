@@ -78,12 +78,9 @@ describe('gitward serve (a real child process)', () => {
     await gitOk(['cat-file', '-e', sha], { cwd: check, env });
     assert.equal(await gw.exited, 0);
     assert.ok(gw.logLines.some((l) => l.event === 'server.stopped' && l.clean === true));
-    // The audit line of the clone was written before exit, with git's exit code when gitward
-    // spawned the backend itself (fcgiwrap workers, the default where installed, do not report it).
-    const runner = gw.logLines.find((l) => l.event === 'backend.runner')?.runner;
-    assert.ok(runner === 'spawn' || runner === 'fcgiwrap', `backend.runner logged: ${String(runner)}`);
-    const exitCode = runner === 'fcgiwrap' ? null : 0;
-    assert.ok(gw.stdoutLines.some((l) => l.service === 'git-upload-pack' && l.status === 200 && l.exitCode === exitCode));
+    // The audit line of the clone was written before exit, with git's exit code: a pack transfer
+    // is spawned by gitward itself whichever the runner.
+    assert.ok(gw.stdoutLines.some((l) => l.service === 'git-upload-pack' && l.status === 200 && l.exitCode === 0));
   });
 
   it('SIGHUP reloads the config; /healthz shows the new hash', async (t) => {
