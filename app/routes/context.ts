@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { RequestAudit } from '../audit/request-audit.js';
 import type { Logger } from '../types.js';
 
-/** Per-request state, kept on `res.locals` (never in module state). */
+/** Per-request state, kept on the response itself (never in module state). */
 export interface RequestContext {
   readonly requestId: string;
   /** The operator logger with the request id on every line. */
@@ -11,8 +11,13 @@ export interface RequestContext {
   readonly audit: RequestAudit;
 }
 
-/** Key under which the context lives in `res.locals`. */
-const KEY = 'gitward';
+/**
+ * Key under which the context lives on the response: a symbol, since git routes get Node's plain
+ * ServerResponse (no express `res.locals`), and no header or express field can collide with it.
+ */
+const KEY = Symbol('gitward.requestContext');
+
+type WithContext = ServerResponse & { [KEY]?: RequestContext };
 
 /**
  * A new request id: 16 hex characters (60 random bits), unique enough to find one request in the
@@ -24,13 +29,13 @@ export function newRequestId(): string {
 }
 
 /** Attaches the request's context to its response. */
-export function setRequestContext(res: Response, ctx: RequestContext): void {
-  res.locals[KEY] = ctx;
+export function setRequestContext(res: ServerResponse, ctx: RequestContext): void {
+  (res as WithContext)[KEY] = ctx;
 }
 
 /** The request's context; set by the first middleware of `createApp`. */
-export function requestContext(res: Response): RequestContext {
-  const ctx = res.locals[KEY] as RequestContext | undefined;
+export function requestContext(res: ServerResponse): RequestContext {
+  const ctx = (res as WithContext)[KEY];
   if (!ctx) throw new Error('request context missing: createApp sets it first');
   return ctx;
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { encodeHookPlan } from '../../hooks/hook-plan.js';
 import { buildBackendEnv } from '../backend/backend-env.js';
 import type { BackendPool } from '../backend/backend-process.js';
@@ -50,14 +50,14 @@ function identityHeaders(config: GitwardConfig): string[] {
  * request, streaming both ways. Pushes get a GITWARD_LOG_DIR whose files are re-logged as
  * `hook.log` after the backend exits, then removed.
  */
-export function createGitHandler(deps: AppDeps, options: GitRouteOptions): RequestHandler {
+export function createGitHandler(deps: AppDeps, options: GitRouteOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     const ctx = requestContext(res);
     const runtime = deps.runtime.current();
     const progress: AuthorizeProgress = {};
     let allowed: Authorized;
     try {
-      allowed = await authorize(runtime, { method: req.method, url: req.originalUrl, headers: req.headers, peer: peerOf(req.socket), clientAddress: ctx.audit.remoteAddr }, progress);
+      allowed = await authorize(runtime, { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, peer: peerOf(req.socket), clientAddress: ctx.audit.remoteAddr }, progress);
     } finally {
       noteProgress(ctx.audit, progress);
     }
