@@ -97,7 +97,11 @@ async function backendRunning(f: Fixture, service: string, fdsBefore = f.baselin
     () => descendantsOf(f.gw.pid).some((p) => p.state !== 'Z' && isPackExchange(cmdline(p.pid))),
     `a ${service} pack exchange is running under gitward`,
     IN_FLIGHT_BOUND_MS,
-    () => describeProcs(descendantsOf(f.gw.pid)),
+    () =>
+      `${describeProcs(descendantsOf(f.gw.pid))}; gitward's last log lines: ${f.gw.logLines
+        .slice(-8)
+        .map((l) => JSON.stringify(l))
+        .join(' ')}; its audit lines: ${f.gw.auditLines.map((l) => `${String(l.service)} ${String(l.status)}`).join(', ')}`,
   );
   // Otherwise "back to the baseline" below would prove nothing.
   assert.ok(openFds(f.gw.pid).length > fdsBefore, 'gitward holds more fds while the request is in flight');
