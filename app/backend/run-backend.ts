@@ -126,8 +126,34 @@ export function relay(src: Readable, dst: Writable, onBytes: (n: number) => void
  * a valid header block; a failure after the headers is logged and the connection destroyed.
  */
 export async function runBackend(opts: RunBackendOptions): Promise<void> {
+  const pooled = opts.pool?.tryStart(opts.env) ?? null;
+  if (pooled === null) return runOnce(opts, spawnBackend(opts.backendPath, opts.env), false);
+  // A read without a body can be run again: when the worker fails before any header (its channel
+  // broke, fcgiwrap died), the client gets git's answer from a spawned backend, not a 502.
+  const bodiless = opts.req.headers['content-length'] === undefined && opts.req.headers['transfer-encoding'] === undefined;
+  try {
+    return await runOnce(opts, pooled, bodiless);
+  } catch (err) {
+    if (!(err instanceof PoolRunFailed) || opts.res.headersSent || opts.res.destroyed) throw err instanceof PoolRunFailed ? err.badGateway : err;
+    opts.logger.warn('backend.pool_retry', { reason: err.reason });
+    return runOnce(opts, spawnBackend(opts.backendPath, opts.env), false);
+  }
+}
+
+/** A pooled run that failed before its header block, for a request runBackend may run again. */
+class PoolRunFailed extends Error {
+  readonly badGateway = new BadGateway(BAD_GATEWAY_MESSAGE);
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+/** What the client reads when the backend fails before its headers; the log has the reason. */
+const BAD_GATEWAY_MESSAGE = 'the git backend failed; the server log has the details';
+
+/** One run of `child` for the request; `retryable`: a failure before the headers throws PoolRunFailed. */
+async function runOnce(opts: RunBackendOptions, child: BackendProcess, retryable: boolean): Promise<void> {
   const { req, res, logger, stats } = opts;
-  const child = opts.pool?.tryStart(opts.env) ?? spawnBackend(opts.backendPath, opts.env);
   logger.debug('backend.spawned', { pid: child.pid });
   const exited = child.done.then((end) => {
     stats.exitCode = end.code;
@@ -188,8 +214,9 @@ export async function runBackend(opts: RunBackendOptions): Promise<void> {
       // Discard whatever is left so the pipe reaches EOF and the child's 'close' fires.
       child.stdout.resume();
       await exited;
+      if (retryable) throw new PoolRunFailed(head.reason);
       logger.error('backend.bad_gateway', { reason: head.reason, exitCode: stats.exitCode, signal: stats.signal });
-      throw new BadGateway('the git backend failed; the server log has the details');
+      throw new BadGateway(BAD_GATEWAY_MESSAGE);
     }
     res.statusCode = head.head.status;
     const grouped = new Map<string, string[]>();

@@ -3,10 +3,11 @@ import http from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
 import { createEnvironment } from 'cgi-env';
 import { buildBackendEnv } from '../../app/backend/backend-env.js';
-import type { BackendPool } from '../../app/backend/backend-process.js';
+import type { BackendPool, BackendProcess } from '../../app/backend/backend-process.js';
 import { FCGIWRAP_DEFAULT_PATH, FcgiwrapPool } from '../../app/backend/fcgiwrap-pool.js';
 import { buildCgiEnv } from '../../app/backend/cgi-env.js';
 import { createCgiHeadParser, CGI_HEADER_MAX_BYTES } from '../../app/backend/cgi-head.js';
@@ -279,6 +280,41 @@ describe('runBackend with a fake git-http-backend', () => {
       assert.match(String(logged.reason), new RegExp(reason.replace(/[()]/g, '.')));
     });
   }
+
+  /** A pool whose every run fails before any output, as a worker whose channel breaks would. */
+  const brokenPool = (): BackendPool & { readonly runs: number } => {
+    const pool = {
+      runs: 0,
+      tryStart(): BackendProcess {
+        pool.runs++;
+        const stdout = new PassThrough();
+        const stderr = new PassThrough();
+        stdout.end();
+        stderr.end();
+        return { pid: undefined, stdin: new PassThrough(), stdout, stderr, done: Promise.resolve({ code: null, signal: null, error: new Error('the fcgiwrap connection closed') }), kill: () => undefined };
+      },
+    };
+    return pool;
+  };
+
+  it('a read without a body whose worker fails before its headers is spawned instead: no 502', async (t) => {
+    const pool = brokenPool();
+    const srv = await startBackendServer(t, pool);
+    const r = await request(`${srv.origin}/web/site.git/info/refs?service=git-upload-pack`);
+    assert.equal(r.status, 200, r.body.toString());
+    assert.equal(pool.runs, 1);
+    assert.ok(srv.logs.lines.some((l) => l.event === 'backend.pool_retry'), JSON.stringify(srv.logs.lines));
+    assert.equal(srv.logs.lines.some((l) => l.event === 'backend.bad_gateway'), false);
+  });
+
+  it('a read with a body is not run twice: its worker failing before the headers is a 502', async (t) => {
+    const pool = brokenPool();
+    const srv = await startBackendServer(t, pool);
+    const r = await request(`${srv.origin}/web/site.git/git-upload-pack`, { method: 'POST', body: Buffer.from('0000') });
+    assert.equal(r.status, 502);
+    assert.equal(pool.runs, 1);
+    assert.equal(srv.logs.lines.some((l) => l.event === 'backend.pool_retry'), false);
+  });
 
   it('kills the backend and its children within 2 s when the client goes away', async (t) => {
     const srv = await startBackendServer(t);
