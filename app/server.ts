@@ -6,6 +6,7 @@ import express, { type Express } from 'express';
 import type { ListenAddress, ServerSettings } from './config/types.js';
 import { startRequestAudit } from './audit/request-audit.js';
 import type { AppDeps } from './deps.js';
+import type { Runtime } from './runtime.js';
 import { clientAddress, compileTrustedProxies, peerOf, type TrustedProxies } from './request/client-address.js';
 import { setRequestContext, newRequestId } from './routes/context.js';
 import { createErrorHandler, sendError } from './routes/errors.js';
@@ -56,9 +57,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): GitwardApp {
   };
 
   /** Gives the request its id, logger, audit line (proxy or sidecar mode) and X-Request-Id. */
-  const begin = (req: http.IncomingMessage, res: http.ServerResponse, path: string): void => {
+  const begin = (req: http.IncomingMessage, res: http.ServerResponse, path: string, runtime: Runtime): void => {
     const requestId = newRequestId();
-    const runtime = deps.runtime.current();
     const peer = peerOf(req.socket);
     const mode = runtime.config.sidecar.enabled && path === runtime.config.sidecar.path ? 'sidecar' : 'proxy';
     const logger = deps.logger.child({ requestId });
@@ -91,8 +91,9 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): GitwardApp {
 
   return (req, res) => {
     const path = pathOf(req.url);
-    begin(req, res, path);
-    const { sidecar } = deps.runtime.current().config;
+    const runtime = deps.runtime.current();
+    begin(req, res, path, runtime);
+    const { sidecar } = runtime.config;
     if (path === '/healthz' || (sidecar.enabled && path === sidecar.path)) {
       app(req, res);
       return;

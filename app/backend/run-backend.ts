@@ -130,14 +130,18 @@ export async function runBackend(opts: RunBackendOptions): Promise<void> {
   if (pooled === null) return runOnce(opts, spawnBackend(opts.backendPath, opts.env), false);
   // A read without a body can be run again: when the worker fails before any header (its channel
   // broke, fcgiwrap died), the client gets git's answer from a spawned backend, not a 502.
-  const bodiless = opts.req.headers['content-length'] === undefined && opts.req.headers['transfer-encoding'] === undefined;
   try {
-    return await runOnce(opts, pooled, bodiless);
+    return await runOnce(opts, pooled, !hasBody(opts.req));
   } catch (err) {
     if (!(err instanceof PoolRunFailed) || opts.res.headersSent || opts.res.destroyed) throw err instanceof PoolRunFailed ? err.badGateway : err;
     opts.logger.warn('backend.pool_retry', { reason: err.reason });
     return runOnce(opts, spawnBackend(opts.backendPath, opts.env), false);
   }
+}
+
+/** Whether the request carries a body at all (a length or chunked framing), from its headers. */
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
 }
 
 /** A pooled run that failed before its header block, for a request runBackend may run again. */
@@ -199,9 +203,9 @@ async function runOnce(opts: RunBackendOptions, child: BackendProcess, retryable
   // body is how git-http-backend learns it is complete.
   // A request without a body (every GET: ref advertisements, dumb HTTP) just gets EOF: half of all
   // requests are GETs, and a relay per request is event-loop work for nothing.
-  const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-  if (!hasBody) child.stdin.end();
-  const input = !hasBody
+  const withBody = hasBody(req);
+  if (!withBody) child.stdin.end();
+  const input = !withBody
     ? Promise.resolve()
     : relay(req, child.stdin, (n) => (stats.bytesIn += n), true).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_PREMATURE_CLOSE') logger.debug('backend.stdin_error', { error: err.message });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { findFcgiwrap } from '../../app/backend/fcgiwrap-pool.js';
 import { git, gitOk } from '../helpers/git.js';
-import { cmdline, descendantsOf, procInfo, stillRunning, waitFor, type ProcInfo } from '../helpers/procs.js';
+import { cmdline, poolWorkersOf, procInfo, stillRunning, waitFor } from '../helpers/procs.js';
 import { prepareGitwardFiles, spawnGitward, type SpawnedGitward } from '../helpers/server.js';
 
 const HAVE_FCGIWRAP = findFcgiwrap() !== null;
@@ -27,10 +27,8 @@ async function startWithFcgiwrap(t: TestContext, extra: Record<string, unknown> 
   });
 }
 
-/** The fcgiwrap workers below gitward (found by their argv), live ones only. */
-function workersOf(pid: number): ProcInfo[] {
-  return descendantsOf(pid).filter((p) => p.state !== 'Z' && cmdline(p.pid).some((a) => a.includes('gitward-fcgiwrap-')));
-}
+/** The fcgiwrap workers of gitward (found by their argv), live ones only. */
+const workersOf = poolWorkersOf;
 
 /** Audit lines after the first `from` that pass `keep`, once the server has written them all. */
 async function waitForLines(gw: SpawnedGitward, from: number, keep: (l: Record<string, unknown>) => boolean): Promise<Array<Record<string, unknown>>> {

@@ -11,7 +11,7 @@ import { describe, it, type TestContext } from 'node:test';
 import yaml from 'js-yaml';
 import { dispatcherPath, installHooks } from '../../app/cli/repo-admin.js';
 import { baseConfig, startGitward, type TestGitward } from '../helpers/server.js';
-import { gitwardLines, runGit, runGitOk } from '../hooks/push-fixture.js';
+import { commitFile, gitwardLines, runGit, runGitOk } from '../hooks/push-fixture.js';
 
 const PASSWORDS = { ann: 'ann-pw', rita: 'rita-pw' };
 /** gitward re-logs hook lines after the backend exits, which may be just after git returns. */
@@ -59,13 +59,7 @@ async function setup(t: TestContext): Promise<Setup> {
       pushes[user] = (pushes[user] ?? 0) + 1;
       return runGit(['push', gw.url('web/site', { user, password: PASSWORDS[user] }), ...specs], work, gw.gitEnv);
     },
-    async commit(label) {
-      n++;
-      fs.writeFileSync(path.join(work, `f${n}.txt`), `${label}\n`);
-      await runGitOk(['add', '.'], work, gw.gitEnv);
-      await runGitOk(['commit', '--quiet', '-m', label], work, gw.gitEnv);
-      return (await runGitOk(['rev-parse', 'HEAD'], work, gw.gitEnv)).trim();
-    },
+    commit: (label) => commitFile(work, gw.gitEnv, ++n, label),
     async linesOfLastPush(user, event, count) {
       // The audit line is written when the response closes, which may be just after git returns.
       const nth = pushes[user] ?? 0;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { dispatcherPath, installHooks } from '../../app/cli/repo-admin.js';
 import { startGitward, type TestGitward } from '../helpers/server.js';
-import { eventually, gitwardLines, runGit, runGitOk } from './push-fixture.js';
+import { commitFile, eventually, gitwardLines, runGit, runGitOk } from './push-fixture.js';
 
 const PASSWORDS = { ann: 'ann-pw', rita: 'rita-pw' };
 
@@ -39,13 +39,7 @@ async function setup(t: TestContext): Promise<{ gw: TestGitward; work: string; p
     gw,
     work,
     push: (user, ...specs) => runGit(['push', gw.url('web/site', { user, password: PASSWORDS[user] }), ...specs], work, gw.gitEnv),
-    async commit(label) {
-      n++;
-      fs.writeFileSync(path.join(work, `f${n}.txt`), `${label}\n`);
-      await runGitOk(['add', '.'], work, gw.gitEnv);
-      await runGitOk(['commit', '--quiet', '-m', label], work, gw.gitEnv);
-      return (await runGitOk(['rev-parse', 'HEAD'], work, gw.gitEnv)).trim();
-    },
+    commit: (label) => commitFile(work, gw.gitEnv, ++n, label),
     async refs() {
       const out = await runGitOk(['for-each-ref', '--format=%(refname) %(objectname)'], bare, gw.gitEnv);
       return new Map(out.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));

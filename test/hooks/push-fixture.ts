@@ -73,6 +73,17 @@ export async function runGitOk(args: readonly string[], cwd: string, env: Record
 }
 
 /** The users every hook test knows. */
+/**
+ * Commits a new file `f<n>.txt` holding `label` in the work tree `work`, with `label` as the
+ * message; returns the new commit's sha.
+ */
+export async function commitFile(work: string, env: Record<string, string>, n: number, label: string): Promise<string> {
+  fs.writeFileSync(path.join(work, `f${n}.txt`), `${label}\n`);
+  await runGitOk(['add', '.'], work, env);
+  await runGitOk(['commit', '--quiet', '-m', label], work, env);
+  return (await runGitOk(['rev-parse', 'HEAD'], work, env)).trim();
+}
+
 export const USERS_YAML = `users:
   ann: {groups: [eng]}
   rita: {groups: [eng, release]}
@@ -191,13 +202,7 @@ export async function createPushFixture(
     asUser,
     git: (args, extra) => runGit(args, work, env(extra)),
     gitOk: (args, extra) => runGitOk(args, work, env(extra)),
-    async commit(label) {
-      n++;
-      fs.writeFileSync(path.join(work, `f${n}.txt`), `${label}\n`);
-      await runGitOk(['add', '.'], work, env());
-      await runGitOk(['commit', '--quiet', '-m', label], work, env());
-      return (await runGitOk(['rev-parse', 'HEAD'], work, env())).trim();
-    },
+    commit: (label) => commitFile(work, env(), ++n, label),
     async refs() {
       const out = await runGitOk(['for-each-ref', '--format=%(refname) %(objectname)'], bare, env());
       return new Map(out.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
