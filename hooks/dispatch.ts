@@ -111,16 +111,15 @@ export async function dispatch(io: DispatchIO): Promise<number> {
     fields: io.env.GITWARD_REQUEST_ID ? { requestId: io.env.GITWARD_REQUEST_ID } : {},
   });
   const gitEnv = gitChildEnv(io.env);
-  let git: ReturnType<typeof createRepoReader> | null = null;
   try {
     const updates = parseReceiveInput(await readAll(io.stdin));
     // git work starts before the rest of the dispatcher loads, and runs meanwhile (git waits).
     const configFile = startConfigPath(io, gitEnv);
     if (io.hookName === 'post-receive') return await postReceive(io, updates, configFile, log);
     if (io.hookName !== 'pre-receive') throw new Refusal(`gitward: push refused: the dispatcher runs as pre-receive or post-receive, not "${io.hookName}"`);
-    git = createRepoReader(io.cwd, gitEnv);
-    // Moving a ref or creating a branch is what plugins ask history about (fast-forward, flow).
-    if (updates.some((u) => u.kind === 'update' || (u.kind === 'create' && u.refType === 'branch'))) git.warm();
+    const git = createRepoReader(io.cwd, gitEnv);
+    // Whether each moved ref is a fast-forward is what plugins ask first: git answers meanwhile.
+    git.warm(updates);
     return await loadPreReceive().preReceive(io, updates, git, configFile, log);
   } catch (err) {
     log.log('error', 'hook.failed', { error: describeError(err) });
@@ -132,7 +131,6 @@ export async function dispatch(io: DispatchIO): Promise<number> {
     io.stderr.write(`${line}\n`);
     return 1;
   } finally {
-    git?.close();
     log.flush();
   }
 }

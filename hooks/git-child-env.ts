@@ -1,3 +1,5 @@
+import { SERVER_GIT_ENV } from '../app/git/server-git-env.js';
+
 /**
  * Environment variables a hook passes on to its git child processes. git gives a pre-receive hook
  * the push's objects only through the quarantine variables
@@ -19,7 +21,10 @@ const ALLOWED = [
   'XDG_CONFIG_HOME',
 ] as const;
 
-/** Builds a git child's environment from an allow-list of `env`; never a copy of the whole. */
+/**
+ * Builds a git child's environment from an allow-list of `env`, never a copy of the whole, with
+ * SERVER_GIT_ENV set whatever the caller had (a local push has none of it): history is the objects'.
+ */
 export function gitChildEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of ALLOWED) {
@@ -27,5 +32,5 @@ export function gitChildEnv(env: Readonly<Record<string, string | undefined>>): 
     if (v !== undefined) out[name] = v;
   }
   if (out.PATH === undefined) out.PATH = '/usr/local/bin:/usr/bin:/bin';
-  return out;
+  return Object.assign(out, SERVER_GIT_ENV);
 }

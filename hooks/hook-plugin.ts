@@ -45,6 +45,12 @@ export interface HookPlugin {
   readonly name: string;
   check(update: HookUpdate, ctx: HookCheckContext): Promise<HookVerdict> | HookVerdict;
   /**
+   * Optional: true when this plugin rules `ref`, a ref outside refs/heads/ and refs/tags/. Such a
+   * ref is refused by the dispatcher itself unless some enabled plugin governs it (and `check`
+   * then decides); without this method a plugin governs none.
+   */
+  governsRef?(ref: string): boolean;
+  /**
    * Optional: what in the options is valid but almost surely not what the admin meant, one
    * `file:line: plugin.key: …` line each (a rule that can never apply, say). `gitward check`
    * prints these; the dispatcher never asks, so the work done here costs a push nothing.

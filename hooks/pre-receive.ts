@@ -10,6 +10,7 @@ import { parseHookPlan } from './hook-plan.js';
 import type { HookUpdate, RepoReader } from './hook-plugin.js';
 import { loadHookPlugins } from './load-hook-plugins.js';
 import { isHttpPush } from './push-origin.js';
+import { refNamespaceCheck } from './ref-namespace.js';
 import { Refusal } from './refusal.js';
 import { clientLines, runChecks } from './run-checks.js';
 
@@ -131,7 +132,8 @@ async function setupFromConfig(io: DispatchIO, configFile: () => Promise<string>
 }
 
 /**
- * pre-receive: every enabled plugin (in `hooks.order`) on every update, no early exit; prints one
+ * pre-receive: the dispatcher's ref-namespace check, then every enabled plugin (in `hooks.order`)
+ * on every update, no early exit; prints one
  * line per rejected ref and returns 1 (git then refuses the whole push) when anything was rejected.
  * `git` reads the repository as it was before the push; `configFile` names the config (when no
  * plan from gitward serves).
@@ -139,7 +141,10 @@ async function setupFromConfig(io: DispatchIO, configFile: () => Promise<string>
 export async function preReceive(io: DispatchIO, updates: readonly HookUpdate[], git: RepoReader, configFile: () => Promise<string>, log: HookLog): Promise<number> {
   const { repo, identity, settings, hooks, configDir } = setupFromPlan(io, log) ?? (await setupFromConfig(io, configFile, log));
   const rlog = log.with({ repo, user: identity.user, source: identity.source });
-  const plugins = await loadHookPlugins(settings, hooks, configDir, rlog);
+  // The dispatcher's own check comes first and is never off: refs outside heads and tags need a
+  // plugin that governs them, even in a repo with no hook settings at all.
+  const loaded = await loadHookPlugins(settings, hooks, configDir, rlog);
+  const plugins = [refNamespaceCheck(loaded), ...loaded];
   const outcomes = await runChecks(plugins, { repo, identity, git, updates }, rlog);
   const refused = outcomes.some((o) => o.rejections.length > 0 || o.failures.length > 0);
   for (const o of outcomes) {

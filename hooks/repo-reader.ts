@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { createCommitWalker } from './commit-walker.js';
 import type { HookUpdate, RepoReader } from './hook-plugin.js';
 
 /** A git query in a hook should take milliseconds; a stuck one must not hold the push forever. */
@@ -29,16 +28,20 @@ export function runGit(args: readonly string[], cwd: string, env: Record<string,
 const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 
 /**
+ * A Reconst SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+
+/**
  * A RepoReader for the repository in `cwd`. In pre-receive the refs are not updated yet, so every
  * ref read here is the value before the push; the push's new objects are visible through the
- * quarantine variables in `env`. The ref list is read once (one `git for-each-ref`), lazily;
- * ancestry is answered by one `git cat-file --batch` walk where it can, else `git merge-base`.
- * `warm()` starts the cat-file process ahead of the first question; `close()` ends it.
+ * quarantine variables in `env` (gitChildEnv, which also turns replace objects and grafts off).
+ * The ref list is read once (one `git for-each-ref`), lazily. Ancestry is git's answer alone
+ * (`git merge-base --is-ancestor`), never a parse of commit objects of ours: a second reader of
+ * commits is a second history an attacker can write for. `warm(updates)` asks git about every
+ * moved ref at once, while the rest of the dispatcher loads.
  */
-export function createRepoReader(cwd: string, env: Record<string, string>): RepoReader & { warm(): void; close(): void } {
-  const walker = createCommitWalker(cwd, env);
+export function createRepoReader(cwd: string, env: Record<string, string>): RepoReader & { warm(updates: readonly HookUpdate[]): void } {
   let refs: Promise<Map<string, string>> | null = null;
-  const ff = new Map<string, Promise<boolean>>();
+  const answers = new Map<string, Promise<boolean>>();
   const loadRefs = async (): Promise<Map<string, string>> => {
     const r = await runGit(['for-each-ref', '--format=%(objectname) %(refname)'], cwd, env);
     if (r.code !== 0) throw new Error(`git for-each-ref failed (${r.code}): ${r.stderr.trim()}`);
@@ -49,34 +52,36 @@ export function createRepoReader(cwd: string, env: Record<string, string>): Repo
     }
     return map;
   };
-  const isAncestor = async (ancestor: string, descendant: string): Promise<boolean> => {
-    // Only shas reach the command line, never a ref name a pusher chose.
-    if (!SHA.test(ancestor) || !SHA.test(descendant)) throw new Error('isAncestor takes full object names');
-    // The walker is a shortcut: if it fails, git answers.
-    const quick = await walker.isAncestor(ancestor, descendant).catch(() => null);
-    if (quick !== null) return quick;
+  const ask = async (ancestor: string, descendant: string): Promise<boolean> => {
     const r = await runGit(['merge-base', '--is-ancestor', ancestor, descendant], cwd, env);
     if (r.code === 0) return true;
     if (r.code === 1) return false;
     throw new Error(`git merge-base --is-ancestor failed (${r.code}): ${r.stderr.trim()}`);
   };
+  const isAncestor = (ancestor: string, descendant: string): Promise<boolean> => {
+    // Only shas reach the command line, never a ref name a pusher chose.
+    if (!SHA.test(ancestor) || !SHA.test(descendant)) return Promise.reject(new Error('isAncestor takes full object names'));
+    const key = `${ancestor} ${descendant}`;
+    let p = answers.get(key);
+    if (!p) {
+      p = ask(ancestor, descendant);
+      // A question asked ahead (warm) that nobody awaits must not be an unhandled rejection.
+      p.catch(() => undefined);
+      answers.set(key, p);
+    }
+    return p;
+  };
+  const isFastForward = (update: HookUpdate): Promise<boolean> =>
+    update.kind === 'update' ? isAncestor(update.oldSha, update.newSha) : Promise.resolve(false);
   return {
     async refBefore(ref) {
       refs ??= loadRefs();
       return (await refs).get(ref) ?? null;
     },
     isAncestor,
-    isFastForward(update: HookUpdate) {
-      if (update.kind !== 'update') return Promise.resolve(false);
-      const key = `${update.oldSha} ${update.newSha}`;
-      let p = ff.get(key);
-      if (!p) {
-        p = isAncestor(update.oldSha, update.newSha);
-        ff.set(key, p);
-      }
-      return p;
+    isFastForward,
+    warm(updates) {
+      for (const u of updates) if (u.kind === 'update') void isFastForward(u).catch(() => undefined);
     },
-    warm: () => walker.warm(),
-    close: () => walker.close(),
   };
 }

@@ -1,3 +1,4 @@
+import { SERVER_GIT_ENV } from '../git/server-git-env.js';
 import type { GitRequest, Identity } from '../types.js';
 
 /** What the full environment of git-http-backend is built from (DESIGN.md §5). */
@@ -15,6 +16,11 @@ export interface BackendEnvInput {
   readonly logDir: string | null;
   /** GITWARD_HOOK_PLAN (hooks/hook-plan.ts), for pushes; null or absent otherwise. */
   readonly hookPlan?: string | null;
+  /**
+   * git settings for receive-pack on a push (hooks/ref-namespace.ts `receiveLocks`): git's own
+   * locks behind the hook. Absent or empty for reads.
+   */
+  readonly receiveConfig?: ReadonlyArray<readonly [string, string]>;
   /** PATH, HOME and LANG of gitward's own environment, passed in explicitly. */
   readonly processEnv: Readonly<{ PATH?: string | undefined; HOME?: string | undefined; LANG?: string | undefined }>;
   /** Also set the GIT4NGINX_* names (compat.git4nginx_env). */
@@ -54,7 +60,8 @@ function withoutControls(text: string): string {
 
 /**
  * The whole environment of git-http-backend, built from scratch: the CGI variables, the git
- * variables, gitward's own (and optionally git4nginx's) names. Nothing else is inherited.
+ * variables (SERVER_GIT_ENV last, so nothing overrides it), gitward's own (and optionally
+ * git4nginx's) names. Nothing else is inherited.
  */
 export function buildBackendEnv(input: BackendEnvInput): Record<string, string> {
   const { identity } = input;
@@ -71,7 +78,7 @@ export function buildBackendEnv(input: BackendEnvInput): Record<string, string> 
   if (name) env.GIT_COMMITTER_NAME = name;
   if (email) env.GIT_COMMITTER_EMAIL = email;
 
-  const settings = input.git.need === 'write' ? [...READ_CONFIG, ...WRITE_CONFIG] : READ_CONFIG;
+  const settings = input.git.need === 'write' ? [...READ_CONFIG, ...WRITE_CONFIG, ...(input.receiveConfig ?? [])] : READ_CONFIG;
   env.GIT_CONFIG_COUNT = String(settings.length);
   settings.forEach(([key, value], i) => {
     env[`GIT_CONFIG_KEY_${i}`] = key;
@@ -95,5 +102,6 @@ export function buildBackendEnv(input: BackendEnvInput): Record<string, string> 
       if (value !== undefined) env[`GIT4NGINX_${key}`] = value;
     }
   }
+  Object.assign(env, SERVER_GIT_ENV);
   return env;
 }

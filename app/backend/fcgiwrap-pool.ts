@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
+import { SERVER_GIT_ENV } from '../git/server-git-env.js';
 import type { Logger } from '../types.js';
 import type { BackendEnd, BackendPool, BackendProcess } from './backend-process.js';
 import { createRecordReader, encodeBeginRequest, encodeParams, encodeRecords, FastCgiProtocolError, FcgiType } from './fastcgi.js';
@@ -130,8 +131,8 @@ export class FcgiwrapPool implements BackendPool {
     const socket = path.join(this.dir, `w${id}.sock`);
     const argv = ['-f', '-c', '1', '-s', `unix:${socket}`, '-p', this.options.backendPath];
     const [file, args] = fs.existsSync(SETPRIV_PATH) ? [SETPRIV_PATH, ['--pdeathsig', 'KILL', '--', this.options.fcgiwrapPath, ...argv]] : [this.options.fcgiwrapPath, argv];
-    // An empty environment: fcgiwrap copies its own into every CGI it runs.
-    const child = spawn(file, args, { env: {}, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    // Nothing but the server git settings: fcgiwrap copies its own environment into every CGI it runs.
+    const child = spawn(file, args, { env: { ...SERVER_GIT_ENV }, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     const worker: Worker = { id, socket, child, busy: false, tainted: false, alive: true, spare: null };
     this.workers.push(worker);
     child.stderr?.on('data', (b: Buffer) => {
@@ -286,7 +287,7 @@ export class FcgiwrapPool implements BackendPool {
       },
     });
     try {
-      sock.write(Buffer.concat([encodeBeginRequest(REQUEST_ID), encodeRecords(FcgiType.Params, REQUEST_ID, encodeParams({ ...env, SCRIPT_FILENAME: this.options.backendPath })), encodeRecords(FcgiType.Params, REQUEST_ID, Buffer.alloc(0))]));
+      sock.write(Buffer.concat([encodeBeginRequest(REQUEST_ID), encodeRecords(FcgiType.Params, REQUEST_ID, encodeParams({ ...env, ...SERVER_GIT_ENV, SCRIPT_FILENAME: this.options.backendPath })), encodeRecords(FcgiType.Params, REQUEST_ID, Buffer.alloc(0))]));
     } catch (err) {
       channelError = err instanceof Error ? err : new Error(String(err));
       sock.destroy();

@@ -1,8 +1,9 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { GitwardConfig } from '../config/types.js';
+import { SERVER_GIT_ENV } from '../git/server-git-env.js';
 import { parseRepoName } from '../request/repo-name.js';
 
 /** The hooks the dispatcher serves; both are symlinks to `hooks/gitward-hook`. */
@@ -159,7 +160,7 @@ export class RepoAdminError extends Error {
   }
 }
 
-/** The environment of the CLI's git children: an allow-list of the caller's. */
+/** The environment of the CLI's git children: an allow-list of the caller's, and SERVER_GIT_ENV. */
 export function adminGitEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'GIT_CONFIG_NOSYSTEM', 'GIT_CONFIG_GLOBAL', 'XDG_CONFIG_HOME']) {
@@ -167,7 +168,34 @@ export function adminGitEnv(env: Readonly<Record<string, string | undefined>>): 
     if (v !== undefined) out[name] = v;
   }
   out.PATH ??= '/usr/local/bin:/usr/bin:/bin';
-  return out;
+  return Object.assign(out, SERVER_GIT_ENV);
+}
+
+/**
+ * Per-repo git settings gitward wants on every repo: git checks every object a push brings
+ * (https://git-scm.com/docs/git-config#Documentation/git-config.txt-receivefsckObjects), and a
+ * git run on the server without gitward's environment (an admin's local push or gc) ignores
+ * replace refs as gitward's own processes do.
+ */
+export const REPO_SAFETY_CONFIG: ReadonlyArray<readonly [string, string]> = [
+  ['receive.fsckObjects', 'true'],
+  ['core.useReplaceRefs', 'false'],
+];
+
+/** The REPO_SAFETY_CONFIG settings that `repoDir` does not have as gitward wants them. */
+export function missingRepoSafety(repoDir: string, env: Record<string, string>): Array<readonly [string, string]> {
+  return REPO_SAFETY_CONFIG.filter(([key, value]) => {
+    try {
+      return execFileSync('git', ['config', '--get', key], { cwd: repoDir, env, encoding: 'utf8', timeout: GIT_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== value;
+    } catch {
+      return true;
+    }
+  });
+}
+
+/** Sets REPO_SAFETY_CONFIG in the repo `repoDir`'s own config. */
+export async function applyRepoSafety(repoDir: string, env: Record<string, string>): Promise<void> {
+  for (const [key, value] of REPO_SAFETY_CONFIG) await git(['config', key, value], repoDir, env);
 }
 
 function git(args: readonly string[], cwd: string, env: Record<string, string>): Promise<void> {
@@ -197,8 +225,10 @@ export interface CreatedRepo {
 
 /**
  * Creates the bare repo `raw` under the config's repo_root: project-group folders,
- * `git init --bare --initial-branch=…`, `receive.denyNonFastforwards` / `receive.denyDeletes` from
- * repo_defaults, `gitward.config` = the config file, and the hooks when repo_defaults say so.
+ * `git init --bare --initial-branch=…`, REPO_SAFETY_CONFIG, `gitward.config` = the config file,
+ * and the hooks when repo_defaults say so. It writes no `receive.denyNonFastforwards` /
+ * `receive.denyDeletes`: the branch rules decide force and delete, and gitward sets git's own
+ * locks per push where no rule grants them (hooks/ref-namespace.ts `receiveLocks`).
  * Refuses an existing path and any folder whose real path leaves repo_root.
  */
 export async function createRepo(
@@ -219,10 +249,8 @@ export async function createRepo(
   const d = config.repoDefaults;
   try {
     await git(['init', '--quiet', '--bare', `--initial-branch=${d.initialBranch}`, dir], parent, options.env);
-    const set = (key: string, value: string) => git(['config', key, value], dir, options.env);
-    await set('receive.denyNonFastforwards', String(d.denyNonFastForwards));
-    await set('receive.denyDeletes', String(d.denyDeletes));
-    if (config.file !== '') await set('gitward.config', config.file);
+    await applyRepoSafety(dir, options.env);
+    if (config.file !== '') await git(['config', 'gitward.config', config.file], dir, options.env);
     const hooks = d.installHooks ? installHooks(dir, options.dispatcher, { force: false, now: options.now }) : null;
     return { name, dir, hooks };
   } catch (err) {

@@ -3,6 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { encodeHookPlan } from '../../hooks/hook-plan.js';
+import { receiveLocks } from '../../hooks/ref-namespace.js';
+import { branchProtectGrants } from '../../plugins/hooks/branch-protect.js';
+import { hookSettingsFor } from '../policy/hook-settings.js';
 import { buildBackendEnv } from '../backend/backend-env.js';
 import type { BackendPool } from '../backend/backend-process.js';
 import { buildCgiEnv } from '../backend/cgi-env.js';
@@ -96,6 +99,11 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): (req:
         logDir,
         // What the pre-receive hook needs of the config, so it does not parse it again.
         hookPlan: isPush ? encodeHookPlan(runtime.policy, allowed.git.repo) : null,
+        // git's own locks behind the hook: hidden refs outside heads/tags, no force/delete without a grant.
+        // (the advertisement too, so it shows what the push will see).
+        receiveConfig: allowed.git.service === 'git-receive-pack'
+          ? receiveLocks(branchProtectGrants(hookSettingsFor(runtime.policy, allowed.git.repo).get('branch-protect')?.options), runtime.config.repoDefaults)
+          : [],
         processEnv: options.processEnv,
         git4nginxEnv: runtime.config.compat.git4nginxEnv,
       });

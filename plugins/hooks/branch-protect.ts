@@ -11,6 +11,7 @@ import {
 } from '../../hooks/hook-plugin.js';
 import { isHookPrincipal, matchesAny } from '../../hooks/principals.js';
 import { compileRefGlob, refGlobCovers, refGlobProblem } from '../../hooks/ref-glob.js';
+import { compileOtherRefGlob, otherRefPatternProblem, type RefGrants } from '../../hooks/ref-namespace.js';
 import type { Identity } from '../../app/types.js';
 
 const BRANCH_ACTIONS = ['push', 'force', 'create', 'delete'] as const;
@@ -18,8 +19,10 @@ const TAG_ACTIONS = ['create', 'move', 'delete'] as const;
 type BranchAction = (typeof BRANCH_ACTIONS)[number];
 type TagAction = (typeof TAG_ACTIONS)[number];
 
+type Section = 'branches' | 'tags' | 'refs';
+
 interface Rule<A extends string> {
-  readonly section: 'branches' | 'tags';
+  readonly section: Section;
   readonly pattern: string;
   readonly matches: (name: string) => boolean;
   /** Who may do each action; an absent action falls back as documented on the factory. */
@@ -27,7 +30,7 @@ interface Rule<A extends string> {
 }
 
 function parseRules<A extends string>(
-  section: 'branches' | 'tags',
+  section: Section,
   value: unknown,
   actions: readonly A[],
   at: string,
@@ -37,7 +40,7 @@ function parseRules<A extends string>(
   const rules: Rule<A>[] = [];
   for (const [pattern, body] of Object.entries(value)) {
     const node = `${at}.${section}."${pattern}"`;
-    const problem = refGlobProblem(pattern);
+    const problem = section === 'refs' ? otherRefPatternProblem(pattern) : refGlobProblem(pattern);
     if (problem) throw new HookOptionsError(`${node}: ${problem}`);
     if (!isPlainObject(body)) throw new HookOptionsError(`${node}: a mapping of ${actions.join('/')} lists is required`);
     assertKnownKeys(body, actions, node);
@@ -51,7 +54,8 @@ function parseRules<A extends string>(
       }
       allow[action] = Object.freeze([...(list as string[])]);
     }
-    rules.push({ section, pattern, matches: compileRefGlob(pattern), allow: Object.freeze(allow) });
+    const matches = section === 'refs' ? compileOtherRefGlob(pattern) : compileRefGlob(pattern);
+    rules.push({ section, pattern, matches, allow: Object.freeze(allow) });
   }
   return rules;
 }
@@ -64,7 +68,7 @@ const ARRAY_INDEX_KEY = /^(?:0|[1-9][0-9]*)$/;
 /** The largest array index; a longer run of digits is an ordinary key that keeps its place. */
 const MAX_ARRAY_INDEX = 2 ** 32 - 2;
 
-const noun = (r: Rule<string>): string => (r.section === 'branches' ? 'branch' : 'tag');
+const noun = (r: Rule<string>): string => (r.section === 'branches' ? 'branch' : r.section === 'tags' ? 'tag' : 'ref');
 
 /**
  * Rules are tried in file order, and order matters between rules that match a same name: refuses
@@ -127,7 +131,7 @@ const ACTION_WORDS: Readonly<Record<string, string>> = {
 };
 
 function refusal(rule: Rule<string>, action: string, update: HookUpdate): HookVerdict {
-  const what = update.refType === 'tag' ? 'tag' : 'branch';
+  const what = update.refType === 'tag' ? 'tag' : update.refType === 'branch' ? 'branch' : 'ref';
   return reject(`${rule.section}."${rule.pattern}".${action}`, `you may not ${ACTION_WORDS[action] ?? action} ${what} ${update.name}`);
 }
 
@@ -142,15 +146,19 @@ function refusal(rule: Rule<string>, action: string, update: HookUpdate): HookVe
  * nobody; force implies push), `create` (absent = the `push` list), `delete` (absent = nobody).
  * Tags: `create` (absent = anyone), `move` and `delete` (absent = nobody). For each ref, the first
  * rule of its section (in file order) whose pattern matches decides; later rules are not consulted.
- * Refs matched by no rule, and refs outside refs/heads and refs/tags, are accepted (the ACL's
- * write permission rules them). A rule that an earlier one shadows whole is one of the plugin's
+ * Branches and tags matched by no rule are accepted (the ACL's write permission rules them).
+ * `refs` rules (full names outside refs/heads/ and refs/tags/, e.g. `"refs/notes/*"`) take the
+ * branch actions with the branch defaults; a ref outside heads and tags that no `refs` rule
+ * matches is refused by the dispatcher itself (hooks/ref-namespace.ts), so `refs/replace/*` is
+ * refused unless a rule names it. A rule that an earlier one shadows whole is one of the plugin's
  * `warnings()` (`gitward check` prints them).
  */
 export const createBranchProtectPlugin: HookPluginFactory = (options, ctx) => {
   const at = `${ctx.where}: ${ctx.name}`;
-  assertKnownKeys(options, ['branches', 'tags'], at);
+  assertKnownKeys(options, ['branches', 'tags', 'refs'], at);
   const branches = parseRules('branches', options.branches, BRANCH_ACTIONS, at);
   const tags = parseRules('tags', options.tags, TAG_ACTIONS, at);
+  const refs = parseRules('refs', options.refs, BRANCH_ACTIONS, at);
   assertOrderKnown(branches, at);
   assertOrderKnown(tags, at);
   const plugin: HookPlugin = {
@@ -171,9 +179,38 @@ export const createBranchProtectPlugin: HookPluginFactory = (options, ctx) => {
         const action: TagAction = update.kind === 'create' ? 'create' : update.kind === 'delete' ? 'delete' : 'move';
         return tagAllowed(rule, action, c.identity) ? ACCEPT : refusal(rule, action, update);
       }
-      return ACCEPT;
+      const rule = refs.find((r) => r.matches(update.ref));
+      // Not ours: the dispatcher refuses a ref outside heads and tags that no plugin governs.
+      if (rule === undefined) return ACCEPT;
+      let action: BranchAction;
+      if (update.kind === 'create') action = 'create';
+      else if (update.kind === 'delete') action = 'delete';
+      // Such a ref may name a tree or a blob: git cannot call that a fast-forward, so it is a force.
+      else action = (await c.git.isFastForward(update).catch(() => false)) ? 'push' : 'force';
+      return branchAllowed(rule, action, c.identity) ? ACCEPT : refusal(rule, action, update);
     },
-    warnings: () => [...shadowedRules(branches, at), ...shadowedRules(tags, at)],
+    governsRef: (ref) => refs.some((r) => r.matches(ref)),
+    warnings: () => [...shadowedRules(branches, at), ...shadowedRules(tags, at), ...shadowedRules(refs, at)],
   };
   return plugin;
 };
+
+/**
+ * What a branch-protect setting grants, as git's own receive checks see it (ref-namespace.ts
+ * `receiveLocks`): whether any branch rule lets someone force or delete, and the `refs` patterns.
+ * `options` is a setting the config load has validated; anything else counts as granting nothing.
+ */
+export function branchProtectGrants(options: Readonly<Record<string, unknown>> | undefined): RefGrants {
+  const sections = (key: string): Array<Record<string, unknown>> => {
+    const v = options?.[key];
+    return isPlainObject(v) ? Object.values(v).filter(isPlainObject) : [];
+  };
+  const granted = (action: string): boolean => sections('branches').some((r) => Array.isArray(r[action]) && r[action].length > 0);
+  const refs = options?.refs;
+  // git's receive.denyNonFastForwards and receive.denyDeletes look at refs/heads/ only.
+  return {
+    force: granted('force'),
+    delete: granted('delete'),
+    otherRefPatterns: isPlainObject(refs) ? Object.keys(refs) : [],
+  };
+}

@@ -51,7 +51,6 @@ describe('branch-flow decisions against a real repository', () => {
     const unrelated = await commit('unrelated');
     const plugin = await createBranchFlowPlugin({ flow: ['dev', 'staging', 'main'] }, pctx);
     const git = createRepoReader(repo, gitChildEnv(env));
-    t.after(() => git.close());
     const identity = { user: 'ann', source: 'test', groups: [], info: {} };
     const cases: Array<[string, string, string, string, string | null]> = [
       ['staging may take what dev has', root, c2, 'refs/heads/staging', null],

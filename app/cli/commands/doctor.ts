@@ -6,6 +6,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../../errors.js';
+import { SERVER_GIT_ENV } from '../../git/server-git-env.js';
 import { BODY_FRAMING_HEADER } from '../../request/body-framing.js';
 import { parseArgs } from '../args.js';
 import { EXIT, type CliIO, type Command } from '../io.js';
@@ -398,7 +399,7 @@ function environmentFor(io: CliIO): Record<string, string> {
     if (v !== undefined) env[name] = v;
   }
   env.PATH ??= '/usr/local/bin:/usr/bin:/bin';
-  return env;
+  return Object.assign(env, SERVER_GIT_ENV);
 }
 
 /** How each level starts its output line (same width, so the names line up). */

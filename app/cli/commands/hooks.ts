@@ -2,19 +2,23 @@ import { loadConfig } from '../../config/load.js';
 import { BadRequest, UsageError } from '../../errors.js';
 import { configPathFrom, parseArgs } from '../args.js';
 import { EXIT, type Command } from '../io.js';
-import { dispatcherPath, installHooks, listRepoDirs, repoDirFor, type RepoEntry } from '../repo-admin.js';
+import { adminGitEnv, applyRepoSafety, dispatcherPath, installHooks, listRepoDirs, missingRepoSafety, repoDirFor, type RepoEntry } from '../repo-admin.js';
 import fs from 'node:fs';
 
-const HELP = `usage: gitward hooks install REPO... | --all [--force] [--config FILE]
+const HELP = `usage: gitward hooks install REPO... | --all [--force] [--fsck-objects] [--config FILE]
 
 Symlinks hooks/pre-receive and hooks/post-receive of each repo to the gitward hook dispatcher
 (<checkout>/hooks/gitward-hook). Idempotent. A hook that is not gitward's is kept and reported
 (exit 1); with --force it is moved aside to <hook>.gitward-backup-<timestamp> first.
+
+--fsck-objects also sets what \`gitward repo create\` sets on a new repo: receive.fsckObjects=true
+(git checks every object a push brings) and core.useReplaceRefs=false. Without it, a note names
+each repo that lacks them.
 `;
 
 /** `gitward hooks install REPO... | --all [--force]`: install the dispatcher into repos. */
 export const hooks: Command = async (argv, io) => {
-  const args = parseArgs(argv, { config: { type: 'string', short: 'c' }, all: { type: 'boolean' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  const args = parseArgs(argv, { config: { type: 'string', short: 'c' }, all: { type: 'boolean' }, force: { type: 'boolean' }, 'fsck-objects': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
   if (args.options.help) {
     io.stdout.write(HELP);
     return EXIT.ok;
@@ -38,6 +42,7 @@ export const hooks: Command = async (argv, io) => {
     });
   }
   const dispatcher = dispatcherPath();
+  const gitEnv = adminGitEnv(io.env);
   let failed = false;
   for (const repo of repos) {
     if (!fs.existsSync(repo.dir)) {
@@ -55,6 +60,15 @@ export const hooks: Command = async (argv, io) => {
         const what = r.action === 'installed' ? 'installed' : r.action === 'updated' ? 'updated (it linked to another gitward checkout)' : 'already installed';
         io.stdout.write(`${repo.name}: hooks/${r.hook} ${what}\n`);
       }
+    }
+    const missing = missingRepoSafety(repo.dir, gitEnv);
+    if (missing.length === 0) continue;
+    const settings = missing.map(([k, v]) => `${k}=${v}`).join(', ');
+    if (args.options['fsck-objects'] === true) {
+      await applyRepoSafety(repo.dir, gitEnv);
+      io.stdout.write(`${repo.name}: set ${settings}\n`);
+    } else {
+      io.stdout.write(`${repo.name}: note: ${settings} not set (git does not check pushed objects); --fsck-objects sets it\n`);
     }
   }
   if (repos.length === 0) io.stderr.write(`no repos under ${config.repoRoot}\n`);

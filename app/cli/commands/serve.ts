@@ -7,6 +7,7 @@ import { FcgiwrapPool, findFcgiwrap } from '../../backend/fcgiwrap-pool.js';
 import { findGitHttpBackend } from '../../backend/locate.js';
 import { loadConfig } from '../../config/load.js';
 import type { GitwardConfig } from '../../config/types.js';
+import { SERVER_GIT_ENV } from '../../git/server-git-env.js';
 import { createLogger } from '../../log/logger.js';
 import { createReloadingRuntime } from '../../reload.js';
 import { configureServer, createApp, listenOn, shutdownServer } from '../../server.js';
@@ -108,6 +109,7 @@ async function seedDemoRepo(repoRoot: string, env: { PATH: string; HOME?: string
     GIT_AUTHOR_EMAIL: 'gitward@localhost',
     GIT_COMMITTER_NAME: 'gitward',
     GIT_COMMITTER_EMAIL: 'gitward@localhost',
+    ...SERVER_GIT_ENV,
   };
   const run = (args: string[], input?: string): Promise<string> =>
     new Promise((resolve, reject) => {
