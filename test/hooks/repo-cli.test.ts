@@ -46,7 +46,7 @@ function setup(t: TestContext, extraYaml = ''): { dir: string; root: string; env
 const hookTarget = (repo: string, hook: string) => fs.readlinkSync(path.join(repo, 'hooks', hook));
 
 describe('gitward repo create', () => {
-  it('creates a bare repo with folders, initial branch, receive settings, gitward.config and hooks', async (t) => {
+  it('creates a bare repo with folders, initial branch, receive.fsckObjects, no force/delete locks of its own, gitward.config and hooks', async (t) => {
     const s = setup(t);
     const r = await s.cli('repo', 'create', 'web/tools/site');
     assert.equal(r.code, 0, r.stderr);
@@ -54,8 +54,12 @@ describe('gitward repo create', () => {
     assert.match(r.stdout, /^created web\/tools\/site at .*site\.git \(initial branch main, hooks installed\)\n$/);
     const cfg = async (key: string) => (await runGitOk(['config', '--get', key], bare, s.env)).trim();
     assert.equal(await cfg('core.bare'), 'true');
-    assert.equal(await cfg('receive.denyNonFastforwards'), 'true');
-    assert.equal(await cfg('receive.denyDeletes'), 'true');
+    assert.equal(await cfg('receive.fsckObjects'), 'true');
+    assert.equal(await cfg('core.useReplaceRefs'), 'false');
+    // The branch rules decide force and delete; gitward sets git's locks per push where no rule grants them.
+    for (const key of ['receive.denyNonFastforwards', 'receive.denyDeletes']) {
+      assert.equal((await runGit(['config', '--get', key], bare, s.env)).code, 1, `${key} is not in the repo's config`);
+    }
     assert.equal(await cfg('gitward.config'), path.join(s.dir, 'gitward.yaml'));
     assert.equal((await runGitOk(['symbolic-ref', 'HEAD'], bare, s.env)).trim(), 'refs/heads/main');
     for (const h of ['pre-receive', 'post-receive']) assert.equal(hookTarget(bare, h), dispatcherPath());
@@ -67,7 +71,7 @@ describe('gitward repo create', () => {
     assert.equal(r.code, 0, r.stderr);
     const bare = path.join(s.root, 'plain.git');
     assert.equal((await runGitOk(['symbolic-ref', 'HEAD'], bare, s.env)).trim(), 'refs/heads/trunk');
-    assert.equal((await runGitOk(['config', '--get', 'receive.denyDeletes'], bare, s.env)).trim(), 'false');
+    assert.equal((await runGit(['config', '--get', 'receive.denyDeletes'], bare, s.env)).code, 1);
     assert.equal(fs.existsSync(path.join(bare, 'hooks', 'pre-receive')), false);
     assert.match(r.stdout, /hooks not installed/);
   });
@@ -177,6 +181,22 @@ describe('gitward repo list and hooks install', () => {
 
     r = await s.cli('repo', 'list');
     assert.deepEqual(r.stdout.split('\n').filter(Boolean).map((l) => l.split(/\s+/).join(' ')), ['tools hooks: installed', 'web/docs hooks: installed', 'web/site hooks: installed']);
+  });
+
+  it('hooks install notes a repo without receive.fsckObjects, and --fsck-objects sets it', async (t) => {
+    const s = setup(t);
+    const bare = path.join(s.root, 'old.git');
+    await runGitOk(['init', '--quiet', '--bare', bare], s.root, s.env);
+    let r = await s.cli('hooks', 'install', 'old');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^old: note: receive\.fsckObjects=true, core\.useReplaceRefs=false not set .*--fsck-objects sets it$/m);
+    assert.equal((await runGit(['config', '--get', 'receive.fsckObjects'], bare, s.env)).code, 1, 'a note changes nothing');
+    r = await s.cli('hooks', 'install', 'old', '--fsck-objects');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^old: set receive\.fsckObjects=true, core\.useReplaceRefs=false$/m);
+    assert.equal((await runGitOk(['config', '--get', 'receive.fsckObjects'], bare, s.env)).trim(), 'true');
+    r = await s.cli('hooks', 'install', 'old');
+    assert.doesNotMatch(r.stdout, /note|set /);
   });
 
   it('usage errors exit 2; a missing repo exits 1', async (t) => {
