@@ -237,6 +237,9 @@ describe('runBackend with a fake git-http-backend', () => {
       GIT4NGINX_CONFIG: '/etc/gitward.yaml',
       GIT4NGINX_GROUPS: '["eng","staff"]',
       GIT4NGINX_INFO: '{"name":"Ann Example","email":"ann@example.org"}',
+      // Replace objects off, grafts ignored (app/git/server-git-env.ts), whichever the runner.
+      GIT_NO_REPLACE_OBJECTS: '1',
+      GIT_GRAFT_FILE: '/dev/null/gitward-no-grafts',
       // fcgiwrap adds these two to whatever it is given (README: the environment).
       ...(runner === 'fcgiwrap' ? { FCGI_ROLE: 'RESPONDER', SCRIPT_FILENAME: FAKE_BACKEND } : {}),
     };
