@@ -105,14 +105,26 @@ ${ENV_DUMP_VARS.map((v) => `printf 'env ${v}=%s\\n' "\${${v}-<unset>}" >&2`).joi
 exit 0
 `;
 
-/** Starts gitward, (fcgiwrap,) and nginx with the shipped site file of `mode`. */
-export async function startStack(t: Cleanup, mode: StackMode, paths: { nginx: string; fcgiwrap: string | null }): Promise<Stack> {
+/**
+ * Starts gitward, (fcgiwrap,) and nginx with the shipped site file of `mode`. `hookedRepos`
+ * (name without `.git` → its node of `repos:`) are added to the config and created with the
+ * dispatcher installed, for a test file's own cases.
+ */
+export async function startStack(
+  t: Cleanup,
+  mode: StackMode,
+  paths: { nginx: string; fcgiwrap: string | null },
+  hookedRepos: Readonly<Record<string, Record<string, unknown>>> = {},
+): Promise<Stack> {
   const dir = tempDir(t, `gitward-e2e-${mode}-`);
   const upstream: Upstream = mode === 'proxy-tcp' ? { port: await freePort() } : { socket: path.join(dir, 'gitward.sock') };
   const socket = 'socket' in upstream ? upstream.socket : undefined;
-  const gitward = await spawnGitward(t, { users: { ...E2E_USERS }, repos: [...E2E_REPOS], config: e2eConfig(upstream) });
+  const config = e2eConfig(upstream);
+  const extra = Object.keys(hookedRepos);
+  Object.assign(config.repos as Record<string, unknown>, Object.fromEntries(extra.map((n) => [`${n}.git`, hookedRepos[n]])));
+  const gitward = await spawnGitward(t, { users: { ...E2E_USERS }, repos: [...E2E_REPOS, ...extra], config });
   const repoAdminNow = Date.now();
-  installHooks(path.join(gitward.repoRoot, 'hooked.git'), dispatcherPath(), { force: false, now: repoAdminNow });
+  for (const name of ['hooked', ...extra]) installHooks(path.join(gitward.repoRoot, `${name}.git`), dispatcherPath(), { force: false, now: repoAdminNow });
   fs.writeFileSync(path.join(gitward.repoRoot, 'envdump.git', 'hooks', 'pre-receive'), ENV_DUMP_HOOK, { mode: 0o755 });
   // Pushes through fcgiwrap run git-http-backend without gitward; REMOTE_USER is what enables
   // receive-pack there, so nothing else is needed in the repos.
