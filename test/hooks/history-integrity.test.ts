@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { applyRepoSafety } from '../../app/cli/repo-admin.js';
+import { adminGitEnv, applyRepoSafety, createRepo, dispatcherPath } from '../../app/cli/repo-admin.js';
+import { loadConfig } from '../../app/config/load.js';
 import { SERVER_GIT_ENV } from '../../app/git/server-git-env.js';
 import { asUser, createPushFixture, gitwardLines, runGitOk, TRANSPORTS, USERS_YAML, type PushFixture } from './push-fixture.js';
 
@@ -168,6 +169,78 @@ for (const transport of TRANSPORTS) {
       assert.ok((await f.refs()).has('refs/notes/commits'));
       const replace = await f.git(['push', 'origin', `${m}:refs/replace/${m}`], asUser(f, 'ann'));
       assert.notEqual(replace.code, 0, 'refs/replace stays refused');
+    });
+  });
+}
+
+/** README's and hooks/README.md's example: main through @release, forced by admin; wip/* free to force and delete. */
+const README_EXAMPLE = `${USERS_YAML}repos:
+  .read: [$authenticated]
+  .hooks:
+    branch-protect:
+      branches:
+        main: {push: ["@release"], force: [admin], delete: [admin]}
+        "release/**": {push: ["@release"]}
+        "wip/*": {push: [$authenticated], force: [$authenticated], delete: [$authenticated]}
+      tags:
+        "v*": {create: ["@release"], delete: [admin]}
+  web:
+    .write: ["@eng", admin]
+    site.git: {}
+`;
+
+for (const transport of TRANSPORTS) {
+  describe(`repo defaults and branch rules agree, through real ${transport} pushes`, () => {
+    it('what README grants works on a repo made by repo create: admin forces main, anyone deletes wip/*, nobody else does', async (t) => {
+      const f = await createPushFixture(t, README_EXAMPLE, { transport, hooks: false });
+      fs.rmSync(f.bare, { recursive: true, force: true });
+      await createRepo(await loadConfig(f.configFile), 'web/site', { dispatcher: dispatcherPath(), env: adminGitEnv(f.env()), now: Date.now() });
+      const c1 = await f.commit('one');
+      await f.gitOk(['push', '--quiet', 'origin', `${c1}:refs/heads/main`], asUser(f, 'rita'));
+      const c2 = await f.commit('two');
+      await f.gitOk(['push', '--quiet', 'origin', `${c2}:refs/heads/main`], asUser(f, 'rita'));
+
+      const ritaForce = await f.git(['push', '--force', 'origin', `${c1}:refs/heads/main`], asUser(f, 'rita'));
+      assert.notEqual(ritaForce.code, 0);
+      assert.deepEqual(rules(ritaForce.stderr), ['branches."main".force'], ritaForce.stderr);
+      const adminForce = await f.git(['push', '--force', 'origin', `${c1}:refs/heads/main`], asUser(f, 'admin'));
+      assert.equal(adminForce.code, 0, adminForce.stderr);
+      assert.equal((await f.refs()).get('refs/heads/main'), c1);
+
+      // (main itself is HEAD: git refuses to delete the current branch whatever the rules say.)
+      await f.gitOk(['push', '--quiet', 'origin', `${c1}:refs/tags/v1`, `${c2}:refs/heads/release/1`, `${c2}:refs/heads/wip/x`], asUser(f, 'rita'));
+      const ritaDelete = await f.git(['push', 'origin', ':refs/heads/release/1', ':refs/tags/v1'], asUser(f, 'rita'));
+      assert.notEqual(ritaDelete.code, 0);
+      assert.deepEqual(rules(ritaDelete.stderr), ['branches."release/**".delete', 'tags."v*".delete'], ritaDelete.stderr);
+      const annWip = await f.git(['push', '--force', 'origin', `${c1}:refs/heads/wip/x`], asUser(f, 'ann'));
+      assert.equal(annWip.code, 0, annWip.stderr);
+      const annDelete = await f.git(['push', 'origin', ':refs/heads/wip/x'], asUser(f, 'ann'));
+      assert.equal(annDelete.code, 0, annDelete.stderr);
+      const adminDelete = await f.git(['push', 'origin', ':refs/tags/v1'], asUser(f, 'admin'));
+      assert.equal(adminDelete.code, 0, adminDelete.stderr);
+      assert.deepEqual([...(await f.refs()).keys()].sort(), ['refs/heads/main', 'refs/heads/release/1']);
+    });
+
+    it('without a grant, git\'s own locks refuse force and delete through gitward; on the server the hook alone decides', async (t) => {
+      const f = await createPushFixture(t, `${USERS_YAML}repos:\n  .read: [$authenticated]\n  web:\n    .write: ["@eng", admin]\n    site.git: {}\n`, { transport, hooks: false });
+      fs.rmSync(f.bare, { recursive: true, force: true });
+      await createRepo(await loadConfig(f.configFile), 'web/site', { dispatcher: dispatcherPath(), env: adminGitEnv(f.env()), now: Date.now() });
+      const c1 = await f.commit('one');
+      const c2 = await f.commit('two');
+      await f.gitOk(['push', '--quiet', 'origin', `${c2}:refs/heads/main`, `${c2}:refs/heads/topic`], asUser(f, 'admin'));
+      const force = await f.git(['push', '--force', 'origin', `${c1}:refs/heads/main`], asUser(f, 'admin'));
+      const del = await f.git(['push', 'origin', ':refs/heads/topic'], asUser(f, 'admin'));
+      if (transport === 'http') {
+        assert.notEqual(force.code, 0, force.stderr);
+        assert.match(force.stderr, /denying non-fast-forward/);
+        assert.notEqual(del.code, 0, del.stderr);
+        assert.match(del.stderr, /denying ref deletion/);
+        assert.equal((await f.refs()).get('refs/heads/main'), c2);
+      } else {
+        // No rule matches main and nothing of gitward's wraps git: the hook alone decides, and main is free.
+        assert.equal(force.code, 0, force.stderr);
+        assert.equal(del.code, 0, del.stderr);
+      }
     });
   });
 }
