@@ -102,6 +102,9 @@ describe('branch-protect', () => {
     ['a bad principal', { branches: { main: { push: ['$nobody'] } } }, /is not a principal/],
     ['a ref-prefixed pattern', { branches: { 'refs/heads/main': {} } }, /without refs\/heads/],
     ['a non-mapping rule', { tags: { 'v*': ['ann'] } }, /tags\."v\*": a mapping/],
+    ['a refs pattern that is not a full ref name', { refs: { 'notes/*': {} } }, /refs\."notes\/\*": a full ref name pattern starting with refs\//],
+    ['a refs pattern for branches', { refs: { 'refs/heads/*': {} } }, /refs\."refs\/heads\/\*": branches and tags have sections of their own/],
+    ['a tag action in refs', { refs: { 'refs/notes/*': { move: [] } } }, /unknown key "move"/],
   ];
   for (const [name, options, re] of bad) {
     it(`refuses options with ${name}`, () => {
@@ -157,6 +160,27 @@ describe('branch-protect: for each ref, the first matching rule in file order de
       want.forEach((w, i) => assert.ok((warnings[i] as string).includes(w), `${warnings[i]} should contain ${w}`));
     });
   }
+
+  it('governs only the refs its refs rules match; those rules take the branch actions', async () => {
+    const plugin = await createBranchProtectPlugin({ refs: { 'refs/notes/*': { push: ['@eng'] }, 'refs/for/**': { delete: ['$authenticated'] } } }, pctx);
+    assert.equal(plugin.governsRef?.('refs/notes/commits'), true);
+    assert.equal(plugin.governsRef?.('refs/notes/a/b'), false);
+    assert.equal(plugin.governsRef?.('refs/for/main/1'), true);
+    assert.equal(plugin.governsRef?.('refs/replace/0000'), false);
+    const rule = async (id: Identity, oldSha: string, newSha: string, ref: string, ff: boolean) => {
+      const u = describeUpdate(oldSha, newSha, ref);
+      const v = await plugin.check(u, ctx(id, ff, [u]));
+      return v.kind === 'reject' ? v.rule : null;
+    };
+    const ann = who('ann', ['eng']);
+    const ben = who('ben', ['qa']);
+    assert.equal(await rule(ann, Z, B, 'refs/notes/commits', true), null);
+    assert.equal(await rule(ann, A, B, 'refs/notes/commits', true), null);
+    assert.equal(await rule(ann, A, B, 'refs/notes/commits', false), 'refs."refs/notes/*".force');
+    assert.equal(await rule(ann, A, Z, 'refs/notes/commits', true), 'refs."refs/notes/*".delete');
+    assert.equal(await rule(ben, Z, B, 'refs/notes/commits', true), 'refs."refs/notes/*".create');
+    assert.equal(await rule(ben, A, Z, 'refs/for/main/1', true), null);
+  });
 
   it('refuses a digits-only pattern that another rule also matches: its place in the file is lost on the way', () => {
     assert.throws(

@@ -60,6 +60,7 @@ test('check: a good config runs its tests and prints a one-line summary (exit 0)
       `PASS ${file}:17: ben can write web/site`,
       `PASS ${file}:18: ann cannot write web/secret`,
       `PASS ${file}:19: $anonymous can read pub`,
+      'refs outside refs/heads/ and refs/tags/ (refs/replace/*, refs/notes/*, …): refused on every push (no branch-protect refs rule grants any)',
       `${file}: OK — 3 users, 3 groups, 3 repos named in the tree, 2 on disk under repo_root, 6 grants, 3 tests passed`,
       '',
     ].join('\n'),

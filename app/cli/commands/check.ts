@@ -1,5 +1,7 @@
 import fs from 'node:fs';
 import { checkHookSettings } from '../../../hooks/check-hook-settings.js';
+import { branchProtectGrants } from '../../../plugins/hooks/branch-protect.js';
+import type { RepoNode } from '../../config/types.js';
 import { loadConfig } from '../../config/load.js';
 import { ConfigError, UsageError } from '../../errors.js';
 import { compilePolicy } from '../../policy/compile.js';
@@ -15,8 +17,18 @@ prints every problem as FILE:LINE: key.path: problem (exit 78). Prints warnings 
 work but are almost surely wrong, such as a branch-protect rule that an earlier rule shadows) as
 FILE:LINE: warning: key.path: problem, without failing. Then runs the config's tests: expectations, one PASS/FAIL line each (exit 1 if
 any fails), and prints a one-line summary (exit 0): users, groups, repos named in the tree and
-found on disk under repo_root, grants, tests.
+found on disk under repo_root, grants, tests. Before it, one line says which refs outside
+refs/heads/ and refs/tags/ pushes may change: none, unless a branch-protect refs rule grants them.
 `;
+
+/** The `refs:` patterns of every branch-protect setting in the tree, with the setting's `file:line`. */
+function grantedOtherRefs(node: RepoNode): string[] {
+  const out: string[] = [];
+  const bp = node.hooks.get('branch-protect');
+  if (bp && bp.options.enable !== false) out.push(...branchProtectGrants(bp.options).otherRefPatterns.map((p) => `"${p}" (${bp.where})`));
+  for (const child of node.children.values()) out.push(...grantedOtherRefs(child));
+  return out;
+}
 
 /** `file:line: rest` → `file:line: warning: rest` (a message without a location gets the prefix alone). */
 function asWarning(message: string): string {
@@ -57,6 +69,10 @@ export const check: Command = async (argv, io) => {
       for (const s of r.decision.trace) io.stdout.write(`       ${s.where}: ${s.node}: ${s.what}\n`);
     }
   }
+  const granted = grantedOtherRefs(policy.config.repos);
+  io.stdout.write(
+    `refs outside refs/heads/ and refs/tags/ (refs/replace/*, refs/notes/*, …): refused on every push${granted.length === 0 ? ' (no branch-protect refs rule grants any)' : `, except where a branch-protect refs rule grants them: ${granted.join(', ')}`}\n`,
+  );
   const s = summarizePolicy(policy);
   const tests = results.length === 0 ? 'no tests' : failed === 0 ? `${results.length} tests passed` : `${failed} of ${results.length} tests FAILED`;
   // The tree names some repos; project groups cover the others, so count what is on disk too.
