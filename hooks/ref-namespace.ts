@@ -16,7 +16,9 @@ export const CORE_CHECK_NAME = 'gitward';
 /** Why `pattern` cannot be a rule of the `refs:` section (a full ref glob outside heads/tags), or null. */
 export function otherRefPatternProblem(pattern: string): string | null {
   if (!pattern.startsWith('refs/')) return 'a full ref name pattern starting with refs/ is required';
-  if (FREE_REF_PREFIXES.some((p) => pattern.startsWith(p))) return 'branches and tags have sections of their own (branches:, tags:)';
+  if (FREE_REF_PREFIXES.some((p) => pattern.startsWith(p))) {
+    return 'branches and tags have sections of their own (branches:, tags:)';
+  }
   const rest = pattern.slice('refs/'.length);
   // refGlobProblem is written for names below refs/heads/ and refs/tags/.
   return refGlobProblem(rest.startsWith('refs/') ? `x/${rest}` : rest);
@@ -36,8 +38,10 @@ export function refNamespaceCheck(plugins: readonly LoadedHookPlugin[]): LoadedH
     name: CORE_CHECK_NAME,
     check(update: HookUpdate) {
       if (update.refType !== 'other') return ACCEPT;
-      if (plugins.some(({ plugin: p }) => typeof p.governsRef === 'function' && p.governsRef(update.ref))) return ACCEPT;
-      return reject('refs', `refs outside refs/heads/ and refs/tags/ may not be created, moved or deleted unless a branch-protect refs rule grants it (${update.ref})`);
+      const governed = plugins.some(({ plugin: p }) => typeof p.governsRef === 'function' && p.governsRef(update.ref));
+      if (governed) return ACCEPT;
+      const what = 'refs outside refs/heads/ and refs/tags/ may not be created, moved or deleted';
+      return reject('refs', `${what} unless a branch-protect refs rule grants it (${update.ref})`);
     },
   };
   return { plugin, where: 'built in' };
@@ -68,7 +72,10 @@ function unhiddenPrefix(pattern: string): string {
  * `receive.denyNonFastForwards` / `receive.denyDeletes` are on unless a rule grants force / delete
  * (`repo_defaults` turns either lock off). The hook decides wherever a grant exists.
  */
-export function receiveLocks(grants: RefGrants, defaults: { readonly denyNonFastForwards: boolean; readonly denyDeletes: boolean }): Array<readonly [string, string]> {
+export function receiveLocks(
+  grants: RefGrants,
+  defaults: { readonly denyNonFastForwards: boolean; readonly denyDeletes: boolean },
+): Array<readonly [string, string]> {
   const out: Array<readonly [string, string]> = [
     ['receive.denyNonFastForwards', String(defaults.denyNonFastForwards && !grants.force)],
     ['receive.denyDeletes', String(defaults.denyDeletes && !grants.delete)],

@@ -39,7 +39,10 @@ const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
  * commits is a second history an attacker can write for. `warm(updates)` asks git about every
  * moved ref at once, while the rest of the dispatcher loads.
  */
-export function createRepoReader(cwd: string, env: Record<string, string>): RepoReader & { warm(updates: readonly HookUpdate[]): void } {
+export function createRepoReader(
+  cwd: string,
+  env: Record<string, string>,
+): RepoReader & { warm(updates: readonly HookUpdate[]): void } {
   let refs: Promise<Map<string, string>> | null = null;
   const answers = new Map<string, Promise<boolean>>();
   const loadRefs = async (): Promise<Map<string, string>> => {
@@ -60,7 +63,9 @@ export function createRepoReader(cwd: string, env: Record<string, string>): Repo
   };
   const isAncestor = (ancestor: string, descendant: string): Promise<boolean> => {
     // Only shas reach the command line, never a ref name a pusher chose.
-    if (!SHA.test(ancestor) || !SHA.test(descendant)) return Promise.reject(new Error('isAncestor takes full object names'));
+    if (!SHA.test(ancestor) || !SHA.test(descendant)) {
+      return Promise.reject(new Error('isAncestor takes full object names'));
+    }
     const key = `${ancestor} ${descendant}`;
     let p = answers.get(key);
     if (!p) {

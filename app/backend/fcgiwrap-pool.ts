@@ -132,7 +132,8 @@ export class FcgiwrapPool implements BackendPool {
     const argv = ['-f', '-c', '1', '-s', `unix:${socket}`, '-p', this.options.backendPath];
     const [file, args] = fs.existsSync(SETPRIV_PATH) ? [SETPRIV_PATH, ['--pdeathsig', 'KILL', '--', this.options.fcgiwrapPath, ...argv]] : [this.options.fcgiwrapPath, argv];
     // Nothing but the server git settings: fcgiwrap copies its own environment into every CGI it runs.
-    const child = spawn(file, args, { env: { ...SERVER_GIT_ENV }, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    const env = { ...SERVER_GIT_ENV };
+    const child = spawn(file, args, { env, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     const worker: Worker = { id, socket, child, busy: false, tainted: false, alive: true, spare: null };
     this.workers.push(worker);
     child.stderr?.on('data', (b: Buffer) => {
@@ -287,7 +288,12 @@ export class FcgiwrapPool implements BackendPool {
       },
     });
     try {
-      sock.write(Buffer.concat([encodeBeginRequest(REQUEST_ID), encodeRecords(FcgiType.Params, REQUEST_ID, encodeParams({ ...env, ...SERVER_GIT_ENV, SCRIPT_FILENAME: this.options.backendPath })), encodeRecords(FcgiType.Params, REQUEST_ID, Buffer.alloc(0))]));
+      const params = encodeParams({ ...env, ...SERVER_GIT_ENV, SCRIPT_FILENAME: this.options.backendPath });
+      sock.write(Buffer.concat([
+        encodeBeginRequest(REQUEST_ID),
+        encodeRecords(FcgiType.Params, REQUEST_ID, params),
+        encodeRecords(FcgiType.Params, REQUEST_ID, Buffer.alloc(0)),
+      ]));
     } catch (err) {
       channelError = err instanceof Error ? err : new Error(String(err));
       sock.destroy();

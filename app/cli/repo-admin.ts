@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, type ExecFileSyncOptionsWithStringEncoding } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -186,7 +186,14 @@ export const REPO_SAFETY_CONFIG: ReadonlyArray<readonly [string, string]> = [
 export function missingRepoSafety(repoDir: string, env: Record<string, string>): Array<readonly [string, string]> {
   return REPO_SAFETY_CONFIG.filter(([key, value]) => {
     try {
-      return execFileSync('git', ['config', '--get', key], { cwd: repoDir, env, encoding: 'utf8', timeout: GIT_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== value;
+      const opts: ExecFileSyncOptionsWithStringEncoding = {
+        cwd: repoDir,
+        env,
+        encoding: 'utf8',
+        timeout: GIT_TIMEOUT_MS,
+        stdio: 'pipe',
+      };
+      return execFileSync('git', ['config', '--get', key], opts).trim() !== value;
     } catch {
       return true;
     }

@@ -15,7 +15,7 @@ import type { AppDeps } from '../deps.js';
 import { NotFound } from '../errors.js';
 import { BODY_FRAMING_HEADER, bodyFraming } from '../request/body-framing.js';
 import { peerOf } from '../request/client-address.js';
-import type { GitwardConfig } from '../config/types.js';
+import type { CompiledPolicy, GitwardConfig } from '../config/types.js';
 import { authorize, type Authorized, type AuthorizeProgress } from './authorize.js';
 import type { RequestAudit } from '../audit/request-audit.js';
 import { requestContext } from './context.js';
@@ -101,9 +101,7 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): (req:
         hookPlan: isPush ? encodeHookPlan(runtime.policy, allowed.git.repo) : null,
         // git's own locks behind the hook: hidden refs outside heads/tags, no force/delete without a grant.
         // (the advertisement too, so it shows what the push will see).
-        receiveConfig: allowed.git.service === 'git-receive-pack'
-          ? receiveLocks(branchProtectGrants(hookSettingsFor(runtime.policy, allowed.git.repo).get('branch-protect')?.options), runtime.config.repoDefaults)
-          : [],
+        receiveConfig: allowed.git.service === 'git-receive-pack' ? receiveLocksFor(runtime, allowed.git.repo) : [],
         processEnv: options.processEnv,
         git4nginxEnv: runtime.config.compat.git4nginxEnv,
       });
@@ -122,6 +120,15 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): (req:
       finished();
     }
   };
+}
+
+/** git's own locks for a receive-pack of `repo`, from the branch-protect setting in force there. */
+function receiveLocksFor(
+  runtime: { policy: CompiledPolicy; config: GitwardConfig },
+  repo: string,
+): Array<readonly [string, string]> {
+  const setting = hookSettingsFor(runtime.policy, repo).get('branch-protect');
+  return receiveLocks(branchProtectGrants(setting?.options), runtime.config.repoDefaults);
 }
 
 /** Copies what authorize learned into the request's audit. */

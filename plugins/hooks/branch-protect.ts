@@ -205,7 +205,8 @@ export function branchProtectGrants(options: Readonly<Record<string, unknown>> |
     const v = options?.[key];
     return isPlainObject(v) ? Object.values(v).filter(isPlainObject) : [];
   };
-  const granted = (action: string): boolean => sections('branches').some((r) => Array.isArray(r[action]) && r[action].length > 0);
+  const granted = (action: string): boolean =>
+    sections('branches').some((r) => Array.isArray(r[action]) && r[action].length > 0);
   const refs = options?.refs;
   // git's receive.denyNonFastForwards and receive.denyDeletes look at refs/heads/ only.
   return {

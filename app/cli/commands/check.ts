@@ -25,7 +25,9 @@ refs/heads/ and refs/tags/ pushes may change: none, unless a branch-protect refs
 function grantedOtherRefs(node: RepoNode): string[] {
   const out: string[] = [];
   const bp = node.hooks.get('branch-protect');
-  if (bp && bp.options.enable !== false) out.push(...branchProtectGrants(bp.options).otherRefPatterns.map((p) => `"${p}" (${bp.where})`));
+  if (bp && bp.options.enable !== false) {
+    out.push(...branchProtectGrants(bp.options).otherRefPatterns.map((p) => `"${p}" (${bp.where})`));
+  }
   for (const child of node.children.values()) out.push(...grantedOtherRefs(child));
   return out;
 }
@@ -70,9 +72,11 @@ export const check: Command = async (argv, io) => {
     }
   }
   const granted = grantedOtherRefs(policy.config.repos);
-  io.stdout.write(
-    `refs outside refs/heads/ and refs/tags/ (refs/replace/*, refs/notes/*, …): refused on every push${granted.length === 0 ? ' (no branch-protect refs rule grants any)' : `, except where a branch-protect refs rule grants them: ${granted.join(', ')}`}\n`,
-  );
+  const except = granted.length === 0
+    ? ' (no branch-protect refs rule grants any)'
+    : `, except where a branch-protect refs rule grants them: ${granted.join(', ')}`;
+  const others = 'refs outside refs/heads/ and refs/tags/ (refs/replace/*, refs/notes/*, …)';
+  io.stdout.write(`${others}: refused on every push${except}\n`);
   const s = summarizePolicy(policy);
   const tests = results.length === 0 ? 'no tests' : failed === 0 ? `${results.length} tests passed` : `${failed} of ${results.length} tests FAILED`;
   // The tree names some repos; project groups cover the others, so count what is on disk too.

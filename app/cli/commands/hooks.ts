@@ -2,7 +2,16 @@ import { loadConfig } from '../../config/load.js';
 import { BadRequest, UsageError } from '../../errors.js';
 import { configPathFrom, parseArgs } from '../args.js';
 import { EXIT, type Command } from '../io.js';
-import { adminGitEnv, applyRepoSafety, dispatcherPath, installHooks, listRepoDirs, missingRepoSafety, repoDirFor, type RepoEntry } from '../repo-admin.js';
+import {
+  adminGitEnv,
+  applyRepoSafety,
+  dispatcherPath,
+  installHooks,
+  listRepoDirs,
+  missingRepoSafety,
+  repoDirFor,
+  type RepoEntry,
+} from '../repo-admin.js';
 import fs from 'node:fs';
 
 const HELP = `usage: gitward hooks install REPO... | --all [--force] [--fsck-objects] [--config FILE]
@@ -18,7 +27,13 @@ each repo that lacks them.
 
 /** `gitward hooks install REPO... | --all [--force]`: install the dispatcher into repos. */
 export const hooks: Command = async (argv, io) => {
-  const args = parseArgs(argv, { config: { type: 'string', short: 'c' }, all: { type: 'boolean' }, force: { type: 'boolean' }, 'fsck-objects': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  const args = parseArgs(argv, {
+    config: { type: 'string', short: 'c' },
+    all: { type: 'boolean' },
+    force: { type: 'boolean' },
+    'fsck-objects': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (args.options.help) {
     io.stdout.write(HELP);
     return EXIT.ok;
@@ -68,7 +83,8 @@ export const hooks: Command = async (argv, io) => {
       await applyRepoSafety(repo.dir, gitEnv);
       io.stdout.write(`${repo.name}: set ${settings}\n`);
     } else {
-      io.stdout.write(`${repo.name}: note: ${settings} not set (git does not check pushed objects); --fsck-objects sets it\n`);
+      const why = 'git does not check pushed objects';
+      io.stdout.write(`${repo.name}: note: ${settings} not set (${why}); --fsck-objects sets it\n`);
     }
   }
   if (repos.length === 0) io.stderr.write(`no repos under ${config.repoRoot}\n`);
