@@ -33,6 +33,8 @@ for (const runner of RUNNERS) describe(`git over smart HTTP through gitward (${r
       config: {
         users: { ann: { groups: ['eng'], info: { name: 'Ann Example', email: 'ann@example.org' } } },
         repos: { '.read': ['$all'], '.write': ['@eng'] },
+        // Branch deletes are git's to refuse only where the config says so (no branch rules here).
+        repo_defaults: { deny_deletes: false },
       },
       repos: ['proj/main', 'proj/nff', 'proj/big'],
       runner,

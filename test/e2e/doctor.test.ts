@@ -199,7 +199,13 @@ test('gitward doctor passes the shipped configs and names the cause of each deli
   const dir = tempDir(t, 'gitward-doctor-');
   const socket = path.join(dir, 'gitward.sock');
   const config = e2eConfig({ socket });
-  const repos = { ...(config.repos as Record<string, unknown>), 'slow.git': { '.read': ['ann'], '.write': ['ann'] } };
+  const repos = {
+    ...(config.repos as Record<string, unknown>),
+    // doctor deletes its scratch branch: without a delete grant, gitward has git refuse every
+    // branch delete of the repo (receive.denyDeletes per push, README: repo_defaults).
+    '.hooks': { 'branch-protect': { branches: { 'gitward-doctor-*': { delete: ['$authenticated'] } } } },
+    'slow.git': { '.read': ['ann'], '.write': ['ann'] },
+  };
   const gw = await spawnGitward(t, { users: { ...E2E_USERS }, repos: ['open', 'slow'], config: { ...config, repos } });
   fs.writeFileSync(path.join(gw.repoRoot, 'slow.git', 'hooks', 'pre-receive'), SLOW_HOOK, { mode: 0o755 });
   const fcgi = await startFcgiwrap({ socket: path.join(dir, 'fcgiwrap.sock'), children: 2, fcgiwrapPath: fcgiwrapBin });
