@@ -56,7 +56,15 @@ const DEFAULTS = Object.freeze({
 });
 
 /** Settings a node of the `repos:` tree may carry; other keys starting with `.` are errors. */
-const NODE_SETTINGS: ReadonlySet<string> = new Set(['.read', '.write', '.inherit', '.hooks']);
+const NODE_SETTINGS: ReadonlySet<string> = new Set(['.read', '.write', '.admin', '.create', '.inherit', '.hooks']);
+
+/** Grant lists of a node, by setting key: who may read, push, administer repos, create repos. */
+const GRANT_KEYS: Readonly<Record<string, 'read' | 'write' | 'admin' | 'create'>> = {
+  '.read': 'read',
+  '.write': 'write',
+  '.admin': 'admin',
+  '.create': 'create',
+};
 
 const TOP_KEYS = [
   '$schema',
@@ -701,18 +709,17 @@ interface TreeContext {
 
 function parseRepoTree(p: Problems, entry: YamlEntry | undefined, ctx: TreeContext): RepoNode {
   if (!entry || isNull(entry.value)) {
-    return { path: '', kind: 'root', where: p.where(entry?.line ?? 1), node: 'repos', read: [], write: [], inherit: true, hooks: new Map(), children: new Map() };
+    return { path: '', kind: 'root', where: p.where(entry?.line ?? 1), node: 'repos', ...noGrants(), inherit: true, hooks: new Map(), children: new Map() };
   }
   return parseNode(p, entry.value, entry.line, 'repos', '', 'root', ctx);
 }
 
 function parseNode(p: Problems, n: YamlNode, line: number, keyPath: string, repoPath: string, kind: RepoNode['kind'], ctx: TreeContext): RepoNode {
   const base = { path: repoPath, kind, where: p.where(line), node: keyPath };
-  if (isNull(n)) return { ...base, read: [], write: [], inherit: true, hooks: new Map(), children: new Map() };
+  if (isNull(n)) return { ...base, ...noGrants(), inherit: true, hooks: new Map(), children: new Map() };
   const keys = mapKeys(p, n, keyPath, null);
-  if (!keys) return { ...base, read: [], write: [], inherit: true, hooks: new Map(), children: new Map() };
-  const read: Grant[] = [];
-  const write: Grant[] = [];
+  if (!keys) return { ...base, ...noGrants(), inherit: true, hooks: new Map(), children: new Map() };
+  const grants = noGrants();
   let inherit = true;
   const hooks = new Map<string, HookPluginSetting>();
   const children = new Map<string, RepoNode>();
@@ -724,11 +731,22 @@ function parseNode(p: Problems, n: YamlNode, line: number, keyPath: string, repo
         else p.add(e.line, kp, `bad name "${key}": names start with a letter or digit (keys starting with "." are settings)`);
         continue;
       }
-      if (key === '.read' || key === '.write') {
+      const grantKind = GRANT_KEYS[key];
+      if (grantKind !== undefined) {
+        // A new repo is made below a project group; on a repo node `.create` could never apply.
+        if (grantKind === 'create' && kind === 'repo') {
+          p.add(e.line, kp, 'a repo cannot carry ".create": put it on the project group the new repos go under');
+          continue;
+        }
         const list = stringListAt(p, e, kp) ?? [];
         for (const g of list) {
           checkPrincipal(p, g.value, g.line, g.path, ctx.knownUsers, ctx.knownGroups, { pseudo: true });
-          (key === '.read' ? read : write).push({ principal: g.value, where: p.where(g.line) });
+          // Anonymous callers can neither create nor administer: nothing would be accountable.
+          if ((grantKind === 'admin' || grantKind === 'create') && (g.value === '$anonymous' || g.value === '$all')) {
+            p.add(g.line, g.path, `"${g.value}" cannot be granted ${grantKind}: use $authenticated, a group or users`);
+            continue;
+          }
+          grants[grantKind].push({ principal: g.value, where: p.where(g.line) });
         }
       } else if (key === '.inherit') {
         inherit = boolAt(p, e, kp, true);
@@ -756,7 +774,12 @@ function parseNode(p: Problems, n: YamlNode, line: number, keyPath: string, repo
     // A repo and a group may share a name (`site.git` and `site/`): they live in different maps.
     children.set(key, parseNode(p, e.value, e.line, kp, childPath, isRepo ? 'repo' : 'group', ctx));
   }
-  return { ...base, read, write, inherit, hooks, children };
+  return { ...base, ...grants, inherit, hooks, children };
+}
+
+/** Empty grant lists of a node. */
+function noGrants(): { read: Grant[]; write: Grant[]; admin: Grant[]; create: Grant[] } {
+  return { read: [], write: [], admin: [], create: [] };
 }
 
 function parseNodeHooks(p: Problems, e: YamlEntry, kp: string, ctx: TreeContext, out: Map<string, HookPluginSetting>): void {
@@ -812,14 +835,14 @@ function parseTests(p: Problems, entry: YamlEntry | undefined, knownUsers: Reado
     const can = keys.get('can');
     const cannot = keys.get('cannot');
     if ((can ? 1 : 0) + (cannot ? 1 : 0) !== 1) {
-      p.add(item.line, tp, 'needs exactly one of "can: read|write" or "cannot: read|write"');
+      p.add(item.line, tp, 'needs exactly one of "can: read|write|admin" or "cannot: read|write|admin"');
       return;
     }
     const le = (can ?? cannot) as YamlEntry;
     const lk = can ? 'can' : 'cannot';
     const level = stringAt(p, le, `${tp}.${lk}`, '');
-    if (level !== 'read' && level !== 'write') {
-      if (level !== '') p.add(le.line, `${tp}.${lk}`, `expected read or write, got "${level}"`);
+    if (level !== 'read' && level !== 'write' && level !== 'admin') {
+      if (level !== '') p.add(le.line, `${tp}.${lk}`, `expected read, write or admin, got "${level}"`);
       return;
     }
     const t: PolicyTest = can

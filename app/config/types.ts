@@ -65,6 +65,10 @@ export interface RepoNode {
   readonly node: string;
   readonly read: readonly Grant[];
   readonly write: readonly Grant[];
+  /** `.admin`: may create, rename and delete repos at or below this node (and read and push). */
+  readonly admin: readonly Grant[];
+  /** `.create`: may create new repos below this project group (never on a repo node). */
+  readonly create: readonly Grant[];
   /** False when `.inherit: false` cuts what ancestors grant. */
   readonly inherit: boolean;
   /** Hook plugin settings set at this node, by plugin name (`.hooks:`). */
@@ -72,7 +76,7 @@ export interface RepoNode {
   readonly children: ReadonlyMap<string, RepoNode>;
 }
 
-/** One principal in a `.read` or `.write` list. */
+/** One principal in a `.read`, `.write`, `.admin` or `.create` list. */
 export interface Grant {
   /** `user`, `@group`, `$anonymous`, `$authenticated` or `$all`, as written. */
   readonly principal: string;
@@ -171,7 +175,8 @@ export interface CompiledPolicy {
 
 /** One grant in force at a node, after accumulation: who, what, and where it was written. */
 export interface GrantInForce {
-  readonly level: 'read' | 'write';
+  /** `create` is not a level: it adds the right to create repos, nothing to read or write. */
+  readonly level: 'read' | 'write' | 'admin' | 'create';
   readonly principal: string;
   /** The tree node that grants it, e.g. `repos.web`. */
   readonly node: string;
