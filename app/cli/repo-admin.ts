@@ -1,16 +1,12 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { GitwardConfig } from '../config/types.js';
 import { parseRepoName } from '../request/repo-name.js';
 
 /** The hooks the dispatcher serves; both are symlinks to `hooks/gitward-hook`. */
 export const DISPATCHED_HOOKS = ['pre-receive', 'post-receive'] as const;
 export type DispatchedHook = (typeof DISPATCHED_HOOKS)[number];
 
-/** `git init` and `git config` on a local repo take milliseconds; a hang must not hang the CLI. */
-const GIT_TIMEOUT_MS = 30_000;
 /** Depth of project-group folders walked by `repo list`: far beyond any real tree, bounds a loop. */
 const MAX_WALK_DEPTH = 32;
 
@@ -36,16 +32,6 @@ function realOrNull(p: string): string | null {
     return fs.realpathSync(p);
   } catch {
     return null;
-  }
-}
-
-/** True when anything (even a dangling symlink) is at `p`. */
-function pathExists(p: string): boolean {
-  try {
-    fs.lstatSync(p);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -151,14 +137,6 @@ export function listRepoDirs(repoRoot: string): RepoEntry[] {
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** An admin-facing failure of a repo operation (exit 1), with a message to print as is. */
-export class RepoAdminError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RepoAdminError';
-  }
-}
-
 /** The environment of the CLI's git children: an allow-list of the caller's. */
 export function adminGitEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -170,15 +148,6 @@ export function adminGitEnv(env: Readonly<Record<string, string | undefined>>): 
   return out;
 }
 
-function git(args: readonly string[], cwd: string, env: Record<string, string>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile('git', args as string[], { cwd, env, timeout: GIT_TIMEOUT_MS }, (err, _stdout, stderr) => {
-      if (err) reject(new RepoAdminError(`git ${args[0] ?? ''} failed: ${String(stderr).trim() || err.message}`));
-      else resolve();
-    });
-  });
-}
-
 /**
  * Resolves `raw` to the directory of a repo name under `repoRoot`. The name is validated exactly
  * as in URLs (`parseRepoName`; BadRequest when invalid); the result is not checked for existence.
@@ -186,48 +155,4 @@ function git(args: readonly string[], cwd: string, env: Record<string, string>):
 export function repoDirFor(repoRoot: string, raw: string): { name: string; dir: string } {
   const name = parseRepoName(raw);
   return { name, dir: path.join(repoRoot, `${name}.git`) };
-}
-
-/** What `createRepo` made. */
-export interface CreatedRepo {
-  readonly name: string;
-  readonly dir: string;
-  readonly hooks: readonly HookInstallResult[] | null;
-}
-
-/**
- * Creates the bare repo `raw` under the config's repo_root: project-group folders,
- * `git init --bare --initial-branch=…`, `receive.denyNonFastforwards` / `receive.denyDeletes` from
- * repo_defaults, `gitward.config` = the config file, and the hooks when repo_defaults say so.
- * Refuses an existing path and any folder whose real path leaves repo_root.
- */
-export async function createRepo(
-  config: GitwardConfig,
-  raw: string,
-  options: { dispatcher: string; env: Record<string, string>; now: number },
-): Promise<CreatedRepo> {
-  const { name, dir } = repoDirFor(config.repoRoot, raw);
-  const root = realOrNull(config.repoRoot);
-  if (root === null) throw new RepoAdminError(`repo_root ${config.repoRoot} does not exist; create it first`);
-  if (pathExists(dir)) throw new RepoAdminError(`${name} already exists at ${dir}`);
-  const parent = path.dirname(dir);
-  fs.mkdirSync(parent, { recursive: true });
-  const realParent = realOrNull(parent);
-  if (realParent === null || (realParent !== root && !realParent.startsWith(root + path.sep))) {
-    throw new RepoAdminError(`${path.dirname(name)} leads outside repo_root (a symlink?); refusing to create ${name}`);
-  }
-  const d = config.repoDefaults;
-  try {
-    await git(['init', '--quiet', '--bare', `--initial-branch=${d.initialBranch}`, dir], parent, options.env);
-    const set = (key: string, value: string) => git(['config', key, value], dir, options.env);
-    await set('receive.denyNonFastforwards', String(d.denyNonFastForwards));
-    await set('receive.denyDeletes', String(d.denyDeletes));
-    if (config.file !== '') await set('gitward.config', config.file);
-    const hooks = d.installHooks ? installHooks(dir, options.dispatcher, { force: false, now: options.now }) : null;
-    return { name, dir, hooks };
-  } catch (err) {
-    // The directory is new (we refused an existing one): leave nothing half-made behind.
-    fs.rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
 }
