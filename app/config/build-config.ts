@@ -12,6 +12,7 @@ import type {
   HookPluginSetting,
   ListenAddress,
   LogSettings,
+  MetricsSettings,
   PluginSpec,
   PolicyTest,
   RepoDefaults,
@@ -86,6 +87,8 @@ const TOP_KEYS = [
   'hooks',
   'repo_defaults',
   'compat',
+  'metrics',
+  'api',
   'tests',
 ] as const;
 
@@ -217,6 +220,10 @@ export function buildConfig(text: string, file: string, options: BuildOptions = 
   const cp = sectionKeys(p, top.get('compat'), 'compat', ['git4nginx_env']);
   const compat = { git4nginxEnv: boolAt(p, cp.get('git4nginx_env'), 'compat.git4nginx_env', false) };
 
+  const metrics = parseMetrics(p, top.get('metrics'));
+  const ap = sectionKeys(p, top.get('api'), 'api', ['enabled']);
+  const api = { enabled: boolAt(p, ap.get('enabled'), 'api.enabled', true) };
+
   const tests = parseTests(p, top.get('tests'), knownUsers);
 
   if (p.list.length > 0) throw new ConfigError(p.sorted());
@@ -243,6 +250,8 @@ export function buildConfig(text: string, file: string, options: BuildOptions = 
     server,
     log,
     compat,
+    metrics,
+    api,
     tests,
     htpasswdUsers: [...htpasswdUsers].sort(),
   };
@@ -413,6 +422,21 @@ function proxyProblem(v: string): string | null {
   const max = family === 4 ? 32 : 128;
   if (!/^\d{1,3}$/.test(bits) || Number(bits) > max) return `bad prefix length in "${v}"`;
   return null;
+}
+
+function parseMetrics(p: Problems, entry: YamlEntry | undefined): MetricsSettings {
+  const s = sectionKeys(p, entry, 'metrics', ['enabled', 'allow', 'label_users', 'label_repos']);
+  const allow = stringListAt(p, s.get('allow'), 'metrics.allow');
+  for (const x of allow ?? []) {
+    const prob = x.value === 'local' ? null : proxyProblem(x.value);
+    if (prob) p.add(x.line, x.path, `${prob} (metrics.allow takes "local", "unix", IPs and CIDR ranges)`);
+  }
+  return {
+    enabled: boolAt(p, s.get('enabled'), 'metrics.enabled', true),
+    allow: allow ? allow.map((x) => x.value) : ['local'],
+    labelUsers: boolAt(p, s.get('label_users'), 'metrics.label_users', false),
+    labelRepos: boolAt(p, s.get('label_repos'), 'metrics.label_repos', false),
+  };
 }
 
 function parseServer(p: Problems, entry: YamlEntry | undefined): ServerSettings {

@@ -31,6 +31,9 @@ export interface GitwardConfig {
   readonly server: ServerSettings;
   readonly log: LogSettings;
   readonly compat: { readonly git4nginxEnv: boolean };
+  readonly metrics: MetricsSettings;
+  /** The repo administration API under /_gitward/api/v1/; off answers 404 there. */
+  readonly api: { readonly enabled: boolean };
   readonly tests: readonly PolicyTest[];
   /** User names found in the htpasswd files of `htpasswd` authentication entries at load time. */
   readonly htpasswdUsers: readonly string[];
@@ -130,6 +133,20 @@ export interface ServerSettings {
   readonly fcgiwrapWorkers: number;
   /** fcgiwrap's path (runner `fcgiwrap`). */
   readonly fcgiwrapPath: string;
+}
+
+/** GET /metrics (Prometheus text format). */
+export interface MetricsSettings {
+  readonly enabled: boolean;
+  /**
+   * Who may read it, judged on the direct peer: `local` (a unix-socket peer, or a loopback one
+   * sending no forwarding header — not a request nginx passed on), `unix`, IPs and CIDR ranges.
+   */
+  readonly allow: readonly string[];
+  /** Add a `user` label to the request counter (one series per user). Read at start-up. */
+  readonly labelUsers: boolean;
+  /** Add a `repo` label to the request counter (one series per repo). Read at start-up. */
+  readonly labelRepos: boolean;
 }
 
 export interface LogSettings {

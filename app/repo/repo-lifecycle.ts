@@ -250,6 +250,8 @@ export function renameRepo(config: GitwardConfig, fromRaw: string, toRaw: string
 export interface TrashedRepo {
   readonly name: string;
   readonly trashDir: string;
+  /** `trashDir` relative to repo_root (`.gitward-trash/<time>-<id>/<name>.git`). */
+  readonly trashRelative: string;
 }
 
 /** `20261122T034500Z`: sortable and free of characters a shell would mind. */
@@ -278,7 +280,7 @@ export function deleteRepo(config: GitwardConfig, raw: string, options: { now: n
     // EXDEV (a repo folder on another file system) included: a delete never copies and removes.
     throw new RepoAdminError(`cannot move ${name} to the trash: ${(err as Error).message}`);
   }
-  return { name, trashDir };
+  return { name, trashDir, trashRelative: path.relative(root, trashDir) };
 }
 
 /** True when `dir` is a directory (not a symlink) whose real path stays under `root`. */
