@@ -1,6 +1,6 @@
 import net from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RequestAudit } from '../audit/request-audit.js';
 import type { RuntimeHolder } from '../runtime.js';
 import type { AuditRecord, Peer } from '../types.js';
@@ -51,7 +51,8 @@ export interface MetricsOptions {
  */
 export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  // prom-client's default Node.js series are left out: three of them are gauges named *_total,
+  // which promtool's lint refuses, and node_exporter already watches the process.
   const requestLabels = ['service', 'mode', 'status', ...(options.labelUsers ? ['user'] : []), ...(options.labelRepos ? ['repo'] : [])];
   const requests = new Counter({
     name: 'gitward_requests_total',
