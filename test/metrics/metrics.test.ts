@@ -74,7 +74,8 @@ async function auditLines(gw: TestGitward, pred: (r: TestGitward['audit']['recor
   while (gw.audit.records.filter(pred).length < count) await new Promise((resolve) => setImmediate(resolve));
 }
 
-const pushLine = (r: TestGitward['audit']['records'][number]): boolean => r.service === 'git-receive-pack' && r.exitCode !== null;
+// The pack POST of a push (its advertisement has no body).
+const pushLine = (r: TestGitward['audit']['records'][number]): boolean => r.service === 'git-receive-pack' && r.requestBody !== null;
 
 describe('GET /metrics', () => {
   it('after a push and a clone, the exposition passes promtool check metrics and the series moved', async (t) => {
@@ -116,6 +117,8 @@ describe('GET /metrics', () => {
     for (let i = 0; i < 2; i++) assert.equal((await apiRequest(gw.origin, 'GET', '/team/app.git/info/refs?service=git-upload-pack', bad)).status, 401);
     assert.equal((await apiRequest(gw.origin, 'GET', '/_gitward/api/v1/repos', bad)).status, 429);
 
+    await auditLines(gw, (r) => r.status === 401, 2);
+    await auditLines(gw, (r) => r.status === 429, 1);
     fs.writeFileSync(gw.configFile, 'repo_root: [broken\n');
     assert.equal(await gw.reload(), false);
     m = await scrape(gw);
