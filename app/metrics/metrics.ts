@@ -53,7 +53,13 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
   // prom-client's default Node.js series are left out: three of them are gauges named *_total,
   // which promtool's lint refuses, and node_exporter already watches the process.
-  const requestLabels = ['service', 'mode', 'status', ...(options.labelUsers ? ['user'] : []), ...(options.labelRepos ? ['repo'] : [])];
+  const requestLabels = [
+    'service',
+    'mode',
+    'status',
+    ...(options.labelUsers ? ['user'] : []),
+    ...(options.labelRepos ? ['repo'] : []),
+  ];
   const requests = new Counter({
     name: 'gitward_requests_total',
     help: 'Requests answered, by service (git service, api, healthz, metrics, sidecar), mode and HTTP status (0: no answer sent).',
@@ -74,9 +80,23 @@ export function createMetrics(options: MetricsOptions): Metrics {
     buckets: REQUEST_BUCKETS,
     registers: [registry],
   });
-  const bytesIn = new Counter({ name: 'gitward_request_bytes_total', help: 'Request body bytes received, by service.', labelNames: ['service'], registers: [registry] });
-  const bytesOut = new Counter({ name: 'gitward_response_bytes_total', help: 'Response body bytes sent, by service.', labelNames: ['service'], registers: [registry] });
-  const authFailures = new Counter({ name: 'gitward_auth_failures_total', help: 'Requests whose credentials the identity chain rejected.', registers: [registry] });
+  const bytesIn = new Counter({
+    name: 'gitward_request_bytes_total',
+    help: 'Request body bytes received, by service.',
+    labelNames: ['service'],
+    registers: [registry],
+  });
+  const bytesOut = new Counter({
+    name: 'gitward_response_bytes_total',
+    help: 'Response body bytes sent, by service.',
+    labelNames: ['service'],
+    registers: [registry],
+  });
+  const authFailures = new Counter({
+    name: 'gitward_auth_failures_total',
+    help: 'Requests whose credentials the identity chain rejected.',
+    registers: [registry],
+  });
   const throttled = new Counter({
     name: 'gitward_auth_throttled_total',
     help: 'Requests refused with 429 because their client address had too many failed logins.',

@@ -85,10 +85,15 @@ function lifecycleEnv(env: Readonly<Record<string, string>>): Record<string, str
 
 function git(args: readonly string[], cwd: string, env: Readonly<Record<string, string>>): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('git', args as string[], { cwd, env: lifecycleEnv(env), timeout: GIT_TIMEOUT_MS }, (err, stdout, stderr) => {
-      if (err) reject(new RepoAdminError(`git ${args[0] ?? ''} failed: ${String(stderr).trim() || err.message}`));
-      else resolve(String(stdout));
-    });
+    execFile(
+      'git',
+      args as string[],
+      { cwd, env: lifecycleEnv(env), timeout: GIT_TIMEOUT_MS },
+      (err, stdout, stderr) => {
+        if (err) reject(new RepoAdminError(`git ${args[0] ?? ''} failed: ${String(stderr).trim() || err.message}`));
+        else resolve(String(stdout));
+      },
+    );
   });
 }
 
@@ -107,7 +112,8 @@ function pathExists(p: string): boolean {
 /** The real path of repo_root; RepoAdminError when it is missing. */
 function realRoot(config: GitwardConfig): string {
   const root = realOrNull(config.repoRoot);
-  if (root === null) throw new RepoAdminError(`repo_root ${config.repoRoot} does not exist; create it first`, 'no_root');
+  if (root === null)
+    throw new RepoAdminError(`repo_root ${config.repoRoot} does not exist; create it first`, 'no_root');
   return root;
 }
 
@@ -117,7 +123,10 @@ function makeParent(root: string, dir: string, name: string): string {
   fs.mkdirSync(parent, { recursive: true });
   const realParent = realOrNull(parent);
   if (realParent === null || (realParent !== root && !realParent.startsWith(root + path.sep))) {
-    throw new RepoAdminError(`${path.dirname(name)} leads outside repo_root (a symlink?); refusing to use it for ${name}`, 'outside');
+    throw new RepoAdminError(
+      `${path.dirname(name)} leads outside repo_root (a symlink?); refusing to use it for ${name}`,
+      'outside',
+    );
   }
   return parent;
 }
@@ -129,7 +138,11 @@ function isTargetTaken(err: unknown): boolean {
 }
 
 /** Why `branch` cannot be an initial branch, or null; asks `git check-ref-format` (never our own parser). */
-async function branchProblem(branch: string, env: Readonly<Record<string, string>>, cwd: string): Promise<string | null> {
+async function branchProblem(
+  branch: string,
+  env: Readonly<Record<string, string>>,
+  cwd: string,
+): Promise<string | null> {
   if (branch === '' || branch.startsWith('-')) return `bad branch name "${branch}"`;
   try {
     await git(['check-ref-format', `refs/heads/${branch}`], cwd, env);
@@ -142,7 +155,8 @@ async function branchProblem(branch: string, env: Readonly<Record<string, string
 /** Why `text` cannot be a repo description, or null. */
 export function descriptionProblem(text: string): string | null {
   if (/\p{Cc}/u.test(text)) return 'a description is one line without control characters';
-  if (Buffer.byteLength(text, 'utf8') > MAX_DESCRIPTION_BYTES) return `a description is at most ${MAX_DESCRIPTION_BYTES} bytes`;
+  if (Buffer.byteLength(text, 'utf8') > MAX_DESCRIPTION_BYTES)
+    return `a description is at most ${MAX_DESCRIPTION_BYTES} bytes`;
   return null;
 }
 
@@ -229,7 +243,11 @@ export function renameRepo(config: GitwardConfig, fromRaw: string, toRaw: string
   const to = parseAdminRepoName(toRaw);
   const root = realRoot(config);
   const where = configuredAt(config, from);
-  if (where !== null) throw new RepoAdminError(`${from} is named in the config at ${where}; edit the config first, then rename`, 'configured');
+  if (where !== null)
+    throw new RepoAdminError(
+      `${from} is named in the config at ${where}; edit the config first, then rename`,
+      'configured',
+    );
   if (from === to) throw new RepoAdminError(`${from} and the new name are the same`, 'invalid');
   const fromDir = repoDirOf(config.repoRoot, from);
   const toDir = repoDirOf(config.repoRoot, to);
@@ -240,7 +258,8 @@ export function renameRepo(config: GitwardConfig, fromRaw: string, toRaw: string
     fs.renameSync(fromDir, toDir);
   } catch (err) {
     if (isTargetTaken(err)) throw new RepoAdminError(`${to} already exists`, 'exists');
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new RepoAdminError(`no repository ${from}`, 'not_found');
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new RepoAdminError(`no repository ${from}`, 'not_found');
     throw new RepoAdminError(`cannot rename ${from} to ${to}: ${(err as Error).message}`);
   }
   return { from, to, dir: toDir };
@@ -256,7 +275,10 @@ export interface TrashedRepo {
 
 /** `20261122T034500Z`: sortable and free of characters a shell would mind. */
 function stamp(now: number): string {
-  return new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return new Date(now)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /**
@@ -268,7 +290,11 @@ export function deleteRepo(config: GitwardConfig, raw: string, options: { now: n
   const name = parseAdminRepoName(raw);
   const root = realRoot(config);
   const where = configuredAt(config, name);
-  if (where !== null) throw new RepoAdminError(`${name} is named in the config at ${where}; edit the config first, then delete`, 'configured');
+  if (where !== null)
+    throw new RepoAdminError(
+      `${name} is named in the config at ${where}; edit the config first, then delete`,
+      'configured',
+    );
   const dir = repoDirOf(config.repoRoot, name);
   if (!isRepoDir(root, dir)) throw new RepoAdminError(`no repository ${name}`, 'not_found');
   const trashDir = path.join(root, TRASH_DIR, `${stamp(options.now)}-${randomBytes(4).toString('hex')}`, `${name}.git`);
@@ -276,7 +302,8 @@ export function deleteRepo(config: GitwardConfig, raw: string, options: { now: n
   try {
     fs.renameSync(dir, trashDir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new RepoAdminError(`no repository ${name}`, 'not_found');
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new RepoAdminError(`no repository ${name}`, 'not_found');
     // EXDEV (a repo folder on another file system) included: a delete never copies and removes.
     throw new RepoAdminError(`cannot move ${name} to the trash: ${(err as Error).message}`);
   }
@@ -346,5 +373,10 @@ export async function repoFacts(dir: string, env: Readonly<Record<string, string
     }
   };
   walk(dir, false);
-  return { description, defaultBranch, sizeBytes, lastPushAt: newestRef > 0 ? new Date(newestRef).toISOString() : null };
+  return {
+    description,
+    defaultBranch,
+    sizeBytes,
+    lastPushAt: newestRef > 0 ? new Date(newestRef).toISOString() : null,
+  };
 }

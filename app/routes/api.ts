@@ -1,4 +1,10 @@
-import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response, type Router } from 'express';
+import express, {
+  type ErrorRequestHandler,
+  type NextFunction,
+  type Request,
+  type Response,
+  type Router,
+} from 'express';
 import { dispatcherPath } from '../cli/repo-admin.js';
 import type { AppDeps } from '../deps.js';
 import { HttpError } from '../errors.js';
@@ -140,7 +146,11 @@ export function createApiRouter(deps: AppDeps, options: ApiOptions): Router {
     const runtime = deps.runtime.current();
     const progress: AuthorizeProgress = {};
     try {
-      const identity = await identifyCaller(runtime, { headers: req.headers, peer: peerOf(req.socket), clientAddress: ctx.audit.remoteAddr }, progress);
+      const identity = await identifyCaller(
+        runtime,
+        { headers: req.headers, peer: peerOf(req.socket), clientAddress: ctx.audit.remoteAddr },
+        progress,
+      );
       progress.identity = identity;
       res.locals.caller = { runtime, identity } satisfies Caller;
     } finally {
@@ -156,7 +166,8 @@ export function createApiRouter(deps: AppDeps, options: ApiOptions): Router {
     let inGroup: (repo: string) => boolean = () => true;
     const group = req.query.group;
     if (group !== undefined) {
-      if (typeof group !== 'string' || group === '') throw new ApiError('invalid_argument', 'group is one project group path, e.g. web or web/tools');
+      if (typeof group !== 'string' || group === '')
+        throw new ApiError('invalid_argument', 'group is one project group path, e.g. web or web/tools');
       const g = parseGroupName(group);
       inGroup = (repo) => repo.startsWith(`${g}/`);
     }
@@ -167,7 +178,9 @@ export function createApiRouter(deps: AppDeps, options: ApiOptions): Router {
       if (d.allowed) readable.push({ name, level: d.level });
     }
     const slice = readable.slice((page - 1) * perPage, page * perPage);
-    const repos = await mapLimited(slice, FACTS_CONCURRENCY, async (r) => show(runtime, identity, r.name, r.level).catch(() => null));
+    const repos = await mapLimited(slice, FACTS_CONCURRENCY, async (r) =>
+      show(runtime, identity, r.name, r.level).catch(() => null),
+    );
     requestContext(res).audit.decision = 'allowed';
     send(res, 200, { repos: repos.filter((r) => r !== null), page, perPage, total: readable.length });
   });
@@ -184,7 +197,9 @@ export function createApiRouter(deps: AppDeps, options: ApiOptions): Router {
         env: gitEnv(),
         now: deps.now(),
         ...(body.description !== undefined ? { description: stringField(body.description, 'description') } : {}),
-        ...(body.defaultBranch !== undefined ? { defaultBranch: stringField(body.defaultBranch, 'defaultBranch') } : {}),
+        ...(body.defaultBranch !== undefined
+          ? { defaultBranch: stringField(body.defaultBranch, 'defaultBranch') }
+          : {}),
       }),
     );
     const level = decide(runtime.policy, identity, made.name, 'read').level;
@@ -227,7 +242,9 @@ export function createApiRouter(deps: AppDeps, options: ApiOptions): Router {
   });
 
   router.all(/^\/repos\/(.+)$/, () => {
-    throw new ApiError('method_not_allowed', 'use GET, PATCH or DELETE on /repos/NAME', { Allow: 'GET, HEAD, PATCH, DELETE' });
+    throw new ApiError('method_not_allowed', 'use GET, PATCH or DELETE on /repos/NAME', {
+      Allow: 'GET, HEAD, PATCH, DELETE',
+    });
   });
 
   router.use(() => {
@@ -297,7 +314,8 @@ function stringField(value: unknown, what: string): string {
 
 function intParam(value: unknown, what: string, def: number, min: number, max: number): number {
   if (value === undefined) return def;
-  if (typeof value !== 'string' || !/^\d{1,15}$/.test(value)) throw new ApiError('invalid_argument', `${what} must be a whole number`);
+  if (typeof value !== 'string' || !/^\d{1,15}$/.test(value))
+    throw new ApiError('invalid_argument', `${what} must be a whole number`);
   const n = Number(value);
   if (n < min || n > max) throw new ApiError('invalid_argument', `${what} must be between ${min} and ${max}`);
   return n;
@@ -306,10 +324,14 @@ function intParam(value: unknown, what: string, def: number, min: number, max: n
 /** The JSON body as an object with only `allowed` keys (an unknown key is an error, as in the config). */
 function bodyOf(req: Request, allowed: readonly string[], required: readonly string[]): Record<string, unknown> {
   const body: unknown = req.body;
-  if (body === undefined) throw new ApiError('unsupported_media_type', 'send the body as Content-Type: application/json');
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ApiError('bad_request', 'the body must be a JSON object');
+  if (body === undefined)
+    throw new ApiError('unsupported_media_type', 'send the body as Content-Type: application/json');
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new ApiError('bad_request', 'the body must be a JSON object');
   const obj = body as Record<string, unknown>;
-  for (const k of Object.keys(obj)) if (!allowed.includes(k)) throw new ApiError('invalid_argument', `unknown field "${k}" (fields: ${allowed.join(', ')})`);
+  for (const k of Object.keys(obj))
+    if (!allowed.includes(k))
+      throw new ApiError('invalid_argument', `unknown field "${k}" (fields: ${allowed.join(', ')})`);
   for (const k of required) if (obj[k] === undefined) throw new ApiError('invalid_argument', `missing field "${k}"`);
   return obj;
 }
@@ -322,7 +344,9 @@ function allowedOrThrow(d: Decision, res: Response): Decision {
   if (d.allowed) return d;
   switch (d.status) {
     case 401:
-      throw new ApiError('unauthorized', 'authentication required', { 'WWW-Authenticate': challenge(runtime.config.realm) });
+      throw new ApiError('unauthorized', 'authentication required', {
+        'WWW-Authenticate': challenge(runtime.config.realm),
+      });
     case 403:
       throw new ApiError('forbidden', d.reason);
     case 404:
@@ -384,19 +408,29 @@ function apiErrorHandler(): ErrorRequestHandler {
     let e: ApiError;
     const parserType = (err as { type?: unknown } | null)?.type;
     if (err instanceof ApiError) e = err;
-    else if (parserType === 'entity.too.large') e = new ApiError('payload_too_large', `the body is larger than ${MAX_BODY_BYTES} bytes`);
+    else if (parserType === 'entity.too.large')
+      e = new ApiError('payload_too_large', `the body is larger than ${MAX_BODY_BYTES} bytes`);
     else if (parserType === 'entity.parse.failed') e = new ApiError('bad_request', 'the body is not valid JSON');
     else if (typeof parserType === 'string') e = new ApiError('bad_request', 'the body could not be read');
     else if (err instanceof HttpError) {
-      const code = (Object.keys(API_ERROR_CODES) as ApiErrorCode[]).find((c) => API_ERROR_CODES[c] === err.status && !c.startsWith('invalid') && !c.startsWith('repo_'));
+      const code = (Object.keys(API_ERROR_CODES) as ApiErrorCode[]).find(
+        (c) => API_ERROR_CODES[c] === err.status && !c.startsWith('invalid') && !c.startsWith('repo_'),
+      );
       e = new ApiError(code ?? 'internal', err.message, { ...err.headers });
     } else {
-      ctx.logger.error('request.internal_error', { error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) });
+      ctx.logger.error('request.internal_error', {
+        error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err),
+      });
       e = new ApiError('internal', `internal error (request id ${ctx.requestId})`);
     }
     if (e.status >= 500) ctx.audit.decision = 'error';
-    else if (ctx.audit.decision === null) ctx.audit.decision = e.status === 400 || e.status === 405 || e.status === 413 ? 'invalid' : 'denied';
-    ctx.logger[e.status >= 500 ? 'error' : 'info']('request.refused', { status: e.status, code: e.code, reason: e.message });
+    else if (ctx.audit.decision === null)
+      ctx.audit.decision = e.status === 400 || e.status === 405 || e.status === 413 ? 'invalid' : 'denied';
+    ctx.logger[e.status >= 500 ? 'error' : 'info']('request.refused', {
+      status: e.status,
+      code: e.code,
+      reason: e.message,
+    });
     for (const [name, value] of Object.entries(e.headers)) res.setHeader(name, value);
     send(res, e.status, { code: e.code, message: e.message });
   };
