@@ -69,8 +69,8 @@ function routeOf(path: string, sidecar: { readonly enabled: boolean; readonly pa
 export function createApp(baseDeps: AppDeps, options: AppOptions = {}): GitwardApp {
   // The series of this app; label choices (metrics.label_users, label_repos) are read once, here.
   const first = baseDeps.runtime.current().config.metrics;
-  const metrics =
-    baseDeps.metrics ?? createMetrics({ runtime: baseDeps.runtime, now: baseDeps.now, labelUsers: first.labelUsers, labelRepos: first.labelRepos });
+  const labels = { labelUsers: first.labelUsers, labelRepos: first.labelRepos };
+  const metrics = baseDeps.metrics ?? createMetrics({ runtime: baseDeps.runtime, now: baseDeps.now, ...labels });
   const deps: AppDeps = { ...baseDeps, metrics };
 
   // The compiled trusted-proxy list of the current config, rebuilt only when a reload changes it
@@ -82,7 +82,7 @@ export function createApp(baseDeps: AppDeps, options: AppOptions = {}): GitwardA
   };
 
   /** Gives the request its id, logger, audit line (proxy or sidecar mode) and X-Request-Id. */
-  const begin = (req: http.IncomingMessage, res: http.ServerResponse, path: string, runtime: Runtime, route: RequestRoute): void => {
+  const begin = (req: http.IncomingMessage, res: http.ServerResponse, runtime: Runtime, route: RequestRoute): void => {
     const requestId = newRequestId();
     const peer = peerOf(req.socket);
     const mode = route === 'sidecar' ? 'sidecar' : 'proxy';
@@ -107,7 +107,9 @@ export function createApp(baseDeps: AppDeps, options: AppOptions = {}): GitwardA
   app.set('strict routing', true);
   app.get('/healthz', createHealthHandler(deps));
   app.get(METRICS_PATH, createMetricsHandler(deps, metrics));
-  app.use(API_PREFIX, createApiRouter(deps, { processEnv: options.processEnv ?? { PATH: FALLBACK_PATH }, ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}) }));
+  const apiOptions = { processEnv: options.processEnv ?? { PATH: FALLBACK_PATH } };
+  const withDispatcher = options.dispatcher ? { ...apiOptions, dispatcher: options.dispatcher } : apiOptions;
+  app.use(API_PREFIX, createApiRouter(deps, withDispatcher));
   const sidecarHandler = createSidecarHandler(deps);
   app.use((req, res, next) => {
     const { sidecar } = deps.runtime.current().config;
@@ -122,7 +124,7 @@ export function createApp(baseDeps: AppDeps, options: AppOptions = {}): GitwardA
     const runtime = deps.runtime.current();
     const { sidecar } = runtime.config;
     const route = routeOf(path, sidecar);
-    begin(req, res, path, runtime, route);
+    begin(req, res, runtime, route);
     if (route !== 'git') {
       app(req, res);
       return;

@@ -14,7 +14,12 @@ export type RepoName = string & { readonly __brand: 'RepoName' };
 export type AccessLevel = 'none' | 'read' | 'write' | 'admin';
 
 /** Numeric rank of an access level, for comparison. */
-export const ACCESS_RANK: Readonly<Record<AccessLevel, number>> = Object.freeze({ none: 0, read: 1, write: 2, admin: 3 });
+export const ACCESS_RANK: Readonly<Record<AccessLevel, number>> = Object.freeze({
+  none: 0,
+  read: 1,
+  write: 2,
+  admin: 3,
+});
 
 /** The access levels in rank order, for printing and parsing. */
 export const ACCESS_LEVELS: readonly AccessLevel[] = Object.freeze(['none', 'read', 'write', 'admin']);

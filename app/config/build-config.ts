@@ -733,7 +733,9 @@ interface TreeContext {
 
 function parseRepoTree(p: Problems, entry: YamlEntry | undefined, ctx: TreeContext): RepoNode {
   if (!entry || isNull(entry.value)) {
-    return { path: '', kind: 'root', where: p.where(entry?.line ?? 1), node: 'repos', ...noGrants(), inherit: true, hooks: new Map(), children: new Map() };
+    const where = p.where(entry?.line ?? 1);
+    const empty = { ...noGrants(), inherit: true, hooks: new Map(), children: new Map() };
+    return { path: '', kind: 'root', where, node: 'repos', ...empty };
   }
   return parseNode(p, entry.value, entry.line, 'repos', '', 'root', ctx);
 }

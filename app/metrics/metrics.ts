@@ -62,7 +62,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
   ];
   const requests = new Counter({
     name: 'gitward_requests_total',
-    help: 'Requests answered, by service (git service, api, healthz, metrics, sidecar), mode and HTTP status (0: no answer sent).',
+    help:
+      'Requests answered, by service (git service, api, healthz, metrics, sidecar), mode and HTTP status' +
+      ' (0: no answer sent).',
     labelNames: requestLabels,
     registers: [registry],
   });
@@ -134,7 +136,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
   });
   new Gauge({
     name: 'gitward_config_last_reload_ok',
-    help: '1 when the config file is the one in force, 0 while the last reload failed (the previous config still runs).',
+    help:
+      '1 when the config file is the one in force, 0 while the last reload failed (the previous config' +
+      ' still runs).',
     registers: [registry],
     collect() {
       this.set(options.runtime.lastFailure() === null ? 1 : 0);

@@ -5,7 +5,7 @@ import { ACCESS_RANK, type AccessLevel, type Decision, type Identity, type Trace
 const ANONYMOUS_PRINCIPALS: readonly string[] = ['$anonymous', '$all'];
 const AUTHENTICATED_PRINCIPALS: readonly string[] = ['$authenticated', '$all'];
 
-/** What the tree grants one identity at one repo: its level, whether it may create there, and the grants that matched. */
+/** What the tree grants one identity at one repo: its level, whether it may create there, the grants that matched. */
 interface Evaluation {
   readonly rank: number;
   readonly create: boolean;
@@ -47,7 +47,12 @@ const LEVEL_OF_RANK: readonly AccessLevel[] = ['none', 'read', 'write', 'admin']
  * Denials: anonymous → 401; may not read → 404 (hide_existence) or 403; read but not `need` → 403.
  * The trace lists every grant that matched the identity and the `.inherit: false` cut, with file:line.
  */
-export function decide(policy: CompiledPolicy, identity: Identity, repo: string, need: 'read' | 'write' | 'admin'): Decision {
+export function decide(
+  policy: CompiledPolicy,
+  identity: Identity,
+  repo: string,
+  need: 'read' | 'write' | 'admin',
+): Decision {
   const { rank, hits, cut } = evaluate(policy, identity, repo);
   const who = identity.user;
   const level = LEVEL_OF_RANK[rank] as AccessLevel;
@@ -67,7 +72,8 @@ export function decide(policy: CompiledPolicy, identity: Identity, repo: string,
     return { allowed: false, level, status: 403, reason: `${who} may not read ${repo}`, trace };
   }
   const but = need === 'write' ? 'but not write to it' : `but not ${verb} it`;
-  return { allowed: false, level, status: 403, reason: `${who} may ${level === 'write' ? 'read and write' : 'read'} ${repo} ${but}`, trace };
+  const may = level === 'write' ? 'read and write' : 'read';
+  return { allowed: false, level, status: 403, reason: `${who} may ${may} ${repo} ${but}`, trace };
 }
 
 /**
@@ -83,8 +89,11 @@ export function decideCreate(policy: CompiledPolicy, identity: Identity, repo: s
   if (who !== null && (create || rank >= ACCESS_RANK.admin)) {
     return { allowed: true, level, status: 200, reason: `${who} may create ${repo}`, trace };
   }
-  if (who === null) return { allowed: false, level, status: 401, reason: `authentication is required to create ${repo}`, trace };
-  return { allowed: false, level, status: 403, reason: `${who} may not create ${repo} (no .create or .admin grant above it)`, trace };
+  if (who === null) {
+    return { allowed: false, level, status: 401, reason: `authentication is required to create ${repo}`, trace };
+  }
+  const reason = `${who} may not create ${repo} (no .create or .admin grant above it)`;
+  return { allowed: false, level, status: 403, reason, trace };
 }
 
 /** Whether `identity` holds a `.create` grant in force at `repo` (for `gitward access`). */

@@ -62,7 +62,10 @@ export async function identifyCaller(
     case 'throttled':
       throw new TooManyRequests('too many failed logins from your address; try again later', outcome.retryAfterSeconds);
     case 'rejected':
-      throw new Unauthorized(auth.kind === 'malformed' ? 'malformed Basic credentials' : 'invalid credentials', config.realm);
+      throw new Unauthorized(
+        auth.kind === 'malformed' ? 'malformed Basic credentials' : 'invalid credentials',
+        config.realm,
+      );
     case 'anonymous':
       return resolveIdentity(policy, null, 'anonymous');
     case 'authenticated':
@@ -98,7 +101,8 @@ export async function authorize(runtime: Runtime, input: AuthorizeInput, progres
   const git = classify(input.method, rawPath, rawQuery, { dumbHttp: config.dumbHttp, basePath: config.basePath });
   progress.git = git;
 
-  const identity = await identifyCaller(runtime, { headers: input.headers, peer: input.peer, clientAddress: address }, progress);
+  const caller = { headers: input.headers, peer: input.peer, clientAddress: address };
+  const identity = await identifyCaller(runtime, caller, progress);
   progress.identity = identity;
 
   const decision = decide(policy, identity, git.repo, git.need);

@@ -118,7 +118,8 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): (req:
     } finally {
       copyStats();
       if (logDir !== null) {
-        await relogHookLogs(logDir, ctx.logger, { repo: allowed.git.repo, user: allowed.identity.user }, (plugin) => ctx.audit.hookRefusals.push(plugin));
+        const push = { repo: allowed.git.repo, user: allowed.identity.user };
+        await relogHookLogs(logDir, ctx.logger, push, (plugin) => ctx.audit.hookRefusals.push(plugin));
       }
       finished();
     }

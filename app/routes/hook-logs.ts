@@ -26,7 +26,12 @@ export interface HookPush {
  * post-receive launcher kept verbatim) the audit line `hook.log` / `hook.ref-updated` with the repo
  * and user of `push`.
  */
-export async function relogHookLogs(dir: string, logger: Logger, push: HookPush, onRefusal: (plugin: string) => void = () => undefined): Promise<void> {
+export async function relogHookLogs(
+  dir: string,
+  logger: Logger,
+  push: HookPush,
+  onRefusal: (plugin: string) => void = () => undefined,
+): Promise<void> {
   try {
     const names = (await fs.readdir(dir)).sort();
     for (const name of names) {
@@ -43,7 +48,13 @@ export async function relogHookLogs(dir: string, logger: Logger, push: HookPush,
   }
 }
 
-async function relogJsonLines(file: string, name: string, size: number, logger: Logger, onRefusal: (plugin: string) => void): Promise<void> {
+async function relogJsonLines(
+  file: string,
+  name: string,
+  size: number,
+  logger: Logger,
+  onRefusal: (plugin: string) => void,
+): Promise<void> {
   const handle = await fs.open(file, 'r');
   let text: string;
   try {

@@ -17,7 +17,8 @@ Explains the decision for USER (or $anonymous) on REPO (default: read): allowed 
 access level (none < read < write < admin), and the trace — every node of the repos: tree that
 granted or cut something, with file:line. \`create\` asks whether USER may create REPO as a new
 repo (.create or .admin above it). Exit 0 allowed, 1 denied. --matrix prints who can read (r),
-write (w) and administer (a) which repo, and who may create (c) repos there, in the tree or on disk; REPO-PREFIX keeps the repos at or below a project group or one repo, by
+write (w) and administer (a) which repo, and who may create (c) repos there, in the tree or on
+disk; REPO-PREFIX keeps the repos at or below a project group or one repo, by
 whole path segments (web is web/site, not website; web/site.git is that repo only).
 `;
 
@@ -51,12 +52,15 @@ export const access: Command = async (argv, io) => {
     return EXIT.ok;
   }
   const [user, repoArg, needArg, extra] = args.positionals;
-  if (user === undefined || repoArg === undefined) throw new UsageError('expected USER REPO [read|write|admin|create] (see --help)');
+  if (user === undefined || repoArg === undefined) {
+    throw new UsageError('expected USER REPO [read|write|admin|create] (see --help)');
+  }
   if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
-  if (needArg !== undefined && needArg !== 'read' && needArg !== 'write' && needArg !== 'admin' && needArg !== 'create') {
+  const needs = ['read', 'write', 'admin', 'create'] as const;
+  if (needArg !== undefined && !(needs as readonly string[]).includes(needArg)) {
     throw new UsageError(`expected read, write, admin or create, got "${needArg}"`);
   }
-  const need = needArg ?? 'read';
+  const need = (needArg ?? 'read') as (typeof needs)[number];
   const parsed = parseRepoPath(repoArg);
   if (!parsed.ok) throw new UsageError(`bad repo name "${repoArg}": ${parsed.problem}`);
   const repo = parsed.repo;
@@ -81,9 +85,11 @@ export const access: Command = async (argv, io) => {
     if (has('create')) inForce.create.push(principal);
   }
   const listed = (l: string[], none: string): string => l.join(' ') || none;
-  out.push(`grants in force: write: ${listed(inForce.write, '(nobody)')}; read: ${listed(inForce.read, '(nobody else)')}`);
+  const writers = listed(inForce.write, '(nobody)');
+  out.push(`grants in force: write: ${writers}; read: ${listed(inForce.read, '(nobody else)')}`);
   if (inForce.admin.length + inForce.create.length > 0) {
-    out.push(`repo administration: admin: ${listed(inForce.admin, '(nobody)')}; create: ${listed(inForce.create, '(nobody else)')}`);
+    const admins = listed(inForce.admin, '(nobody)');
+    out.push(`repo administration: admin: ${admins}; create: ${listed(inForce.create, '(nobody else)')}`);
   }
   out.push('trace:');
   if (d.trace.length === 0) out.push('  (nothing in the tree grants this identity anything here)');
@@ -121,7 +127,8 @@ async function printMatrix(policy: CompiledPolicy, match: (repo: string) => bool
     lines.push(`${repo.padEnd(width)}  ${cells.join('  ')}`.trimEnd());
   });
   const legend = extended
-    ? 'a = admin (create, rename, delete; read and write), w = read and write, r = read, - = no access, c = may create repos there'
+    ? 'a = admin (create, rename, delete; read and write), w = read and write, r = read, - = no access, ' +
+      'c = may create repos there'
     : 'w = read and write, r = read, - = no access';
   lines.push('', legend + (repos.length === 0 ? ' (no repos matched)' : ''));
   io.stdout.write(lines.join('\n') + '\n');

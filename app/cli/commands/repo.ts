@@ -36,12 +36,17 @@ export const repo: Command = async (argv, io) => {
   const arity: Record<string, number> = { create: 1, rename: 2, delete: 1 };
   if (sub !== undefined && arity[sub] !== undefined) {
     const n = arity[sub] as number;
-    if (rest.length !== n) throw new UsageError(`repo ${sub} takes exactly ${n === 1 ? 'one NAME' : 'NAME and NEW-NAME'}`);
+    if (rest.length !== n) {
+      throw new UsageError(`repo ${sub} takes exactly ${n === 1 ? 'one NAME' : 'NAME and NEW-NAME'}`);
+    }
     const config = await loadConfig(configPathFrom(args.options.config, io.env, io.cwd));
     try {
       if (sub === 'create') {
-        const made = await createRepo(config, rest[0] as string, { dispatcher: dispatcherPath(), env: adminGitEnv(io.env), now: Date.now() });
-        const hooks = made.hooks === null ? 'hooks not installed (repo_defaults.install_hooks: false)' : 'hooks installed';
+        const env = adminGitEnv(io.env);
+        const options = { dispatcher: dispatcherPath(), env, now: Date.now() };
+        const made = await createRepo(config, rest[0] as string, options);
+        const hooks =
+          made.hooks === null ? 'hooks not installed (repo_defaults.install_hooks: false)' : 'hooks installed';
         io.stdout.write(`created ${made.name} at ${made.dir} (initial branch ${made.defaultBranch}, ${hooks})\n`);
       } else if (sub === 'rename') {
         const moved = renameRepo(config, rest[0] as string, rest[1] as string);
@@ -70,5 +75,7 @@ export const repo: Command = async (argv, io) => {
     if (repos.length === 0) io.stderr.write(`no repos under ${config.repoRoot}\n`);
     return EXIT.ok;
   }
-  throw new UsageError(sub === undefined ? `missing subcommand (${SUBCOMMANDS})` : `unknown subcommand "${sub}" (${SUBCOMMANDS})`);
+  throw new UsageError(
+    sub === undefined ? `missing subcommand (${SUBCOMMANDS})` : `unknown subcommand "${sub}" (${SUBCOMMANDS})`,
+  );
 };
