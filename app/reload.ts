@@ -47,6 +47,8 @@ export interface ReloadingRuntime extends RuntimeHolder {
   watch(): void;
   /** Stops watching and closes the auth chain in force. */
   close(): void;
+  /** Reloads since start by result (the metrics' gitward_config_reloads_total). */
+  reloadCounts(): { readonly ok: number; readonly failed: number };
 }
 
 /**
@@ -64,6 +66,7 @@ export async function createReloadingRuntime(file: string, deps: RuntimeDeps): P
   let queue: Promise<boolean> = Promise.resolve(true);
   let watcher: fs.FSWatcher | null = null;
   let timer: NodeJS.Timeout | null = null;
+  const counts = { ok: 0, failed: 0 };
 
   const doReload = async (reason: string): Promise<boolean> => {
     let next: Runtime;
@@ -72,12 +75,14 @@ export async function createReloadingRuntime(file: string, deps: RuntimeDeps): P
     } catch (err) {
       const problems = err instanceof ConfigError ? [...err.problems] : [`${file}: ${err instanceof Error ? err.message : String(err)}`];
       failure = Object.freeze({ at: deps.now(), problems });
+      counts.failed++;
       deps.logger.error('config.reload_failed', { reason, file, problems });
       return false;
     }
     const previous = current;
     current = next;
     failure = null;
+    counts.ok++;
     previous.auth.close();
     deps.logger.info('config.reloaded', { reason, file, configSha256: next.config.hash });
     return true;
@@ -86,6 +91,7 @@ export async function createReloadingRuntime(file: string, deps: RuntimeDeps): P
   const holder: ReloadingRuntime = {
     current: () => current,
     lastFailure: () => failure,
+    reloadCounts: () => ({ ...counts }),
     reload(reason) {
       queue = queue.then(() => doReload(reason));
       return queue;

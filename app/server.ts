@@ -12,6 +12,10 @@ import { setRequestContext, newRequestId } from './routes/context.js';
 import { createErrorHandler, sendError } from './routes/errors.js';
 import { createGitHandler, type GitRouteOptions } from './routes/git.js';
 import { createHealthHandler } from './routes/healthz.js';
+import { createMetrics } from './metrics/metrics.js';
+import { API_PREFIX, createApiRouter } from './routes/api.js';
+import { createMetricsHandler } from './routes/metrics.js';
+import type { RequestRoute } from './audit/request-audit.js';
 import { createSidecarHandler } from './routes/sidecar.js';
 
 /** Where git-http-backend lives on Debian; `gitward serve` asks `git --exec-path` instead. */
@@ -25,7 +29,12 @@ export interface AppOptions {
   readonly processEnv?: GitRouteOptions['processEnv'];
   /** fcgiwrap workers for reads (server.backend_runner: fcgiwrap); default none: every request spawns. */
   readonly pool?: BackendPool | null;
+  /** The hook dispatcher repos created through the API link to (default: this checkout's). */
+  readonly dispatcher?: string;
 }
+
+/** Path of the Prometheus exposition (metrics.allow decides who may read it). */
+export const METRICS_PATH = '/metrics';
 
 /** PATH used for git when the caller passes none: git and its helpers live here on Debian. */
 const FALLBACK_PATH = '/usr/local/bin:/usr/bin:/bin';
@@ -40,6 +49,16 @@ function pathOf(url: string | undefined): string {
   return q >= 0 ? u.slice(0, q) : u;
 }
 
+/** Which part of gitward a path goes to; everything not named here is for the git routes. */
+function routeOf(path: string, sidecar: { readonly enabled: boolean; readonly path: string }): RequestRoute {
+  if (path === '/healthz') return 'healthz';
+  if (sidecar.enabled && path === sidecar.path) return 'sidecar';
+  if (path === METRICS_PATH) return 'metrics';
+  // Repo names start with a letter or digit, so no git URL begins with `/_gitward/`.
+  if (path === API_PREFIX || path.startsWith(`${API_PREFIX}/`)) return 'api';
+  return 'git';
+}
+
 /**
  * Creates the request listener: a request id and an audit line for every request, GET /healthz
  * and the nginx sidecar endpoint (when enabled) through express, and every other path — the git
@@ -47,7 +66,13 @@ function pathOf(url: string | undefined): string {
  * body parser, bodies stream to git-http-backend; express's router and request decoration cost
  * ~0.1 ms a request, on the path where latency matters), each with the one error answer.
  */
-export function createApp(deps: AppDeps, options: AppOptions = {}): GitwardApp {
+export function createApp(baseDeps: AppDeps, options: AppOptions = {}): GitwardApp {
+  // The series of this app; label choices (metrics.label_users, label_repos) are read once, here.
+  const first = baseDeps.runtime.current().config.metrics;
+  const labels = { labelUsers: first.labelUsers, labelRepos: first.labelRepos };
+  const metrics = baseDeps.metrics ?? createMetrics({ runtime: baseDeps.runtime, now: baseDeps.now, ...labels });
+  const deps: AppDeps = { ...baseDeps, metrics };
+
   // The compiled trusted-proxy list of the current config, rebuilt only when a reload changes it
   // (compiling a BlockList on every request showed in profiles).
   let proxies: { readonly source: readonly string[]; readonly compiled: TrustedProxies } | null = null;
@@ -57,12 +82,13 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): GitwardApp {
   };
 
   /** Gives the request its id, logger, audit line (proxy or sidecar mode) and X-Request-Id. */
-  const begin = (req: http.IncomingMessage, res: http.ServerResponse, path: string, runtime: Runtime): void => {
+  const begin = (req: http.IncomingMessage, res: http.ServerResponse, runtime: Runtime, route: RequestRoute): void => {
     const requestId = newRequestId();
     const peer = peerOf(req.socket);
-    const mode = runtime.config.sidecar.enabled && path === runtime.config.sidecar.path ? 'sidecar' : 'proxy';
+    const mode = route === 'sidecar' ? 'sidecar' : 'proxy';
     const logger = deps.logger.child({ requestId });
-    const audit = startRequestAudit(res, { requestId, remoteAddr: clientAddress(peer, req.headers, trustedProxies(runtime.config.server.trustedProxies)), mode }, deps.audit, deps.now);
+    const remoteAddr = clientAddress(peer, req.headers, trustedProxies(runtime.config.server.trustedProxies));
+    const audit = startRequestAudit(res, { requestId, remoteAddr, mode, route }, deps.audit, deps.now, metrics.observe);
     setRequestContext(res, { requestId, logger, audit });
     res.setHeader('X-Request-Id', requestId);
   };
@@ -80,6 +106,10 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): GitwardApp {
   app.set('case sensitive routing', true);
   app.set('strict routing', true);
   app.get('/healthz', createHealthHandler(deps));
+  app.get(METRICS_PATH, createMetricsHandler(deps, metrics));
+  const apiOptions = { processEnv: options.processEnv ?? { PATH: FALLBACK_PATH } };
+  const withDispatcher = options.dispatcher ? { ...apiOptions, dispatcher: options.dispatcher } : apiOptions;
+  app.use(API_PREFIX, createApiRouter(deps, withDispatcher));
   const sidecarHandler = createSidecarHandler(deps);
   app.use((req, res, next) => {
     const { sidecar } = deps.runtime.current().config;
@@ -92,9 +122,10 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): GitwardApp {
   return (req, res) => {
     const path = pathOf(req.url);
     const runtime = deps.runtime.current();
-    begin(req, res, path, runtime);
     const { sidecar } = runtime.config;
-    if (path === '/healthz' || (sidecar.enabled && path === sidecar.path)) {
+    const route = routeOf(path, sidecar);
+    begin(req, res, runtime, route);
+    if (route !== 'git') {
       app(req, res);
       return;
     }

@@ -7,11 +7,22 @@
 /** A repository name that only `parseRepoName` produces: canonical, without `.git`, validated. */
 export type RepoName = string & { readonly __brand: 'RepoName' };
 
-/** What a request needs. Ordered: `none < read < write`; write implies read. */
-export type AccessLevel = 'none' | 'read' | 'write';
+/**
+ * What a request needs. Ordered: `none < read < write < admin`; each implies the ones below
+ * (admin: create, rename and delete repos through the API or CLI, besides reading and pushing).
+ */
+export type AccessLevel = 'none' | 'read' | 'write' | 'admin';
 
 /** Numeric rank of an access level, for comparison. */
-export const ACCESS_RANK: Readonly<Record<AccessLevel, number>> = Object.freeze({ none: 0, read: 1, write: 2 });
+export const ACCESS_RANK: Readonly<Record<AccessLevel, number>> = Object.freeze({
+  none: 0,
+  read: 1,
+  write: 2,
+  admin: 3,
+});
+
+/** The access levels in rank order, for printing and parsing. */
+export const ACCESS_LEVELS: readonly AccessLevel[] = Object.freeze(['none', 'read', 'write', 'admin']);
 
 /** The git service a request is for; `dumb` is a plain file read of the dumb HTTP protocol. */
 export type GitService = 'git-upload-pack' | 'git-receive-pack' | 'dumb';

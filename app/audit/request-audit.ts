@@ -18,7 +18,23 @@ export interface RequestAudit {
   requestBody: AuditRecord['requestBody'];
   /** Work that must finish before the line is written (the backend's exit, for its exit code). */
   readonly pending: Array<Promise<unknown>>;
+  /** Which part of gitward answered: the git routes, the API, /healthz, /metrics, the sidecar. */
+  readonly route: RequestRoute;
+  /** An API request: its action and the repo it names (null for a list). */
+  api: { readonly action: string; readonly repo: string | null } | null;
+  /** What the identity chain answered, when it was asked (metrics count failures and throttles). */
+  authOutcome: 'authenticated' | 'anonymous' | 'rejected' | 'throttled' | null;
+  /** Milliseconds the backend ran (git routes), or null when none ran. */
+  backendMs: number | null;
+  /** Hook plugins that refused an update of this push (one entry per refusal). */
+  readonly hookRefusals: string[];
 }
+
+/** Which part of gitward answers a request; the metrics' `service` label for what is not git. */
+export type RequestRoute = 'git' | 'api' | 'healthz' | 'metrics' | 'sidecar';
+
+/** Called once per request with its audit line, where the line is written: the metrics' one place. */
+export type AuditObserver = (record: AuditRecord, audit: RequestAudit) => void;
 
 /**
  * Starts the audit of one request: when the response closes (finished or aborted) and the work in
@@ -26,14 +42,35 @@ export interface RequestAudit {
  */
 export function startRequestAudit(
   res: ServerResponse,
-  init: { requestId: string; remoteAddr: string; mode: AuditRecord['mode'] },
+  init: { requestId: string; remoteAddr: string; mode: AuditRecord['mode']; route?: RequestRoute },
   sink: AuditSink,
   now: () => number,
+  observe: AuditObserver | null = null,
 ): RequestAudit {
-  const audit: RequestAudit = { ...init, startedAt: now(), git: null, identity: null, decision: null, bytesIn: 0, bytesOut: 0, exitCode: null, requestBody: null, pending: [] };
+  const audit: RequestAudit = {
+    route: 'git',
+    ...init,
+    startedAt: now(),
+    git: null,
+    identity: null,
+    decision: null,
+    bytesIn: 0,
+    bytesOut: 0,
+    exitCode: null,
+    requestBody: null,
+    pending: [],
+    api: null,
+    authOutcome: null,
+    backendMs: null,
+    hookRefusals: [],
+  };
   res.once('close', () => {
     const end = now();
-    void Promise.allSettled(audit.pending).then(() => sink.write(toRecord(audit, res, end)));
+    void Promise.allSettled(audit.pending).then(() => {
+      const record = toRecord(audit, res, end);
+      sink.write(record);
+      observe?.(record, audit);
+    });
   });
   return audit;
 }
@@ -47,9 +84,9 @@ function toRecord(a: RequestAudit, res: ServerResponse, end: number): AuditRecor
     user: a.identity?.user ?? null,
     authSource: a.identity?.source ?? 'none',
     remoteAddr: a.remoteAddr,
-    repo: a.git?.repo ?? null,
-    service: a.git?.service ?? null,
-    need: a.git?.need ?? null,
+    repo: a.git?.repo ?? a.api?.repo ?? null,
+    service: a.git?.service ?? (a.api !== null ? 'api' : null),
+    need: a.git?.need ?? a.api?.action ?? null,
     decision,
     status,
     bytesIn: a.bytesIn,

@@ -2,7 +2,6 @@ import { execFile, execFileSync, type ExecFileSyncOptionsWithStringEncoding } fr
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { GitwardConfig } from '../config/types.js';
 import { SERVER_GIT_ENV } from '../git/server-git-env.js';
 import { parseRepoName } from '../request/repo-name.js';
 
@@ -10,10 +9,11 @@ import { parseRepoName } from '../request/repo-name.js';
 export const DISPATCHED_HOOKS = ['pre-receive', 'post-receive'] as const;
 export type DispatchedHook = (typeof DISPATCHED_HOOKS)[number];
 
-/** `git init` and `git config` on a local repo take milliseconds; a hang must not hang the CLI. */
-const GIT_TIMEOUT_MS = 30_000;
 /** Depth of project-group folders walked by `repo list`: far beyond any real tree, bounds a loop. */
 const MAX_WALK_DEPTH = 32;
+
+/** `git config` on a local repo takes milliseconds; a hang must not hang the command. */
+const GIT_TIMEOUT_MS = 30_000;
 
 /** File name of the dispatcher launcher; a link to a file of this name is gitward's. */
 const DISPATCHER_NAME = 'gitward-hook';
@@ -37,16 +37,6 @@ function realOrNull(p: string): string | null {
     return fs.realpathSync(p);
   } catch {
     return null;
-  }
-}
-
-/** True when anything (even a dangling symlink) is at `p`. */
-function pathExists(p: string): boolean {
-  try {
-    fs.lstatSync(p);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -152,14 +142,6 @@ export function listRepoDirs(repoRoot: string): RepoEntry[] {
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** An admin-facing failure of a repo operation (exit 1), with a message to print as is. */
-export class RepoAdminError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RepoAdminError';
-  }
-}
-
 /** The environment of the CLI's git children: an allow-list of the caller's, and SERVER_GIT_ENV. */
 export function adminGitEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -202,16 +184,14 @@ export function missingRepoSafety(repoDir: string, env: Record<string, string>):
 
 /** Sets REPO_SAFETY_CONFIG in the repo `repoDir`'s own config. */
 export async function applyRepoSafety(repoDir: string, env: Record<string, string>): Promise<void> {
-  for (const [key, value] of REPO_SAFETY_CONFIG) await git(['config', key, value], repoDir, env);
-}
-
-function git(args: readonly string[], cwd: string, env: Record<string, string>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile('git', args as string[], { cwd, env, timeout: GIT_TIMEOUT_MS }, (err, _stdout, stderr) => {
-      if (err) reject(new RepoAdminError(`git ${args[0] ?? ''} failed: ${String(stderr).trim() || err.message}`));
-      else resolve();
+  for (const [key, value] of REPO_SAFETY_CONFIG) {
+    await new Promise<void>((resolve, reject) => {
+      execFile('git', ['config', key, value], { cwd: repoDir, env, timeout: GIT_TIMEOUT_MS }, (err, _out, stderr) => {
+        if (err) reject(new Error(`git config ${key} failed: ${String(stderr).trim() || err.message}`));
+        else resolve();
+      });
     });
-  });
+  }
 }
 
 /**
@@ -221,48 +201,4 @@ function git(args: readonly string[], cwd: string, env: Record<string, string>):
 export function repoDirFor(repoRoot: string, raw: string): { name: string; dir: string } {
   const name = parseRepoName(raw);
   return { name, dir: path.join(repoRoot, `${name}.git`) };
-}
-
-/** What `createRepo` made. */
-export interface CreatedRepo {
-  readonly name: string;
-  readonly dir: string;
-  readonly hooks: readonly HookInstallResult[] | null;
-}
-
-/**
- * Creates the bare repo `raw` under the config's repo_root: project-group folders,
- * `git init --bare --initial-branch=…`, REPO_SAFETY_CONFIG, `gitward.config` = the config file,
- * and the hooks when repo_defaults say so. It writes no `receive.denyNonFastforwards` /
- * `receive.denyDeletes`: the branch rules decide force and delete, and gitward sets git's own
- * locks per push where no rule grants them (hooks/ref-namespace.ts `receiveLocks`).
- * Refuses an existing path and any folder whose real path leaves repo_root.
- */
-export async function createRepo(
-  config: GitwardConfig,
-  raw: string,
-  options: { dispatcher: string; env: Record<string, string>; now: number },
-): Promise<CreatedRepo> {
-  const { name, dir } = repoDirFor(config.repoRoot, raw);
-  const root = realOrNull(config.repoRoot);
-  if (root === null) throw new RepoAdminError(`repo_root ${config.repoRoot} does not exist; create it first`);
-  if (pathExists(dir)) throw new RepoAdminError(`${name} already exists at ${dir}`);
-  const parent = path.dirname(dir);
-  fs.mkdirSync(parent, { recursive: true });
-  const realParent = realOrNull(parent);
-  if (realParent === null || (realParent !== root && !realParent.startsWith(root + path.sep))) {
-    throw new RepoAdminError(`${path.dirname(name)} leads outside repo_root (a symlink?); refusing to create ${name}`);
-  }
-  const d = config.repoDefaults;
-  try {
-    await git(['init', '--quiet', '--bare', `--initial-branch=${d.initialBranch}`, dir], parent, options.env);
-    await applyRepoSafety(dir, options.env);
-    if (config.file !== '') await git(['config', 'gitward.config', config.file], dir, options.env);
-    const hooks = d.installHooks ? installHooks(dir, options.dispatcher, { force: false, now: options.now }) : null;
-    return { name, dir, hooks };
-  } catch (err) {
-    // The directory is new (we refused an existing one): leave nothing half-made behind.
-    fs.rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
 }

@@ -12,6 +12,7 @@ import type {
   HookPluginSetting,
   ListenAddress,
   LogSettings,
+  MetricsSettings,
   PluginSpec,
   PolicyTest,
   RepoDefaults,
@@ -56,7 +57,15 @@ const DEFAULTS = Object.freeze({
 });
 
 /** Settings a node of the `repos:` tree may carry; other keys starting with `.` are errors. */
-const NODE_SETTINGS: ReadonlySet<string> = new Set(['.read', '.write', '.inherit', '.hooks']);
+const NODE_SETTINGS: ReadonlySet<string> = new Set(['.read', '.write', '.admin', '.create', '.inherit', '.hooks']);
+
+/** Grant lists of a node, by setting key: who may read, push, administer repos, create repos. */
+const GRANT_KEYS: Readonly<Record<string, 'read' | 'write' | 'admin' | 'create'>> = {
+  '.read': 'read',
+  '.write': 'write',
+  '.admin': 'admin',
+  '.create': 'create',
+};
 
 const TOP_KEYS = [
   '$schema',
@@ -78,6 +87,8 @@ const TOP_KEYS = [
   'hooks',
   'repo_defaults',
   'compat',
+  'metrics',
+  'api',
   'tests',
 ] as const;
 
@@ -209,6 +220,10 @@ export function buildConfig(text: string, file: string, options: BuildOptions = 
   const cp = sectionKeys(p, top.get('compat'), 'compat', ['git4nginx_env']);
   const compat = { git4nginxEnv: boolAt(p, cp.get('git4nginx_env'), 'compat.git4nginx_env', false) };
 
+  const metrics = parseMetrics(p, top.get('metrics'));
+  const ap = sectionKeys(p, top.get('api'), 'api', ['enabled']);
+  const api = { enabled: boolAt(p, ap.get('enabled'), 'api.enabled', true) };
+
   const tests = parseTests(p, top.get('tests'), knownUsers);
 
   if (p.list.length > 0) throw new ConfigError(p.sorted());
@@ -235,6 +250,8 @@ export function buildConfig(text: string, file: string, options: BuildOptions = 
     server,
     log,
     compat,
+    metrics,
+    api,
     tests,
     htpasswdUsers: [...htpasswdUsers].sort(),
   };
@@ -405,6 +422,21 @@ function proxyProblem(v: string): string | null {
   const max = family === 4 ? 32 : 128;
   if (!/^\d{1,3}$/.test(bits) || Number(bits) > max) return `bad prefix length in "${v}"`;
   return null;
+}
+
+function parseMetrics(p: Problems, entry: YamlEntry | undefined): MetricsSettings {
+  const s = sectionKeys(p, entry, 'metrics', ['enabled', 'allow', 'label_users', 'label_repos']);
+  const allow = stringListAt(p, s.get('allow'), 'metrics.allow');
+  for (const x of allow ?? []) {
+    const prob = x.value === 'local' ? null : proxyProblem(x.value);
+    if (prob) p.add(x.line, x.path, `${prob} (metrics.allow takes "local", "unix", IPs and CIDR ranges)`);
+  }
+  return {
+    enabled: boolAt(p, s.get('enabled'), 'metrics.enabled', true),
+    allow: allow ? allow.map((x) => x.value) : ['local'],
+    labelUsers: boolAt(p, s.get('label_users'), 'metrics.label_users', false),
+    labelRepos: boolAt(p, s.get('label_repos'), 'metrics.label_repos', false),
+  };
 }
 
 function parseServer(p: Problems, entry: YamlEntry | undefined): ServerSettings {
@@ -701,18 +733,19 @@ interface TreeContext {
 
 function parseRepoTree(p: Problems, entry: YamlEntry | undefined, ctx: TreeContext): RepoNode {
   if (!entry || isNull(entry.value)) {
-    return { path: '', kind: 'root', where: p.where(entry?.line ?? 1), node: 'repos', read: [], write: [], inherit: true, hooks: new Map(), children: new Map() };
+    const where = p.where(entry?.line ?? 1);
+    const empty = { ...noGrants(), inherit: true, hooks: new Map(), children: new Map() };
+    return { path: '', kind: 'root', where, node: 'repos', ...empty };
   }
   return parseNode(p, entry.value, entry.line, 'repos', '', 'root', ctx);
 }
 
 function parseNode(p: Problems, n: YamlNode, line: number, keyPath: string, repoPath: string, kind: RepoNode['kind'], ctx: TreeContext): RepoNode {
   const base = { path: repoPath, kind, where: p.where(line), node: keyPath };
-  if (isNull(n)) return { ...base, read: [], write: [], inherit: true, hooks: new Map(), children: new Map() };
+  if (isNull(n)) return { ...base, ...noGrants(), inherit: true, hooks: new Map(), children: new Map() };
   const keys = mapKeys(p, n, keyPath, null);
-  if (!keys) return { ...base, read: [], write: [], inherit: true, hooks: new Map(), children: new Map() };
-  const read: Grant[] = [];
-  const write: Grant[] = [];
+  if (!keys) return { ...base, ...noGrants(), inherit: true, hooks: new Map(), children: new Map() };
+  const grants = noGrants();
   let inherit = true;
   const hooks = new Map<string, HookPluginSetting>();
   const children = new Map<string, RepoNode>();
@@ -724,11 +757,22 @@ function parseNode(p: Problems, n: YamlNode, line: number, keyPath: string, repo
         else p.add(e.line, kp, `bad name "${key}": names start with a letter or digit (keys starting with "." are settings)`);
         continue;
       }
-      if (key === '.read' || key === '.write') {
+      const grantKind = GRANT_KEYS[key];
+      if (grantKind !== undefined) {
+        // A new repo is made below a project group; on a repo node `.create` could never apply.
+        if (grantKind === 'create' && kind === 'repo') {
+          p.add(e.line, kp, 'a repo cannot carry ".create": put it on the project group the new repos go under');
+          continue;
+        }
         const list = stringListAt(p, e, kp) ?? [];
         for (const g of list) {
           checkPrincipal(p, g.value, g.line, g.path, ctx.knownUsers, ctx.knownGroups, { pseudo: true });
-          (key === '.read' ? read : write).push({ principal: g.value, where: p.where(g.line) });
+          // Anonymous callers can neither create nor administer: nothing would be accountable.
+          if ((grantKind === 'admin' || grantKind === 'create') && (g.value === '$anonymous' || g.value === '$all')) {
+            p.add(g.line, g.path, `"${g.value}" cannot be granted ${grantKind}: use $authenticated, a group or users`);
+            continue;
+          }
+          grants[grantKind].push({ principal: g.value, where: p.where(g.line) });
         }
       } else if (key === '.inherit') {
         inherit = boolAt(p, e, kp, true);
@@ -756,7 +800,12 @@ function parseNode(p: Problems, n: YamlNode, line: number, keyPath: string, repo
     // A repo and a group may share a name (`site.git` and `site/`): they live in different maps.
     children.set(key, parseNode(p, e.value, e.line, kp, childPath, isRepo ? 'repo' : 'group', ctx));
   }
-  return { ...base, read, write, inherit, hooks, children };
+  return { ...base, ...grants, inherit, hooks, children };
+}
+
+/** Empty grant lists of a node. */
+function noGrants(): { read: Grant[]; write: Grant[]; admin: Grant[]; create: Grant[] } {
+  return { read: [], write: [], admin: [], create: [] };
 }
 
 function parseNodeHooks(p: Problems, e: YamlEntry, kp: string, ctx: TreeContext, out: Map<string, HookPluginSetting>): void {
@@ -812,14 +861,14 @@ function parseTests(p: Problems, entry: YamlEntry | undefined, knownUsers: Reado
     const can = keys.get('can');
     const cannot = keys.get('cannot');
     if ((can ? 1 : 0) + (cannot ? 1 : 0) !== 1) {
-      p.add(item.line, tp, 'needs exactly one of "can: read|write" or "cannot: read|write"');
+      p.add(item.line, tp, 'needs exactly one of "can: read|write|admin" or "cannot: read|write|admin"');
       return;
     }
     const le = (can ?? cannot) as YamlEntry;
     const lk = can ? 'can' : 'cannot';
     const level = stringAt(p, le, `${tp}.${lk}`, '');
-    if (level !== 'read' && level !== 'write') {
-      if (level !== '') p.add(le.line, `${tp}.${lk}`, `expected read or write, got "${level}"`);
+    if (level !== 'read' && level !== 'write' && level !== 'admin') {
+      if (level !== '') p.add(le.line, `${tp}.${lk}`, `expected read, write or admin, got "${level}"`);
       return;
     }
     const t: PolicyTest = can

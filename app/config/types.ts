@@ -31,6 +31,9 @@ export interface GitwardConfig {
   readonly server: ServerSettings;
   readonly log: LogSettings;
   readonly compat: { readonly git4nginxEnv: boolean };
+  readonly metrics: MetricsSettings;
+  /** The repo administration API under /_gitward/api/v1/; off answers 404 there. */
+  readonly api: { readonly enabled: boolean };
   readonly tests: readonly PolicyTest[];
   /** User names found in the htpasswd files of `htpasswd` authentication entries at load time. */
   readonly htpasswdUsers: readonly string[];
@@ -65,6 +68,10 @@ export interface RepoNode {
   readonly node: string;
   readonly read: readonly Grant[];
   readonly write: readonly Grant[];
+  /** `.admin`: may create, rename and delete repos at or below this node (and read and push). */
+  readonly admin: readonly Grant[];
+  /** `.create`: may create new repos below this project group (never on a repo node). */
+  readonly create: readonly Grant[];
   /** False when `.inherit: false` cuts what ancestors grant. */
   readonly inherit: boolean;
   /** Hook plugin settings set at this node, by plugin name (`.hooks:`). */
@@ -72,7 +79,7 @@ export interface RepoNode {
   readonly children: ReadonlyMap<string, RepoNode>;
 }
 
-/** One principal in a `.read` or `.write` list. */
+/** One principal in a `.read`, `.write`, `.admin` or `.create` list. */
 export interface Grant {
   /** `user`, `@group`, `$anonymous`, `$authenticated` or `$all`, as written. */
   readonly principal: string;
@@ -128,6 +135,20 @@ export interface ServerSettings {
   readonly fcgiwrapPath: string;
 }
 
+/** GET /metrics (Prometheus text format). */
+export interface MetricsSettings {
+  readonly enabled: boolean;
+  /**
+   * Who may read it, judged on the direct peer: `local` (a unix-socket peer, or a loopback one
+   * sending no forwarding header — not a request nginx passed on), `unix`, IPs and CIDR ranges.
+   */
+  readonly allow: readonly string[];
+  /** Add a `user` label to the request counter (one series per user). Read at start-up. */
+  readonly labelUsers: boolean;
+  /** Add a `repo` label to the request counter (one series per repo). Read at start-up. */
+  readonly labelRepos: boolean;
+}
+
 export interface LogSettings {
   readonly level: 'error' | 'warn' | 'info' | 'debug';
   readonly format: 'json' | 'text';
@@ -171,7 +192,8 @@ export interface CompiledPolicy {
 
 /** One grant in force at a node, after accumulation: who, what, and where it was written. */
 export interface GrantInForce {
-  readonly level: 'read' | 'write';
+  /** `create` is not a level: it adds the right to create repos, nothing to read or write. */
+  readonly level: 'read' | 'write' | 'admin' | 'create';
   readonly principal: string;
   /** The tree node that grants it, e.g. `repos.web`. */
   readonly node: string;

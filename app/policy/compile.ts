@@ -128,16 +128,18 @@ function compileNode(node: RepoNode, parent: EffectiveAccess, empty: EffectiveAc
 function effectiveAt(node: RepoNode, parent: EffectiveAccess, empty: EffectiveAccess, depth: number): EffectiveAccess {
   const inherited = node.inherit ? parent : empty;
   const cut = node.inherit ? parent.cut : { node: node.node, where: node.where, what: 'inherit: false — grants of the nodes above do not apply here' };
-  if (node.read.length === 0 && node.write.length === 0) {
+  if (node.read.length + node.write.length + node.admin.length + node.create.length === 0) {
     // Share the parent's index: most repos add nothing of their own.
     return node.inherit ? parent : Object.freeze({ byPrincipal: empty.byPrincipal, cut });
   }
   const byPrincipal = new Map<string, readonly GrantInForce[]>(inherited.byPrincipal);
-  const push = (level: 'read' | 'write', principal: string, where: string): void => {
+  const push = (level: GrantInForce['level'], principal: string, where: string): void => {
     const g: GrantInForce = Object.freeze({ level, principal, node: node.node, where, depth });
     byPrincipal.set(principal, Object.freeze([...(byPrincipal.get(principal) ?? []), g]));
   };
   for (const g of node.read) push('read', g.principal, g.where);
   for (const g of node.write) push('write', g.principal, g.where);
+  for (const g of node.admin) push('admin', g.principal, g.where);
+  for (const g of node.create) push('create', g.principal, g.where);
   return Object.freeze({ byPrincipal, cut });
 }

@@ -5,42 +5,65 @@ import { ACCESS_RANK, type AccessLevel, type Decision, type Identity, type Trace
 const ANONYMOUS_PRINCIPALS: readonly string[] = ['$anonymous', '$all'];
 const AUTHENTICATED_PRINCIPALS: readonly string[] = ['$authenticated', '$all'];
 
-/**
- * Decides whether `identity` may `need` the repo `repo` (canonical name without `.git`; it need
- * not be named in the tree, nor exist on disk — that is the route's business).
- * Pure: the same function backs the HTTP routes, the sidecar, `gitward access` and the hooks.
- * Denials: anonymous → 401; may not read → 404 (hide_existence) or 403; read but not write → 403.
- * The trace lists every grant that matched the identity and the `.inherit: false` cut, with file:line.
- */
-export function decide(policy: CompiledPolicy, identity: Identity, repo: string, need: 'read' | 'write'): Decision {
+/** What the tree grants one identity at one repo: its level, whether it may create there, the grants that matched. */
+interface Evaluation {
+  readonly rank: number;
+  readonly create: boolean;
+  readonly hits: GrantInForce[];
+  readonly cut: TraceStep | null;
+}
+
+function evaluate(policy: CompiledPolicy, identity: Identity, repo: string): Evaluation {
   const access = policy.accessFor(repo);
   const hits: GrantInForce[] = [];
   let rank = 0;
+  let create = false;
   const match = (principal: string): void => {
     const grants = access.byPrincipal.get(principal);
     if (!grants) return;
     for (const g of grants) {
       hits.push(g);
-      const r = ACCESS_RANK[g.level];
-      if (r > rank) rank = r;
+      if (g.level === 'create') create = true;
+      else if (ACCESS_RANK[g.level] > rank) rank = ACCESS_RANK[g.level];
     }
   };
-  const who = identity.user;
-  if (who === null) {
+  if (identity.user === null) {
     for (const p of ANONYMOUS_PRINCIPALS) match(p);
   } else {
-    match(who);
+    match(identity.user);
     for (const g of identity.groups) match(`@${g}`);
     for (const p of AUTHENTICATED_PRINCIPALS) match(p);
   }
-  const level: AccessLevel = rank === 2 ? 'write' : rank === 1 ? 'read' : 'none';
-  const trace = buildTrace(access.cut, hits, who);
+  return { rank, create, hits, cut: access.cut };
+}
+
+const LEVEL_OF_RANK: readonly AccessLevel[] = ['none', 'read', 'write', 'admin'];
+
+/**
+ * Decides whether `identity` may `need` the repo `repo` (canonical name without `.git`; it need
+ * not be named in the tree, nor exist on disk — that is the route's business).
+ * Pure: the same function backs the HTTP routes, the sidecar, `gitward access` and the hooks.
+ * Levels are ordered `none < read < write < admin`; `.create` grants add no level.
+ * Denials: anonymous → 401; may not read → 404 (hide_existence) or 403; read but not `need` → 403.
+ * The trace lists every grant that matched the identity and the `.inherit: false` cut, with file:line.
+ */
+export function decide(
+  policy: CompiledPolicy,
+  identity: Identity,
+  repo: string,
+  need: 'read' | 'write' | 'admin',
+): Decision {
+  const { rank, hits, cut } = evaluate(policy, identity, repo);
+  const who = identity.user;
+  const level = LEVEL_OF_RANK[rank] as AccessLevel;
+  const trace = buildTrace(cut, hits, who);
   const name = who === null ? 'an anonymous user' : who;
+  const verb = need === 'admin' ? 'administer' : need;
   if (rank >= ACCESS_RANK[need]) {
-    return { allowed: true, level, status: 200, reason: `${name} may ${need} ${repo}`, trace };
+    return { allowed: true, level, status: 200, reason: `${name} may ${verb} ${repo}`, trace };
   }
   if (who === null) {
-    return { allowed: false, level, status: 401, reason: `authentication is required to ${need} ${repo}`, trace };
+    return { allowed: false, level, status: 401, reason: `authentication is required to ${verb} ${repo}`, trace };
   }
   if (rank === 0) {
     if (policy.config.hideExistence) {
@@ -48,7 +71,34 @@ export function decide(policy: CompiledPolicy, identity: Identity, repo: string,
     }
     return { allowed: false, level, status: 403, reason: `${who} may not read ${repo}`, trace };
   }
-  return { allowed: false, level, status: 403, reason: `${who} may read ${repo} but not write to it`, trace };
+  const but = need === 'write' ? 'but not write to it' : `but not ${verb} it`;
+  const may = level === 'write' ? 'read and write' : 'read';
+  return { allowed: false, level, status: 403, reason: `${who} may ${may} ${repo} ${but}`, trace };
+}
+
+/**
+ * Decides whether `identity` may create the new repo `repo`: an `.admin` grant in force there, or
+ * a `.create` grant of a project group above it. Anonymous → 401, otherwise 403 (creating reveals
+ * nothing that exists). The decision's level is the identity's level at `repo`.
+ */
+export function decideCreate(policy: CompiledPolicy, identity: Identity, repo: string): Decision {
+  const { rank, create, hits, cut } = evaluate(policy, identity, repo);
+  const who = identity.user;
+  const level = LEVEL_OF_RANK[rank] as AccessLevel;
+  const trace = buildTrace(cut, hits, who);
+  if (who !== null && (create || rank >= ACCESS_RANK.admin)) {
+    return { allowed: true, level, status: 200, reason: `${who} may create ${repo}`, trace };
+  }
+  if (who === null) {
+    return { allowed: false, level, status: 401, reason: `authentication is required to create ${repo}`, trace };
+  }
+  const reason = `${who} may not create ${repo} (no .create or .admin grant above it)`;
+  return { allowed: false, level, status: 403, reason, trace };
+}
+
+/** Whether `identity` holds a `.create` grant in force at `repo` (for `gitward access`). */
+export function mayCreate(policy: CompiledPolicy, identity: Identity, repo: string): boolean {
+  return identity.user !== null && evaluate(policy, identity, repo).create;
 }
 
 function buildTrace(cut: TraceStep | null, hits: GrantInForce[], who: string | null): readonly TraceStep[] {

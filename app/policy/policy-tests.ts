@@ -20,7 +20,8 @@ export function runPolicyTests(policy: CompiledPolicy): readonly PolicyTestResul
   return policy.config.tests.map((t) => {
     const anonymous = t.user === '$anonymous';
     const identity = resolveIdentity(policy, anonymous ? null : t.user, anonymous ? 'anonymous' : 'check');
-    const need = (t.can ?? t.cannot) === 'write' ? 'write' : 'read';
+    const wanted = t.can ?? t.cannot;
+    const need = wanted === 'write' || wanted === 'admin' ? wanted : 'read';
     const decision = decide(policy, identity, t.repo, need);
     const expectAllowed = t.can !== undefined;
     return {
@@ -51,7 +52,7 @@ export function summarizePolicy(policy: CompiledPolicy): PolicySummary {
   while (stack.length > 0) {
     const n = stack.pop();
     if (!n) break;
-    grants += n.read.length + n.write.length;
+    grants += n.read.length + n.write.length + n.admin.length + n.create.length;
     stack.push(...n.children.values());
   }
   return { users: policy.knownUsers().length, groups: groups.size, reposInTree: policy.repos().length, grants };

@@ -30,6 +30,47 @@ export interface AuthorizeProgress {
   git?: GitRequest;
   identity?: Identity;
   decision?: Decision;
+  /** What the identity chain answered: `rejected` and `throttled` are counted by the metrics. */
+  authOutcome?: 'authenticated' | 'anonymous' | 'rejected' | 'throttled';
+}
+
+/**
+ * Who is asking, by the one identity chain of git requests and the API: Basic credentials (a
+ * malformed header is a counted failed login), trusted identity headers, plugins, with the
+ * brute-force limits. Throws TooManyRequests (429) or Unauthorized (401, invalid credentials);
+ * no credentials is the anonymous identity. Notes the outcome in `progress` as it goes.
+ */
+export async function identifyCaller(
+  runtime: Runtime,
+  input: { readonly headers: AuthorizeInput['headers']; readonly peer: Peer; readonly clientAddress: string },
+  progress: AuthorizeProgress = {},
+): Promise<Identity> {
+  const { config, policy } = runtime;
+  const auth = parseBasicAuth(input.headers.authorization);
+  // A malformed header is a failed login (logged and counted), never a reason to try the plugins.
+  const outcome =
+    auth.kind === 'malformed'
+      ? runtime.auth.rejectMalformedBasic(input.clientAddress)
+      : await runtime.auth.identify({
+          basic: auth.kind === 'basic' ? auth.credentials : null,
+          headers: input.headers,
+          peer: input.peer,
+          clientAddress: input.clientAddress,
+        });
+  progress.authOutcome = outcome.kind;
+  switch (outcome.kind) {
+    case 'throttled':
+      throw new TooManyRequests('too many failed logins from your address; try again later', outcome.retryAfterSeconds);
+    case 'rejected':
+      throw new Unauthorized(
+        auth.kind === 'malformed' ? 'malformed Basic credentials' : 'invalid credentials',
+        config.realm,
+      );
+    case 'anonymous':
+      return resolveIdentity(policy, null, 'anonymous');
+    case 'authenticated':
+      return resolveIdentity(policy, outcome.user, outcome.source, outcome.groups);
+  }
 }
 
 /** An allowed request. */
@@ -60,30 +101,8 @@ export async function authorize(runtime: Runtime, input: AuthorizeInput, progres
   const git = classify(input.method, rawPath, rawQuery, { dumbHttp: config.dumbHttp, basePath: config.basePath });
   progress.git = git;
 
-  const auth = parseBasicAuth(input.headers.authorization);
-  // A malformed header is a failed login (logged and counted), never a reason to try the plugins.
-  const outcome =
-    auth.kind === 'malformed'
-      ? runtime.auth.rejectMalformedBasic(address)
-      : await runtime.auth.identify({
-          basic: auth.kind === 'basic' ? auth.credentials : null,
-          headers: input.headers,
-          peer: input.peer,
-          clientAddress: address,
-        });
-  let identity: Identity;
-  switch (outcome.kind) {
-    case 'throttled':
-      throw new TooManyRequests('too many failed logins from your address; try again later', outcome.retryAfterSeconds);
-    case 'rejected':
-      throw new Unauthorized(auth.kind === 'malformed' ? 'malformed Basic credentials' : 'invalid credentials', config.realm);
-    case 'anonymous':
-      identity = resolveIdentity(policy, null, 'anonymous');
-      break;
-    case 'authenticated':
-      identity = resolveIdentity(policy, outcome.user, outcome.source, outcome.groups);
-      break;
-  }
+  const caller = { headers: input.headers, peer: input.peer, clientAddress: address };
+  const identity = await identifyCaller(runtime, caller, progress);
   progress.identity = identity;
 
   const decision = decide(policy, identity, git.repo, git.need);

@@ -113,10 +113,20 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): (req:
         if (choice === 'spawn' || (choice === 'peek' && !isLsRefs(await peekBody(req)))) pool = null;
       }
       ctx.logger.debug('backend.start', { repo: allowed.git.repo, service: allowed.git.service, user: allowed.identity.user, runner: pool === null ? 'spawn' : 'fcgiwrap' });
-      await runBackend({ req, res, backendPath: options.backendPath, env, logger: ctx.logger, stats, pool });
+      const backendStart = deps.now();
+      const running = deps.metrics?.backendStarted();
+      try {
+        await runBackend({ req, res, backendPath: options.backendPath, env, logger: ctx.logger, stats, pool });
+      } finally {
+        running?.();
+        ctx.audit.backendMs = deps.now() - backendStart;
+      }
     } finally {
       copyStats();
-      if (logDir !== null) await relogHookLogs(logDir, ctx.logger, { repo: allowed.git.repo, user: allowed.identity.user });
+      if (logDir !== null) {
+        const push = { repo: allowed.git.repo, user: allowed.identity.user };
+        await relogHookLogs(logDir, ctx.logger, push, (plugin) => ctx.audit.hookRefusals.push(plugin));
+      }
       finished();
     }
   };
@@ -137,4 +147,5 @@ export function noteProgress(audit: RequestAudit, progress: AuthorizeProgress): 
   if (progress.git) audit.git = progress.git;
   if (progress.identity) audit.identity = progress.identity;
   if (progress.decision) audit.decision = progress.decision.allowed ? 'allowed' : 'denied';
+  if (progress.authOutcome !== undefined) audit.authOutcome = progress.authOutcome;
 }

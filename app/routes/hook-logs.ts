@@ -26,7 +26,12 @@ export interface HookPush {
  * post-receive launcher kept verbatim) the audit line `hook.log` / `hook.ref-updated` with the repo
  * and user of `push`.
  */
-export async function relogHookLogs(dir: string, logger: Logger, push: HookPush): Promise<void> {
+export async function relogHookLogs(
+  dir: string,
+  logger: Logger,
+  push: HookPush,
+  onRefusal: (plugin: string) => void = () => undefined,
+): Promise<void> {
   try {
     const names = (await fs.readdir(dir)).sort();
     for (const name of names) {
@@ -34,7 +39,7 @@ export async function relogHookLogs(dir: string, logger: Logger, push: HookPush)
       const stat = await fs.lstat(file);
       if (!stat.isFile()) continue;
       if (name.endsWith('.refs')) await relogRefUpdates(file, name, stat, logger, push);
-      else await relogJsonLines(file, name, stat.size, logger);
+      else await relogJsonLines(file, name, stat.size, logger, onRefusal);
     }
   } catch (err) {
     logger.warn('hook.log_unreadable', { error: err instanceof Error ? err.message : String(err) });
@@ -43,7 +48,13 @@ export async function relogHookLogs(dir: string, logger: Logger, push: HookPush)
   }
 }
 
-async function relogJsonLines(file: string, name: string, size: number, logger: Logger): Promise<void> {
+async function relogJsonLines(
+  file: string,
+  name: string,
+  size: number,
+  logger: Logger,
+  onRefusal: (plugin: string) => void,
+): Promise<void> {
   const handle = await fs.open(file, 'r');
   let text: string;
   try {
@@ -65,9 +76,21 @@ async function relogJsonLines(file: string, name: string, size: number, logger: 
     // The hook's own event name is kept as a field; the line's event is always hook.log, and a
     // hook cannot overwrite the request id, level or time of the line.
     if ('event' in fields) fields.hookEvent = fields.event;
+    if (fields.event === 'hook.check' && fields.verdict === 'rejected') noteRefusals(fields, onRefusal);
     for (const key of ['event', 'requestId', 'level', 'timestamp', 'message']) delete fields[key];
     logger.info('hook.log', { ...fields, file: name });
   }
+}
+
+/** Reports each plugin that refused or failed in a `hook.check` line (hooks/pre-receive.ts). */
+function noteRefusals(fields: Record<string, unknown>, onRefusal: (plugin: string) => void): void {
+  const rejections = Array.isArray(fields.rejections) ? fields.rejections : [];
+  for (const r of rejections) {
+    const plugin = (r as { plugin?: unknown } | null)?.plugin;
+    if (typeof plugin === 'string') onRefusal(plugin);
+  }
+  const failures = Array.isArray(fields.failures) ? fields.failures : [];
+  for (const f of failures) if (typeof f === 'string') onRefusal(f);
 }
 
 /** The same audit line the dispatcher writes for a post-receive it runs itself (hooks/dispatch.ts). */

@@ -189,6 +189,18 @@ export function defineScenarios(mode: StackMode, options: ScenarioOptions = {}):
     assert.doesNotMatch(refs.stdout, /ben-branch/);
   });
 
+  test(`${mode}: /metrics answers gitward's direct local peer, and nginx never passes it on`, async (t) => {
+    const s = get(t);
+    if (!s) return;
+    const direct = await s.direct('/metrics');
+    assert.equal(direct.status, 200);
+    assert.match(String(direct.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+    const through = await rawGet(s, '/metrics');
+    // The proxy sites answer it themselves; in sidecar mode nginx sends no path but the auth check to gitward.
+    if (mode === 'sidecar') assert.notEqual(through.status, 200);
+    else assert.equal(through.status, 404);
+  });
+
   test(`${mode}: a client-supplied X-Remote-User header is ignored`, async (t) => {
     const s = get(t);
     if (!s) return;

@@ -208,11 +208,11 @@ test('config text mutations: only ConfigError, and nothing accepted is silently 
 test('the closed maps read from the schema include every section and the server\'s runner keys', { timeout: fuzzBudget('config-closed-maps') }, () => {
   const at = (a: readonly string[]): string => a.join('.') || '(top)';
   const found = new Map(CLOSED.map((c) => [at(c.at), c.keys]));
-  for (const section of ['(top)', 'server', 'log', 'credential_cache', 'brute_force', 'sidecar', 'hooks', 'repo_defaults', 'compat', 'users.*', 'tests.*']) {
+  for (const section of ['(top)', 'server', 'log', 'credential_cache', 'brute_force', 'sidecar', 'hooks', 'repo_defaults', 'compat', 'metrics', 'api', 'users.*', 'tests.*']) {
     assert.ok(found.has(section), `no closed map at ${section}: ${[...found.keys()].join(', ')}`);
   }
   for (const k of ['backend_runner', 'fcgiwrap_workers', 'fcgiwrap_path']) assert.ok(found.get('server')?.includes(k), `server.${k}`);
-  assert.deepEqual([...NODE_SETTINGS].sort(), ['.hooks', '.inherit', '.read', '.write']);
+  assert.deepEqual([...NODE_SETTINGS].sort(), ['.admin', '.create', '.hooks', '.inherit', '.read', '.write']);
 });
 
 test('an unknown key anywhere the schema is closed is always an error naming it', { timeout: fuzzBudget('config-unknown-key') }, () => {

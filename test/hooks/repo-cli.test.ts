@@ -212,3 +212,67 @@ describe('gitward repo list and hooks install', () => {
     assert.match(r.stderr, /nope: no such repo/);
   });
 });
+
+describe('gitward repo rename and delete', () => {
+  it('rename moves the repo whole, and the renamed repo still answers git', async (t) => {
+    const s = setup(t);
+    assert.equal((await s.cli('repo', 'create', 'web/old')).code, 0);
+    const r = await s.cli('repo', 'rename', 'web/old', 'apps/new');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^renamed web\/old to apps\/new /);
+    assert.equal(fs.existsSync(path.join(s.root, 'web', 'old.git')), false);
+    const moved = path.join(s.root, 'apps', 'new.git');
+    assert.equal((await runGitOk(['rev-parse', '--is-bare-repository'], moved, s.env)).trim(), 'true');
+    assert.equal(hookTarget(moved, 'pre-receive'), dispatcherPath());
+  });
+
+  it('rename refuses a taken name, a missing source and the same name, leaving both repos as they were', async (t) => {
+    const s = setup(t);
+    for (const n of ['a', 'b']) assert.equal((await s.cli('repo', 'create', n)).code, 0);
+    let r = await s.cli('repo', 'rename', 'a', 'b');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /b already exists/);
+    r = await s.cli('repo', 'rename', 'nope', 'c');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no repository nope/);
+    r = await s.cli('repo', 'rename', 'a', 'a.git');
+    assert.equal(r.code, 1);
+    for (const n of ['a', 'b']) assert.ok(fs.statSync(path.join(s.root, `${n}.git`, 'HEAD')).isFile());
+  });
+
+  it('delete moves the repo into the trash folder, recoverable by moving it back', async (t) => {
+    const s = setup(t);
+    assert.equal((await s.cli('repo', 'create', 'web/gone')).code, 0);
+    const r = await s.cli('repo', 'delete', 'web/gone');
+    assert.equal(r.code, 0, r.stderr);
+    const m = /the trash: (\S+) \(move it back/.exec(r.stdout);
+    assert.ok(m, r.stdout);
+    const trashed = m[1] as string;
+    assert.ok(trashed.startsWith(path.join(fs.realpathSync(s.root), '.gitward-trash') + path.sep));
+    assert.ok(trashed.endsWith(path.join('web', 'gone.git')));
+    assert.equal(fs.existsSync(path.join(s.root, 'web', 'gone.git')), false);
+    // Hidden from listings; recovered by one rename.
+    assert.doesNotMatch((await s.cli('repo', 'list')).stdout, /gone/);
+    fs.renameSync(trashed, path.join(s.root, 'web', 'gone.git'));
+    assert.equal((await runGitOk(['rev-parse', '--is-bare-repository'], path.join(s.root, 'web', 'gone.git'), s.env)).trim(), 'true');
+  });
+
+  it('rename and delete refuse a repo the config names, saying where', async (t) => {
+    const s = setup(t, '    site.git: {.read: [$all]}\n');
+    assert.equal((await s.cli('repo', 'create', 'web/site')).code, 0);
+    for (const argv of [['rename', 'web/site', 'web/other'], ['delete', 'web/site']]) {
+      const r = await s.cli('repo', ...argv);
+      assert.equal(r.code, 1, argv.join(' '));
+      assert.match(r.stderr, /web\/site is named in the config at .*gitward\.yaml:6; edit the config first/);
+    }
+    assert.ok(fs.statSync(path.join(s.root, 'web', 'site.git', 'HEAD')).isFile());
+  });
+
+  it('usage errors exit 2', async (t) => {
+    const s = setup(t);
+    assert.equal((await s.cli('repo', 'rename', 'a')).code, 2);
+    assert.equal((await s.cli('repo', 'delete')).code, 2);
+    assert.equal((await s.cli('repo', 'delete', '../etc')).code, 2);
+    assert.equal((await s.cli('repo', 'rename', 'a', '.hidden')).code, 2);
+  });
+});

@@ -140,7 +140,7 @@ test('access: denied exits 1; the cut is in the trace; $anonymous works', async 
 
 test('access: usage errors exit 2', async (t) => {
   const dir = setup(t);
-  for (const argv of [['access'], ['access', 'ann'], ['access', 'ann', '../etc'], ['access', 'ann', 'web/site', 'admin'], ['access', '@eng', 'web/site']]) {
+  for (const argv of [['access'], ['access', 'ann'], ['access', 'ann', '../etc'], ['access', 'ann', 'web/site', 'owner'], ['access', '@eng', 'web/site']]) {
     const r = await run(argv, dir);
     assert.equal(r.code, 2, argv.join(' '));
   }

@@ -2,7 +2,7 @@ import { parseRepoPath } from '../../config/names.js';
 import { loadConfig } from '../../config/load.js';
 import { UsageError } from '../../errors.js';
 import { compilePolicy } from '../../policy/compile.js';
-import { decide } from '../../policy/decide.js';
+import { decide, decideCreate, mayCreate } from '../../policy/decide.js';
 import { hookSettingsFor } from '../../policy/hook-settings.js';
 import { resolveIdentity } from '../../policy/identity.js';
 import { listReposOnDisk } from '../../policy/list-repos.js';
@@ -10,13 +10,15 @@ import type { CompiledPolicy } from '../../config/types.js';
 import { configPathFrom, parseArgs } from '../args.js';
 import { EXIT, type CliIO, type Command } from '../io.js';
 
-const HELP = `usage: gitward access USER REPO [read|write] [--ref REF] [--config FILE]
+const HELP = `usage: gitward access USER REPO [read|write|admin|create] [--ref REF] [--config FILE]
        gitward access --matrix [REPO-PREFIX] [--config FILE]
 
 Explains the decision for USER (or $anonymous) on REPO (default: read): allowed or denied, the
-access level, and the trace — every node of the repos: tree that granted or cut something, with
-file:line. Exit 0 allowed, 1 denied. --matrix prints who can read (r) and write (w) which repo,
-in the tree or on disk; REPO-PREFIX keeps the repos at or below a project group or one repo, by
+access level (none < read < write < admin), and the trace — every node of the repos: tree that
+granted or cut something, with file:line. \`create\` asks whether USER may create REPO as a new
+repo (.create or .admin above it). Exit 0 allowed, 1 denied. --matrix prints who can read (r),
+write (w) and administer (a) which repo, and who may create (c) repos there, in the tree or on
+disk; REPO-PREFIX keeps the repos at or below a project group or one repo, by
 whole path segments (web is web/site, not website; web/site.git is that repo only).
 `;
 
@@ -50,10 +52,15 @@ export const access: Command = async (argv, io) => {
     return EXIT.ok;
   }
   const [user, repoArg, needArg, extra] = args.positionals;
-  if (user === undefined || repoArg === undefined) throw new UsageError('expected USER REPO [read|write] (see --help)');
+  if (user === undefined || repoArg === undefined) {
+    throw new UsageError('expected USER REPO [read|write|admin|create] (see --help)');
+  }
   if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
-  if (needArg !== undefined && needArg !== 'read' && needArg !== 'write') throw new UsageError(`expected read or write, got "${needArg}"`);
-  const need = needArg ?? 'read';
+  const needs = ['read', 'write', 'admin', 'create'] as const;
+  if (needArg !== undefined && !(needs as readonly string[]).includes(needArg)) {
+    throw new UsageError(`expected read, write, admin or create, got "${needArg}"`);
+  }
+  const need = (needArg ?? 'read') as (typeof needs)[number];
   const parsed = parseRepoPath(repoArg);
   if (!parsed.ok) throw new UsageError(`bad repo name "${repoArg}": ${parsed.problem}`);
   const repo = parsed.repo;
@@ -62,7 +69,7 @@ export const access: Command = async (argv, io) => {
 
   const policy = compilePolicy(await loadConfig(file));
   const identity = resolveIdentity(policy, anonymous ? null : user, anonymous ? 'anonymous' : 'access');
-  const d = decide(policy, identity, repo, need);
+  const d = need === 'create' ? decideCreate(policy, identity, repo) : decide(policy, identity, repo, need);
   const out: string[] = [];
   out.push(`${d.allowed ? 'ALLOWED' : 'DENIED'}: ${d.reason}`);
   out.push(`level: ${d.level}  (status ${d.status}${policy.hasRepo(repo) ? '' : `; ${repo} is not named in the tree: the nodes above it decide`})`);
@@ -70,12 +77,20 @@ export const access: Command = async (argv, io) => {
     out.push(`groups: ${identity.groups.length > 0 ? identity.groups.map((g) => `@${g}`).join(' ') : '(none)'}`);
     if (!policy.knownUsers().includes(user)) out.push(`note: ${user} is not in users: or any htpasswd file; only an identity header or plugin could name them`);
   }
-  const inForce = { read: [] as string[], write: [] as string[] };
+  const inForce = { read: [] as string[], write: [] as string[], admin: [] as string[], create: [] as string[] };
   for (const [principal, grants] of policy.accessFor(repo).byPrincipal) {
-    const level = grants.some((g) => g.level === 'write') ? 'write' : 'read';
-    inForce[level].push(principal);
+    const has = (l: string): boolean => grants.some((g) => g.level === l);
+    const level = has('admin') ? 'admin' : has('write') ? 'write' : has('read') ? 'read' : null;
+    if (level !== null) inForce[level].push(principal);
+    if (has('create')) inForce.create.push(principal);
   }
-  out.push(`grants in force: write: ${inForce.write.join(' ') || '(nobody)'}; read: ${inForce.read.join(' ') || '(nobody else)'}`);
+  const listed = (l: string[], none: string): string => l.join(' ') || none;
+  const writers = listed(inForce.write, '(nobody)');
+  out.push(`grants in force: write: ${writers}; read: ${listed(inForce.read, '(nobody else)')}`);
+  if (inForce.admin.length + inForce.create.length > 0) {
+    const admins = listed(inForce.admin, '(nobody)');
+    out.push(`repo administration: admin: ${admins}; create: ${listed(inForce.create, '(nobody else)')}`);
+  }
   out.push('trace:');
   if (d.trace.length === 0) out.push('  (nothing in the tree grants this identity anything here)');
   for (const s of d.trace) out.push(`  ${s.where}: ${s.node}: ${s.what}`);
@@ -95,16 +110,26 @@ async function printMatrix(policy: CompiledPolicy, match: (repo: string) => bool
   const users = [...policy.knownUsers(), '$anonymous'];
   const ids = users.map((u) => (u === '$anonymous' ? resolveIdentity(policy, null, 'anonymous') : resolveIdentity(policy, u, 'access')));
   const width = Math.max(4, ...repos.map((r) => r.length));
-  const cols = users.map((u) => Math.max(u.length, 1));
+  // Cells are computed first: a `c` widens a column only when some cell has one.
+  const table = repos.map((repo) =>
+    ids.map((id) => {
+      const level = decide(policy, id, repo, 'read').level;
+      const cell = level === 'admin' ? 'a' : level === 'write' ? 'w' : level === 'read' ? 'r' : '-';
+      return mayCreate(policy, id, repo) && level !== 'admin' ? `${cell}c` : cell;
+    }),
+  );
+  const extended = table.some((row) => row.some((c) => c === 'a' || c.endsWith('c')));
+  const cols = users.map((u) => Math.max(u.length, extended ? 2 : 1));
   const lines: string[] = [];
   lines.push(`${'repo'.padEnd(width)}  ${users.map((u, i) => u.padEnd(cols[i] as number)).join('  ')}`);
-  for (const repo of repos) {
-    const cells = ids.map((id, i) => {
-      const level = decide(policy, id, repo, 'read').level;
-      return (level === 'write' ? 'w' : level === 'read' ? 'r' : '-').padEnd(cols[i] as number);
-    });
+  repos.forEach((repo, r) => {
+    const cells = (table[r] as string[]).map((c, i) => c.padEnd(cols[i] as number));
     lines.push(`${repo.padEnd(width)}  ${cells.join('  ')}`.trimEnd());
-  }
-  lines.push('', 'w = read and write, r = read, - = no access' + (repos.length === 0 ? ' (no repos matched)' : ''));
+  });
+  const legend = extended
+    ? 'a = admin (create, rename, delete; read and write), w = read and write, r = read, - = no access, ' +
+      'c = may create repos there'
+    : 'w = read and write, r = read, - = no access';
+  lines.push('', legend + (repos.length === 0 ? ' (no repos matched)' : ''));
   io.stdout.write(lines.join('\n') + '\n');
 }
