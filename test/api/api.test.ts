@@ -23,7 +23,7 @@ describe('repo administration API over HTTP', () => {
     assert.deepEqual({ ...(made.body as object), sizeBytes: 0 }, { name: 'team/app', access: 'admin', description: 'The app', defaultBranch: 'trunk', sizeBytes: 0, lastPushAt: null });
     const bare = path.join(gw.repoRoot, 'team', 'app.git');
     // The defaults and hooks of `gitward repo create`.
-    assert.equal((await gitOk(['config', 'receive.denyDeletes'], { cwd: bare, env: gw.gitEnv })).trim(), 'true');
+    assert.equal((await gitOk(['config', 'receive.fsckObjects'], { cwd: bare, env: gw.gitEnv })).trim(), 'true');
     assert.ok(fs.lstatSync(path.join(bare, 'hooks', 'pre-receive')).isSymbolicLink());
 
     const work = path.join(gw.dir, 'work');
