@@ -1,9 +1,6 @@
 import type { CompiledPolicy, GrantInForce } from '../config/types.js';
+import { principalsOf } from '../principals.js';
 import { ACCESS_RANK, type AccessLevel, type Decision, type Identity, type TraceStep } from '../types.js';
-
-/** The pseudo-principals an identity matches besides its user name and groups. */
-const ANONYMOUS_PRINCIPALS: readonly string[] = ['$anonymous', '$all'];
-const AUTHENTICATED_PRINCIPALS: readonly string[] = ['$authenticated', '$all'];
 
 /**
  * Decides whether `identity` may `need` the repo `repo` (canonical name without `.git`; it need
@@ -26,13 +23,8 @@ export function decide(policy: CompiledPolicy, identity: Identity, repo: string,
     }
   };
   const who = identity.user;
-  if (who === null) {
-    for (const p of ANONYMOUS_PRINCIPALS) match(p);
-  } else {
-    match(who);
-    for (const g of identity.groups) match(`@${g}`);
-    for (const p of AUTHENTICATED_PRINCIPALS) match(p);
-  }
+  // The principals the identity matches come from the one matcher the hooks use too.
+  for (const p of principalsOf(identity)) match(p);
   const level: AccessLevel = rank === 2 ? 'write' : rank === 1 ? 'read' : 'none';
   const trace = buildTrace(access.cut, hits, who);
   const name = who === null ? 'an anonymous user' : who;

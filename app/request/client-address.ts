@@ -1,5 +1,6 @@
 import net from 'node:net';
 import type { Peer } from '../types.js';
+import type { TrustedProxies } from './trusted-proxies.js';
 
 /**
  * The peer of a socket: its remote IP (IPv4-mapped IPv6 unwrapped), or `unix` for a unix-socket
@@ -9,43 +10,6 @@ export function peerOf(socket: { readonly remoteAddress?: string | undefined }):
   const address = socket.remoteAddress;
   if (address === undefined || address === '') return { kind: 'unix' };
   return { kind: 'ip', address: unmapIPv4(address) };
-}
-
-/** A compiled list of trusted proxies (CIDRs, bare addresses, and `unix`). */
-export interface TrustedProxies {
-  trusts(peer: Peer): boolean;
-  trustsAddress(address: string): boolean;
-}
-
-/**
- * Compiles `trusted_proxies` entries: `127.0.0.1/32`, `::1/128`, `10.0.0.1` or `unix`. Entries are
- * validated by the config loader; an entry that does not parse here trusts nothing.
- */
-export function compileTrustedProxies(entries: readonly string[]): TrustedProxies {
-  const list = new net.BlockList();
-  let unix = false;
-  for (const entry of entries) {
-    if (entry === 'unix') {
-      unix = true;
-      continue;
-    }
-    const [addr, bits] = entry.split('/');
-    const family = net.isIP(addr ?? '');
-    if (family === 0) continue;
-    const type = family === 4 ? 'ipv4' : 'ipv6';
-    if (bits === undefined) list.addAddress(addr as string, type);
-    // A prefix longer than the address makes BlockList throw; like any bad entry, it trusts nothing.
-    else if (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)) list.addSubnet(addr as string, Number(bits), type);
-  }
-  const trustsAddress = (address: string): boolean => {
-    const a = unmapIPv4(address);
-    const family = net.isIP(a);
-    return family !== 0 && list.check(a, family === 4 ? 'ipv4' : 'ipv6');
-  };
-  return {
-    trusts: (peer) => (peer.kind === 'unix' ? unix : trustsAddress(peer.address)),
-    trustsAddress,
-  };
 }
 
 /**
