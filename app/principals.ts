@@ -29,13 +29,13 @@ const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
  * leading `@` or `$` (groups and pseudo-principals), at most 255 bytes.
  */
 export function userNameProblem(name: string): string | null {
-  const bad = (why: string): string => `bad user name "${name}": ${why}`;
+  const bad = (why: string): string => `bad user name ${JSON.stringify(name)}: ${why}`;
   if (name === '') return 'a user name cannot be empty';
-  if (name.includes(':')) return bad('a user name cannot contain ":"');
-  if (/\p{Cc}/u.test(name)) return bad('a user name cannot contain control characters');
-  if (/\s/u.test(name)) return bad('a user name cannot contain spaces');
-  if (name.startsWith('@') || name.startsWith('$')) return bad('a user name cannot start with "@" (a group) or "$" (a pseudo-principal)');
-  if (Buffer.byteLength(name) > MAX_USER_NAME_BYTES) return bad(`a user name is at most ${MAX_USER_NAME_BYTES} bytes`);
+  if (name.includes(':')) return bad('cannot contain ":"');
+  if (/\p{Cc}/u.test(name)) return bad('cannot contain control characters');
+  if (/\s/u.test(name)) return bad('cannot contain spaces');
+  if (name.startsWith('@') || name.startsWith('$')) return bad('cannot start with "@" (a group) or "$" (a pseudo-principal)');
+  if (Buffer.byteLength(name) > MAX_USER_NAME_BYTES) return bad(`longer than ${MAX_USER_NAME_BYTES} bytes`);
   return null;
 }
 
