@@ -43,12 +43,13 @@ export function trustedProxiesProblems(entries: readonly string[]): string[] {
 }
 
 /**
- * Compiles a validated list (throws on an entry `trustedProxyProblem` refuses: callers validate at
- * load). The one matcher of trusted proxies, for server.trusted_proxies and the remote-user plugin.
+ * Compiles a list: the one matcher of trusted proxies, for server.trusted_proxies and the
+ * remote-user plugin. Callers validate at load (`trustedProxyProblem`); an entry that does not
+ * parse here trusts nothing (fail closed).
  */
 export function compileTrustedProxies(entries: readonly string[]): TrustedProxies {
   const unix = entries.includes(UNIX_ENTRY);
-  const tcp = Object.freeze(entries.filter((e) => e !== UNIX_ENTRY));
+  const tcp = Object.freeze(entries.filter((e) => e !== UNIX_ENTRY && trustedProxyProblem(e) === null));
   const match = compile(tcp);
   const trustsAddress = (address: string): boolean => {
     try {
