@@ -10,7 +10,7 @@ import { isLsRefs, peekBody, pickRunner } from '../backend/pick-runner.js';
 import { runBackend, type BackendStats } from '../backend/run-backend.js';
 import type { AppDeps } from '../deps.js';
 import { BadRequest, NotFound } from '../errors.js';
-import { BODY_FRAMING_HEADER, bodyFraming } from '../request/body-framing.js';
+import { BODY_FRAMING_HEADER, bodyFraming, discardBody } from '../request/body-framing.js';
 import { peerOf } from '../request/client-address.js';
 import { authorize, type Authorized, type AuthorizeProgress } from './authorize.js';
 import type { RequestAudit } from '../audit/request-audit.js';
@@ -38,9 +38,13 @@ const HOOK_LOG_DIR_PREFIX = 'gitward-hooks-';
 export function createGitHandler(deps: AppDeps, options: GitRouteOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     const ctx = requestContext(res);
-    // git sends no body with a GET or HEAD; one that does is not git. Refused before anything runs
-    // (Node discards the unread body after the answer, keeping the connection usable).
-    if ((req.method === 'GET' || req.method === 'HEAD') && bodyFraming(req.headers) !== null) throw new BadRequest(`a ${req.method} request has no body`);
+    // git sends no body with a GET or HEAD; one that does is not git, and never reaches git: refused
+    // before anything runs, after reading the body (up to a bound), so the client reads the answer.
+    if ((req.method === 'GET' || req.method === 'HEAD') && bodyFraming(req.headers) !== null) {
+      const whole = await discardBody(req);
+      if (!whole) ctx.logger.info('request.body_discarded', { method: req.method, reason: 'over the bound or cut by the client' });
+      throw new BadRequest(`a ${req.method} request has no body`);
+    }
     const runtime = deps.runtime.current();
     const progress: AuthorizeProgress = {};
     let allowed: Authorized;
