@@ -34,7 +34,9 @@ export function userNameProblem(name: string): string | null {
   if (name.includes(':')) return bad('cannot contain ":"');
   if (/\p{Cc}/u.test(name)) return bad('cannot contain control characters');
   if (/\s/u.test(name)) return bad('cannot contain spaces');
-  if (name.startsWith('@') || name.startsWith('$')) return bad('cannot start with "@" (a group) or "$" (a pseudo-principal)');
+  if (name.startsWith('@') || name.startsWith('$')) {
+    return bad('cannot start with "@" (a group) or "$" (a pseudo-principal)');
+  }
   if (Buffer.byteLength(name) > MAX_USER_NAME_BYTES) return bad(`longer than ${MAX_USER_NAME_BYTES} bytes`);
   return null;
 }
@@ -42,7 +44,9 @@ export function userNameProblem(name: string): string | null {
 /** Why `name` (without `@`) cannot be a group name, or null. */
 export function groupNameProblem(name: string): string | null {
   if (name === '') return 'empty name';
-  if (!GROUP_NAME.test(name) || name.includes('..')) return `bad name "${name}": use A-Z a-z 0-9 . _ - and start with a letter or digit`;
+  if (!GROUP_NAME.test(name) || name.includes('..')) {
+    return `bad name "${name}": use A-Z a-z 0-9 . _ - and start with a letter or digit`;
+  }
   return null;
 }
 
@@ -63,7 +67,10 @@ export interface KnownNames {
   readonly hint?: (name: string, among: ReadonlySet<string>) => string;
 }
 
-/** The users and groups a config defines: `users:`, the htpasswd files' users, `groups:` and the groups users are put in. */
+/**
+ * The users and groups a config defines: `users:`, the htpasswd files' users, `groups:` and the
+ * groups users are put in.
+ */
 export function knownNames(config: {
   readonly users: ReadonlyMap<string, { readonly groups: readonly string[] }>;
   readonly groups: ReadonlyMap<string, unknown>;
@@ -79,10 +86,16 @@ export function knownNames(config: {
  * Parses `value` as a principal written in `place`, or says why it is not one; with `known`, a user
  * or group that does not exist is a problem too (a typo must not silently grant or deny).
  */
-export function parsePrincipal(value: string, place: PrincipalPlace, known?: KnownNames): { ok: true; principal: Principal } | { ok: false; problem: string } {
+export function parsePrincipal(
+  value: string,
+  place: PrincipalPlace,
+  known?: KnownNames,
+): { ok: true; principal: Principal } | { ok: false; problem: string } {
   if (value.startsWith('$')) {
     if (place === 'member') return { ok: false, problem: `"${value}" cannot be a group member` };
-    if (PSEUDO_PRINCIPALS.has(value) || (place === 'hook' && value === LOCAL_PRINCIPAL)) return { ok: true, principal: { kind: 'pseudo', name: value } };
+    if (PSEUDO_PRINCIPALS.has(value) || (place === 'hook' && value === LOCAL_PRINCIPAL)) {
+      return { ok: true, principal: { kind: 'pseudo', name: value } };
+    }
     const list = place === 'hook' ? '$anonymous, $authenticated, $all or $local' : '$anonymous, $authenticated or $all';
     return { ok: false, problem: `unknown pseudo-principal "${value}" (use ${list})` };
   }
@@ -100,7 +113,8 @@ export function parsePrincipal(value: string, place: PrincipalPlace, known?: Kno
   const bad = userNameProblem(value);
   if (bad) return { ok: false, problem: `bad principal: ${bad}` };
   if (known && !known.users.has(value)) {
-    const asGroup = known.groups.has(value) ? ` (for the group, write "@${value}")` : (known.hint?.(value, known.users) ?? '');
+    const hint = known.hint?.(value, known.users) ?? '';
+    const asGroup = known.groups.has(value) ? ` (for the group, write "@${value}")` : hint;
     return { ok: false, problem: `unknown user "${value}" (not in users: or any htpasswd file)${asGroup}` };
   }
   return { ok: true, principal: { kind: 'user', name: value } };

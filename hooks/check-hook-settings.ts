@@ -37,10 +37,17 @@ export async function checkHookSettings(config: GitwardConfig): Promise<HookSett
   return { problems, warnings };
 }
 
-async function checkOne(config: GitwardConfig, name: string, setting: HookPluginSetting, keyPath: string, known: KnownNames): Promise<{ problem: string | null; warnings: string[] }> {
+async function checkOne(
+  config: GitwardConfig,
+  name: string,
+  setting: HookPluginSetting,
+  keyPath: string,
+  known: KnownNames,
+): Promise<{ problem: string | null; warnings: string[] }> {
   try {
     const warnings: string[] = [];
-    for (const { plugin } of await loadHookPlugins(new Map([[name, setting]]), config.hooks, config.dir, SILENT, known)) {
+    const loaded = await loadHookPlugins(new Map([[name, setting]]), config.hooks, config.dir, SILENT, known);
+    for (const { plugin } of loaded) {
       if (typeof plugin.warnings === 'function') warnings.push(...plugin.warnings());
     }
     return { problem: null, warnings };

@@ -46,7 +46,8 @@ export async function loadHookPlugins(
     if (enable !== undefined && typeof enable !== 'boolean') throw new HookOptionsError(`${setting.where}: ${name}.enable: true or false is required`);
     if (enable === false) continue;
     const factory = await factoryFor(name, hooks, configDir, setting.where);
-    const plugin = await factory(options, { name, where: setting.where, configDir, logger, ...(known ? { known } : {}) });
+    const context = { name, where: setting.where, configDir, logger, ...(known ? { known } : {}) };
+    const plugin = await factory(options, context);
     if (!plugin || typeof plugin.check !== 'function' || typeof plugin.name !== 'string') {
       throw new HookOptionsError(`${setting.where}: hook plugin "${name}" returned no {name, check}`);
     }

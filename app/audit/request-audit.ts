@@ -39,7 +39,20 @@ export function startRequestAudit(
   sink: AuditSink,
   now: () => number,
 ): RequestAudit {
-  const audit: RequestAudit = { ...init, startedAt: now(), git: null, identity: null, policy: null, errorStatus: null, outcome: null, bytesIn: 0, bytesOut: 0, exitCode: null, requestBody: null, pending: [] };
+  const audit: RequestAudit = {
+    ...init,
+    startedAt: now(),
+    git: null,
+    identity: null,
+    policy: null,
+    errorStatus: null,
+    outcome: null,
+    bytesIn: 0,
+    bytesOut: 0,
+    exitCode: null,
+    requestBody: null,
+    pending: [],
+  };
   res.once('close', () => {
     const end = now();
     void Promise.allSettled(audit.pending).then(() => sink.write(toRecord(audit, res, end)));
@@ -54,7 +67,10 @@ export function startRequestAudit(
  * `denied`); with none of these, a sent answer below 400 is `allowed`, no answer or a 5xx `error`,
  * anything else `invalid`. `status`: the status sent, 0 when no headers went out. Pure.
  */
-export function auditDecision(a: Pick<RequestAudit, 'policy' | 'errorStatus' | 'outcome'>, status: number): AuditRecord['decision'] {
+export function auditDecision(
+  a: Pick<RequestAudit, 'policy' | 'errorStatus' | 'outcome'>,
+  status: number,
+): AuditRecord['decision'] {
   if (a.outcome !== null) return a.outcome;
   if (a.errorStatus !== null && a.errorStatus >= 500) return 'error';
   if (a.policy !== null) return a.policy;

@@ -22,7 +22,15 @@ export interface CgiEnvInput {
  * hook can never take a client's HTTP_X_REMOTE_USER for nginx's; the headers a configured plugin
  * reads come in `dropHeaders`, as that plugin declared them.
  */
-const ALWAYS_DROPPED: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'cookie', 'proxy', 'content-length', 'content-type', 'x-remote-user']);
+const ALWAYS_DROPPED: ReadonlySet<string> = new Set([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'proxy',
+  'content-length',
+  'content-type',
+  'x-remote-user',
+]);
 
 /**
  * A header name that maps one-to-one onto an HTTP_* variable. Names with `_` (or other token

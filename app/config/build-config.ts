@@ -6,7 +6,14 @@ import { ConfigError } from '../errors.js';
 import { deepFreeze } from './deep-freeze.js';
 import type { AccessLevel } from '../types.js';
 import { BUILTIN_HOOK_PLUGIN_NAMES, GIT_SUFFIX, MAX_REPO_PATH_BYTES, parseRepoPath, segmentProblem } from './names.js';
-import { groupNameProblem, knownNames, parsePrincipal, userNameProblem, type KnownNames, type PrincipalPlace } from '../principals.js';
+import {
+  groupNameProblem,
+  knownNames,
+  parsePrincipal,
+  userNameProblem,
+  type KnownNames,
+  type PrincipalPlace,
+} from '../principals.js';
 import type {
   GitwardConfig,
   Grant,
@@ -411,7 +418,8 @@ function parseServer(p: Problems, entry: YamlEntry | undefined): ServerSettings 
     if (prob) p.add(x.line, x.path, prob);
   }
   const tp = s.get('trusted_proxies');
-  const tcpWarning = tcpTrustWarning(proxies?.map((x) => x.value) ?? [], 'X-Forwarded-For or X-Real-IP naming any address (escaping the brute-force limit)');
+  const believed = 'X-Forwarded-For or X-Real-IP naming any address (escaping the brute-force limit)';
+  const tcpWarning = tcpTrustWarning(proxies?.map((x) => x.value) ?? [], believed);
   if (tp && tcpWarning) p.warn(tp.line, 'server.trusted_proxies', tcpWarning);
   const runner = stringAt(p, s.get('backend_runner'), 'server.backend_runner', DEFAULTS.backendRunner);
   if (runner !== 'auto' && runner !== 'spawn' && runner !== 'fcgiwrap') p.add(s.get('backend_runner')?.line ?? 1, 'server.backend_runner', `expected auto, spawn or fcgiwrap, got "${runner}"`);
@@ -540,7 +548,9 @@ function parseUsers(p: Problems, entry: YamlEntry | undefined): { map: Map<strin
         const gl = stringListAt(p, u.get('groups'), `${up}.groups`) ?? [];
         for (const g of gl) {
           const gname = g.value;
-          const prob = gname.startsWith('@') ? `write group names without "@" here: "${gname.slice(1)}"` : groupNameProblem(gname);
+          const prob = gname.startsWith('@')
+            ? `write group names without "@" here: "${gname.slice(1)}"`
+            : groupNameProblem(gname);
           if (prob) p.add(g.line, g.path, prob);
         }
         groups = [...new Set(gl.map((g) => g.value))];
@@ -612,7 +622,14 @@ function checkGroupCycles(p: Problems, groups: GroupsParse): void {
 }
 
 /** Reports a principal that is malformed or names an unknown user or group (app/principals.ts owns the grammar). */
-function checkPrincipal(p: Problems, principal: string, line: number, keyPath: string, known: KnownNames, place: PrincipalPlace): void {
+function checkPrincipal(
+  p: Problems,
+  principal: string,
+  line: number,
+  keyPath: string,
+  known: KnownNames,
+  place: PrincipalPlace,
+): void {
   const r = parsePrincipal(principal, place, { ...known, hint: suggest });
   if (!r.ok) p.add(line, keyPath, r.problem);
 }

@@ -63,7 +63,8 @@ function checkResult(result: unknown): AuthResult {
   if (r.kind === 'authenticated') {
     if (typeof r.user !== 'string' || userNameProblem(r.user) !== null) return { kind: 'rejected', reason: 'plugin returned a bad user name' };
     if (r.groups === undefined) return { kind: 'authenticated', user: r.user };
-    if (!Array.isArray(r.groups) || r.groups.length > MAX_PLUGIN_GROUPS || !r.groups.every((g) => typeof g === 'string' && groupNameProblem(g) === null)) {
+    const goodGroup = (g: unknown): boolean => typeof g === 'string' && groupNameProblem(g) === null;
+    if (!Array.isArray(r.groups) || r.groups.length > MAX_PLUGIN_GROUPS || !r.groups.every(goodGroup)) {
       return { kind: 'rejected', reason: 'plugin returned bad groups' };
     }
     return { kind: 'authenticated', user: r.user, groups: [...new Set(r.groups as string[])] };

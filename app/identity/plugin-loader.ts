@@ -75,8 +75,11 @@ function checkShape(value: unknown): AuthPlugin {
   if (typeof p.name !== 'string' || p.name === '') throw new Error('the plugin has no "name" string');
   if (typeof p.authenticate !== 'function') throw new Error('the plugin has no "authenticate" function');
   if (p.close !== undefined && typeof p.close !== 'function') throw new Error('the plugin\'s "close" is not a function');
-  if (p.warnings !== undefined && typeof p.warnings !== 'function') throw new Error('the plugin\'s "warnings" is not a function');
-  if (p.headers !== undefined && (!Array.isArray(p.headers) || !p.headers.every((h) => typeof h === 'string' && HEADER_NAME.test(h)))) {
+  if (p.warnings !== undefined && typeof p.warnings !== 'function') {
+    throw new Error('the plugin\'s "warnings" is not a function');
+  }
+  const headerName = (h: unknown): boolean => typeof h === 'string' && HEADER_NAME.test(h);
+  if (p.headers !== undefined && (!Array.isArray(p.headers) || !p.headers.every(headerName))) {
     throw new Error('the plugin\'s "headers" is not a list of header names');
   }
   return value as AuthPlugin;
@@ -101,7 +104,10 @@ export interface LoadedAuthPlugins {
  * Returns them with the union of their declared headers. Any failure closes what was loaded and throws one
  * ConfigError naming each failing entry's `where`: start-up fails closed.
  */
-export async function loadAuthPlugins(specs: readonly PluginSpec[], ctx: PluginLoadContext): Promise<LoadedAuthPlugins> {
+export async function loadAuthPlugins(
+  specs: readonly PluginSpec[],
+  ctx: PluginLoadContext,
+): Promise<LoadedAuthPlugins> {
   const plugins: AuthPlugin[] = [];
   const problems: string[] = [];
   for (const [i, spec] of specs.entries()) {
@@ -134,6 +140,10 @@ export async function loadAuthPlugins(specs: readonly PluginSpec[], ctx: PluginL
   return {
     plugins,
     headers,
-    warnings: () => plugins.flatMap((p, i) => (p.warnings?.() ?? []).map((w) => `${(specs[i] as PluginSpec).where}: authentication[${i}].${w}`)),
+    warnings: () =>
+      plugins.flatMap((p, i) => {
+        const at = `${(specs[i] as PluginSpec).where}: authentication[${i}]`;
+        return (p.warnings?.() ?? []).map((w) => `${at}.${w}`);
+      }),
   };
 }

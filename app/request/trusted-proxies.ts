@@ -33,7 +33,8 @@ export function trustedProxyProblem(entry: string): string | null {
     compile([entry]);
     return null;
   } catch {
-    return `"${entry}" is not "unix", an IP address, a CIDR range (ip/prefix or ip/netmask), loopback, linklocal or uniquelocal`;
+    const grammar = 'an IP address, a CIDR range (ip/prefix or ip/netmask), loopback, linklocal or uniquelocal';
+    return `"${entry}" is not "unix", ${grammar}`;
   }
 }
 
@@ -74,5 +75,6 @@ export function compileTrustedProxies(entries: readonly string[]): TrustedProxie
 export function tcpTrustWarning(entries: readonly string[], what: string): string | null {
   const tcp = entries.filter((e) => e !== UNIX_ENTRY);
   if (tcp.length === 0) return null;
-  return `trusts TCP peers (${tcp.join(', ')}): any local user can connect over TCP to 127.0.0.1 and send ${what}; prefer unix (nginx on gitward's unix socket)`;
+  const why = `any local user can connect over TCP to 127.0.0.1 and send ${what}`;
+  return `trusts TCP peers (${tcp.join(', ')}): ${why}; prefer unix (nginx on gitward's unix socket)`;
 }

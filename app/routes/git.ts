@@ -42,7 +42,8 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): (req:
     // before anything runs, after reading the body (up to a bound), so the client reads the answer.
     if ((req.method === 'GET' || req.method === 'HEAD') && bodyFraming(req.headers) !== null) {
       const whole = await discardBody(req);
-      if (!whole) ctx.logger.info('request.body_discarded', { method: req.method, reason: 'over the bound or cut by the client' });
+      const reason = 'over the bound or cut by the client';
+      if (!whole) ctx.logger.info('request.body_discarded', { method: req.method, reason });
       throw new BadRequest(`a ${req.method} request has no body`);
     }
     const runtime = deps.runtime.current();

@@ -106,7 +106,9 @@ export function createSidecarHandler(deps: AppDeps): RequestHandler {
     }
     const progress: AuthorizeProgress = {};
     try {
-      const allowed = await authorize(runtime, { method, url: uri, headers: req.headers, peer: peerOf(req.socket), clientAddress: ctx.audit.remoteAddr }, progress);
+      const peer = peerOf(req.socket);
+      const input = { method, url: uri, headers: req.headers, peer, clientAddress: ctx.audit.remoteAddr };
+      const allowed = await authorize(runtime, input, progress);
       noteProgress(ctx.audit, progress);
       const headers = identityHeaders(allowed.identity, allowed.git.repo, ctx.requestId);
       if (headers === null) {

@@ -2,7 +2,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AuthPlugin, AuthPluginFactory, Peer } from '../../app/types.js';
-import { compileTrustedProxies, DEFAULT_TRUSTED_PROXIES, tcpTrustWarning, trustedProxiesProblems } from '../../app/request/trusted-proxies.js';
+import {
+  compileTrustedProxies,
+  DEFAULT_TRUSTED_PROXIES,
+  tcpTrustWarning,
+  trustedProxiesProblems,
+} from '../../app/request/trusted-proxies.js';
 import { userNameProblem } from '../../app/principals.js';
 import { checkOptions } from '../../app/identity/plugin-options.js';
 
@@ -29,10 +34,13 @@ function readSecret(file: string): Buffer {
     throw new Error(`option "secret_file": cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   // The secret is what stands between a local user and every identity: other users must not read it.
-  if ((stat.mode & 0o004) !== 0) throw new Error(`option "secret_file": ${file} is readable by every user (chmod o-r it)`);
+  if ((stat.mode & 0o004) !== 0) {
+    throw new Error(`option "secret_file": ${file} is readable by every user (chmod o-r it)`);
+  }
   const secret = (text.split(/\r?\n/)[0] ?? '').trim();
   if (secret.length < MIN_SECRET_CHARS || /[^\x21-\x7e]/.test(secret)) {
-    throw new Error(`option "secret_file": the first line of ${file} must be a secret of at least ${MIN_SECRET_CHARS} printable characters (openssl rand -hex 32)`);
+    const want = `a secret of at least ${MIN_SECRET_CHARS} printable characters (openssl rand -hex 32)`;
+    throw new Error(`option "secret_file": the first line of ${file} must be ${want}`);
   }
   return Buffer.from(secret, 'utf8');
 }
@@ -84,13 +92,14 @@ export const createRemoteUserPlugin: AuthPluginFactory = (options, ctx): AuthPlu
     async authenticate(input) {
       const value = input.headers[key];
       if (value === undefined) return { kind: 'no-credentials' };
-      const believed = trusted.trusts(input.peer) || (secret !== null && secretMatches(input.headers[secretKey], secret));
+      const withSecret = secret !== null && secretMatches(input.headers[secretKey], secret);
+      const believed = trusted.trusts(input.peer) || withSecret;
       if (!believed) {
         ctx.logger.warn('auth.remote_user_untrusted', {
           header,
           peer: peerName(input.peer),
           client: input.clientAddress,
-          msg: `ignored ${header} from a peer that is not a trusted proxy${secret === null ? '' : ' and sent no valid proxy secret'}`,
+          msg: `ignored ${header}: not from a trusted proxy${secret === null ? '' : ', and no valid secret'}`,
         });
         return { kind: 'no-credentials' };
       }

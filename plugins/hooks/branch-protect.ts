@@ -48,7 +48,10 @@ function parseRules<A extends string>(
       if (list === undefined) continue;
       if (!Array.isArray(list)) throw new HookOptionsError(`${node}.${action}: a list of principals is required`);
       for (const [i, p] of list.entries()) {
-        if (typeof p !== 'string') throw new HookOptionsError(`${node}.${action}[${i}]: ${JSON.stringify(p)} is not a principal (user, @group, $authenticated, $all, $anonymous, $local)`);
+        if (typeof p !== 'string') {
+          const kinds = 'user, @group, $authenticated, $all, $anonymous, $local';
+          throw new HookOptionsError(`${node}.${action}[${i}]: ${JSON.stringify(p)} is not a principal (${kinds})`);
+        }
         // Validated like a grant: the same grammar, and an unknown user or group is an error.
         const r = parsePrincipal(p, 'hook', known);
         if (!r.ok) throw new HookOptionsError(`${node}.${action}[${i}]: ${r.problem}`);

@@ -49,7 +49,8 @@ export const check: Command = async (argv, io) => {
     const auth = await createAuthChain(config, { logger: createNullLogger(), limiter: createBruteForceLimiter() });
     const authWarnings = auth.warnings();
     auth.close();
-    for (const w of [...config.warnings, ...authWarnings, ...hookSettings.warnings]) io.stderr.write(`${asWarning(w)}\n`);
+    const warnings = [...config.warnings, ...authWarnings, ...hookSettings.warnings];
+    for (const w of warnings) io.stderr.write(`${asWarning(w)}\n`);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     for (const p of err.problems) io.stderr.write(`${p}\n`);
