@@ -36,6 +36,7 @@ export async function loadRuntime(file: string, deps: RuntimeDeps, limiter: Brut
   if (hookProblems.length > 0) throw new ConfigError(hookProblems);
   const policy = compilePolicy(config);
   const auth = await createAuthChain(config, { logger: deps.logger, now: deps.now, limiter });
+  for (const warning of [...config.warnings, ...auth.warnings()]) deps.logger.warn('config.warning', { warning });
   return Object.freeze({ config, policy, auth, loadedAt: deps.now() });
 }
 

@@ -93,6 +93,17 @@ export interface Logger {
 export interface AuthPlugin {
   readonly name: string;
   authenticate(input: AuthInput): Promise<AuthResult>;
+  /**
+   * Optional: the request headers this plugin reads credentials from (names as sent, any case;
+   * `Authorization` is always withheld). gitward drops exactly these from git's CGI environment:
+   * the plugin declares them, nobody re-derives them from its options.
+   */
+  readonly headers?: readonly string[];
+  /**
+   * Optional: what in the options is valid but risky (a TCP trust list, say), one `option: …` line
+   * each; `gitward check` prints them with the entry's `file:line`.
+   */
+  warnings?(): readonly string[];
   /** Optional: release watchers and timers. */
   close?(): void;
 }

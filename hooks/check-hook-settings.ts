@@ -1,4 +1,5 @@
 import type { GitwardConfig, HookPluginSetting, RepoNode } from '../app/config/types.js';
+import { knownNames, type KnownNames } from '../app/principals.js';
 import { HookOptionsError, type HookLogger } from './hook-plugin.js';
 import { loadHookPlugins } from './load-hook-plugins.js';
 
@@ -23,9 +24,10 @@ export interface HookSettingsReport {
 export async function checkHookSettings(config: GitwardConfig): Promise<HookSettingsReport> {
   const problems: string[] = [];
   const warnings: string[] = [];
+  const known = knownNames(config);
   const walk = async (node: RepoNode): Promise<void> => {
     for (const [name, setting] of node.hooks) {
-      const checked = await checkOne(config, name, setting, `${node.node}.hooks.${name}`);
+      const checked = await checkOne(config, name, setting, `${node.node}.hooks.${name}`, known);
       if (checked.problem !== null) problems.push(checked.problem);
       warnings.push(...checked.warnings);
     }
@@ -35,10 +37,17 @@ export async function checkHookSettings(config: GitwardConfig): Promise<HookSett
   return { problems, warnings };
 }
 
-async function checkOne(config: GitwardConfig, name: string, setting: HookPluginSetting, keyPath: string): Promise<{ problem: string | null; warnings: string[] }> {
+async function checkOne(
+  config: GitwardConfig,
+  name: string,
+  setting: HookPluginSetting,
+  keyPath: string,
+  known: KnownNames,
+): Promise<{ problem: string | null; warnings: string[] }> {
   try {
     const warnings: string[] = [];
-    for (const { plugin } of await loadHookPlugins(new Map([[name, setting]]), config.hooks, config.dir, SILENT)) {
+    const loaded = await loadHookPlugins(new Map([[name, setting]]), config.hooks, config.dir, SILENT, known);
+    for (const { plugin } of loaded) {
       if (typeof plugin.warnings === 'function') warnings.push(...plugin.warnings());
     }
     return { problem: null, warnings };

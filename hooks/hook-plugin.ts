@@ -1,3 +1,4 @@
+import type { KnownNames } from '../app/principals.js';
 import type { Identity, RefUpdate } from '../app/types.js';
 
 /** What a ref update does, from its old and new values. */
@@ -72,6 +73,12 @@ export interface HookPluginContext {
   /** Folder of the config file. */
   readonly configDir: string;
   readonly logger: HookLogger;
+  /**
+   * The config's users and groups, when the config is being loaded (`gitward check`, `gitward
+   * serve`): a principal naming another is an option error, as in a grant (app/principals.ts
+   * `parsePrincipal`). Absent at push time, when the loaded config was already checked.
+   */
+  readonly known?: KnownNames;
 }
 
 /**

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { HookPluginSetting, HooksSettings } from '../app/config/types.js';
+import type { KnownNames } from '../app/principals.js';
 import { BUILTIN_HOOK_PLUGINS } from '../plugins/registry.js';
 import { HookOptionsError, type HookLogger, type HookPluginFactory } from './hook-plugin.js';
 import type { LoadedHookPlugin } from './run-checks.js';
@@ -28,13 +29,15 @@ async function factoryFor(name: string, hooks: Pick<HooksSettings, 'plugins'>, c
 
 /**
  * Creates every enabled plugin for a repo, in run order. `enable` is stripped from the options
- * (and must be a boolean); a factory's option errors name the setting's `file:line`.
+ * (and must be a boolean); a factory's option errors name the setting's `file:line`. `known`: the
+ * config's users and groups, when loading the config (see HookPluginContext.known).
  */
 export async function loadHookPlugins(
   settings: ReadonlyMap<string, HookPluginSetting>,
   hooks: Pick<HooksSettings, 'order' | 'plugins'>,
   configDir: string,
   logger: HookLogger,
+  known?: KnownNames,
 ): Promise<LoadedHookPlugin[]> {
   const out: LoadedHookPlugin[] = [];
   for (const name of orderPlugins(settings, hooks.order)) {
@@ -43,7 +46,8 @@ export async function loadHookPlugins(
     if (enable !== undefined && typeof enable !== 'boolean') throw new HookOptionsError(`${setting.where}: ${name}.enable: true or false is required`);
     if (enable === false) continue;
     const factory = await factoryFor(name, hooks, configDir, setting.where);
-    const plugin = await factory(options, { name, where: setting.where, configDir, logger });
+    const context = { name, where: setting.where, configDir, logger, ...(known ? { known } : {}) };
+    const plugin = await factory(options, context);
     if (!plugin || typeof plugin.check !== 'function' || typeof plugin.name !== 'string') {
       throw new HookOptionsError(`${setting.where}: hook plugin "${name}" returned no {name, check}`);
     }

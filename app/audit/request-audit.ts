@@ -10,7 +10,16 @@ export interface RequestAudit {
   remoteAddr: string;
   git: GitRequest | null;
   identity: Identity | null;
-  decision: AuditRecord['decision'] | null;
+  /** The policy's answer (`decide`), once the request got that far. */
+  policy: 'allowed' | 'denied' | null;
+  /** The status of the HttpError that refused the request (the proxy column of DESIGN.md §3), if one did. */
+  errorStatus: number | null;
+  /**
+   * A verdict gitward reached outside the policy and the refusal's status: a malformed sidecar
+   * subrequest (`invalid`), a user name that cannot be passed on (`denied`), identity headers too
+   * large for nginx (`error`).
+   */
+  outcome: AuditRecord['decision'] | null;
   bytesIn: number;
   bytesOut: number;
   exitCode: number | null;
@@ -53,7 +62,9 @@ export function startRequestAudit(
     startedAt: now(),
     git: null,
     identity: null,
-    decision: null,
+    policy: null,
+    errorStatus: null,
+    outcome: null,
     bytesIn: 0,
     bytesOut: 0,
     exitCode: null,
@@ -75,9 +86,30 @@ export function startRequestAudit(
   return audit;
 }
 
+/**
+ * The audit decision of a request, derived once, here, from what the stages recorded: an explicit
+ * outcome first; then a server failure (a 5xx refusal) is `error`; then the policy's answer; then a
+ * refusal before the policy (400/405/413 `invalid`, other 4xx such as 401 bad credentials or 429
+ * `denied`); with none of these, a sent answer below 400 is `allowed`, no answer or a 5xx `error`,
+ * anything else `invalid`. `status`: the status sent, 0 when no headers went out. Pure.
+ */
+export function auditDecision(
+  a: Pick<RequestAudit, 'policy' | 'errorStatus' | 'outcome'>,
+  status: number,
+): AuditRecord['decision'] {
+  if (a.outcome !== null) return a.outcome;
+  if (a.errorStatus !== null && a.errorStatus >= 500) return 'error';
+  if (a.policy !== null) return a.policy;
+  if (a.errorStatus !== null) {
+    return a.errorStatus === 400 || a.errorStatus === 405 || a.errorStatus === 413 ? 'invalid' : 'denied';
+  }
+  if (status === 0 || status >= 500) return 'error';
+  return status < 400 ? 'allowed' : 'invalid';
+}
+
 function toRecord(a: RequestAudit, res: ServerResponse, end: number): AuditRecord {
   const status = res.headersSent ? res.statusCode : 0;
-  const decision = a.decision ?? (status >= 500 || status === 0 ? 'error' : 'invalid');
+  const decision = auditDecision(a, status);
   return {
     time: new Date(a.startedAt).toISOString(),
     requestId: a.requestId,

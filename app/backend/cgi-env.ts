@@ -11,15 +11,26 @@ export interface CgiEnvInput {
   readonly remoteAddr: string;
   /** The authenticated user (REMOTE_USER), or null for anonymous requests. */
   readonly remoteUser: string | null;
-  /** Lower-case names of headers that must not reach git (the trusted identity headers). */
+  /** Names of headers that must not reach git: those the authentication plugins declared (AuthPlugin.headers). */
   readonly dropHeaders: readonly string[];
 }
 
 /**
  * Headers never passed to git: credentials, cookies, and `Proxy` (httpoxy: HTTP_PROXY would be read
  * by git's curl as its proxy). Content-Length and Content-Type travel as CONTENT_LENGTH/TYPE.
+ * `X-Remote-User`, the conventional identity header, goes too even when no plugin reads it, so a
+ * hook can never take a client's HTTP_X_REMOTE_USER for nginx's; the headers a configured plugin
+ * reads come in `dropHeaders`, as that plugin declared them.
  */
-const ALWAYS_DROPPED: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'cookie', 'proxy', 'content-length', 'content-type']);
+const ALWAYS_DROPPED: ReadonlySet<string> = new Set([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'proxy',
+  'content-length',
+  'content-type',
+  'x-remote-user',
+]);
 
 /**
  * A header name that maps one-to-one onto an HTTP_* variable. Names with `_` (or other token

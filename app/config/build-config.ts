@@ -5,7 +5,15 @@ import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { deepFreeze } from './deep-freeze.js';
 import type { AccessLevel } from '../types.js';
-import { BUILTIN_HOOK_PLUGIN_NAMES, GIT_SUFFIX, MAX_REPO_PATH_BYTES, PSEUDO_PRINCIPALS, parseRepoPath, segmentProblem, userNameProblem } from './names.js';
+import { BUILTIN_HOOK_PLUGIN_NAMES, GIT_SUFFIX, MAX_REPO_PATH_BYTES, parseRepoPath, segmentProblem } from './names.js';
+import {
+  groupNameProblem,
+  knownNames,
+  parsePrincipal,
+  userNameProblem,
+  type KnownNames,
+  type PrincipalPlace,
+} from '../principals.js';
 import type {
   GitwardConfig,
   Grant,
@@ -21,6 +29,7 @@ import type {
   UserEntry,
 } from './types.js';
 import { parseYamlTree, type YamlEntry, type YamlNode } from './yaml-tree.js';
+import { DEFAULT_TRUSTED_PROXIES, tcpTrustWarning, trustedProxyProblem } from '../request/trusted-proxies.js';
 
 /** Permissions of a unix socket gitward creates: owner and group (nginx's group) may connect. */
 export const DEFAULT_UNIX_SOCKET_MODE = 0o660;
@@ -38,7 +47,8 @@ const DEFAULTS = Object.freeze({
   idleTimeoutSeconds: 300,
   // Long enough for a typical push to finish during a restart.
   shutdownGraceSeconds: 30,
-  trustedProxies: ['127.0.0.1/32', '::1/128', 'unix'],
+  // Loopback is not a trust boundary: with no proxy on the unix socket, no forwarded address is believed.
+  trustedProxies: DEFAULT_TRUSTED_PROXIES,
   // fcgiwrap when it is installed: forking gitward itself costs 1–2 ms per request (README, Benchmarks).
   backendRunner: 'auto' as const,
   // Reads served at once through fcgiwrap; on 2 cores one worker already keeps up with eight clients.
@@ -50,6 +60,8 @@ const DEFAULTS = Object.freeze({
   credentialMaxEntries: 10000,
   bruteForceMaxFailures: 10,
   bruteForceWindowSeconds: 300,
+  // The auth endpoint answers whoever reaches it (a password oracle): on only when sidecar mode is configured.
+  sidecarEnabled: false,
   sidecarPath: '/_gitward/auth',
   hookOrder: ['branch-protect', 'branch-flow'],
   localUser: '$local',
@@ -101,8 +113,12 @@ interface Problem {
 class Problems {
   readonly list: Problem[] = [];
   constructor(readonly file: string) {}
+  readonly warnings: Problem[] = [];
   add(line: number, keyPath: string, problem: string): void {
     this.list.push({ line, text: `${this.file}:${line}: ${keyPath}: ${problem}` });
+  }
+  warn(line: number, keyPath: string, warning: string): void {
+    this.warnings.push({ line, text: `${this.file}:${line}: ${keyPath}: ${warning}` });
   }
   where(line: number): string {
     return `${this.file}:${line}`;
@@ -175,7 +191,7 @@ export function buildConfig(text: string, file: string, options: BuildOptions = 
   };
   const sc = sectionKeys(p, top.get('sidecar'), 'sidecar', ['enabled', 'path']);
   const sidecar = {
-    enabled: boolAt(p, sc.get('enabled'), 'sidecar.enabled', true),
+    enabled: boolAt(p, sc.get('enabled'), 'sidecar.enabled', DEFAULTS.sidecarEnabled),
     path: stringAt(p, sc.get('path'), 'sidecar.path', DEFAULTS.sidecarPath),
   };
   if (!sidecar.path.startsWith('/')) p.add(sc.get('path')?.line ?? 1, 'sidecar.path', `must start with "/": "${sidecar.path}"`);
@@ -188,14 +204,12 @@ export function buildConfig(text: string, file: string, options: BuildOptions = 
   const groups = parseGroups(p, groupsEntry);
 
   // Names that grants may use.
-  const knownUsers = new Set<string>([...users.map.keys(), ...htpasswdUsers]);
-  const knownGroups = new Set<string>(groups.map.keys());
-  for (const u of users.map.values()) for (const g of u.groups) knownGroups.add(g);
+  const known = knownNames({ users: users.map, groups: groups.map, htpasswdUsers });
+  const knownUsers = known.users;
 
   // Group members and users' groups must name known users and groups.
-  for (const [g, members] of groups.members) {
-    for (const m of members) checkPrincipal(p, m.value, m.line, m.path, knownUsers, knownGroups, { pseudo: false });
-    void g;
+  for (const members of groups.members.values()) {
+    for (const m of members) checkPrincipal(p, m.value, m.line, m.path, known, 'member');
   }
   checkGroupCycles(p, groups);
 
@@ -205,7 +219,7 @@ export function buildConfig(text: string, file: string, options: BuildOptions = 
     if (!hookNames.has(o.name)) p.add(o.line, o.path, `unknown hook plugin "${o.name}" (built in: ${BUILTIN_HOOK_PLUGIN_NAMES.join(', ')}; others go in hooks.plugins)`);
   }
 
-  const repos = parseRepoTree(p, top.get('repos'), { knownUsers, knownGroups, hookNames });
+  const repos = parseRepoTree(p, top.get('repos'), { known, hookNames });
 
   const rd = sectionKeys(p, top.get('repo_defaults'), 'repo_defaults', ['initial_branch', 'deny_non_fast_forwards', 'deny_deletes', 'install_hooks']);
   const repoDefaults: RepoDefaults = {
@@ -254,6 +268,7 @@ export function buildConfig(text: string, file: string, options: BuildOptions = 
     api,
     tests,
     htpasswdUsers: [...htpasswdUsers].sort(),
+    warnings: [...p.warnings].sort((a, b) => a.line - b.line).map((w) => w.text),
   };
   return deepFreeze(config);
 }
@@ -412,24 +427,12 @@ function parseListen(p: Problems, entry: YamlEntry | undefined, value: string, d
   return { kind: 'tcp', host, port };
 }
 
-function proxyProblem(v: string): string | null {
-  if (v === 'unix') return null;
-  const [addr, bits, extra] = v.split('/');
-  if (extra !== undefined || addr === undefined) return `bad address "${v}"`;
-  const family = net.isIP(addr);
-  if (family === 0) return `bad address "${v}": expected an IP, a CIDR range or "unix"`;
-  if (bits === undefined) return null;
-  const max = family === 4 ? 32 : 128;
-  if (!/^\d{1,3}$/.test(bits) || Number(bits) > max) return `bad prefix length in "${v}"`;
-  return null;
-}
-
 function parseMetrics(p: Problems, entry: YamlEntry | undefined): MetricsSettings {
   const s = sectionKeys(p, entry, 'metrics', ['enabled', 'allow', 'label_users', 'label_repos']);
   const allow = stringListAt(p, s.get('allow'), 'metrics.allow');
   for (const x of allow ?? []) {
-    const prob = x.value === 'local' ? null : proxyProblem(x.value);
-    if (prob) p.add(x.line, x.path, `${prob} (metrics.allow takes "local", "unix", IPs and CIDR ranges)`);
+    const prob = x.value === 'local' ? null : trustedProxyProblem(x.value);
+    if (prob) p.add(x.line, x.path, `${prob} (metrics.allow also takes "local")`);
   }
   return {
     enabled: boolAt(p, s.get('enabled'), 'metrics.enabled', true),
@@ -443,9 +446,13 @@ function parseServer(p: Problems, entry: YamlEntry | undefined): ServerSettings 
   const s = sectionKeys(p, entry, 'server', ['headers_timeout_seconds', 'idle_timeout_seconds', 'shutdown_grace_seconds', 'trusted_proxies', 'backend_runner', 'fcgiwrap_workers', 'fcgiwrap_path']);
   const proxies = stringListAt(p, s.get('trusted_proxies'), 'server.trusted_proxies');
   for (const x of proxies ?? []) {
-    const prob = proxyProblem(x.value);
+    const prob = trustedProxyProblem(x.value);
     if (prob) p.add(x.line, x.path, prob);
   }
+  const tp = s.get('trusted_proxies');
+  const believed = 'X-Forwarded-For or X-Real-IP naming any address (escaping the brute-force limit)';
+  const tcpWarning = tcpTrustWarning(proxies?.map((x) => x.value) ?? [], believed);
+  if (tp && tcpWarning) p.warn(tp.line, 'server.trusted_proxies', tcpWarning);
   const runner = stringAt(p, s.get('backend_runner'), 'server.backend_runner', DEFAULTS.backendRunner);
   if (runner !== 'auto' && runner !== 'spawn' && runner !== 'fcgiwrap') p.add(s.get('backend_runner')?.line ?? 1, 'server.backend_runner', `expected auto, spawn or fcgiwrap, got "${runner}"`);
   const fcgiwrapPath = stringAt(p, s.get('fcgiwrap_path'), 'server.fcgiwrap_path', DEFAULTS.fcgiwrapPath);
@@ -573,7 +580,9 @@ function parseUsers(p: Problems, entry: YamlEntry | undefined): { map: Map<strin
         const gl = stringListAt(p, u.get('groups'), `${up}.groups`) ?? [];
         for (const g of gl) {
           const gname = g.value;
-          const prob = gname.startsWith('@') ? `write group names without "@" here: "${gname.slice(1)}"` : segmentProblem(gname);
+          const prob = gname.startsWith('@')
+            ? `write group names without "@" here: "${gname.slice(1)}"`
+            : groupNameProblem(gname);
           if (prob) p.add(g.line, g.path, prob);
         }
         groups = [...new Set(gl.map((g) => g.value))];
@@ -612,7 +621,7 @@ function parseGroups(p: Problems, entry: YamlEntry | undefined): GroupsParse {
   if (!keys) return out;
   for (const [name, e] of keys) {
     const gp = `groups.${name}`;
-    const bad = segmentProblem(name);
+    const bad = groupNameProblem(name);
     if (bad) p.add(e.line, gp, bad);
     const list = isNull(e.value) ? [] : (stringListAt(p, e, gp) ?? []);
     out.map.set(name, [...new Set(list.map((m) => m.value))]);
@@ -644,36 +653,17 @@ function checkGroupCycles(p: Problems, groups: GroupsParse): void {
   for (const g of groups.map.keys()) visit(g, []);
 }
 
-/** Reports a principal that is malformed or names an unknown user or group. */
+/** Reports a principal that is malformed or names an unknown user or group (app/principals.ts owns the grammar). */
 function checkPrincipal(
   p: Problems,
   principal: string,
   line: number,
   keyPath: string,
-  users: ReadonlySet<string>,
-  groups: ReadonlySet<string>,
-  opts: { pseudo: boolean },
+  known: KnownNames,
+  place: PrincipalPlace,
 ): void {
-  if (principal.startsWith('$')) {
-    if (!opts.pseudo) p.add(line, keyPath, `"${principal}" cannot be a group member`);
-    else if (!PSEUDO_PRINCIPALS.has(principal)) p.add(line, keyPath, `unknown pseudo-principal "${principal}" (use $anonymous, $authenticated or $all)`);
-    return;
-  }
-  if (principal.startsWith('@')) {
-    const g = principal.slice(1);
-    if (g === '') p.add(line, keyPath, 'bad principal "@": a group name follows "@"');
-    else if (!groups.has(g)) p.add(line, keyPath, `unknown group "${principal}"${suggest(g, groups).replace(/"([^"]+)"\?\)$/, '"@$1"?)')}`);
-    return;
-  }
-  const bad = userNameProblem(principal);
-  if (bad) {
-    p.add(line, keyPath, `bad principal: ${bad}`);
-    return;
-  }
-  if (!users.has(principal)) {
-    const asGroup = groups.has(principal) ? ` (for the group, write "@${principal}")` : suggest(principal, users);
-    p.add(line, keyPath, `unknown user "${principal}" (not in users: or any htpasswd file)${asGroup}`);
-  }
+  const r = parsePrincipal(principal, place, { ...known, hint: suggest });
+  if (!r.ok) p.add(line, keyPath, r.problem);
 }
 
 function parseHooks(
@@ -726,8 +716,7 @@ function parseHooks(
 }
 
 interface TreeContext {
-  readonly knownUsers: ReadonlySet<string>;
-  readonly knownGroups: ReadonlySet<string>;
+  readonly known: KnownNames;
   readonly hookNames: ReadonlySet<string>;
 }
 
@@ -766,7 +755,7 @@ function parseNode(p: Problems, n: YamlNode, line: number, keyPath: string, repo
         }
         const list = stringListAt(p, e, kp) ?? [];
         for (const g of list) {
-          checkPrincipal(p, g.value, g.line, g.path, ctx.knownUsers, ctx.knownGroups, { pseudo: true });
+          checkPrincipal(p, g.value, g.line, g.path, ctx.known, 'grant');
           // Anonymous callers can neither create nor administer: nothing would be accountable.
           if ((grantKind === 'admin' || grantKind === 'create') && (g.value === '$anonymous' || g.value === '$all')) {
             p.add(g.line, g.path, `"${g.value}" cannot be granted ${grantKind}: use $authenticated, a group or users`);

@@ -327,7 +327,9 @@ export function importGit4nginx(text: string, oldName: string): string {
   out.push('# same with a header that nginx must set: proxy_set_header X-Remote-User $remote_user;');
   out.push('# (or check passwords in gitward: {plugin: htpasswd, file: /etc/nginx/htpasswd})');
   out.push('authentication:');
-  out.push('  - {plugin: remote-user, header: X-Remote-User, trusted_proxies: [127.0.0.1/32, "::1/128", unix]}');
+  out.push('# Believed over gitward\'s unix socket only (nginx: proxy_pass http://unix:/run/gitward/gitward.sock);');
+  out.push('# over 127.0.0.1 any local user could claim any name: there, add secret_file (README, remote-user).');
+  out.push('  - {plugin: remote-user, header: X-Remote-User, trusted_proxies: [unix]}');
   out.push('');
   out.push('users:');
   if (users.size === 0) out[out.length - 1] = 'users: {}';

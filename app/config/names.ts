@@ -10,9 +10,6 @@ export const MAX_REPO_PATH_BYTES = MAX_REPO_NAME_BYTES;
 /** The suffix that marks a repo key in the `repos:` tree, as in URLs and on disk. */
 export { GIT_SUFFIX };
 
-/** The pseudo-principals; any other `$name` is a mistake. */
-export const PSEUDO_PRINCIPALS: ReadonlySet<string> = new Set(['$anonymous', '$authenticated', '$all']);
-
 /** The hook plugins gitward ships (plugins/registry.ts); others are named in `hooks.plugins`. */
 export const BUILTIN_HOOK_PLUGIN_NAMES: readonly string[] = Object.freeze(Object.keys(BUILTIN_HOOK_PLUGINS).sort());
 
@@ -41,16 +38,4 @@ export function parseRepoPath(name: string): { ok: true; repo: string } | { ok: 
   }
   if (Buffer.byteLength(repo, 'utf8') > MAX_REPO_PATH_BYTES) return { ok: false, problem: `repo name longer than ${MAX_REPO_PATH_BYTES} bytes` };
   return { ok: true, repo };
-}
-
-/**
- * Why `name` is not a usable user name, or null. Users come from htpasswd files and identity
- * headers, so the grammar is wide: no `:` (htpasswd separator), no whitespace or control
- * characters, and no leading `@` or `$` (those mark groups and pseudo-principals).
- */
-export function userNameProblem(name: string): string | null {
-  if (name === '') return 'empty user name';
-  if (/[:\s\p{Cc}]/u.test(name)) return `bad user name "${name}": no ":", spaces or control characters`;
-  if (name.startsWith('@') || name.startsWith('$')) return `bad user name "${name}": "@" starts a group and "$" a pseudo-principal`;
-  return null;
 }

@@ -37,6 +37,11 @@ export interface GitwardConfig {
   readonly tests: readonly PolicyTest[];
   /** User names found in the htpasswd files of `htpasswd` authentication entries at load time. */
   readonly htpasswdUsers: readonly string[];
+  /**
+   * What is valid but risky, one `file:line: key.path: …` line each (a trusted-proxy list with TCP
+   * peers): `gitward check` prints them, `gitward serve` logs them as `config.warning`.
+   */
+  readonly warnings: readonly string[];
 }
 
 export type ListenAddress =
@@ -120,7 +125,10 @@ export interface ServerSettings {
   readonly idleTimeoutSeconds: number;
   /** On SIGTERM, in-flight requests get this long to finish before they are cut. */
   readonly shutdownGraceSeconds: number;
-  /** Trust X-Forwarded-For from these peers for the audit's remote address. */
+  /**
+   * Peers whose X-Forwarded-For / X-Real-IP name the client (audit, brute-force limits), in the
+   * grammar of app/request/trusted-proxies.ts; default `[unix]`.
+   */
   readonly trustedProxies: readonly string[];
   /**
    * How reads (clone, fetch, ls-remote, advertisements) start git-http-backend: `spawn` forks

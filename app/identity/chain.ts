@@ -3,7 +3,7 @@ import type { AuthInput, AuthPlugin, AuthResult, Logger } from '../types.js';
 import type { BruteForceLimiter } from './brute-force.js';
 import { createCredentialCache } from './credential-cache.js';
 import { logFailedLogin } from './failed-login.js';
-import { userNameProblem } from './htpasswd-file.js';
+import { groupNameProblem, userNameProblem } from '../principals.js';
 import { loadAuthPlugins } from './plugin-loader.js';
 
 /** What the authentication chain concludes about one request. */
@@ -23,6 +23,13 @@ export interface AuthChain {
    * (user empty: nothing of the header is logged) and counted like any other failed login.
    */
   rejectMalformedBasic(clientAddress: string): IdentifyOutcome;
+  /**
+   * Lower-case names of the headers the plugins read credentials from (each plugin declares its
+   * own: AuthPlugin.headers): never passed to git.
+   */
+  readonly consumedHeaders: readonly string[];
+  /** The plugins' warnings (`gitward check` prints them), `FILE:LINE: authentication[i].option: …`. */
+  warnings(): string[];
   /** Stops file watchers and timers of every plugin. */
   close(): void;
 }
@@ -44,8 +51,6 @@ function loggedUser(user: string): string {
   return user.length > MAX_LOGGED_USER_CHARS ? `${user.slice(0, MAX_LOGGED_USER_CHARS)}…` : user;
 }
 
-const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-
 /** Checks a plugin's answer; anything unexpected becomes a rejection (fail closed). */
 function checkResult(result: unknown): AuthResult {
   if (result === null || typeof result !== 'object') return { kind: 'rejected', reason: 'plugin returned no result' };
@@ -58,7 +63,8 @@ function checkResult(result: unknown): AuthResult {
   if (r.kind === 'authenticated') {
     if (typeof r.user !== 'string' || userNameProblem(r.user) !== null) return { kind: 'rejected', reason: 'plugin returned a bad user name' };
     if (r.groups === undefined) return { kind: 'authenticated', user: r.user };
-    if (!Array.isArray(r.groups) || r.groups.length > MAX_PLUGIN_GROUPS || !r.groups.every((g) => typeof g === 'string' && GROUP_NAME.test(g))) {
+    const goodGroup = (g: unknown): boolean => typeof g === 'string' && groupNameProblem(g) === null;
+    if (!Array.isArray(r.groups) || r.groups.length > MAX_PLUGIN_GROUPS || !r.groups.every(goodGroup)) {
       return { kind: 'rejected', reason: 'plugin returned bad groups' };
     }
     return { kind: 'authenticated', user: r.user, groups: [...new Set(r.groups as string[])] };
@@ -112,7 +118,8 @@ export async function createAuthChain(config: GitwardConfig, ctx: AuthChainConte
   const limiter = ctx.limiter;
   const settings = config.bruteForce;
   const credentialCache = createCredentialCache(config.credentialCache, now);
-  const plugins = await loadAuthPlugins(config.authentication, { logger, configDir: config.dir, credentialCache, now });
+  const loaded = await loadAuthPlugins(config.authentication, { logger, configDir: config.dir, credentialCache, now });
+  const plugins = loaded.plugins;
 
   /** Seconds the address must wait, logging the throttled attempt; 0 when it may try. */
   const throttled = (client: string, user: string): number => {
@@ -150,6 +157,8 @@ export async function createAuthChain(config: GitwardConfig, ctx: AuthChainConte
       failed(clientAddress, '', MALFORMED_BASIC_SOURCE, reason);
       return { kind: 'rejected', source: MALFORMED_BASIC_SOURCE, reason };
     },
+    consumedHeaders: loaded.headers,
+    warnings: loaded.warnings,
     close() {
       for (const p of plugins) {
         try {

@@ -1,5 +1,6 @@
 import { authenticate as htpasswdAuthenticate } from 'htpasswd-auth';
 import bcrypt from 'bcryptjs';
+import { userNameProblem } from '../principals.js';
 
 /**
  * The htpasswd adapter: the ONLY importer of `htpasswd-auth`. That package (2.0.1) is defective,
@@ -43,7 +44,6 @@ const BCRYPT = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
 const APR1 = /^\$apr1\$[./A-Za-z0-9]{1,8}\$[./A-Za-z0-9]{22}$/;
 const SHA1 = /^\{SHA\}[A-Za-z0-9+/]{27}=$/;
 const CRYPT = /^[./A-Za-z0-9]{13}$/;
-const CONTROL = /\p{Cc}/u;
 
 /** Classifies a stored hash; null for plaintext and for schemes gitward does not support. */
 export function hashKindOf(hash: string): HashKind | null {
@@ -58,22 +58,6 @@ export function hashKindOf(hash: string): HashKind | null {
 export function bcryptCostOf(hash: string): number | null {
   const m = BCRYPT.exec(hash);
   return m ? Number(m[1]) : null;
-}
-
-/**
- * Why `name` cannot be a gitward user name, or null when it can: not empty, no `:` (the htpasswd
- * field separator), no whitespace or control characters (line breaks would forge entries), no
- * leading `@` or `$` (they mark groups and pseudo-principals in the ACL), at most 255 bytes.
- * The same grammar as the config loader's, so every user gitward accepts can be named in an ACL.
- */
-export function userNameProblem(name: string): string | null {
-  if (name === '') return 'a user name cannot be empty';
-  if (name.includes(':')) return 'a user name cannot contain ":"';
-  if (CONTROL.test(name)) return 'a user name cannot contain control characters';
-  if (/\s/u.test(name)) return 'a user name cannot contain spaces';
-  if (name.startsWith('@') || name.startsWith('$')) return 'a user name cannot start with "@" (a group) or "$" (a pseudo-principal)';
-  if (Buffer.byteLength(name) > 255) return 'a user name is at most 255 bytes';
-  return null;
 }
 
 /**

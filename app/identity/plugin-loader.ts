@@ -75,16 +75,39 @@ function checkShape(value: unknown): AuthPlugin {
   if (typeof p.name !== 'string' || p.name === '') throw new Error('the plugin has no "name" string');
   if (typeof p.authenticate !== 'function') throw new Error('the plugin has no "authenticate" function');
   if (p.close !== undefined && typeof p.close !== 'function') throw new Error('the plugin\'s "close" is not a function');
+  if (p.warnings !== undefined && typeof p.warnings !== 'function') {
+    throw new Error('the plugin\'s "warnings" is not a function');
+  }
+  const headerName = (h: unknown): boolean => typeof h === 'string' && HEADER_NAME.test(h);
+  if (p.headers !== undefined && (!Array.isArray(p.headers) || !p.headers.every(headerName))) {
+    throw new Error('the plugin\'s "headers" is not a list of header names');
+  }
   return value as AuthPlugin;
+}
+
+/** A header name (an RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** The loaded plugins of a config, in order, with what they declared. */
+export interface LoadedAuthPlugins {
+  readonly plugins: readonly AuthPlugin[];
+  /** Lower-case names of every header a plugin declared it reads credentials from. */
+  readonly headers: readonly string[];
+  /** The plugins' warnings, each as `FILE:LINE: authentication[i].option: …`. */
+  warnings(): string[];
 }
 
 /**
  * Loads every authentication plugin of the config, in order: built-ins from plugins/registry.ts,
  * else a module path (relative to the config folder) or a package name exporting
- * `createAuthPlugin`. Each is shape-checked. Any failure closes what was loaded and throws one
+ * `createAuthPlugin`. Each is shape-checked (`headers`, when declared, must be header names).
+ * Returns them with the union of their declared headers. Any failure closes what was loaded and throws one
  * ConfigError naming each failing entry's `where`: start-up fails closed.
  */
-export async function loadAuthPlugins(specs: readonly PluginSpec[], ctx: PluginLoadContext): Promise<AuthPlugin[]> {
+export async function loadAuthPlugins(
+  specs: readonly PluginSpec[],
+  ctx: PluginLoadContext,
+): Promise<LoadedAuthPlugins> {
   const plugins: AuthPlugin[] = [];
   const problems: string[] = [];
   for (const [i, spec] of specs.entries()) {
@@ -113,5 +136,14 @@ export async function loadAuthPlugins(specs: readonly PluginSpec[], ctx: PluginL
     }
     throw new ConfigError(problems);
   }
-  return plugins;
+  const headers = Object.freeze([...new Set(plugins.flatMap((p) => (p.headers ?? []).map((h) => h.toLowerCase())))]);
+  return {
+    plugins,
+    headers,
+    warnings: () =>
+      plugins.flatMap((p, i) => {
+        const at = `${(specs[i] as PluginSpec).where}: authentication[${i}]`;
+        return (p.warnings?.() ?? []).map((w) => `${at}.${w}`);
+      }),
+  };
 }

@@ -1,7 +1,8 @@
-import net from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RequestAudit } from '../audit/request-audit.js';
+import { isLocalDirectPeer } from '../request/client-address.js';
+import { compileTrustedProxies } from '../request/trusted-proxies.js';
 import type { RuntimeHolder } from '../runtime.js';
 import type { AuditRecord, Peer } from '../types.js';
 
@@ -185,42 +186,14 @@ export function createMetrics(options: MetricsOptions): Metrics {
   };
 }
 
-/** Headers by which a proxy says it forwarded a request; a `local` peer sends none of them. */
-const FORWARDING_HEADERS = ['x-forwarded-for', 'x-real-ip', 'forwarded', 'x-forwarded-host', 'x-forwarded-proto'];
-
 /**
- * Whether the direct peer may read /metrics under `allow` (metrics.allow). `local`: a unix-socket
- * peer, or a loopback address with no forwarding header (a request nginx passed on is not local,
- * whatever its peer). `unix`, IPs and CIDR ranges match the peer alone. Forwarded addresses are
- * never consulted: who connected is what counts.
- *
- * A small helper of this branch; the `local direct peer` rule may move to a shared helper when
- * branch h-trust's lands.
+ * Whether the direct peer may read /metrics under `allow` (metrics.allow). `local`: a local direct
+ * peer (isLocalDirectPeer: the unix socket, or loopback with no forwarding header; a request nginx
+ * passed on is not local, whatever its peer). Other entries are trusted-proxy entries (`unix`, IPs,
+ * CIDR ranges), matched by the one trusted-proxy matcher against the peer alone: forwarded
+ * addresses are never consulted, who connected is what counts.
  */
 export function metricsPeerAllowed(allow: readonly string[], peer: Peer, headers: IncomingHttpHeaders): boolean {
-  for (const entry of allow) {
-    if (entry === 'local') {
-      if (peer.kind === 'unix') return true;
-      if (isLoopback(peer.address) && FORWARDING_HEADERS.every((h) => headers[h] === undefined)) return true;
-    } else if (entry === 'unix') {
-      if (peer.kind === 'unix') return true;
-    } else if (peer.kind === 'ip' && inRange(entry, peer.address)) return true;
-  }
-  return false;
-}
-
-function isLoopback(address: string): boolean {
-  return address === '::1' || (net.isIPv4(address) && address.startsWith('127.'));
-}
-
-function inRange(entry: string, address: string): boolean {
-  const [addr, bits] = entry.split('/');
-  const family = net.isIP(addr ?? '');
-  const peerFamily = net.isIP(address);
-  if (family === 0 || family !== peerFamily) return false;
-  const list = new net.BlockList();
-  const type = family === 4 ? 'ipv4' : 'ipv6';
-  if (bits === undefined) list.addAddress(addr as string, type);
-  else list.addSubnet(addr as string, Number(bits), type);
-  return list.check(address, type);
+  if (allow.includes('local') && isLocalDirectPeer(peer, headers)) return true;
+  return compileTrustedProxies(allow.filter((e) => e !== 'local')).trusts(peer);
 }

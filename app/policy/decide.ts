@@ -1,9 +1,6 @@
 import type { CompiledPolicy, GrantInForce } from '../config/types.js';
+import { principalsOf } from '../principals.js';
 import { ACCESS_RANK, type AccessLevel, type Decision, type Identity, type TraceStep } from '../types.js';
-
-/** The pseudo-principals an identity matches besides its user name and groups. */
-const ANONYMOUS_PRINCIPALS: readonly string[] = ['$anonymous', '$all'];
-const AUTHENTICATED_PRINCIPALS: readonly string[] = ['$authenticated', '$all'];
 
 /** What the tree grants one identity at one repo: its level, whether it may create there, the grants that matched. */
 interface Evaluation {
@@ -27,13 +24,8 @@ function evaluate(policy: CompiledPolicy, identity: Identity, repo: string): Eva
       else if (ACCESS_RANK[g.level] > rank) rank = ACCESS_RANK[g.level];
     }
   };
-  if (identity.user === null) {
-    for (const p of ANONYMOUS_PRINCIPALS) match(p);
-  } else {
-    match(identity.user);
-    for (const g of identity.groups) match(`@${g}`);
-    for (const p of AUTHENTICATED_PRINCIPALS) match(p);
-  }
+  // The principals the identity matches come from the one matcher the hooks use too.
+  for (const p of principalsOf(identity)) match(p);
   return { rank, create, hits, cut: access.cut };
 }
 

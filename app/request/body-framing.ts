@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 
 /**
  * How a request body arrived at gitward: `chunked` (Transfer-Encoding, no length known up front)
@@ -24,4 +24,38 @@ export function bodyFraming(headers: IncomingHttpHeaders): BodyFraming | null {
   const length = headers['content-length'];
   if (length !== undefined && length !== '0') return 'length';
   return null;
+}
+
+/**
+ * Most bytes of an unwanted body (a GET's) read and thrown away before the refusal is sent: read
+ * whole, the client gets the answer instead of a reset; beyond this the connection is cut.
+ */
+export const MAX_DISCARDED_BODY_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Reads `req`'s body to its end and drops it. Resolves true at the end, false when it passed
+ * `maxBytes` (the request is then destroyed) or the client went away.
+ */
+export function discardBody(req: IncomingMessage, maxBytes = MAX_DISCARDED_BODY_BYTES): Promise<boolean> {
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = (ok: boolean): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('close', onClose);
+      resolve(ok);
+    };
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (seen > maxBytes) {
+        done(false);
+        req.destroy();
+      }
+    };
+    const onEnd = (): void => done(true);
+    const onClose = (): void => done(req.complete);
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('close', onClose);
+  });
 }

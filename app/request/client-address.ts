@@ -1,5 +1,7 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import net from 'node:net';
 import type { Peer } from '../types.js';
+import type { TrustedProxies } from './trusted-proxies.js';
 
 /**
  * The peer of a socket: its remote IP (IPv4-mapped IPv6 unwrapped), or `unix` for a unix-socket
@@ -9,43 +11,6 @@ export function peerOf(socket: { readonly remoteAddress?: string | undefined }):
   const address = socket.remoteAddress;
   if (address === undefined || address === '') return { kind: 'unix' };
   return { kind: 'ip', address: unmapIPv4(address) };
-}
-
-/** A compiled list of trusted proxies (CIDRs, bare addresses, and `unix`). */
-export interface TrustedProxies {
-  trusts(peer: Peer): boolean;
-  trustsAddress(address: string): boolean;
-}
-
-/**
- * Compiles `trusted_proxies` entries: `127.0.0.1/32`, `::1/128`, `10.0.0.1` or `unix`. Entries are
- * validated by the config loader; an entry that does not parse here trusts nothing.
- */
-export function compileTrustedProxies(entries: readonly string[]): TrustedProxies {
-  const list = new net.BlockList();
-  let unix = false;
-  for (const entry of entries) {
-    if (entry === 'unix') {
-      unix = true;
-      continue;
-    }
-    const [addr, bits] = entry.split('/');
-    const family = net.isIP(addr ?? '');
-    if (family === 0) continue;
-    const type = family === 4 ? 'ipv4' : 'ipv6';
-    if (bits === undefined) list.addAddress(addr as string, type);
-    // A prefix longer than the address makes BlockList throw; like any bad entry, it trusts nothing.
-    else if (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)) list.addSubnet(addr as string, Number(bits), type);
-  }
-  const trustsAddress = (address: string): boolean => {
-    const a = unmapIPv4(address);
-    const family = net.isIP(a);
-    return family !== 0 && list.check(a, family === 4 ? 'ipv4' : 'ipv6');
-  };
-  return {
-    trusts: (peer) => (peer.kind === 'unix' ? unix : trustsAddress(peer.address)),
-    trustsAddress,
-  };
 }
 
 /**
@@ -72,4 +37,18 @@ export function clientAddress(peer: Peer, headers: Readonly<Record<string, strin
 
 function unmapIPv4(address: string): string {
   return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address;
+}
+
+/** Headers by which a proxy says it forwards someone else's request. */
+const FORWARDING_HEADERS: readonly string[] = ['x-forwarded-for', 'x-real-ip', 'forwarded', 'via'];
+
+/**
+ * True when the request comes straight from this machine: over the unix socket, or from a
+ * loopback address with no forwarding header (a request nginx forwards from the internet arrives
+ * over loopback too, but with X-Forwarded-For / X-Real-IP, which the shipped sites set). Pure.
+ */
+export function isLocalDirectPeer(peer: Peer, headers: IncomingHttpHeaders): boolean {
+  if (FORWARDING_HEADERS.some((h) => headers[h] !== undefined)) return false;
+  if (peer.kind === 'unix') return true;
+  return peer.address === '::1' || /^127\.\d+\.\d+\.\d+$/.test(peer.address);
 }

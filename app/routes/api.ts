@@ -181,7 +181,7 @@ export function createApiRouter(deps: AppDeps, options: ApiOptions): Router {
     const repos = await mapLimited(slice, FACTS_CONCURRENCY, async (r) =>
       show(runtime, identity, r.name, r.level).catch(() => null),
     );
-    requestContext(res).audit.decision = 'allowed';
+    requestContext(res).audit.policy = 'allowed';
     send(res, 200, { repos: repos.filter((r) => r !== null), page, perPage, total: readable.length });
   });
 
@@ -340,7 +340,7 @@ function bodyOf(req: Request, allowed: readonly string[], required: readonly str
 function allowedOrThrow(d: Decision, res: Response): Decision {
   const { runtime } = callerOf(res);
   const audit = requestContext(res).audit;
-  audit.decision = d.allowed ? 'allowed' : 'denied';
+  audit.policy = d.allowed ? 'allowed' : 'denied';
   if (d.allowed) return d;
   switch (d.status) {
     case 401:
@@ -423,9 +423,7 @@ function apiErrorHandler(): ErrorRequestHandler {
       });
       e = new ApiError('internal', `internal error (request id ${ctx.requestId})`);
     }
-    if (e.status >= 500) ctx.audit.decision = 'error';
-    else if (ctx.audit.decision === null)
-      ctx.audit.decision = e.status === 400 || e.status === 405 || e.status === 413 ? 'invalid' : 'denied';
+    ctx.audit.errorStatus = e.status;
     ctx.logger[e.status >= 500 ? 'error' : 'info']('request.refused', {
       status: e.status,
       code: e.code,

@@ -33,8 +33,7 @@ export function sendError(err: unknown, res: ServerResponse): void {
     body = `internal error (request id ${ctx.requestId})\n`;
     ctx.logger.error('request.internal_error', { error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) });
   }
-  if (status >= 500) ctx.audit.decision = 'error';
-  else if (ctx.audit.decision === null) ctx.audit.decision = status === 400 || status === 405 ? 'invalid' : 'denied';
+  ctx.audit.errorStatus = status;
   res.statusCode = status;
   res.setHeader('Content-Type', 'text/plain; charset=utf-8');
   ctx.audit.bytesOut += Buffer.byteLength(body);

@@ -12,8 +12,8 @@ import { buildCgiEnv } from '../backend/cgi-env.js';
 import { isLsRefs, peekBody, pickRunner } from '../backend/pick-runner.js';
 import { runBackend, type BackendStats } from '../backend/run-backend.js';
 import type { AppDeps } from '../deps.js';
-import { NotFound } from '../errors.js';
-import { BODY_FRAMING_HEADER, bodyFraming } from '../request/body-framing.js';
+import { BadRequest, NotFound } from '../errors.js';
+import { BODY_FRAMING_HEADER, bodyFraming, discardBody } from '../request/body-framing.js';
 import { peerOf } from '../request/client-address.js';
 import type { CompiledPolicy, GitwardConfig } from '../config/types.js';
 import { authorize, type Authorized, type AuthorizeProgress } from './authorize.js';
@@ -35,20 +35,6 @@ export interface GitRouteOptions {
 const HOOK_LOG_DIR_PREFIX = 'gitward-hooks-';
 
 /**
- * The remote-user plugin's default header. It is dropped whether or not that plugin is configured:
- * git and hooks read the user from REMOTE_USER / GITWARD_USER, never from a client's header.
- */
-const DEFAULT_IDENTITY_HEADER = 'x-remote-user';
-
-/** Names of headers that carry a trusted identity (remote-user plugins): never passed to git. */
-function identityHeaders(config: GitwardConfig): string[] {
-  const configured = config.authentication
-    .filter((spec) => spec.plugin === 'remote-user' && typeof spec.options.header === 'string')
-    .map((spec) => (spec.options.header as string).toLowerCase());
-  return [DEFAULT_IDENTITY_HEADER, ...configured];
-}
-
-/**
  * The git smart (and, when enabled, dumb) HTTP route: authorize, then run git-http-backend for the
  * request, streaming both ways. Pushes get a GITWARD_LOG_DIR whose files are re-logged as
  * `hook.log` after the backend exits, then removed.
@@ -56,6 +42,14 @@ function identityHeaders(config: GitwardConfig): string[] {
 export function createGitHandler(deps: AppDeps, options: GitRouteOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     const ctx = requestContext(res);
+    // git sends no body with a GET or HEAD; one that does is not git, and never reaches git: refused
+    // before anything runs, after reading the body (up to a bound), so the client reads the answer.
+    if ((req.method === 'GET' || req.method === 'HEAD') && bodyFraming(req.headers) !== null) {
+      const whole = await discardBody(req);
+      const reason = 'over the bound or cut by the client';
+      if (!whole) ctx.logger.info('request.body_discarded', { method: req.method, reason });
+      throw new BadRequest(`a ${req.method} request has no body`);
+    }
     const runtime = deps.runtime.current();
     const progress: AuthorizeProgress = {};
     let allowed: Authorized;
@@ -87,7 +81,8 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): (req:
         git: allowed.git,
         remoteAddr: allowed.clientAddress,
         remoteUser: allowed.identity.user,
-        dropHeaders: identityHeaders(runtime.config),
+        // Exactly the headers the configured plugins declared they read credentials from.
+        dropHeaders: runtime.auth.consumedHeaders,
       });
       const env = buildBackendEnv({
         cgi,
@@ -146,6 +141,6 @@ export function noteProgress(audit: RequestAudit, progress: AuthorizeProgress): 
   if (progress.clientAddress !== undefined) audit.remoteAddr = progress.clientAddress;
   if (progress.git) audit.git = progress.git;
   if (progress.identity) audit.identity = progress.identity;
-  if (progress.decision) audit.decision = progress.decision.allowed ? 'allowed' : 'denied';
+  if (progress.decision) audit.policy = progress.decision.allowed ? 'allowed' : 'denied';
   if (progress.authOutcome !== undefined) audit.authOutcome = progress.authOutcome;
 }

@@ -1,19 +1,25 @@
 import type { RequestHandler } from 'express';
 import type { AppDeps } from '../deps.js';
-import { requestContext } from './context.js';
+import { isLocalDirectPeer, peerOf } from '../request/client-address.js';
 
 /**
- * GET /healthz: JSON `{ok, configHash, loadedAt, lastFailure}`. `ok` is false while the last
- * reload failed (the previous config is still in force); `lastFailure` lists its problems.
+ * GET /healthz: `{ok, status}` (`ok` or `degraded`: the last reload failed and the previous config
+ * is still in force) for anyone; a local direct peer (isLocalDirectPeer) also gets `configHash`,
+ * `loadedAt` and `lastFailure` with its problems — file paths, line numbers and config fragments,
+ * which are nobody else's business.
  */
 export function createHealthHandler(deps: AppDeps): RequestHandler {
-  return (_req, res) => {
-    requestContext(res).audit.decision = 'allowed';
+  return (req, res) => {
     const runtime = deps.runtime.current();
     const failure = deps.runtime.lastFailure();
+    const brief = { ok: failure === null, status: failure === null ? 'ok' : 'degraded' };
     res.setHeader('Cache-Control', 'no-store');
+    if (!isLocalDirectPeer(peerOf(req.socket), req.headers)) {
+      res.json(brief);
+      return;
+    }
     res.json({
-      ok: failure === null,
+      ...brief,
       configHash: runtime.config.hash,
       loadedAt: new Date(runtime.loadedAt).toISOString(),
       lastFailure: failure === null ? null : { at: new Date(failure.at).toISOString(), problems: failure.problems },

@@ -17,7 +17,6 @@ export function createMetricsHandler(deps: AppDeps, metrics: Metrics): RequestHa
     if (!settings.enabled || !metricsPeerAllowed(settings.allow, peerOf(req.socket), req.headers)) {
       throw new NotFound('not found');
     }
-    ctx.audit.decision = 'allowed';
     const { body, contentType } = await metrics.render();
     res.setHeader('Content-Type', contentType);
     res.setHeader('Cache-Control', 'no-store');

@@ -98,7 +98,7 @@ export function createSidecarHandler(deps: AppDeps): RequestHandler {
     const uri = single(req.headers[ORIGINAL_URI_HEADER]);
     const method = single(req.headers[ORIGINAL_METHOD_HEADER]);
     if (hasBody || uri === null || method === null || !METHOD.test(method) || Buffer.byteLength(uri) > MAX_ORIGINAL_URI_BYTES) {
-      ctx.audit.decision = 'invalid';
+      ctx.audit.outcome = 'invalid';
       ctx.logger.info('sidecar.malformed', { hasBody, uri: uri?.slice(0, 200) ?? null, method });
       if (hasBody) res.setHeader('Connection', 'close');
       refuse(res, 403, 'malformed auth subrequest: X-Original-URI and X-Original-Method are required, no body');
@@ -106,18 +106,20 @@ export function createSidecarHandler(deps: AppDeps): RequestHandler {
     }
     const progress: AuthorizeProgress = {};
     try {
-      const allowed = await authorize(runtime, { method, url: uri, headers: req.headers, peer: peerOf(req.socket) }, progress);
+      const peer = peerOf(req.socket);
+      const input = { method, url: uri, headers: req.headers, peer, clientAddress: ctx.audit.remoteAddr };
+      const allowed = await authorize(runtime, input, progress);
       noteProgress(ctx.audit, progress);
       const headers = identityHeaders(allowed.identity, allowed.git.repo, ctx.requestId);
       if (headers === null) {
-        ctx.audit.decision = 'denied';
+        ctx.audit.outcome = 'denied';
         ctx.logger.warn('sidecar.unsafe_identity', { reason: 'user name holds a control character' });
         refuse(res, 403, 'this user name cannot be passed on');
         return;
       }
       const size = Object.entries(headers).reduce((n, [k, v]) => n + k.length + v.length + 4, 0);
       if (size > MAX_IDENTITY_HEADER_BYTES) {
-        ctx.audit.decision = 'error';
+        ctx.audit.outcome = 'error';
         ctx.logger.error('sidecar.identity_too_large', { bytes: size, limit: MAX_IDENTITY_HEADER_BYTES, user: allowed.identity.user });
         refuse(res, 403, 'this user\'s groups and info are too large to pass to nginx');
         return;
@@ -129,7 +131,7 @@ export function createSidecarHandler(deps: AppDeps): RequestHandler {
       noteProgress(ctx.audit, progress);
       if (!(err instanceof HttpError)) throw err;
       const status = sidecarStatusFor(err.status);
-      if (ctx.audit.decision === null) ctx.audit.decision = err.status === 400 || err.status === 405 ? 'invalid' : 'denied';
+      ctx.audit.errorStatus = err.status;
       ctx.logger.info('sidecar.refused', { status, proxyStatus: err.status, reason: err.message });
       // Only the challenge is meaningful to nginx; Retry-After and Allow would be dropped.
       const challenge = err.headers['WWW-Authenticate'];

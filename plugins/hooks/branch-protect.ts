@@ -9,7 +9,7 @@ import {
   type HookUpdate,
   type HookVerdict,
 } from '../../hooks/hook-plugin.js';
-import { isHookPrincipal, matchesAny } from '../../hooks/principals.js';
+import { matchesAny, parsePrincipal, type KnownNames } from '../../app/principals.js';
 import { compileRefGlob, refGlobCovers, refGlobProblem } from '../../hooks/ref-glob.js';
 import { compileOtherRefGlob, otherRefPatternProblem, type RefGrants } from '../../hooks/ref-namespace.js';
 import type { Identity } from '../../app/types.js';
@@ -34,6 +34,7 @@ function parseRules<A extends string>(
   value: unknown,
   actions: readonly A[],
   at: string,
+  known: KnownNames | undefined,
 ): Rule<A>[] {
   if (value === undefined || value === null) return [];
   if (!isPlainObject(value)) throw new HookOptionsError(`${at}.${section}: a mapping of name patterns is required`);
@@ -50,7 +51,13 @@ function parseRules<A extends string>(
       if (list === undefined) continue;
       if (!Array.isArray(list)) throw new HookOptionsError(`${node}.${action}: a list of principals is required`);
       for (const [i, p] of list.entries()) {
-        if (!isHookPrincipal(p)) throw new HookOptionsError(`${node}.${action}[${i}]: ${JSON.stringify(p)} is not a principal (user, @group, $authenticated, $all, $anonymous, $local)`);
+        if (typeof p !== 'string') {
+          const kinds = 'user, @group, $authenticated, $all, $anonymous, $local';
+          throw new HookOptionsError(`${node}.${action}[${i}]: ${JSON.stringify(p)} is not a principal (${kinds})`);
+        }
+        // Validated like a grant: the same grammar, and an unknown user or group is an error.
+        const r = parsePrincipal(p, 'hook', known);
+        if (!r.ok) throw new HookOptionsError(`${node}.${action}[${i}]: ${r.problem}`);
       }
       allow[action] = Object.freeze([...(list as string[])]);
     }
@@ -156,9 +163,9 @@ function refusal(rule: Rule<string>, action: string, update: HookUpdate): HookVe
 export const createBranchProtectPlugin: HookPluginFactory = (options, ctx) => {
   const at = `${ctx.where}: ${ctx.name}`;
   assertKnownKeys(options, ['branches', 'tags', 'refs'], at);
-  const branches = parseRules('branches', options.branches, BRANCH_ACTIONS, at);
-  const tags = parseRules('tags', options.tags, TAG_ACTIONS, at);
-  const refs = parseRules('refs', options.refs, BRANCH_ACTIONS, at);
+  const branches = parseRules('branches', options.branches, BRANCH_ACTIONS, at, ctx.known);
+  const tags = parseRules('tags', options.tags, TAG_ACTIONS, at, ctx.known);
+  const refs = parseRules('refs', options.refs, BRANCH_ACTIONS, at, ctx.known);
   assertOrderKnown(branches, at);
   assertOrderKnown(tags, at);
   const plugin: HookPlugin = {

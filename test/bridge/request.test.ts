@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { HttpError } from '../../app/errors.js';
 import { parseBasicAuth } from '../../app/request/basic-auth.js';
 import { classify } from '../../app/request/classify.js';
-import { clientAddress, compileTrustedProxies, peerOf } from '../../app/request/client-address.js';
+import { clientAddress, peerOf } from '../../app/request/client-address.js';
+import { compileTrustedProxies } from '../../app/request/trusted-proxies.js';
 import { parseRepoName } from '../../app/request/repo-name.js';
 
 describe('parseRepoName accepts canonical names and strips one optional .git', () => {

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
-import { clientAddress, compileTrustedProxies, peerOf } from '../../app/request/client-address.js';
+import { clientAddress, peerOf } from '../../app/request/client-address.js';
+import { compileTrustedProxies } from '../../app/request/trusted-proxies.js';
 import type { Peer } from '../../app/types.js';
 import { FUZZ_ITERATIONS, forAll, fuzzBudget, fuzzRng, mutate, type Rng } from '../helpers/fuzz.js';
 

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hashKindOf, parseHtpasswd, userNameProblem, verifyPassword } from '../../app/identity/htpasswd-file.js';
+import { hashKindOf, parseHtpasswd, verifyPassword } from '../../app/identity/htpasswd-file.js';
+import { userNameProblem } from '../../app/principals.js';
 import { FUZZ_ITERATIONS, forAll, forAllAsync, fuzzBudget, fuzzRng, mutate, type Rng } from '../helpers/fuzz.js';
 
 /** Lines made by Apache's htpasswd (-m, -s, -d, -B -C 4), all for the password "pw". */

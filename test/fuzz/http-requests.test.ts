@@ -71,6 +71,7 @@ async function start(t: Parameters<typeof startGuarded>[0]): Promise<Guarded> {
     users: { ann: 'pw', ben: 'pw' },
     config: {
       brute_force: { max_failures: 100_000, window_seconds: 1 },
+      sidecar: { enabled: true },
       // 127.0.0.1 is not trusted for the header: a forged X-Remote-User must change nothing.
       authentication: [
         { plugin: 'remote-user', header: 'X-Remote-User', trusted_proxies: ['10.9.9.9/32'] },

@@ -99,7 +99,8 @@ describe('branch-protect', () => {
     ['an unknown action', { branches: { main: { write: ['ann'] } } }, /branches\."main": unknown key "write"/],
     ['a tag action on a branch', { branches: { main: { move: [] } } }, /unknown key "move"/],
     ['a string where a list belongs', { branches: { main: { push: 'ann' } } }, /main"\.push: a list of principals is required/],
-    ['a bad principal', { branches: { main: { push: ['$nobody'] } } }, /is not a principal/],
+    ['a bad principal', { branches: { main: { push: ['$nobody'] } } }, /unknown pseudo-principal "\$nobody"/],
+    ['a principal that is not a string', { branches: { main: { push: [7] } } }, /is not a principal/],
     ['a ref-prefixed pattern', { branches: { 'refs/heads/main': {} } }, /without refs\/heads/],
     ['a non-mapping rule', { tags: { 'v*': ['ann'] } }, /tags\."v\*": a mapping/],
     ['a refs pattern that is not a full ref name', { refs: { 'notes/*': {} } }, /refs\."notes\/\*": a full ref name pattern starting with refs\//],
@@ -204,6 +205,7 @@ describe('checkHookSettings (for gitward check)', () => {
       file,
       [
         'repo_root: ./repos',
+        'users: {ann: {}}',
         'repos:',
         '  .hooks:',
         '    branch-protect: {branches: {main: {push: [ann]}}}',
@@ -221,10 +223,10 @@ describe('checkHookSettings (for gitward check)', () => {
     );
     const { problems, warnings } = await checkHookSettings(await loadConfig(file));
     assert.equal(problems.length, 2, problems.join('\n'));
-    assert.equal(problems[0], `${file}:7: repos.web.hooks.branch-flow.flow: a list of at least two branch names is required`);
-    assert.equal(problems[1], `${file}:10: repos.web.site.git.hooks.branch-protect.branches."main": unknown key "pussh" (allowed: push, force, create, delete)`);
+    assert.equal(problems[0], `${file}:8: repos.web.hooks.branch-flow.flow: a list of at least two branch names is required`);
+    assert.equal(problems[1], `${file}:11: repos.web.site.git.hooks.branch-protect.branches."main": unknown key "pussh" (allowed: push, force, create, delete)`);
     assert.equal(warnings.length, 1, warnings.join('\n'));
-    assert.match(warnings[0] as string, /gitward\.yaml:13: branch-protect\.tags\."v\*": never applies: every tag it matches is matched first by "\*\*"/);
+    assert.match(warnings[0] as string, /gitward\.yaml:14: branch-protect\.tags\."v\*": never applies: every tag it matches is matched first by "\*\*"/);
   });
 
   it('reports a third-party hook plugin that cannot be loaded, on one line with the key path', async (t) => {

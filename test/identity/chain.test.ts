@@ -246,10 +246,14 @@ describe('the plugin loader', () => {
     await assert.rejects(createAuthChain(authConfig(dir, [{ plugin: 'htpasswd', file: 'none.htpasswd' }]), { logger: createNullLogger(), limiter: createBruteForceLimiter() }), /gitward\.yaml:10: .*cannot read htpasswd file/);
   });
 
-  it('rejects a remote-user plugin without trusted_proxies or with a bad entry', async (t) => {
+  it('trusts only the unix socket when trusted_proxies is not given, and rejects a bad entry', async (t) => {
     const dir = tempDir(t);
-    await assert.rejects(createAuthChain(authConfig(dir, [{ plugin: 'remote-user' }]), { logger: createNullLogger(), limiter: createBruteForceLimiter() }), /trusted_proxies" is required/);
-    await assert.rejects(createAuthChain(authConfig(dir, [{ plugin: 'remote-user', trusted_proxies: ['10.0.0.0/33'] }]), { logger: createNullLogger(), limiter: createBruteForceLimiter() }), /bad prefix length/);
+    const chain = await createAuthChain(authConfig(dir, [{ plugin: 'remote-user' }]), { logger: createNullLogger(), limiter: createBruteForceLimiter() });
+    t.after(() => chain.close());
+    assert.equal((await chain.identify(input({ headers: { 'x-remote-user': 'ann' }, peer: { kind: 'unix' } }))).kind, 'authenticated');
+    assert.equal((await chain.identify(input({ headers: { 'x-remote-user': 'ann' }, peer: { kind: 'ip', address: '127.0.0.1' } }))).kind, 'anonymous');
+    assert.deepEqual(chain.warnings(), []);
+    await assert.rejects(createAuthChain(authConfig(dir, [{ plugin: 'remote-user', trusted_proxies: ['10.0.0.0/33'] }]), { logger: createNullLogger(), limiter: createBruteForceLimiter() }), /"10\.0\.0\.0\/33" is not "unix"/);
   });
 
   it('turns a plugin answer of the wrong shape into a rejection', async (t) => {

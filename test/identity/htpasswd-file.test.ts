@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { hashKindOf, hashPassword, parseHtpasswd, userNameProblem, verifyPassword } from '../../app/identity/htpasswd-file.js';
+import { hashKindOf, hashPassword, parseHtpasswd, verifyPassword } from '../../app/identity/htpasswd-file.js';
+import { userNameProblem } from '../../app/principals.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);

@@ -16,7 +16,7 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { createMemoryAuditSink } from '../../app/audit/audit-log.js';
 import { createMemoryLogger } from '../../app/log/logger.js';
-import { createReloadingRuntime } from '../../app/reload.js';
+import { createReloadingRuntime, type ReloadingRuntime } from '../../app/reload.js';
 import { configureServer, createApp, listenOn } from '../../app/server.js';
 import type { AuditRecord } from '../../app/types.js';
 import { git, gitHttpBackendPath, type GitResult } from '../helpers/git.js';
@@ -47,6 +47,8 @@ export interface Guarded extends GitwardFiles {
   readonly origin: string;
   readonly port: number;
   readonly server: http.Server;
+  /** The reloading runtime: `reload('test')` after `writeConfig`. */
+  readonly runtime: ReloadingRuntime;
   readonly audit: { readonly records: AuditRecord[] };
   readonly logs: { readonly lines: Array<Record<string, unknown>> };
   /** The environment of every backend run so far, in order. */
@@ -98,6 +100,7 @@ export async function startGuarded(t: TestContext, options: GuardedOptions = {})
     origin,
     port,
     server,
+    runtime,
     audit,
     logs,
     runs() {

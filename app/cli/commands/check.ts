@@ -3,6 +3,9 @@ import { checkHookSettings } from '../../../hooks/check-hook-settings.js';
 import { branchProtectGrants } from '../../../plugins/hooks/branch-protect.js';
 import type { RepoNode } from '../../config/types.js';
 import { loadConfig } from '../../config/load.js';
+import { createBruteForceLimiter } from '../../identity/brute-force.js';
+import { createAuthChain } from '../../identity/chain.js';
+import { createNullLogger } from '../../log/logger.js';
 import { ConfigError, UsageError } from '../../errors.js';
 import { compilePolicy } from '../../policy/compile.js';
 import { listReposOnDisk } from '../../policy/list-repos.js';
@@ -14,7 +17,8 @@ const HELP = `usage: gitward check [--config FILE]
 
 Validates the config completely (and every hook plugin setting, by creating the plugin) and
 prints every problem as FILE:LINE: key.path: problem (exit 78). Prints warnings (settings that
-work but are almost surely wrong, such as a branch-protect rule that an earlier rule shadows) as
+work but are almost surely wrong or risky, such as a branch-protect rule that an earlier rule shadows,
+or a trusted-proxy list with TCP peers) as
 FILE:LINE: warning: key.path: problem, without failing. Then runs the config's tests: expectations, one PASS/FAIL line each (exit 1 if
 any fails), and prints a one-line summary (exit 0): users, groups, repos named in the tree and
 found on disk under repo_root, grants, tests. Before it, one line says which refs outside
@@ -54,7 +58,13 @@ export const check: Command = async (argv, io) => {
     const hookSettings = await checkHookSettings(config);
     if (hookSettings.problems.length > 0) throw new ConfigError(hookSettings.problems);
     policy = compilePolicy(config);
-    for (const w of hookSettings.warnings) io.stderr.write(`${asWarning(w)}\n`);
+    // Authentication plugins are created as `gitward serve` creates them: a plugin that fails to
+    // load fails here too, and each may warn about risky options (a TCP trust list).
+    const auth = await createAuthChain(config, { logger: createNullLogger(), limiter: createBruteForceLimiter() });
+    const authWarnings = auth.warnings();
+    auth.close();
+    const warnings = [...config.warnings, ...authWarnings, ...hookSettings.warnings];
+    for (const w of warnings) io.stderr.write(`${asWarning(w)}\n`);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     for (const p of err.problems) io.stderr.write(`${p}\n`);

@@ -4,7 +4,15 @@ import type { Readable, Writable } from 'node:stream';
 import { loadConfig } from '../../config/load.js';
 import { ConfigError, UsageError } from '../../errors.js';
 import { addUserLine, editHtpasswdFile, EditError, hasUser, removeUser, replaceUserHash } from '../../identity/htpasswd-edit.js';
-import { DEFAULT_BCRYPT_COST, hashPassword, MAX_BCRYPT_COST, MIN_BCRYPT_COST, parseHtpasswd, userNameProblem, verifyPassword } from '../../identity/htpasswd-file.js';
+import {
+  DEFAULT_BCRYPT_COST,
+  hashPassword,
+  MAX_BCRYPT_COST,
+  MIN_BCRYPT_COST,
+  parseHtpasswd,
+  verifyPassword,
+} from '../../identity/htpasswd-file.js';
+import { userNameProblem } from '../../principals.js';
 import { configPathFrom, parseArgs } from '../args.js';
 import { EXIT, type CliIO, type Command } from '../io.js';
 
