@@ -21,7 +21,8 @@ export interface ParsedArgs {
  */
 export function parseArgs(argv: readonly string[], spec: Readonly<Record<string, OptionSpec>>): ParsedArgs {
   try {
-    const { values, positionals } = parseArgv({ args: [...argv], options: { ...spec }, strict: true, allowPositionals: true });
+    const options = { ...spec };
+    const { values, positionals } = parseArgv({ args: [...argv], options, strict: true, allowPositionals: true });
     return { positionals, options: { ...values } as Record<string, string | boolean | undefined> };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

@@ -140,8 +140,9 @@ export function importGit4nginx(text: string, oldName: string, onDisk: readonly 
     if (type !== null) {
       const s = String(raw);
       notes.push(
-        `${at(n.line)}: ${what}: "${s}" is a YAML 1.1 ${type} for git4nginx (unless quoted there), which never equals ` +
-          `a user or group name, so it never matched; not imported — if it was quoted in ${oldName}, add "${s}" by hand`,
+        `${at(n.line)}: ${what}: "${s}" is a YAML 1.1 ${type} for git4nginx (unless quoted there), which never ` +
+          'equals a user or group name, so it never matched; not imported — ' +
+          `if it was quoted in ${oldName}, add "${s}" by hand`,
       );
       return null;
     }
@@ -218,16 +219,17 @@ export function importGit4nginx(text: string, oldName: string, onDisk: readonly 
           else entry.groups = gs;
         } else if (f.key === 'info' && f.value.kind === 'map') {
           for (const i of f.value.entries) {
-            if (i.value.kind === 'scalar') entry.info[String(i.key)] = i.value.value === null ? null : String(i.value.value);
+            if (i.value.kind !== 'scalar') continue;
+            entry.info[String(i.key)] = i.value.value === null ? null : String(i.value.value);
           }
         } else {
           noting({ user: name }, () =>
-            notes.push(`${at(f.line)}: users.${name}.${String(f.key)}: not imported (git4nginx users have groups and info)`),
+            notes.push(`${at(f.line)}: users.${name}.${String(f.key)}: not imported (users have groups and info)`),
           );
         }
       }
       if (userBroken) {
-        notes.push(`${at(e.line)}: users.${name}: git4nginx answers 500 to this user (its groups are not a list); not imported`);
+        notes.push(`${at(e.line)}: users.${name}: git4nginx answers 500 to this user (groups not a list); not imported`);
         continue;
       }
       users.set(name, entry);
@@ -366,7 +368,8 @@ export function importGit4nginx(text: string, oldName: string, onDisk: readonly 
             ? 'not a repo key (repo keys end in .git) and git4nginx reads two levels only'
             : segmentProblem(base);
         if (why) {
-          noting(target, () => notes.push(`${at(e.line)}: ${path}.${rname}: ${why}; not imported (gitward serves no such repo)`));
+          const text = `${at(e.line)}: ${path}.${rname}: ${why}; not imported (gitward serves no such repo)`;
+          noting(target, () => notes.push(text));
           continue;
         }
         const rg = grantsOf(e.value, `${path}.${rname}`, null);
@@ -501,7 +504,8 @@ export function importGit4nginx(text: string, oldName: string, onDisk: readonly 
                 // Fewer names in a push list is narrower: whatever git4nginx would not match is left out.
                 const names = namesOf(x, `${path}.branches.${String(b.key)}${x.key}`, group, true);
                 if (names === BROKEN) {
-                  notes.push(`${at(x.line)}: ${path}.branches.${String(b.key)}${x.key}: not a list of names; not imported`);
+                  const where = `${path}.branches.${String(b.key)}${x.key}`;
+                  notes.push(`${at(x.line)}: ${where}: not a list of names; not imported`);
                   continue;
                 }
                 for (const n of names) push.push(group ? (usedGroups.add(n), `@${n}`) : n);
@@ -532,8 +536,8 @@ export function importGit4nginx(text: string, oldName: string, onDisk: readonly 
       notes.push(
         topRepos.length > 0
           ? `${head}it was copied onto each top-level repo listed or found on disk (${topRepos.join(', ')}) where ` +
-              `that repo has no ${h.plugin} setting of its own; a top-level repo not listed does not get it — list it ` +
-              'under repos: with this setting'
+              `that repo has no ${h.plugin} setting of its own; a top-level repo not listed does not get it — ` +
+              'list it under repos: with this setting'
           : `${head}and no top-level repo is listed or found on disk, it was not imported — list each top-level ` +
               'repo under repos: with this setting',
       );
