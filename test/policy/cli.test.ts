@@ -291,3 +291,20 @@ test('access --ref: the branch rules decide a push of the ref, each naming its r
   assert.match(anyone.stdout, /\(no write access: every push is refused before the hooks run\)/);
   assert.match(anyone.stdout, /^push refs\/heads\/feature\/x: REFUSED$/m);
 });
+
+test('check warns about each repo the tree names that is not on disk, with file:line, and still passes', async (t) => {
+  const dir = setup(t);
+  fs.mkdirSync(path.join(dir, 'repos', 'web', 'site.git'), { recursive: true });
+  const r = await run(['check'], dir);
+  assert.equal(r.code, 0, r.stderr);
+  const file = path.join(dir, 'gitward.yaml');
+  const repos = path.join(dir, 'repos');
+  assert.equal(
+    r.stderr,
+    [
+      `${file}:14: warning: repos.web.secret.git: no repo at ${repos}/web/secret.git (gitward repo create web/secret makes it)`,
+      `${file}:15: warning: repos.pub.git: no repo at ${repos}/pub.git (gitward repo create pub makes it)`,
+      '',
+    ].join('\n'),
+  );
+});

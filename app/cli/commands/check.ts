@@ -1,6 +1,8 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { checkHookSettings } from '../../../hooks/check-hook-settings.js';
 import { loadConfig } from '../../config/load.js';
+import type { GitwardConfig, RepoNode } from '../../config/types.js';
 import { ConfigError, UsageError } from '../../errors.js';
 import { compilePolicy } from '../../policy/compile.js';
 import { listReposOnDisk } from '../../policy/list-repos.js';
@@ -13,7 +15,8 @@ const HELP = `usage: gitward check [--config FILE]
 Validates the config completely (and every hook plugin setting, by creating the plugin) and
 prints every problem as FILE:LINE: key.path: problem (exit 78). Prints warnings (settings that
 work but are almost surely wrong, such as a branch-protect rule that an earlier rule shadows) as
-FILE:LINE: warning: key.path: problem, without failing. Then runs the config's tests: expectations, one PASS/FAIL line each (exit 1 if
+FILE:LINE: warning: key.path: problem, without failing; so is a repo the tree names that is not
+on disk under repo_root. Then runs the config's tests: expectations, one PASS/FAIL line each (exit 1 if
 any fails), and prints a one-line summary (exit 0): users, groups, repos named in the tree and
 found on disk under repo_root, grants, tests.
 `;
@@ -22,6 +25,27 @@ found on disk under repo_root, grants, tests.
 function asWarning(message: string): string {
   const m = /^(.*?:\d+): /.exec(message);
   return m ? `${m[1]}: warning: ${message.slice(m[0].length)}` : `warning: ${message}`;
+}
+
+/**
+ * One line per repo the tree names that is not on disk under repo_root (a typo, or a repo not
+ * made yet): its grants and hooks apply to nothing. Nothing when repo_root itself is missing (the
+ * summary says so).
+ */
+function reposMissingOnDisk(config: GitwardConfig): string[] {
+  if (!fs.existsSync(config.repoRoot)) return [];
+  const out: { line: number; text: string }[] = [];
+  const stack: RepoNode[] = [config.repos];
+  while (stack.length > 0) {
+    const n = stack.pop() as RepoNode;
+    stack.push(...n.children.values());
+    const dir = path.join(config.repoRoot, `${n.path}.git`);
+    if (n.kind === 'repo' && !fs.existsSync(dir)) {
+      const text = `${n.where}: ${n.node}: no repo at ${dir} (gitward repo create ${n.path} makes it)`;
+      out.push({ line: Number(/:(\d+)$/.exec(n.where)?.[1] ?? 0), text });
+    }
+  }
+  return out.sort((a, b) => a.line - b.line).map((w) => w.text);
 }
 
 /** `gitward check`: validate the config, run its `tests:`, print a summary. */
@@ -41,6 +65,7 @@ export const check: Command = async (argv, io) => {
     if (hookSettings.problems.length > 0) throw new ConfigError(hookSettings.problems);
     policy = compilePolicy(config);
     for (const w of hookSettings.warnings) io.stderr.write(`${asWarning(w)}\n`);
+    for (const w of reposMissingOnDisk(config)) io.stderr.write(`${asWarning(w)}\n`);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     for (const p of err.problems) io.stderr.write(`${p}\n`);
