@@ -229,7 +229,7 @@ export function importGit4nginx(text: string, oldName: string, onDisk: readonly 
         }
       }
       if (userBroken) {
-        notes.push(`${at(e.line)}: users.${name}: git4nginx answers 500 to this user (groups not a list); not imported`);
+        notes.push(`${at(e.line)}: users.${name}: git4nginx answers 500 to this user (bad groups); not imported`);
         continue;
       }
       users.set(name, entry);

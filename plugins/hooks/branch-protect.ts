@@ -176,7 +176,8 @@ export const createBranchProtectPlugin: HookPluginFactory = (options, ctx) => {
     warnings: () => [...shadowedRules(branches, at), ...shadowedRules(tags, at)],
     ruleFor(update) {
       // The same lookup as check: the first rule of the ref's section whose pattern matches.
-      const rules: readonly Rule<string>[] = update.refType === 'branch' ? branches : update.refType === 'tag' ? tags : [];
+      const rules: readonly Rule<string>[] =
+        update.refType === 'branch' ? branches : update.refType === 'tag' ? tags : [];
       const rule = rules.find((r) => r.matches(update.name));
       return rule === undefined ? null : `${rule.section}."${rule.pattern}"`;
     },

@@ -22,7 +22,8 @@ member, by that group alone). Exit 0 allowed, 1 denied.
 --ref REF (a branch name, or a full ref such as refs/tags/v1) asks about pushing REF (write): the
 hook plugins in force for REPO are run as a push would run them, for every action (create,
 fast-forward push, force, delete; tags: create, move, delete), and each says the rule that
-decides; exit 0 when a fast-forward push (tags: creation) of REF is allowed. --matrix prints who can read (r) and write (w) which repo,
+decides; exit 0 when a fast-forward push (tags: creation) of REF is allowed.
+--matrix prints who can read (r) and write (w) which repo,
 in the tree or on disk; REPO-PREFIX keeps the repos at or below a project group or one repo, by
 whole path segments (web is web/site, not website; web/site.git is that repo only).
 `;
@@ -67,7 +68,13 @@ export const access: Command = async (argv, io) => {
   if (!parsed.ok) throw new UsageError(`bad repo name "${repoArg}": ${parsed.problem}`);
   const repo = parsed.repo;
   const anonymous = user === '$anonymous';
-  const kind = anonymous ? 'anonymous' : user === '$authenticated' ? 'authenticated' : user.startsWith('@') ? 'group' : 'user';
+  const kind: AskedKind = anonymous
+    ? 'anonymous'
+    : user === '$authenticated'
+      ? 'authenticated'
+      : user.startsWith('@')
+        ? 'group'
+        : 'user';
   if (kind === 'user' && (user === '' || user.startsWith('$'))) {
     throw new UsageError(`USER must be a user name, $anonymous, $authenticated or @group, got "${user}"`);
   }
@@ -81,7 +88,10 @@ export const access: Command = async (argv, io) => {
   out.push(`level: ${d.level}  (status ${d.status}${policy.hasRepo(repo) ? '' : `; ${repo} is not named in the tree: the nodes above it decide`})`);
   if (kind !== 'anonymous') {
     out.push(`groups: ${identity.groups.length > 0 ? identity.groups.map((g) => `@${g}`).join(' ') : '(none)'}`);
-    if (kind === 'user' && !policy.knownUsers().includes(user)) out.push(`note: ${user} is not in users: or any htpasswd file; only an identity header or plugin could name them`);
+    if (kind === 'user' && !policy.knownUsers().includes(user)) {
+      const note = 'only an identity header or plugin could name them';
+      out.push(`note: ${user} is not in users: or any htpasswd file; ${note}`);
+    }
   }
   const inForce = { read: [] as string[], write: [] as string[] };
   for (const [principal, grants] of policy.accessFor(repo).byPrincipal) {
@@ -103,15 +113,22 @@ export const access: Command = async (argv, io) => {
 };
 
 /** The identity asked about: a user, nobody, any authenticated user, or any member of a group. */
-function identityFor(policy: CompiledPolicy, kind: 'anonymous' | 'authenticated' | 'group' | 'user', user: string): Identity {
+/** Who `access` is asked about: a user, nobody, any authenticated user, or any member of a group. */
+type AskedKind = 'anonymous' | 'authenticated' | 'group' | 'user';
+
+function identityFor(policy: CompiledPolicy, kind: AskedKind, user: string): Identity {
   if (kind === 'anonymous') return resolveIdentity(policy, null, 'anonymous');
   if (kind === 'user') return resolveIdentity(policy, user, 'access');
   // Stand-ins that no grant or rule can name (they contain spaces): only groups and $authenticated match.
-  if (kind === 'authenticated') return Object.freeze({ user: 'any authenticated user', source: 'access', groups: [], info: {} });
+  if (kind === 'authenticated') {
+    return Object.freeze({ user: 'any authenticated user', source: 'access', groups: [], info: {} });
+  }
   const group = user.slice(1);
-  const known = policy.config.groups.has(group) || policy.knownUsers().some((u) => policy.groupsOfUser(u).includes(group));
+  const known =
+    policy.config.groups.has(group) || policy.knownUsers().some((u) => policy.groupsOfUser(u).includes(group));
   if (!known) throw new UsageError(`unknown group "${user}" (in neither groups: nor any user's groups)`);
-  return Object.freeze({ user: `a member of ${user}`, source: 'access', groups: policy.expandGroups([group]), info: {} });
+  const groups = policy.expandGroups([group]);
+  return Object.freeze({ user: `a member of ${user}`, source: 'access', groups, info: {} });
 }
 
 /** `main` → `refs/heads/main`; a full ref stays. git decides whether it is a valid ref name. */
@@ -132,14 +149,21 @@ async function fullRef(raw: string, env: Readonly<Record<string, string | undefi
 const MAIN_ACTION: Readonly<Record<string, string>> = { 'refs/heads/': 'push', 'refs/tags/': 'create' };
 
 /** Appends the branch rules' answers for `ref`; true when its main action is not refused. */
-function printRefRules(out: string[], ref: string, repo: string, ruled: readonly PluginExplanation[], canWrite: boolean): boolean {
+function printRefRules(
+  out: string[],
+  ref: string,
+  repo: string,
+  ruled: readonly PluginExplanation[],
+  canWrite: boolean,
+): boolean {
   const main = Object.entries(MAIN_ACTION).find(([prefix]) => ref.startsWith(prefix))?.[1] ?? 'update';
   out.push(`ref ${ref}: the hook plugins in force for ${repo}, in the order they run:`);
   if (!canWrite) out.push('  (no write access: every push is refused before the hooks run)');
   if (ruled.length === 0) out.push(`  (none: write access to ${repo} alone decides)`);
   let mainAllowed = true;
   for (const p of ruled) {
-    out.push(`  ${p.plugin} (${p.where}): ${p.rule === null ? 'no rule applies to this ref' : `rule ${p.rule} decides`}`);
+    const rule = p.rule === null ? 'no rule applies to this ref' : `rule ${p.rule} decides`;
+    out.push(`  ${p.plugin} (${p.where}): ${rule}`);
     for (const { action, outcome } of p.actions) {
       const text =
         outcome.kind === 'allowed'

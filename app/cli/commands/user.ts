@@ -133,7 +133,8 @@ async function filesFrom(
 function warnStillNamed(configFile: string, user: string, io: CliIO): void {
   const mentions = findNameMentions(fs.readFileSync(configFile, 'utf8'), user);
   if (mentions.length === 0) return;
-  io.stderr.write(`gitward user: warning: ${configFile} still names "${user}"; remove it there before the next reload:\n`);
+  const head = `gitward user: warning: ${configFile} still names "${user}"`;
+  io.stderr.write(`${head}; remove it there before the next reload:\n`);
   for (const m of mentions) io.stderr.write(`${configFile}:${m.line}: ${m.keyPath}\n`);
 }
 
