@@ -201,3 +201,22 @@ test('import-git4nginx: a folder deeper than group/repo.git on disk is cut off f
   assert.equal(may('ann', 'web/site', 'read'), true, text);
   assert.equal(may('ann', 'web/sub/deep', 'read'), false, text);
 });
+
+test('gitward import-git4nginx reads repo_root to find the top-level repos that the null key\'s grants reach', async (t) => {
+  const { PassThrough } = await import('node:stream');
+  const { runCli } = await import('../../app/cli/main.js');
+  const { tempDir } = await import('../helpers/tmp.js');
+  const dir = tempDir(t);
+  fs.mkdirSync(path.join(dir, 'srv', 'stray.git'), { recursive: true });
+  fs.mkdirSync(path.join(dir, 'srv', 'web', 'site.git'), { recursive: true });
+  const old = `repo_root: ${path.join(dir, 'srv')}\nauthentication: {plugin: lookup_groups, plugin_config: {users: {ann: {}}}}\nauthorisation:\n  null: {.read_users: [ann]}\n`;
+  fs.writeFileSync(path.join(dir, 'old.yaml'), old);
+  const stdout = new PassThrough();
+  let text = '';
+  stdout.setEncoding('utf8').on('data', (c: string) => (text += c));
+  const io = { stdout, stderr: new PassThrough(), stdin: new PassThrough(), env: {}, cwd: dir, isTTY: false, onSignal: () => undefined };
+  assert.equal(await runCli(['import-git4nginx', 'old.yaml'], io), 0);
+  const policy = compilePolicy(loadConfigText(text, '/etc/gitward/gitward.yaml'));
+  assert.equal(decide(policy, resolveIdentity(policy, 'ann', 't'), 'stray', 'read').allowed, true, text);
+  assert.equal(decide(policy, resolveIdentity(policy, 'ann', 't'), 'web/site', 'read').allowed, false, text);
+});
