@@ -68,7 +68,12 @@ export const serve: Command = async (argv, io) => {
   const runtime = await createReloadingRuntime(file, { logger, now: Date.now });
   const config = runtime.current().config;
   // Bind first: a busy port or socket is one line and EX_CONFIG before anything is started or made.
-  const server = http.createServer();
+  // Until the app is ready (workers, demo repo), a request that arrives is told to come back.
+  let handle: http.RequestListener = (_req, res) => {
+    res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '1' });
+    res.end('gitward is starting\n');
+  };
+  const server = http.createServer((req, res) => handle(req, res));
   configureServer(server, config.server);
   let address: string;
   try {
@@ -99,7 +104,7 @@ export const serve: Command = async (argv, io) => {
     runtime.close();
     return pool;
   }
-  server.on('request', createApp({ runtime, logger, audit, now: Date.now }, { backendPath, processEnv, pool }));
+  handle = createApp({ runtime, logger, audit, now: Date.now }, { backendPath, processEnv, pool });
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
