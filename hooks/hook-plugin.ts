@@ -57,6 +57,11 @@ export interface HookPlugin {
    * prints these; the dispatcher never asks, so the work done here costs a push nothing.
    */
   warnings?(): readonly string[];
+  /**
+   * Optional: the part of the options that decides `update` (the rule `check` consults, such as
+   * `branches."main"`), or null when none applies. `gitward access --ref` prints it; pushes never ask.
+   */
+  ruleFor?(update: HookUpdate): string | null;
 }
 
 /** Minimal structured log a hook plugin may write to. */

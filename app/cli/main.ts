@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { ConfigError, UsageError } from '../errors.js';
 import { EXIT, type CliIO, type Command } from './io.js';
 
@@ -13,8 +15,20 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
   doctor: { summary: 'check a deployment end to end: doctor URL', load: async () => (require('./commands/doctor.js') as typeof import('./commands/doctor.js')).doctor },
 };
 
+/** The version in the checkout's package.json (dist/app/cli → package.json). */
+export function gitwardVersion(): string {
+  const file = path.join(__dirname, '..', '..', '..', 'package.json');
+  const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string };
+  return pkg.version;
+}
+
 function usage(): string {
-  const lines = ['usage: gitward COMMAND [options] (each command takes --config FILE and --help)', '', 'commands:'];
+  const lines = [
+    'usage: gitward COMMAND [options] (each command takes --config FILE and --help)',
+    '       gitward --version',
+    '',
+    'commands:',
+  ];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(18)} ${c.summary}`);
   return lines.join('\n') + '\n';
 }
@@ -25,6 +39,10 @@ function usage(): string {
  */
 export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V') {
+    io.stdout.write(`gitward ${gitwardVersion()}\n`);
+    return EXIT.ok;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     (name === undefined ? io.stderr : io.stdout).write(usage());
     return name === undefined ? EXIT.usage : EXIT.ok;

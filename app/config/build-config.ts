@@ -404,6 +404,21 @@ function distance(a: string, b: string): number {
 // ---------------------------------------------------------------------------------------------
 // Sections
 
+/**
+ * Parses a `listen` value exactly as the config's `listen:` (for `gitward serve --listen`);
+ * relative socket paths resolve against `dir`. The address, or the problem in one line.
+ */
+export function parseListenValue(
+  value: string,
+  dir: string,
+): { ok: true; address: ListenAddress } | { ok: false; problem: string } {
+  const p = new Problems('--listen');
+  const address = parseListen(p, undefined, value, dir);
+  const first = p.list[0];
+  if (first === undefined) return { ok: true, address };
+  return { ok: false, problem: first.text.replace(/^--listen:1: listen: /, '') };
+}
+
 function parseListen(p: Problems, entry: YamlEntry | undefined, value: string, dir: string): ListenAddress {
   const line = entry?.line ?? 1;
   const fallback: ListenAddress = { kind: 'tcp', host: '127.0.0.1', port: 8080 };

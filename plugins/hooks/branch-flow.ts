@@ -42,6 +42,10 @@ export const createBranchFlowPlugin: HookPluginFactory = (options, ctx) => {
       if (await c.git.isAncestor(update.newSha, prevTip)) return ACCEPT;
       return reject(rule, `the new tip of ${update.name} is not on ${prev}; push it to ${prev} first (in an earlier push)`);
     },
+    ruleFor(update) {
+      const n = update.refType === 'branch' ? stages.indexOf(update.name) : -1;
+      return n <= 0 ? null : `flow ${stages[n - 1] as string} -> ${update.name}`;
+    },
   };
   return plugin;
 };

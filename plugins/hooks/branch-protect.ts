@@ -198,6 +198,16 @@ export const createBranchProtectPlugin: HookPluginFactory = (options, ctx) => {
     },
     governsRef: (ref) => refs.some((r) => r.matches(ref)),
     warnings: () => [...shadowedRules(branches, at), ...shadowedRules(tags, at), ...shadowedRules(refs, at)],
+    ruleFor(update) {
+      // The same lookup as check: the first rule of the ref's section whose pattern matches.
+      const rule =
+        update.refType === 'branch'
+          ? branches.find((r) => r.matches(update.name))
+          : update.refType === 'tag'
+            ? tags.find((r) => r.matches(update.name))
+            : refs.find((r) => r.matches(update.ref));
+      return rule === undefined ? null : `${rule.section}."${rule.pattern}"`;
+    },
   };
   return plugin;
 };

@@ -161,6 +161,42 @@ describe('gitward user', () => {
     assert.match(fs.readFileSync(path.join(dir, 'users.htpasswd'), 'utf8'), /^ann:/);
   });
 
+  it('delete of a user the config still names warns with every file:line, and anna is not ann', async (t) => {
+    const dir = tempDir(t);
+    fs.mkdirSync(path.join(dir, 'repos'));
+    fs.writeFileSync(path.join(dir, 'users.htpasswd'), `ann:${await hashPassword('a', 4)}\nanna:${await hashPassword('b', 4)}\n`);
+    const config = [
+      'repo_root: ./repos',
+      'authentication:',
+      '  - {plugin: htpasswd, file: users.htpasswd}',
+      'groups:',
+      '  eng: [ann, anna]',
+      'repos:',
+      '  web:',
+      '    .read: [anna]',
+      '    site.git: {.write: [ann]}',
+      'tests:',
+      '  - {user: ann, repo: web/site, can: write}',
+      '',
+    ].join('\n');
+    fs.writeFileSync(path.join(dir, 'gitward.yaml'), config);
+    const r = await gitward(['user', 'delete', 'ann', '--config', 'gitward.yaml'], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const file = path.join(dir, 'gitward.yaml');
+    assert.equal(
+      r.stderr,
+      [
+        `gitward user: warning: ${file} still names "ann"; remove it there before the next reload:`,
+        `${file}:5: groups.eng[0]`,
+        `${file}:9: repos.web.site.git.write[0]`,
+        `${file}:11: tests[0].user`,
+        '',
+      ].join('\n'),
+    );
+    const other = await gitward(['user', 'delete', 'anna', '--file', 'users.htpasswd'], { cwd: dir });
+    assert.equal(other.stderr, '', 'with --file there is no config to search');
+  });
+
   const errors: Array<[string, string[], string | undefined, number, RegExp]> = [
     ['a user name with ":"', ['add', 'a:b'], 'pw\n', 2, /cannot contain ":"/],
     ['an empty user name', ['add', ''], 'pw\n', 2, /cannot be empty/],

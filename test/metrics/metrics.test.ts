@@ -160,7 +160,8 @@ describe('GET /metrics', () => {
   it('metricsPeerAllowed: local is a unix peer or a loopback one without forwarding headers', () => {
     const cases: [readonly string[], Parameters<typeof metricsPeerAllowed>[1], Record<string, string>, boolean][] = [
       [['local'], { kind: 'unix' }, {}, true],
-      [['local'], { kind: 'unix' }, { 'x-forwarded-for': '1.2.3.4' }, true],
+      // A request a proxy passed on is never local, whatever its peer (isLocalDirectPeer).
+      [['local'], { kind: 'unix' }, { 'x-forwarded-for': '1.2.3.4' }, false],
       [['local'], { kind: 'ip', address: '127.0.0.1' }, {}, true],
       [['local'], { kind: 'ip', address: '127.8.9.10' }, {}, true],
       [['local'], { kind: 'ip', address: '::1' }, {}, true],
@@ -180,6 +181,6 @@ describe('GET /metrics', () => {
     fs.writeFileSync(gw.configFile, yaml.dump({ ...baseConfig(), metrics: { allow: ['local', 'everyone'] } }));
     assert.equal(await gw.reload(), false);
     const failure = gw.runtime.lastFailure();
-    assert.match(failure?.problems.join('\n') ?? '', /gitward\.yaml:\d+: metrics\.allow\[1\]: bad address "everyone"/);
+    assert.match(failure?.problems.join('\n') ?? '', /gitward\.yaml:\d+: metrics\.allow\[1\]: "everyone" is not "unix"/);
   });
 });

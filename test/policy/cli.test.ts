@@ -140,7 +140,19 @@ test('access: denied exits 1; the cut is in the trace; $anonymous works', async 
 
 test('access: usage errors exit 2', async (t) => {
   const dir = setup(t);
-  for (const argv of [['access'], ['access', 'ann'], ['access', 'ann', '../etc'], ['access', 'ann', 'web/site', 'owner'], ['access', '@eng', 'web/site']]) {
+  const usage = [
+    ['access'],
+    ['access', 'ann'],
+    ['access', 'ann', '../etc'],
+    ['access', 'ann', 'web/site', 'owner'],
+    ['access', '@nosuch', 'web/site'],
+    ['access', '$all', 'web/site'],
+    ['access', 'ann', 'web/site', '--ref', 'a..b'],
+    ['access', 'ann', 'web/site', 'read', '--ref', 'main'],
+    ['access', 'ann', 'web/site', '--nosuch'],
+    ['access', 'ann', 'web/site', '--ref'],
+  ];
+  for (const argv of usage) {
     const r = await run(argv, dir);
     assert.equal(r.code, 2, argv.join(' '));
   }
@@ -213,4 +225,87 @@ test('check: hook plugin settings are validated by the plugins themselves (exit 
   const r = await run(['check'], dir);
   assert.equal(r.code, 78, r.stdout + r.stderr);
   assert.match(r.stderr, /gitward\.yaml:12: repos\.web\.hooks\.branch-flow\.flow: a list of at least two branch names is required\n/);
+});
+
+const RULES = `repo_root: ./repos
+users:
+  ann: {groups: [eng]}
+  ben: {groups: [qa]}
+  rel: {groups: [release]}
+repos:
+  web:
+    .write: ["@eng", "@qa", "@release"]
+    .hooks:
+      branch-protect:
+        branches:
+          "main": {push: ["@release"], delete: [rel]}
+          "feature/**": {}
+        tags:
+          "v*": {create: ["@release"]}
+      branch-flow: {flow: [dev, main]}
+`;
+
+test('access --ref: the branch rules decide a push of the ref, each naming its rule (as gitolite access -s)', async (t) => {
+  const dir = setup(t, RULES);
+  const file = path.join(dir, 'gitward.yaml');
+  const ann = await run(['access', 'ann', 'web/site', '--ref', 'main'], dir);
+  assert.equal(ann.code, 1, ann.stdout + ann.stderr);
+  const tail = ann.stdout.slice(ann.stdout.indexOf('ref refs/heads/main'));
+  assert.equal(
+    tail,
+    [
+      'ref refs/heads/main: the hook plugins in force for web/site, in the order they run:',
+      `  branch-protect (${file}:10): rule branches."main" decides`,
+      '    create  REFUSED by branches."main".create: you may not create branch main',
+      '    push    REFUSED by branches."main".push: you may not push to branch main',
+      '    force   REFUSED by branches."main".force: you may not force-push (non-fast-forward) to branch main',
+      '    delete  REFUSED by branches."main".delete: you may not delete branch main',
+      `  branch-flow (${file}:16): rule flow dev -> main decides`,
+      '    create  allowed if the commits pushed pass flow dev -> main; else REFUSED: the new tip of main is not on dev; push it to dev first (in an earlier push)',
+      '    push    allowed if the commits pushed pass flow dev -> main; else REFUSED: the new tip of main is not on dev; push it to dev first (in an earlier push)',
+      '    force   allowed if the commits pushed pass flow dev -> main; else REFUSED: the new tip of main is not on dev; push it to dev first (in an earlier push)',
+      '    delete  allowed',
+      'push refs/heads/main: REFUSED',
+      '',
+    ].join('\n'),
+  );
+  // A group is asked about by membership alone: @release may push main, but only rel may delete it.
+  const release = await run(['access', '@release', 'web/site', '--ref', 'refs/heads/main'], dir);
+  assert.equal(release.code, 0, release.stdout);
+  assert.match(release.stdout, /^ALLOWED: a member of @release may write web\/site$/m);
+  assert.match(release.stdout, /^ {4}push {4}allowed$/m);
+  assert.match(release.stdout, /^ {4}delete {2}REFUSED by branches\."main"\.delete: you may not delete branch main$/m);
+  const rel = await run(['access', 'rel', 'web/site', '--ref', 'main'], dir);
+  assert.match(rel.stdout, /^ {4}delete {2}allowed$/m);
+  // A ref no rule names; a tag; and a principal with no write access at all.
+  const feature = await run(['access', 'ben', 'web/site', '--ref', 'feature/x'], dir);
+  assert.equal(feature.code, 0);
+  assert.match(feature.stdout, /branch-protect \(.*\): rule branches\."feature\/\*\*" decides\n {4}create {2}allowed\n {4}push {4}allowed\n {4}force {3}REFUSED/);
+  assert.match(feature.stdout, /branch-flow \(.*\): no rule applies to this ref/);
+  const tag = await run(['access', 'ann', 'web/site', '--ref', 'refs/tags/v1'], dir);
+  assert.equal(tag.code, 1);
+  assert.match(tag.stdout, /rule tags\."v\*" decides\n {4}create {2}REFUSED by tags\."v\*"\.create: you may not create tag v1\n {4}move/);
+  assert.match(tag.stdout, /^create refs\/tags\/v1: REFUSED$/m);
+  const anyone = await run(['access', '$authenticated', 'web/site', '--ref', 'feature/x'], dir);
+  assert.equal(anyone.code, 1);
+  assert.match(anyone.stdout, /^DENIED: repository web\/site not found, or any authenticated user may not read it$/m);
+  assert.match(anyone.stdout, /\(no write access: every push is refused before the hooks run\)/);
+  assert.match(anyone.stdout, /^push refs\/heads\/feature\/x: REFUSED$/m);
+});
+
+test('check warns about each repo the tree names that is not on disk, with file:line, and still passes', async (t) => {
+  const dir = setup(t);
+  fs.mkdirSync(path.join(dir, 'repos', 'web', 'site.git'), { recursive: true });
+  const r = await run(['check'], dir);
+  assert.equal(r.code, 0, r.stderr);
+  const file = path.join(dir, 'gitward.yaml');
+  const repos = path.join(dir, 'repos');
+  assert.equal(
+    r.stderr,
+    [
+      `${file}:14: warning: repos.web.secret.git: no repo at ${repos}/web/secret.git (gitward repo create web/secret makes it)`,
+      `${file}:15: warning: repos.pub.git: no repo at ${repos}/pub.git (gitward repo create pub makes it)`,
+      '',
+    ].join('\n'),
+  );
 });

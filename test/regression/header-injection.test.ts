@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { assertNoBackend, auditLines, send, sendRaw, startGuarded, type Guarded } from './harness.js';
+import { SERVER_GIT_ENV } from '../../app/git/server-git-env.js';
 
 const ADV = '/x.git/info/refs?service=git-upload-pack';
 /** Variables every run has; anything not in here or HTTP_* is an injected name. */
@@ -15,6 +16,7 @@ const BASE_VARS = new Set([
   'CONTENT_TYPE', 'CONTENT_LENGTH', 'GIT_PROJECT_ROOT', 'GIT_HTTP_EXPORT_ALL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL',
   'PATH', 'HOME', 'LANG', 'GIT_CONFIG_COUNT', 'GIT_CONFIG_KEY_0', 'GIT_CONFIG_VALUE_0', 'GIT_CONFIG_KEY_1', 'GIT_CONFIG_VALUE_1',
   'GIT_HTTP_MAX_REQUEST_BUFFER', 'GITWARD_CONFIG', 'GITWARD_USER', 'GITWARD_GROUPS', 'GITWARD_INFO', 'GITWARD_REPO', 'GITWARD_REQUEST_ID',
+  ...Object.keys(SERVER_GIT_ENV),
 ]);
 
 function envOf(body: Buffer): Record<string, string> {

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { checkHookSettings } from '../../../hooks/check-hook-settings.js';
 import { branchProtectGrants } from '../../../plugins/hooks/branch-protect.js';
-import type { RepoNode } from '../../config/types.js';
+import type { GitwardConfig, RepoNode } from '../../config/types.js';
 import { loadConfig } from '../../config/load.js';
 import { createBruteForceLimiter } from '../../identity/brute-force.js';
 import { createAuthChain } from '../../identity/chain.js';
@@ -18,8 +19,9 @@ const HELP = `usage: gitward check [--config FILE]
 Validates the config completely (and every hook plugin setting, by creating the plugin) and
 prints every problem as FILE:LINE: key.path: problem (exit 78). Prints warnings (settings that
 work but are almost surely wrong or risky, such as a branch-protect rule that an earlier rule shadows,
-or a trusted-proxy list with TCP peers) as
-FILE:LINE: warning: key.path: problem, without failing. Then runs the config's tests: expectations, one PASS/FAIL line each (exit 1 if
+or a trusted-proxy list with TCP peers) as FILE:LINE: warning: key.path: problem, without failing;
+so is a repo the tree names that is not on disk under repo_root. Then runs the config's tests:
+expectations, one PASS/FAIL line each (exit 1 if
 any fails), and prints a one-line summary (exit 0): users, groups, repos named in the tree and
 found on disk under repo_root, grants, tests. Before it, one line says which refs outside
 refs/heads/ and refs/tags/ pushes may change: none, unless a branch-protect refs rule grants them.
@@ -40,6 +42,27 @@ function grantedOtherRefs(node: RepoNode): string[] {
 function asWarning(message: string): string {
   const m = /^(.*?:\d+): /.exec(message);
   return m ? `${m[1]}: warning: ${message.slice(m[0].length)}` : `warning: ${message}`;
+}
+
+/**
+ * One line per repo the tree names that is not on disk under repo_root (a typo, or a repo not
+ * made yet): its grants and hooks apply to nothing. Nothing when repo_root itself is missing (the
+ * summary says so).
+ */
+function reposMissingOnDisk(config: GitwardConfig): string[] {
+  if (!fs.existsSync(config.repoRoot)) return [];
+  const out: { line: number; text: string }[] = [];
+  const stack: RepoNode[] = [config.repos];
+  while (stack.length > 0) {
+    const n = stack.pop() as RepoNode;
+    stack.push(...n.children.values());
+    const dir = path.join(config.repoRoot, `${n.path}.git`);
+    if (n.kind === 'repo' && !fs.existsSync(dir)) {
+      const text = `${n.where}: ${n.node}: no repo at ${dir} (gitward repo create ${n.path} makes it)`;
+      out.push({ line: Number(/:(\d+)$/.exec(n.where)?.[1] ?? 0), text });
+    }
+  }
+  return out.sort((a, b) => a.line - b.line).map((w) => w.text);
 }
 
 /** `gitward check`: validate the config, run its `tests:`, print a summary. */
@@ -65,6 +88,7 @@ export const check: Command = async (argv, io) => {
     auth.close();
     const warnings = [...config.warnings, ...authWarnings, ...hookSettings.warnings];
     for (const w of warnings) io.stderr.write(`${asWarning(w)}\n`);
+    for (const w of reposMissingOnDisk(config)) io.stderr.write(`${asWarning(w)}\n`);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     for (const p of err.problems) io.stderr.write(`${p}\n`);

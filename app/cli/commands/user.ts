@@ -13,6 +13,7 @@ import {
   verifyPassword,
 } from '../../identity/htpasswd-file.js';
 import { userNameProblem } from '../../principals.js';
+import { findNameMentions } from '../../config/name-mentions.js';
 import { configPathFrom, parseArgs } from '../args.js';
 import { EXIT, type CliIO, type Command } from '../io.js';
 
@@ -114,12 +115,15 @@ async function getPassword(io: CliIO, fromStdin: boolean, confirm: boolean): Pro
   return password;
 }
 
-/** The htpasswd file to edit: --file, else the first htpasswd plugin's file of the config. */
-async function fileFrom(options: Record<string, string | boolean | undefined>, io: CliIO): Promise<string> {
+/** The htpasswd file to edit (--file, else the first htpasswd plugin's file of the config) and that config. */
+async function filesFrom(
+  options: Record<string, string | boolean | undefined>,
+  io: CliIO,
+): Promise<{ file: string; config: string | null }> {
   if (typeof options.file === 'string') {
     if (options.config !== undefined) throw new UsageError('give --file or --config, not both');
     if (options.file === '') throw new UsageError('--file needs a path');
-    return path.resolve(io.cwd, options.file);
+    return { file: path.resolve(io.cwd, options.file), config: null };
   }
   const configFile = configPathFrom(options.config, io.env, io.cwd);
   const config = await loadConfig(configFile);
@@ -127,7 +131,19 @@ async function fileFrom(options: Record<string, string | boolean | undefined>, i
   if (!spec || typeof spec.options.file !== 'string') {
     throw new ConfigError([`${configFile}: authentication: no htpasswd plugin with a file; use --file`]);
   }
-  return path.resolve(config.dir, spec.options.file);
+  return { file: path.resolve(config.dir, spec.options.file), config: configFile };
+}
+
+/**
+ * After a delete: the places the config still names the user, so the admin can remove them (a
+ * grant naming a user no longer in users: or an htpasswd file makes the next reload fail).
+ */
+function warnStillNamed(configFile: string, user: string, io: CliIO): void {
+  const mentions = findNameMentions(fs.readFileSync(configFile, 'utf8'), user);
+  if (mentions.length === 0) return;
+  const head = `gitward user: warning: ${configFile} still names "${user}"`;
+  io.stderr.write(`${head}; remove it there before the next reload:\n`);
+  for (const m of mentions) io.stderr.write(`${configFile}:${m.line}: ${m.keyPath}\n`);
 }
 
 function costFrom(option: string | boolean | undefined): number {
@@ -176,7 +192,8 @@ export const user: Command = async (argv, io) => {
   if (fromStdin && (action === 'list' || action === 'delete')) throw new UsageError(`${action} needs no password`);
 
   try {
-    const file = await fileFrom(options, io);
+    const files = await filesFrom(options, io);
+    const file = files.file;
     const user = name as string;
     switch (action) {
       case 'list': {
@@ -203,6 +220,7 @@ export const user: Command = async (argv, io) => {
           return removeUser(text, user);
         });
         io.stdout.write(`deleted user "${user}" from ${file}\n`);
+        if (files.config !== null) warnStillNamed(files.config, user, io);
         return EXIT.ok;
       }
       case 'add':
