@@ -65,7 +65,7 @@ describe('the first start', () => {
     assert.equal(repoHooksState(repo, dispatcherPath()), 'installed');
     assert.deepEqual(fs.readdirSync(path.dirname(repo)), ['hello.git'], 'no .tmp repo beside it');
     const env = gitEnv(path.join(dir, 'home'));
-    assert.equal((await gitOk(['config', 'receive.denyDeletes'], { cwd: repo, env })).trim(), 'true', 'repo_defaults applied');
+    assert.equal((await gitOk(['config', 'receive.fsckObjects'], { cwd: repo, env })).trim(), 'true', 'repo create settings applied');
     const work = path.join(dir, 'work');
     await gitOk(['clone', '-q', repo, work], { cwd: dir, env });
     await gitOk(['commit', '-q', '--allow-empty', '-m', 'try'], { cwd: work, env });
