@@ -19,7 +19,7 @@ import { startClassic, startGitward, startShippedNginx, type Server } from './se
 import { BIG_FILE_THRESHOLD, DEFAULT_RUNS, removePushed, runSuite, type Measured, type Metric, type Target } from './suite.js';
 
 /** The benches, selectable by name on the command line. */
-const BENCHES = ['bridge', 'auth', 'nginx'] as const;
+const BENCHES = ['bridge', 'auth', 'nginx', 'runners'] as const;
 type BenchName = (typeof BENCHES)[number];
 
 /** Password of the bench user; its hash is bcrypt cost 10 as issue 3 asks. */
@@ -117,6 +117,7 @@ async function main(argv: readonly string[]): Promise<void> {
       if (b === 'bridge') out.push(...(await benchBridge(ctx)));
       if (b === 'auth') out.push(...(await benchAuth(ctx)));
       if (b === 'nginx') out.push(...(await benchNginx(ctx)));
+      if (b === 'runners') out.push(...(await benchRunners(ctx)));
       for (const stop of stops.splice(0).reverse()) await stop();
       removePushed(serverRoot);
     }
@@ -158,6 +159,37 @@ function row(label: string, cells: ReadonlyArray<Measured | undefined>, anchor: 
 
 function rssOf(m: Measured | undefined): string {
   return m?.rss ? fmtStats(m.rss as Stats, 'MB') : '–';
+}
+
+/**
+ * Issue 13: the spawn runner against the fcgiwrap pool, on 32 parallel small clones (and ls-remote
+ * v2 for the per-request cost), with the anchor and the floor; targets run A B B A in every run.
+ */
+async function benchRunners(c: Ctx): Promise<string[]> {
+  const anchor = track(c, await startClassic(path.join(c.work, 'anchor-runners'), { repoRoot: c.serverRoot }));
+  const open = '{.read: [$all], .write: [$all]}';
+  const gwS = track(c, await startGitward(path.join(c.work, 'gw-spawn'), gitwardYaml(c, '127.0.0.1:0', open, 'server: {backend_runner: spawn}')));
+  const gwP = track(c, await startGitward(path.join(c.work, 'gw-pool'), gitwardYaml(c, '127.0.0.1:0', open, 'server: {backend_runner: fcgiwrap}')));
+  const a: Target = { name: 'anchor', url: (r) => `${anchor.origin}/${r}.git`, pid: null };
+  const s: Target = { name: 'spawn', url: (r) => `${gwS.origin}/${r}.git`, pid: gwS.pid };
+  const p: Target = { name: 'pool', url: (r) => `${gwP.origin}/${r}.git`, pid: gwP.pid };
+  const f: Target = { name: 'file://', url: (r) => `file://${c.serverRoot}/${r}.git`, pid: null };
+  const metrics: Metric[] = ['ls-v2', 'parallel'];
+  // Same name twice: samples of both passes land in one figure; the order is A S P P S A.
+  const res = await runSuite([a, s, p, p, s, a, f], { metrics, clientDir: c.client, serverRoot: c.serverRoot, pushSource: c.pushSource, env: c.env, runs: c.runs, parallel: 32, log });
+  const get = (t: string, m: Metric) => res.get(t)?.get(m);
+  const rows = metrics.map((m) => {
+    const am = get('anchor', m);
+    const sm = get('spawn', m);
+    const pm = get('pool', m);
+    const ratioSP = sm && pm ? ratio(sm.time, pm.time) : 'n/a';
+    return [...row(LABELS[m], [am, sm, pm, get('file://', m)], am).slice(0, 7), ratioSP];
+  });
+  return [
+    '## Runners (issue 13): spawn vs the fcgiwrap pool, with the anchor (no auth, plain HTTP), order A S P P S A',
+    '',
+    table(['test', 'nginx+fcgiwrap (anchor)', 'gitward spawn', 'gitward fcgiwrap pool', '`file://` (floor)', 'spawn / anchor', 'pool / anchor', 'spawn / pool'], rows),
+  ];
 }
 
 async function benchBridge(c: Ctx): Promise<string[]> {
