@@ -6,6 +6,7 @@ import { ConfigError } from './errors.js';
 import { createBruteForceLimiter, type BruteForceLimiter } from './identity/brute-force.js';
 import { createAuthChain } from './identity/chain.js';
 import { compilePolicy } from './policy/compile.js';
+import type { GitwardConfig } from './config/types.js';
 import type { ReloadFailure, Runtime, RuntimeHolder } from './runtime.js';
 import type { Logger } from './types.js';
 
@@ -14,6 +15,24 @@ import type { Logger } from './types.js';
  * this are one reload.
  */
 export const RELOAD_DEBOUNCE_MS = 200;
+
+/**
+ * Settings that serve applies once, at start-up (the listening socket, the logger, the HTTP
+ * server's timeouts): a reload cannot change them. Each with its config key and how to read it.
+ */
+const STARTUP_ONLY: ReadonlyArray<readonly [string, (c: GitwardConfig) => unknown]> = [
+  ['listen', (c) => c.listen],
+  ['log.level', (c) => c.log.level],
+  ['log.format', (c) => c.log.format],
+  ['log.audit', (c) => c.log.audit],
+  ['server.headers_timeout_seconds', (c) => c.server.headersTimeoutSeconds],
+  ['server.idle_timeout_seconds', (c) => c.server.idleTimeoutSeconds],
+];
+
+/** The start-up-only settings (config keys) whose value in `next` differs from the one `started` applied. */
+export function startupOnlyChanges(started: GitwardConfig, next: GitwardConfig): string[] {
+  return STARTUP_ONLY.filter(([, get]) => JSON.stringify(get(started)) !== JSON.stringify(get(next))).map(([key]) => key);
+}
 
 /** What building a Runtime needs. */
 export interface RuntimeDeps {
@@ -45,6 +64,11 @@ export interface ReloadingRuntime extends RuntimeHolder {
   reload(reason: string): Promise<boolean>;
   /** Starts watching the config file's folder (debounced). */
   watch(): void;
+  /**
+   * Start-up-only settings (config keys) that the config in force sets differently from what the
+   * server applied at start: they take effect only after a restart. Empty when none.
+   */
+  restartRequired(): readonly string[];
   /** Stops watching and closes the auth chain in force. */
   close(): void;
 }
@@ -60,6 +84,8 @@ export interface ReloadingRuntime extends RuntimeHolder {
 export async function createReloadingRuntime(file: string, deps: RuntimeDeps): Promise<ReloadingRuntime> {
   const limiter = createBruteForceLimiter(deps.now);
   let current = await loadRuntime(file, deps, limiter);
+  const started = current.config;
+  let restartRequired: readonly string[] = [];
   let failure: ReloadFailure | null = null;
   let queue: Promise<boolean> = Promise.resolve(true);
   let watcher: fs.FSWatcher | null = null;
@@ -72,7 +98,8 @@ export async function createReloadingRuntime(file: string, deps: RuntimeDeps): P
     } catch (err) {
       const problems = err instanceof ConfigError ? [...err.problems] : [`${file}: ${err instanceof Error ? err.message : String(err)}`];
       failure = Object.freeze({ at: deps.now(), problems });
-      deps.logger.error('config.reload_failed', { reason, file, problems });
+      // The running policy is not the file's from here on, for reads and pushes alike: say which it is.
+      deps.logger.error('config.reload_failed', { reason, file, problems, configInForce: 'last-good', runningConfigSha256: current.config.hash });
       return false;
     }
     const previous = current;
@@ -80,12 +107,17 @@ export async function createReloadingRuntime(file: string, deps: RuntimeDeps): P
     failure = null;
     previous.auth.close();
     deps.logger.info('config.reloaded', { reason, file, configSha256: next.config.hash });
+    const changed = startupOnlyChanges(started, next.config);
+    // Said on every reload that leaves one different: a silent no-op is what this guards against.
+    if (changed.length > 0) deps.logger.warn('config.restart_required', { file, settings: changed });
+    restartRequired = Object.freeze(changed);
     return true;
   };
 
   const holder: ReloadingRuntime = {
     current: () => current,
     lastFailure: () => failure,
+    restartRequired: () => restartRequired,
     reload(reason) {
       queue = queue.then(() => doReload(reason));
       return queue;

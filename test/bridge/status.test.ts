@@ -172,7 +172,7 @@ describe('status codes of DESIGN.md §3 (proxy / standalone)', () => {
   it('an unexpected error is a 500 naming the request id, nothing internal', async (tt) => {
     const real = gw.runtime.current();
     const broken: Runtime = { ...real, auth: { ...real.auth, identify: () => Promise.reject(new Error('boom: secret detail')) } };
-    const holder: RuntimeHolder = { current: () => broken, lastFailure: () => null };
+    const holder: RuntimeHolder = { current: () => broken, lastFailure: () => null, restartRequired: () => [] };
     const logs = createMemoryLogger();
     const app = createApp({ runtime: holder, logger: logs, audit: createMemoryAuditSink(), now: Date.now }, { backendPath: await gitHttpBackendPath() });
     const server = http.createServer(app);
