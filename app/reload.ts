@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { checkHookSettings } from '../hooks/check-hook-settings.js';
+import { lastGoodDir, recordLastGood, sha256 } from '../hooks/last-good.js';
 import { loadConfig } from './config/load.js';
 import { ConfigError } from './errors.js';
 import { createBruteForceLimiter, type BruteForceLimiter } from './identity/brute-force.js';
@@ -38,6 +39,23 @@ export function startupOnlyChanges(started: GitwardConfig, next: GitwardConfig):
 export interface RuntimeDeps {
   readonly logger: Logger;
   readonly now: () => number;
+  /** Where the last good config text is recorded for the hooks (hooks/last-good.ts); default: lastGoodDir(). */
+  readonly lastGoodDir?: string | null;
+}
+
+/**
+ * Records the text of the config in force as the last good one, for the hooks of pushes made on
+ * the server while a broken edit is on disk. The file is read again; a text that changed meanwhile
+ * (not the one loaded) is not recorded.
+ */
+function recordInForce(config: GitwardConfig, deps: RuntimeDeps): void {
+  if (config.file === '') return;
+  try {
+    const text = fs.readFileSync(config.file, 'utf8');
+    if (sha256(text) === config.hash) recordLastGood(deps.lastGoodDir === undefined ? lastGoodDir() : deps.lastGoodDir, config.file, text);
+  } catch {
+    // Unreadable now: the next good load records it.
+  }
 }
 
 /**
@@ -85,6 +103,7 @@ export async function createReloadingRuntime(file: string, deps: RuntimeDeps): P
   const limiter = createBruteForceLimiter(deps.now);
   let current = await loadRuntime(file, deps, limiter);
   const started = current.config;
+  recordInForce(started, deps);
   let restartRequired: readonly string[] = [];
   let failure: ReloadFailure | null = null;
   let queue: Promise<boolean> = Promise.resolve(true);
@@ -106,6 +125,7 @@ export async function createReloadingRuntime(file: string, deps: RuntimeDeps): P
     current = next;
     failure = null;
     previous.auth.close();
+    recordInForce(next.config, deps);
     deps.logger.info('config.reloaded', { reason, file, configSha256: next.config.hash });
     const changed = startupOnlyChanges(started, next.config);
     // Said on every reload that leaves one different: a silent no-op is what this guards against.
