@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { checkHookSettings } from '../hooks/check-hook-settings.js';
-import { lastGoodDir, recordLastGood, sha256 } from '../hooks/last-good.js';
+import { lastGoodDir, recordLastGood, sha256 } from '../protocol/last-good.js';
 import { loadConfig } from './config/load.js';
 import { ConfigError } from './errors.js';
 import { createBruteForceLimiter, type BruteForceLimiter } from './identity/brute-force.js';

@@ -1,5 +1,4 @@
 import fsp from 'node:fs/promises';
-import type { BackendPool } from './backend/backend-process.js';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
@@ -23,8 +22,6 @@ export interface AppOptions {
   readonly backendPath?: string;
   /** PATH, HOME and LANG handed to git (default: a minimal PATH only). */
   readonly processEnv?: GitRouteOptions['processEnv'];
-  /** fcgiwrap workers for reads (server.backend_runner: fcgiwrap); default none: every request spawns. */
-  readonly pool?: BackendPool | null;
 }
 
 /** PATH used for git when the caller passes none: git and its helpers live here on Debian. */
@@ -70,7 +67,6 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): GitwardApp {
   const git = createGitHandler(deps, {
     backendPath: options.backendPath ?? DEFAULT_GIT_HTTP_BACKEND,
     processEnv: options.processEnv ?? { PATH: FALLBACK_PATH },
-    pool: options.pool ?? null,
   });
 
   const app: Express = express();

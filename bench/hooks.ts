@@ -25,7 +25,7 @@ import { dispatcherPath, installHooks } from '../app/cli/repo-admin.js';
 import { loadConfig } from '../app/config/load.js';
 import { compilePolicy } from '../app/policy/compile.js';
 import { resolveIdentity } from '../app/policy/identity.js';
-import { encodeHookPlan } from '../hooks/hook-plan.js';
+import { encodeHookPlan } from '../protocol/hook-protocol.js';
 import { parseRepoName } from '../app/request/repo-name.js';
 import { fmtStats, stats, table, timedOk } from './measure.js';
 

@@ -7,10 +7,9 @@
  * BCRYPT_COST): gitward with its htpasswd plugin, the anchor with nginx auth_basic.
  *
  *   node dist/bench/load.js [--seconds 60] [--clients 64] [--only gitward|anchor]
- *   node dist/bench/load.js --targets anchor,spawn,fcgiwrap,fcgiwrap,spawn,anchor
+ *   node dist/bench/load.js --targets anchor,gitward,gitward,anchor
  *
- * `--targets` runs the listed targets in that order (A B B A: the machine's drift hits all alike);
- * `spawn` and `fcgiwrap` are gitward with that `server.backend_runner`, `gitward` is its default.
+ * `--targets` runs the listed targets in that order (A B B A: the machine's drift hits all alike).
  *
  * After each run it checks, and exits 1 when one fails:
  * - zero 5xx in nginx's access log (and, for gitward, in its audit log);
@@ -81,8 +80,8 @@ interface RunReport {
   readonly fds: string;
 }
 
-type TargetName = 'anchor' | 'gitward' | 'spawn' | 'fcgiwrap';
-const TARGET_NAMES: readonly TargetName[] = ['anchor', 'gitward', 'spawn', 'fcgiwrap'];
+type TargetName = 'anchor' | 'gitward';
+const TARGET_NAMES: readonly TargetName[] = ['anchor', 'gitward'];
 
 function parseArgs(argv: readonly string[]): { seconds: number; clients: number; targets: TargetName[] } {
   const out = { seconds: 60, clients: 64, only: null as string | null, targets: null as TargetName[] | null };
@@ -331,7 +330,6 @@ async function main(): Promise<void> {
         `repos: {.read: [${USER}], .write: [${USER}]}`,
         // The race branch is fast-forward only (the default), so an accepted commit can never vanish.
         `log: {level: info, format: json, audit: ${audit}}`,
-        target === 'gitward' ? '' : `server: {backend_runner: ${target}}`,
         '',
       ].join('\n');
       const gw = await startGitward(dir, yaml);
@@ -351,7 +349,7 @@ async function main(): Promise<void> {
       await gitOk(['ls-remote', url(repos[0] as string)], base, env);
       const othersBefore = openFds(pid).filter((f) => !f.target.startsWith('socket:'));
       const fdsBefore = socketsBefore + othersBefore.length;
-      const label = `gitward${target === 'gitward' ? '' : ` ${target}`} (nginx proxy mode, TLS)`;
+      const label = 'gitward (nginx proxy mode, TLS)';
       log(`load: ${label} …`);
       const { report, problems } = await runLoad(label, { ...args, url, repos, repoRoot, clientDir, env, accessLog: path.join(nginxDir, 'access.log'), audit, gitwardPid: pid });
       const peak = (memoryKiB(pid)?.peak ?? 0) / 1024;
@@ -360,7 +358,6 @@ async function main(): Promise<void> {
       await nginx.stop();
       let fdsAfter = openFds(pid).length;
       try {
-        // Its idle fcgiwrap workers (server.backend_runner: auto) belong to it; anything below them does not.
         await waitFor(() => backendsOf(pid).length === 0, 'gitward has no backend left', SETTLE_BOUND_MS, () => describeProcs(backendsOf(pid)));
         await waitFor(
           () => (fdsAfter = openFds(pid).length) <= fdsBefore,

@@ -5,7 +5,7 @@ import type { GitwardConfig } from '../app/config/types.js';
 import { ConfigError } from '../app/errors.js';
 import type { DispatchIO } from './dispatch.js';
 import type { HookLog } from './hook-log.js';
-import { lastGoodDir, readLastGood, recordLastGood, sha256 } from './last-good.js';
+import { lastGoodDir, readLastGood, recordLastGood, sha256 } from '../protocol/last-good.js';
 
 /**
  * The config at `file`, parsed and validated completely (the loader, js-yaml included, is required

@@ -4,7 +4,7 @@ import type { Identity } from '../app/types.js';
 import type { DispatchIO } from './dispatch.js';
 import { loadHookConfig, repoNameFrom } from './hook-config.js';
 import type { HookLog } from './hook-log.js';
-import { parseHookPlan } from './hook-plan.js';
+import { parseHookPlan } from '../protocol/hook-protocol.js';
 import type { HookUpdate, RepoReader } from './hook-plugin.js';
 import { loadHookPlugins } from './load-hook-plugins.js';
 import { isHttpPush } from './push-origin.js';

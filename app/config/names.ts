@@ -1,4 +1,3 @@
-import { BUILTIN_HOOK_PLUGINS } from '../../plugins/registry.js';
 import { GIT_SUFFIX, MAX_REPO_NAME_BYTES, REPO_NAME_SEGMENT } from '../request/repo-name.js';
 
 /** One path segment of a repo or group name: the grammar of URL repo names (DESIGN.md §2). */
@@ -13,8 +12,15 @@ export { GIT_SUFFIX };
 /** The pseudo-principals; any other `$name` is a mistake. */
 export const PSEUDO_PRINCIPALS: ReadonlySet<string> = new Set(['$anonymous', '$authenticated', '$all']);
 
-/** The hook plugins gitward ships (plugins/registry.ts); others are named in `hooks.plugins`. */
-export const BUILTIN_HOOK_PLUGIN_NAMES: readonly string[] = Object.freeze(Object.keys(BUILTIN_HOOK_PLUGINS).sort());
+/** The names of the hook plugins gitward ships, sorted; others are named in `hooks.plugins`. */
+const BUILTIN_HOOK_NAMES = ['branch-flow', 'branch-protect'] as const;
+/** A built-in hook plugin's name: plugins/registry.ts must have exactly these (its type says so). */
+export type BuiltinHookPluginName = (typeof BUILTIN_HOOK_NAMES)[number];
+/**
+ * The hook plugins gitward ships. A list here rather than the registry's keys: config validation
+ * does not import the plugin registry (ARCHITECTURE.md, dependency rules).
+ */
+export const BUILTIN_HOOK_PLUGIN_NAMES: readonly string[] = Object.freeze([...BUILTIN_HOOK_NAMES]);
 
 /**
  * Why `segment` is not a valid repo or group name segment, or null when it is.

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createReloadingRuntime } from '../../app/reload.js';
-import { readLastGood, sha256 } from '../../hooks/last-good.js';
+import { readLastGood, sha256 } from '../../protocol/last-good.js';
 import { createMemoryLogger } from '../../app/log/logger.js';
 import { CONFIG, createPushFixture, gitwardLines } from '../hooks/push-fixture.js';
 

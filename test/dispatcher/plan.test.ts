@@ -1,5 +1,5 @@
 /**
- * GITWARD_HOOK_PLAN (hooks/hook-plan.ts): what gitward hands pre-receive so it does not parse the
+ * GITWARD_HOOK_PLAN (protocol/hook-protocol.ts): what gitward hands pre-receive so it does not parse the
  * config again; and hookSettingsInTree, the pre-receive's own way to the same settings without
  * compiling the whole policy.
  */
@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { loadConfig, loadConfigText } from '../../app/config/load.js';
 import { compilePolicy } from '../../app/policy/compile.js';
 import { hookSettingsFor, hookSettingsInTree } from '../../app/policy/hook-settings.js';
-import { encodeHookPlan, MAX_HOOK_PLAN_BYTES, parseHookPlan } from '../../hooks/hook-plan.js';
+import { encodeHookPlan, MAX_HOOK_PLAN_BYTES, parseHookPlan } from '../../protocol/hook-protocol.js';
 import { CONFIG, createPushFixture, gitwardLines, type PushFixture } from '../hooks/push-fixture.js';
 
 const FIXTURES = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'config');

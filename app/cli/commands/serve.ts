@@ -1,16 +1,12 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { createAuditSink } from '../../audit/audit-log.js';
-import { FcgiwrapPool, findFcgiwrap } from '../../backend/fcgiwrap-pool.js';
 import { findGitHttpBackend } from '../../backend/locate.js';
 import { loadConfig } from '../../config/load.js';
-import type { GitwardConfig } from '../../config/types.js';
 import { createLogger } from '../../log/logger.js';
-import { createReloadingRuntime } from '../../reload.js';
-import { configureServer, createApp, listenOn, shutdownServer } from '../../server.js';
-import type { Logger } from '../../types.js';
+import { startGitwardServer, type ComposedServer } from '../../compose.js';
+import { shutdownServer } from '../../server.js';
 import { configPathFrom, parseArgs } from '../args.js';
 import { EXIT, type CliIO, type Command } from '../io.js';
 
@@ -51,20 +47,17 @@ export const serve: Command = async (argv, io) => {
   const first = await loadConfig(file);
   const logger = createLogger({ level: first.log.level, format: first.log.format, stream: io.stderr });
   if (embedded) await seedDemoRepo(first.repoRoot, processEnv);
-  const runtime = await createReloadingRuntime(file, { logger, now: Date.now });
-  const config = runtime.current().config;
-  const audit = createAuditSink(config.log.audit === null ? { kind: 'stream', stream: io.stdout } : { kind: 'file', path: config.log.audit });
+  const audit = createAuditSink(first.log.audit === null ? { kind: 'stream', stream: io.stdout } : { kind: 'file', path: first.log.audit });
   const backendPath = await findGitHttpBackend(processEnv.PATH);
-  const pool = await startBackendPool(config, file, backendPath, logger, io);
-  if (typeof pool === 'number') {
+  let composed: ComposedServer;
+  try {
+    composed = await startGitwardServer({ configFile: file, logger, audit, backendPath, processEnv });
+  } catch (err) {
     await audit.close();
-    runtime.close();
-    return pool;
+    throw err;
   }
-  const app = createApp({ runtime, logger, audit, now: Date.now }, { backendPath, processEnv, pool });
-  const server = http.createServer(app);
-  configureServer(server, config.server);
-  const address = await listenOn(server, config.listen);
+  const { runtime, server, address } = composed;
+  const config = runtime.current().config;
   logger.info('server.listening', { address, config: file, configSha256: config.hash });
   if (embedded && config.listen.kind === 'tcp') {
     io.stderr.write(`\ngitward is running. Try:\n\n  git clone http://demo:demo@${address}/${DEMO_REPO}.git\n\n`);
@@ -80,7 +73,6 @@ export const serve: Command = async (argv, io) => {
       logger.info('server.stopping', { signal, graceMs });
       void shutdownServer(server, graceMs).then(async (clean) => {
         runtime.close();
-        await pool?.close();
         logger.info('server.stopped', { clean });
         await audit.close();
         resolve(EXIT.ok);
@@ -122,46 +114,4 @@ async function seedDemoRepo(repoRoot: string, env: { PATH: string; HOME?: string
   const commit = await run([gd, 'commit-tree', tree, '-m', 'Initial commit']);
   await run([gd, 'update-ref', 'refs/heads/main', commit]);
   fs.renameSync(tmp, dir);
-}
-
-/**
- * The fcgiwrap workers that `server.backend_runner` asks for, or null when reads spawn. `fcgiwrap`
- * fails closed (exit 78 without fcgiwrap, 1 when the workers cannot start); `auto` uses fcgiwrap
- * when it is installed and falls back to spawn, with a warning, when its workers cannot start.
- * Returns the exit code on failure.
- */
-async function startBackendPool(
-  config: GitwardConfig,
-  file: string,
-  backendPath: string,
-  logger: Logger,
-  io: CliIO,
-): Promise<FcgiwrapPool | null | number> {
-  const { backendRunner, fcgiwrapPath, fcgiwrapWorkers } = config.server;
-  if (backendRunner === 'spawn') {
-    logger.info('backend.runner', { runner: 'spawn', reason: 'server.backend_runner: spawn' });
-    return null;
-  }
-  const fcgiwrap = findFcgiwrap(fcgiwrapPath);
-  if (fcgiwrap === null) {
-    if (backendRunner === 'auto') {
-      logger.info('backend.runner', { runner: 'spawn', reason: `${fcgiwrapPath} is not installed` });
-      return null;
-    }
-    io.stderr.write(`gitward serve: ${file}: server.backend_runner: fcgiwrap, but ${fcgiwrapPath} is not an executable (apt-get install fcgiwrap, or set server.fcgiwrap_path)\n`);
-    return EXIT.config;
-  }
-  try {
-    const pool = await FcgiwrapPool.start({ fcgiwrapPath: fcgiwrap, backendPath, size: fcgiwrapWorkers, logger });
-    logger.info('backend.runner', { runner: 'fcgiwrap', reason: `server.backend_runner: ${backendRunner}`, workers: fcgiwrapWorkers });
-    return pool;
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    if (backendRunner === 'auto') {
-      logger.warn('backend.runner', { runner: 'spawn', reason: `the fcgiwrap workers could not start: ${message}` });
-      return null;
-    }
-    io.stderr.write(`gitward serve: cannot start the fcgiwrap workers: ${message}\n`);
-    return EXIT.failed;
-  }
 }
