@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parseRepoName } from '../app/request/repo-name.js';
 import type { GitwardConfig } from '../app/config/types.js';
 import { ConfigError } from '../app/errors.js';
-import type { DispatchIO } from './dispatch.js';
+import type { DispatchIO } from './dispatch-io.js';
 import type { HookLog } from './hook-log.js';
 import { lastGoodDir, readLastGood, recordLastGood, sha256 } from '../protocol/last-good.js';
 

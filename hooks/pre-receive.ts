@@ -1,7 +1,7 @@
 import type { CompiledPolicy, GitwardConfig, HookPluginSetting, HooksSettings } from '../app/config/types.js';
 import { hookSettingsInTree } from '../app/policy/hook-settings.js';
 import type { Identity } from '../app/types.js';
-import type { DispatchIO } from './dispatch.js';
+import type { DispatchIO } from './dispatch-io.js';
 import { loadHookConfig, repoNameFrom } from './hook-config.js';
 import type { HookLog } from './hook-log.js';
 import { parseHookPlan } from '../protocol/hook-protocol.js';
