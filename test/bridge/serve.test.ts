@@ -5,6 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import yaml from 'js-yaml';
 import { spawnGitward } from '../helpers/server.js';
 import { gitOk } from './git-run.js';
 
@@ -102,7 +103,9 @@ describe('gitward serve (a real child process)', () => {
     const before = (await (await fetch(`${gw.origin}/healthz`)).json()) as { restartRequired: string[] };
     assert.deepEqual(before.restartRequired, []);
     // One start-up-only setting of each kind (logger, HTTP server), and a live one (realm) beside them.
-    gw.writeConfig({ repos: { 'x.git': { '.read': ['$all'] } }, realm: 'changed', log: { level: 'warn', format: 'json', audit: null }, server: { idle_timeout_seconds: 77 } });
+    const started = fs.readFileSync(gw.configFile, 'utf8');
+    const edited = yaml.load(started) as Record<string, unknown>;
+    fs.writeFileSync(gw.configFile, yaml.dump({ ...edited, realm: 'changed', log: { level: 'warn', format: 'json', audit: null }, server: { idle_timeout_seconds: 77 } }));
     gw.child.kill('SIGHUP');
     const line = await gw.waitForLog('config.restart_required');
     assert.deepEqual(line.settings, ['log.level', 'server.idle_timeout_seconds']);
@@ -110,7 +113,7 @@ describe('gitward serve (a real child process)', () => {
     assert.deepEqual(after.restartRequired, ['log.level', 'server.idle_timeout_seconds']);
     assert.equal(after.ok, true, 'the new config is in force for everything else');
     // Back to what the server started with: nothing is pending any more.
-    gw.writeConfig({ repos: { 'x.git': { '.read': ['$all'] } } });
+    fs.writeFileSync(gw.configFile, started);
     gw.child.kill('SIGHUP');
     await gw.waitForLog('config.reloaded', (l) => l.configSha256 === crypto.createHash('sha256').update(fs.readFileSync(gw.configFile)).digest('hex'));
     const reverted = (await (await fetch(`${gw.origin}/healthz`)).json()) as { restartRequired: string[] };
