@@ -78,7 +78,7 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
-/** An authentication plugin instance (DESIGN.md §6). */
+/** An authentication plugin instance (ARCHITECTURE.md §6). */
 export interface AuthPlugin {
   readonly name: string;
   authenticate(input: AuthInput): Promise<AuthResult>;
@@ -124,7 +124,7 @@ export type Decision =
       readonly trace: readonly TraceStep[];
     };
 
-/** One audit line per request, written when the response closes (DESIGN.md §2). */
+/** One audit line per request, written when the response closes (ARCHITECTURE.md §2). */
 export interface AuditRecord {
   readonly time: string;
   readonly requestId: string;

@@ -1,6 +1,6 @@
 import type { GitRequest, Identity } from '../types.js';
 
-/** What the full environment of git-http-backend is built from (DESIGN.md §5). */
+/** What the full environment of git-http-backend is built from (ARCHITECTURE.md §5). */
 export interface BackendEnvInput {
   /** The CGI meta-variables from `buildCgiEnv`. */
   readonly cgi: Readonly<Record<string, string>>;

@@ -1,6 +1,6 @@
 import { GIT_SUFFIX, MAX_REPO_NAME_BYTES, REPO_NAME_SEGMENT } from '../request/repo-name.js';
 
-/** One path segment of a repo or group name: the grammar of URL repo names (DESIGN.md §2). */
+/** One path segment of a repo or group name: the grammar of URL repo names (ARCHITECTURE.md §2). */
 export const NAME_SEGMENT = REPO_NAME_SEGMENT;
 
 /** Longest repo path accepted, in bytes: the same limit as URL repo names. */
@@ -18,7 +18,7 @@ const BUILTIN_HOOK_NAMES = ['branch-flow', 'branch-protect'] as const;
 export type BuiltinHookPluginName = (typeof BUILTIN_HOOK_NAMES)[number];
 /**
  * The hook plugins gitward ships. A list here rather than the registry's keys: config validation
- * does not import the plugin registry (ARCHITECTURE.md, dependency rules).
+ * does not import the plugin registry (ARCHITECTURE.md §8).
  */
 export const BUILTIN_HOOK_PLUGIN_NAMES: readonly string[] = Object.freeze([...BUILTIN_HOOK_NAMES]);
 
