@@ -33,8 +33,11 @@ import { tempDir } from './tmp.js';
 
 /** Cheapest bcrypt cost: tests check behaviour, not hash strength. */
 const TEST_BCRYPT_COST = 4;
-/** How long to wait for a spawned server to say it listens. */
-const SPAWN_READY_TIMEOUT_MS = 20_000;
+/**
+ * Safety net only: the wait ends on the `server.listening` line (or the child's exit). Generous,
+ * because a cold Node start took over 20 s on this machine while eight engineers' suites ran on it.
+ */
+const SPAWN_READY_TIMEOUT_MS = 120_000;
 
 /** What a test asks for. Everything is optional. */
 export interface GitwardOptions {
