@@ -82,7 +82,7 @@ interface CheckSetup {
 }
 
 /**
- * The setup from `GITWARD_HOOK_PLAN` (hooks/hook-plan.ts): the policy gitward is running, which
+ * The setup from `GITWARD_HOOK_PLAN` (protocol/hook-protocol.ts): the policy gitward is running, which
  * judges the push whatever the config file holds now (a broken edit keeps gitward's last good
  * policy for pushes as for reads; a good edit is gitward's to reload). Used when it is for this
  * repo and the environment names the pusher's groups and info; null otherwise (with the reason

@@ -13,7 +13,7 @@ export interface BackendEnvInput {
   readonly requestId: string;
   /** GITWARD_LOG_DIR, for pushes; null otherwise. */
   readonly logDir: string | null;
-  /** GITWARD_HOOK_PLAN (hooks/hook-plan.ts), for pushes; null or absent otherwise. */
+  /** GITWARD_HOOK_PLAN (protocol/hook-protocol.ts), for pushes; null or absent otherwise. */
   readonly hookPlan?: string | null;
   /** PATH, HOME and LANG of gitward's own environment, passed in explicitly. */
   readonly processEnv: Readonly<{ PATH?: string | undefined; HOME?: string | undefined; LANG?: string | undefined }>;
