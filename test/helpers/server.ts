@@ -297,9 +297,12 @@ export async function spawnServe(t: Pick<TestContext, 'after'>, files: GitwardFi
  * its `server.listening` line.
  */
 export async function spawnGitward(t: Pick<TestContext, 'after'>, options: GitwardOptions = {}): Promise<SpawnedGitward> {
-  const port = await freePort();
-  const files = await prepareGitwardFiles(t, { ...options, config: { listen: `127.0.0.1:${port}`, ...options.config } });
+  // Port 0 in the config, the port read back from the server's own `server.listening` line.
+  const files = await prepareGitwardFiles(t, options);
   const served = await spawnServe(t, files);
+  const listening = await served.waitForLog('server.listening');
+  const port = Number(/:(\d+)$/.exec(String(listening.address))?.[1]);
+  if (!(port > 0)) throw new Error(`server.listening has no TCP port: ${JSON.stringify(listening)}`);
   const origin = `http://127.0.0.1:${port}`;
   return { ...files, ...served, origin, port, url: urlFor(origin) };
 }
