@@ -1,11 +1,9 @@
 import type { RuntimeHolder } from './runtime.js';
 import type { Metrics } from './metrics/metrics.js';
-import type { AuditRecord, Logger } from './types.js';
+import type { AuditSink, Logger } from './types.js';
 
-/** Where audit records go: one JSON line each, written when the response closes. */
-export interface AuditSink {
-  write(record: AuditRecord): void;
-}
+// Defined with the record it carries (a leaf), so the audit stage need not import this module.
+export type { AuditSink } from './types.js';
 
 /** What `createApp` and every route handler receive; nothing else is global. */
 export interface AppDeps {

@@ -1,11 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { checkHookSettings } from '../hooks/check-hook-settings.js';
+import { lastGoodDir, recordLastGood, sha256 } from '../protocol/last-good.js';
 import { loadConfig } from './config/load.js';
 import { ConfigError } from './errors.js';
 import { createBruteForceLimiter, type BruteForceLimiter } from './identity/brute-force.js';
 import { createAuthChain } from './identity/chain.js';
 import { compilePolicy } from './policy/compile.js';
+import type { GitwardConfig } from './config/types.js';
 import type { ReloadFailure, Runtime, RuntimeHolder } from './runtime.js';
 import type { Logger } from './types.js';
 
@@ -15,10 +17,45 @@ import type { Logger } from './types.js';
  */
 export const RELOAD_DEBOUNCE_MS = 200;
 
+/**
+ * Settings that serve applies once, at start-up (the listening socket, the logger, the HTTP
+ * server's timeouts): a reload cannot change them. Each with its config key and how to read it.
+ */
+const STARTUP_ONLY: ReadonlyArray<readonly [string, (c: GitwardConfig) => unknown]> = [
+  ['listen', (c) => c.listen],
+  ['log.level', (c) => c.log.level],
+  ['log.format', (c) => c.log.format],
+  ['log.audit', (c) => c.log.audit],
+  ['server.headers_timeout_seconds', (c) => c.server.headersTimeoutSeconds],
+  ['server.idle_timeout_seconds', (c) => c.server.idleTimeoutSeconds],
+];
+
+/** The start-up-only settings (config keys) whose value in `next` differs from the one `started` applied. */
+export function startupOnlyChanges(started: GitwardConfig, next: GitwardConfig): string[] {
+  return STARTUP_ONLY.filter(([, get]) => JSON.stringify(get(started)) !== JSON.stringify(get(next))).map(([key]) => key);
+}
+
 /** What building a Runtime needs. */
 export interface RuntimeDeps {
   readonly logger: Logger;
   readonly now: () => number;
+  /** Where the last good config text is recorded for the hooks (hooks/last-good.ts); default: lastGoodDir(). */
+  readonly lastGoodDir?: string | null;
+}
+
+/**
+ * Records the text of the config in force as the last good one, for the hooks of pushes made on
+ * the server while a broken edit is on disk. The file is read again; a text that changed meanwhile
+ * (not the one loaded) is not recorded.
+ */
+function recordInForce(config: GitwardConfig, deps: RuntimeDeps): void {
+  if (config.file === '') return;
+  try {
+    const text = fs.readFileSync(config.file, 'utf8');
+    if (sha256(text) === config.hash) recordLastGood(deps.lastGoodDir === undefined ? lastGoodDir() : deps.lastGoodDir, config.file, text);
+  } catch {
+    // Unreadable now: the next good load records it.
+  }
 }
 
 /**
@@ -46,6 +83,11 @@ export interface ReloadingRuntime extends RuntimeHolder {
   reload(reason: string): Promise<boolean>;
   /** Starts watching the config file's folder (debounced). */
   watch(): void;
+  /**
+   * Start-up-only settings (config keys) that the config in force sets differently from what the
+   * server applied at start: they take effect only after a restart. Empty when none.
+   */
+  restartRequired(): readonly string[];
   /** Stops watching and closes the auth chain in force. */
   close(): void;
   /** Reloads since start by result (the metrics' gitward_config_reloads_total). */
@@ -63,6 +105,9 @@ export interface ReloadingRuntime extends RuntimeHolder {
 export async function createReloadingRuntime(file: string, deps: RuntimeDeps): Promise<ReloadingRuntime> {
   const limiter = createBruteForceLimiter(deps.now);
   let current = await loadRuntime(file, deps, limiter);
+  const started = current.config;
+  recordInForce(started, deps);
+  let restartRequired: readonly string[] = [];
   let failure: ReloadFailure | null = null;
   let queue: Promise<boolean> = Promise.resolve(true);
   let watcher: fs.FSWatcher | null = null;
@@ -77,7 +122,9 @@ export async function createReloadingRuntime(file: string, deps: RuntimeDeps): P
       const problems = err instanceof ConfigError ? [...err.problems] : [`${file}: ${err instanceof Error ? err.message : String(err)}`];
       failure = Object.freeze({ at: deps.now(), problems });
       counts.failed++;
-      deps.logger.error('config.reload_failed', { reason, file, problems });
+      // The running policy is not the file's from here on, for reads and pushes alike: say which it is.
+      const running = { configInForce: 'last-good', runningConfigSha256: current.config.hash };
+      deps.logger.error('config.reload_failed', { reason, file, problems, ...running });
       return false;
     }
     const previous = current;
@@ -85,7 +132,12 @@ export async function createReloadingRuntime(file: string, deps: RuntimeDeps): P
     failure = null;
     counts.ok++;
     previous.auth.close();
+    recordInForce(next.config, deps);
     deps.logger.info('config.reloaded', { reason, file, configSha256: next.config.hash });
+    const changed = startupOnlyChanges(started, next.config);
+    // Said on every reload that leaves one different: a silent no-op is what this guards against.
+    if (changed.length > 0) deps.logger.warn('config.restart_required', { file, settings: changed });
+    restartRequired = Object.freeze(changed);
     return true;
   };
 
@@ -93,6 +145,7 @@ export async function createReloadingRuntime(file: string, deps: RuntimeDeps): P
     current: () => current,
     lastFailure: () => failure,
     reloadCounts: () => ({ ...counts }),
+    restartRequired: () => restartRequired,
     reload(reason) {
       queue = queue.then(() => doReload(reason));
       return queue;

@@ -20,4 +20,6 @@ export interface ReloadFailure {
 export interface RuntimeHolder {
   current(): Runtime;
   lastFailure(): ReloadFailure | null;
+  /** Start-up-only settings (config keys) changed by a reload: in force only after a restart. */
+  restartRequired(): readonly string[];
 }

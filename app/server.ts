@@ -1,5 +1,4 @@
 import fsp from 'node:fs/promises';
-import type { BackendPool } from './backend/backend-process.js';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
@@ -28,8 +27,6 @@ export interface AppOptions {
   readonly backendPath?: string;
   /** PATH, HOME and LANG handed to git (default: a minimal PATH only). */
   readonly processEnv?: GitRouteOptions['processEnv'];
-  /** fcgiwrap workers for reads (server.backend_runner: fcgiwrap); default none: every request spawns. */
-  readonly pool?: BackendPool | null;
   /** The hook dispatcher repos created through the API link to (default: this checkout's). */
   readonly dispatcher?: string;
 }
@@ -97,7 +94,6 @@ export function createApp(baseDeps: AppDeps, options: AppOptions = {}): GitwardA
   const git = createGitHandler(deps, {
     backendPath: options.backendPath ?? DEFAULT_GIT_HTTP_BACKEND,
     processEnv: options.processEnv ?? { PATH: FALLBACK_PATH },
-    pool: options.pool ?? null,
   });
 
   const app: Express = express();

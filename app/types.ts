@@ -89,7 +89,7 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
-/** An authentication plugin instance (DESIGN.md §6). */
+/** An authentication plugin instance (ARCHITECTURE.md §6). */
 export interface AuthPlugin {
   readonly name: string;
   authenticate(input: AuthInput): Promise<AuthResult>;
@@ -146,7 +146,7 @@ export type Decision =
       readonly trace: readonly TraceStep[];
     };
 
-/** One audit line per request, written when the response closes (DESIGN.md §2). */
+/** One audit line per request, written when the response closes (ARCHITECTURE.md §2). */
 export interface AuditRecord {
   readonly time: string;
   readonly requestId: string;
@@ -172,4 +172,9 @@ export interface RefUpdate {
   readonly oldSha: string;
   readonly newSha: string;
   readonly ref: string;
+}
+
+/** Where audit records go: one JSON line each, written when the response closes. */
+export interface AuditSink {
+  write(record: AuditRecord): void;
 }

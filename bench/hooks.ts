@@ -25,7 +25,7 @@ import { dispatcherPath, installHooks } from '../app/cli/repo-admin.js';
 import { loadConfig } from '../app/config/load.js';
 import { compilePolicy } from '../app/policy/compile.js';
 import { resolveIdentity } from '../app/policy/identity.js';
-import { encodeHookPlan } from '../hooks/hook-plan.js';
+import { encodeHookPlan } from '../protocol/hook-protocol.js';
 import { parseRepoName } from '../app/request/repo-name.js';
 import { fmtStats, stats, table, timedOk } from './measure.js';
 
@@ -153,9 +153,8 @@ async function main(): Promise<void> {
       }
     }
 
-    // The dispatcher keeps good config loads (hooks/config-cache.ts): here pre-receive pays the full
-    // parse on every push, as the first push after an edit of the config does (post-receive then
-    // finds the load pre-receive kept).
+    // Every local push parses the config (there is no cache since issue 13); editing it before each
+    // push adds recording the new text as the last good one (hooks/last-good.ts).
     const edited = path.join(root, 'local-edited.git');
     gitIn(dir, env, ['init', '--quiet', '--bare', '--initial-branch=main', edited]);
     installHooks(edited, dispatcherPath(), { force: false, now: Date.now() });

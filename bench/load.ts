@@ -7,6 +7,9 @@
  * BCRYPT_COST): gitward with its htpasswd plugin, the anchor with nginx auth_basic.
  *
  *   node dist/bench/load.js [--seconds 60] [--clients 64] [--only gitward|anchor]
+ *   node dist/bench/load.js --targets anchor,gitward,gitward,anchor
+ *
+ * `--targets` runs the listed targets in that order (A B B A: the machine's drift hits all alike).
  *
  * After each run it checks, and exits 1 when one fails:
  * - zero 5xx in nginx's access log (and, for gitward, in its audit log);
@@ -77,18 +80,24 @@ interface RunReport {
   readonly fds: string;
 }
 
-function parseArgs(argv: readonly string[]): { seconds: number; clients: number; only: string | null } {
-  const out = { seconds: 60, clients: 64, only: null as string | null };
+type TargetName = 'anchor' | 'gitward';
+const TARGET_NAMES: readonly TargetName[] = ['anchor', 'gitward'];
+
+function parseArgs(argv: readonly string[]): { seconds: number; clients: number; targets: TargetName[] } {
+  const out = { seconds: 60, clients: 64, only: null as string | null, targets: null as TargetName[] | null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
     if (a === '--seconds' && v) (out.seconds = Number(v)), i++;
     else if (a === '--clients' && v) (out.clients = Number(v)), i++;
     else if (a === '--only' && v) (out.only = v), i++;
-    else throw new Error(`usage: node dist/bench/load.js [--seconds N] [--clients N] [--only gitward|anchor] (got ${String(a)})`);
+    else if (a === '--targets' && v) (out.targets = v.split(',') as TargetName[]), i++;
+    else throw new Error(`usage: node dist/bench/load.js [--seconds N] [--clients N] [--only gitward|anchor] [--targets a,b,…] (got ${String(a)})`);
   }
   if (!(out.seconds > 0) || !(out.clients > 0)) throw new Error('--seconds and --clients must be positive');
-  return out;
+  const targets = out.targets ?? (out.only === 'anchor' ? ['anchor'] : out.only === 'gitward' ? ['gitward'] : ['gitward', 'anchor']);
+  for (const t of targets) if (!TARGET_NAMES.includes(t)) throw new Error(`unknown target "${t}" (choose from ${TARGET_NAMES.join(', ')})`);
+  return { seconds: out.seconds, clients: out.clients, targets };
 }
 
 interface GitRun {
@@ -305,8 +314,9 @@ async function main(): Promise<void> {
     const log = (s: string): void => void process.stderr.write(`${s}\n`);
     log(`load: ${args.clients} clients × ${args.seconds} s, ${REPOS} repos (small: 30 commits, 0.3 MB), client clones ${tmpfs ? 'on a tmpfs' : 'ON DISK (tmpfs mount failed)'}, server repos on disk under ${base}`);
 
-    if (args.only !== 'anchor') {
-      const dir = path.join(base, 'gitward');
+    for (const [index, target] of args.targets.entries()) {
+     if (target !== 'anchor') {
+      const dir = path.join(base, `gitward-${index}`);
       const repoRoot = path.join(dir, 'repos');
       const repos = await makeRepos(repoRoot, small, env);
       const socket = path.join(dir, 'gitward.sock');
@@ -339,15 +349,15 @@ async function main(): Promise<void> {
       await gitOk(['ls-remote', url(repos[0] as string)], base, env);
       const othersBefore = openFds(pid).filter((f) => !f.target.startsWith('socket:'));
       const fdsBefore = socketsBefore + othersBefore.length;
-      log('load: gitward behind nginx (proxy mode) …');
-      const { report, problems } = await runLoad('gitward (nginx proxy mode, TLS)', { ...args, url, repos, repoRoot, clientDir, env, accessLog: path.join(nginxDir, 'access.log'), audit, gitwardPid: pid });
+      const label = 'gitward (nginx proxy mode, TLS)';
+      log(`load: ${label} …`);
+      const { report, problems } = await runLoad(label, { ...args, url, repos, repoRoot, clientDir, env, accessLog: path.join(nginxDir, 'access.log'), audit, gitwardPid: pid });
       const peak = (memoryKiB(pid)?.peak ?? 0) / 1024;
       if (peak > RSS_BOUND_MB) problems.push(`gitward's peak RSS ${peak.toFixed(0)} MB is above ${RSS_BOUND_MB} MB`);
       // nginx keeps idle upstream connections; stop it, then gitward must be back to its start.
       await nginx.stop();
       let fdsAfter = openFds(pid).length;
       try {
-        // Its idle fcgiwrap workers (server.backend_runner: auto) belong to it; anything below them does not.
         await waitFor(() => backendsOf(pid).length === 0, 'gitward has no backend left', SETTLE_BOUND_MS, () => describeProcs(backendsOf(pid)));
         await waitFor(
           () => (fdsAfter = openFds(pid).length) <= fdsBefore,
@@ -359,10 +369,9 @@ async function main(): Promise<void> {
         problems.push(err instanceof Error ? err.message : String(err));
       }
       reports.push({ ...report, problems, peakRssMb: peak, fds: `${fdsBefore} → ${fdsAfter}, backends left 0: ${backendsOf(pid).length === 0 ? 'yes' : 'NO'}` });
-    }
-
-    if (args.only !== 'gitward') {
-      const dir = path.join(base, 'anchor');
+      for (const stop of stops.splice(0).reverse()) await stop();
+     } else {
+      const dir = path.join(base, `anchor-${index}`);
       const repoRoot = path.join(dir, 'repos');
       const repos = await makeRepos(repoRoot, small, env);
       const anchor = await startClassic(dir, { repoRoot, cert, htpasswd });
@@ -371,6 +380,9 @@ async function main(): Promise<void> {
       log('load: anchor nginx + fcgiwrap …');
       const { report, problems } = await runLoad('anchor (nginx + fcgiwrap, TLS, auth_basic)', { ...args, url, repos, repoRoot, clientDir, env, accessLog: path.join(dir, 'access.log'), audit: null, gitwardPid: null });
       reports.push({ ...report, problems, peakRssMb: null, fds: 'n/a' });
+      for (const stop of stops.splice(0).reverse()) await stop();
+     }
+     log(`load: ${target} done; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')}`);
     }
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
@@ -381,6 +393,7 @@ async function main(): Promise<void> {
   const header = ['target', 'operations', 'HTTP requests', 'op p50 / p99', 'clone p50 / p99', 'fetch p50 / p99', 'push p50 / p99', 'pushes accepted / non-ff / lost ref lock / failed', 'HTTP statuses (nginx)', 'gitward peak RSS', 'gitward fds before → after'];
   const out = [
     `# Load: ${args.clients} clients, ${args.seconds} s, ${REPOS} repos, clone ${CLONE_SHARE * 100}% / fetch ${FETCH_SHARE * 100}% / push ${Math.round((1 - CLONE_SHARE - FETCH_SHARE) * 100)}% (push = fetch + commit + push to the shared \`${RACE_BRANCH}\` branch; only the push is timed)`,
+    `Load average (1/5/15 min) at the end: ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')}.`,
     `Auth: the same htpasswd file, bcrypt cost ${BCRYPT_COST}, in both (gitward's htpasswd plugin with its credential cache; nginx auth_basic hashing every request).`,
     '',
     table(header, reports.map(summary)),

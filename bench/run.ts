@@ -19,7 +19,7 @@ import { startClassic, startGitward, startShippedNginx, type Server } from './se
 import { BIG_FILE_THRESHOLD, DEFAULT_RUNS, removePushed, runSuite, type Measured, type Metric, type Target } from './suite.js';
 
 /** The benches, selectable by name on the command line. */
-const BENCHES = ['bridge', 'auth', 'nginx'] as const;
+const BENCHES = ['bridge', 'auth', 'nginx', 'parallel'] as const;
 type BenchName = (typeof BENCHES)[number];
 
 /** Password of the bench user; its hash is bcrypt cost 10 as issue 3 asks. */
@@ -117,6 +117,7 @@ async function main(argv: readonly string[]): Promise<void> {
       if (b === 'bridge') out.push(...(await benchBridge(ctx)));
       if (b === 'auth') out.push(...(await benchAuth(ctx)));
       if (b === 'nginx') out.push(...(await benchNginx(ctx)));
+      if (b === 'parallel') out.push(...(await benchParallel(ctx)));
       for (const stop of stops.splice(0).reverse()) await stop();
       removePushed(serverRoot);
     }
@@ -160,18 +161,38 @@ function rssOf(m: Measured | undefined): string {
   return m?.rss ? fmtStats(m.rss as Stats, 'MB') : '–';
 }
 
+/**
+ * Issue 13: 32 parallel small clones (and ls-remote v2 for the per-request cost), gitward against
+ * the anchor and the floor, in the order A G G A in every run.
+ */
+async function benchParallel(c: Ctx): Promise<string[]> {
+  const anchor = track(c, await startClassic(path.join(c.work, 'anchor-parallel'), { repoRoot: c.serverRoot }));
+  const open = '{.read: [$all], .write: [$all]}';
+  const gw = track(c, await startGitward(path.join(c.work, 'gw-parallel'), gitwardYaml(c, '127.0.0.1:0', open)));
+  const a: Target = { name: 'anchor', url: (r) => `${anchor.origin}/${r}.git`, pid: null };
+  const g: Target = { name: 'gitward', url: (r) => `${gw.origin}/${r}.git`, pid: gw.pid };
+  const f: Target = { name: 'file://', url: (r) => `file://${c.serverRoot}/${r}.git`, pid: null };
+  const metrics: Metric[] = ['ls-v2', 'parallel'];
+  const runs = { ...c.runs, 'ls-v2': 20, parallel: 5 };
+  // Same name twice: the samples of both passes land in one figure; the order is A G G A.
+  const res = await runSuite([a, g, g, a, f], { metrics, clientDir: c.client, serverRoot: c.serverRoot, pushSource: c.pushSource, env: c.env, runs, parallel: 32, log });
+  const get = (t: string, m: Metric) => res.get(t)?.get(m);
+  const rows = metrics.map((m) => row(LABELS[m], [get('anchor', m), get('gitward', m), get('file://', m)], get('anchor', m)).slice(0, 5));
+  return [
+    '## Parallel (issue 13): gitward vs nginx + fcgiwrap (no auth, plain HTTP), order A G G A',
+    '',
+    table(['test', 'nginx+fcgiwrap (anchor)', 'gitward', '`file://` (floor)', 'gitward / anchor'], rows),
+  ];
+}
+
 async function benchBridge(c: Ctx): Promise<string[]> {
   const anchor = track(c, await startClassic(path.join(c.work, 'anchor'), { repoRoot: c.serverRoot }));
   const open = "{.read: [$all], .write: [$all]}";
   const port = await freeTcp();
-  // The default runner (auto: fcgiwrap, installed here) and the forced spawn runner, side by side.
-  const gw = track(c, await startGitward(path.join(c.work, 'gw-bridge'), gitwardYaml(c, `127.0.0.1:${port}`, open, 'server: {backend_runner: spawn}')));
-  const portF = await freeTcp();
-  const gwF = track(c, await startGitward(path.join(c.work, 'gw-bridge-fcgiwrap'), gitwardYaml(c, `127.0.0.1:${portF}`, open)));
+  const gw = track(c, await startGitward(path.join(c.work, 'gw-bridge'), gitwardYaml(c, `127.0.0.1:${port}`, open)));
   const targets: Target[] = [
     { name: 'nginx+fcgiwrap', url: (r) => `${anchor.origin}/${r}.git`, pid: null },
     { name: 'gitward', url: (r) => `${gw.origin}/${r}.git`, pid: gw.pid },
-    { name: 'gitward fcgiwrap', url: (r) => `${gwF.origin}/${r}.git`, pid: gwF.pid },
     { name: 'file://', url: (r) => `file://${c.serverRoot}/${r}.git`, pid: null },
   ];
   const metrics: Metric[] = ['clone', 'ls-v0', 'ls-v2', 'fetch', 'parallel', 'push300', 'clone300'];
@@ -180,10 +201,9 @@ async function benchBridge(c: Ctx): Promise<string[]> {
   const rows = metrics.map((m) => {
     const a = get('nginx+fcgiwrap', m);
     const g = get('gitward', m);
-    const gf = get('gitward fcgiwrap', m);
     const f = get('file://', m);
-    // Drop the floor's own ratio (index 7): only gitward is compared with the anchor.
-    return row(LABELS[m], [a, g, gf, f], a, [rssOf(g), rssOf(gf)]).filter((_, i) => i !== 7);
+    // Drop the floor's own ratio (index 5): only gitward is compared with the anchor.
+    return row(LABELS[m], [a, g, f], a, [rssOf(g)]).filter((_, i) => i !== 5);
   });
   const delta = (t: string, m: Metric): string => {
     const x = get(t, m);
@@ -193,11 +213,9 @@ async function benchBridge(c: Ctx): Promise<string[]> {
   return [
     '## Bridge (issue 2): gitward standalone vs nginx + fcgiwrap + git-http-backend (no auth, plain HTTP)',
     '',
-    '`gitward fcgiwrap` is the default (server.backend_runner: auto, with fcgiwrap installed): reads run through its fcgiwrap workers, pushes spawn. `gitward` forks git-http-backend itself for every request (server.backend_runner: spawn).',
+    table(['test', 'nginx+fcgiwrap (anchor)', 'gitward', '`file://` (floor)', 'gitward / anchor', 'gitward peak RSS'], rows),
     '',
-    table(['test', 'nginx+fcgiwrap (anchor)', 'gitward', 'gitward fcgiwrap', '`file://` (floor)', 'gitward / anchor', 'gitward fcgiwrap / anchor', 'gitward peak RSS', 'gitward fcgiwrap peak RSS'], rows),
-    '',
-    `ls-remote p50 minus the anchor's: gitward ${delta('gitward', 'ls-v0')} (v0) / ${delta('gitward', 'ls-v2')} (v2); gitward fcgiwrap ${delta('gitward fcgiwrap', 'ls-v0')} (v0) / ${delta('gitward fcgiwrap', 'ls-v2')} (v2). Goal: within +3 ms.`,
+    `ls-remote p50 minus the anchor's: gitward ${delta('gitward', 'ls-v0')} (v0) / ${delta('gitward', 'ls-v2')} (v2). Goal: within +3 ms.`,
   ];
 }
 

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { DispatchIO } from './dispatch.js';
+import type { DispatchIO } from './dispatch-io.js';
 import { Refusal } from './refusal.js';
 import { runGit } from './repo-reader.js';
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { ConfigError } from '../app/errors.js';
 import { startConfigPath } from './config-path.js';
 import { gitChildEnv } from './git-child-env.js';
@@ -10,6 +10,7 @@ import { isHttpPush } from './push-origin.js';
 import { parseReceiveInput } from './receive-input.js';
 import { Refusal } from './refusal.js';
 import { createRepoReader } from './repo-reader.js';
+import type { DispatchIO } from './dispatch-io.js';
 import { shortWhere } from './run-checks.js';
 
 // Start-up time matters (git waits for the hook on every push): this module loads only what
@@ -18,20 +19,7 @@ import { shortWhere } from './run-checks.js';
 /** What git writes to a receive hook: one line per ref; a mirror push of 100k refs fits. */
 const MAX_INPUT_BYTES = 32 * 1024 * 1024;
 
-/** The outside world of one dispatcher run; only `main` builds the real one. */
-export interface DispatchIO {
-  /** `pre-receive` or `post-receive` (the name the dispatcher was invoked as). */
-  readonly hookName: string;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  /** The repository git runs the hook in (the bare repo's directory). */
-  readonly cwd: string;
-  /** The ref update lines git writes; a number is a file descriptor to read synchronously (main's fd 0). */
-  readonly stdin: Readable | number;
-  /** Lines for the pusher (git relays a hook's stderr as `remote:` lines). */
-  readonly stderr: Writable;
-  readonly pid: number;
-  readonly now: () => number;
-}
+export type { DispatchIO } from './dispatch-io.js';
 
 /** Bytes read at a time from the hook's stdin. */
 const READ_CHUNK_BYTES = 64 * 1024;

@@ -1,19 +1,49 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseRepoName } from '../app/request/repo-name.js';
-import type { HookConfig } from './config-cache.js';
-import type { DispatchIO } from './dispatch.js';
+import type { GitwardConfig } from '../app/config/types.js';
+import { ConfigError } from '../app/errors.js';
+import type { DispatchIO } from './dispatch-io.js';
 import type { HookLog } from './hook-log.js';
+import { lastGoodDir, readLastGood, recordLastGood, sha256 } from '../protocol/last-good.js';
 
-// The cache (and through it the loader) is required only when a run reads the config.
-function configCache(): typeof import('./config-cache.js') {
-  return require('./config-cache.js') as typeof import('./config-cache.js');
-}
-
-/** The config at `file`, validated completely (through the dispatcher's cache of good loads). */
-export function loadHookConfig(file: string, log: HookLog): HookConfig {
-  const { defaultCacheDir, loadConfigCached } = configCache();
-  return loadConfigCached(file, defaultCacheDir(), (event, fields) => log.log('warn', event, fields)).config;
+/**
+ * The config at `file`, parsed and validated completely (the loader, js-yaml included, is required
+ * only here: a push through gitward with its plan never comes here). A text that loads is recorded
+ * as the last good one (hooks/last-good.ts). A text that does not load falls back to the last good
+ * text recorded for that file, by gitward or an earlier hook run, loaded again: a broken edit keeps
+ * the last good rules (a `hook.config-last-good` line says so) instead of refusing every push.
+ * With no good text recorded, the file's ConfigError is thrown (the push is refused: fail closed).
+ */
+export function loadHookConfig(file: string, log: HookLog, dir: string | null = lastGoodDir()): GitwardConfig {
+  const { readConfigTextSync } = require('../app/config/config-file.js') as typeof import('../app/config/config-file.js');
+  const { buildConfig } = require('../app/config/build-config.js') as typeof import('../app/config/build-config.js');
+  const abs = path.resolve(file);
+  let text: string | null = null;
+  try {
+    text = readConfigTextSync(abs);
+    const config = buildConfig(text, abs);
+    recordLastGood(dir, abs, text);
+    return config;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    const good = readLastGood(dir, abs);
+    if (good === null || (text !== null && good.sha256 === sha256(text))) throw err;
+    let config: GitwardConfig;
+    try {
+      config = buildConfig(good.text, abs);
+    } catch {
+      // The recorded text no longer loads either (an htpasswd file it names changed): fail closed.
+      throw err;
+    }
+    log.log('warn', 'hook.config-last-good', {
+      file: abs,
+      fileSha256: text === null ? null : sha256(text),
+      runningSha256: good.sha256,
+      problems: err.problems.slice(0, 20),
+    });
+    return config;
+  }
 }
 
 /**

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { redact } from '../app/log/redact.js';
+import { hookLogFileName } from '../protocol/hook-protocol.js';
 import type { HookLogger } from './hook-plugin.js';
 
 /** Mode of a `hooks.log_file` the dispatcher creates (before the umask): owner and group read it. */
@@ -42,7 +43,7 @@ export interface HookLog extends HookLogger {
  * unwritable file must not break the push (a file that cannot be written falls back to `stderr`).
  */
 export function createHookLog(options: HookLogOptions): HookLog {
-  const dirFile = options.dir ? path.join(options.dir, `${options.hookName}.${options.pid}.jsonl`) : null;
+  const dirFile = options.dir ? path.join(options.dir, hookLogFileName(options.hookName, options.pid)) : null;
   let logFile: string | null = null;
   // Until the config is known, a run without `dir` cannot tell where its lines go.
   let settled = dirFile !== null;

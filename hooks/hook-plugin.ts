@@ -41,7 +41,7 @@ export type HookVerdict =
   | { readonly kind: 'accept' }
   | { readonly kind: 'reject'; readonly rule: string; readonly message: string };
 
-/** A hook plugin instance (DESIGN.md §6): run on every update of a push, never stopping early. */
+/** A hook plugin instance (ARCHITECTURE.md §6): run on every update of a push, never stopping early. */
 export interface HookPlugin {
   readonly name: string;
   check(update: HookUpdate, ctx: HookCheckContext): Promise<HookVerdict> | HookVerdict;

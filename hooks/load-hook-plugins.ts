@@ -16,7 +16,7 @@ export function orderPlugins(settings: ReadonlyMap<string, HookPluginSetting>, o
 }
 
 async function factoryFor(name: string, hooks: Pick<HooksSettings, 'plugins'>, configDir: string, where: string): Promise<HookPluginFactory> {
-  const builtin = BUILTIN_HOOK_PLUGINS[name];
+  const builtin = (BUILTIN_HOOK_PLUGINS as Readonly<Record<string, (() => Promise<unknown>) | undefined>>)[name];
   if (builtin) return (await builtin()) as HookPluginFactory;
   const spec = hooks.plugins.get(name);
   if (spec === undefined) throw new HookOptionsError(`${where}: unknown hook plugin "${name}" (not built in, not in hooks.plugins)`);

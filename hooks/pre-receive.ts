@@ -1,12 +1,10 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import type { CompiledPolicy, HookPluginSetting, HooksSettings } from '../app/config/types.js';
+import type { CompiledPolicy, GitwardConfig, HookPluginSetting, HooksSettings } from '../app/config/types.js';
+import { hookSettingsInTree } from '../app/policy/hook-settings.js';
 import type { Identity } from '../app/types.js';
-import type { HookConfig } from './config-cache.js';
-import type { DispatchIO } from './dispatch.js';
+import type { DispatchIO } from './dispatch-io.js';
 import { loadHookConfig, repoNameFrom } from './hook-config.js';
 import type { HookLog } from './hook-log.js';
-import { parseHookPlan } from './hook-plan.js';
+import { parseHookPlan } from '../protocol/hook-protocol.js';
 import type { HookUpdate, RepoReader } from './hook-plugin.js';
 import { loadHookPlugins } from './load-hook-plugins.js';
 import { isHttpPush } from './push-origin.js';
@@ -59,10 +57,10 @@ function identityFromEnvAlone(env: DispatchIO['env']): Identity | null {
  * the config when absent); anonymous for an HTTP push without a user; and for a push made on the
  * server without gitward's environment, `hooks.local_user` (null refuses such pushes).
  */
-export function identityFromEnv(env: DispatchIO['env'], config: HookConfig): Identity {
+export function identityFromEnv(env: DispatchIO['env'], config: GitwardConfig): Identity {
   const known = identityFromEnvAlone(env);
   if (known !== null) return known;
-  const policy = (): CompiledPolicy => (require('../app/policy/compile.js') as typeof import('../app/policy/compile.js')).compilePolicy(config.full());
+  const policy = (): CompiledPolicy => (require('../app/policy/compile.js') as typeof import('../app/policy/compile.js')).compilePolicy(config);
   const { resolveIdentity } = require('../app/policy/identity.js') as typeof import('../app/policy/identity.js');
   const { user, groups, info } = pusherFromEnv(env);
   if (user !== null) {
@@ -85,10 +83,11 @@ interface CheckSetup {
 }
 
 /**
- * The setup from `GITWARD_HOOK_PLAN` (hooks/hook-plan.ts), when gitward passed one and it still
- * holds: for this repo, for the config file's current text (sha256), with the pusher's groups and
- * info in the environment. Null otherwise (with the reason logged when a plan was passed): the
- * caller reads the config file, exactly as without a plan.
+ * The setup from `GITWARD_HOOK_PLAN` (protocol/hook-protocol.ts): the policy gitward is running, which
+ * judges the push whatever the config file holds now (a broken edit keeps gitward's last good
+ * policy for pushes as for reads; a good edit is gitward's to reload). Used when it is for this
+ * repo and the environment names the pusher's groups and info; null otherwise (with the reason
+ * logged when a plan was passed): the caller reads the config file, as without a plan.
  */
 function setupFromPlan(io: DispatchIO, log: HookLog): CheckSetup | null {
   const raw = io.env.GITWARD_HOOK_PLAN;
@@ -102,14 +101,6 @@ function setupFromPlan(io: DispatchIO, log: HookLog): CheckSetup | null {
   if (!io.env.GITWARD_CONFIG || !isHttpPush(io.env) || plan.repo !== io.env.GITWARD_REPO) return unused('not a push through gitward for this repo');
   const identity = identityFromEnvAlone(io.env);
   if (identity === null) return unused('the environment does not name the groups and info of the pusher');
-  let text: string;
-  try {
-    text = fs.readFileSync(path.resolve(io.cwd, io.env.GITWARD_CONFIG), 'utf8');
-  } catch {
-    return unused('the config file cannot be read');
-  }
-  const { createHash } = require('node:crypto') as typeof import('node:crypto');
-  if (createHash('sha256').update(text).digest('hex') !== plan.configSha256) return unused('the config file changed since gitward loaded it');
   let here: string | null = null;
   try {
     here = repoNameFrom(io.cwd, plan.repoRoot);
@@ -128,7 +119,7 @@ async function setupFromConfig(io: DispatchIO, configFile: () => Promise<string>
   const repo = repoNameFrom(io.cwd, config.repoRoot);
   if (repo === null) throw new Refusal('gitward: push refused: this repository is not <name>.git under the configured repo_root');
   // Only this repo's nodes of the tree: the hook needs nothing else the compiled policy holds.
-  return { repo, identity: identityFromEnv(io.env, config), settings: config.settingsFor(repo), hooks: config.hooks, configDir: config.dir };
+  return { repo, identity: identityFromEnv(io.env, config), settings: hookSettingsInTree(config.repos, repo), hooks: config.hooks, configDir: config.dir };
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { BuiltinHookPluginName } from '../app/config/names.js';
 import type { AuthPluginFactory } from '../app/types.js';
 
 /*
@@ -16,7 +17,7 @@ export const BUILTIN_AUTH_PLUGINS: Readonly<Record<string, () => Promise<AuthPlu
 };
 
 /** Built-in hook plugins by name; the factory type lives with the dispatcher. */
-export const BUILTIN_HOOK_PLUGINS: Readonly<Record<string, () => Promise<unknown>>> = {
+export const BUILTIN_HOOK_PLUGINS: Readonly<Record<BuiltinHookPluginName, () => Promise<unknown>>> = {
   'branch-flow': async () => (require('./hooks/branch-flow.js') as typeof import('./hooks/branch-flow.js')).createBranchFlowPlugin,
   'branch-protect': async () => (require('./hooks/branch-protect.js') as typeof import('./hooks/branch-protect.js')).createBranchProtectPlugin,
 };

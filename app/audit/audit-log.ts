@@ -15,7 +15,7 @@ export interface ClosableAuditSink extends AuditSink {
 
 /**
  * Creates the audit log: winston writing one JSON object per line, exactly the AuditRecord's
- * fields (DESIGN.md §2), nothing added.
+ * fields (ARCHITECTURE.md §2), nothing added.
  */
 export function createAuditSink(target: AuditTarget): ClosableAuditSink {
   const transport = new winston.transports.Stream({ stream: target.kind === 'file' ? appendOnlyFile(target.path) : target.stream });

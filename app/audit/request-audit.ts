@@ -1,6 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { AuditSink } from '../deps.js';
-import type { AuditRecord, GitRequest, Identity } from '../types.js';
+import type { AuditRecord, AuditSink, GitRequest, Identity } from '../types.js';
 
 /** What one request accumulates for its audit line; stages fill it as the request advances. */
 export interface RequestAudit {

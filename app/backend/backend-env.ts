@@ -1,7 +1,7 @@
 import { SERVER_GIT_ENV } from '../git/server-git-env.js';
 import type { GitRequest, Identity } from '../types.js';
 
-/** What the full environment of git-http-backend is built from (DESIGN.md §5). */
+/** What the full environment of git-http-backend is built from (ARCHITECTURE.md §5). */
 export interface BackendEnvInput {
   /** The CGI meta-variables from `buildCgiEnv`. */
   readonly cgi: Readonly<Record<string, string>>;
@@ -14,7 +14,7 @@ export interface BackendEnvInput {
   readonly requestId: string;
   /** GITWARD_LOG_DIR, for pushes; null otherwise. */
   readonly logDir: string | null;
-  /** GITWARD_HOOK_PLAN (hooks/hook-plan.ts), for pushes; null or absent otherwise. */
+  /** GITWARD_HOOK_PLAN (protocol/hook-protocol.ts), for pushes; null or absent otherwise. */
   readonly hookPlan?: string | null;
   /**
    * git settings for receive-pack on a push (hooks/ref-namespace.ts `receiveLocks`): git's own

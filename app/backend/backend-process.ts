@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 
-/** How a backend run ended. `code` is null when the runner cannot know it (fcgiwrap does not say). */
+/** How a backend run ended. `code` is null when the process could not be started. */
 export interface BackendEnd {
   readonly code: number | null;
   readonly signal: string | null;
@@ -9,11 +9,10 @@ export interface BackendEnd {
 }
 
 /**
- * One running git-http-backend, however it was started: spawned by gitward itself, or by one of
- * its fcgiwrap workers. runBackend only talks to this.
+ * One running git-http-backend, spawned by gitward (spawnBackend); runBackend only talks to this.
  */
 export interface BackendProcess {
-  /** For log lines: the backend's pid, or the fcgiwrap worker's. */
+  /** For log lines: the backend's pid. */
   readonly pid: number | undefined;
   /** The request body goes here; ending it is how a chunked body's end reaches the CGI. */
   readonly stdin: Writable;
@@ -23,9 +22,4 @@ export interface BackendProcess {
   readonly done: Promise<BackendEnd>;
   /** Sends `signal` to the backend and every process it started. */
   kill(signal: NodeJS.Signals): void;
-}
-
-/** A faster way to start read-only backends; null from tryStart means "spawn it yourself". */
-export interface BackendPool {
-  tryStart(env: Readonly<Record<string, string>>): BackendProcess | null;
 }

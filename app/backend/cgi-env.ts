@@ -41,7 +41,7 @@ const SAFE_HEADER_NAME = /^[a-z0-9-]+$/;
 
 /**
  * The CGI meta-variables (RFC 3875) for git-http-backend, from the cgi-env package's
- * `createEnvironment` repaired and rebuilt from the allow-list of DESIGN.md §5:
+ * `createEnvironment` repaired and rebuilt from the allow-list of ARCHITECTURE.md §5:
  * HTTP_* names get their dashes turned into underscores (cgi-env leaves `HTTP_GIT-PROTOCOL`, which
  * git never reads); Authorization, Cookie, Proxy and the trusted identity headers are dropped;
  * PATH_INFO is the parsed repo name (cgi-env gives the still-encoded URL); CONTENT_LENGTH is set

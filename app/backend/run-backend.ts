@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
 import { BadGateway } from '../errors.js';
 import type { Logger } from '../types.js';
-import type { BackendEnd, BackendPool, BackendProcess } from './backend-process.js';
+import type { BackendEnd, BackendProcess } from './backend-process.js';
 import { createCgiHeadParser, type CgiHeadResult } from './cgi-head.js';
 
 /**
@@ -60,8 +60,6 @@ export interface RunBackendOptions {
   readonly env: Readonly<Record<string, string>>;
   readonly logger: Logger;
   readonly stats: BackendStats;
-  /** Where a read may run instead of a spawn of gitward's own (fcgiwrap workers); null: spawn. */
-  readonly pool?: BackendPool | null;
 }
 
 /** Why a relay stopped before its source ended. */
@@ -126,17 +124,7 @@ export function relay(src: Readable, dst: Writable, onBytes: (n: number) => void
  * a valid header block; a failure after the headers is logged and the connection destroyed.
  */
 export async function runBackend(opts: RunBackendOptions): Promise<void> {
-  const pooled = opts.pool?.tryStart(opts.env) ?? null;
-  if (pooled === null) return runOnce(opts, spawnBackend(opts.backendPath, opts.env), false);
-  // A read without a body can be run again: when the worker fails before any header (its channel
-  // broke, fcgiwrap died), the client gets git's answer from a spawned backend, not a 502.
-  try {
-    return await runOnce(opts, pooled, !hasBody(opts.req));
-  } catch (err) {
-    if (!(err instanceof PoolRunFailed) || opts.res.headersSent || opts.res.destroyed) throw err instanceof PoolRunFailed ? err.badGateway : err;
-    opts.logger.warn('backend.pool_retry', { reason: err.reason });
-    return runOnce(opts, spawnBackend(opts.backendPath, opts.env), false);
-  }
+  return runOnce(opts, spawnBackend(opts.backendPath, opts.env));
 }
 
 /** Whether the request carries a body at all (a length or chunked framing), from its headers. */
@@ -144,19 +132,11 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
 }
 
-/** A pooled run that failed before its header block, for a request runBackend may run again. */
-class PoolRunFailed extends Error {
-  readonly badGateway = new BadGateway(BAD_GATEWAY_MESSAGE);
-  constructor(readonly reason: string) {
-    super(reason);
-  }
-}
-
 /** What the client reads when the backend fails before its headers; the log has the reason. */
 const BAD_GATEWAY_MESSAGE = 'the git backend failed; the server log has the details';
 
-/** One run of `child` for the request; `retryable`: a failure before the headers throws PoolRunFailed. */
-async function runOnce(opts: RunBackendOptions, child: BackendProcess, retryable: boolean): Promise<void> {
+/** One run of `child` for the request. */
+async function runOnce(opts: RunBackendOptions, child: BackendProcess): Promise<void> {
   const { req, res, logger, stats } = opts;
   logger.debug('backend.spawned', { pid: child.pid });
   const exited = child.done.then((end) => {
@@ -218,7 +198,6 @@ async function runOnce(opts: RunBackendOptions, child: BackendProcess, retryable
       // Discard whatever is left so the pipe reaches EOF and the child's 'close' fires.
       child.stdout.resume();
       await exited;
-      if (retryable) throw new PoolRunFailed(head.reason);
       logger.error('backend.bad_gateway', { reason: head.reason, exitCode: stats.exitCode, signal: stats.signal });
       throw new BadGateway(BAD_GATEWAY_MESSAGE);
     }
@@ -256,7 +235,6 @@ async function runOnce(opts: RunBackendOptions, child: BackendProcess, retryable
       res.destroy();
     }
     await exited;
-    // null: the runner could not know (fcgiwrap does not report exit codes).
     if ((stats.exitCode !== null && stats.exitCode !== 0) || stats.signal !== null) logger.warn('backend.exit', { code: stats.exitCode, signal: stats.signal });
   } finally {
     await input;

@@ -14,7 +14,7 @@ export interface CliIO {
   onSignal(signal: 'SIGTERM' | 'SIGINT' | 'SIGHUP', handler: () => void): void;
 }
 
-/** Exit codes shared by every command (DESIGN.md §7). */
+/** Exit codes shared by every command (ARCHITECTURE.md §7). */
 export const EXIT = Object.freeze({
   ok: 0,
   /** A denial, a failed check or a failed operation. */

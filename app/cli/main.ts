@@ -3,7 +3,7 @@ import path from 'node:path';
 import { ConfigError, UsageError } from '../errors.js';
 import { EXIT, type CliIO, type Command } from './io.js';
 
-/** The commands of DESIGN.md §7, each in its own file under commands/. */
+/** The commands of ARCHITECTURE.md §7, each in its own file under commands/. */
 const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<Command> }>> = {
   serve: { summary: 'run the server (proxy, sidecar and standalone)', load: async () => (require('./commands/serve.js') as typeof import('./commands/serve.js')).serve },
   check: { summary: 'validate the config and run its policy tests', load: async () => (require('./commands/check.js') as typeof import('./commands/check.js')).check },

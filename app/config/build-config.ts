@@ -49,11 +49,6 @@ const DEFAULTS = Object.freeze({
   shutdownGraceSeconds: 30,
   // Loopback is not a trust boundary: with no proxy on the unix socket, no forwarded address is believed.
   trustedProxies: DEFAULT_TRUSTED_PROXIES,
-  // fcgiwrap when it is installed: forking gitward itself costs 1–2 ms per request (README, Benchmarks).
-  backendRunner: 'auto' as const,
-  // Reads served at once through fcgiwrap; on 2 cores one worker already keeps up with eight clients.
-  fcgiwrapWorkers: 4,
-  fcgiwrapPath: '/usr/sbin/fcgiwrap',
   // A minute keeps bcrypt off the hot path of a clone's many requests; a password change waits at most that.
   credentialTtlSeconds: 60,
   // Bounds memory: one entry per active user is plenty for teams of thousands.
@@ -458,7 +453,7 @@ function parseMetrics(p: Problems, entry: YamlEntry | undefined): MetricsSetting
 }
 
 function parseServer(p: Problems, entry: YamlEntry | undefined): ServerSettings {
-  const s = sectionKeys(p, entry, 'server', ['headers_timeout_seconds', 'idle_timeout_seconds', 'shutdown_grace_seconds', 'trusted_proxies', 'backend_runner', 'fcgiwrap_workers', 'fcgiwrap_path']);
+  const s = sectionKeys(p, entry, 'server', ['headers_timeout_seconds', 'idle_timeout_seconds', 'shutdown_grace_seconds', 'trusted_proxies']);
   const proxies = stringListAt(p, s.get('trusted_proxies'), 'server.trusted_proxies');
   for (const x of proxies ?? []) {
     const prob = trustedProxyProblem(x.value);
@@ -468,18 +463,11 @@ function parseServer(p: Problems, entry: YamlEntry | undefined): ServerSettings 
   const believed = 'X-Forwarded-For or X-Real-IP naming any address (escaping the brute-force limit)';
   const tcpWarning = tcpTrustWarning(proxies?.map((x) => x.value) ?? [], believed);
   if (tp && tcpWarning) p.warn(tp.line, 'server.trusted_proxies', tcpWarning);
-  const runner = stringAt(p, s.get('backend_runner'), 'server.backend_runner', DEFAULTS.backendRunner);
-  if (runner !== 'auto' && runner !== 'spawn' && runner !== 'fcgiwrap') p.add(s.get('backend_runner')?.line ?? 1, 'server.backend_runner', `expected auto, spawn or fcgiwrap, got "${runner}"`);
-  const fcgiwrapPath = stringAt(p, s.get('fcgiwrap_path'), 'server.fcgiwrap_path', DEFAULTS.fcgiwrapPath);
-  if (!path.isAbsolute(fcgiwrapPath)) p.add(s.get('fcgiwrap_path')?.line ?? 1, 'server.fcgiwrap_path', `must be an absolute path, got "${fcgiwrapPath}"`);
   return {
     headersTimeoutSeconds: intAt(p, s.get('headers_timeout_seconds'), 'server.headers_timeout_seconds', DEFAULTS.headersTimeoutSeconds, 1),
     idleTimeoutSeconds: intAt(p, s.get('idle_timeout_seconds'), 'server.idle_timeout_seconds', DEFAULTS.idleTimeoutSeconds, 1),
     shutdownGraceSeconds: intAt(p, s.get('shutdown_grace_seconds'), 'server.shutdown_grace_seconds', DEFAULTS.shutdownGraceSeconds, 0),
     trustedProxies: proxies ? proxies.map((x) => x.value) : DEFAULTS.trustedProxies,
-    backendRunner: runner === 'fcgiwrap' || runner === 'spawn' ? runner : 'auto',
-    fcgiwrapWorkers: intAt(p, s.get('fcgiwrap_workers'), 'server.fcgiwrap_workers', DEFAULTS.fcgiwrapWorkers, 1),
-    fcgiwrapPath,
   };
 }
 

@@ -1,7 +1,6 @@
-import { BUILTIN_HOOK_PLUGINS } from '../../plugins/registry.js';
 import { GIT_SUFFIX, MAX_REPO_NAME_BYTES, REPO_NAME_SEGMENT } from '../request/repo-name.js';
 
-/** One path segment of a repo or group name: the grammar of URL repo names (DESIGN.md §2). */
+/** One path segment of a repo or group name: the grammar of URL repo names (ARCHITECTURE.md §2). */
 export const NAME_SEGMENT = REPO_NAME_SEGMENT;
 
 /** Longest repo path accepted, in bytes: the same limit as URL repo names. */
@@ -10,8 +9,15 @@ export const MAX_REPO_PATH_BYTES = MAX_REPO_NAME_BYTES;
 /** The suffix that marks a repo key in the `repos:` tree, as in URLs and on disk. */
 export { GIT_SUFFIX };
 
-/** The hook plugins gitward ships (plugins/registry.ts); others are named in `hooks.plugins`. */
-export const BUILTIN_HOOK_PLUGIN_NAMES: readonly string[] = Object.freeze(Object.keys(BUILTIN_HOOK_PLUGINS).sort());
+/** The names of the hook plugins gitward ships, sorted; others are named in `hooks.plugins`. */
+const BUILTIN_HOOK_NAMES = ['branch-flow', 'branch-protect'] as const;
+/** A built-in hook plugin's name: plugins/registry.ts must have exactly these (its type says so). */
+export type BuiltinHookPluginName = (typeof BUILTIN_HOOK_NAMES)[number];
+/**
+ * The hook plugins gitward ships. A list here rather than the registry's keys: config validation
+ * does not import the plugin registry (ARCHITECTURE.md §8).
+ */
+export const BUILTIN_HOOK_PLUGIN_NAMES: readonly string[] = Object.freeze([...BUILTIN_HOOK_NAMES]);
 
 /**
  * Why `segment` is not a valid repo or group name segment, or null when it is.

@@ -130,17 +130,6 @@ export interface ServerSettings {
    * grammar of app/request/trusted-proxies.ts; default `[unix]`.
    */
   readonly trustedProxies: readonly string[];
-  /**
-   * How reads (clone, fetch, ls-remote, advertisements) start git-http-backend: `spawn` forks
-   * gitward itself; `fcgiwrap` hands them to a few long-lived fcgiwrap workers (start-up fails
-   * without fcgiwrap); `auto` is fcgiwrap when `fcgiwrapPath` is executable, else spawn. Pushes
-   * always spawn. Read at start-up only.
-   */
-  readonly backendRunner: 'auto' | 'spawn' | 'fcgiwrap';
-  /** fcgiwrap workers (runner `fcgiwrap`): reads beyond this many at once are spawned. */
-  readonly fcgiwrapWorkers: number;
-  /** fcgiwrap's path (runner `fcgiwrap`). */
-  readonly fcgiwrapPath: string;
 }
 
 /** GET /metrics (Prometheus text format). */

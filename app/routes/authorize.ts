@@ -87,7 +87,7 @@ export interface Authorized {
 /**
  * The one-way pipeline up to the backend, shared by the git routes and the nginx sidecar:
  * classify → identify (runtime.auth) → resolveIdentity → decide → locate the repo. Returns the
- * allowed request, or throws the typed HttpError of DESIGN.md §3 (proxy column): 400/405 bad
+ * allowed request, or throws the typed HttpError of ARCHITECTURE.md §3 (proxy column): 400/405 bad
  * request, 401 with WWW-Authenticate, 403, 404 (hidden, or a symlink leaving repo_root), 429.
  * A repo that is allowed but missing is returned with `repoDir: null`; the caller answers.
  */

@@ -2,14 +2,12 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { encodeHookPlan } from '../../hooks/hook-plan.js';
-import { receiveLocks } from '../../hooks/ref-namespace.js';
+import { encodeHookPlan } from '../../protocol/hook-protocol.js';
+import { receiveLocks } from '../../protocol/receive-locks.js';
 import { branchProtectGrants } from '../../plugins/hooks/branch-protect.js';
 import { hookSettingsFor } from '../policy/hook-settings.js';
 import { buildBackendEnv } from '../backend/backend-env.js';
-import type { BackendPool } from '../backend/backend-process.js';
 import { buildCgiEnv } from '../backend/cgi-env.js';
-import { isLsRefs, peekBody, pickRunner } from '../backend/pick-runner.js';
 import { runBackend, type BackendStats } from '../backend/run-backend.js';
 import type { AppDeps } from '../deps.js';
 import { BadRequest, NotFound } from '../errors.js';
@@ -27,8 +25,6 @@ export interface GitRouteOptions {
   readonly backendPath: string;
   /** PATH, HOME and LANG of gitward's own environment, for git and the hooks. */
   readonly processEnv: Readonly<{ PATH?: string | undefined; HOME?: string | undefined; LANG?: string | undefined }>;
-  /** Where reads may run instead of a spawn (fcgiwrap workers); pushes always spawn. */
-  readonly pool?: BackendPool | null;
 }
 
 /** Prefix of the private temp dir handed to hooks as GITWARD_LOG_DIR. */
@@ -100,18 +96,11 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): (req:
         processEnv: options.processEnv,
         git4nginxEnv: runtime.config.compat.git4nginxEnv,
       });
-      // Pushes never go to the pool: they need gitward's own spawn (process group, parent-death
-      // signal, exit code in the audit line). Of the reads, the pool takes the small answers.
-      let pool = isPush ? null : (options.pool ?? null);
-      if (pool !== null) {
-        const choice = pickRunner(allowed.git, req.headers);
-        if (choice === 'spawn' || (choice === 'peek' && !isLsRefs(await peekBody(req)))) pool = null;
-      }
-      ctx.logger.debug('backend.start', { repo: allowed.git.repo, service: allowed.git.service, user: allowed.identity.user, runner: pool === null ? 'spawn' : 'fcgiwrap' });
+      ctx.logger.debug('backend.start', { repo: allowed.git.repo, service: allowed.git.service, user: allowed.identity.user });
       const backendStart = deps.now();
       const running = deps.metrics?.backendStarted();
       try {
-        await runBackend({ req, res, backendPath: options.backendPath, env, logger: ctx.logger, stats, pool });
+        await runBackend({ req, res, backendPath: options.backendPath, env, logger: ctx.logger, stats });
       } finally {
         running?.();
         ctx.audit.backendMs = deps.now() - backendStart;

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseReceiveLine } from '../../hooks/receive-input.js';
+import { isRefUpdatesFile } from '../../protocol/hook-protocol.js';
 import type { Logger } from '../types.js';
 
 /** Most bytes re-logged from one hook log file: hooks write a few lines, not dumps. */
@@ -38,7 +39,7 @@ export async function relogHookLogs(
       const file = path.join(dir, name);
       const stat = await fs.lstat(file);
       if (!stat.isFile()) continue;
-      if (name.endsWith('.refs')) await relogRefUpdates(file, name, stat, logger, push);
+      if (isRefUpdatesFile(name)) await relogRefUpdates(file, name, stat, logger, push);
       else await relogJsonLines(file, name, stat.size, logger, onRefusal);
     }
   } catch (err) {

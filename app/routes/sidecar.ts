@@ -28,7 +28,7 @@ const METHOD = /^(?:GET|HEAD|POST)$/;
 export type SidecarStatus = 204 | 401 | 403;
 
 /**
- * Maps a refusal of the proxy column of DESIGN.md §3 to the sidecar column: 401 stays 401 (with
+ * Maps a refusal of the proxy column of ARCHITECTURE.md §3 to the sidecar column: 401 stays 401 (with
  * its challenge); everything else (400 and 405 malformed, 403, 404 hidden, 429 throttled) is 403,
  * because nginx turns any other status of an auth subrequest into a 500. Pure.
  */
@@ -55,7 +55,7 @@ export function headerUser(user: string): string | null {
   return Buffer.from(user, 'utf8').toString('latin1');
 }
 
-/** The 204 headers for an allowed request (DESIGN.md §3, sidecar column). Null when unsafe. Pure. */
+/** The 204 headers for an allowed request (ARCHITECTURE.md §3, sidecar column). Null when unsafe. Pure. */
 export function identityHeaders(identity: Identity, repo: string, requestId: string): Record<string, string> | null {
   const headers: Record<string, string> = {
     'X-Gitward-Groups': headerJson(identity.groups),
@@ -81,7 +81,7 @@ function refuse(res: Response, status: 401 | 403, message: string, headers: Read
 }
 
 /**
- * The nginx `auth_request` endpoint (DESIGN.md §3, sidecar column). Classifies the ORIGINAL
+ * The nginx `auth_request` endpoint (ARCHITECTURE.md §3, sidecar column). Classifies the ORIGINAL
  * request from X-Original-URI / X-Original-Method, authenticates it with the request's own
  * headers (Authorization, the trusted identity header), decides, and answers 204 with
  * X-Gitward-User / -Groups / -Info (JSON) / -Repo / -Request-Id, 401 with the challenge, or 403.

@@ -7,8 +7,6 @@ import { PassThrough } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
 import { createEnvironment } from 'cgi-env';
 import { buildBackendEnv } from '../../app/backend/backend-env.js';
-import type { BackendPool, BackendProcess } from '../../app/backend/backend-process.js';
-import { FCGIWRAP_DEFAULT_PATH, FcgiwrapPool } from '../../app/backend/fcgiwrap-pool.js';
 import { buildCgiEnv } from '../../app/backend/cgi-env.js';
 import { createCgiHeadParser, CGI_HEADER_MAX_BYTES } from '../../app/backend/cgi-head.js';
 import { runBackend, type BackendStats } from '../../app/backend/run-backend.js';
@@ -126,7 +124,7 @@ interface BackendServer {
 const ANN: Identity = { user: 'ann', source: 'htpasswd', groups: ['eng', 'staff'], info: { name: 'Ann Example', email: 'ann@example.org' } };
 
 /** An HTTP server that runs the fake backend for each request, through the real env builders. */
-async function startBackendServer(t: TestContext, pool: BackendPool | null = null): Promise<BackendServer> {
+async function startBackendServer(t: TestContext): Promise<BackendServer> {
   const logs = createMemoryLogger();
   const stats: BackendStats[] = [];
   const server = http.createServer((req, res) => {
@@ -135,7 +133,7 @@ async function startBackendServer(t: TestContext, pool: BackendPool | null = nul
     stats.push(s);
     const cgi = buildCgiEnv(req, { git, remoteAddr: '127.0.0.1', remoteUser: 'ann', dropHeaders: ['x-remote-user'] });
     const env = buildBackendEnv({ cgi, git, identity: ANN, repoRoot: '/srv/git', configFile: '/etc/gitward.yaml', requestId: 'req-1', logDir: null, processEnv: { PATH: TEST_PATH, HOME: '/home/gitward', LANG: 'C.UTF-8' }, git4nginxEnv: true });
-    runBackend({ req, res, backendPath: FAKE_BACKEND, env, logger: logs, stats: s, pool }).catch((err: unknown) => {
+    runBackend({ req, res, backendPath: FAKE_BACKEND, env, logger: logs, stats: s }).catch((err: unknown) => {
       res.statusCode = err instanceof HttpError ? err.status : 500;
       res.end(`${err instanceof Error ? err.message : String(err)}\n`);
     });
@@ -186,12 +184,10 @@ async function goneWithin(pid: number, deadlineMs: number): Promise<boolean> {
 }
 
 describe('runBackend with a fake git-http-backend', () => {
-  for (const runner of ['spawn', 'fcgiwrap'] as const) it(`gives the backend exactly the allow-list of DESIGN.md §5 and nothing inherited (${runner} runner)`, async (t) => {
+  it('gives the backend exactly the allow-list of DESIGN.md §5 and nothing inherited', async (t) => {
     process.env.GITWARD_TEST_CANARY = 'must not leak';
     t.after(() => delete process.env.GITWARD_TEST_CANARY);
-    const pool = runner === 'fcgiwrap' ? await FcgiwrapPool.start({ fcgiwrapPath: FCGIWRAP_DEFAULT_PATH, backendPath: FAKE_BACKEND, size: 1, logger: createMemoryLogger() }) : null;
-    if (pool) t.after(() => pool.close());
-    const srv = await startBackendServer(t, pool);
+    const srv = await startBackendServer(t);
     const body = Buffer.alloc(5000, 7);
     const r = await request(`${srv.origin}/web/site.git/info/refs?service=git-upload-pack`, {
       method: 'POST',
@@ -237,11 +233,9 @@ describe('runBackend with a fake git-http-backend', () => {
       GIT4NGINX_CONFIG: '/etc/gitward.yaml',
       GIT4NGINX_GROUPS: '["eng","staff"]',
       GIT4NGINX_INFO: '{"name":"Ann Example","email":"ann@example.org"}',
-      // Replace objects off, grafts ignored (app/git/server-git-env.ts), whichever the runner.
+      // Replace objects off, grafts ignored (app/git/server-git-env.ts).
       GIT_NO_REPLACE_OBJECTS: '1',
       GIT_GRAFT_FILE: '/dev/null/gitward-no-grafts',
-      // fcgiwrap adds these two to whatever it is given (README: the environment).
-      ...(runner === 'fcgiwrap' ? { FCGI_ROLE: 'RESPONDER', SCRIPT_FILENAME: FAKE_BACKEND } : {}),
     };
     assert.deepEqual(env, expected);
   });
@@ -283,41 +277,6 @@ describe('runBackend with a fake git-http-backend', () => {
       assert.match(String(logged.reason), new RegExp(reason.replace(/[()]/g, '.')));
     });
   }
-
-  /** A pool whose every run fails before any output, as a worker whose channel breaks would. */
-  const brokenPool = (): BackendPool & { readonly runs: number } => {
-    const pool = {
-      runs: 0,
-      tryStart(): BackendProcess {
-        pool.runs++;
-        const stdout = new PassThrough();
-        const stderr = new PassThrough();
-        stdout.end();
-        stderr.end();
-        return { pid: undefined, stdin: new PassThrough(), stdout, stderr, done: Promise.resolve({ code: null, signal: null, error: new Error('the fcgiwrap connection closed') }), kill: () => undefined };
-      },
-    };
-    return pool;
-  };
-
-  it('a read without a body whose worker fails before its headers is spawned instead: no 502', async (t) => {
-    const pool = brokenPool();
-    const srv = await startBackendServer(t, pool);
-    const r = await request(`${srv.origin}/web/site.git/info/refs?service=git-upload-pack`);
-    assert.equal(r.status, 200, r.body.toString());
-    assert.equal(pool.runs, 1);
-    assert.ok(srv.logs.lines.some((l) => l.event === 'backend.pool_retry'), JSON.stringify(srv.logs.lines));
-    assert.equal(srv.logs.lines.some((l) => l.event === 'backend.bad_gateway'), false);
-  });
-
-  it('a read with a body is not run twice: its worker failing before the headers is a 502', async (t) => {
-    const pool = brokenPool();
-    const srv = await startBackendServer(t, pool);
-    const r = await request(`${srv.origin}/web/site.git/git-upload-pack`, { method: 'POST', body: Buffer.from('0000') });
-    assert.equal(r.status, 502);
-    assert.equal(pool.runs, 1);
-    assert.equal(srv.logs.lines.some((l) => l.event === 'backend.pool_retry'), false);
-  });
 
   it('kills the backend and its children within 2 s when the client goes away', async (t) => {
     const srv = await startBackendServer(t);

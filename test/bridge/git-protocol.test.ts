@@ -4,18 +4,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually, git, gitOk } from './git-run.js';
-import { findFcgiwrap } from '../../app/backend/fcgiwrap-pool.js';
 import { startGitward, type TestGitward } from '../helpers/server.js';
 
 /**
  * The git protocol through gitward with the real git CLI, on one shared server: clone, fetch,
  * pull, push (branch, tag, delete, non-fast-forward), v0/v2, gzip, shallow, partial, chunked.
- * Once with reads spawned by gitward, once through its fcgiwrap workers (the default where
- * fcgiwrap is installed; in CI it must be).
  */
-const RUNNERS = process.env.CI === 'true' || findFcgiwrap() !== null ? (['spawn', 'fcgiwrap'] as const) : (['spawn'] as const);
-
-for (const runner of RUNNERS) describe(`git over smart HTTP through gitward (${runner} runner)`, () => {
+describe('git over smart HTTP through gitward', () => {
   const cleanups: Array<() => unknown> = [];
   const t = { after: (fn: () => unknown) => void cleanups.push(fn) };
   let gw: TestGitward;
@@ -37,7 +32,6 @@ for (const runner of RUNNERS) describe(`git over smart HTTP through gitward (${r
         repo_defaults: { deny_deletes: false },
       },
       repos: ['proj/main', 'proj/nff', 'proj/big'],
-      runner,
     });
     env = gw.gitEnv;
     work = path.join(gw.dir, 'work');
@@ -206,8 +200,7 @@ for (const runner of RUNNERS) describe(`git over smart HTTP through gitward (${r
     assert.equal(ok.service, 'git-receive-pack');
     assert.equal(ok.need, 'write');
     assert.equal(ok.remoteAddr, '127.0.0.1');
-    // A receive-pack advertisement is a read for the runner: fcgiwrap workers report no exit code.
-    assert.equal(ok.exitCode, runner === 'fcgiwrap' ? null : 0);
+    assert.equal(ok.exitCode, 0);
     assert.ok(ok.bytesOut > 0);
     assert.equal(ok.mode, 'proxy');
   });

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import crypto, { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import yaml from 'js-yaml';
 import { spawnGitward } from '../helpers/server.js';
 import { gitOk } from './git-run.js';
 
@@ -95,6 +96,28 @@ describe('gitward serve (a real child process)', () => {
     assert.notEqual(after.configHash, before.configHash);
     const r = await fetch(`${gw.origin}/x.git/git-receive-pack`, { method: 'POST' });
     assert.equal(r.headers.get('www-authenticate'), 'Basic realm="changed", charset="UTF-8"');
+  });
+
+  it('a reload that changes start-up-only settings logs config.restart_required naming them; /healthz shows them', async (t) => {
+    const gw = await spawnGitward(t, { config: { repos: { 'x.git': { '.read': ['$all'] } } }, repos: ['x'] });
+    const before = (await (await fetch(`${gw.origin}/healthz`)).json()) as { restartRequired: string[] };
+    assert.deepEqual(before.restartRequired, []);
+    // One start-up-only setting of each kind (logger, HTTP server), and a live one (realm) beside them.
+    const started = fs.readFileSync(gw.configFile, 'utf8');
+    const edited = yaml.load(started) as Record<string, unknown>;
+    fs.writeFileSync(gw.configFile, yaml.dump({ ...edited, realm: 'changed', log: { level: 'warn', format: 'json', audit: null }, server: { idle_timeout_seconds: 77 } }));
+    gw.child.kill('SIGHUP');
+    const line = await gw.waitForLog('config.restart_required');
+    assert.deepEqual(line.settings, ['log.level', 'server.idle_timeout_seconds']);
+    const after = (await (await fetch(`${gw.origin}/healthz`)).json()) as { ok: boolean; restartRequired: string[] };
+    assert.deepEqual(after.restartRequired, ['log.level', 'server.idle_timeout_seconds']);
+    assert.equal(after.ok, true, 'the new config is in force for everything else');
+    // Back to what the server started with: nothing is pending any more.
+    fs.writeFileSync(gw.configFile, started);
+    gw.child.kill('SIGHUP');
+    await gw.waitForLog('config.reloaded', (l) => l.configSha256 === crypto.createHash('sha256').update(fs.readFileSync(gw.configFile)).digest('hex'));
+    const reverted = (await (await fetch(`${gw.origin}/healthz`)).json()) as { restartRequired: string[] };
+    assert.deepEqual(reverted.restartRequired, []);
   });
 
   it('a bad config exits 78 with every problem, before listening', async (t) => {

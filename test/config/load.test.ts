@@ -23,7 +23,7 @@ test('loadConfig fills defaults, makes paths absolute and freezes the result', a
   assert.equal(c.realm, 'gitward');
   assert.equal(c.hideExistence, true);
   assert.equal(c.dumbHttp, false);
-  assert.deepEqual(c.server, { headersTimeoutSeconds: 60, idleTimeoutSeconds: 300, shutdownGraceSeconds: 30, trustedProxies: ['unix'], backendRunner: 'auto', fcgiwrapWorkers: 4, fcgiwrapPath: '/usr/sbin/fcgiwrap' });
+  assert.deepEqual(c.server, { headersTimeoutSeconds: 60, idleTimeoutSeconds: 300, shutdownGraceSeconds: 30, trustedProxies: ['unix'] });
   assert.deepEqual(c.log, { level: 'info', format: 'json', audit: path.join(dir, 'logs/audit.log') });
   assert.deepEqual(c.credentialCache, { ttlSeconds: 60, maxEntries: 10000 });
   assert.deepEqual(c.bruteForce, { maxFailures: 10, windowSeconds: 300 });

@@ -1,7 +1,7 @@
 /**
  * The dispatcher on the path of a real push through gitward (git → gitward over HTTP →
- * git-http-backend → hooks): pre-receive takes gitward's GITWARD_HOOK_PLAN while the config file is
- * the one gitward validated, and post-receive's audit lines are written by gitward from the ref
+ * git-http-backend → hooks): pre-receive takes gitward's GITWARD_HOOK_PLAN, the policy gitward runs
+ * (whatever the file holds now), and post-receive's audit lines are written by gitward from the ref
  * lines the sh launcher kept.
  */
 import assert from 'node:assert/strict';
@@ -99,32 +99,36 @@ describe('the hooks of a real push through gitward', () => {
     assert.deepEqual(lines.filter((l) => l.hookEvent === 'hook.ref-updated'), [], 'nothing was applied');
   });
 
-  it('a config edited on disk applies to hooks at once, before gitward reloads it; after the reload the plan is used again', async (t) => {
+  it('an edit on disk changes nothing for pushes until gitward reloads it: the hook runs gitward\'s policy', async (t) => {
     const s = await setup(t);
     const c1 = await s.commit('one');
     // gitward in the tests does not watch the file: it keeps the old config until reload().
     fs.writeFileSync(s.gw.configFile, yaml.dump({ ...baseConfig(), ...CONFIG, repos: REPOS(['@eng']) }, { lineWidth: -1 }));
-    const r = await s.push('ann', `${c1}:refs/heads/main`);
-    assert.equal(r.code, 0, `the edited rule lets @eng push main: ${r.stderr}`);
-    const stale = await s.linesOfLastPush('ann', 'hook.plan-unused', 1);
-    assert.equal(stale.find((l) => l.hookEvent === 'hook.plan-unused')?.reason, 'the config file changed since gitward loaded it');
-
-    fs.writeFileSync(s.gw.configFile, yaml.dump({ ...baseConfig(), ...CONFIG }, { lineWidth: -1 }));
-    assert.equal(await s.gw.reload(), true);
-    const c2 = await s.commit('two');
-    const no = await s.push('ann', `${c2}:refs/heads/main`);
-    assert.notEqual(no.code, 0);
+    const before = await s.push('ann', `${c1}:refs/heads/main`);
+    assert.notEqual(before.code, 0, 'the running policy (main: @release) still judges the push');
     const lines = await s.linesOfLastPush('ann', 'hook.check', 1);
     assert.deepEqual(lines.filter((l) => l.hookEvent === 'hook.plan-unused'), []);
+
+    assert.equal(await s.gw.reload(), true);
+    const after = await s.push('ann', `${c1}:refs/heads/main`);
+    assert.equal(after.code, 0, `once reloaded, the edited rule lets @eng push main: ${after.stderr}`);
   });
 
-  it('a broken config on disk refuses the push, even while gitward runs the last good one', async (t) => {
+  it('a broken edit keeps the last good policy for pushes too: the rules still judge, /healthz says last-good', async (t) => {
     const s = await setup(t);
     const c1 = await s.commit('one');
     fs.writeFileSync(s.gw.configFile, `${fs.readFileSync(s.gw.configFile, 'utf8')}\nnot_a_key: 1\n`);
-    const r = await s.push('rita', `${c1}:refs/heads/dev`);
-    assert.notEqual(r.code, 0);
-    assert.deepEqual(gitwardLines(r.stderr), ['gitward: push refused: the gitward config has errors (an admin can run `gitward check`)']);
+    assert.equal(await s.gw.reload(), false);
+    const health = (await (await fetch(`${s.gw.origin}/healthz`)).json()) as { ok: boolean; configInForce: string };
+    assert.deepEqual([health.ok, health.configInForce], [false, 'last-good']);
+    // The last good rules: rita (@release) may push main, ann may push dev but not main.
+    const dev = await s.push('ann', `${c1}:refs/heads/dev`);
+    assert.equal(dev.code, 0, dev.stderr);
+    const main = await s.push('ann', `${c1}:refs/heads/main`);
+    assert.notEqual(main.code, 0);
+    assert.match(gitwardLines(main.stderr)[0] ?? '', /^gitward: refs\/heads\/main rejected by branch-protect /);
+    const ok = await s.push('rita', `${c1}:refs/heads/main`);
+    assert.equal(ok.code, 0, ok.stderr);
   });
 
   it('a mirror-style push of 100 refs gets 100 audit lines', async (t) => {

@@ -28,7 +28,7 @@ base_path: /
 realm: gitward
 hide_existence: true
 dumb_http: false
-server: {headers_timeout_seconds: 60, idle_timeout_seconds: 300, shutdown_grace_seconds: 30, trusted_proxies: [127.0.0.1/32, "::1/128", unix], backend_runner: fcgiwrap, fcgiwrap_workers: 4, fcgiwrap_path: /usr/sbin/fcgiwrap}
+server: {headers_timeout_seconds: 60, idle_timeout_seconds: 300, shutdown_grace_seconds: 30, trusted_proxies: [127.0.0.1/32, "::1/128", unix]}
 log: {level: info, format: json, audit: null}
 credential_cache: {ttl_seconds: 60, max_entries: 10000}
 brute_force: {max_failures: 10, window_seconds: 300}
@@ -69,7 +69,7 @@ repos:
 `,
   `repo_root: r
 listen: unix:/run/gitward/gitward.sock
-server: {backend_runner: spawn, fcgiwrap_workers: 1}
+server: {shutdown_grace_seconds: 1}
 authentication: [{plugin: htpasswd, file: users.htpasswd}]
 shared: &eng ["@eng", ben]
 `.replace('shared: &eng ["@eng", ben]\n', '') +
@@ -205,13 +205,12 @@ test('config text mutations: only ConfigError, and nothing accepted is silently 
   assert.ok(seen.ok > 0 && seen.error > 0, JSON.stringify(seen));
 });
 
-test('the closed maps read from the schema include every section and the server\'s runner keys', { timeout: fuzzBudget('config-closed-maps') }, () => {
+test('the closed maps read from the schema include every section', { timeout: fuzzBudget('config-closed-maps') }, () => {
   const at = (a: readonly string[]): string => a.join('.') || '(top)';
   const found = new Map(CLOSED.map((c) => [at(c.at), c.keys]));
   for (const section of ['(top)', 'server', 'log', 'credential_cache', 'brute_force', 'sidecar', 'hooks', 'repo_defaults', 'compat', 'metrics', 'api', 'users.*', 'tests.*']) {
     assert.ok(found.has(section), `no closed map at ${section}: ${[...found.keys()].join(', ')}`);
   }
-  for (const k of ['backend_runner', 'fcgiwrap_workers', 'fcgiwrap_path']) assert.ok(found.get('server')?.includes(k), `server.${k}`);
   assert.deepEqual([...NODE_SETTINGS].sort(), ['.admin', '.create', '.hooks', '.inherit', '.read', '.write']);
 });
 

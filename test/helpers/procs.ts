@@ -93,24 +93,9 @@ export function descendantsOf(pid: number): ProcInfo[] {
   return out;
 }
 
-/** Marks the socket path of gitward's own fcgiwrap workers (app/backend/fcgiwrap-pool.ts). */
-const POOL_WORKER_MARK = 'gitward-fcgiwrap-';
-
-/**
- * The long-lived fcgiwrap workers among `pid`'s direct children (server.backend_runner: auto or
- * fcgiwrap). They are part of a running gitward, like its threads, not work left behind.
- */
-export function poolWorkersOf(pid: number): ProcInfo[] {
-  return childrenOf(pid).filter((p) => p.state !== 'Z' && cmdline(p.pid).some((a) => a.includes(POOL_WORKER_MARK)));
-}
-
-/**
- * What a request of gitward may leave behind: every descendant of `pid` except its idle fcgiwrap
- * workers, so a git-http-backend or git still running under a worker counts, as does a zombie.
- */
+/** What a request of gitward may leave behind: every descendant of `pid` (a zombie counts too). */
 export function backendsOf(pid: number): ProcInfo[] {
-  const workers = new Set(poolWorkersOf(pid).map((p) => p.pid));
-  return descendantsOf(pid).filter((p) => !workers.has(p.pid));
+  return descendantsOf(pid);
 }
 
 /** True while `info` (pid + start time) is still the same live, non-zombie process. */

@@ -23,20 +23,21 @@ import type { TestContext } from 'node:test';
 import bcrypt from 'bcryptjs';
 import yaml from 'js-yaml';
 import { createMemoryAuditSink } from '../../app/audit/audit-log.js';
-import { FCGIWRAP_DEFAULT_PATH, FcgiwrapPool } from '../../app/backend/fcgiwrap-pool.js';
 import { createMemoryLogger } from '../../app/log/logger.js';
-import { createReloadingRuntime, type ReloadingRuntime } from '../../app/reload.js';
-import { configureServer, createApp, listenOn } from '../../app/server.js';
+import { startGitwardServer } from '../../app/compose.js';
+import type { AuditSink } from '../../app/deps.js';
+import type { ReloadingRuntime } from '../../app/reload.js';
 import type { AuditRecord, Logger } from '../../app/types.js';
 import { gitEnv, gitHttpBackendPath } from './git.js';
 import { tempDir } from './tmp.js';
 
-/** fcgiwrap workers of a `runner: 'fcgiwrap'` test server: two, so reads can overlap. */
-const TEST_FCGIWRAP_WORKERS = 2;
 /** Cheapest bcrypt cost: tests check behaviour, not hash strength. */
 const TEST_BCRYPT_COST = 4;
-/** How long to wait for a spawned server to say it listens. */
-const SPAWN_READY_TIMEOUT_MS = 20_000;
+/**
+ * Safety net only: the wait ends on the `server.listening` line (or the child's exit). Generous,
+ * because a cold Node start took over 20 s on this machine while eight engineers' suites ran on it.
+ */
+const SPAWN_READY_TIMEOUT_MS = 120_000;
 
 /** What a test asks for. Everything is optional. */
 export interface GitwardOptions {
@@ -48,11 +49,6 @@ export interface GitwardOptions {
   readonly repos?: readonly string[];
   /** Extra files next to the config: relative path → content. */
   readonly files?: Record<string, string>;
-  /**
-   * How startGitward runs reads: `spawn` (default: createApp without workers) or `fcgiwrap` (two of
-   * gitward's fcgiwrap workers, as `gitward serve` starts them with backend_runner auto or fcgiwrap).
-   */
-  readonly runner?: 'spawn' | 'fcgiwrap';
 }
 
 /** The config every test server starts from; `options.config` keys replace these whole. */
@@ -154,6 +150,25 @@ export interface TestGitward extends GitwardFiles {
 }
 
 /**
+ * The composition root of `gitward serve` (app/compose.ts) for an in-process test server: on
+ * 127.0.0.1 port 0 (read back), git's PATH from the test's environment and HOME in its folder.
+ */
+export async function startTestServer(
+  files: Pick<GitwardFiles, 'configFile' | 'dir'>,
+  o: { logger: Logger; audit: AuditSink; backendPath: string },
+): Promise<{ runtime: ReloadingRuntime; server: http.Server; port: number }> {
+  const c = await startGitwardServer({
+    configFile: files.configFile,
+    logger: o.logger,
+    audit: o.audit,
+    backendPath: o.backendPath,
+    processEnv: { PATH: process.env.PATH, HOME: path.join(files.dir, 'home'), LANG: 'C' },
+    listen: { kind: 'tcp', host: '127.0.0.1', port: 0 },
+  });
+  return { runtime: c.runtime, server: c.server, port: c.port as number };
+}
+
+/**
  * Starts gitward in-process: loads the temp config through the real loader, policy and auth chain,
  * createApp + listen(0) on 127.0.0.1, and the server timeouts of `gitward serve`.
  */
@@ -161,15 +176,7 @@ export async function startGitward(t: Pick<TestContext, 'after'>, options: Gitwa
   const files = await prepareGitwardFiles(t, options);
   const logs = createMemoryLogger();
   const audit = createMemoryAuditSink();
-  const logger: Logger = logs;
-  const runtime = await createReloadingRuntime(files.configFile, { logger, now: Date.now });
-  const backendPath = await gitHttpBackendPath();
-  const pool = options.runner === 'fcgiwrap' ? await FcgiwrapPool.start({ fcgiwrapPath: FCGIWRAP_DEFAULT_PATH, backendPath, size: TEST_FCGIWRAP_WORKERS, logger }) : null;
-  const app = createApp({ runtime, logger, audit, now: Date.now }, { backendPath, processEnv: { PATH: process.env.PATH, HOME: path.join(files.dir, 'home'), LANG: 'C' }, pool });
-  const server = http.createServer(app);
-  configureServer(server, runtime.current().config.server);
-  await listenOn(server, { kind: 'tcp', host: '127.0.0.1', port: 0 });
-  const port = (server.address() as net.AddressInfo).port;
+  const { runtime, server, port } = await startTestServer(files, { logger: logs, audit, backendPath: await gitHttpBackendPath() });
   const origin = `http://127.0.0.1:${port}`;
   let closed = false;
   const close = async (): Promise<void> => {
@@ -178,7 +185,6 @@ export async function startGitward(t: Pick<TestContext, 'after'>, options: Gitwa
     runtime.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await pool?.close();
   };
   t.after(close);
   return { ...files, origin, port, url: urlFor(origin), server, runtime, logs, audit, reload: () => runtime.reload('test'), close };
@@ -291,9 +297,12 @@ export async function spawnServe(t: Pick<TestContext, 'after'>, files: GitwardFi
  * its `server.listening` line.
  */
 export async function spawnGitward(t: Pick<TestContext, 'after'>, options: GitwardOptions = {}): Promise<SpawnedGitward> {
-  const port = await freePort();
-  const files = await prepareGitwardFiles(t, { ...options, config: { listen: `127.0.0.1:${port}`, ...options.config } });
+  // Port 0 in the config, the port read back from the server's own `server.listening` line.
+  const files = await prepareGitwardFiles(t, options);
   const served = await spawnServe(t, files);
+  const listening = await served.waitForLog('server.listening');
+  const port = Number(/:(\d+)$/.exec(String(listening.address))?.[1]);
+  if (!(port > 0)) throw new Error(`server.listening has no TCP port: ${JSON.stringify(listening)}`);
   const origin = `http://127.0.0.1:${port}`;
   return { ...files, ...served, origin, port, url: urlFor(origin) };
 }

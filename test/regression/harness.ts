@@ -16,11 +16,10 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { createMemoryAuditSink } from '../../app/audit/audit-log.js';
 import { createMemoryLogger } from '../../app/log/logger.js';
-import { createReloadingRuntime, type ReloadingRuntime } from '../../app/reload.js';
-import { configureServer, createApp, listenOn } from '../../app/server.js';
+import type { ReloadingRuntime } from '../../app/reload.js';
 import type { AuditRecord } from '../../app/types.js';
 import { git, gitHttpBackendPath, type GitResult } from '../helpers/git.js';
-import { prepareGitwardFiles, type GitwardFiles, type GitwardOptions } from '../helpers/server.js';
+import { prepareGitwardFiles, startTestServer, type GitwardFiles, type GitwardOptions } from '../helpers/server.js';
 
 /** Longest a test waits for an audit line after the response ended (it follows the close). */
 const AUDIT_WAIT_MS = 5_000;
@@ -80,15 +79,7 @@ export async function startGuarded(t: TestContext, options: GuardedOptions = {})
   fs.writeFileSync(backend, backendScript(runsFile, await gitHttpBackendPath(), options.backend ?? 'git'), { mode: 0o755 });
   const logs = createMemoryLogger();
   const audit = createMemoryAuditSink();
-  const runtime = await createReloadingRuntime(files.configFile, { logger: logs, now: Date.now });
-  const app = createApp(
-    { runtime, logger: logs, audit, now: Date.now },
-    { backendPath: backend, processEnv: { PATH: process.env.PATH, HOME: path.join(files.dir, 'home'), LANG: 'C' } },
-  );
-  const server = http.createServer(app);
-  configureServer(server, runtime.current().config.server);
-  await listenOn(server, { kind: 'tcp', host: '127.0.0.1', port: 0 });
-  const port = (server.address() as net.AddressInfo).port;
+  const { runtime, server, port } = await startTestServer(files, { logger: logs, audit, backendPath: backend });
   t.after(async () => {
     runtime.close();
     server.closeAllConnections();

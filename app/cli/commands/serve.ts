@@ -1,17 +1,13 @@
-import http from 'node:http';
 import path from 'node:path';
 import { createAuditSink } from '../../audit/audit-log.js';
-import { FcgiwrapPool, findFcgiwrap } from '../../backend/fcgiwrap-pool.js';
 import { findGitHttpBackend } from '../../backend/locate.js';
-import { loadConfig } from '../../config/load.js';
-import type { GitwardConfig } from '../../config/types.js';
-import { createLogger } from '../../log/logger.js';
-import { createReloadingRuntime } from '../../reload.js';
-import { configureServer, createApp, listenOn, shutdownServer } from '../../server.js';
-import type { Logger } from '../../types.js';
+import { startGitwardServer, type ComposedServer } from '../../compose.js';
 import { parseListenValue } from '../../config/build-config.js';
+import { loadConfig } from '../../config/load.js';
 import type { ListenAddress } from '../../config/types.js';
 import { UsageError } from '../../errors.js';
+import { createLogger } from '../../log/logger.js';
+import { shutdownServer } from '../../server.js';
 import { configPathFrom, parseArgs } from '../args.js';
 import { DEMO_REPO, seedDemoRepo } from '../demo-repo.js';
 import { EXIT, type CliIO, type Command } from '../io.js';
@@ -65,46 +61,33 @@ export const serve: Command = async (argv, io) => {
 
   const first = await loadConfig(file);
   const logger = createLogger({ level: first.log.level, format: first.log.format, stream: io.stderr });
-  const runtime = await createReloadingRuntime(file, { logger, now: Date.now });
-  const config = runtime.current().config;
-  // Bind first: a busy port or socket is one line and EX_CONFIG before anything is started or made.
-  // Until the app is ready (workers, demo repo), a request that arrives is told to come back.
-  let handle: http.RequestListener = (_req, res) => {
-    res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '1' });
-    res.end('gitward is starting\n');
-  };
-  const server = http.createServer((req, res) => handle(req, res));
-  configureServer(server, config.server);
-  let address: string;
+  const audit = createAuditSink(first.log.audit === null ? { kind: 'stream', stream: io.stdout } : { kind: 'file', path: first.log.audit });
+  const backendPath = await findGitHttpBackend(processEnv.PATH);
+  let composed: ComposedServer;
   try {
-    address = await listenOn(server, listenOverride ?? config.listen);
+    const listen = listenOverride === null ? {} : { listen: listenOverride };
+    composed = await startGitwardServer({ configFile: file, logger, audit, backendPath, processEnv, ...listen });
   } catch (err) {
+    await audit.close();
     const e = err as NodeJS.ErrnoException;
+    if (e.code !== 'EADDRINUSE') throw err;
+    // A busy port or socket: one line and EX_CONFIG, before anything is started or made.
     const where = listenOverride !== null ? `--listen ${String(args.options.listen)}` : `${file}: listen`;
-    io.stderr.write(`gitward serve: ${where}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}\n`);
-    runtime.close();
+    io.stderr.write(`gitward serve: ${where}: address already in use\n`);
     return EXIT.config;
   }
-  const closeServer = (): Promise<boolean> => shutdownServer(server, 0);
+  const { runtime, server, address } = composed;
+  const config = runtime.current().config;
   try {
     if (embedded && (await seedDemoRepo(first, adminGitEnv(io.env), dispatcherPath()))) {
       logger.info('demo.created', { repo: DEMO_REPO, repoRoot: first.repoRoot });
     }
   } catch (err) {
-    await closeServer();
+    await shutdownServer(server, 0);
     runtime.close();
+    await audit.close();
     throw err;
   }
-  const audit = createAuditSink(config.log.audit === null ? { kind: 'stream', stream: io.stdout } : { kind: 'file', path: config.log.audit });
-  const backendPath = await findGitHttpBackend(processEnv.PATH);
-  const pool = await startBackendPool(config, file, backendPath, logger, io);
-  if (typeof pool === 'number') {
-    await closeServer();
-    await audit.close();
-    runtime.close();
-    return pool;
-  }
-  handle = createApp({ runtime, logger, audit, now: Date.now }, { backendPath, processEnv, pool });
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
@@ -114,7 +97,6 @@ export const serve: Command = async (argv, io) => {
       logger.info('server.stopping', { signal, graceMs });
       void shutdownServer(server, graceMs).then(async (clean) => {
         runtime.close();
-        await pool?.close();
         logger.info('server.stopped', { clean });
         await audit.close();
         resolve(EXIT.ok);
@@ -143,46 +125,4 @@ function demoHelp(address: string): string {
     '',
     '',
   ].join('\n');
-}
-
-/**
- * The fcgiwrap workers that `server.backend_runner` asks for, or null when reads spawn. `fcgiwrap`
- * fails closed (exit 78 without fcgiwrap, 1 when the workers cannot start); `auto` uses fcgiwrap
- * when it is installed and falls back to spawn, with a warning, when its workers cannot start.
- * Returns the exit code on failure.
- */
-async function startBackendPool(
-  config: GitwardConfig,
-  file: string,
-  backendPath: string,
-  logger: Logger,
-  io: CliIO,
-): Promise<FcgiwrapPool | null | number> {
-  const { backendRunner, fcgiwrapPath, fcgiwrapWorkers } = config.server;
-  if (backendRunner === 'spawn') {
-    logger.info('backend.runner', { runner: 'spawn', reason: 'server.backend_runner: spawn' });
-    return null;
-  }
-  const fcgiwrap = findFcgiwrap(fcgiwrapPath);
-  if (fcgiwrap === null) {
-    if (backendRunner === 'auto') {
-      logger.info('backend.runner', { runner: 'spawn', reason: `${fcgiwrapPath} is not installed` });
-      return null;
-    }
-    io.stderr.write(`gitward serve: ${file}: server.backend_runner: fcgiwrap, but ${fcgiwrapPath} is not an executable (apt-get install fcgiwrap, or set server.fcgiwrap_path)\n`);
-    return EXIT.config;
-  }
-  try {
-    const pool = await FcgiwrapPool.start({ fcgiwrapPath: fcgiwrap, backendPath, size: fcgiwrapWorkers, logger });
-    logger.info('backend.runner', { runner: 'fcgiwrap', reason: `server.backend_runner: ${backendRunner}`, workers: fcgiwrapWorkers });
-    return pool;
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    if (backendRunner === 'auto') {
-      logger.warn('backend.runner', { runner: 'spawn', reason: `the fcgiwrap workers could not start: ${message}` });
-      return null;
-    }
-    io.stderr.write(`gitward serve: cannot start the fcgiwrap workers: ${message}\n`);
-    return EXIT.failed;
-  }
 }

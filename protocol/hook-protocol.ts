@@ -1,16 +1,59 @@
 import type { CompiledPolicy, HookPluginSetting } from '../app/config/types.js';
 import { hookSettingsFor } from '../app/policy/hook-settings.js';
-import { isPlainObject } from './hook-plugin.js';
+
+/*
+ * The hook protocol: everything gitward hands the hooks of a push and reads back, in one module
+ * that app/ and hooks/ both import (the dependency rules in .dependency-cruiser.cjs keep it so).
+ *
+ * - Environment (set by gitward for a push through it; a push without them is local or sidecar):
+ *   the names in HOOK_ENV.
+ * - GITWARD_HOOK_PLAN: the policy gitward runs, for one repo (HookPlan below).
+ * - GITWARD_LOG_DIR: a folder per push; the dispatcher writes `<hook>.<pid>.jsonl` (one JSON log
+ *   line each), the sh launcher of post-receive `post-receive.<pid>.refs` (git's ref update lines,
+ *   verbatim); gitward re-logs both after the request and removes the folder.
+ * - The last good config text, recorded by both (protocol/last-good.ts).
+ */
+
+/** The environment names of the protocol. */
+export const HOOK_ENV = Object.freeze({
+  /** Absolute path of the config file gitward runs. */
+  config: 'GITWARD_CONFIG',
+  /** The pusher's user name ('' for anonymous). */
+  user: 'GITWARD_USER',
+  /** The pusher's groups, a JSON array of strings. */
+  groups: 'GITWARD_GROUPS',
+  /** The pusher's info, a JSON object. */
+  info: 'GITWARD_INFO',
+  /** The repo's canonical name. */
+  repo: 'GITWARD_REPO',
+  requestId: 'GITWARD_REQUEST_ID',
+  /** The per-push log folder (see above). */
+  logDir: 'GITWARD_LOG_DIR',
+  plan: 'GITWARD_HOOK_PLAN',
+});
+
+/** The dispatcher's log file in GITWARD_LOG_DIR. */
+export function hookLogFileName(hookName: string, pid: number): string {
+  return `${hookName}.${pid}.jsonl`;
+}
+
+/** Whether a file of GITWARD_LOG_DIR holds ref update lines (the launcher's) rather than log lines. */
+export function isRefUpdatesFile(name: string): boolean {
+  return name.endsWith('.refs');
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
 
 /**
  * What gitward hands the pre-receive of a push through it, in `GITWARD_HOOK_PLAN`: the parts of
- * its validated config that the checks of this repo use, so the hook does not parse and validate
- * the YAML file again on every push (for a config of a few hundred repos, that is most of the
- * hook's time). It is used only while the config file still has the exact text gitward validated
- * (`configSha256`); otherwise the hook reads the file itself, as without a plan.
+ * the config it is running that the checks of this repo use, so the hook neither parses the YAML
+ * file again (for a config of a few hundred repos, most of the hook's time) nor judges a push by
+ * another policy than the one gitward runs (a broken edit on disk keeps the last good one).
  */
 export interface HookPlan {
-  /** sha256 of the config text the plan was made from (GitwardConfig.hash). */
+  /** sha256 of the config text the plan was made from (GitwardConfig.hash), for the logs. */
   readonly configSha256: string;
   /** The repo the plan is for (GITWARD_REPO). */
   readonly repo: string;
