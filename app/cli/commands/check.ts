@@ -1,6 +1,8 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { checkHookSettings } from '../../../hooks/check-hook-settings.js';
 import { loadConfig } from '../../config/load.js';
+import type { GitwardConfig } from '../../config/types.js';
 import { ConfigError, UsageError } from '../../errors.js';
 import { compilePolicy } from '../../policy/compile.js';
 import { listReposOnDisk } from '../../policy/list-repos.js';
@@ -24,6 +26,21 @@ function asWarning(message: string): string {
   return m ? `${m[1]}: warning: ${message.slice(m[0].length)}` : `warning: ${message}`;
 }
 
+/**
+ * One warning per htpasswd plugin whose file does not exist yet: no users can log in through it
+ * until `gitward user add` creates it (a fresh install checks its config before adding a user).
+ */
+function missingHtpasswdFiles(config: GitwardConfig): string[] {
+  const out: string[] = [];
+  config.authentication.forEach((spec, i) => {
+    if (spec.plugin !== 'htpasswd' || typeof spec.options.file !== 'string') return;
+    const file = path.resolve(config.dir, spec.options.file);
+    if (fs.existsSync(file)) return;
+    out.push(`${spec.where}: authentication[${i}].file: ${file} does not exist yet: no users yet (gitward user add creates it)`);
+  });
+  return out;
+}
+
 /** `gitward check`: validate the config, run its `tests:`, print a summary. */
 export const check: Command = async (argv, io) => {
   const args = parseArgs(argv, { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } });
@@ -40,7 +57,7 @@ export const check: Command = async (argv, io) => {
     const hookSettings = await checkHookSettings(config);
     if (hookSettings.problems.length > 0) throw new ConfigError(hookSettings.problems);
     policy = compilePolicy(config);
-    for (const w of hookSettings.warnings) io.stderr.write(`${asWarning(w)}\n`);
+    for (const w of [...missingHtpasswdFiles(config), ...hookSettings.warnings]) io.stderr.write(`${asWarning(w)}\n`);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     for (const p of err.problems) io.stderr.write(`${p}\n`);
