@@ -4,6 +4,7 @@ import type { CompiledPolicy, HookPluginSetting, HooksSettings } from '../app/co
 import type { Identity } from '../app/types.js';
 import type { HookConfig } from './config-cache.js';
 import type { DispatchIO } from './dispatch.js';
+import { DOCTOR_PROBE_PREFIX, doctorProbeLine } from './doctor-probe.js';
 import { loadHookConfig, repoNameFrom } from './hook-config.js';
 import type { HookLog } from './hook-log.js';
 import { parseHookPlan } from './hook-plan.js';
@@ -139,6 +140,15 @@ async function setupFromConfig(io: DispatchIO, configFile: () => Promise<string>
 export async function preReceive(io: DispatchIO, updates: readonly HookUpdate[], git: RepoReader, configFile: () => Promise<string>, log: HookLog): Promise<number> {
   const { repo, identity, settings, hooks, configDir } = setupFromPlan(io, log) ?? (await setupFromConfig(io, configFile, log));
   const rlog = log.with({ repo, user: identity.user, source: identity.source });
+  const probes = updates.filter((u) => u.ref.startsWith(DOCTOR_PROBE_PREFIX));
+  if (probes.length > 0) {
+    // gitward doctor's write probe: refused whole, before any plugin, and never written.
+    for (const u of probes) {
+      rlog.log('info', 'hook.doctor-probe', { ref: u.ref });
+      io.stderr.write(`${doctorProbeLine(u.ref, identity.user, repo)}\n`);
+    }
+    return 1;
+  }
   const plugins = await loadHookPlugins(settings, hooks, configDir, rlog);
   const outcomes = await runChecks(plugins, { repo, identity, git, updates }, rlog);
   const refused = outcomes.some((o) => o.rejections.length > 0 || o.failures.length > 0);
