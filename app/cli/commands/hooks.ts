@@ -2,14 +2,16 @@ import { loadConfig } from '../../config/load.js';
 import { BadRequest, UsageError } from '../../errors.js';
 import { configPathFrom, parseArgs } from '../args.js';
 import { EXIT, type Command } from '../io.js';
-import { dispatcherPath, installHooks, listRepoDirs, repoDirFor, type RepoEntry } from '../repo-admin.js';
+import { installHooks, linkedDispatcherPath, listRepoDirs, repoDirFor, type RepoEntry } from '../repo-admin.js';
 import fs from 'node:fs';
 
 const HELP = `usage: gitward hooks install REPO... | --all [--force] [--config FILE]
 
-Symlinks hooks/pre-receive and hooks/post-receive of each repo to the gitward hook dispatcher
-(<checkout>/hooks/gitward-hook). Idempotent. A hook that is not gitward's is kept and reported
-(exit 1); with --force it is moved aside to <hook>.gitward-backup-<timestamp> first.
+Symlinks hooks/pre-receive and hooks/post-receive of each repo to the gitward hook dispatcher,
+<checkout>/hooks/gitward-hook, through the checkout path the gitward command was run by: with
+/opt/gitward linking to a versioned folder, the hooks link to /opt/gitward/hooks/gitward-hook,
+so an upgrade that swaps that link takes them along. Idempotent. A hook that is not gitward's is
+kept and reported (exit 1); with --force it is moved aside to <hook>.gitward-backup-<timestamp>.
 `;
 
 /** `gitward hooks install REPO... | --all [--force]`: install the dispatcher into repos. */
@@ -37,7 +39,7 @@ export const hooks: Command = async (argv, io) => {
       }
     });
   }
-  const dispatcher = dispatcherPath();
+  const dispatcher = linkedDispatcherPath();
   let failed = false;
   for (const repo of repos) {
     if (!fs.existsSync(repo.dir)) {
@@ -52,7 +54,7 @@ export const hooks: Command = async (argv, io) => {
       } else if (r.action === 'replaced') {
         io.stdout.write(`${repo.name}: hooks/${r.hook} installed; the previous hook is now ${r.backup ?? ''}\n`);
       } else {
-        const what = r.action === 'installed' ? 'installed' : r.action === 'updated' ? 'updated (it linked to another gitward checkout)' : 'already installed';
+        const what = r.action === 'installed' ? 'installed' : r.action === 'updated' ? 'updated (it linked to another gitward checkout, or to this one by another path)' : 'already installed';
         io.stdout.write(`${repo.name}: hooks/${r.hook} ${what}\n`);
       }
     }
