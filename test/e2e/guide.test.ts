@@ -164,10 +164,25 @@ start_fcgiwrap() {
     [ -f "$f" ] && exec=$(sed -n 's/^ExecStart=\\(..*\\)$/\\1/p' "$f" | tail -1)
   done
   if [ -f "$pids/fcgiwrap" ]; then kill -- -"$(cat "$pids/fcgiwrap")" 2>/dev/null; rm -f "$pids/fcgiwrap" "$R/run/fcgiwrap.socket"; fi
-  ( umask 0007; exec setsid setpriv --reuid=www-data --regid=www-data --init-groups env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin $exec -s "unix:$R/run/fcgiwrap.socket" ) </dev/null >>"$R/var/log/fcgiwrap.journal" 2>&1 &
+  # fcgiwrap.socket: ListenStream= made by root, SocketUser/SocketGroup www-data, SocketMode 0660,
+  # handed to the service as its stdin, which fcgiwrap listens on.
+  python3 -c "$SOCKET_ACTIVATION" "$R/run/fcgiwrap.socket" setsid setpriv --reuid=www-data --regid=www-data --init-groups \
+    env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin $exec >>"$R/var/log/fcgiwrap.journal" 2>&1 &
   echo $! >"$pids/fcgiwrap"
   until_ok "[ -S '$R/run/fcgiwrap.socket' ]"
 }
+SOCKET_ACTIVATION='
+import grp, os, pwd, socket, sys
+path = sys.argv[1]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(path + ".new")
+os.chown(path + ".new", pwd.getpwnam("www-data").pw_uid, grp.getgrnam("www-data").gr_gid)
+os.chmod(path + ".new", 0o660)
+s.listen(128)
+os.rename(path + ".new", path)
+os.dup2(s.fileno(), 0)
+os.execvp(sys.argv[2], sys.argv[2:])
+'
 reload_nginx() {
   local master old w
   master=$(cat "$R/run/nginx.pid") || fail "nginx is not running"
