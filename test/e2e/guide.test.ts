@@ -10,7 +10,8 @@
  *   installs nothing.
  * - `systemctl`: systemd is not running here. For gitward it does what the shipped unit says, read
  *   from the unit file the guide copied: the RuntimeDirectory with its mode and owner, then
- *   ExecStart as User=, Group= and SupplementaryGroups= (setpriv), with UMask= and Environment=,
+ *   ExecStart as User=, Group= and SupplementaryGroups= (setpriv), with UMask= and Environment=
+ *   (and StateDirectory= / LogsDirectory= re-owned recursively, as systemd does at each start),
  *   in its own session; `reload` runs the ExecReload= lines in order ($MAINPID filled in) and fails
  *   when one fails. It does not apply the sandboxing (ProtectSystem= and the rest); test/e2e/
  *   systemd-unit.test.ts checks those with `systemd-analyze verify`. For fcgiwrap it runs the
@@ -148,6 +149,9 @@ fail() { echo "systemctl (guide test): $*" >&2; exit 1; }
 until_ok() { local i=0; until eval "$1"; do i=$((i + 1)); [ $i -lt 1200 ] || fail "timed out waiting for: $1"; sleep 0.05; done; }
 start_gitward() {
   install -d -o ${q(one('User'))} -g ${q(one('Group'))} -m ${q(one('RuntimeDirectoryMode'))} ${q(runtimeDir)}
+${[...get('StateDirectory').map((d) => `/var/lib/${d}`), ...get('LogsDirectory').map((d) => `/var/log/${d}`)]
+  .map((d) => `  mkdir -p ${q(path.join(root, d))} && chown -R ${q(`${one('User')}:${one('Group')}`)} ${q(path.join(root, d))}   # systemd re-owns these at each start`)
+  .join('\n')}
   ( umask ${one('UMask')}; exec setsid ${asService} ${one('ExecStart')} ) </dev/null >>"$R/var/log/gitward.journal" 2>&1 &
   echo $! >"$pids/gitward"
   local pid=$!
