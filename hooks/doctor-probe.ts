@@ -9,10 +9,12 @@ export const DOCTOR_PROBE_PREFIX = 'refs/gitward/doctor/';
 
 /** The line the dispatcher prints for a probe ref (doctor looks for it after `remote: `). */
 export function doctorProbeLine(ref: string, user: string | null, repo: string): string {
-  return `gitward: doctor probe ${ref}: the hook ran for ${user ?? 'anonymous'} on ${repo}; refused by design, nothing was written`;
+  const who = user ?? 'anonymous';
+  return `gitward: doctor probe ${ref}: the hook ran for ${who} on ${repo}; refused by design, nothing was written`;
 }
 
 /** Matches doctorProbeLine of `ref` in git's output. */
 export function doctorProbePattern(ref: string): RegExp {
-  return new RegExp(`^remote: gitward: doctor probe ${ref.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: the hook ran for `, 'm');
+  const escaped = ref.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  return new RegExp(`^remote: gitward: doctor probe ${escaped}: the hook ran for `, 'm');
 }

@@ -17,7 +17,10 @@ const MAX_WALK_DEPTH = 32;
 /** File name of the dispatcher launcher; a link to a file of this name is gitward's. */
 const DISPATCHER_NAME = 'gitward-hook';
 
-/** Absolute path of the dispatcher launcher of this checkout (dist/app/cli → hooks/gitward-hook), symlinks resolved. */
+/**
+ * Absolute path of the dispatcher launcher of this checkout (dist/app/cli → hooks/gitward-hook),
+ * symlinks resolved.
+ */
 export function dispatcherPath(): string {
   return path.resolve(__dirname, '..', '..', '..', 'hooks', 'gitward-hook');
 }

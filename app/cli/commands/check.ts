@@ -36,7 +36,8 @@ function missingHtpasswdFiles(config: GitwardConfig): string[] {
     if (spec.plugin !== 'htpasswd' || typeof spec.options.file !== 'string') return;
     const file = path.resolve(config.dir, spec.options.file);
     if (fs.existsSync(file)) return;
-    out.push(`${spec.where}: authentication[${i}].file: ${file} does not exist yet: no users yet (gitward user add creates it)`);
+    const what = `${file} does not exist yet: no users yet (gitward user add creates it)`;
+    out.push(`${spec.where}: authentication[${i}].file: ${what}`);
   });
   return out;
 }

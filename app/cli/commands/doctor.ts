@@ -166,7 +166,7 @@ export async function runDoctor(url: string, env: Record<string, string>, tmp: s
   fs.writeFileSync(path.join(clone, 'gitward-doctor.bin'), randomBytes(DOCTOR_PUSH_BYTES));
   const ident = { GIT_AUTHOR_NAME: 'gitward doctor', GIT_AUTHOR_EMAIL: 'doctor@gitward.invalid', GIT_COMMITTER_NAME: 'gitward doctor', GIT_COMMITTER_EMAIL: 'doctor@gitward.invalid' };
   const add = await git(['add', 'gitward-doctor.bin'], clone);
-  const commit = add.code === 0 ? await git(['commit', '--quiet', '-m', 'gitward doctor probe commit'], clone, ident) : add;
+  const commit = add.code === 0 ? await git(['commit', '--quiet', '-m', 'gitward doctor probe'], clone, ident) : add;
   if (commit.code !== 0) {
     results.push({ name: 'push over 1 MiB (chunked)', level: 'fail', detail: lastLines(commit.stderr), cause: 'local git problem (not the server)' });
     return results;
@@ -177,13 +177,18 @@ export async function runDoctor(url: string, env: Record<string, string>, tmp: s
   // 7. A gzip'd negotiation: a fresh repo with local commits the server lacks fetches what the
   // server has; the "have" lines make the request body big enough for git to gzip it.
   const target = fetchTarget(ls.code === 0 ? ls.stdout : '');
-  if (target === null) results.push({ name: "gzip'd negotiation", level: 'warn', detail: 'not checked: the repo is empty (push a first commit and run doctor again)' });
+  const negotiation = "gzip'd negotiation";
+  const emptyRepo = 'not checked: the repo is empty (push a first commit and run doctor again)';
+  if (target === null) results.push({ name: negotiation, level: 'warn', detail: emptyRepo });
   else {
     const neg = path.join(tmp, 'negotiate');
     const init = await git(['init', '--quiet', neg], tmp);
     const made = init.code === 0 ? await makeCommits(neg, NEGOTIATION_COMMITS, { ...gitEnv, ...ident }) : false;
     if (!made) results.push({ name: "gzip'd negotiation", level: 'fail', detail: 'could not make local commits', cause: 'local git problem (not the server)' });
-    else results.push(negotiationCheck(await git(['fetch', '--quiet', url, target], neg, { GIT_TRACE_CURL: '1', GIT_TRACE_CURL_NO_DATA: '1' })));
+    else {
+      const trace = { GIT_TRACE_CURL: '1', GIT_TRACE_CURL_NO_DATA: '1' };
+      results.push(negotiationCheck(await git(['fetch', '--quiet', url, target], neg, trace)));
+    }
   }
 
   // 8. Nothing left behind: ls-remote does not list the probe ref.
@@ -191,7 +196,10 @@ export async function runDoctor(url: string, env: Record<string, string>, tmp: s
   return results;
 }
 
-/** What the negotiation check fetches, from ls-remote's output: HEAD, else the first ref; null for an empty repo. Pure. */
+/**
+ * What the negotiation check fetches, from ls-remote's output: HEAD, else the first ref; null for
+ * an empty repo. Pure.
+ */
 export function fetchTarget(lsRemote: string): string | null {
   const refs = lsRemote
     .split('\n')
@@ -256,10 +264,20 @@ export function pushChecks(push: GitRun, ref: string): CheckResult[] {
   if (push.code !== 0 && !byHook) {
     const declined = /pre-receive hook declined/.test(push.stderr);
     const hook: CheckResult = declined
-      ? { name: hookName, level: 'fail', detail: "a pre-receive hook refused the probe, but not gitward's", cause: "this repo's pre-receive hook is not gitward's dispatcher: gitward hooks install REPO (--force to move the other hook aside)" }
+      ? {
+          name: hookName,
+          level: 'fail',
+          detail: "a pre-receive hook refused the probe, but not gitward's",
+          cause: "this repo's pre-receive hook is not gitward's dispatcher: gitward hooks install REPO (and --force)",
+        }
       : { name: hookName, level: 'warn', detail: 'not checked: the push did not reach the hooks' };
-    if (declined) return [{ name, level: 'ok', detail: `${DOCTOR_PUSH_BYTES >> 20} MiB sent, received and refused by a hook` }, { name: streaming, ...streamCheck(push) }, hook];
-    return [failed(name, push, 'see the nginx error log'), { name: streaming, level: 'warn', detail: 'not checked: the push failed' }, hook];
+    if (declined) {
+      const detail = `${DOCTOR_PUSH_BYTES >> 20} MiB sent, received and refused by a hook`;
+      const received: CheckResult = { name, level: 'ok', detail };
+      return [received, { name: streaming, ...streamCheck(push) }, hook];
+    }
+    const notChecked: CheckResult = { name: streaming, level: 'warn', detail: 'not checked: the push failed' };
+    return [failed(name, push, 'see the nginx error log'), notChecked, hook];
   }
   const big = receivePackPosts(push.stderr).filter((p) => p.chunked);
   const hook: CheckResult = byHook
@@ -268,11 +286,21 @@ export function pushChecks(push: GitRun, ref: string): CheckResult[] {
         name: hookName,
         level: 'fail',
         detail: `the server accepted ${ref}: no gitward hook ran`,
-        cause: `this repo has no gitward hooks (gitward hooks install REPO); remove the probe ref on the server: git -C REPO_DIR update-ref -d ${ref}`,
+        cause: `no gitward hooks here (gitward hooks install REPO); on the server remove the ref: ${removeRef(ref)}`,
       };
-  if (big.length === 0)
-    return [{ name, level: 'fail', detail: 'git did not send the push chunked', cause: `local git: the push was not chunked (git sends bodies over http.postBuffer, set to ${POST_BUFFER_BYTES >> 20} MiB here, chunked), so large pushes through nginx were not checked` }, hook];
-  return [{ name, level: 'ok', detail: `${DOCTOR_PUSH_BYTES >> 20} MiB sent chunked` }, { name: streaming, ...streamCheck(push) }, hook];
+  if (big.length === 0) {
+    const cause =
+      'local git: the push was not chunked (git sends bodies over http.postBuffer, set to ' +
+      `${POST_BUFFER_BYTES >> 20} MiB here, chunked), so large pushes through nginx were not checked`;
+    return [{ name, level: 'fail', detail: 'git did not send the push chunked', cause }, hook];
+  }
+  const sent: CheckResult = { name, level: 'ok', detail: `${DOCTOR_PUSH_BYTES >> 20} MiB sent chunked` };
+  return [sent, { name: streaming, ...streamCheck(push) }, hook];
+}
+
+/** The command that removes `ref` from a repo on the server. Pure. */
+function removeRef(ref: string): string {
+  return `git -C REPO_DIR update-ref -d ${ref}`;
 }
 
 /** How the last chunked receive-pack POST reached gitward (X-Gitward-Body). Pure. */
@@ -284,11 +312,16 @@ function streamCheck(push: GitRun): Omit<CheckResult, 'name'> {
     return {
       level: 'fail',
       detail: 'git sent it chunked, but it reached gitward with a Content-Length: nginx read the whole body first',
-      cause: 'request buffering: set `proxy_request_buffering off;` (with `proxy_http_version 1.1;`) in the git location; a buffered push waits for its whole body on the proxy\'s disk (client_body_temp_path) and fails when that is full',
+      cause:
+        'request buffering: set `proxy_request_buffering off;` (with `proxy_http_version 1.1;`) in the git location; ' +
+        "a buffered push waits for its whole body on the proxy's disk (client_body_temp_path) " +
+        'and fails when that is full',
     };
   return {
     level: 'warn',
-    detail: `could not check: the push's answer has no ${BODY_FRAMING_HEADER} header (sidecar mode, where the body goes to fcgiwrap and not to gitward, or a proxy that drops the header)`,
+    detail:
+      `could not check: the push's answer has no ${BODY_FRAMING_HEADER} header (sidecar mode, where the body goes to ` +
+      'fcgiwrap and not to gitward, or a proxy that drops the header)',
     cause: 'in sidecar mode, check that the git location says `fastcgi_request_buffering off;`',
   };
 }
@@ -303,11 +336,21 @@ export function negotiationCheck(fetch: GitRun): CheckResult {
 }
 
 /** That ls-remote does not list the probe ref `ref` after the push. */
-async function leftBehindCheck(url: string, ref: string, git: (args: string[], cwd: string) => Promise<GitRun>, cwd: string): Promise<CheckResult> {
+async function leftBehindCheck(
+  url: string,
+  ref: string,
+  git: (args: string[], cwd: string) => Promise<GitRun>,
+  cwd: string,
+): Promise<CheckResult> {
   const name = 'no probe ref left behind';
   const r = await git(['ls-remote', url, ref], cwd);
-  if (r.code !== 0) return { ...failed(name, r, 'could not list the refs'), level: 'warn', detail: `not checked: ${lastLines(r.stderr)}` };
-  if (r.stdout.includes(ref)) return { name, level: 'fail', detail: `${ref} exists on the server`, cause: `no gitward hook refused it; on the server: git -C REPO_DIR update-ref -d ${ref}, then gitward hooks install REPO` };
+  if (r.code !== 0) {
+    return { name, cause: 'could not list the refs', level: 'warn', detail: `not checked: ${lastLines(r.stderr)}` };
+  }
+  if (r.stdout.includes(ref)) {
+    const cause = `no gitward hook refused it; on the server: ${removeRef(ref)}, then gitward hooks install REPO`;
+    return { name, level: 'fail', detail: `${ref} exists on the server`, cause };
+  }
   return { name, level: 'ok', detail: `ls-remote does not list ${ref}` };
 }
 
@@ -357,7 +400,11 @@ async function gitConfigFor(url: string, key: string, env: Record<string, string
  * credential helpers, then GIT_ASKPASS, then (on a terminal) prompts itself. Returns the URL with
  * the user and password in it, or an error message.
  */
-async function withCredentials(url: string, io: CliIO, env: Record<string, string>): Promise<{ url: string } | { error: string }> {
+async function withCredentials(
+  url: string,
+  io: CliIO,
+  env: Record<string, string>,
+): Promise<{ url: string } | { error: string }> {
   let u: URL;
   try {
     u = new URL(url);
@@ -372,22 +419,32 @@ async function withCredentials(url: string, io: CliIO, env: Record<string, strin
   }
   // Without a terminal git must not wait on one: helpers and GIT_ASKPASS only.
   if (!io.isTTY) askEnv.GIT_TERMINAL_PROMPT = '0';
-  const input = [`protocol=${u.protocol.replace(/:$/, '')}`, `host=${u.host}`, ...(u.username !== '' ? [`username=${decodeURIComponent(u.username)}`] : []), '', ''].join('\n');
+  const user = u.username !== '' ? [`username=${decodeURIComponent(u.username)}`] : [];
+  const input = [`protocol=${u.protocol.replace(/:$/, '')}`, `host=${u.host}`, ...user, '', ''].join('\n');
   const answer = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
     // stderr is the terminal's: git prompts on /dev/tty, and a helper may talk to the user.
-    const child = spawn('git', ['credential', 'fill'], { env: askEnv, stdio: ['pipe', 'pipe', io.isTTY ? 'inherit' : 'pipe'] });
+    const stdio: ['pipe', 'pipe', 'inherit' | 'pipe'] = ['pipe', 'pipe', io.isTTY ? 'inherit' : 'pipe'];
+    const child = spawn('git', ['credential', 'fill'], { env: askEnv, stdio });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout?.on('data', (b: Buffer) => out.push(b));
     child.stderr?.on('data', (b: Buffer) => err.push(b));
     child.on('error', (e) => resolve({ code: null, out: '', err: e.message }));
-    child.on('close', (code) => resolve({ code, out: Buffer.concat(out).toString(), err: Buffer.concat(err).toString() }));
+    child.on('close', (code) => {
+      resolve({ code, out: Buffer.concat(out).toString(), err: Buffer.concat(err).toString() });
+    });
     child.stdin?.end(input);
   });
-  const fields = new Map(answer.out.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
+  const fields = new Map<string, string>();
+  for (const l of answer.out.split('\n')) {
+    const eq = l.indexOf('=');
+    if (eq > 0) fields.set(l.slice(0, eq), l.slice(eq + 1));
+  }
   const password = fields.get('password');
   if (answer.code !== 0 || password === undefined || password === '') {
-    return { error: `no password for ${redactUrl(url)}: put it in the URL, store it in a git credential helper, or run doctor on a terminal to be asked (${lastLines(answer.err, 1) || 'no helper answered'})` };
+    const why = lastLines(answer.err, 1) || 'no helper answered';
+    const ways = 'put it in the URL, store it in a git credential helper, or run doctor on a terminal to be asked';
+    return { error: `no password for ${redactUrl(url)}: ${ways} (${why})` };
   }
   u.username = encodeURIComponent(fields.get('username') ?? decodeURIComponent(u.username));
   u.password = encodeURIComponent(password);

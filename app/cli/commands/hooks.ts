@@ -54,7 +54,8 @@ export const hooks: Command = async (argv, io) => {
       } else if (r.action === 'replaced') {
         io.stdout.write(`${repo.name}: hooks/${r.hook} installed; the previous hook is now ${r.backup ?? ''}\n`);
       } else {
-        const what = r.action === 'installed' ? 'installed' : r.action === 'updated' ? 'updated (it linked to another gitward checkout, or to this one by another path)' : 'already installed';
+        const updated = 'updated (it linked to another gitward checkout, or to this one by another path)';
+        const what = r.action === 'installed' ? 'installed' : r.action === 'updated' ? updated : 'already installed';
         io.stdout.write(`${repo.name}: hooks/${r.hook} ${what}\n`);
       }
     }

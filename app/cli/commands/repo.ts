@@ -2,7 +2,15 @@ import { loadConfig } from '../../config/load.js';
 import { BadRequest, UsageError } from '../../errors.js';
 import { configPathFrom, parseArgs } from '../args.js';
 import { EXIT, type Command } from '../io.js';
-import { adminGitEnv, createRepo, dispatcherPath, linkedDispatcherPath, listRepoDirs, repoHooksState, RepoAdminError } from '../repo-admin.js';
+import {
+  adminGitEnv,
+  createRepo,
+  dispatcherPath,
+  linkedDispatcherPath,
+  listRepoDirs,
+  repoHooksState,
+  RepoAdminError,
+} from '../repo-admin.js';
 
 const HELP = `usage: gitward repo create NAME [--config FILE]
        gitward repo list [--config FILE]
@@ -27,7 +35,11 @@ export const repo: Command = async (argv, io) => {
     if (rest.length !== 1) throw new UsageError('repo create takes exactly one NAME');
     const config = await loadConfig(configPathFrom(args.options.config, io.env, io.cwd));
     try {
-      const made = await createRepo(config, rest[0] as string, { dispatcher: linkedDispatcherPath(), env: adminGitEnv(io.env), now: Date.now() });
+      const made = await createRepo(config, rest[0] as string, {
+        dispatcher: linkedDispatcherPath(),
+        env: adminGitEnv(io.env),
+        now: Date.now(),
+      });
       const hooks = made.hooks === null ? 'hooks not installed (repo_defaults.install_hooks: false)' : 'hooks installed';
       io.stdout.write(`created ${made.name} at ${made.dir} (initial branch ${config.repoDefaults.initialBranch}, ${hooks})\n`);
       return EXIT.ok;
