@@ -2,6 +2,7 @@ import type { CompiledPolicy, GitwardConfig, HookPluginSetting, HooksSettings } 
 import { hookSettingsInTree } from '../app/policy/hook-settings.js';
 import type { Identity } from '../app/types.js';
 import type { DispatchIO } from './dispatch-io.js';
+import { DOCTOR_PROBE_PREFIX, doctorProbeLine } from '../protocol/doctor-probe.js';
 import { loadHookConfig, repoNameFrom } from './hook-config.js';
 import type { HookLog } from './hook-log.js';
 import { parseHookPlan } from '../protocol/hook-protocol.js';
@@ -132,6 +133,15 @@ async function setupFromConfig(io: DispatchIO, configFile: () => Promise<string>
 export async function preReceive(io: DispatchIO, updates: readonly HookUpdate[], git: RepoReader, configFile: () => Promise<string>, log: HookLog): Promise<number> {
   const { repo, identity, settings, hooks, configDir } = setupFromPlan(io, log) ?? (await setupFromConfig(io, configFile, log));
   const rlog = log.with({ repo, user: identity.user, source: identity.source });
+  const probes = updates.filter((u) => u.ref.startsWith(DOCTOR_PROBE_PREFIX));
+  if (probes.length > 0) {
+    // gitward doctor's write probe: refused whole, before any plugin, and never written.
+    for (const u of probes) {
+      rlog.log('info', 'hook.doctor-probe', { ref: u.ref });
+      io.stderr.write(`${doctorProbeLine(u.ref, identity.user, repo)}\n`);
+    }
+    return 1;
+  }
   // The dispatcher's own check comes first and is never off: refs outside heads and tags need a
   // plugin that governs them, even in a repo with no hook settings at all.
   const loaded = await loadHookPlugins(settings, hooks, configDir, rlog);

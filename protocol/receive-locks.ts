@@ -3,6 +3,8 @@
  * server (per push, app/routes/git.ts) and the hook dispatcher (hooks/ref-namespace.ts) share.
  */
 
+import { DOCTOR_PROBE_PREFIX } from './doctor-probe.js';
+
 /**
  * The namespaces a push may change without a rule naming them. Everything else (`refs/replace/*`,
  * which would make git see another history, `refs/notes/*`, review refs, …) is refused by the
@@ -46,7 +48,9 @@ export function receiveLocks(
     // Later entries override earlier ones; a trailing slash is dropped by git.
     ['receive.hideRefs', 'refs/'],
   ];
-  const shown = new Set([...FREE_REF_PREFIXES, ...grants.otherRefPatterns.map(unhiddenPrefix)]);
+  // gitward doctor's probe refs reach the hook, which refuses every one of them by design (with a
+  // line doctor looks for): hidden from git, the probe would prove nothing about the hooks.
+  const shown = new Set([...FREE_REF_PREFIXES, ...grants.otherRefPatterns.map(unhiddenPrefix), DOCTOR_PROBE_PREFIX]);
   for (const prefix of shown) out.push(['receive.hideRefs', `!${prefix}`]);
   return out;
 }

@@ -18,9 +18,41 @@ const GIT_TIMEOUT_MS = 30_000;
 /** File name of the dispatcher launcher; a link to a file of this name is gitward's. */
 const DISPATCHER_NAME = 'gitward-hook';
 
-/** Absolute path of the dispatcher launcher of this checkout (dist/app/cli → hooks/gitward-hook). */
+/**
+ * Absolute path of the dispatcher launcher of this checkout (dist/app/cli → hooks/gitward-hook),
+ * symlinks resolved.
+ */
 export function dispatcherPath(): string {
   return path.resolve(__dirname, '..', '..', '..', 'hooks', 'gitward-hook');
+}
+
+/** How many links `linkedDispatcherPath` follows from the launcher before giving up (a loop). */
+const MAX_LAUNCHER_LINKS = 40;
+
+/**
+ * The dispatcher path that repos' hooks link to: through the checkout path the `gitward` launcher
+ * was invoked by (`invokedAs`, process.argv[1]), following only links to the launcher file itself
+ * (/usr/local/bin/gitward → /opt/gitward/app/gitward), never links of the folders on the way. So an
+ * install at /opt/gitward → /opt/gitward-1.4 links hooks to /opt/gitward/hooks/gitward-hook, and an
+ * upgrade that points /opt/gitward at another version moves every repo's hooks with it. Falls back
+ * to `dispatcherPath()` when the invocation is not this checkout's launcher (tests, `node main.js`).
+ */
+export function linkedDispatcherPath(invokedAs: string | undefined = process.argv[1]): string {
+  const resolved = dispatcherPath();
+  if (invokedAs === undefined || invokedAs === '') return resolved;
+  let launcher = path.resolve(invokedAs);
+  try {
+    for (let i = 0; fs.lstatSync(launcher).isSymbolicLink(); i++) {
+      if (i >= MAX_LAUNCHER_LINKS) return resolved;
+      launcher = path.resolve(path.dirname(launcher), fs.readlinkSync(launcher));
+    }
+  } catch {
+    return resolved;
+  }
+  if (path.basename(launcher) !== 'gitward' || path.basename(path.dirname(launcher)) !== 'app') return resolved;
+  const candidate = path.join(path.dirname(path.dirname(launcher)), 'hooks', DISPATCHER_NAME);
+  // Only a path that leads to this very checkout's dispatcher.
+  return realOrNull(candidate) !== null && realOrNull(candidate) === realOrNull(resolved) ? candidate : resolved;
 }
 
 /**
@@ -88,8 +120,11 @@ export function installHooks(repoDir: string, dispatcher: string, options: { for
   return DISPATCHED_HOOKS.map((hook): HookInstallResult => {
     const file = path.join(hooksDir, hook);
     const state = hookFileState(repoDir, hook, dispatcher);
-    if (state === 'installed') return { hook, action: 'unchanged' };
-    if (state === 'stale') {
+    // Ours, but through another path to this checkout (a versioned folder instead of the stable
+    // one): relinked, so that the next upgrade takes it along.
+    const samePath = state === 'installed' && fs.readlinkSync(file) === dispatcher;
+    if (state === 'installed' && samePath) return { hook, action: 'unchanged' };
+    if (state === 'stale' || state === 'installed') {
       // Another checkout's dispatcher: swap the link in one rename, never leaving the hook absent.
       const tmp = `${file}.gitward-tmp-${randomBytes(6).toString('hex')}`;
       fs.rmSync(tmp, { force: true });

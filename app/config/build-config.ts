@@ -552,6 +552,8 @@ function readHtpasswdUsers(p: Problems, auth: readonly PluginSpec[], dir: string
       text = readFile(abs);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      // No file yet is no users yet: `gitward user add` creates it (`gitward check` warns).
+      if (code === 'ENOENT') return;
       p.add(line, `authentication[${i}].file`, `cannot read htpasswd file ${abs} (${code})`);
       return;
     }

@@ -17,8 +17,11 @@ export const LOCK_WAIT_MS = 15_000;
 const STALE_LOCK_MS = 60_000;
 /** Pause between lock attempts (randomised up to twice this, so waiters do not march in step). */
 const LOCK_RETRY_MS = 15;
-/** Mode of a file `user add` creates: password hashes are for gitward's eyes only. */
-export const NEW_FILE_MODE = 0o600;
+/**
+ * Mode of a file `user add` creates, with the group of its folder (/etc/gitward: root:gitward
+ * 0750): the server, running as gitward, reads the hashes; nobody else does.
+ */
+export const NEW_FILE_MODE = 0o640;
 
 /** An edit that cannot be done, with a message for the admin (exit code 1). */
 export class EditError extends Error {
@@ -98,7 +101,7 @@ async function lock(file: string): Promise<() => void> {
   }
 }
 
-/** Writes `text` to `file` atomically, keeping `like`'s mode and owner (or NEW_FILE_MODE). */
+/** Writes `text` to `file` atomically, keeping `like`'s mode and owner (or NEW_FILE_MODE and the folder's group). */
 function writeAtomically(file: string, text: string, like: fs.Stats | null): void {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(6).toString('hex')}.tmp`);
@@ -108,7 +111,18 @@ function writeAtomically(file: string, text: string, like: fs.Stats | null): voi
     try {
       fs.writeSync(fd, text);
       fs.fchmodSync(fd, mode);
-      if (like && (like.uid !== process.getuid?.() || like.gid !== process.getgid?.())) {
+      if (like === null) {
+        // A new file takes its folder's group, as if the folder were setgid. A user who may not
+        // give it that group (not root, not a member) keeps their own.
+        const dirGid = fs.statSync(dir).gid;
+        if (dirGid !== process.getgid?.()) {
+          try {
+            fs.fchownSync(fd, process.getuid?.() ?? -1, dirGid);
+          } catch {
+            // keep the creator's group
+          }
+        }
+      } else if (like.uid !== process.getuid?.() || like.gid !== process.getgid?.()) {
         try {
           fs.fchownSync(fd, like.uid, like.gid);
         } catch (err) {

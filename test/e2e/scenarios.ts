@@ -57,6 +57,19 @@ function rawGet(s: Stack, urlPath: string, headers: Record<string, string> = {})
   });
 }
 
+/** Like rawGet, with the body (as text). */
+function rawGetBody(s: Stack, urlPath: string, headers: Record<string, string> = {}): Promise<{ status: number; raw: string[]; body: string }> {
+  return new Promise((resolve, reject) => {
+    const ca = fs.readFileSync(s.env().GIT_SSL_CAINFO as string);
+    const req = https.get({ host: '127.0.0.1', port: s.nginx.port, path: urlPath, ca, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (b: Buffer) => chunks.push(b));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, raw: res.rawHeaders, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+  });
+}
+
 /** Values of header `name` in a raw header list. */
 function headerValues(raw: readonly string[], name: string): string[] {
   const out: string[] = [];
@@ -157,6 +170,23 @@ export function defineScenarios(mode: StackMode, options: ScenarioOptions = {}):
     assert.equal(bad.status, mode === 'sidecar' ? 403 : 400);
     const dot = await rawGet(s, '/.hidden.git/info/refs?service=git-upload-pack');
     assert.equal(dot.status, mode === 'sidecar' ? 403 : 400);
+  });
+
+  test(`${mode}: gitward's own endpoints do not answer the internet: /_gitward/ and /healthz are nginx's 404`, async (t) => {
+    const s = get(t);
+    if (!s) return;
+    // Control: gitward itself answers both, so only the site file stands between them and a client.
+    assert.equal((await s.direct('/healthz')).status, 200);
+    const basic = { Authorization: `Basic ${Buffer.from(`ann:${ann.password}`).toString('base64')}` };
+    for (const urlPath of ['/_gitward/auth', '/_gitward/auth?x=1', '/_gitward/', '/healthz', '/healthz?verbose=1']) {
+      for (const headers of [{}, basic]) {
+        const r = await rawGetBody(s, urlPath, headers);
+        assert.equal(r.status, 404, urlPath);
+        // nginx's own error page, not an answer of gitward passed through.
+        assert.match(r.body, /<center>nginx<\/center>/, urlPath);
+        assert.deepEqual(headerValues(r.raw, 'x-request-id'), [], urlPath);
+      }
+    }
   });
 
   test(`${mode}: anonymous read, authenticated push`, async (t) => {

@@ -64,10 +64,13 @@ const REQUIRED: ReadonlyArray<[string, RegExp]> = [
   ['a dedicated user', /^User=gitward$/m],
   ['a runtime directory for the socket', /^RuntimeDirectory=gitward$/m],
   ['reload through SIGHUP', /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m],
+  ['a config check before the reload signal', /^ExecReload=\/opt\/gitward\/app\/gitward check --config \/etc\/gitward\/gitward\.yaml\nExecReload=\/bin\/kill -HUP/m],
+  ['no restart loop on a bad config (exit 78)', /^RestartPreventExitStatus=78$/m],
+  ['the socket group of its own, the gitward group for config and repos', /^Group=gitward-sock\nSupplementaryGroups=gitward$/m],
   ['restart on failure', /^Restart=on-failure$/m],
   ['no new privileges', /^NoNewPrivileges=yes$/m],
   ['a read-only system', /^ProtectSystem=strict$/m],
-  ['writable repos and logs only', /^ReadWritePaths=\/srv\/git \/var\/log\/gitward$/m],
+  ['writable repos and logs only', /^ReadWritePaths=\/srv\/git -\/var\/log\/gitward$/m],
   ['a private /tmp', /^PrivateTmp=yes$/m],
   ['no access to homes', /^ProtectHome=yes$/m],
   ['no capabilities', /^CapabilityBoundingSet=$/m],
@@ -80,6 +83,11 @@ for (const [what, pattern] of REQUIRED) {
     assert.match(fs.readFileSync(UNIT, 'utf8'), pattern);
   });
 }
+
+test('gitward.service does not re-own /var/log/gitward (LogsDirectory=), where sidecar mode\'s hook log belongs to fcgiwrap\'s user', () => {
+  // systemd chowns a LogsDirectory= and everything below it to User= at each start.
+  assert.doesNotMatch(fs.readFileSync(UNIT, 'utf8'), /^LogsDirectory=/m);
+});
 
 test('gitward.service does not deny W^X memory (V8 needs it) nor claim socket activation', () => {
   const text = fs.readFileSync(UNIT, 'utf8');

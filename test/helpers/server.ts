@@ -207,6 +207,8 @@ export interface ServeProcess {
   readonly child: ChildProcess;
   /** Parsed JSON lines the child wrote to stderr (operator log), in order. */
   readonly logLines: Array<Record<string, unknown>>;
+  /** The same lines as written (for tools that read gitward's log, such as fail2ban). */
+  readonly rawLogLines: string[];
   /** Parsed JSON lines the child wrote to stdout (audit log, unless configured elsewhere). */
   readonly stdoutLines: Array<Record<string, unknown>>;
   /** Resolves with the first log line whose `event` is `event` (and that passes `match`). */
@@ -238,6 +240,7 @@ export async function spawnServe(t: Pick<TestContext, 'after'>, files: GitwardFi
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logLines: Array<Record<string, unknown>> = [];
+  const rawLogLines: string[] = [];
   const stdoutLines: Array<Record<string, unknown>> = [];
   const waiters: Array<{ event: string; match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
   const collect = (stream: NodeJS.ReadableStream, into: Array<Record<string, unknown>>, checkWaiters: boolean): void => {
@@ -257,6 +260,7 @@ export async function spawnServe(t: Pick<TestContext, 'after'>, files: GitwardFi
         }
         into.push(line);
         if (!checkWaiters) continue;
+        rawLogLines.push(text);
         for (let i = waiters.length - 1; i >= 0; i--) {
           const w = waiters[i] as (typeof waiters)[number];
           if (line.event === w.event && w.match(line)) {
@@ -289,7 +293,7 @@ export async function spawnServe(t: Pick<TestContext, 'after'>, files: GitwardFi
     });
   };
   await waitForLog('server.listening');
-  return { child, logLines, stdoutLines, waitForLog, exited };
+  return { child, logLines, rawLogLines, stdoutLines, waitForLog, exited };
 }
 
 /**

@@ -134,11 +134,41 @@ describe('gitward user', () => {
     assert.equal(fs.readFileSync(file, 'utf8'), '# team users\n');
   });
 
-  it('creates a new file with mode 0600', async (t) => {
+  it('creates a new file with mode 0640 and the group of its folder', async (t) => {
     const dir = tempDir(t);
+    // As root, a folder of another group (the guide's /etc/gitward is root:gitward): the file
+    // takes that group, so that the server reads it. Otherwise the creator's own group.
+    const isRoot = process.getuid?.() === 0;
+    const gid = isRoot ? 65534 : (process.getgid?.() ?? 0);
+    if (isRoot) fs.chownSync(dir, 0, gid);
     const file = path.join(dir, 'new.htpasswd');
     assert.equal((await gitward(['user', 'add', 'ann', '--file', file, '--password-stdin', ...COST], { cwd: dir, input: 'a\n' })).code, 0);
-    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    assert.equal(fs.statSync(file).mode & 0o777, 0o640);
+    assert.equal(fs.statSync(file).gid, gid);
+  });
+
+  it('on a fresh install, check passes with a warning and `user add --config` creates the file the config names', async (t) => {
+    const dir = tempDir(t);
+    fs.mkdirSync(path.join(dir, 'git'));
+    const config = path.join(dir, 'gitward.yaml');
+    fs.writeFileSync(
+      config,
+      `repo_root: ${path.join(dir, 'git')}\nauthentication:\n  - {plugin: htpasswd, file: users.htpasswd}\n` +
+        'users:\n  ann: {groups: [eng]}\nrepos:\n  web:\n    .read: ["@eng"]\n',
+    );
+    const check = await gitward(['check', '--config', config], { cwd: dir });
+    assert.equal(check.code, 0, check.stderr);
+    assert.match(check.stderr, /gitward\.yaml:3: warning: authentication\[0\]\.file: \S+users\.htpasswd does not exist yet: no users yet/);
+    const add = await gitward(['user', 'add', 'ann', '--config', config, '--password-stdin', ...COST], { cwd: dir, input: 'pw\n' });
+    assert.equal(add.code, 0, add.stderr);
+    const file = path.join(dir, 'users.htpasswd');
+    assert.equal(fs.statSync(file).mode & 0o777, 0o640);
+    assert.deepEqual([...parseHtpasswd(fs.readFileSync(file, 'utf8')).entries.keys()], ['ann']);
+    const again = await gitward(['check', '--config', config], { cwd: dir });
+    assert.equal(again.code, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /does not exist yet/);
+    // Nothing else was left in the folder: no lock, no temp file.
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['git', 'gitward.yaml', 'users.htpasswd']);
   });
 
   it('breaks a stale lock left by a dead process', async (t) => {

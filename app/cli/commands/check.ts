@@ -65,6 +65,22 @@ function reposMissingOnDisk(config: GitwardConfig): string[] {
   return out.sort((a, b) => a.line - b.line).map((w) => w.text);
 }
 
+/**
+ * One warning per htpasswd plugin whose file does not exist yet: no users can log in through it
+ * until `gitward user add` creates it (a fresh install checks its config before adding a user).
+ */
+function missingHtpasswdFiles(config: GitwardConfig): string[] {
+  const out: string[] = [];
+  config.authentication.forEach((spec, i) => {
+    if (spec.plugin !== 'htpasswd' || typeof spec.options.file !== 'string') return;
+    const file = path.resolve(config.dir, spec.options.file);
+    if (fs.existsSync(file)) return;
+    const what = `${file} does not exist yet: no users yet (gitward user add creates it)`;
+    out.push(`${spec.where}: authentication[${i}].file: ${what}`);
+  });
+  return out;
+}
+
 /** `gitward check`: validate the config, run its `tests:`, print a summary. */
 export const check: Command = async (argv, io) => {
   const args = parseArgs(argv, { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } });
@@ -86,7 +102,7 @@ export const check: Command = async (argv, io) => {
     const auth = await createAuthChain(config, { logger: createNullLogger(), limiter: createBruteForceLimiter() });
     const authWarnings = auth.warnings();
     auth.close();
-    const warnings = [...config.warnings, ...authWarnings, ...hookSettings.warnings];
+    const warnings = [...missingHtpasswdFiles(config), ...config.warnings, ...authWarnings, ...hookSettings.warnings];
     for (const w of warnings) io.stderr.write(`${asWarning(w)}\n`);
     for (const w of reposMissingOnDisk(config)) io.stderr.write(`${asWarning(w)}\n`);
   } catch (err) {

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../../errors.js';
 import { SERVER_GIT_ENV } from '../../git/server-git-env.js';
+import { DOCTOR_PROBE_PREFIX, doctorProbePattern } from '../../../protocol/doctor-probe.js';
 import { BODY_FRAMING_HEADER } from '../../request/body-framing.js';
 import { parseArgs } from '../args.js';
 import { EXIT, type CliIO, type Command } from '../io.js';
@@ -17,15 +18,19 @@ Checks a deployment end to end, as a git user would, through nginx and everythin
   1. a request without credentials gets 401 with a Basic challenge
   2. git ls-remote negotiates protocol v2
   3. a (shallow) clone
-  4. a push of over 1 MiB (git sends it chunked) to a scratch branch gitward-doctor-*
+  4. a push of over 1 MiB (git sends it chunked) to the probe ref refs/gitward/doctor/*, which
+     gitward's pre-receive hook refuses by design: the pack goes the whole way and the hook
+     runs, but no ref is written, so there is nothing to delete afterwards
   5. that the push reached gitward chunked, not buffered by nginx (gitward's X-Gitward-Body
      answer header; WARN in sidecar mode, where the body goes to fcgiwrap and cannot be seen)
-  6. a fetch whose negotiation git sends gzip'd
-  7. deleting the scratch branch, checked with ls-remote
+  6. that the refusal came from gitward's hook (else this repo's hooks are not gitward's)
+  7. a fetch whose negotiation git sends gzip'd
+  8. that no probe ref was left behind, checked with ls-remote
 For each failure it names the setting that is the likely cause. URL is a repo URL such as
-https://ann:secret@git.example.org/web/site.git; credentials may also come from your git
-credential helper. The repo must be writable by that user. Each check prints ok, WARN (could not
-be checked) or FAIL. Exit 0 when nothing failed, 1 when a check failed.
+https://ann@git.example.org/web/site.git. Without a password in it, doctor asks git for one:
+your credential helper, else GIT_ASKPASS, else a prompt on the terminal. The repo must be
+writable by that user. Each check prints ok, WARN (could not be checked) or FAIL. Exit 0 when
+nothing failed, 1 when a check failed.
 `;
 
 /** A step that takes longer than this is reported as hung (a timeout somewhere on the way). */
@@ -34,19 +39,12 @@ const STEP_TIMEOUT_MS = 120_000;
 export const DOCTOR_PUSH_BYTES = 2 * 1024 * 1024;
 /** git's default http.postBuffer, set for the push so that no local setting makes it unchunked. */
 const POST_BUFFER_BYTES = 1024 * 1024;
-/**
- * How long doctor watches for the scratch branch after a push that a proxy timeout cut off, when
- * gitward is not in the data path (sidecar mode): fcgiwrap does not stop the CGI when nginx gives
- * up, so the push completes once its slow hook is done, usually seconds later. (gitward itself
- * stops the backend when its client goes away.)
- */
-const SCRATCH_SETTLE_MS = 15_000;
-/** How often doctor looks for the scratch branch meanwhile. */
-const SCRATCH_POLL_MS = 1_000;
 /** Local commits the server lacks: their "have" lines make the negotiation body big enough (>1 KiB) for git to gzip it. */
 const NEGOTIATION_COMMITS = 100;
 /** Environment variables of the user that git may need here (never the whole environment). */
 const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'XDG_CONFIG_HOME', 'GIT_SSL_CAINFO', 'GIT_SSL_CAPATH', 'SSL_CERT_FILE', 'SSL_CERT_DIR'] as const;
+/** …and those that `git credential fill` may use to ask for a password. */
+const ASKPASS_ENV = ['GIT_ASKPASS', 'SSH_ASKPASS', 'DISPLAY', 'WAYLAND_DISPLAY', 'TERM'] as const;
 
 /** ok: passed; warn: could not be checked (not a failure); fail: failed (exit 1). */
 export type CheckLevel = 'ok' | 'warn' | 'fail';
@@ -164,37 +162,52 @@ export async function runDoctor(url: string, env: Record<string, string>, tmp: s
   // The index of a --no-checkout clone is empty; fill it from HEAD (fails harmlessly on an empty repo).
   await git(['reset', '--quiet'], clone);
 
-  // 4. A chunked push to a scratch branch, and 5. how its body reached gitward.
-  const branch = `gitward-doctor-${randomBytes(4).toString('hex')}`;
-  const ref = `refs/heads/${branch}`;
+  // 4.–6. A chunked push to the probe ref, which gitward's hook refuses by design.
+  const ref = `${DOCTOR_PROBE_PREFIX}${randomBytes(4).toString('hex')}`;
   fs.writeFileSync(path.join(clone, 'gitward-doctor.bin'), randomBytes(DOCTOR_PUSH_BYTES));
   const ident = { GIT_AUTHOR_NAME: 'gitward doctor', GIT_AUTHOR_EMAIL: 'doctor@gitward.invalid', GIT_COMMITTER_NAME: 'gitward doctor', GIT_COMMITTER_EMAIL: 'doctor@gitward.invalid' };
   const add = await git(['add', 'gitward-doctor.bin'], clone);
-  const commit = add.code === 0 ? await git(['commit', '--quiet', '-m', 'gitward doctor scratch commit'], clone, ident) : add;
+  const commit = add.code === 0 ? await git(['commit', '--quiet', '-m', 'gitward doctor probe'], clone, ident) : add;
   if (commit.code !== 0) {
     results.push({ name: 'push over 1 MiB (chunked)', level: 'fail', detail: lastLines(commit.stderr), cause: 'local git problem (not the server)' });
     return results;
   }
   const push = await git(['-c', `http.postBuffer=${POST_BUFFER_BYTES}`, 'push', '--quiet', url, `HEAD:${ref}`], clone, { GIT_TRACE_CURL: '1', GIT_TRACE_CURL_NO_DATA: '1' });
-  results.push(...pushChecks(push, branch));
+  results.push(...pushChecks(push, ref));
 
-  // 6. A gzip'd negotiation: a fresh repo with local commits the server lacks fetches the branch;
-  // the "have" lines make the request body big enough for git to gzip it.
-  if (push.code !== 0) results.push({ name: "gzip'd negotiation", level: 'warn', detail: 'not checked: it fetches the scratch branch, and the push failed' });
+  // 7. A gzip'd negotiation: a fresh repo with local commits the server lacks fetches what the
+  // server has; the "have" lines make the request body big enough for git to gzip it.
+  const target = fetchTarget(ls.code === 0 ? ls.stdout : '');
+  const negotiation = "gzip'd negotiation";
+  const emptyRepo = 'not checked: the repo is empty (push a first commit and run doctor again)';
+  if (target === null) results.push({ name: negotiation, level: 'warn', detail: emptyRepo });
   else {
     const neg = path.join(tmp, 'negotiate');
     const init = await git(['init', '--quiet', neg], tmp);
     const made = init.code === 0 ? await makeCommits(neg, NEGOTIATION_COMMITS, { ...gitEnv, ...ident }) : false;
     if (!made) results.push({ name: "gzip'd negotiation", level: 'fail', detail: 'could not make local commits', cause: 'local git problem (not the server)' });
-    else results.push(negotiationCheck(await git(['fetch', '--quiet', url, ref], neg, { GIT_TRACE_CURL: '1', GIT_TRACE_CURL_NO_DATA: '1' })));
+    else {
+      const trace = { GIT_TRACE_CURL: '1', GIT_TRACE_CURL_NO_DATA: '1' };
+      results.push(negotiationCheck(await git(['fetch', '--quiet', url, target], neg, trace)));
+    }
   }
 
-  // 7. Remove the scratch branch, also after a failed push (the server may have taken it anyway),
-  // and look again: "deleted" means ls-remote no longer lists it.
-  const cutOff = push.code !== 0 && /^timeouts:/.test(diagnose(push.stderr, push.timedOut) ?? '');
-  const gitwardInPath = receivePackPosts(push.stderr).some((p) => p.arrived !== null);
-  results.push(await removeScratch({ url, ref, branch, pushed: push.code === 0, settleMs: cutOff && !gitwardInPath ? SCRATCH_SETTLE_MS : 0 }, git, clone));
+  // 8. Nothing left behind: ls-remote does not list the probe ref.
+  results.push(await leftBehindCheck(url, ref, git, tmp));
   return results;
+}
+
+/**
+ * What the negotiation check fetches, from ls-remote's output: HEAD, else the first ref; null for
+ * an empty repo. Pure.
+ */
+export function fetchTarget(lsRemote: string): string | null {
+  const refs = lsRemote
+    .split('\n')
+    .map((l) => l.split('\t')[1])
+    .filter((r): r is string => r !== undefined && r !== '' && !r.endsWith('^{}'));
+  if (refs.includes('HEAD')) return 'HEAD';
+  return refs[0] ?? null;
 }
 
 /** A failed check from a git run: git's last lines and the diagnosed cause (or `fallback`). */
@@ -240,38 +253,78 @@ export function receivePackPosts(trace: string): ReceivePackPost[] {
 }
 
 /**
- * The checks of the scratch push (run with GIT_TRACE_CURL): that it went through chunked, and
- * whether gitward received it chunked (streamed) or with a length (nginx buffered it). Pure.
+ * The checks of the probe push (run with GIT_TRACE_CURL) to `ref`: that it went through chunked,
+ * whether gitward received it chunked (streamed) or with a length (nginx buffered it), and that
+ * gitward's pre-receive hook refused it, as it refuses every probe ref. Pure.
  */
-export function pushChecks(push: GitRun, branch: string): CheckResult[] {
+export function pushChecks(push: GitRun, ref: string): CheckResult[] {
   const name = 'push over 1 MiB (chunked)';
   const streaming = 'push body streamed (request buffering off)';
-  if (push.code !== 0) return [failed(name, push, 'see the nginx error log; a hook may have refused the scratch branch'), { name: streaming, level: 'warn', detail: 'not checked: the push failed' }];
+  const hookName = "refused by gitward's hook (nothing written)";
+  const byHook = doctorProbePattern(ref).test(push.stderr);
+  if (push.code !== 0 && !byHook) {
+    const declined = /pre-receive hook declined/.test(push.stderr);
+    const hook: CheckResult = declined
+      ? {
+          name: hookName,
+          level: 'fail',
+          detail: "a pre-receive hook refused the probe, but not gitward's",
+          cause: "this repo's pre-receive hook is not gitward's dispatcher: gitward hooks install REPO (and --force)",
+        }
+      : { name: hookName, level: 'warn', detail: 'not checked: the push did not reach the hooks' };
+    if (declined) {
+      const detail = `${DOCTOR_PUSH_BYTES >> 20} MiB sent, received and refused by a hook`;
+      const received: CheckResult = { name, level: 'ok', detail };
+      return [received, { name: streaming, ...streamCheck(push) }, hook];
+    }
+    const notChecked: CheckResult = { name: streaming, level: 'warn', detail: 'not checked: the push failed' };
+    return [failed(name, push, 'see the nginx error log'), notChecked, hook];
+  }
+  const big = receivePackPosts(push.stderr).filter((p) => p.chunked);
+  const hook: CheckResult = byHook
+    ? { name: hookName, level: 'ok', detail: `${ref} refused by design` }
+    : {
+        name: hookName,
+        level: 'fail',
+        detail: `the server accepted ${ref}: no gitward hook ran`,
+        cause: `no gitward hooks here (gitward hooks install REPO); on the server remove the ref: ${removeRef(ref)}`,
+      };
+  if (big.length === 0) {
+    const cause =
+      'local git: the push was not chunked (git sends bodies over http.postBuffer, set to ' +
+      `${POST_BUFFER_BYTES >> 20} MiB here, chunked), so large pushes through nginx were not checked`;
+    return [{ name, level: 'fail', detail: 'git did not send the push chunked', cause }, hook];
+  }
+  const sent: CheckResult = { name, level: 'ok', detail: `${DOCTOR_PUSH_BYTES >> 20} MiB sent chunked` };
+  return [sent, { name: streaming, ...streamCheck(push) }, hook];
+}
+
+/** The command that removes `ref` from a repo on the server. Pure. */
+function removeRef(ref: string): string {
+  return `git -C REPO_DIR update-ref -d ${ref}`;
+}
+
+/** How the last chunked receive-pack POST reached gitward (X-Gitward-Body). Pure. */
+function streamCheck(push: GitRun): Omit<CheckResult, 'name'> {
   const big = receivePackPosts(push.stderr).filter((p) => p.chunked);
   const last = big[big.length - 1];
-  if (last === undefined)
-    return [{ name, level: 'fail', detail: `pushed ${branch}, but git did not send it chunked`, cause: `local git: the push was not chunked (git sends bodies over http.postBuffer, set to ${POST_BUFFER_BYTES >> 20} MiB here, chunked), so large pushes through nginx were not checked` }];
-  const pushed: CheckResult = { name, level: 'ok', detail: `pushed ${branch}, ${DOCTOR_PUSH_BYTES >> 20} MiB sent chunked` };
-  if (last.arrived === 'chunked') return [pushed, { name: streaming, level: 'ok', detail: 'it reached gitward chunked, as sent' }];
-  if (last.arrived === 'length')
-    return [
-      pushed,
-      {
-        name: streaming,
-        level: 'fail',
-        detail: 'git sent it chunked, but it reached gitward with a Content-Length: nginx read the whole body first',
-        cause: 'request buffering: set `proxy_request_buffering off;` (with `proxy_http_version 1.1;`) in the git location; a buffered push waits for its whole body on the proxy\'s disk (client_body_temp_path) and fails when that is full',
-      },
-    ];
-  return [
-    pushed,
-    {
-      name: streaming,
-      level: 'warn',
-      detail: `could not check: the push's answer has no ${BODY_FRAMING_HEADER} header (sidecar mode, where the body goes to fcgiwrap and not to gitward, or a proxy that drops the header)`,
-      cause: 'in sidecar mode, check that the git location says `fastcgi_request_buffering off;`',
-    },
-  ];
+  if (last?.arrived === 'chunked') return { level: 'ok', detail: 'it reached gitward chunked, as sent' };
+  if (last?.arrived === 'length')
+    return {
+      level: 'fail',
+      detail: 'git sent it chunked, but it reached gitward with a Content-Length: nginx read the whole body first',
+      cause:
+        'request buffering: set `proxy_request_buffering off;` (with `proxy_http_version 1.1;`) in the git location; ' +
+        "a buffered push waits for its whole body on the proxy's disk (client_body_temp_path) " +
+        'and fails when that is full',
+    };
+  return {
+    level: 'warn',
+    detail:
+      `could not check: the push's answer has no ${BODY_FRAMING_HEADER} header (sidecar mode, where the body goes to ` +
+      'fcgiwrap and not to gitward, or a proxy that drops the header)',
+    cause: 'in sidecar mode, check that the git location says `fastcgi_request_buffering off;`',
+  };
 }
 
 /** The check of the gzip'd negotiation (a fetch run with GIT_TRACE_CURL). Pure. */
@@ -283,41 +336,23 @@ export function negotiationCheck(fetch: GitRun): CheckResult {
   return { name, level: 'ok', detail: 'fetch with a gzip-encoded request body done' };
 }
 
-/**
- * Deletes the scratch branch when ls-remote lists it, then checks that ls-remote no longer does.
- * After a failed push it watches for the branch for `settleMs` first (a push cut off by a timeout
- * may still complete on the server).
- */
-async function removeScratch(
-  scratch: { url: string; ref: string; branch: string; pushed: boolean; settleMs: number },
+/** That ls-remote does not list the probe ref `ref` after the push. */
+async function leftBehindCheck(
+  url: string,
+  ref: string,
   git: (args: string[], cwd: string) => Promise<GitRun>,
   cwd: string,
 ): Promise<CheckResult> {
-  const { url, ref, branch } = scratch;
-  const name = 'delete scratch branch';
-  const byHand = `delete ${branch} by hand: git push URL :${ref}`;
-  const listed = async (): Promise<boolean | GitRun> => {
-    const r = await git(['ls-remote', url, ref], cwd);
-    return r.code === 0 ? r.stdout.includes(ref) : r;
-  };
-  const started = Date.now();
-  let present = await listed();
-  while (present === false && !scratch.pushed && Date.now() - started < scratch.settleMs) {
-    await new Promise((r) => setTimeout(r, SCRATCH_POLL_MS));
-    present = await listed();
+  const name = 'no probe ref left behind';
+  const r = await git(['ls-remote', url, ref], cwd);
+  if (r.code !== 0) {
+    return { name, cause: 'could not list the refs', level: 'warn', detail: `not checked: ${lastLines(r.stderr)}` };
   }
-  if (typeof present !== 'boolean') return { ...failed(name, present, byHand), cause: `${diagnose(present.stderr, present.timedOut) ?? 'could not list the branches'}; ${byHand}` };
-  if (!present) {
-    if (scratch.pushed) return { name, level: 'fail', detail: `${branch} is not listed right after it was pushed`, cause: 'a hook or another client removed it, or reads are served from elsewhere' };
-    const watched = scratch.settleMs > 0 ? ` within ${scratch.settleMs / 1000} s` : '';
-    return { name, level: 'ok', detail: `${branch} was not created${watched}; nothing to delete (if the server still completes the failed push later, ${byHand})` };
+  if (r.stdout.includes(ref)) {
+    const cause = `no gitward hook refused it; on the server: ${removeRef(ref)}, then gitward hooks install REPO`;
+    return { name, level: 'fail', detail: `${ref} exists on the server`, cause };
   }
-  const late = scratch.pushed ? '' : `the server completed the failed push after all, ${Math.round((Date.now() - started) / 1000)} s later (it kept running after nginx gave up); `;
-  const del = await git(['push', '--quiet', url, `:${ref}`], cwd);
-  if (del.code !== 0) return { name, level: 'fail', detail: `${late}${lastLines(del.stderr)}`, cause: `${byHand} (receive.denyDeletes or a hook may refuse deletes)` };
-  const after = await listed();
-  if (after !== false) return { name, level: 'fail', detail: `${late}${branch} is still listed after the delete`, cause: byHand };
-  return { name, level: 'ok', detail: `${late}${branch} deleted (ls-remote no longer lists it)` };
+  return { name, level: 'ok', detail: `ls-remote does not list ${ref}` };
 }
 
 /** GET info/refs for receive-pack without credentials: expects 401 with a Basic challenge. */
@@ -333,7 +368,7 @@ async function checkChallenge(url: string, env: Record<string, string>): Promise
   u.password = '';
   u.pathname = `${u.pathname.replace(/\/+$/, '')}/info/refs`;
   u.search = '?service=git-receive-pack';
-  const caFile = env.GIT_SSL_CAINFO ?? env.SSL_CERT_FILE;
+  const caFile = env.GIT_SSL_CAINFO ?? (await gitConfigFor(url, 'http.sslcainfo', env)) ?? env.SSL_CERT_FILE;
   const ca = caFile ? [fs.readFileSync(caFile)] : undefined;
   const res = await new Promise<{ status: number; challenge: string[] } | { error: string }>((resolve) => {
     const mod = u.protocol === 'https:' ? https : http;
@@ -352,6 +387,69 @@ async function checkChallenge(url: string, env: Record<string, string>): Promise
     return { name, level: 'fail', detail: '401 without a WWW-Authenticate: Basic header', cause: 'missing challenge header: git cannot ask for credentials; nginx must pass gitward\'s WWW-Authenticate (do not proxy_hide_header it; in sidecar mode auth_request copies it)' };
   if (res.status === 200) return { name, level: 'ok', detail: 'anonymous push advertisement allowed (no challenge needed here)' };
   return { name, level: 'fail', detail: `HTTP ${res.status} instead of 401`, cause: diagnose(`HTTP ${res.status}`) ?? 'unexpected status' };
+}
+
+/** git's value of `key` for `url` (`git config --get-urlmatch`), as git itself would use it; null when unset. */
+async function gitConfigFor(url: string, key: string, env: Record<string, string>): Promise<string | null> {
+  const r = await runGit(['config', '--get-urlmatch', key, url], env.HOME ?? os.tmpdir(), env);
+  const v = r.stdout.trim();
+  return r.code === 0 && v !== '' ? v : null;
+}
+
+/**
+ * The password for a URL that has none, as git would find it: `git credential fill` asks the
+ * credential helpers, then GIT_ASKPASS, then (on a terminal) prompts itself. Returns the URL with
+ * the user and password in it, or an error message.
+ */
+async function withCredentials(
+  url: string,
+  io: CliIO,
+  env: Record<string, string>,
+): Promise<{ url: string } | { error: string }> {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return { error: 'not a URL: give a repo URL such as https://ann@git.example.org/web/site.git' };
+  }
+  if (u.password !== '') return { url };
+  const askEnv: Record<string, string> = { ...env };
+  for (const name of ASKPASS_ENV) {
+    const v = io.env[name];
+    if (v !== undefined) askEnv[name] = v;
+  }
+  // Without a terminal git must not wait on one: helpers and GIT_ASKPASS only.
+  if (!io.isTTY) askEnv.GIT_TERMINAL_PROMPT = '0';
+  const user = u.username !== '' ? [`username=${decodeURIComponent(u.username)}`] : [];
+  const input = [`protocol=${u.protocol.replace(/:$/, '')}`, `host=${u.host}`, ...user, '', ''].join('\n');
+  const answer = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    // stderr is the terminal's: git prompts on /dev/tty, and a helper may talk to the user.
+    const stdio: ['pipe', 'pipe', 'inherit' | 'pipe'] = ['pipe', 'pipe', io.isTTY ? 'inherit' : 'pipe'];
+    const child = spawn('git', ['credential', 'fill'], { env: askEnv, stdio });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout?.on('data', (b: Buffer) => out.push(b));
+    child.stderr?.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e) => resolve({ code: null, out: '', err: e.message }));
+    child.on('close', (code) => {
+      resolve({ code, out: Buffer.concat(out).toString(), err: Buffer.concat(err).toString() });
+    });
+    child.stdin?.end(input);
+  });
+  const fields = new Map<string, string>();
+  for (const l of answer.out.split('\n')) {
+    const eq = l.indexOf('=');
+    if (eq > 0) fields.set(l.slice(0, eq), l.slice(eq + 1));
+  }
+  const password = fields.get('password');
+  if (answer.code !== 0 || password === undefined || password === '') {
+    const why = lastLines(answer.err, 1) || 'no helper answered';
+    const ways = 'put it in the URL, store it in a git credential helper, or run doctor on a terminal to be asked';
+    return { error: `no password for ${redactUrl(url)}: ${ways} (${why})` };
+  }
+  u.username = encodeURIComponent(fields.get('username') ?? decodeURIComponent(u.username));
+  u.password = encodeURIComponent(password);
+  return { url: u.toString() };
 }
 
 /** Makes `n` commits in `dir` with one git fast-import. */
@@ -418,7 +516,13 @@ export const doctor: Command = async (argv, io) => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gitward-doctor-'));
   try {
     io.stdout.write(`gitward doctor ${redactUrl(url)}\n`);
-    const results = await runDoctor(url, environmentFor(io), tmp);
+    const env = environmentFor(io);
+    const withPassword = await withCredentials(url, io, env);
+    if ('error' in withPassword) {
+      io.stdout.write(`FAIL credentials: ${withPassword.error}\n`);
+      return EXIT.failed;
+    }
+    const results = await runDoctor(withPassword.url, env, tmp);
     for (const r of results) {
       io.stdout.write(`${LEVEL_LABEL[r.level]} ${r.name}: ${r.detail}\n`);
       if (r.level === 'fail' && r.cause) io.stdout.write(`     likely cause: ${r.cause}\n`);

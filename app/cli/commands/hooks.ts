@@ -5,8 +5,8 @@ import { EXIT, type Command } from '../io.js';
 import {
   adminGitEnv,
   applyRepoSafety,
-  dispatcherPath,
   installHooks,
+  linkedDispatcherPath,
   listRepoDirs,
   missingRepoSafety,
   repoDirFor,
@@ -16,9 +16,11 @@ import fs from 'node:fs';
 
 const HELP = `usage: gitward hooks install REPO... | --all [--force] [--fsck-objects] [--config FILE]
 
-Symlinks hooks/pre-receive and hooks/post-receive of each repo to the gitward hook dispatcher
-(<checkout>/hooks/gitward-hook). Idempotent. A hook that is not gitward's is kept and reported
-(exit 1); with --force it is moved aside to <hook>.gitward-backup-<timestamp> first.
+Symlinks hooks/pre-receive and hooks/post-receive of each repo to the gitward hook dispatcher,
+<checkout>/hooks/gitward-hook, through the checkout path the gitward command was run by: with
+/opt/gitward linking to a versioned folder, the hooks link to /opt/gitward/hooks/gitward-hook,
+so an upgrade that swaps that link takes them along. Idempotent. A hook that is not gitward's is
+kept and reported (exit 1); with --force it is moved aside to <hook>.gitward-backup-<timestamp>.
 
 --fsck-objects also sets what \`gitward repo create\` sets on a new repo: receive.fsckObjects=true
 (git checks every object a push brings) and core.useReplaceRefs=false. Without it, a note names
@@ -56,7 +58,7 @@ export const hooks: Command = async (argv, io) => {
       }
     });
   }
-  const dispatcher = dispatcherPath();
+  const dispatcher = linkedDispatcherPath();
   const gitEnv = adminGitEnv(io.env);
   let failed = false;
   for (const repo of repos) {
@@ -72,7 +74,8 @@ export const hooks: Command = async (argv, io) => {
       } else if (r.action === 'replaced') {
         io.stdout.write(`${repo.name}: hooks/${r.hook} installed; the previous hook is now ${r.backup ?? ''}\n`);
       } else {
-        const what = r.action === 'installed' ? 'installed' : r.action === 'updated' ? 'updated (it linked to another gitward checkout)' : 'already installed';
+        const updated = 'updated (it linked to another gitward checkout, or to this one by another path)';
+        const what = r.action === 'installed' ? 'installed' : r.action === 'updated' ? updated : 'already installed';
         io.stdout.write(`${repo.name}: hooks/${r.hook} ${what}\n`);
       }
     }

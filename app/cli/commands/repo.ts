@@ -3,7 +3,7 @@ import { BadRequest, UsageError } from '../../errors.js';
 import { createRepo, deleteRepo, RepoAdminError, renameRepo } from '../../repo/repo-lifecycle.js';
 import { configPathFrom, parseArgs } from '../args.js';
 import { EXIT, type Command } from '../io.js';
-import { adminGitEnv, dispatcherPath, listRepoDirs, repoHooksState } from '../repo-admin.js';
+import { adminGitEnv, dispatcherPath, linkedDispatcherPath, listRepoDirs, repoHooksState } from '../repo-admin.js';
 
 const HELP = `usage: gitward repo create NAME [--config FILE]
        gitward repo rename NAME NEW-NAME [--config FILE]
@@ -43,7 +43,7 @@ export const repo: Command = async (argv, io) => {
     try {
       if (sub === 'create') {
         const env = adminGitEnv(io.env);
-        const options = { dispatcher: dispatcherPath(), env, now: Date.now() };
+        const options = { dispatcher: linkedDispatcherPath(), env, now: Date.now() };
         const made = await createRepo(config, rest[0] as string, options);
         const hooks =
           made.hooks === null ? 'hooks not installed (repo_defaults.install_hooks: false)' : 'hooks installed';
