@@ -13,6 +13,8 @@ import { createErrorHandler, sendError } from './routes/errors.js';
 import { createGitHandler, type GitRouteOptions } from './routes/git.js';
 import { createHealthHandler } from './routes/healthz.js';
 import { createSidecarHandler } from './routes/sidecar.js';
+import { createWebHandler } from './routes/web.js';
+import { isWebRequest } from './request/web-path.js';
 
 /** Where git-http-backend lives on Debian; `gitward serve` asks `git --exec-path` instead. */
 export const DEFAULT_GIT_HTTP_BACKEND = '/usr/lib/git-core/git-http-backend';
@@ -73,6 +75,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): GitwardApp {
     pool: options.pool ?? null,
   });
 
+  const web = createWebHandler(deps, { processEnv: options.processEnv ?? { PATH: FALLBACK_PATH } });
+
   const app: Express = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -96,6 +100,11 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): GitwardApp {
     const { sidecar } = runtime.config;
     if (path === '/healthz' || (sidecar.enabled && path === sidecar.path)) {
       app(req, res);
+      return;
+    }
+    // The web view takes GETs of paths that are not git's routes (request/web-path.ts).
+    if (runtime.config.web.enabled && isWebRequest(req.method ?? 'GET', path, runtime.config.basePath)) {
+      web(req, res).catch((err: unknown) => sendError(err, res));
       return;
     }
     git(req, res).catch((err: unknown) => sendError(err, res));

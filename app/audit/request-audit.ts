@@ -9,6 +9,8 @@ export interface RequestAudit {
   readonly mode: AuditRecord['mode'];
   remoteAddr: string;
   git: GitRequest | null;
+  /** A web view page (cgit): its repo, or null for the index and the log-in URL. */
+  web: { readonly repo: string | null } | null;
   identity: Identity | null;
   decision: AuditRecord['decision'] | null;
   bytesIn: number;
@@ -30,7 +32,7 @@ export function startRequestAudit(
   sink: AuditSink,
   now: () => number,
 ): RequestAudit {
-  const audit: RequestAudit = { ...init, startedAt: now(), git: null, identity: null, decision: null, bytesIn: 0, bytesOut: 0, exitCode: null, requestBody: null, pending: [] };
+  const audit: RequestAudit = { ...init, startedAt: now(), git: null, web: null, identity: null, decision: null, bytesIn: 0, bytesOut: 0, exitCode: null, requestBody: null, pending: [] };
   res.once('close', () => {
     const end = now();
     void Promise.allSettled(audit.pending).then(() => sink.write(toRecord(audit, res, end)));
@@ -47,9 +49,9 @@ function toRecord(a: RequestAudit, res: ServerResponse, end: number): AuditRecor
     user: a.identity?.user ?? null,
     authSource: a.identity?.source ?? 'none',
     remoteAddr: a.remoteAddr,
-    repo: a.git?.repo ?? null,
-    service: a.git?.service ?? null,
-    need: a.git?.need ?? null,
+    repo: a.git?.repo ?? a.web?.repo ?? null,
+    service: a.git?.service ?? (a.web ? 'web' : null),
+    need: a.git?.need ?? (a.web ? 'read' : null),
     decision,
     status,
     bytesIn: a.bytesIn,

@@ -60,6 +60,33 @@ export async function authorize(runtime: Runtime, input: AuthorizeInput, progres
   const git = classify(input.method, rawPath, rawQuery, { dumbHttp: config.dumbHttp, basePath: config.basePath });
   progress.git = git;
 
+  const identity = await identifyRequest(runtime, input, address);
+  progress.identity = identity;
+
+  const decision = decide(policy, identity, git.repo, git.need);
+  progress.decision = decision;
+  if (!decision.allowed) {
+    switch (decision.status) {
+      case 401:
+        throw new Unauthorized(`authentication required for ${git.repo}`, config.realm);
+      case 403:
+        throw new Forbidden(git.need === 'write' ? `you may not push to ${git.repo}` : `you may not read ${git.repo}`);
+      case 404:
+        throw new NotFound(`repository ${git.repo} not found`);
+    }
+  }
+  const location = locateRepo(config.repoRoot, git.repo);
+  if (location.kind === 'outside') throw new NotFound(`repository ${git.repo} not found`);
+  return { git, identity, decision, clientAddress: address, repoDir: location.kind === 'found' ? location.dir : null };
+}
+
+/**
+ * identify → resolveIdentity for one request: the Basic credentials or the plugins' answer, with
+ * the same credential cache and brute-force limits for every route. Throws TooManyRequests (429)
+ * when the address is throttled and Unauthorized (401 with the challenge) for rejected credentials.
+ */
+export async function identifyRequest(runtime: Runtime, input: AuthorizeInput, address: string): Promise<Identity> {
+  const { config, policy } = runtime;
   const auth = parseBasicAuth(input.headers.authorization);
   // A malformed header is a failed login (logged and counted), never a reason to try the plugins.
   const outcome =
@@ -84,21 +111,5 @@ export async function authorize(runtime: Runtime, input: AuthorizeInput, progres
       identity = resolveIdentity(policy, outcome.user, outcome.source, outcome.groups);
       break;
   }
-  progress.identity = identity;
-
-  const decision = decide(policy, identity, git.repo, git.need);
-  progress.decision = decision;
-  if (!decision.allowed) {
-    switch (decision.status) {
-      case 401:
-        throw new Unauthorized(`authentication required for ${git.repo}`, config.realm);
-      case 403:
-        throw new Forbidden(git.need === 'write' ? `you may not push to ${git.repo}` : `you may not read ${git.repo}`);
-      case 404:
-        throw new NotFound(`repository ${git.repo} not found`);
-    }
-  }
-  const location = locateRepo(config.repoRoot, git.repo);
-  if (location.kind === 'outside') throw new NotFound(`repository ${git.repo} not found`);
-  return { git, identity, decision, clientAddress: address, repoDir: location.kind === 'found' ? location.dir : null };
+  return identity;
 }

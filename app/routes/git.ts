@@ -38,7 +38,7 @@ const HOOK_LOG_DIR_PREFIX = 'gitward-hooks-';
 const DEFAULT_IDENTITY_HEADER = 'x-remote-user';
 
 /** Names of headers that carry a trusted identity (remote-user plugins): never passed to git. */
-function identityHeaders(config: GitwardConfig): string[] {
+export function identityHeaders(config: GitwardConfig): string[] {
   const configured = config.authentication
     .filter((spec) => spec.plugin === 'remote-user' && typeof spec.options.header === 'string')
     .map((spec) => (spec.options.header as string).toLowerCase());

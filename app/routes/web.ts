@@ -1,0 +1,200 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { buildCgiEnv } from '../backend/cgi-env.js';
+import { CGIT_STATIC_DIR, ensureFolder, folderKey, renderCgitrc, renderHeader, type CgitRepo, type CgitSite } from '../backend/cgitrc.js';
+import { runBackend, type BackendStats } from '../backend/run-backend.js';
+import type { AppDeps } from '../deps.js';
+import { NotFound, Unauthorized } from '../errors.js';
+import { decide } from '../policy/decide.js';
+import { createWebViews } from '../policy/web-view.js';
+import { peerOf } from '../request/client-address.js';
+import { locateRepo } from '../request/repo-dir.js';
+import { parseWebRequest, WEB_STATIC_FILES } from '../request/web-path.js';
+import type { Runtime } from '../runtime.js';
+import type { Identity, RepoName } from '../types.js';
+import { identifyRequest } from './authorize.js';
+import { requestContext } from './context.js';
+import { identityHeaders } from './git.js';
+
+/** What the web route needs besides AppDeps. */
+export interface WebRouteOptions {
+  /** PATH, HOME and LANG of gitward's own environment: cgit's filters run python3 and sh. */
+  readonly processEnv: Readonly<{ PATH?: string | undefined; HOME?: string | undefined; LANG?: string | undefined }>;
+  /** Where cgit's static files are read from (default: Debian's /usr/share/cgit). */
+  readonly staticDir?: string;
+}
+
+/**
+ * A graft file that cannot exist: git reads `$GIT_DIR/info/grafts` unless GIT_GRAFT_FILE names
+ * another, and a missing file means no grafts (an existing empty one prints a deprecation hint).
+ */
+const NO_GRAFT_FILE = '/nonexistent/gitward-no-grafts';
+
+/** Prefix of the private folder of generated cgitrc files and caches when web.cache_dir is unset. */
+const CACHE_DIR_PREFIX = 'gitward-web-';
+
+/**
+ * The web view: cgit behind the same identity and decide as the git routes. The index is rendered
+ * from a cgitrc listing exactly the repos the identity may read, cached per readable set; a repo
+ * page is authorised by decide first (unreadable = missing = the same 404) and rendered from a
+ * cgitrc holding that repo alone, cached per repo. `<base>?login` answers 401 with the challenge
+ * until the browser sends credentials, then redirects back. No cookie, no session.
+ */
+export function createWebHandler(deps: AppDeps, options: WebRouteOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const views = createWebViews();
+  const staticDir = options.staticDir ?? CGIT_STATIC_DIR;
+  let privateDir: string | null = null;
+  const cacheDirOf = (runtime: Runtime): string => {
+    if (runtime.config.web.cacheDir !== null) return runtime.config.web.cacheDir;
+    privateDir ??= fs.mkdtempSync(path.join(os.tmpdir(), CACHE_DIR_PREFIX));
+    return privateDir;
+  };
+
+  return async (req, res) => {
+    const ctx = requestContext(res);
+    const runtime = deps.runtime.current();
+    const { config, policy } = runtime;
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const web = parseWebRequest(q >= 0 ? url.slice(0, q) : url, q >= 0 ? url.slice(q + 1) : '', config.basePath);
+    if (web.kind === 'static') {
+      serveStatic(res, path.join(staticDir, web.file), WEB_STATIC_FILES.get(web.file) as string);
+      ctx.audit.decision = 'allowed';
+      return;
+    }
+    const identity = await identifyRequest(runtime, { method: req.method ?? 'GET', url, headers: req.headers, peer: peerOf(req.socket) }, ctx.audit.remoteAddr);
+    ctx.audit.identity = identity;
+    ctx.audit.web = { repo: web.kind === 'repo' ? web.repo : null };
+    if (web.kind === 'login') {
+      if (identity.user === null) throw new Unauthorized('log in to see the repositories you may read', config.realm);
+      ctx.audit.decision = 'allowed';
+      res.statusCode = 302;
+      res.setHeader('Location', returnPath(req.headers.referer, config.basePath));
+      res.setHeader('Cache-Control', 'no-store');
+      res.end();
+      return;
+    }
+
+    // Everything cgit renders for one config shares these settings; a reload with other ones
+    // gets fresh folders (and so a fresh cache).
+    const settingsKey = folderKey(JSON.stringify(config.web), config.basePath, config.repoRoot);
+    const siteDir = path.join(cacheDirOf(runtime), settingsKey);
+    const site: CgitSite = { web: config.web, basePath: config.basePath, headerFile: path.join(siteDir, 'header.html') };
+    ensureFolder(siteDir, { 'header.html': renderHeader(config.basePath) });
+
+    let folder: string;
+    if (web.kind === 'index') {
+      const readable = await views.readable(policy, config.repoRoot, identity);
+      const repos: CgitRepo[] = [];
+      for (const name of readable) {
+        const location = locateRepo(config.repoRoot, name as RepoName);
+        if (location.kind === 'found') repos.push({ name, dir: location.dir });
+      }
+      // The readable set names the cache: two identities share cached pages only when they may
+      // read exactly the same repos.
+      folder = path.join(siteDir, `index-${folderKey(...repos.map((r) => `${r.name}\0${r.dir}`))}`);
+      ensureFolder(folder, { cgitrc: renderCgitrc(site, repos, path.join(folder, 'cache')) });
+    } else {
+      const decision = decide(policy, identity, web.repo, 'read');
+      // The same 404, with the same words, for a repo that is hidden and one that does not exist.
+      const location = decision.allowed ? locateRepo(config.repoRoot, web.repo) : null;
+      if (location?.kind !== 'found') {
+        ctx.audit.decision = 'denied';
+        throw new NotFound(`repository ${web.repo} not found`);
+      }
+      folder = path.join(siteDir, `repo-${folderKey(web.repo, location.dir)}`);
+      ensureFolder(folder, { cgitrc: renderCgitrc(site, [{ name: web.repo, dir: location.dir }], path.join(folder, 'cache')) });
+    }
+    ctx.audit.decision = 'allowed';
+    await runCgit(req, res, runtime, identity, web.pathInfo, path.join(folder, 'cgitrc'), options);
+  };
+}
+
+/** Runs cgit for one page through the CGI bridge (allow-listed environment, streamed, header block capped). */
+async function runCgit(
+  req: IncomingMessage,
+  res: ServerResponse,
+  runtime: Runtime,
+  identity: Identity,
+  pathInfo: string,
+  cgitrc: string,
+  options: WebRouteOptions,
+): Promise<void> {
+  const ctx = requestContext(res);
+  // Host is the client's word, and cgit writes it into cached pages (the Atom link): the public
+  // host comes from the first clone URL instead.
+  const dropHeaders = [...identityHeaders(runtime.config), 'host'];
+  const cgi = buildCgiEnv(req, { pathInfo, remoteAddr: ctx.audit.remoteAddr, remoteUser: identity.user, dropHeaders });
+  const env: Record<string, string> = {
+    ...cgi,
+    ...publicHost(runtime.config.web.cloneUrls[0]),
+    SCRIPT_NAME: runtime.config.basePath.replace(/\/$/, ''),
+    CGIT_CONFIG: cgitrc,
+    // Replace objects and grafts would let a repo show history other than its objects' own.
+    // (Set here until the shared helper of branch h-history is merged.)
+    GIT_NO_REPLACE_OBJECTS: '1',
+    GIT_GRAFT_FILE: NO_GRAFT_FILE,
+    GIT_CONFIG_NOSYSTEM: '1',
+  };
+  for (const name of ['PATH', 'HOME', 'LANG'] as const) {
+    const value = options.processEnv[name];
+    if (value !== undefined) env[name] = value;
+  }
+  const stats: BackendStats = { bytesIn: 0, bytesOut: 0, exitCode: null, signal: null };
+  let finished!: () => void;
+  ctx.audit.pending.push(new Promise<void>((resolve) => (finished = resolve)));
+  try {
+    ctx.logger.debug('web.start', { pathInfo, user: identity.user });
+    await runBackend({ req, res, backendPath: runtime.config.web.cgitPath, env, logger: ctx.logger, stats, pool: null });
+  } finally {
+    ctx.audit.bytesOut = Math.max(ctx.audit.bytesOut, stats.bytesOut);
+    ctx.audit.exitCode = stats.exitCode;
+    finished();
+  }
+}
+
+/** HTTP_HOST and HTTPS for cgit's absolute links, from a clone URL prefix (validated at load). */
+function publicHost(cloneUrl: string | undefined): Record<string, string> {
+  if (cloneUrl === undefined) return {};
+  const url = new URL(cloneUrl);
+  return url.protocol === 'https:' ? { HTTP_HOST: url.host, HTTPS: 'on' } : { HTTP_HOST: url.host };
+}
+
+/**
+ * Where the log-in link sends the browser back to: the path (and query) of the page it came from
+ * when that page is under base_path, else the site root. Only a path is ever used, so the
+ * redirect cannot leave this site.
+ */
+export function returnPath(referer: string | undefined, basePath: string): string {
+  if (referer === undefined) return basePath;
+  let url: URL;
+  try {
+    url = new URL(referer);
+  } catch {
+    return basePath;
+  }
+  const target = `${url.pathname}${url.search}`;
+  if (!url.pathname.startsWith(basePath) || url.pathname.startsWith('//') || url.search.split(/[?&]/).includes('login')) return basePath;
+  return target;
+}
+
+/** Streams one of cgit's static files (long-cached: they change only with the cgit package). */
+function serveStatic(res: ServerResponse, file: string, type: string): void {
+  const stream = fs.createReadStream(file);
+  stream.once('open', () => {
+    res.statusCode = 200;
+    res.setHeader('Content-Type', type);
+    res.setHeader('Cache-Control', 'public, max-age=86400');
+    stream.pipe(res);
+  });
+  stream.once('error', () => {
+    if (res.headersSent) res.destroy();
+    else {
+      res.statusCode = 404;
+      res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+      res.end('not found\n');
+    }
+  });
+}
