@@ -20,7 +20,7 @@ import { identityHeaders } from './git.js';
 
 /** What the web route needs besides AppDeps. */
 export interface WebRouteOptions {
-  /** PATH, HOME and LANG of gitward's own environment: cgit's filters run python3 and sh. */
+  /** HOME and LANG of gitward's own environment, for cgit's filters (PATH is Debian's, CGIT_FILTER_PATH). */
   readonly processEnv: Readonly<{ PATH?: string | undefined; HOME?: string | undefined; LANG?: string | undefined }>;
   /** Where cgit's static files are read from (default: Debian's /usr/share/cgit). */
   readonly staticDir?: string;
@@ -31,6 +31,12 @@ export interface WebRouteOptions {
  * another, and a missing file means no grafts (an existing empty one prints a deprecation hint).
  */
 const NO_GRAFT_FILE = '/nonexistent/gitward-no-grafts';
+
+/**
+ * PATH of cgit and its filters: Debian's filters run `python3` through env and need Debian's own,
+ * with python3-markdown and python3-pygments (a python3 in /usr/local/bin would lack them).
+ */
+const CGIT_FILTER_PATH = '/usr/bin:/bin';
 
 /** Prefix of the private folder of generated cgitrc files and caches when web.cache_dir is unset. */
 const CACHE_DIR_PREFIX = 'gitward-web-';
@@ -137,8 +143,9 @@ async function runCgit(
     GIT_NO_REPLACE_OBJECTS: '1',
     GIT_GRAFT_FILE: NO_GRAFT_FILE,
     GIT_CONFIG_NOSYSTEM: '1',
+    PATH: CGIT_FILTER_PATH,
   };
-  for (const name of ['PATH', 'HOME', 'LANG'] as const) {
+  for (const name of ['HOME', 'LANG'] as const) {
     const value = options.processEnv[name];
     if (value !== undefined) env[name] = value;
   }
