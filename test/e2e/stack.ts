@@ -106,11 +106,11 @@ exit 0
 `;
 
 /** Starts gitward, (fcgiwrap,) and nginx with the shipped site file of `mode`. */
-export async function startStack(t: Cleanup, mode: StackMode, paths: { nginx: string; fcgiwrap: string | null }): Promise<Stack> {
+export async function startStack(t: Cleanup, mode: StackMode, paths: { nginx: string; fcgiwrap: string | null }, extraConfig: Record<string, unknown> = {}): Promise<Stack> {
   const dir = tempDir(t, `gitward-e2e-${mode}-`);
   const upstream: Upstream = mode === 'proxy-tcp' ? { port: await freePort() } : { socket: path.join(dir, 'gitward.sock') };
   const socket = 'socket' in upstream ? upstream.socket : undefined;
-  const gitward = await spawnGitward(t, { users: { ...E2E_USERS }, repos: [...E2E_REPOS], config: e2eConfig(upstream) });
+  const gitward = await spawnGitward(t, { users: { ...E2E_USERS }, repos: [...E2E_REPOS], config: { ...e2eConfig(upstream), ...extraConfig } });
   const repoAdminNow = Date.now();
   installHooks(path.join(gitward.repoRoot, 'hooked.git'), dispatcherPath(), { force: false, now: repoAdminNow });
   fs.writeFileSync(path.join(gitward.repoRoot, 'envdump.git', 'hooks', 'pre-receive'), ENV_DUMP_HOOK, { mode: 0o755 });
