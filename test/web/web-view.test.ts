@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { buildConfig } from '../../app/config/build-config.js';
+import { webWarnings } from '../../app/cli/commands/check.js';
 import { ConfigError } from '../../app/errors.js';
 import { returnPath } from '../../app/routes/web.js';
 import { git, gitEnv } from '../helpers/git.js';
@@ -199,4 +200,14 @@ test('config: web keys are validated like the rest', () => {
   const good = buildConfig('repo_root: ./r\nweb: {enabled: true, site_title: Ours, filters: [pygments]}\n', '/etc/gitward/gitward.yaml');
   assert.deepEqual([good.web.enabled, good.web.siteTitle, good.web.filters, good.web.cacheSize], [true, 'Ours', ['pygments'], 1000]);
   assert.equal(buildConfig('repo_root: ./r\n', '/x/g.yaml').web.enabled, false);
+});
+
+test('gitward check says the web view needs proxy mode, and when cgit is missing', () => {
+  const sidecar = buildConfig('repo_root: ./r\nweb: {enabled: true, cgit_path: /nonexistent/cgit.cgi}\n', '/x/g.yaml');
+  const warnings = webWarnings(sidecar);
+  assert.equal(warnings.length, 2);
+  assert.match(warnings[0] as string, /^web\.enabled: the web view needs proxy mode/);
+  assert.match(warnings[1] as string, /^web\.cgit_path: \/nonexistent\/cgit\.cgi is not an executable file/);
+  assert.deepEqual(webWarnings(buildConfig('repo_root: ./r\nsidecar: {enabled: false}\nweb: {enabled: true, cgit_path: /bin/sh}\n', '/x/g.yaml')), []);
+  assert.deepEqual(webWarnings(buildConfig('repo_root: ./r\n', '/x/g.yaml')), []);
 });

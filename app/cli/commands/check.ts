@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { GitwardConfig } from '../../config/types.js';
 import { checkHookSettings } from '../../../hooks/check-hook-settings.js';
 import { loadConfig } from '../../config/load.js';
 import { ConfigError, UsageError } from '../../errors.js';
@@ -24,6 +25,25 @@ function asWarning(message: string): string {
   return m ? `${m[1]}: warning: ${message.slice(m[0].length)}` : `warning: ${message}`;
 }
 
+/**
+ * What an admin must know about the web view: gitward renders it itself, so it needs proxy mode
+ * (in sidecar mode nginx asks gitward only for auth_request decisions); and cgit must be installed.
+ */
+export function webWarnings(config: GitwardConfig): string[] {
+  if (!config.web.enabled) return [];
+  const out: string[] = [];
+  if (config.sidecar.enabled) {
+    out.push('web.enabled: the web view needs proxy mode (nginx forwards the pages to gitward); a sidecar ' +
+      'deployment does not show it (set sidecar.enabled: false in proxy mode to silence this)');
+  }
+  try {
+    fs.accessSync(config.web.cgitPath, fs.constants.X_OK);
+  } catch {
+    out.push(`web.cgit_path: ${config.web.cgitPath} is not an executable file (apt install cgit); pages answer 502`);
+  }
+  return out;
+}
+
 /** `gitward check`: validate the config, run its `tests:`, print a summary. */
 export const check: Command = async (argv, io) => {
   const args = parseArgs(argv, { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } });
@@ -41,6 +61,7 @@ export const check: Command = async (argv, io) => {
     if (hookSettings.problems.length > 0) throw new ConfigError(hookSettings.problems);
     policy = compilePolicy(config);
     for (const w of hookSettings.warnings) io.stderr.write(`${asWarning(w)}\n`);
+    for (const w of webWarnings(config)) io.stderr.write(`${file}: warning: ${w}\n`);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     for (const p of err.problems) io.stderr.write(`${p}\n`);
