@@ -136,7 +136,7 @@ async function main(argv: readonly string[]): Promise<void> {
         [
           `repo_root: ${repoRoot}`,
           'listen: 127.0.0.1:0',
-          `log: {level: warn, audit: ${path.join(gdir, 'audit.log')}}`,
+          `log: {level: info, audit: ${path.join(gdir, 'audit.log')}}`,
           'sidecar: {enabled: false}',
           'repos:',
           '  g0: {.read: [$all]}',

@@ -131,13 +131,20 @@ export function folderKey(...parts: readonly string[]): string {
  * Files are written to a temporary name and renamed, so cgit never reads half a cgitrc.
  */
 export function ensureFolder(dir: string, files: Readonly<Record<string, string>>): void {
-  const done = path.join(dir, '.complete');
-  if (fs.existsSync(done)) return;
+  if (isComplete(dir)) return;
   fs.mkdirSync(path.join(dir, 'cache'), { recursive: true, mode: 0o700 });
   for (const [name, text] of Object.entries(files)) {
     const tmp = path.join(dir, `.${name}.${process.pid}.${crypto.randomUUID()}`);
     fs.writeFileSync(tmp, text, { mode: 0o600 });
     fs.renameSync(tmp, path.join(dir, name));
   }
-  fs.writeFileSync(done, '', { mode: 0o600 });
+  fs.writeFileSync(path.join(dir, COMPLETE_MARK), '', { mode: 0o600 });
+}
+
+/** The file ensureFolder writes last: its presence means every file of the folder is in place. */
+const COMPLETE_MARK = '.complete';
+
+/** Whether ensureFolder has completed `dir`. */
+export function isComplete(dir: string): boolean {
+  return fs.existsSync(path.join(dir, COMPLETE_MARK));
 }

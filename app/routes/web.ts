@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { buildCgiEnv } from '../backend/cgi-env.js';
-import { CGIT_STATIC_DIR, ensureFolder, folderKey, renderCgitrc, renderHeader, type CgitRepo, type CgitSite } from '../backend/cgitrc.js';
+import { CGIT_STATIC_DIR, ensureFolder, isComplete, folderKey, renderCgitrc, renderHeader, type CgitRepo, type CgitSite } from '../backend/cgitrc.js';
 import { runBackend, type BackendStats } from '../backend/run-backend.js';
 import type { AppDeps } from '../deps.js';
 import { NotFound, Unauthorized } from '../errors.js';
@@ -93,15 +93,19 @@ export function createWebHandler(deps: AppDeps, options: WebRouteOptions): (req:
     let folder: string;
     if (web.kind === 'index') {
       const readable = await views.readable(policy, config.repoRoot, identity);
-      const repos: CgitRepo[] = [];
-      for (const name of readable) {
-        const location = locateRepo(config.repoRoot, name as RepoName);
-        if (location.kind === 'found') repos.push({ name, dir: location.dir });
-      }
       // The readable set names the cache: two identities share cached pages only when they may
-      // read exactly the same repos.
-      folder = path.join(siteDir, `index-${folderKey(...repos.map((r) => `${r.name}\0${r.dir}`))}`);
-      ensureFolder(folder, { cgitrc: renderCgitrc(site, repos, path.join(folder, 'cache')) });
+      // read exactly the same repos. Their folders are looked up (realpath, under repo_root) only
+      // when the set's config is first written; cgit then reads those resolved paths.
+      folder = path.join(siteDir, `index-${folderKey(...readable)}`);
+      // (A stat per page, not a memo: a temp cleaner may have removed the folder since.)
+      if (!isComplete(folder)) {
+        const repos: CgitRepo[] = [];
+        for (const name of readable) {
+          const location = locateRepo(config.repoRoot, name as RepoName);
+          if (location.kind === 'found') repos.push({ name, dir: location.dir });
+        }
+        ensureFolder(folder, { cgitrc: renderCgitrc(site, repos, path.join(folder, 'cache')) });
+      }
     } else {
       const decision = decide(policy, identity, web.repo, 'read');
       // The same 404, with the same words, for a repo that is hidden and one that does not exist.
