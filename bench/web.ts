@@ -6,7 +6,7 @@
  * the targets alternated (A B B A). Then gitward's peak RSS while snapshots of the history repo
  * stream. Prints a Markdown table; the load average before and after.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -36,6 +36,17 @@ const CGIT = '/usr/lib/cgit/cgit.cgi';
 interface Target {
   readonly name: string;
   readonly origin: string;
+}
+
+/** p50 of spawning /bin/true from this Node process, ms: the fork cost every gitward page pays. */
+async function spawnP50(): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const start = process.hrtime.bigint();
+    await new Promise<void>((resolve) => spawn('/bin/true', [], { stdio: 'ignore' }).once('close', () => resolve()));
+    samples.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  return stats(samples).median;
 }
 
 /** One GET on a keep-alive agent; resolves with the time to the last byte, in ms. */
@@ -71,6 +82,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const stops: Array<() => Promise<void>> = [];
   try {
     const loadBefore = os.loadavg();
+    const spawnBefore = await spawnP50();
     const history = await cachedRepo(cache, BIG_HISTORY, env, log);
     const repoRoot = path.join(work, 'repos');
     // One small repo, copied: 999 of them cost a copy each instead of git's start-up.
@@ -194,7 +206,9 @@ async function main(argv: readonly string[]): Promise<void> {
     }
     agent.destroy();
     const loadAfter = os.loadavg();
+    const spawnAfter = await spawnP50();
     process.stdout.write(`load average: ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(' ')} after\n`);
+    process.stdout.write(`spawn of /bin/true from Node, p50: ${fmtMs(spawnBefore)} before, ${fmtMs(spawnAfter)} after\n`);
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
     fs.rmSync(work, { recursive: true, force: true });
