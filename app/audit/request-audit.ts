@@ -32,7 +32,19 @@ export function startRequestAudit(
   sink: AuditSink,
   now: () => number,
 ): RequestAudit {
-  const audit: RequestAudit = { ...init, startedAt: now(), git: null, web: null, identity: null, decision: null, bytesIn: 0, bytesOut: 0, exitCode: null, requestBody: null, pending: [] };
+  const audit: RequestAudit = {
+    ...init,
+    startedAt: now(),
+    git: null,
+    web: null,
+    identity: null,
+    decision: null,
+    bytesIn: 0,
+    bytesOut: 0,
+    exitCode: null,
+    requestBody: null,
+    pending: [],
+  };
   res.once('close', () => {
     const end = now();
     void Promise.allSettled(audit.pending).then(() => sink.write(toRecord(audit, res, end)));

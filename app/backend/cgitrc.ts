@@ -93,7 +93,8 @@ export function renderCgitrc(site: CgitSite, repos: readonly CgitRepo[], cacheRo
 
 /** The page header cgit includes: a link that brings the browser's password prompt. */
 export function renderHeader(basePath: string): string {
-  return `<div class='gitward-login' style='text-align:right;font-size:90%'><a href='${basePath}?login'>log in</a></div>\n`;
+  const style = 'text-align:right;font-size:90%';
+  return `<div class='gitward-login' style='${style}'><a href='${basePath}?login'>log in</a></div>\n`;
 }
 
 /** Most bytes of a repo's `description` file shown. */

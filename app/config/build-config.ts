@@ -798,15 +798,19 @@ function parseNodeHooks(p: Problems, e: YamlEntry, kp: string, ctx: TreeContext,
 }
 
 function parseWeb(p: Problems, entry: YamlEntry | undefined, dir: string): WebSettings {
-  const w = sectionKeys(p, entry, 'web', ['enabled', 'site_title', 'filters', 'clone_urls', 'cache_size', 'cache_dir', 'cgit_path']);
+  const keys = ['enabled', 'site_title', 'filters', 'clone_urls', 'cache_size', 'cache_dir', 'cgit_path'];
+  const w = sectionKeys(p, entry, 'web', keys);
   const siteTitle = stringAt(p, w.get('site_title'), 'web.site_title', DEFAULTS.webSiteTitle);
   // cgit's config is line-based: a newline in a value would start a key of the writer's choosing.
-  if (/\p{Cc}/u.test(siteTitle)) p.add(w.get('site_title')?.line ?? 1, 'web.site_title', 'must not contain control characters');
+  if (/\p{Cc}/u.test(siteTitle)) {
+    p.add(w.get('site_title')?.line ?? 1, 'web.site_title', 'must not contain control characters');
+  }
   const filterList = stringListAt(p, w.get('filters'), 'web.filters');
   const filters: WebFilter[] = [];
   for (const f of filterList ?? DEFAULTS.webFilters.map((value) => ({ value, line: 1, path: 'web.filters' }))) {
-    if (!WEB_FILTERS.has(f.value)) p.add(f.line, f.path, `unknown filter "${f.value}" (known: ${[...WEB_FILTERS].join(', ')})`);
-    else if (!filters.includes(f.value as WebFilter)) filters.push(f.value as WebFilter);
+    if (!WEB_FILTERS.has(f.value)) {
+      p.add(f.line, f.path, `unknown filter "${f.value}" (known: ${[...WEB_FILTERS].join(', ')})`);
+    } else if (!filters.includes(f.value as WebFilter)) filters.push(f.value as WebFilter);
   }
   const cloneUrls: string[] = [];
   for (const u of stringListAt(p, w.get('clone_urls'), 'web.clone_urls') ?? []) {
@@ -816,7 +820,9 @@ function parseWeb(p: Problems, entry: YamlEntry | undefined, dir: string): WebSe
   }
   const cacheDirValue = stringAt(p, w.get('cache_dir'), 'web.cache_dir', '');
   const cgitPath = stringAt(p, w.get('cgit_path'), 'web.cgit_path', DEFAULTS.webCgitPath);
-  if (!path.isAbsolute(cgitPath)) p.add(w.get('cgit_path')?.line ?? 1, 'web.cgit_path', `must be an absolute path: "${cgitPath}"`);
+  if (!path.isAbsolute(cgitPath)) {
+    p.add(w.get('cgit_path')?.line ?? 1, 'web.cgit_path', `must be an absolute path: "${cgitPath}"`);
+  }
   return {
     enabled: boolAt(p, w.get('enabled'), 'web.enabled', false),
     siteTitle,

@@ -7,6 +7,12 @@ import { listReposOnDisk } from './list-repos.js';
 /** Identities whose readable set is remembered per policy: a busy site's active users, bounded. */
 export const MAX_REMEMBERED_VIEWS = 1024;
 
+/** A readable set, and the disk listing it was computed from. */
+interface RememberedView {
+  readonly repos: readonly string[];
+  readonly from: readonly string[];
+}
+
 /** The repos on disk, with the folders whose modification times vouch for the list still holding. */
 interface DiskListing {
   readonly repos: readonly string[];
@@ -25,7 +31,7 @@ export interface WebViews {
 /** Creates the view cache of one web route (no module state: two apps never share it). */
 export function createWebViews(): WebViews {
   let listing: { readonly root: string; readonly value: DiskListing } | null = null;
-  const views = new WeakMap<CompiledPolicy, Map<string, { readonly repos: readonly string[]; readonly from: readonly string[] }>>();
+  const views = new WeakMap<CompiledPolicy, Map<string, RememberedView>>();
 
   const disk = async (repoRoot: string): Promise<readonly string[]> => {
     if (listing !== null && listing.root === repoRoot && stillHolds(listing.value)) return listing.value.repos;

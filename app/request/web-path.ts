@@ -17,7 +17,8 @@ export const MAX_WEB_QUERY_BYTES = 2048;
  * would choose the repo or page instead of the path that `decide` authorised. Anything else is refused.
  */
 const WEB_QUERY_NAMES: ReadonlySet<string> = new Set([
-  'q', 'qt', 'h', 'id', 'id2', 'ofs', 'path', 'name', 's', 'showmsg', 'period', 'ss', 'context', 'ignorews', 'dt', 'follow',
+  ...['q', 'qt', 'h', 'id', 'id2', 'ofs', 'path', 'name', 's', 'showmsg', 'period', 'ss'],
+  ...['context', 'ignorews', 'dt', 'follow'],
 ]);
 
 /** Prefix (after base_path) of gitward's own web URLs; repo names cannot start with `_`. */
@@ -62,7 +63,9 @@ export function isWebRequest(method: string, rawPath: string, basePath: string):
  */
 export function parseWebRequest(rawPath: string, rawQuery: string, basePath: string): WebRequest {
   const rest = rawPath.slice(basePath.length);
-  if (Buffer.byteLength(rawQuery) > MAX_WEB_QUERY_BYTES) throw new BadRequest(`query longer than ${MAX_WEB_QUERY_BYTES} bytes`);
+  if (Buffer.byteLength(rawQuery) > MAX_WEB_QUERY_BYTES) {
+    throw new BadRequest(`query longer than ${MAX_WEB_QUERY_BYTES} bytes`);
+  }
   if (rest.startsWith(WEB_OWN_PREFIX)) {
     const file = rest.slice(WEB_OWN_PREFIX.length);
     if (file.startsWith('cgit/') && WEB_STATIC_FILES.has(file.slice('cgit/'.length)) && rawQuery === '') {
@@ -73,7 +76,10 @@ export function parseWebRequest(rawPath: string, rawQuery: string, basePath: str
   if (rest === '' && rawQuery.split('&').includes('login')) return { kind: 'login' };
   checkQuery(rawQuery);
   if (rest === '') return { kind: 'index', pathInfo: '/' };
-  if (Buffer.byteLength(rest) > MAX_WEB_PATH_BYTES * 3) throw new BadRequest(`path longer than ${MAX_WEB_PATH_BYTES} bytes`);
+  // Encoded, a path may take up to three bytes per decoded one.
+  if (Buffer.byteLength(rest) > MAX_WEB_PATH_BYTES * 3) {
+    throw new BadRequest(`path longer than ${MAX_WEB_PATH_BYTES} bytes`);
+  }
   const raw = rest.split('/');
   const end = raw.findIndex((segment) => decodeOnce(segment).endsWith(GIT_SUFFIX));
   if (end < 0) throw new NotFound('not found');
@@ -81,9 +87,13 @@ export function parseWebRequest(rawPath: string, rawQuery: string, basePath: str
   const page = decodeOnce(raw.slice(end + 1).join('/'));
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(page)) throw new BadRequest('control characters in the path');
-  if (page.split('/').some((s) => s === '.' || s === '..')) throw new BadRequest('"." and ".." are not allowed in the path');
+  if (page.split('/').some((s) => s === '.' || s === '..')) {
+    throw new BadRequest('"." and ".." are not allowed in the path');
+  }
   const pathInfo = `/${repo}${GIT_SUFFIX}${page === '' ? '/' : `/${page}`}`;
-  if (Buffer.byteLength(pathInfo) > MAX_WEB_PATH_BYTES) throw new BadRequest(`path longer than ${MAX_WEB_PATH_BYTES} bytes`);
+  if (Buffer.byteLength(pathInfo) > MAX_WEB_PATH_BYTES) {
+    throw new BadRequest(`path longer than ${MAX_WEB_PATH_BYTES} bytes`);
+  }
   return { kind: 'repo', repo, pathInfo };
 }
 

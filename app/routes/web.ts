@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { buildCgiEnv } from '../backend/cgi-env.js';
-import { CGIT_STATIC_DIR, ensureFolder, isComplete, folderKey, renderCgitrc, renderHeader, type CgitRepo, type CgitSite } from '../backend/cgitrc.js';
+import { CGIT_STATIC_DIR, ensureFolder, folderKey, isComplete, renderCgitrc, renderHeader } from '../backend/cgitrc.js';
+import type { CgitRepo, CgitSite } from '../backend/cgitrc.js';
 import { runBackend, type BackendStats } from '../backend/run-backend.js';
 import type { AppDeps } from '../deps.js';
 import { NotFound, Unauthorized } from '../errors.js';
@@ -48,7 +49,10 @@ const CACHE_DIR_PREFIX = 'gitward-web-';
  * cgitrc holding that repo alone, cached per repo. `<base>?login` answers 401 with the challenge
  * until the browser sends credentials, then redirects back. No cookie, no session.
  */
-export function createWebHandler(deps: AppDeps, options: WebRouteOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+export function createWebHandler(
+  deps: AppDeps,
+  options: WebRouteOptions,
+): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const views = createWebViews();
   const staticDir = options.staticDir ?? CGIT_STATIC_DIR;
   let privateDir: string | null = null;
@@ -70,7 +74,8 @@ export function createWebHandler(deps: AppDeps, options: WebRouteOptions): (req:
       ctx.audit.decision = 'allowed';
       return;
     }
-    const identity = await identifyRequest(runtime, { method: req.method ?? 'GET', url, headers: req.headers, peer: peerOf(req.socket) }, ctx.audit.remoteAddr);
+    const input = { method: req.method ?? 'GET', url, headers: req.headers, peer: peerOf(req.socket) };
+    const identity = await identifyRequest(runtime, input, ctx.audit.remoteAddr);
     ctx.audit.identity = identity;
     ctx.audit.web = { repo: web.kind === 'repo' ? web.repo : null };
     if (web.kind === 'login') {
@@ -87,7 +92,8 @@ export function createWebHandler(deps: AppDeps, options: WebRouteOptions): (req:
     // gets fresh folders (and so a fresh cache).
     const settingsKey = folderKey(JSON.stringify(config.web), config.basePath, config.repoRoot);
     const siteDir = path.join(cacheDirOf(runtime), settingsKey);
-    const site: CgitSite = { web: config.web, basePath: config.basePath, headerFile: path.join(siteDir, 'header.html') };
+    const headerFile = path.join(siteDir, 'header.html');
+    const site: CgitSite = { web: config.web, basePath: config.basePath, headerFile };
     ensureFolder(siteDir, { 'header.html': renderHeader(config.basePath) });
 
     let folder: string;
@@ -115,7 +121,8 @@ export function createWebHandler(deps: AppDeps, options: WebRouteOptions): (req:
         throw new NotFound(`repository ${web.repo} not found`);
       }
       folder = path.join(siteDir, `repo-${folderKey(web.repo, location.dir)}`);
-      ensureFolder(folder, { cgitrc: renderCgitrc(site, [{ name: web.repo, dir: location.dir }], path.join(folder, 'cache')) });
+      const cgitrc = renderCgitrc(site, [{ name: web.repo, dir: location.dir }], path.join(folder, 'cache'));
+      ensureFolder(folder, { cgitrc });
     }
     ctx.audit.decision = 'allowed';
     await runCgit(req, res, runtime, identity, web.pathInfo, path.join(folder, 'cgitrc'), options);
@@ -158,7 +165,8 @@ async function runCgit(
   ctx.audit.pending.push(new Promise<void>((resolve) => (finished = resolve)));
   try {
     ctx.logger.debug('web.start', { pathInfo, user: identity.user });
-    await runBackend({ req, res, backendPath: runtime.config.web.cgitPath, env, logger: ctx.logger, stats, pool: null });
+    const backendPath = runtime.config.web.cgitPath;
+    await runBackend({ req, res, backendPath, env, logger: ctx.logger, stats, pool: null });
   } finally {
     ctx.audit.bytesOut = Math.max(ctx.audit.bytesOut, stats.bytesOut);
     ctx.audit.exitCode = stats.exitCode;
@@ -187,7 +195,8 @@ export function returnPath(referer: string | undefined, basePath: string): strin
     return basePath;
   }
   const target = `${url.pathname}${url.search}`;
-  if (!url.pathname.startsWith(basePath) || url.pathname.startsWith('//') || url.search.split(/[?&]/).includes('login')) return basePath;
+  const loginAgain = url.search.split(/[?&]/).includes('login');
+  if (!url.pathname.startsWith(basePath) || url.pathname.startsWith('//') || loginAgain) return basePath;
   return target;
 }
 
