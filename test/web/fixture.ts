@@ -36,8 +36,8 @@ export interface WebFixture {
   readonly siteCommits: readonly string[];
 }
 
-/** Starts gitward with the web view and the three repos; `web` keys replace the defaults. */
-export async function startWebFixture(t: TestContext, web: Record<string, unknown> = {}): Promise<WebFixture> {
+/** Starts gitward with the web view and the three repos; `web` keys replace the defaults, `top` adds top-level keys. */
+export async function startWebFixture(t: TestContext, web: Record<string, unknown> = {}, top: Record<string, unknown> = {}): Promise<WebFixture> {
   const gw = await startGitward(t, {
     users: { ...PASSWORDS },
     config: {
@@ -47,6 +47,7 @@ export async function startWebFixture(t: TestContext, web: Record<string, unknow
         team: { '.read': ['@eng'], 'secret.git': { '.inherit': false, '.read': ['ann'] } },
       },
       web: { enabled: true, site_title: 'gitward test site', clone_urls: ['https://git.example.org/'], ...web },
+      ...top,
     },
   });
   const dir = tempDir(t);

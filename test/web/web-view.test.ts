@@ -143,6 +143,18 @@ test('log in: 401 with the Basic challenge without credentials, then a redirect 
   assert.ok(gw.logs.lines.some((l) => l.event === 'auth.failed'), 'a failed web login is an auth.failed line (fail2ban, brute-force limit)');
 });
 
+test('brute force through the log-in URL: the same limit as git, 429 with Retry-After even for the right password', async (t) => {
+  if (!haveCgit(t)) return;
+  const { gw } = await startWebFixture(t, {}, { brute_force: { max_failures: 3, window_seconds: 300 } });
+  const wrong = { authorization: `Basic ${Buffer.from('ann:wrong').toString('base64')}` };
+  for (let i = 0; i < 3; i++) assert.equal((await get(gw, '/?login', undefined, wrong)).status, 401);
+  const blocked = await get(gw, '/?login', 'ann');
+  assert.equal(blocked.status, 429);
+  assert.ok(Number(blocked.headers['retry-after']) > 0);
+  // Pages too: a throttled address is not identified anywhere.
+  assert.equal((await get(gw, '/', 'ann')).status, 429);
+});
+
 test('returnPath keeps only a path under base_path', () => {
   assert.equal(returnPath(undefined, '/'), '/');
   assert.equal(returnPath('http://h/web/site.git/log/?h=dev', '/'), '/web/site.git/log/?h=dev');
