@@ -17,6 +17,8 @@ import { API_PREFIX, createApiRouter } from './routes/api.js';
 import { createMetricsHandler } from './routes/metrics.js';
 import type { RequestRoute } from './audit/request-audit.js';
 import { createSidecarHandler } from './routes/sidecar.js';
+import { createWebHandler } from './routes/web.js';
+import { isWebRequest } from './request/web-path.js';
 
 /** Where git-http-backend lives on Debian; `gitward serve` asks `git --exec-path` instead. */
 export const DEFAULT_GIT_HTTP_BACKEND = '/usr/lib/git-core/git-http-backend';
@@ -96,6 +98,8 @@ export function createApp(baseDeps: AppDeps, options: AppOptions = {}): GitwardA
     processEnv: options.processEnv ?? { PATH: FALLBACK_PATH },
   });
 
+  const web = createWebHandler(deps, { processEnv: options.processEnv ?? { PATH: FALLBACK_PATH } });
+
   const app: Express = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -124,6 +128,11 @@ export function createApp(baseDeps: AppDeps, options: AppOptions = {}): GitwardA
     begin(req, res, runtime, route);
     if (route !== 'git') {
       app(req, res);
+      return;
+    }
+    // The web view takes GETs of paths that are not git's routes (request/web-path.ts).
+    if (runtime.config.web.enabled && isWebRequest(req.method ?? 'GET', path, runtime.config.basePath)) {
+      web(req, res).catch((err: unknown) => sendError(err, res));
       return;
     }
     git(req, res).catch((err: unknown) => sendError(err, res));

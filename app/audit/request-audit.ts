@@ -8,6 +8,8 @@ export interface RequestAudit {
   readonly mode: AuditRecord['mode'];
   remoteAddr: string;
   git: GitRequest | null;
+  /** A web view page (cgit): its repo, or null for the index and the log-in URL. */
+  web: { readonly repo: string | null } | null;
   identity: Identity | null;
   /** The policy's answer (`decide`), once the request got that far. */
   policy: 'allowed' | 'denied' | null;
@@ -60,6 +62,7 @@ export function startRequestAudit(
     ...init,
     startedAt: now(),
     git: null,
+    web: null,
     identity: null,
     policy: null,
     errorStatus: null,
@@ -115,9 +118,9 @@ function toRecord(a: RequestAudit, res: ServerResponse, end: number): AuditRecor
     user: a.identity?.user ?? null,
     authSource: a.identity?.source ?? 'none',
     remoteAddr: a.remoteAddr,
-    repo: a.git?.repo ?? a.api?.repo ?? null,
-    service: a.git?.service ?? (a.api !== null ? 'api' : null),
-    need: a.git?.need ?? a.api?.action ?? null,
+    repo: a.git?.repo ?? a.api?.repo ?? a.web?.repo ?? null,
+    service: a.git?.service ?? (a.api !== null ? 'api' : a.web !== null ? 'web' : null),
+    need: a.git?.need ?? a.api?.action ?? (a.web !== null ? 'read' : null),
     decision,
     status,
     bytesIn: a.bytesIn,

@@ -6,7 +6,9 @@ import type { GitRequest } from '../types.js';
 /** What the CGI meta-variables are built from besides the request itself. */
 export interface CgiEnvInput {
   /** The classified request: PATH_INFO comes from its parsed repo name and route suffix. */
-  readonly git: GitRequest;
+  readonly git?: GitRequest;
+  /** PATH_INFO of a web page (cgit), decoded and checked by the web route; used instead of `git`. */
+  readonly pathInfo?: string;
   /** The client's address (REMOTE_ADDR). */
   readonly remoteAddr: string;
   /** The authenticated user (REMOTE_USER), or null for anonymous requests. */
@@ -39,6 +41,12 @@ const ALWAYS_DROPPED: ReadonlySet<string> = new Set([
  */
 const SAFE_HEADER_NAME = /^[a-z0-9-]+$/;
 
+function pathInfoOf(input: CgiEnvInput): string {
+  if (input.pathInfo !== undefined) return input.pathInfo;
+  if (input.git === undefined) throw new Error('buildCgiEnv: neither git nor pathInfo given');
+  return `/${input.git.repo}.git${input.git.suffix}`;
+}
+
 /**
  * The CGI meta-variables (RFC 3875) for git-http-backend, from the cgi-env package's
  * `createEnvironment` repaired and rebuilt from the allow-list of ARCHITECTURE.md §5:
@@ -55,7 +63,7 @@ export function buildCgiEnv(req: IncomingMessage, input: CgiEnvInput): Record<st
     SERVER_SOFTWARE: 'gitward',
     REQUEST_METHOD: String(raw.REQUEST_METHOD ?? req.method ?? 'GET'),
     QUERY_STRING: String(raw.QUERY_STRING ?? ''),
-    PATH_INFO: `/${input.git.repo}.git${input.git.suffix}`,
+    PATH_INFO: pathInfoOf(input),
     REMOTE_ADDR: input.remoteAddr,
   };
   if (typeof raw.CONTENT_TYPE === 'string') env.CONTENT_TYPE = raw.CONTENT_TYPE;

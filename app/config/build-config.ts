@@ -27,6 +27,8 @@ import type {
   RepoNode,
   ServerSettings,
   UserEntry,
+  WebFilter,
+  WebSettings,
 } from './types.js';
 import { parseYamlTree, type YamlEntry, type YamlNode } from './yaml-tree.js';
 import { DEFAULT_TRUSTED_PROXIES, tcpTrustWarning, trustedProxyProblem } from '../request/trusted-proxies.js';
@@ -61,7 +63,15 @@ const DEFAULTS = Object.freeze({
   hookOrder: ['branch-protect', 'branch-flow'],
   localUser: '$local',
   initialBranch: 'main',
+  webSiteTitle: 'git repositories',
+  webFilters: ['markdown', 'pygments'] as readonly WebFilter[],
+  // cgit's own default: plenty of pages for one view; each view and repo has its own cache folder.
+  webCacheSize: 1000,
+  webCgitPath: '/usr/lib/cgit/cgit.cgi',
 });
+
+/** The filters the web view knows (README.md, `web.filters`). */
+const WEB_FILTERS: ReadonlySet<string> = new Set(['markdown', 'pygments']);
 
 /** Settings a node of the `repos:` tree may carry; other keys starting with `.` are errors. */
 const NODE_SETTINGS: ReadonlySet<string> = new Set(['.read', '.write', '.admin', '.create', '.inherit', '.hooks']);
@@ -96,6 +106,7 @@ const TOP_KEYS = [
   'compat',
   'metrics',
   'api',
+  'web',
   'tests',
 ] as const;
 
@@ -233,6 +244,7 @@ export function buildConfig(text: string, file: string, options: BuildOptions = 
   const ap = sectionKeys(p, top.get('api'), 'api', ['enabled']);
   const api = { enabled: boolAt(p, ap.get('enabled'), 'api.enabled', true) };
 
+  const web = parseWeb(p, top.get('web'), dir);
   const tests = parseTests(p, top.get('tests'), knownUsers);
 
   if (p.list.length > 0) throw new ConfigError(p.sorted());
@@ -261,6 +273,7 @@ export function buildConfig(text: string, file: string, options: BuildOptions = 
     compat,
     metrics,
     api,
+    web,
     tests,
     htpasswdUsers: [...htpasswdUsers].sort(),
     warnings: [...p.warnings].sort((a, b) => a.line - b.line).map((w) => w.text),
@@ -825,6 +838,43 @@ function parseNodeHooks(p: Problems, e: YamlEntry, kp: string, ctx: TreeContext,
     }
     out.set(name, { options, where: p.where(pe.line) });
   }
+}
+
+function parseWeb(p: Problems, entry: YamlEntry | undefined, dir: string): WebSettings {
+  const keys = ['enabled', 'site_title', 'filters', 'clone_urls', 'cache_size', 'cache_dir', 'cgit_path'];
+  const w = sectionKeys(p, entry, 'web', keys);
+  const siteTitle = stringAt(p, w.get('site_title'), 'web.site_title', DEFAULTS.webSiteTitle);
+  // cgit's config is line-based: a newline in a value would start a key of the writer's choosing.
+  if (/\p{Cc}/u.test(siteTitle)) {
+    p.add(w.get('site_title')?.line ?? 1, 'web.site_title', 'must not contain control characters');
+  }
+  const filterList = stringListAt(p, w.get('filters'), 'web.filters');
+  const filters: WebFilter[] = [];
+  for (const f of filterList ?? DEFAULTS.webFilters.map((value) => ({ value, line: 1, path: 'web.filters' }))) {
+    if (!WEB_FILTERS.has(f.value)) {
+      p.add(f.line, f.path, `unknown filter "${f.value}" (known: ${[...WEB_FILTERS].join(', ')})`);
+    } else if (!filters.includes(f.value as WebFilter)) filters.push(f.value as WebFilter);
+  }
+  const cloneUrls: string[] = [];
+  for (const u of stringListAt(p, w.get('clone_urls'), 'web.clone_urls') ?? []) {
+    if (!/^(?:https?:\/\/)[A-Za-z0-9.-]+(?::\d{1,5})?(?:\/[A-Za-z0-9._~\/-]*)?$/.test(u.value)) {
+      p.add(u.line, u.path, `expected an http(s) URL prefix such as "https://git.example.org/", got "${u.value}"`);
+    } else cloneUrls.push(u.value.endsWith('/') ? u.value : `${u.value}/`);
+  }
+  const cacheDirValue = stringAt(p, w.get('cache_dir'), 'web.cache_dir', '');
+  const cgitPath = stringAt(p, w.get('cgit_path'), 'web.cgit_path', DEFAULTS.webCgitPath);
+  if (!path.isAbsolute(cgitPath)) {
+    p.add(w.get('cgit_path')?.line ?? 1, 'web.cgit_path', `must be an absolute path: "${cgitPath}"`);
+  }
+  return {
+    enabled: boolAt(p, w.get('enabled'), 'web.enabled', false),
+    siteTitle,
+    filters,
+    cloneUrls,
+    cacheSize: intAt(p, w.get('cache_size'), 'web.cache_size', DEFAULTS.webCacheSize, 0),
+    cacheDir: cacheDirValue === '' ? null : path.resolve(dir, cacheDirValue),
+    cgitPath,
+  };
 }
 
 function parseTests(p: Problems, entry: YamlEntry | undefined, knownUsers: ReadonlySet<string>): PolicyTest[] {

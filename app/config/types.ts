@@ -34,6 +34,8 @@ export interface GitwardConfig {
   readonly metrics: MetricsSettings;
   /** The repo administration API under /_gitward/api/v1/; off answers 404 there. */
   readonly api: { readonly enabled: boolean };
+  /** The web view (cgit behind the same identity and decide); off by default. */
+  readonly web: WebSettings;
   readonly tests: readonly PolicyTest[];
   /** User names found in the htpasswd files of `htpasswd` authentication entries at load time. */
   readonly htpasswdUsers: readonly string[];
@@ -144,6 +146,26 @@ export interface MetricsSettings {
   readonly labelUsers: boolean;
   /** Add a `repo` label to the request counter (one series per repo). Read at start-up. */
   readonly labelRepos: boolean;
+}
+
+/** A filter the web view hands cgit: `markdown` renders READMEs (about-filter), `pygments` colours source. */
+export type WebFilter = 'markdown' | 'pygments';
+
+/** The `web:` section: cgit's configuration is generated from this and the ACL, never written by hand. */
+export interface WebSettings {
+  readonly enabled: boolean;
+  /** cgit's root-title: the heading of the repo index. */
+  readonly siteTitle: string;
+  /** Filters cgit runs (Debian's, under /usr/lib/cgit/filters). */
+  readonly filters: readonly WebFilter[];
+  /** URL prefixes of the clone URLs shown on repo pages (`https://git.example.org/`); none: no clone URLs. */
+  readonly cloneUrls: readonly string[];
+  /** cgit's cache-size (entries per cache folder); 0 turns cgit's cache off. */
+  readonly cacheSize: number;
+  /** Folder of the generated cgitrc files and cgit's caches; null: a private folder under the system temp dir. */
+  readonly cacheDir: string | null;
+  /** cgit's CGI program. */
+  readonly cgitPath: string;
 }
 
 export interface LogSettings {

@@ -9,12 +9,14 @@ export const MAX_REPO_SCAN_COUNT = 100000;
 
 /**
  * Repo names (without `.git`) found under `repoRoot` as `<name>.git` directories; names that are
- * not valid repo names are skipped. A missing repo_root gives an empty list.
+ * not valid repo names are skipped. A missing repo_root gives an empty list. `onFolder` is called
+ * with each folder just before it is read (the web view notes their modification times).
  */
-export async function listReposOnDisk(repoRoot: string): Promise<string[]> {
+export async function listReposOnDisk(repoRoot: string, onFolder?: (dir: string) => void): Promise<string[]> {
   const out: string[] = [];
   const walk = async (dir: string, rel: string, depth: number): Promise<void> => {
     if (depth > MAX_REPO_SCAN_DEPTH || out.length >= MAX_REPO_SCAN_COUNT) return;
+    onFolder?.(dir);
     let entries;
     try {
       entries = await fs.readdir(dir, { withFileTypes: true });

@@ -36,6 +36,15 @@ const ROUTES: readonly Route[] = [
   { pattern: new RegExp(`/objects/pack/pack-${OID}\\.(?:pack|idx)$`), methods: GET, kind: 'dumb' },
 ];
 
+/**
+ * Whether `rest` (the raw path after base_path, with its leading `/`) ends in one of git's own
+ * routes. Such a path always goes to the git handler, whatever else is enabled (the web view
+ * takes only what is not git's).
+ */
+export function isGitRoute(rest: string): boolean {
+  return ROUTES.some((r) => r.pattern.test(rest));
+}
+
 const SERVICES: ReadonlySet<string> = new Set(['git-upload-pack', 'git-receive-pack']);
 
 /**

@@ -108,18 +108,19 @@ exit 0
 /**
  * Starts gitward, (fcgiwrap,) and nginx with the shipped site file of `mode`. `hookedRepos`
  * (name without `.git` → its node of `repos:`) are added to the config and created with the
- * dispatcher installed, for a test file's own cases.
+ * dispatcher installed, for a test file's own cases; `extraConfig` adds top-level config keys.
  */
 export async function startStack(
   t: Cleanup,
   mode: StackMode,
   paths: { nginx: string; fcgiwrap: string | null },
   hookedRepos: Readonly<Record<string, Record<string, unknown>>> = {},
+  extraConfig: Record<string, unknown> = {},
 ): Promise<Stack> {
   const dir = tempDir(t, `gitward-e2e-${mode}-`);
   const upstream: Upstream = mode === 'proxy-tcp' ? { port: await freePort() } : { socket: path.join(dir, 'gitward.sock') };
   const socket = 'socket' in upstream ? upstream.socket : undefined;
-  const config = e2eConfig(upstream);
+  const config = { ...e2eConfig(upstream), ...extraConfig };
   const extra = Object.keys(hookedRepos);
   Object.assign(config.repos as Record<string, unknown>, Object.fromEntries(extra.map((n) => [`${n}.git`, hookedRepos[n]])));
   const gitward = await spawnGitward(t, { users: { ...E2E_USERS }, repos: [...E2E_REPOS, ...extra], config });

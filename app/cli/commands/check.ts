@@ -81,6 +81,25 @@ function missingHtpasswdFiles(config: GitwardConfig): string[] {
   return out;
 }
 
+/**
+ * What an admin must know about the web view: gitward renders it itself, so it needs proxy mode
+ * (in sidecar mode nginx asks gitward only for auth_request decisions); and cgit must be installed.
+ */
+export function webWarnings(config: GitwardConfig): string[] {
+  if (!config.web.enabled) return [];
+  const out: string[] = [];
+  if (config.sidecar.enabled) {
+    out.push('web.enabled: the web view needs proxy mode (nginx forwards the pages to gitward); a sidecar ' +
+      'deployment does not show it (set sidecar.enabled: false in proxy mode to silence this)');
+  }
+  try {
+    fs.accessSync(config.web.cgitPath, fs.constants.X_OK);
+  } catch {
+    out.push(`web.cgit_path: ${config.web.cgitPath} is not an executable file (apt install cgit); pages answer 502`);
+  }
+  return out;
+}
+
 /** `gitward check`: validate the config, run its `tests:`, print a summary. */
 export const check: Command = async (argv, io) => {
   const args = parseArgs(argv, { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } });
@@ -105,6 +124,7 @@ export const check: Command = async (argv, io) => {
     const warnings = [...missingHtpasswdFiles(config), ...config.warnings, ...authWarnings, ...hookSettings.warnings];
     for (const w of warnings) io.stderr.write(`${asWarning(w)}\n`);
     for (const w of reposMissingOnDisk(config)) io.stderr.write(`${asWarning(w)}\n`);
+    for (const w of webWarnings(config)) io.stderr.write(`${file}: warning: ${w}\n`);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     for (const p of err.problems) io.stderr.write(`${p}\n`);
