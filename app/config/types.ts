@@ -31,6 +31,7 @@ export interface GitwardConfig {
   readonly server: ServerSettings;
   readonly log: LogSettings;
   readonly compat: { readonly git4nginxEnv: boolean };
+  readonly ssh: SshSettings;
   readonly tests: readonly PolicyTest[];
   /** User names found in the htpasswd files of `htpasswd` authentication entries at load time. */
   readonly htpasswdUsers: readonly string[];
@@ -133,6 +134,14 @@ export interface LogSettings {
   readonly format: 'json' | 'text';
   /** Audit log file; null writes audit lines to stdout. */
   readonly audit: string | null;
+}
+
+/** Git over SSH (deploy/ssh/README.md). */
+export interface SshSettings {
+  /** The users' public keys (`gitward key`); null: SSH is off. */
+  readonly keysFile: string | null;
+  /** The authorized_keys file `gitward key` regenerates for sshd; null: none is written. */
+  readonly authorizedKeys: string | null;
 }
 
 /** An expectation in the config's own terms, run by `gitward check`. */
