@@ -35,6 +35,7 @@ repos:
           "release/**": {push: ["@release"]}
   secret.git:
     .read: [carl]
+repo_defaults: {deny_deletes: false}
 ssh:
   keys_file: ./ssh-keys
   authorized_keys: ${path.join(dir, 'authorized_keys')}
@@ -246,10 +247,36 @@ test('git over SSH: the same users, ACL, branch rules and audit as HTTP, through
     assert.equal(shell.code, 1, shell.stderr);
     assert.match(shell.stderr, /^gitward: interactive shells are not allowed/m);
     const pty = await ssh(sshd, k('ann'), ['-tt'], []);
-    assert.equal(pty.code, 1, pty.stderr);
-    assert.match(pty.stderr + pty.stdout, /PTY allocation request failed/);
-    assert.match(pty.stderr + pty.stdout, /gitward: interactive shells are not allowed/);
+    // sshd refuses the pty (PermitTTY no, restrict); ssh -tt gives up on that refusal (255).
+    assert.notEqual(pty.code, 0, pty.stderr);
+    assert.match(pty.stderr, /PTY allocation request failed/);
+    assert.doesNotMatch(pty.stdout, /[$#] $/);
     assert.equal(fs.existsSync(canary), false);
+  });
+
+  await t.test('gitward doctor checks an ssh:// URL', async () => {
+    const r = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+      const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, GIT_SSH_COMMAND: gitSshCommand(sshd, k('ann')) };
+      const child = spawn(process.execPath, [MAIN, 'doctor', url], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, out }));
+    });
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /^ok {3}ssh ls-remote \(protocol v2\): protocol v2 negotiated$/m);
+    assert.match(r.out, /^all checks passed$/m);
+    const wrong = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+      const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, GIT_SSH_COMMAND: gitSshCommand(sshd, k('stranger')) };
+      const child = spawn(process.execPath, [MAIN, 'doctor', url], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, out }));
+    });
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.out, /likely cause: sshd did not accept the key: add it with `gitward key add USER FILE`/);
   });
 
   await t.test('a 100 MB push and its clone', async () => {

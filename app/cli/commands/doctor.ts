@@ -23,7 +23,9 @@ Checks a deployment end to end, as a git user would, through nginx and everythin
   7. deleting the scratch branch, checked with ls-remote
 For each failure it names the setting that is the likely cause. URL is a repo URL such as
 https://ann:secret@git.example.org/web/site.git; credentials may also come from your git
-credential helper. The repo must be writable by that user. Each check prints ok, WARN (could not
+credential helper. The repo must be writable by that user. An ssh:// URL (git over SSH, with the
+key from GIT_SSH_COMMAND or your ssh config) gets the SSH checks: protocol v2, a shallow clone,
+a push of a scratch branch and its deletion. Each check prints ok, WARN (could not
 be checked) or FAIL. Exit 0 when nothing failed, 1 when a check failed.
 `;
 
@@ -401,6 +403,27 @@ function environmentFor(io: CliIO): Record<string, string> {
   return env;
 }
 
+/** `gitward doctor ssh://…`: the checks of doctor-ssh.ts, printed as the HTTP ones. */
+async function doctorSsh(url: string, io: CliIO): Promise<number> {
+  const { runSshDoctor, SSH_PASSED_ENV } = require('./doctor-ssh.js') as typeof import('./doctor-ssh.js');
+  const env = environmentFor(io);
+  for (const name of SSH_PASSED_ENV) if (io.env[name] !== undefined) env[name] = io.env[name] as string;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gitward-doctor-'));
+  try {
+    io.stdout.write(`gitward doctor ${url}\n`);
+    const results = await runSshDoctor(url, env, tmp);
+    for (const r of results) {
+      io.stdout.write(`${LEVEL_LABEL[r.level]} ${r.name}: ${r.detail}\n`);
+      if (r.level === 'fail' && r.cause) io.stdout.write(`     likely cause: ${r.cause}\n`);
+    }
+    const fails = results.filter((r) => r.level === 'fail').length;
+    io.stdout.write(fails > 0 ? `${fails} check(s) failed\n` : 'all checks passed\n');
+    return fails === 0 ? EXIT.ok : EXIT.failed;
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 /** How each level starts its output line (same width, so the names line up). */
 const LEVEL_LABEL: Readonly<Record<CheckLevel, string>> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' };
 
@@ -413,6 +436,7 @@ export const doctor: Command = async (argv, io) => {
   }
   if (args.positionals.length !== 1) throw new UsageError('give exactly one repo URL (gitward doctor --help)');
   const url = args.positionals[0] as string;
+  if (/^ssh:\/\//.test(url)) return doctorSsh(url, io);
   if (!/^https?:\/\//.test(url)) throw new UsageError('URL must start with https:// (or http:// for a local test)');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gitward-doctor-'));
   try {
