@@ -61,4 +61,9 @@ test('gitward key: validated keys, one owner per key, known users only, atomic a
   assert.equal((await cli(['key', 'delete', 'ann', fp, '--config', cfg])).code, 0);
   assert.equal(fs.readFileSync(ak, 'utf8').trim().split('\n').length, 3);
   assert.equal((await cli(['key', 'list', 'ann', '--config', cfg])).stdout.trim().split('\n').length, 1);
+  // ben leaves the config: check warns about his key (and still passes: it is refused at login).
+  fs.writeFileSync(cfg, fs.readFileSync(cfg, 'utf8').replace('ben: {}', 'carl: {}'));
+  const check = await cli(['check', '--config', cfg]);
+  assert.equal(check.code, 0, check.stderr);
+  assert.match(check.stderr, /ssh-keys:\d+: warning: key SHA256:\S+ of "ben", who is not in the config: it is refused/);
 });
