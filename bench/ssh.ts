@@ -200,7 +200,7 @@ async function main(argv: readonly string[]): Promise<void> {
 
     const load = os.loadavg().map((x) => x.toFixed(1)).join(' ');
     log(`load average at the start: ${load}`);
-    const runs: Record<Metric, number> = { clone: quick ? 2 : 3, 'ls-v0': quick ? 10 : 30, 'ls-v2': quick ? 10 : 30, fetch: 0, parallel: quick ? 1 : 2, push300: 0, clone300: 0 };
+    const runs: Record<Metric, number> = { clone: quick ? 2 : 3, 'ls-v0': quick ? 9 : 30, 'ls-v2': quick ? 9 : 30, fetch: 0, parallel: quick ? 1 : 2, push300: 0, clone300: 0 };
     const results = await runSuite(targets, {
       metrics: ['ls-v0', 'ls-v2', 'parallel', 'clone'],
       clientDir: client,
