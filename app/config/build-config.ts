@@ -466,16 +466,22 @@ function parseSsh(p: Problems, entry: YamlEntry | undefined, dir: string, log: L
       return null;
     }
     const abs = path.resolve(dir, v);
-    if (!SAFE_COMMAND_PATH.test(abs)) p.add(e.line, `ssh.${key}`, `"${abs}": use only A-Z a-z 0-9 / . _ + - in this path`);
+    if (!SAFE_COMMAND_PATH.test(abs)) p.add(e.line, `ssh.${key}`, `"${abs}": use only A-Z a-z 0-9 / . _ + - here`);
     return abs;
   };
   const keysFile = pathAt('keys_file');
   const authorizedKeys = pathAt('authorized_keys');
-  if (authorizedKeys !== null && keysFile === null) p.add(s.get('authorized_keys')?.line ?? 1, 'ssh.authorized_keys', 'needs ssh.keys_file');
-  if (keysFile !== null && log.audit === null) {
-    p.add(s.get('keys_file')?.line ?? 1, 'ssh.keys_file', 'SSH needs log.audit set to a file: a session\'s stdout is the git protocol');
+  if (authorizedKeys !== null && keysFile === null) {
+    p.add(s.get('authorized_keys')?.line ?? 1, 'ssh.authorized_keys', 'needs ssh.keys_file');
   }
-  if (keysFile !== null && !SAFE_COMMAND_PATH.test(dir)) p.add(s.get('keys_file')?.line ?? 1, 'ssh.keys_file', `the config's own path "${dir}" must use only A-Z a-z 0-9 / . _ + - for SSH`);
+  if (keysFile !== null && log.audit === null) {
+    const why = 'SSH needs log.audit set to a file: a session\'s stdout is the git protocol';
+    p.add(s.get('keys_file')?.line ?? 1, 'ssh.keys_file', why);
+  }
+  if (keysFile !== null && !SAFE_COMMAND_PATH.test(dir)) {
+    const why = `the config's own folder "${dir}" must use only A-Z a-z 0-9 / . _ + - for SSH`;
+    p.add(s.get('keys_file')?.line ?? 1, 'ssh.keys_file', why);
+  }
   return { keysFile, authorizedKeys };
 }
 

@@ -31,11 +31,15 @@ export const MAX_SSH_COMMAND_BYTES = 1024;
  * with one line. Nothing is ever handed to a shell.
  */
 export function parseSshCommand(raw: string | undefined): SshCommand {
-  if (raw === undefined || raw.trim() === '') throw new BadRequest('interactive shells are not allowed; use git clone, fetch or push');
+  if (raw === undefined || raw.trim() === '') {
+    throw new BadRequest('interactive shells are not allowed; use git clone, fetch or push');
+  }
   if (Buffer.byteLength(raw, 'utf8') > MAX_SSH_COMMAND_BYTES) throw new BadRequest('command too long');
   const space = raw.indexOf(' ');
   const verb = space < 0 ? raw : raw.slice(0, space);
-  if (!isService(verb)) throw new BadRequest('only git-upload-pack, git-receive-pack and git-upload-archive are allowed');
+  if (!isService(verb)) {
+    throw new BadRequest('only git-upload-pack, git-receive-pack and git-upload-archive are allowed');
+  }
   if (space < 0) throw new BadRequest(`${verb} needs a repository argument`);
   const arg = dequoteOne(raw.slice(space + 1));
   if (arg === null) throw new BadRequest(`${verb} takes exactly one quoted repository argument`);

@@ -30,6 +30,9 @@ export const MAX_KEY_LINE_BYTES = 8192;
  */
 export const SSH_USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]*$/;
 
+/** How an authorized_keys option starts (sshd(8) AUTHORIZED_KEYS FILE FORMAT): never a key type. */
+const KEY_OPTION = /^(restrict|command|from|environment|permit|no-|cert-authority|principals|tunnel|expiry-time)/;
+
 /** One key of the keys file. */
 export interface SshKey {
   readonly user: string;
@@ -64,17 +67,20 @@ export function fingerprintOf(blob: string): string {
  */
 export function parseKeyLine(text: string): { type: string; blob: string; comment: string } {
   const line = text.replace(/\r?\n$/, '');
-  if (Buffer.byteLength(line, 'utf8') > MAX_KEY_LINE_BYTES) throw new KeyError(`key line longer than ${MAX_KEY_LINE_BYTES} bytes`);
+  if (Buffer.byteLength(line, 'utf8') > MAX_KEY_LINE_BYTES) {
+    throw new KeyError(`key line longer than ${MAX_KEY_LINE_BYTES} bytes`);
+  }
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(line)) throw new KeyError('control characters in the key line');
   const m = /^([^\s]+)[ \t]+([^\s]+)(?:[ \t]+(.*))?$/.exec(line.trim());
   if (!m) throw new KeyError('expected "TYPE BASE64 [COMMENT]"');
   const [, type = '', blob = '', comment = ''] = m;
   if (!Object.prototype.hasOwnProperty.call(KEY_TYPES, type)) {
-    if (/[=",]/.test(type) || /^(restrict|command|from|environment|permit|no-|cert-authority|principals|tunnel|expiry-time)/.test(type)) {
+    if (/[=",]/.test(type) || KEY_OPTION.test(type)) {
       throw new KeyError('options in front of a key are not accepted; give the bare public key');
     }
-    throw new KeyError(`key type "${type}" is not accepted (ssh-ed25519, ecdsa-sha2-*, ssh-rsa of ${MIN_RSA_BITS}+ bits, sk-*)`);
+    const accepted = `ssh-ed25519, ecdsa-sha2-*, ssh-rsa of ${MIN_RSA_BITS}+ bits, sk-*`;
+    throw new KeyError(`key type "${type}" is not accepted (${accepted})`);
   }
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(blob) || blob.length % 4 !== 0) throw new KeyError('the key is not valid base64');
   const raw = Buffer.from(blob, 'base64');
@@ -95,7 +101,8 @@ export async function checkWithKeygen(key: { type: string; blob: string }, keyge
   try {
     fs.writeFileSync(file, `${key.type} ${key.blob}\n`, { mode: 0o600 });
     const out = await new Promise<string>((resolve, reject) => {
-      execFile(keygen, ['-l', '-E', 'sha256', '-f', file], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' } }, (err, stdout) => {
+      const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' };
+      execFile(keygen, ['-l', '-E', 'sha256', '-f', file], { env }, (err, stdout) => {
         if (err) reject(new KeyError('ssh-keygen does not read this as a public key'));
         else resolve(stdout.trim());
       });
@@ -104,8 +111,12 @@ export async function checkWithKeygen(key: { type: string; blob: string }, keyge
     if (!m) throw new KeyError('ssh-keygen does not read this as a public key');
     const [, bits = '0', fingerprint = '', kind = ''] = m;
     if (kind !== KEY_TYPES[key.type]) throw new KeyError(`ssh-keygen reads a ${kind} key, not ${key.type}`);
-    if (kind === 'RSA' && Number(bits) < MIN_RSA_BITS) throw new KeyError(`RSA key of ${bits} bits: at least ${MIN_RSA_BITS} are needed`);
-    if (fingerprint !== fingerprintOf(key.blob)) throw new KeyError('ssh-keygen and gitward disagree about the fingerprint');
+    if (kind === 'RSA' && Number(bits) < MIN_RSA_BITS) {
+      throw new KeyError(`RSA key of ${bits} bits: at least ${MIN_RSA_BITS} are needed`);
+    }
+    if (fingerprint !== fingerprintOf(key.blob)) {
+      throw new KeyError('ssh-keygen and gitward disagree about the fingerprint');
+    }
     return fingerprint;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -136,7 +147,8 @@ export function parseKeysFile(text: string, file: string): { keys: SshKey[]; pro
       const key: SshKey = { user, ...k, fingerprint: fingerprintOf(k.blob), line: i + 1 };
       const other = seen.get(key.fingerprint);
       if (other) {
-        problems.push(`${at}: key ${key.fingerprint} is already on line ${other.line} (${other.user}); a key belongs to one user`);
+        const where = `line ${other.line} (${other.user})`;
+        problems.push(`${at}: key ${key.fingerprint} is already on ${where}; a key belongs to one user`);
         return;
       }
       seen.set(key.fingerprint, key);
@@ -198,7 +210,8 @@ export function renderAuthorizedKeys(keys: readonly SshKey[], target: ForcedComm
   const lines = [`# Written by gitward key from ${keysFile}; edits here are overwritten. See deploy/ssh/README.md.`];
   for (const k of keys) {
     if (!SSH_USER_NAME.test(k.user)) continue;
-    const command = `${target.node} ${target.main} ssh-serve --config ${target.config} --user ${k.user} --key ${k.fingerprint}`;
+    const command = `${target.node} ${target.main} ssh-serve --config ${target.config}`
+      + ` --user ${k.user} --key ${k.fingerprint}`;
     lines.push(`restrict,command="${command}" ${k.type} ${k.blob}`);
   }
   return lines.join('\n') + '\n';

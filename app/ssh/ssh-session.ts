@@ -5,13 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { defaultCacheDir, loadConfigCached } from '../../hooks/config-cache.js';
-import { encodeHookPlan } from '../../hooks/hook-plan.js';
 import { buildBackendEnv } from '../backend/backend-env.js';
 import { decide } from '../policy/decide.js';
 import { compilePolicy } from '../policy/compile.js';
 import { resolveIdentity } from '../policy/identity.js';
 import { locateRepo } from '../request/repo-dir.js';
-import { relogHookLogs } from '../routes/hook-logs.js';
 import { HttpError } from '../errors.js';
 import type { AuditRecord, GitService, Logger } from '../types.js';
 import { parseSshCommand, type SshCommand } from './ssh-command.js';
@@ -134,7 +132,8 @@ export async function runSshSession(input: SshSessionInput): Promise<number> {
   const notFound = `repository ${command.repo} not found`;
   if (!decision.allowed) {
     if (decision.status === 404) return refuse(404, 'denied', notFound);
-    return refuse(403, 'denied', command.need === 'write' ? `you may not push to ${command.repo}` : `you may not read ${command.repo}`);
+    const words = command.need === 'write' ? `you may not push to ${command.repo}` : `you may not read ${command.repo}`;
+    return refuse(403, 'denied', words);
   }
   const location = locateRepo(config.repoRoot, command.repo);
   if (location.kind !== 'found') return refuse(404, 'allowed', notFound);
@@ -151,7 +150,7 @@ export async function runSshSession(input: SshSessionInput): Promise<number> {
     configFile: config.file,
     requestId,
     logDir,
-    hookPlan: isPush ? encodeHookPlan(policy, command.repo) : null,
+    hookPlan: isPush ? loadHookPlan().encodeHookPlan(policy, command.repo) : null,
     processEnv: input.processEnv,
     git4nginxEnv: config.compat.git4nginxEnv,
   });
@@ -160,14 +159,24 @@ export async function runSshSession(input: SshSessionInput): Promise<number> {
   // Replace objects off and grafts ignored, as for every server-side git (until the shared helper
   // of branch h-history is merged, set here).
   env.GIT_NO_REPLACE_OBJECTS = '1';
-  if (input.gitProtocol !== undefined && GIT_PROTOCOL_VALUE.test(input.gitProtocol)) env.GIT_PROTOCOL = input.gitProtocol;
+  const protocol = input.gitProtocol;
+  if (protocol !== undefined && GIT_PROTOCOL_VALUE.test(protocol)) env.GIT_PROTOCOL = protocol;
 
   try {
     record.exitCode = await runGit(['git', GIT_SUBCOMMAND[command.service], location.dir], env, input, record);
   } finally {
-    if (logDir !== null) await relogHookLogs(logDir, fileLogger(config.hooks.logFile ?? auditFile, requestId), { repo: command.repo, user: input.user });
+    if (logDir !== null) {
+      const { relogHookLogs } = require('../routes/hook-logs.js') as typeof import('../routes/hook-logs.js');
+      const logger = fileLogger(config.hooks.logFile ?? auditFile, requestId);
+      await relogHookLogs(logDir, logger, { repo: command.repo, user: input.user });
+    }
   }
   return finish(record.exitCode ?? 1);
+}
+
+/** The hook plan's encoder, loaded for pushes only: every ls-remote and fetch pays this process's start-up. */
+function loadHookPlan(): typeof import('../../hooks/hook-plan.js') {
+  return require('../../hooks/hook-plan.js') as typeof import('../../hooks/hook-plan.js');
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -182,7 +191,12 @@ function keyOnFile(file: string, user: string, fingerprint: string): boolean {
 }
 
 /** Runs git with the session's stdin and stdout streamed through, counting bytes; resolves with its exit code. */
-function runGit(argv: readonly string[], env: Record<string, string>, input: SshSessionInput, record: Mutable<SshAuditRecord>): Promise<number | null> {
+function runGit(
+  argv: readonly string[],
+  env: Record<string, string>,
+  input: SshSessionInput,
+  record: Mutable<SshAuditRecord>,
+): Promise<number | null> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0] as string, argv.slice(1), { env, stdio: ['pipe', 'pipe', 'inherit'] });
     child.on('error', reject);
@@ -218,11 +232,18 @@ function fileLogger(file: string | null, requestId: string): Logger {
   const write = (level: string) => (event: string, fields: Record<string, unknown> = {}): void => {
     if (file === null) return;
     try {
-      fs.appendFileSync(file, `${JSON.stringify({ timestamp: new Date().toISOString(), level, event, requestId, transport: 'ssh', ...fields })}\n`, { mode: AUDIT_FILE_MODE });
+      const line = { timestamp: new Date().toISOString(), level, event, requestId, transport: 'ssh', ...fields };
+      fs.appendFileSync(file, `${JSON.stringify(line)}\n`, { mode: AUDIT_FILE_MODE });
     } catch {
       // As for the audit line.
     }
   };
-  const logger: Logger = { error: write('error'), warn: write('warn'), info: write('info'), debug: () => undefined, child: () => logger };
+  const logger: Logger = {
+    error: write('error'),
+    warn: write('warn'),
+    info: write('info'),
+    debug: () => undefined,
+    child: () => logger,
+  };
   return logger;
 }

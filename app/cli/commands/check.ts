@@ -41,7 +41,10 @@ function sshKeyWarnings(keysFile: string | null, knownUsers: readonly string[]):
   }
   const { keys, problems } = parseKeysFile(text, keysFile);
   const known = new Set(knownUsers);
-  const orphans = keys.filter((k) => !known.has(k.user)).map((k) => `${keysFile}:${k.line}: key ${k.fingerprint} of "${k.user}", who is not in the config: it is refused (gitward key delete ${k.user} ${k.fingerprint})`);
+  const orphans = keys
+    .filter((k) => !known.has(k.user))
+    .map((k) => `${keysFile}:${k.line}: key ${k.fingerprint} of "${k.user}", who is not in the config: it is refused`
+      + ` (gitward key delete ${k.user} ${k.fingerprint})`);
   return [...problems.map((p) => `${p} (this line's key is refused)`), ...orphans];
 }
 

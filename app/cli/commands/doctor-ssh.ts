@@ -16,20 +16,51 @@ interface Run {
   readonly stderr: string;
 }
 
+/** What git's and ssh's words point at, first match wins. */
+const CAUSES: ReadonlyArray<readonly [RegExp, string]> = [
+  [
+    /Permission denied \(publickey/,
+    'sshd did not accept the key: add it with `gitward key add USER FILE`, and check that '
+      + 'AuthorizedKeysFile in the Match User block names ssh.authorized_keys',
+  ],
+  [
+    /Host key verification failed/,
+    'the host key is not in known_hosts: compare its fingerprint with '
+      + '`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the server',
+  ],
+  [/Connection refused|Could not resolve|timed out/, 'sshd is not reachable on that host and port'],
+  [
+    /gitward: this key is not \(or no longer\) accepted/,
+    'the key is on file but its user is not in the config (users: or an htpasswd file) any more',
+  ],
+  [
+    /gitward: the server's configuration cannot be loaded/,
+    'run `gitward check` as the SSH account: the config, or a file it names, is unreadable or invalid',
+  ],
+  [/gitward: SSH access is not enabled/, 'set ssh.keys_file in the config'],
+  [/gitward: (repository .* not found|you may not)/, 'gitward refused this user: `gitward access USER REPO write` says why'],
+  [
+    /gitward: only git-upload-pack|git-shell|fatal: Interactive git shell/,
+    'the forced command did not run: the account\'s login shell must be /bin/sh, not git-shell',
+  ],
+];
+
 /** The likely cause of an SSH failure, from git's and ssh's own words; null when none is known. */
 export function diagnoseSsh(stderr: string): string | null {
-  if (/Permission denied \(publickey/.test(stderr)) {
-    return 'sshd did not accept the key: add it with `gitward key add USER FILE`, and check that AuthorizedKeysFile in the Match User block names ssh.authorized_keys';
-  }
-  if (/Host key verification failed/.test(stderr)) return 'the host key is not in known_hosts: compare its fingerprint with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the server';
-  if (/Connection refused|Could not resolve|timed out/.test(stderr)) return 'sshd is not reachable on that host and port';
-  if (/gitward: this key is not \(or no longer\) accepted/.test(stderr)) return 'the key is on file but its user is not in the config (users: or an htpasswd file) any more';
-  if (/gitward: the server's configuration cannot be loaded/.test(stderr)) return 'run `gitward check` as the SSH account: the config, or a file it names, is unreadable or invalid';
-  if (/gitward: SSH access is not enabled/.test(stderr)) return 'set ssh.keys_file in the config';
-  if (/gitward: (repository .* not found|you may not)/.test(stderr)) return 'gitward refused this user: `gitward access USER REPO write` shows why';
-  if (/gitward: only git-upload-pack|git-shell|fatal: Interactive git shell/.test(stderr)) return 'the forced command did not run: the account\'s login shell must be /bin/sh, not git-shell';
-  return null;
+  return CAUSES.find(([re]) => re.test(stderr))?.[1] ?? null;
 }
+
+/** Who the scratch commit is by. */
+const IDENT = {
+  GIT_AUTHOR_NAME: 'gitward doctor',
+  GIT_AUTHOR_EMAIL: 'doctor@gitward.invalid',
+  GIT_COMMITTER_NAME: 'gitward doctor',
+  GIT_COMMITTER_EMAIL: 'doctor@gitward.invalid',
+};
+
+/** The cause of a v2 check that got v0. */
+const NO_V2 = 'sshd does not pass GIT_PROTOCOL: add `AcceptEnv GIT_PROTOCOL` to the Match User block '
+  + '(deploy/ssh/gitward-sshd.conf)';
 
 /**
  * The checks of `gitward doctor ssh://…`: protocol v2 (sshd's AcceptEnv GIT_PROTOCOL), a shallow
@@ -37,16 +68,23 @@ export function diagnoseSsh(stderr: string): string | null {
  */
 export async function runSshDoctor(url: string, env: Record<string, string>, tmp: string): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
-  const git = (args: string[], cwd: string, extra: Record<string, string> = {}) => runGit(args, cwd, { ...env, GIT_TERMINAL_PROMPT: '0', LANG: 'C', LC_ALL: 'C', ...extra });
-  const fail = (name: string, r: Run, fallback: string): CheckResult => ({ name, level: 'fail', detail: lastLine(r.stderr), cause: diagnoseSsh(r.stderr) ?? fallback });
+  const base = { ...env, GIT_TERMINAL_PROMPT: '0', LANG: 'C', LC_ALL: 'C' };
+  const git = (args: string[], cwd: string, extra: Record<string, string> = {}) => {
+    return runGit(args, cwd, { ...base, ...extra });
+  };
+  const fail = (name: string, r: Run, fallback: string): CheckResult => {
+    return { name, level: 'fail', detail: lastLine(r.stderr), cause: diagnoseSsh(r.stderr) ?? fallback };
+  };
 
   const ls = await git(['-c', 'protocol.version=2', 'ls-remote', url], tmp, { GIT_TRACE_PACKET: '1' });
   if (ls.code !== 0) {
     results.push(fail('ssh ls-remote (protocol v2)', ls, 'see sshd\'s log (journalctl -u ssh) and the audit log'));
     return results;
   }
-  if (!/< version 2$/m.test(ls.stderr)) results.push({ name: 'ssh ls-remote (protocol v2)', level: 'fail', detail: 'the server answered with protocol v0', cause: 'sshd does not pass GIT_PROTOCOL: add `AcceptEnv GIT_PROTOCOL` to the Match User block (deploy/ssh/gitward-sshd.conf)' });
-  else results.push({ name: 'ssh ls-remote (protocol v2)', level: 'ok', detail: 'protocol v2 negotiated' });
+  if (!/< version 2$/m.test(ls.stderr)) {
+    const detail = 'the server answered with protocol v0';
+    results.push({ name: 'ssh ls-remote (protocol v2)', level: 'fail', detail, cause: NO_V2 });
+  } else results.push({ name: 'ssh ls-remote (protocol v2)', level: 'ok', detail: 'protocol v2 negotiated' });
 
   const clone = path.join(tmp, 'clone');
   const cl = await git(['clone', '--quiet', '--depth', '1', '--no-checkout', url, clone], tmp);
@@ -57,13 +95,13 @@ export async function runSshDoctor(url: string, env: Record<string, string>, tmp
   results.push({ name: 'ssh clone', level: 'ok', detail: 'shallow clone done' });
 
   const branch = `gitward-doctor-${randomBytes(4).toString('hex')}`;
-  const ident = { GIT_AUTHOR_NAME: 'gitward doctor', GIT_AUTHOR_EMAIL: 'doctor@gitward.invalid', GIT_COMMITTER_NAME: 'gitward doctor', GIT_COMMITTER_EMAIL: 'doctor@gitward.invalid' };
   fs.writeFileSync(path.join(clone, 'gitward-doctor.txt'), `${branch}\n`);
   await git(['reset', '--quiet'], clone);
   await git(['add', 'gitward-doctor.txt'], clone);
-  const commit = await git(['commit', '--quiet', '-m', 'gitward doctor scratch commit'], clone, ident);
+  const commit = await git(['commit', '--quiet', '-m', 'gitward doctor scratch commit'], clone, IDENT);
   if (commit.code !== 0) {
-    results.push({ name: 'ssh push', level: 'fail', detail: lastLine(commit.stderr), cause: 'local git problem (not the server)' });
+    const cause = 'local git problem (not the server)';
+    results.push({ name: 'ssh push', level: 'fail', detail: lastLine(commit.stderr), cause });
     return results;
   }
   const push = await git(['push', '--quiet', url, `HEAD:refs/heads/${branch}`], clone);
@@ -73,7 +111,8 @@ export async function runSshDoctor(url: string, env: Record<string, string>, tmp
   }
   results.push({ name: 'ssh push', level: 'ok', detail: `pushed ${branch}` });
   const del = await git(['push', '--quiet', url, `:refs/heads/${branch}`], clone);
-  if (del.code !== 0) results.push(fail('ssh delete scratch branch', del, `delete ${branch} by hand (receive.denyDeletes or a hook may refuse deletes)`));
+  const byHand = `delete ${branch} by hand (receive.denyDeletes or a hook may refuse deletes)`;
+  if (del.code !== 0) results.push(fail('ssh delete scratch branch', del, byHand));
   else results.push({ name: 'ssh delete scratch branch', level: 'ok', detail: `${branch} deleted` });
   return results;
 }
@@ -97,7 +136,8 @@ function runGit(args: string[], cwd: string, env: Record<string, string>): Promi
     });
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr: code === null ? `${stderr}\ntimed out after ${STEP_TIMEOUT_MS / 1000} s` : stderr });
+      const note = code === null ? `\ntimed out after ${STEP_TIMEOUT_MS / 1000} s` : '';
+      resolve({ code, stdout, stderr: stderr + note });
     });
   });
 }

@@ -45,7 +45,9 @@ export const key: Command = async (argv, io: CliIO) => {
   }
   const config = await loadConfig(configPathFrom(args.options.config, io.env, io.cwd));
   const keysFile = config.ssh.keysFile;
-  if (keysFile === null) throw new ConfigError([`${config.file}:1: ssh.keys_file: not set; SSH keys need it (deploy/ssh/README.md)`]);
+  if (keysFile === null) {
+    throw new ConfigError([`${config.file}:1: ssh.keys_file: not set; SSH keys need it (deploy/ssh/README.md)`]);
+  }
   try {
     switch (action) {
       case 'add':
@@ -83,7 +85,8 @@ async function add(config: GitwardConfig, keysFile: string, rest: readonly strin
   await editHtpasswdFile(keysFile, (current) => {
     const { keys: now } = parseKeysFile(current ?? '', keysFile);
     const owner = now.find((k) => k.fingerprint === fingerprint);
-    if (owner) throw new KeyError(owner.user === user ? `${user} has this key already` : `this key belongs to another user; a key belongs to one user`);
+    if (owner?.user === user) throw new KeyError(`${user} has this key already`);
+    if (owner) throw new KeyError('this key belongs to another user; a key belongs to one user');
     const base = current === null || current === '' || current.endsWith('\n') ? (current ?? '') : `${current}\n`;
     const next = `${base}${formatKey({ user, ...parsed })}\n`;
     keys = parseKeysFile(next, keysFile).keys;
@@ -98,14 +101,17 @@ function list(keysFile: string, rest: readonly string[], io: CliIO): number {
   const [user, ...extra] = rest;
   if (extra.length > 0) throw new UsageError('list [USER]');
   for (const k of readKeys(keysFile)) {
-    if (user === undefined || k.user === user) io.stdout.write(`${k.user} ${k.fingerprint} ${k.type}${k.comment ? ` ${k.comment}` : ''}\n`);
+    if (user !== undefined && k.user !== user) continue;
+    io.stdout.write(`${k.user} ${k.fingerprint} ${k.type}${k.comment ? ` ${k.comment}` : ''}\n`);
   }
   return EXIT.ok;
 }
 
 async function remove(config: GitwardConfig, keysFile: string, rest: readonly string[], io: CliIO): Promise<number> {
   const [user, fingerprint, ...extra] = rest;
-  if (user === undefined || fingerprint === undefined || extra.length > 0) throw new UsageError('delete USER FINGERPRINT');
+  if (user === undefined || fingerprint === undefined || extra.length > 0) {
+    throw new UsageError('delete USER FINGERPRINT');
+  }
   let keys: SshKey[] = [];
   await editHtpasswdFile(keysFile, (current) => {
     if (current === null) throw new KeyError(`no keys file ${keysFile}`);
@@ -123,10 +129,17 @@ async function remove(config: GitwardConfig, keysFile: string, rest: readonly st
   return EXIT.ok;
 }
 
-/** Keys may be added only for users the config knows (users: or an htpasswd file), with names a forced command can carry. */
+/**
+ * Keys may be added only for users the config knows (users: or an htpasswd file), with names a
+ * forced command can carry.
+ */
 function checkUser(config: GitwardConfig, user: string): void {
-  if (!SSH_USER_NAME.test(user)) throw new KeyError(`user name "${user}": SSH keys need a name of A-Z a-z 0-9 . _ @ + - (starting with a letter or digit)`);
-  if (!compilePolicy(config).knownUsers().includes(user)) throw new KeyError(`no user "${user}" in the config (users:) or its htpasswd files`);
+  if (!SSH_USER_NAME.test(user)) {
+    throw new KeyError(`user name "${user}": SSH keys need a name of A-Z a-z 0-9 . _ @ + -, first a letter or digit`);
+  }
+  if (!compilePolicy(config).knownUsers().includes(user)) {
+    throw new KeyError(`no user "${user}" in the config (users:) or its htpasswd files`);
+  }
 }
 
 function readKeys(keysFile: string): SshKey[] {
@@ -158,7 +171,9 @@ async function readStdin(stdin: Readable): Promise<string> {
   for await (const chunk of stdin) {
     const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
     size += b.length;
-    if (size > MAX_KEY_LINE_BYTES) throw new KeyError(`more than ${MAX_KEY_LINE_BYTES} bytes on stdin: give one key line`);
+    if (size > MAX_KEY_LINE_BYTES) {
+      throw new KeyError(`more than ${MAX_KEY_LINE_BYTES} bytes on stdin: give one key line`);
+    }
     chunks.push(b);
   }
   return Buffer.concat(chunks).toString('utf8');

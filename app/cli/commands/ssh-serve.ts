@@ -24,7 +24,9 @@ export const sshServe: Command = async (argv, io: CliIO) => {
     return EXIT.ok;
   }
   const { user, key } = args.options;
-  if (typeof user !== 'string' || typeof key !== 'string' || args.positionals.length > 0) throw new UsageError('needs --user USER --key SHA256:… and nothing else');
+  if (typeof user !== 'string' || typeof key !== 'string' || args.positionals.length > 0) {
+    throw new UsageError('needs --user USER --key SHA256:… and nothing else');
+  }
   return runSshSession({
     configFile: configPathFrom(args.options.config, io.env, io.cwd),
     user,
