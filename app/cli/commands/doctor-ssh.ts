@@ -38,7 +38,7 @@ const CAUSES: ReadonlyArray<readonly [RegExp, string]> = [
     'run `gitward check` as the SSH account: the config, or a file it names, is unreadable or invalid',
   ],
   [/gitward: SSH access is not enabled/, 'set ssh.keys_file in the config'],
-  [/gitward: (repository .* not found|you may not)/, 'gitward refused this user: `gitward access USER REPO write` says why'],
+  [/gitward: (repository .* not found|you may not)/, 'gitward refused this user (`gitward access USER REPO write`)'],
   [
     /gitward: only git-upload-pack|git-shell|fatal: Interactive git shell/,
     'the forced command did not run: the account\'s login shell must be /bin/sh, not git-shell',
