@@ -127,7 +127,10 @@ test('git over SSH: the same users, ACL, branch rules and audit as HTTP, through
     await gitOk(['fetch', '-q'], { cwd: path.join(work, 'clone'), env, timeoutMs: GIT_TIMEOUT_MS });
     assert.equal(await gitOk(['rev-parse', 'origin/main'], { cwd: path.join(work, 'clone'), env }), await gitOk(['rev-parse', 'HEAD'], { cwd: src, env }));
     // scp-like syntax reaches the same repo.
-    await gitOk(['ls-remote', `127.0.0.1:web/site.git`], { cwd: work, env: envFor(k('ann'), { GIT_SSH_COMMAND: `${gitSshCommand(sshd, k('ann'))}` }), timeoutMs: GIT_TIMEOUT_MS }).catch(() => undefined);
+    assert.match(await gitOk(['ls-remote', '127.0.0.1:web/site.git'], { cwd: work, env, timeoutMs: GIT_TIMEOUT_MS }), /refs\/heads\/main/);
+    // git archive --remote runs git-upload-archive, a read.
+    const tar = await gitOk(['archive', '--remote', url, '--format=tar', 'main', 'a.txt'], { cwd: work, env, timeoutMs: GIT_TIMEOUT_MS });
+    assert.match(tar, /^a\.txt/);
     const pushes = auditLines(dir).filter((r) => r.service === 'git-receive-pack');
     assert.ok(pushes.length >= 2);
     const last = pushes[pushes.length - 1] as Record<string, unknown>;

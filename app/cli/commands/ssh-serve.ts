@@ -34,7 +34,8 @@ export const sshServe: Command = async (argv, io: CliIO) => {
     originalCommand: io.env.SSH_ORIGINAL_COMMAND,
     connection: io.env.SSH_CONNECTION,
     gitProtocol: io.env.GIT_PROTOCOL,
-    processEnv: { PATH: io.env.PATH, HOME: io.env.HOME, LANG: io.env.LANG },
+    // Not LANG: Debian's sshd_config accepts the client's LANG (AcceptEnv LANG LC_*).
+    processEnv: { PATH: io.env.PATH, HOME: io.env.HOME },
     stdin: io.stdin,
     stdout: io.stdout,
     stderr: io.stderr,
