@@ -6,7 +6,8 @@
  * - gitward's forced command with 1 key, and with 10,000 keys in authorized_keys;
  * - gitward with the 10,000 keys found by an AuthorizedKeysCommand (`grep -F` of the same lines,
  *   and `node` reading them), the alternative to a generated authorized_keys.
- * Metrics: full clone of the ~100 MB history repo, ls-remote v0/v2 p50, 32 parallel clones.
+ * Metrics: full clone of the ~100 MB history repo, ls-remote v0/v2 p50, 32 parallel clones
+ * (`--ls-only`: the ls-remote rows alone).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -96,6 +97,8 @@ function ed25519Line(i: number): string {
 async function main(argv: readonly string[]): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('run as root: each target is an sshd');
   const quick = argv.includes('--quick');
+  // Only the ls-remote rows: the per-connection costs (key lookup, forced command), in a few minutes.
+  const lsOnly = argv.includes('--ls-only');
   fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const cache = path.join(os.tmpdir(), 'gitward-bench-cache');
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'gitward-bench-ssh-'));
@@ -202,7 +205,7 @@ async function main(argv: readonly string[]): Promise<void> {
     log(`load average at the start: ${load}`);
     const runs: Record<Metric, number> = { clone: quick ? 2 : 3, 'ls-v0': quick ? 9 : 30, 'ls-v2': quick ? 9 : 30, fetch: 0, parallel: quick ? 1 : 2, push300: 0, clone300: 0 };
     const results = await runSuite(targets, {
-      metrics: ['ls-v0', 'ls-v2', 'parallel', 'clone'],
+      metrics: lsOnly ? ['ls-v0', 'ls-v2'] : ['ls-v0', 'ls-v2', 'parallel', 'clone'],
       clientDir: client,
       serverRoot: repos,
       pushSource: '',
@@ -214,7 +217,7 @@ async function main(argv: readonly string[]): Promise<void> {
     const anchor = results.get(targets[0]!.name)!;
     const rows: string[][] = [];
     const label: Partial<Record<Metric, string>> = { clone: 'full clone, history repo (~100 MB)', 'ls-v0': '`git ls-remote` v0, p50', 'ls-v2': '`git ls-remote` v2, p50', parallel: '32 parallel clones of the small repo' };
-    for (const m of ['clone', 'ls-v0', 'ls-v2', 'parallel'] as const) {
+    for (const m of lsOnly ? (['ls-v0', 'ls-v2'] as const) : (['clone', 'ls-v0', 'ls-v2', 'parallel'] as const)) {
       for (const t of targets) {
         const r = results.get(t.name)!.get(m)!;
         const a = anchor.get(m)!.time;
