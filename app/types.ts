@@ -162,7 +162,8 @@ export interface AuditRecord {
   readonly bytesOut: number;
   readonly durationMs: number;
   readonly exitCode: number | null;
-  readonly mode: 'proxy' | 'sidecar';
+  /** `ssh`: a session through sshd's forced command (app/ssh/), whose line also names the key. */
+  readonly mode: 'proxy' | 'sidecar' | 'ssh';
   /** How a git request's body arrived (`chunked`: streamed by the proxy; `length`); null: no body, or not a git request. */
   readonly requestBody: 'chunked' | 'length' | null;
 }

@@ -26,6 +26,7 @@ import type {
   RepoDefaults,
   RepoNode,
   ServerSettings,
+  SshSettings,
   UserEntry,
   WebFilter,
   WebSettings,
@@ -107,6 +108,7 @@ const TOP_KEYS = [
   'metrics',
   'api',
   'web',
+  'ssh',
   'tests',
 ] as const;
 
@@ -245,6 +247,8 @@ export function buildConfig(text: string, file: string, options: BuildOptions = 
   const api = { enabled: boolAt(p, ap.get('enabled'), 'api.enabled', true) };
 
   const web = parseWeb(p, top.get('web'), dir);
+  const ssh = parseSsh(p, top.get('ssh'), dir, log);
+
   const tests = parseTests(p, top.get('tests'), knownUsers);
 
   if (p.list.length > 0) throw new ConfigError(p.sorted());
@@ -274,6 +278,7 @@ export function buildConfig(text: string, file: string, options: BuildOptions = 
     metrics,
     api,
     web,
+    ssh,
     tests,
     htpasswdUsers: [...htpasswdUsers].sort(),
     warnings: [...p.warnings].sort((a, b) => a.line - b.line).map((w) => w.text),
@@ -499,6 +504,44 @@ function parseLog(p: Problems, entry: YamlEntry | undefined, dir: string): LogSe
   }
   return { level: level as LogSettings['level'], format: format as LogSettings['format'], audit };
 }
+
+/**
+ * The `ssh:` section. Paths go into the forced command of every authorized_keys line, which sshd
+ * runs through the account's shell: only plain path characters are accepted, so no quoting can
+ * be got wrong. SSH needs `log.audit`: a session's stdout is the git protocol.
+ */
+function parseSsh(p: Problems, entry: YamlEntry | undefined, dir: string, log: LogSettings): SshSettings {
+  const s = sectionKeys(p, entry, 'ssh', ['keys_file', 'authorized_keys']);
+  const pathAt = (key: string): string | null => {
+    const e = s.get(key);
+    if (!e || isNull(e.value)) return null;
+    const v = stringAt(p, e, `ssh.${key}`, '');
+    if (v === '') {
+      p.add(e.line, `ssh.${key}`, 'must be a file path, or null');
+      return null;
+    }
+    const abs = path.resolve(dir, v);
+    if (!SAFE_COMMAND_PATH.test(abs)) p.add(e.line, `ssh.${key}`, `"${abs}": use only A-Z a-z 0-9 / . _ + - here`);
+    return abs;
+  };
+  const keysFile = pathAt('keys_file');
+  const authorizedKeys = pathAt('authorized_keys');
+  if (authorizedKeys !== null && keysFile === null) {
+    p.add(s.get('authorized_keys')?.line ?? 1, 'ssh.authorized_keys', 'needs ssh.keys_file');
+  }
+  if (keysFile !== null && log.audit === null) {
+    const why = 'SSH needs log.audit set to a file: a session\'s stdout is the git protocol';
+    p.add(s.get('keys_file')?.line ?? 1, 'ssh.keys_file', why);
+  }
+  if (keysFile !== null && !SAFE_COMMAND_PATH.test(dir)) {
+    const why = `the config's own folder "${dir}" must use only A-Z a-z 0-9 / . _ + - for SSH`;
+    p.add(s.get('keys_file')?.line ?? 1, 'ssh.keys_file', why);
+  }
+  return { keysFile, authorizedKeys };
+}
+
+/** A path that can stand in a forced command unquoted: sshd hands that command to a shell. */
+const SAFE_COMMAND_PATH = /^\/[A-Za-z0-9._+\/-]*$/;
 
 /** A plugin named by a relative module path (`./x.js`) is resolved against the config folder. */
 function resolvePluginRef(ref: string, dir: string): string {

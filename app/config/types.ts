@@ -36,6 +36,7 @@ export interface GitwardConfig {
   readonly api: { readonly enabled: boolean };
   /** The web view (cgit behind the same identity and decide); off by default. */
   readonly web: WebSettings;
+  readonly ssh: SshSettings;
   readonly tests: readonly PolicyTest[];
   /** User names found in the htpasswd files of `htpasswd` authentication entries at load time. */
   readonly htpasswdUsers: readonly string[];
@@ -173,6 +174,14 @@ export interface LogSettings {
   readonly format: 'json' | 'text';
   /** Audit log file; null writes audit lines to stdout. */
   readonly audit: string | null;
+}
+
+/** Git over SSH (deploy/ssh/README.md). */
+export interface SshSettings {
+  /** The users' public keys (`gitward key`); null: SSH is off. */
+  readonly keysFile: string | null;
+  /** The authorized_keys file `gitward key` regenerates for sshd; null: none is written. */
+  readonly authorizedKeys: string | null;
 }
 
 /** An expectation in the config's own terms, run by `gitward check`. */

@@ -3,9 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { encodeHookPlan } from '../../protocol/hook-protocol.js';
-import { receiveLocks } from '../../protocol/receive-locks.js';
-import { branchProtectGrants } from '../../plugins/hooks/branch-protect.js';
-import { hookSettingsFor } from '../policy/hook-settings.js';
+import { receiveLocksFor } from '../policy/receive-locks-for.js';
 import { buildBackendEnv } from '../backend/backend-env.js';
 import { buildCgiEnv } from '../backend/cgi-env.js';
 import { runBackend, type BackendStats } from '../backend/run-backend.js';
@@ -92,7 +90,7 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): (req:
         hookPlan: isPush ? encodeHookPlan(runtime.policy, allowed.git.repo) : null,
         // git's own locks behind the hook: hidden refs outside heads/tags, no force/delete without a grant.
         // (the advertisement too, so it shows what the push will see).
-        receiveConfig: allowed.git.service === 'git-receive-pack' ? receiveLocksFor(runtime, allowed.git.repo) : [],
+        receiveConfig: allowed.git.service === 'git-receive-pack' ? receiveLocksFor(runtime.policy, allowed.git.repo) : [],
         processEnv: options.processEnv,
         git4nginxEnv: runtime.config.compat.git4nginxEnv,
       });
@@ -114,15 +112,6 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): (req:
       finished();
     }
   };
-}
-
-/** git's own locks for a receive-pack of `repo`, from the branch-protect setting in force there. */
-function receiveLocksFor(
-  runtime: { policy: CompiledPolicy; config: GitwardConfig },
-  repo: string,
-): Array<readonly [string, string]> {
-  const setting = hookSettingsFor(runtime.policy, repo).get('branch-protect');
-  return receiveLocks(branchProtectGrants(setting?.options), runtime.config.repoDefaults);
 }
 
 /** Copies what authorize learned into the request's audit. */

@@ -11,6 +11,7 @@ import { ConfigError, UsageError } from '../../errors.js';
 import { compilePolicy } from '../../policy/compile.js';
 import { listReposOnDisk } from '../../policy/list-repos.js';
 import { runPolicyTests, summarizePolicy } from '../../policy/policy-tests.js';
+import { parseKeysFile } from '../../ssh/ssh-keys.js';
 import { configPathFrom, parseArgs } from '../args.js';
 import { EXIT, type Command } from '../io.js';
 
@@ -100,6 +101,29 @@ export function webWarnings(config: GitwardConfig): string[] {
   return out;
 }
 
+/**
+ * What is wrong in the SSH keys file, as warnings: a bad line and a key whose user the config no
+ * longer knows do not work (ssh-serve refuses them at every connection), and neither may stop the
+ * server's config from loading: removing a user must not wait for their keys to be removed.
+ */
+function sshKeyWarnings(keysFile: string | null, knownUsers: readonly string[]): string[] {
+  if (keysFile === null) return [];
+  let text: string;
+  try {
+    text = fs.readFileSync(keysFile, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? [] : [`${keysFile}:1: cannot read the SSH keys file (${code ?? 'error'})`];
+  }
+  const { keys, problems } = parseKeysFile(text, keysFile);
+  const known = new Set(knownUsers);
+  const orphans = keys
+    .filter((k) => !known.has(k.user))
+    .map((k) => `${keysFile}:${k.line}: key ${k.fingerprint} of "${k.user}", who is not in the config: it is refused`
+      + ` (gitward key delete ${k.user} ${k.fingerprint})`);
+  return [...problems.map((p) => `${p} (this line's key is refused)`), ...orphans];
+}
+
 /** `gitward check`: validate the config, run its `tests:`, print a summary. */
 export const check: Command = async (argv, io) => {
   const args = parseArgs(argv, { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } });
@@ -125,6 +149,7 @@ export const check: Command = async (argv, io) => {
     for (const w of warnings) io.stderr.write(`${asWarning(w)}\n`);
     for (const w of reposMissingOnDisk(config)) io.stderr.write(`${asWarning(w)}\n`);
     for (const w of webWarnings(config)) io.stderr.write(`${file}: warning: ${w}\n`);
+    for (const w of sshKeyWarnings(config.ssh.keysFile, policy.knownUsers())) io.stderr.write(`${asWarning(w)}\n`);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     for (const p of err.problems) io.stderr.write(`${p}\n`);

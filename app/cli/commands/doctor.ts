@@ -11,6 +11,9 @@ import { DOCTOR_PROBE_PREFIX, doctorProbePattern } from '../../../protocol/docto
 import { BODY_FRAMING_HEADER } from '../../request/body-framing.js';
 import { parseArgs } from '../args.js';
 import { EXIT, type CliIO, type Command } from '../io.js';
+import type { CheckLevel, CheckResult } from './doctor-result.js';
+
+export type { CheckLevel, CheckResult } from './doctor-result.js';
 
 const HELP = `usage: gitward doctor URL
 
@@ -29,8 +32,10 @@ Checks a deployment end to end, as a git user would, through nginx and everythin
 For each failure it names the setting that is the likely cause. URL is a repo URL such as
 https://ann@git.example.org/web/site.git. Without a password in it, doctor asks git for one:
 your credential helper, else GIT_ASKPASS, else a prompt on the terminal. The repo must be
-writable by that user. Each check prints ok, WARN (could not be checked) or FAIL. Exit 0 when
-nothing failed, 1 when a check failed.
+writable by that user. An ssh:// URL (git over SSH, with the key from GIT_SSH_COMMAND or your ssh
+config) gets the SSH checks: protocol v2, a shallow clone, a push of a scratch branch and its
+deletion. Each check prints ok, WARN (could not be checked) or FAIL. Exit 0 when nothing failed,
+1 when a check failed.
 `;
 
 /** A step that takes longer than this is reported as hung (a timeout somewhere on the way). */
@@ -45,19 +50,6 @@ const NEGOTIATION_COMMITS = 100;
 const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'XDG_CONFIG_HOME', 'GIT_SSL_CAINFO', 'GIT_SSL_CAPATH', 'SSL_CERT_FILE', 'SSL_CERT_DIR'] as const;
 /** …and those that `git credential fill` may use to ask for a password. */
 const ASKPASS_ENV = ['GIT_ASKPASS', 'SSH_ASKPASS', 'DISPLAY', 'WAYLAND_DISPLAY', 'TERM'] as const;
-
-/** ok: passed; warn: could not be checked (not a failure); fail: failed (exit 1). */
-export type CheckLevel = 'ok' | 'warn' | 'fail';
-
-/** The outcome of one check. */
-export interface CheckResult {
-  readonly name: string;
-  readonly level: CheckLevel;
-  /** What happened, one line. */
-  readonly detail: string;
-  /** The likely cause and the setting to look at (fail), or what to check by hand (warn). */
-  readonly cause?: string;
-}
 
 /** What one git run left: exit code, output, and whether doctor killed it for hanging. */
 export interface GitRun {
@@ -500,6 +492,27 @@ function environmentFor(io: CliIO): Record<string, string> {
   return Object.assign(env, SERVER_GIT_ENV);
 }
 
+/** `gitward doctor ssh://…`: the checks of doctor-ssh.ts, printed as the HTTP ones. */
+async function doctorSsh(url: string, io: CliIO): Promise<number> {
+  const { runSshDoctor, SSH_PASSED_ENV } = require('./doctor-ssh.js') as typeof import('./doctor-ssh.js');
+  const env = environmentFor(io);
+  for (const name of SSH_PASSED_ENV) if (io.env[name] !== undefined) env[name] = io.env[name] as string;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gitward-doctor-'));
+  try {
+    io.stdout.write(`gitward doctor ${url}\n`);
+    const results = await runSshDoctor(url, env, tmp);
+    for (const r of results) {
+      io.stdout.write(`${LEVEL_LABEL[r.level]} ${r.name}: ${r.detail}\n`);
+      if (r.level === 'fail' && r.cause) io.stdout.write(`     likely cause: ${r.cause}\n`);
+    }
+    const fails = results.filter((r) => r.level === 'fail').length;
+    io.stdout.write(fails > 0 ? `${fails} check(s) failed\n` : 'all checks passed\n');
+    return fails === 0 ? EXIT.ok : EXIT.failed;
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 /** How each level starts its output line (same width, so the names line up). */
 const LEVEL_LABEL: Readonly<Record<CheckLevel, string>> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' };
 
@@ -512,6 +525,7 @@ export const doctor: Command = async (argv, io) => {
   }
   if (args.positionals.length !== 1) throw new UsageError('give exactly one repo URL (gitward doctor --help)');
   const url = args.positionals[0] as string;
+  if (/^ssh:\/\//.test(url)) return doctorSsh(url, io);
   if (!/^https?:\/\//.test(url)) throw new UsageError('URL must start with https:// (or http:// for a local test)');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gitward-doctor-'));
   try {

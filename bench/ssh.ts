@@ -1,0 +1,238 @@
+/**
+ * `node dist/bench/ssh.js [--quick]` (as root: sshd): git over SSH through Debian's sshd, in one
+ * run, targets interleaved run by run:
+ * - plain sshd + git-shell, no ACL (the anchor);
+ * - gitolite (Debian's gitolite3), the peer that does the same job;
+ * - gitward's forced command with 1 key, and with 10,000 keys in authorized_keys;
+ * - gitward with the 10,000 keys found by an AuthorizedKeysCommand (`grep -F` of the same lines,
+ *   and `node` reading them), the alternative to a generated authorized_keys.
+ * Metrics: full clone of the ~100 MB history repo, ls-remote v0/v2 p50, 32 parallel clones
+ * (`--ls-only`: the ls-remote rows alone).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseKeysFile, renderAuthorizedKeys } from '../app/ssh/ssh-keys.js';
+import { freePort, stopGroup } from '../test/helpers/nginx.js';
+import { fmtStats, mountTmpfs, ratio, table, unmountTmpfs, type Stats } from './measure.js';
+import { BIG_HISTORY, cachedRepo, SMALL } from './repo-gen.js';
+import { runSuite, type Metric, type Target } from './suite.js';
+
+const log = (s: string) => process.stderr.write(`${s}\n`);
+/** Keys on file for the key-lookup rows: the issue's 10,000. */
+const MANY_KEYS = 10_000;
+const MAIN = path.resolve(__dirname, '..', 'app', 'main.js');
+const GITOLITE_SHELL = '/usr/share/gitolite3/gitolite-shell';
+
+/** The shared global part of every bench sshd: loopback, host key, no PAM; MaxStartups as shipped. */
+function sshdConfig(dir: string, port: number, matchBlock: string): string {
+  return [
+    `Port ${port}`,
+    'ListenAddress 127.0.0.1',
+    `HostKey ${path.join(dir, '..', 'host_ed25519')}`,
+    `PidFile ${path.join(dir, 'sshd.pid')}`,
+    'StrictModes no',
+    'UsePAM no',
+    'PermitRootLogin prohibit-password',
+    'MaxStartups 64:30:256',
+    'LogLevel VERBOSE',
+    `Match User ${os.userInfo().username}`,
+    matchBlock,
+  ].join('\n');
+}
+
+/** The Match block of deploy/ssh/gitward-sshd.conf with `lookup` as the key lookup. */
+function shippedMatch(lookup: string): string {
+  const text = fs.readFileSync(path.resolve(__dirname, '..', '..', 'deploy', 'ssh', 'gitward-sshd.conf'), 'utf8');
+  const block = text.slice(text.indexOf('Match User git') + 'Match User git'.length);
+  return block.replace(/^\s*AuthorizedKeysFile .*$/m, lookup);
+}
+
+async function startSshd(dir: string, match: (port: number) => string): Promise<{ port: number; child: ChildProcess }> {
+  fs.mkdirSync(dir, { recursive: true });
+  for (let i = 0; i < 5; i++) {
+    const port = await freePort();
+    const conf = path.join(dir, 'sshd_config');
+    fs.writeFileSync(conf, sshdConfig(dir, port, match(port)));
+    const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', conf], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    let text = '';
+    const up = await new Promise<boolean>((resolve) => {
+      // LogLevel ERROR hides "Server listening"; a connect shows it is up instead.
+      const timer = setInterval(() => {
+        const s = require('node:net').connect(port, '127.0.0.1') as import('node:net').Socket;
+        s.on('connect', () => {
+          s.destroy();
+          clearInterval(timer);
+          resolve(true);
+        });
+        s.on('error', () => s.destroy());
+      }, 50);
+      child.stderr?.on('data', (b: Buffer) => (text += b.toString()));
+      child.once('exit', () => {
+        clearInterval(timer);
+        resolve(false);
+      });
+    });
+    if (up) return { port, child };
+    if (!/Address already in use|Bind to port/.test(text)) throw new Error(`sshd did not start: ${text}`);
+  }
+  throw new Error('sshd: no free port after 5 tries');
+}
+
+/** An ed25519 public key line made in-process: 10,000 through ssh-keygen would take minutes. */
+function ed25519Line(i: number): string {
+  const { publicKey } = crypto.generateKeyPairSync('ed25519');
+  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+  const name = Buffer.from('ssh-ed25519');
+  const u32 = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(n);
+    return b;
+  };
+  return `ssh-ed25519 ${Buffer.concat([u32(name.length), name, u32(raw.length), raw]).toString('base64')} filler-${i}`;
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('run as root: each target is an sshd');
+  const quick = argv.includes('--quick');
+  // Only the ls-remote rows: the per-connection costs (key lookup, forced command), in a few minutes.
+  const lsOnly = argv.includes('--ls-only');
+  fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const cache = path.join(os.tmpdir(), 'gitward-bench-cache');
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'gitward-bench-ssh-'));
+  const client = path.join(work, 'client');
+  const tmpfs = mountTmpfs(client, 2048);
+  const home = path.join(client, 'home');
+  fs.mkdirSync(home, { recursive: true });
+  const stops: Array<() => Promise<void>> = [];
+  const cleanup = async () => {
+    for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
+    if (tmpfs) unmountTmpfs(client);
+    fs.rmSync(work, { recursive: true, force: true });
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void cleanup().finally(() => process.exit(130)));
+  const baseEnv: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C', GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
+  try {
+    const history = await cachedRepo(cache, BIG_HISTORY, baseEnv, log);
+    const small = await cachedRepo(cache, SMALL, baseEnv, log);
+    const repos = path.join(work, 'repos');
+    fs.mkdirSync(repos);
+    for (const [name, src] of [['history', history], ['small', small]] as const) {
+      execFileSync('git', ['clone', '--quiet', '--bare', '--local', src, path.join(repos, `${name}.git`)], { env: baseEnv });
+    }
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(work, 'host_ed25519')]);
+    const key = path.join(work, 'bench');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bench', '-f', key]);
+    const pub = fs.readFileSync(`${key}.pub`, 'utf8').trim();
+
+    // gitward: config, keys file with the bench key, and the same with 10,000 keys before it.
+    const cfg = path.join(work, 'gitward.yaml');
+    fs.writeFileSync(cfg, `repo_root: ./repos\nlog: {audit: ./audit.log}\nusers: {bench: {}}\nrepos: {.read: [bench], .write: [bench]}\nssh: {keys_file: ./ssh-keys}\n`);
+    const target = { node: process.execPath, main: MAIN, config: cfg };
+    const own = `bench ${pub}\n`;
+    let many = '';
+    log(`making ${MANY_KEYS} filler keys …`);
+    for (let i = 0; i < MANY_KEYS; i++) many += `filler${i} ${ed25519Line(i)}\n`;
+    fs.writeFileSync(path.join(work, 'ssh-keys'), many + own);
+    const akOne = path.join(work, 'ak-one');
+    const akMany = path.join(work, 'ak-many');
+    fs.writeFileSync(akOne, renderAuthorizedKeys(parseKeysFile(own, 'k').keys, target, 'k'), { mode: 0o600 });
+    fs.writeFileSync(akMany, renderAuthorizedKeys(parseKeysFile(many + own, 'k').keys, target, 'k'), { mode: 0o600 });
+    // sshd runs an AuthorizedKeysCommand only from a path no one but root can write, all the way up
+    // (not under /tmp).
+    const akc = fs.mkdtempSync('/run/gitward-bench-akc-');
+    fs.chmodSync(akc, 0o755);
+    stops.push(async () => fs.rmSync(akc, { recursive: true, force: true }));
+    const grepAkc = path.join(akc, 'grep.sh');
+    fs.writeFileSync(grepAkc, `#!/bin/sh\nexec /bin/grep -F -- "--key $1\\"" ${akMany}\n`, { mode: 0o755 });
+    const nodeAkc = path.join(akc, 'node.js');
+    fs.writeFileSync(nodeAkc, `#!${process.execPath}\nconst t=require('fs').readFileSync(${JSON.stringify(akMany)},'utf8');const k='--key '+process.argv[2]+'"';for(const l of t.split('\\n'))if(l.includes(k))console.log(l);\n`, { mode: 0o755 });
+
+    // Plain sshd + git-shell: the anchor, no ACL (the path in the URL is the path on disk).
+    const akPlain = path.join(work, 'ak-plain');
+    fs.writeFileSync(akPlain, `restrict,command="git-shell -c \\"$SSH_ORIGINAL_COMMAND\\"" ${pub}\n`, { mode: 0o600 });
+
+    // gitolite in its own HOME; its authorized_keys line gets that HOME (sshd gives root's).
+    const glHome = path.join(work, 'gitolite');
+    fs.mkdirSync(glHome);
+    const glEnv = { ...baseEnv, HOME: glHome, GIT_CONFIG_NOSYSTEM: '0' };
+    fs.copyFileSync(`${key}.pub`, path.join(work, 'admin.pub'));
+    execFileSync('gitolite', ['setup', '-pk', path.join(work, 'admin.pub')], { env: glEnv, stdio: 'ignore' });
+    const glConf = path.join(glHome, '.gitolite', 'conf', 'gitolite.conf');
+    fs.appendFileSync(glConf, '\nrepo history small\n    RW+ = admin\n');
+    for (const name of ['history', 'small']) execFileSync('git', ['clone', '--quiet', '--bare', '--local', path.join(repos, `${name}.git`), path.join(glHome, 'repositories', `${name}.git`)], { env: baseEnv });
+    execFileSync('gitolite', ['setup'], { env: glEnv, stdio: 'ignore' });
+    const glAk = fs.readFileSync(path.join(glHome, '.ssh', 'authorized_keys'), 'utf8');
+    const akGitolite = path.join(work, 'ak-gitolite');
+    fs.writeFileSync(akGitolite, glAk.replace(/command="([^"]*gitolite-shell)/g, `command="HOME=${glHome} $1`), { mode: 0o600 });
+    if (!glAk.includes(GITOLITE_SHELL)) log(`note: gitolite's authorized_keys does not name ${GITOLITE_SHELL}`);
+
+    const servers: Array<{ name: string; match: (port: number) => string; url: (port: number, repo: string) => string }> = [
+      { name: 'plain sshd + git-shell', match: () => shippedMatch(`AuthorizedKeysFile ${akPlain}`), url: (p, r) => `ssh://127.0.0.1:${p}${repos}/${r}.git` },
+      { name: 'gitolite3', match: () => shippedMatch(`AuthorizedKeysFile ${akGitolite}`), url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git` },
+      { name: 'gitward, 1 key', match: () => shippedMatch(`AuthorizedKeysFile ${akOne}`), url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git` },
+      { name: `gitward, ${MANY_KEYS} keys`, match: () => shippedMatch(`AuthorizedKeysFile ${akMany}`), url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git` },
+      {
+        name: `gitward, ${MANY_KEYS} keys, AuthorizedKeysCommand grep`,
+        match: () => shippedMatch(`AuthorizedKeysFile none\n    AuthorizedKeysCommand ${grepAkc} %f\n    AuthorizedKeysCommandUser root`),
+        url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git`,
+      },
+      {
+        name: `gitward, ${MANY_KEYS} keys, AuthorizedKeysCommand node`,
+        match: () => shippedMatch(`AuthorizedKeysFile none\n    AuthorizedKeysCommand ${nodeAkc} %f\n    AuthorizedKeysCommandUser root`),
+        url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git`,
+      },
+    ];
+    const targets: Target[] = [];
+    for (const [i, s] of servers.entries()) {
+      const { port, child } = await startSshd(path.join(work, `sshd-${i}`), s.match);
+      stops.push(() => stopGroup(child));
+      targets.push({ name: s.name, url: (repo) => s.url(port, repo), pid: null });
+    }
+    const knownHosts = path.join(work, 'known_hosts');
+    const hostPub = fs.readFileSync(path.join(work, 'host_ed25519.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
+    fs.writeFileSync(knownHosts, targets.map((t) => `[127.0.0.1]:${/:(\d+)\//.exec(t.url('x'))?.[1] ?? ''} ${hostPub}`).join('\n') + '\n');
+    const env = { ...baseEnv, GIT_SSH_COMMAND: `ssh -F /dev/null -i ${key} -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes` };
+    // Warm every target once (gitward's config cache; page cache), and fail early on a broken one.
+    for (const t of targets) {
+      log(`warming ${t.name}`);
+      execFileSync('git', ['ls-remote', t.url('small')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    }
+
+    const load = os.loadavg().map((x) => x.toFixed(1)).join(' ');
+    log(`load average at the start: ${load}`);
+    const runs: Record<Metric, number> = { clone: quick ? 2 : 3, 'ls-v0': quick ? 9 : 30, 'ls-v2': quick ? 9 : 30, fetch: 0, parallel: quick ? 1 : 2, push300: 0, clone300: 0 };
+    const results = await runSuite(targets, {
+      metrics: lsOnly ? ['ls-v0', 'ls-v2'] : ['ls-v0', 'ls-v2', 'parallel', 'clone'],
+      clientDir: client,
+      serverRoot: repos,
+      pushSource: '',
+      env,
+      runs,
+      parallel: 32,
+      log,
+    });
+    const anchor = results.get(targets[0]!.name)!;
+    const rows: string[][] = [];
+    const label: Partial<Record<Metric, string>> = { clone: 'full clone, history repo (~100 MB)', 'ls-v0': '`git ls-remote` v0, p50', 'ls-v2': '`git ls-remote` v2, p50', parallel: '32 parallel clones of the small repo' };
+    for (const m of lsOnly ? (['ls-v0', 'ls-v2'] as const) : (['clone', 'ls-v0', 'ls-v2', 'parallel'] as const)) {
+      for (const t of targets) {
+        const r = results.get(t.name)!.get(m)!;
+        const a = anchor.get(m)!.time;
+        const delta = m.startsWith('ls') ? `${r.time.median - a.median >= 0 ? '+' : ''}${(r.time.median - a.median).toFixed(1)} ms` : ratio(r.time, a);
+        rows.push([label[m] ?? m, t.name, fmtStats(r.time as Stats), delta, m === 'parallel' ? String(r.failures) : '']);
+      }
+    }
+    process.stdout.write(`load average at the start: ${load}; at the end: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}\n\n`);
+    process.stdout.write(table(['test', 'target', 'median (min–max)', 'vs plain sshd', 'failures'], rows) + '\n');
+  } finally {
+    await cleanup();
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  log(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  process.exitCode = 1;
+});

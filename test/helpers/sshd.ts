@@ -1,0 +1,117 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, isCI, requireBinary, stopGroup } from './nginx.js';
+
+/** The shipped sshd snippet (deploy/ssh/), used by the tests as written. */
+export const DEPLOY_SSHD_SNIPPET = path.resolve(__dirname, '..', '..', '..', 'deploy', 'ssh', 'gitward-sshd.conf');
+
+/** Ports tried before giving up: another process may take the port between its release and sshd's bind. */
+const PORT_TRIES = 5;
+
+/** A running sshd for one test. */
+export interface SshdInstance {
+  readonly port: number;
+  readonly child: ChildProcess;
+  /** A known_hosts file naming the host key for 127.0.0.1:port. */
+  readonly knownHosts: string;
+  /** What sshd logged so far (-e: its log goes to stderr). */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+/** Runs a command and resolves with its stdout; rejects on a non-zero exit. */
+export function run(file: string, args: readonly string[], opts: { env?: Record<string, string>; input?: string } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(file, args as string[], { env: opts.env ?? { PATH: process.env.PATH ?? '/usr/bin:/bin' } }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${file} ${args.join(' ')}: ${stderr || err.message}`));
+      else resolve(stdout);
+    });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}
+
+/** Makes a key pair at `file` (and `file.pub`); returns the public key line. */
+export async function makeKey(file: string, type: 'ed25519' | 'rsa' | 'ecdsa', bits?: number): Promise<string> {
+  await run('ssh-keygen', ['-q', '-t', type, ...(bits ? ['-b', String(bits)] : []), '-N', '', '-C', `test-${path.basename(file)}`, '-f', file]);
+  return fs.readFileSync(`${file}.pub`, 'utf8').trim();
+}
+
+/**
+ * The sshd config of a test: a loopback port, host key and pid file in `dir`, no PAM, StrictModes
+ * off (temp dirs), then the shipped snippet with the account and authorized_keys path put in.
+ */
+export function sshdConfig(dir: string, port: number, account: string, authorizedKeys: string): string {
+  const snippet = fs
+    .readFileSync(DEPLOY_SSHD_SNIPPET, 'utf8')
+    .replace(/^Match User git$/m, `Match User ${account}`)
+    .replace(/^(\s*AuthorizedKeysFile) .*$/m, `$1 ${authorizedKeys}`);
+  return [
+    `Port ${port}`,
+    'ListenAddress 127.0.0.1',
+    `HostKey ${path.join(dir, 'host_ed25519')}`,
+    `PidFile ${path.join(dir, 'sshd.pid')}`,
+    'StrictModes no',
+    'UsePAM no',
+    'PermitRootLogin prohibit-password',
+    'LogLevel VERBOSE',
+    snippet,
+  ].join('\n');
+}
+
+/**
+ * Starts Debian's sshd on 127.0.0.1 for the current user, with the shipped snippet. Returns null
+ * after `t.skip` when sshd is missing or cannot run here (not root); in CI that is an error.
+ */
+export async function startSshd(t: { skip(message?: string): void }, dir: string, authorizedKeys: string): Promise<SshdInstance | null> {
+  const sshd = requireBinary(t, 'sshd');
+  if (sshd === null) return null;
+  if (process.getuid?.() !== 0) {
+    if (isCI(process.env)) throw new Error('the sshd tests run as root in CI');
+    t.skip('sshd needs root (privilege separation)');
+    return null;
+  }
+  // sshd's privilege separation folder; systemd creates it on a real machine.
+  fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const hostKey = path.join(dir, 'host_ed25519');
+  if (!fs.existsSync(hostKey)) await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+  const account = os.userInfo().username;
+  let lastError = '';
+  for (let i = 0; i < PORT_TRIES; i++) {
+    const port = await freePort();
+    const conf = path.join(dir, 'sshd_config');
+    fs.writeFileSync(conf, sshdConfig(dir, port, account, authorizedKeys));
+    const child = spawn(sshd, ['-D', '-e', '-f', conf], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    const started = await new Promise<boolean>((resolve) => {
+      child.stderr?.on('data', (b: Buffer) => {
+        log += b.toString('utf8');
+        if (log.includes(`Server listening on 127.0.0.1 port ${port}`)) resolve(true);
+      });
+      child.once('exit', () => resolve(false));
+      child.once('error', () => resolve(false));
+    });
+    if (started) {
+      const hostPub = fs.readFileSync(`${hostKey}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
+      const knownHosts = path.join(dir, 'known_hosts');
+      fs.writeFileSync(knownHosts, `[127.0.0.1]:${port} ${hostPub}\n`);
+      return { port, child, knownHosts, log: () => log, stop: () => stopGroup(child) };
+    }
+    lastError = log;
+    await stopGroup(child);
+    // Only a port taken meanwhile is worth another try.
+    if (!/Address already in use|Bind to port/.test(log)) break;
+  }
+  if (isCI(process.env)) throw new Error(`sshd did not start: ${lastError}`);
+  t.skip(`sshd did not start: ${lastError.split('\n')[0] ?? ''}`);
+  return null;
+}
+
+/** GIT_SSH_COMMAND for `key` against `sshd`: that key only, the test's known_hosts, no prompts. */
+export function gitSshCommand(sshd: SshdInstance, key: string | null): string {
+  const parts = ['ssh', '-F', '/dev/null', '-p', String(sshd.port), '-o', `UserKnownHostsFile=${sshd.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes'];
+  if (key === null) parts.push('-o', 'PubkeyAuthentication=no');
+  else parts.push('-i', key);
+  return parts.join(' ');
+}
