@@ -23,6 +23,14 @@ export interface ComposeOptions {
   readonly lastGoodDir?: string | null;
 }
 
+/** The address could not be bound (in use, a file in the socket's place, no permission): `cause` says why. */
+export class ListenError extends Error {
+  constructor(override readonly cause: NodeJS.ErrnoException) {
+    super(cause.code === 'EADDRINUSE' ? 'address already in use' : cause.message);
+    this.name = 'ListenError';
+  }
+}
+
 /** A running gitward: its runtime (reload, close), its HTTP server and the address it listens on. */
 export interface ComposedServer {
   readonly runtime: ReloadingRuntime;
@@ -50,7 +58,12 @@ export async function startGitwardServer(o: ComposeOptions): Promise<ComposedSer
   };
   const server = http.createServer((req, res) => handle(req, res));
   configureServer(server, first.server);
-  const address = await listenOn(server, o.listen ?? first.listen);
+  let address: string;
+  try {
+    address = await listenOn(server, o.listen ?? first.listen);
+  } catch (err) {
+    throw new ListenError(err as NodeJS.ErrnoException);
+  }
   let runtime: ReloadingRuntime;
   try {
     const lastGood = o.lastGoodDir === undefined ? {} : { lastGoodDir: o.lastGoodDir };

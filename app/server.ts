@@ -209,7 +209,7 @@ async function removeStaleSocket(file: string): Promise<void> {
     });
     probe.once('error', () => resolve(false));
   });
-  if (alive) throw new Error(`another server is listening on ${file}`);
+  if (alive) throw Object.assign(new Error(`another server is listening on ${file}`), { code: 'EADDRINUSE' });
   await fsp.rm(file);
 }
 

@@ -305,8 +305,10 @@ export async function spawnGitward(t: Pick<TestContext, 'after'>, options: Gitwa
   const files = await prepareGitwardFiles(t, options);
   const served = await spawnServe(t, files);
   const listening = await served.waitForLog('server.listening');
-  const port = Number(/:(\d+)$/.exec(String(listening.address))?.[1]);
-  if (!(port > 0)) throw new Error(`server.listening has no TCP port: ${JSON.stringify(listening)}`);
+  const address = String(listening.address);
+  // A unix socket (the e2e stacks): no port; the caller talks to the socket.
+  const port = address.startsWith('unix:') ? 0 : Number(/:(\d+)$/.exec(address)?.[1]);
+  if (!address.startsWith('unix:') && !(port > 0)) throw new Error(`server.listening has no TCP port: ${JSON.stringify(listening)}`);
   const origin = `http://127.0.0.1:${port}`;
   return { ...files, ...served, origin, port, url: urlFor(origin) };
 }

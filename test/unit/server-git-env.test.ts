@@ -66,7 +66,8 @@ describe('receiveLocks: git locks where no rule grants', () => {
     const l = receiveLocks(branchProtectGrants(undefined), on);
     assert.deepEqual(value(l, 'receive.denyNonFastForwards'), ['true']);
     assert.deepEqual(value(l, 'receive.denyDeletes'), ['true']);
-    assert.deepEqual(value(l, 'receive.hideRefs'), ['refs/', '!refs/heads/', '!refs/tags/']);
+    // gitward doctor's probe refs reach the hook, which refuses them all (protocol/doctor-probe.ts).
+    assert.deepEqual(value(l, 'receive.hideRefs'), ['refs/', '!refs/heads/', '!refs/tags/', '!refs/gitward/doctor/']);
   });
   it('a force or delete grant anywhere lifts that lock; refs patterns are shown by their literal prefix', () => {
     const grants = branchProtectGrants({
@@ -78,7 +79,7 @@ describe('receiveLocks: git locks where no rule grants', () => {
     const l = receiveLocks(grants, on);
     assert.deepEqual(value(l, 'receive.denyNonFastForwards'), ['false']);
     assert.deepEqual(value(l, 'receive.denyDeletes'), ['false']);
-    assert.deepEqual(value(l, 'receive.hideRefs'), ['refs/', '!refs/heads/', '!refs/tags/', '!refs/notes/', '!refs/review/', '!refs/meta/config']);
+    assert.deepEqual(value(l, 'receive.hideRefs'), ['refs/', '!refs/heads/', '!refs/tags/', '!refs/notes/', '!refs/review/', '!refs/meta/config', '!refs/gitward/doctor/']);
   });
   it('empty grant lists grant nothing; repo_defaults can turn a lock off', () => {
     const grants = branchProtectGrants({ branches: { main: { force: [], delete: [] } } });

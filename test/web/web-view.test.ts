@@ -215,7 +215,7 @@ test('config: web keys are validated like the rest', () => {
 });
 
 test('gitward check says the web view needs proxy mode, and when cgit is missing', () => {
-  const sidecar = buildConfig('repo_root: ./r\nweb: {enabled: true, cgit_path: /nonexistent/cgit.cgi}\n', '/x/g.yaml');
+  const sidecar = buildConfig('repo_root: ./r\nsidecar: {enabled: true}\nweb: {enabled: true, cgit_path: /nonexistent/cgit.cgi}\n', '/x/g.yaml');
   const warnings = webWarnings(sidecar);
   assert.equal(warnings.length, 2);
   assert.match(warnings[0] as string, /^web\.enabled: the web view needs proxy mode/);

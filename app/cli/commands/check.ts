@@ -73,13 +73,18 @@ function reposMissingOnDisk(config: GitwardConfig): string[] {
 function missingHtpasswdFiles(config: GitwardConfig): string[] {
   const out: string[] = [];
   config.authentication.forEach((spec, i) => {
-    if (spec.plugin !== 'htpasswd' || typeof spec.options.file !== 'string') return;
-    const file = path.resolve(config.dir, spec.options.file);
-    if (fs.existsSync(file)) return;
+    if (!htpasswdFileMissing(config, spec)) return;
+    const file = path.resolve(config.dir, spec.options.file as string);
     const what = `${file} does not exist yet: no users yet (gitward user add creates it)`;
     out.push(`${spec.where}: authentication[${i}].file: ${what}`);
   });
   return out;
+}
+
+/** True for an htpasswd plugin entry whose file does not exist (yet). */
+function htpasswdFileMissing(config: GitwardConfig, spec: GitwardConfig['authentication'][number]): boolean {
+  if (spec.plugin !== 'htpasswd' || typeof spec.options.file !== 'string') return false;
+  return !fs.existsSync(path.resolve(config.dir, spec.options.file));
 }
 
 /**
@@ -142,7 +147,10 @@ export const check: Command = async (argv, io) => {
     policy = compilePolicy(config);
     // Authentication plugins are created as `gitward serve` creates them: a plugin that fails to
     // load fails here too, and each may warn about risky options (a TCP trust list).
-    const auth = await createAuthChain(config, { logger: createNullLogger(), limiter: createBruteForceLimiter() });
+    // An htpasswd file not made yet is a warning (below), not a plugin that fails to load.
+    const present = config.authentication.filter((spec) => !htpasswdFileMissing(config, spec));
+    const chainConfig = { ...config, authentication: present };
+    const auth = await createAuthChain(chainConfig, { logger: createNullLogger(), limiter: createBruteForceLimiter() });
     const authWarnings = auth.warnings();
     auth.close();
     const warnings = [...missingHtpasswdFiles(config), ...config.warnings, ...authWarnings, ...hookSettings.warnings];

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { createAuditSink } from '../../audit/audit-log.js';
 import { findGitHttpBackend } from '../../backend/locate.js';
-import { startGitwardServer, type ComposedServer } from '../../compose.js';
+import { ListenError, startGitwardServer, type ComposedServer } from '../../compose.js';
 import { parseListenValue } from '../../config/build-config.js';
 import { loadConfig } from '../../config/load.js';
 import type { ListenAddress } from '../../config/types.js';
@@ -69,11 +69,10 @@ export const serve: Command = async (argv, io) => {
     composed = await startGitwardServer({ configFile: file, logger, audit, backendPath, processEnv, ...listen });
   } catch (err) {
     await audit.close();
-    const e = err as NodeJS.ErrnoException;
-    if (e.code !== 'EADDRINUSE') throw err;
+    if (!(err instanceof ListenError)) throw err;
     // A busy port or socket: one line and EX_CONFIG, before anything is started or made.
     const where = listenOverride !== null ? `--listen ${String(args.options.listen)}` : `${file}: listen`;
-    io.stderr.write(`gitward serve: ${where}: address already in use\n`);
+    io.stderr.write(`gitward serve: ${where}: ${err.message}\n`);
     return EXIT.config;
   }
   const { runtime, server, address } = composed;
