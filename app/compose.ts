@@ -26,7 +26,7 @@ export interface ComposeOptions {
 /** The address could not be bound (in use, a file in the socket's place, no permission): `cause` says why. */
 export class ListenError extends Error {
   constructor(override readonly cause: NodeJS.ErrnoException) {
-    super(cause.code === 'EADDRINUSE' ? 'address already in use' : cause.message);
+    super(cause.code === 'EADDRINUSE' && cause.syscall === 'listen' ? 'address already in use' : cause.message);
     this.name = 'ListenError';
   }
 }
