@@ -92,6 +92,8 @@ export interface ReloadingRuntime extends RuntimeHolder {
   close(): void;
   /** Reloads since start by result (the metrics' gitward_config_reloads_total). */
   reloadCounts(): { readonly ok: number; readonly failed: number };
+  /** Client addresses the brute-force limiter refuses now (the metrics' gitward_auth_throttled_addresses). */
+  throttledAddresses(): number;
 }
 
 /**
@@ -145,6 +147,7 @@ export async function createReloadingRuntime(file: string, deps: RuntimeDeps): P
     current: () => current,
     lastFailure: () => failure,
     reloadCounts: () => ({ ...counts }),
+    throttledAddresses: () => limiter.throttledCount(current.config.bruteForce),
     restartRequired: () => restartRequired,
     reload(reason) {
       queue = queue.then(() => doReload(reason));

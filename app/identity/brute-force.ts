@@ -23,6 +23,8 @@ export interface BruteForceLimiter {
   retryAfter(address: string, settings: BruteForceSettings): number;
   /** Records one failed login from `address`; `settings` bound what is kept. */
   fail(address: string, settings: BruteForceSettings): void;
+  /** How many addresses `retryAfter` would refuse now under `settings` (the metrics' gauge). */
+  throttledCount(settings: BruteForceSettings): number;
 }
 
 /** Most client addresses tracked at once: bounds memory under a spray from many addresses. */
@@ -67,6 +69,14 @@ export function createBruteForceLimiter(now: () => number = Date.now): BruteForc
       failures.delete(address);
       failures.set(address, list);
       while (failures.size > MAX_TRACKED_ADDRESSES) failures.delete(failures.keys().next().value as string);
+    },
+    throttledCount(settings) {
+      const { max, windowMs, off } = normalise(settings);
+      if (off) return 0;
+      const t = now();
+      let n = 0;
+      for (const address of [...failures.keys()]) if (live(address, t, windowMs).length >= max) n++;
+      return n;
     },
   };
 }

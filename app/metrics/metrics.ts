@@ -37,7 +37,7 @@ export interface Metrics {
 
 /** What the series are built from. */
 export interface MetricsOptions {
-  readonly runtime: RuntimeHolder & { reloadCounts?(): ReloadCounts };
+  readonly runtime: RuntimeHolder & { reloadCounts?(): ReloadCounts; throttledAddresses?(): number };
   readonly now: () => number;
   /** Add a `user` label to gitward_requests_total (operator's choice: one series per user). */
   readonly labelUsers: boolean;
@@ -105,10 +105,18 @@ export function createMetrics(options: MetricsOptions): Metrics {
     help: 'Requests refused with 429 because their client address had too many failed logins.',
     registers: [registry],
   });
+  new Gauge({
+    name: 'gitward_auth_throttled_addresses',
+    help: 'Client addresses refused with 429 right now (too many failed logins in the brute-force window).',
+    registers: [registry],
+    collect() {
+      this.set(options.runtime.throttledAddresses?.() ?? 0);
+    },
+  });
   let running = 0;
   new Gauge({
     name: 'gitward_backend_processes',
-    help: 'git-http-backend runs in progress (spawned or on fcgiwrap workers).',
+    help: 'git-http-backend runs in progress.',
     registers: [registry],
     collect() {
       this.set(running);

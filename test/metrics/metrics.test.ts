@@ -112,6 +112,7 @@ describe('GET /metrics', () => {
     await auditLines(gw, pushLine, 1);
     let m = await scrape(gw);
     assert.equal(sample(m.text, 'gitward_hook_refusals_total{plugin="branch-protect"}'), 1, m.text);
+    assert.equal(sample(m.text, 'gitward_auth_throttled_addresses'), 0);
 
     const bad = { user: { user: 'ann', password: 'wrong' } };
     for (let i = 0; i < 2; i++) assert.equal((await apiRequest(gw.origin, 'GET', '/team/app.git/info/refs?service=git-upload-pack', bad)).status, 401);
@@ -124,6 +125,8 @@ describe('GET /metrics', () => {
     m = await scrape(gw);
     assert.equal(sample(m.text, 'gitward_auth_failures_total'), 2);
     assert.equal(sample(m.text, 'gitward_auth_throttled_total'), 1);
+    // The one client address is refused now: the gauge counts addresses, the counter requests.
+    assert.equal(sample(m.text, 'gitward_auth_throttled_addresses'), 1);
     assert.equal(sample(m.text, 'gitward_config_reloads_total{result="failed"}'), 1);
     assert.equal(sample(m.text, 'gitward_config_last_reload_ok'), 0);
     gw.writeConfig({ repos: {} });
