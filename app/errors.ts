@@ -22,10 +22,15 @@ export class BadRequest extends HttpError {
   }
 }
 
+/** The `WWW-Authenticate` value of a Basic challenge for `realm` (quotes and line breaks dropped). */
+export function basicChallenge(realm: string): string {
+  return `Basic realm="${realm.replace(/["\\\r\n]/g, '')}", charset="UTF-8"`;
+}
+
 /** 401: credentials missing or rejected; carries the Basic challenge. */
 export class Unauthorized extends HttpError {
   constructor(message: string, realm: string) {
-    super(401, message, { 'WWW-Authenticate': `Basic realm="${realm.replace(/["\\\r\n]/g, '')}", charset="UTF-8"` });
+    super(401, message, { 'WWW-Authenticate': basicChallenge(realm) });
   }
 }
 

@@ -1,4 +1,4 @@
-import { execFile, execFileSync, type ExecFileSyncOptionsWithStringEncoding } from 'node:child_process';
+import { execFileSync, type ExecFileSyncOptionsWithStringEncoding } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -217,17 +217,6 @@ export function missingRepoSafety(repoDir: string, env: Record<string, string>):
   });
 }
 
-/** Sets REPO_SAFETY_CONFIG in the repo `repoDir`'s own config. */
-export async function applyRepoSafety(repoDir: string, env: Record<string, string>): Promise<void> {
-  for (const [key, value] of REPO_SAFETY_CONFIG) {
-    await new Promise<void>((resolve, reject) => {
-      execFile('git', ['config', key, value], { cwd: repoDir, env, timeout: GIT_TIMEOUT_MS }, (err, _out, stderr) => {
-        if (err) reject(new Error(`git config ${key} failed: ${String(stderr).trim() || err.message}`));
-        else resolve();
-      });
-    });
-  }
-}
 
 /**
  * Resolves `raw` to the directory of a repo name under `repoRoot`. The name is validated exactly

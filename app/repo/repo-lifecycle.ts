@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { applyRepoSafety, installHooks, type HookInstallResult } from '../cli/repo-admin.js';
+import { installHooks, REPO_SAFETY_CONFIG, type HookInstallResult } from '../cli/repo-admin.js';
 import { SERVER_GIT_ENV } from '../git/server-git-env.js';
 import { parseRepoPath } from '../config/names.js';
 import type { GitwardConfig, RepoNode } from '../config/types.js';
@@ -95,6 +95,11 @@ function git(args: readonly string[], cwd: string, env: Readonly<Record<string, 
       },
     );
   });
+}
+
+/** Sets REPO_SAFETY_CONFIG in the repo `repoDir`'s own config (`repo create`, `hooks install --fsck-objects`). */
+export async function applyRepoSafety(repoDir: string, env: Readonly<Record<string, string>>): Promise<void> {
+  for (const [key, value] of REPO_SAFETY_CONFIG) await git(['config', key, value], repoDir, env);
 }
 
 function realOrNull(p: string): string | null {
@@ -206,7 +211,7 @@ export async function createRepo(config: GitwardConfig, raw: string, options: Cr
   try {
     await git(['init', '--quiet', '--bare', `--initial-branch=${branch}`, tmp], parent, options.env);
     const set = (key: string, value: string): Promise<string> => git(['config', key, value], tmp, options.env);
-    await applyRepoSafety(tmp, lifecycleEnv(options.env));
+    await applyRepoSafety(tmp, options.env);
     if (config.file !== '') await set('gitward.config', config.file);
     if (options.description !== undefined) fs.writeFileSync(path.join(tmp, 'description'), `${options.description}\n`);
     // The links are absolute, so they stay right when the folder is renamed into place.

@@ -7,7 +7,7 @@ import express, {
 } from 'express';
 import { dispatcherPath } from '../cli/repo-admin.js';
 import type { AppDeps } from '../deps.js';
-import { HttpError } from '../errors.js';
+import { basicChallenge, HttpError } from '../errors.js';
 import { decide, decideCreate } from '../policy/decide.js';
 import { listReposOnDisk } from '../policy/list-repos.js';
 import { peerOf } from '../request/client-address.js';
@@ -345,17 +345,13 @@ function allowedOrThrow(d: Decision, res: Response): Decision {
   switch (d.status) {
     case 401:
       throw new ApiError('unauthorized', 'authentication required', {
-        'WWW-Authenticate': challenge(runtime.config.realm),
+        'WWW-Authenticate': basicChallenge(runtime.config.realm),
       });
     case 403:
       throw new ApiError('forbidden', d.reason);
     case 404:
       throw new ApiError('not_found', `repository ${audit.api?.repo ?? ''} not found`);
   }
-}
-
-function challenge(realm: string): string {
-  return `Basic realm="${realm.replace(/["\\\r\n]/g, '')}", charset="UTF-8"`;
 }
 
 /** Runs a lifecycle step, turning its failures into API errors. */

@@ -4,7 +4,6 @@ import { configPathFrom, parseArgs } from '../args.js';
 import { EXIT, type Command } from '../io.js';
 import {
   adminGitEnv,
-  applyRepoSafety,
   installHooks,
   linkedDispatcherPath,
   listRepoDirs,
@@ -12,6 +11,7 @@ import {
   repoDirFor,
   type RepoEntry,
 } from '../repo-admin.js';
+import { applyRepoSafety } from '../../repo/repo-lifecycle.js';
 import fs from 'node:fs';
 
 const HELP = `usage: gitward hooks install REPO... | --all [--force] [--fsck-objects] [--config FILE]
