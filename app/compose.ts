@@ -3,6 +3,7 @@ import type { ListenAddress } from './config/types.js';
 import type { AuditSink } from './deps.js';
 import { createReloadingRuntime, type ReloadingRuntime } from './reload.js';
 import { loadConfig } from './config/load.js';
+import { startCgiSpawner, type CgiSpawner } from './backend/cgi-spawner.js';
 import { configureServer, createApp, listenOn, shutdownServer, type AppOptions } from './server.js';
 import type { Logger } from './types.js';
 
@@ -72,8 +73,18 @@ export async function startGitwardServer(o: ComposeOptions): Promise<ComposedSer
     await shutdownServer(server, 0);
     throw err;
   }
+  let spawner: CgiSpawner;
+  try {
+    spawner = await startCgiSpawner();
+  } catch (err) {
+    runtime.close();
+    await shutdownServer(server, 0);
+    throw err;
+  }
+  // In-flight requests have finished (or been cut) by the time the server closes.
+  server.once('close', () => void spawner.close());
   const deps = { runtime, logger: o.logger, audit: o.audit, now };
-  handle = createApp(deps, { backendPath: o.backendPath, processEnv: o.processEnv });
+  handle = createApp(deps, { backendPath: o.backendPath, processEnv: o.processEnv, spawner });
   const bound = server.address();
   return { runtime, server, address, port: bound !== null && typeof bound === 'object' ? bound.port : null };
 }

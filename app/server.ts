@@ -18,6 +18,7 @@ import { createMetricsHandler } from './routes/metrics.js';
 import type { RequestRoute } from './audit/request-audit.js';
 import { createSidecarHandler } from './routes/sidecar.js';
 import { createWebHandler } from './routes/web.js';
+import type { CgiSpawner } from './backend/cgi-spawner.js';
 import { isWebRequest } from './request/web-path.js';
 
 /** Where git-http-backend lives on Debian; `gitward serve` asks `git --exec-path` instead. */
@@ -31,6 +32,8 @@ export interface AppOptions {
   readonly processEnv?: GitRouteOptions['processEnv'];
   /** The hook dispatcher repos created through the API link to (default: this checkout's). */
   readonly dispatcher?: string;
+  /** Starts git-http-backend and cgit; the composition root owns it. */
+  readonly spawner: CgiSpawner;
 }
 
 /** Path of the Prometheus exposition (metrics.allow decides who may read it). */
@@ -66,7 +69,7 @@ function routeOf(path: string, sidecar: { readonly enabled: boolean; readonly pa
  * body parser, bodies stream to git-http-backend; express's router and request decoration cost
  * ~0.1 ms a request, on the path where latency matters), each with the one error answer.
  */
-export function createApp(baseDeps: AppDeps, options: AppOptions = {}): GitwardApp {
+export function createApp(baseDeps: AppDeps, options: AppOptions): GitwardApp {
   // The series of this app; label choices (metrics.label_users, label_repos) are read once, here.
   const first = baseDeps.runtime.current().config.metrics;
   const labels = { labelUsers: first.labelUsers, labelRepos: first.labelRepos };
@@ -96,9 +99,10 @@ export function createApp(baseDeps: AppDeps, options: AppOptions = {}): GitwardA
   const git = createGitHandler(deps, {
     backendPath: options.backendPath ?? DEFAULT_GIT_HTTP_BACKEND,
     processEnv: options.processEnv ?? { PATH: FALLBACK_PATH },
+    spawner: options.spawner,
   });
 
-  const web = createWebHandler(deps, { processEnv: options.processEnv ?? { PATH: FALLBACK_PATH } });
+  const web = createWebHandler(deps, { processEnv: options.processEnv ?? { PATH: FALLBACK_PATH }, spawner: options.spawner });
 
   const app: Express = express();
   app.disable('x-powered-by');

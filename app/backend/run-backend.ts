@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
 import { BadGateway } from '../errors.js';
 import type { Logger } from '../types.js';
-import type { BackendEnd, BackendProcess } from './backend-process.js';
+import type { BackendProcess } from './backend-process.js';
+import type { CgiSpawner } from './cgi-spawner.js';
 import { createCgiHeadParser, type CgiHeadResult } from './cgi-head.js';
 
 /**
@@ -16,28 +15,6 @@ export const BACKEND_EOF_GRACE_MS = 500;
 
 /** …and SIGKILL this much after the SIGTERM; both together stay well within issue 2's 2 s. */
 export const BACKEND_KILL_GRACE_MS = 700;
-
-/**
- * util-linux's setpriv (Debian: always installed), used to give git-http-backend a parent-death
- * signal (prctl PR_SET_PDEATHSIG), which Node's spawn cannot set itself.
- */
-export const SETPRIV_PATH = '/usr/bin/setpriv';
-
-/** Looked up once at start-up, not on every request. */
-const HAVE_SETPRIV = fs.existsSync(SETPRIV_PATH);
-
-/**
- * Whether git-http-backend must run under setpriv's parent-death signal. git 2.39's http-backend
- * copies a receive-pack body with a CONTENT_LENGTH in pipe_fixed_length, which loops on read() = 0
- * at full CPU for ever once its stdin is gone: an orphan of a killed gitward would never stop. Every
- * other read of the body ends at EOF (an upload-pack body is read with read_in_full, a chunked body
- * to EOF, a GET has none), which an orphan gets when gitward dies; its git children then see EOF too.
- * setpriv is one more exec per request (0.7–1.3 ms measured), so only the case that needs it pays.
- */
-export function needsDeathSignal(env: Readonly<Record<string, string>>, haveSetpriv = HAVE_SETPRIV): boolean {
-  const length = env.CONTENT_LENGTH;
-  return haveSetpriv && length !== undefined && length !== '0' && (env.PATH_INFO ?? '').endsWith('/git-receive-pack');
-}
 
 /** Most bytes of git-http-backend's stderr logged per request: enough for any real message. */
 export const BACKEND_STDERR_MAX_BYTES = 16 * 1024;
@@ -54,8 +31,10 @@ export interface BackendStats {
 export interface RunBackendOptions {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
-  /** Absolute path of git-http-backend. */
+  /** Absolute path of the CGI program: git-http-backend, or cgit for the web view. */
   readonly backendPath: string;
+  /** Starts it (the server's one spawner). */
+  readonly spawner: CgiSpawner;
   /** The complete environment (from buildBackendEnv); nothing else is inherited. */
   readonly env: Readonly<Record<string, string>>;
   readonly logger: Logger;
@@ -124,7 +103,14 @@ export function relay(src: Readable, dst: Writable, onBytes: (n: number) => void
  * a valid header block; a failure after the headers is logged and the connection destroyed.
  */
 export async function runBackend(opts: RunBackendOptions): Promise<void> {
-  return runOnce(opts, spawnBackend(opts.backendPath, opts.env));
+  let child: BackendProcess;
+  try {
+    child = await opts.spawner.spawn(opts.backendPath, opts.env);
+  } catch (err) {
+    opts.logger.error('backend.spawn_failed', { error: err instanceof Error ? err.message : String(err) });
+    throw new BadGateway(BAD_GATEWAY_MESSAGE);
+  }
+  return runOnce(opts, child);
 }
 
 /** Whether the request carries a body at all (a length or chunked framing), from its headers. */
@@ -178,6 +164,7 @@ async function runOnce(opts: RunBackendOptions, child: BackendProcess): Promise<
     stderrBytes += chunk.length;
     for (const line of text.split('\n')) if (line.trim() !== '') logger.warn('backend.stderr', { line });
   });
+  child.stderr.resume();
 
   // Request body → stdin. A chunked push has no CONTENT_LENGTH: ending stdin at the end of the
   // body is how git-http-backend learns it is complete.
@@ -244,37 +231,6 @@ async function runOnce(opts: RunBackendOptions, child: BackendProcess): Promise<
   }
 }
 
-/**
- * Spawns git-http-backend as gitward's own child, in its own process group, through setpriv when
- * it needs a parent-death signal (see needsDeathSignal).
- */
-export function spawnBackend(backendPath: string, env: Readonly<Record<string, string>>): BackendProcess {
-  // Through setpriv when the backend will copy a CONTENT_LENGTH body to receive-pack: the kernel
-  // sends git-http-backend SIGTERM if gitward dies (SIGKILL, OOM killer). See needsDeathSignal.
-  const [file, args] = needsDeathSignal(env) ? [SETPRIV_PATH, ['--pdeathsig', 'TERM', '--', backendPath]] : [backendPath, []];
-  const child = spawn(file, args, { env: { ...env }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-  const done = new Promise<BackendEnd>((resolve) => {
-    child.once('close', (code, signal) => resolve({ code, signal }));
-    child.once('error', (err) => resolve({ code: null, signal: null, error: err }));
-  });
-  return {
-    pid: child.pid,
-    stdin: child.stdin,
-    stdout: child.stdout,
-    stderr: child.stderr,
-    done,
-    kill(signal) {
-      // The whole group: git-http-backend's children (upload-pack, pack-objects, index-pack) too.
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, signal);
-      } catch {
-        // The group is already gone.
-      }
-    },
-  };
-}
-
 /** Reads stdout until the CGI header block is complete, the output is invalid, or the child exits. */
 function readHead(stdout: NodeJS.ReadableStream, exited: Promise<void>): Promise<Exclude<CgiHeadResult, { kind: 'need-more' }>> {
   const parser = createCgiHeadParser();
@@ -295,6 +251,7 @@ function readHead(stdout: NodeJS.ReadableStream, exited: Promise<void>): Promise
     const onEnd = (): void => finish({ kind: 'invalid', reason: 'git-http-backend ended its output before its headers' });
     stdout.on('data', onData);
     stdout.on('end', onEnd);
+    stdout.resume();
     void exited.then(() => setImmediate(() => finish({ kind: 'invalid', reason: 'git-http-backend exited before its headers' })));
   });
 }

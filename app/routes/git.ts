@@ -7,6 +7,7 @@ import { receiveLocksFor } from '../policy/receive-locks-for.js';
 import { buildBackendEnv } from '../backend/backend-env.js';
 import { buildCgiEnv } from '../backend/cgi-env.js';
 import { runBackend, type BackendStats } from '../backend/run-backend.js';
+import type { CgiSpawner } from '../backend/cgi-spawner.js';
 import type { AppDeps } from '../deps.js';
 import { BadRequest, NotFound } from '../errors.js';
 import { BODY_FRAMING_HEADER, bodyFraming, discardBody } from '../request/body-framing.js';
@@ -21,6 +22,8 @@ import { relogHookLogs } from './hook-logs.js';
 export interface GitRouteOptions {
   /** Absolute path of git-http-backend. */
   readonly backendPath: string;
+  /** Starts git-http-backend (the server's one spawner). */
+  readonly spawner: CgiSpawner;
   /** PATH, HOME and LANG of gitward's own environment, for git and the hooks. */
   readonly processEnv: Readonly<{ PATH?: string | undefined; HOME?: string | undefined; LANG?: string | undefined }>;
 }
@@ -98,7 +101,7 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): (req:
       const backendStart = deps.now();
       const running = deps.metrics?.backendStarted();
       try {
-        await runBackend({ req, res, backendPath: options.backendPath, env, logger: ctx.logger, stats });
+        await runBackend({ req, res, backendPath: options.backendPath, spawner: options.spawner, env, logger: ctx.logger, stats });
       } finally {
         running?.();
         ctx.audit.backendMs = deps.now() - backendStart;

@@ -6,6 +6,7 @@ import { buildCgiEnv } from '../backend/cgi-env.js';
 import { CGIT_STATIC_DIR, ensureFolder, folderKey, isComplete, renderCgitrc, renderHeader } from '../backend/cgitrc.js';
 import type { CgitRepo, CgitSite } from '../backend/cgitrc.js';
 import { runBackend, type BackendStats } from '../backend/run-backend.js';
+import type { CgiSpawner } from '../backend/cgi-spawner.js';
 import type { AppDeps } from '../deps.js';
 import { NotFound, Unauthorized } from '../errors.js';
 import { decide } from '../policy/decide.js';
@@ -22,6 +23,8 @@ import { SERVER_GIT_ENV } from '../git/server-git-env.js';
 
 /** What the web route needs besides AppDeps. */
 export interface WebRouteOptions {
+  /** Starts cgit (the server's one spawner). */
+  readonly spawner: CgiSpawner;
   /** HOME and LANG of gitward's own environment, for cgit's filters (PATH is Debian's, CGIT_FILTER_PATH). */
   readonly processEnv: Readonly<{ PATH?: string | undefined; HOME?: string | undefined; LANG?: string | undefined }>;
   /** Where cgit's static files are read from (default: Debian's /usr/share/cgit). */
@@ -164,7 +167,7 @@ async function runCgit(
   try {
     ctx.logger.debug('web.start', { pathInfo, user: identity.user });
     const backendPath = runtime.config.web.cgitPath;
-    await runBackend({ req, res, backendPath, env, logger: ctx.logger, stats });
+    await runBackend({ req, res, backendPath, spawner: options.spawner, env, logger: ctx.logger, stats });
   } finally {
     ctx.audit.bytesOut = Math.max(ctx.audit.bytesOut, stats.bytesOut);
     ctx.audit.exitCode = stats.exitCode;

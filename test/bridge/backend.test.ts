@@ -10,6 +10,7 @@ import { buildBackendEnv } from '../../app/backend/backend-env.js';
 import { buildCgiEnv } from '../../app/backend/cgi-env.js';
 import { createCgiHeadParser, CGI_HEADER_MAX_BYTES } from '../../app/backend/cgi-head.js';
 import { runBackend, type BackendStats } from '../../app/backend/run-backend.js';
+import { startCgiSpawner } from '../../app/backend/cgi-spawner.js';
 import { HttpError } from '../../app/errors.js';
 import { createMemoryLogger } from '../../app/log/logger.js';
 import { parseRepoName } from '../../app/request/repo-name.js';
@@ -127,13 +128,15 @@ const ANN: Identity = { user: 'ann', source: 'htpasswd', groups: ['eng', 'staff'
 async function startBackendServer(t: TestContext): Promise<BackendServer> {
   const logs = createMemoryLogger();
   const stats: BackendStats[] = [];
+  const spawner = await startCgiSpawner();
+  t.after(() => spawner.close());
   const server = http.createServer((req, res) => {
     const git = gitRequest(req.url ?? '/');
     const s: BackendStats = { bytesIn: 0, bytesOut: 0, exitCode: null, signal: null };
     stats.push(s);
     const cgi = buildCgiEnv(req, { git, remoteAddr: '127.0.0.1', remoteUser: 'ann', dropHeaders: ['x-remote-user'] });
     const env = buildBackendEnv({ cgi, git, identity: ANN, repoRoot: '/srv/git', configFile: '/etc/gitward.yaml', requestId: 'req-1', logDir: null, processEnv: { PATH: TEST_PATH, HOME: '/home/gitward', LANG: 'C.UTF-8' }, git4nginxEnv: true });
-    runBackend({ req, res, backendPath: FAKE_BACKEND, env, logger: logs, stats: s }).catch((err: unknown) => {
+    runBackend({ req, res, backendPath: FAKE_BACKEND, spawner, env, logger: logs, stats: s }).catch((err: unknown) => {
       res.statusCode = err instanceof HttpError ? err.status : 500;
       res.end(`${err instanceof Error ? err.message : String(err)}\n`);
     });

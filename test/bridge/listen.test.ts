@@ -8,7 +8,7 @@ import { createMemoryAuditSink } from '../../app/audit/audit-log.js';
 import { createNullLogger } from '../../app/log/logger.js';
 import { configureServer, createApp, listenOn, shutdownServer } from '../../app/server.js';
 import { gitHttpBackendPath } from '../helpers/git.js';
-import { startGitward } from '../helpers/server.js';
+import { startGitward, testSpawner } from '../helpers/server.js';
 import { eventually } from './git-run.js';
 
 function get(socketPath: string, p: string): Promise<{ status: number; body: string }> {
@@ -34,7 +34,7 @@ describe('listening on a unix socket', () => {
     assert.ok(fs.lstatSync(sock).isSocket());
 
     const audit = createMemoryAuditSink();
-    const app = createApp({ runtime: gw.runtime, logger: createNullLogger(), audit, now: Date.now }, { backendPath: await gitHttpBackendPath(), processEnv: { PATH: process.env.PATH } });
+    const app = createApp({ runtime: gw.runtime, logger: createNullLogger(), audit, now: Date.now }, { backendPath: await gitHttpBackendPath(), processEnv: { PATH: process.env.PATH }, spawner: await testSpawner(t) });
     const server = http.createServer(app);
     configureServer(server, gw.runtime.current().config.server);
     const printed = await listenOn(server, { kind: 'unix', path: sock, mode: 0o660 });

@@ -9,7 +9,7 @@ import { createMemoryLogger } from '../../app/log/logger.js';
 import type { Runtime, RuntimeHolder } from '../../app/runtime.js';
 import { createApp } from '../../app/server.js';
 import { gitHttpBackendPath } from '../helpers/git.js';
-import { startGitward, type TestGitward } from '../helpers/server.js';
+import { startGitward, testSpawner, type TestGitward } from '../helpers/server.js';
 import { eventually, git, gitOk } from './git-run.js';
 
 interface Reply {
@@ -174,7 +174,7 @@ describe('status codes of DESIGN.md §3 (proxy / standalone)', () => {
     const broken: Runtime = { ...real, auth: { ...real.auth, identify: () => Promise.reject(new Error('boom: secret detail')) } };
     const holder: RuntimeHolder = { current: () => broken, lastFailure: () => null, restartRequired: () => [] };
     const logs = createMemoryLogger();
-    const app = createApp({ runtime: holder, logger: logs, audit: createMemoryAuditSink(), now: Date.now }, { backendPath: await gitHttpBackendPath() });
+    const app = createApp({ runtime: holder, logger: logs, audit: createMemoryAuditSink(), now: Date.now }, { backendPath: await gitHttpBackendPath(), spawner: await testSpawner(tt) });
     const server = http.createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     tt.after(() => new Promise<void>((resolve) => server.close(() => resolve())));

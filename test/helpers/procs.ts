@@ -93,9 +93,21 @@ export function descendantsOf(pid: number): ProcInfo[] {
   return out;
 }
 
-/** What a request of gitward may leave behind: every descendant of `pid` (a zombie counts too). */
+/** Whether `pid` is gitward's CGI spawner (app/backend/cgi-spawner.py), which lives as long as gitward. */
+function isCgiSpawner(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((arg) => arg.endsWith('/cgi-spawner.py'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What a request of gitward may leave behind: every descendant of `pid` (a zombie counts too)
+ * except the CGI spawner itself, whose children (the CGI programs) do count.
+ */
 export function backendsOf(pid: number): ProcInfo[] {
-  return descendantsOf(pid);
+  return descendantsOf(pid).filter((p) => !(p.ppid === pid && isCgiSpawner(p.pid)));
 }
 
 /** True while `info` (pid + start time) is still the same live, non-zombie process. */

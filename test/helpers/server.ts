@@ -25,6 +25,7 @@ import yaml from 'js-yaml';
 import { createMemoryAuditSink } from '../../app/audit/audit-log.js';
 import { createMemoryLogger } from '../../app/log/logger.js';
 import { startGitwardServer } from '../../app/compose.js';
+import { startCgiSpawner, type CgiSpawner } from '../../app/backend/cgi-spawner.js';
 import type { AuditSink } from '../../app/deps.js';
 import type { ReloadingRuntime } from '../../app/reload.js';
 import type { AuditRecord, Logger } from '../../app/types.js';
@@ -147,6 +148,13 @@ export interface TestGitward extends GitwardFiles {
   reload(): Promise<boolean>;
   /** Stops the server (also done automatically after the test). */
   close(): Promise<void>;
+}
+
+/** A CGI spawner for a test that builds createApp itself (compose.ts starts one for servers); closed after the test. */
+export async function testSpawner(t: Pick<TestContext, 'after'>): Promise<CgiSpawner> {
+  const spawner = await startCgiSpawner();
+  t.after(() => spawner.close());
+  return spawner;
 }
 
 /**

@@ -12,6 +12,7 @@ import { createMemoryAuditSink } from '../../app/audit/audit-log.js';
 import { createNullLogger } from '../../app/log/logger.js';
 import { createApp, listenOn } from '../../app/server.js';
 import { send, startGuarded } from './harness.js';
+import { testSpawner } from '../helpers/server.js';
 
 function getOverSocket(socketPath: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -28,7 +29,7 @@ function getOverSocket(socketPath: string, headers: Record<string, string> = {})
 test('a failed reload: its problems go to local direct peers only; forwarded requests see "degraded"', async (t) => {
   const gw = await startGuarded(t, { config: { repos: {} } });
   const socket = path.join(gw.dir, 'gitward.sock');
-  const viaSocket = http.createServer(createApp({ runtime: gw.runtime, logger: createNullLogger(), audit: createMemoryAuditSink(), now: Date.now }));
+  const viaSocket = http.createServer(createApp({ runtime: gw.runtime, logger: createNullLogger(), audit: createMemoryAuditSink(), now: Date.now }, { spawner: await testSpawner(t) }));
   await listenOn(viaSocket, { kind: 'unix', path: socket, mode: 0o600 });
   t.after(() => new Promise<void>((resolve) => viaSocket.close(() => resolve())));
 

@@ -1,0 +1,123 @@
+"""gitward's CGI spawner: starts git-http-backend and cgit for the running server.
+
+Why it exists (ARCHITECTURE.md, "Starting CGI programs"): Node's child_process.spawn() forks the
+whole gitward process and blocks its event loop until the child has exec'd, 5-13 ms a request on
+the build machine and more as gitward's memory grows. This small long-lived process starts each
+program with posix_spawn (vfork + exec) in well under a millisecond, off gitward's event loop.
+
+gitward (app/backend/cgi-spawner.ts) starts it as `python3 -I -S cgi-spawner.py SOCKET` and talks
+to it in JSON lines:
+  gitward -> spawner, stdin:  {"id": N, "token": HEX, "path": P, "env": {...}}
+  spawner -> gitward, stdout: {"id": N, "pid": PID} or {"id": N, "error": MESSAGE}, then once the
+                              program is gone {"id": N, "code": C} or {"id": N, "signal": NAME}
+For each request it opens three connections to SOCKET (gitward's listener, in a directory only
+gitward's user can enter), writes "<id> <token> <i|o|e>\n" on each and gives them to the program as
+its stdin, stdout and stderr. The program gets exactly the environment in the request, default
+signal dispositions, no other open file, and a session of its own (its pid is its process group,
+which gitward signals to stop it and everything it started).
+
+When gitward goes away (its end of stdin closes, or the parent-death signal), every program still
+running gets SIGTERM: git-http-backend copying a body of known length loops for ever once its stdin
+is gone (git 2.39), so no program may outlive gitward. SIGTERM and SIGINT themselves are ignored:
+gitward decides when the spawner stops, after its in-flight requests.
+"""
+
+import ctypes
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+
+# prctl(PR_SET_PDEATHSIG, SIGUSR1): the kernel tells this process when gitward dies, even by SIGKILL.
+PR_SET_PDEATHSIG = 1
+# Signals a program starts with at their default disposition. Python ignores SIGPIPE and SIGXFSZ,
+# and ignored signals survive exec: git must die of SIGPIPE like any program started by a shell.
+DEFAULT_SIGNALS = [s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)]
+
+
+def main():
+    # Nothing gitward's own parent left open reaches a CGI program: fds above 2 are closed first.
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+    sock_path = sys.argv[1]
+    parent = os.getppid()
+    running = {}  # pidfd -> (id, pid)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR1, lambda *_: stop_all(running))
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGUSR1)
+    if os.getppid() != parent:
+        return
+    selector = selectors.DefaultSelector()
+    selector.register(0, selectors.EVENT_READ)
+    pending = b""
+    while True:
+        for key, _ in selector.select():
+            if key.fd == 0:
+                data = os.read(0, 65536)
+                if not data:
+                    stop_all(running)
+                pending += data
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    started = start(json.loads(line), sock_path)
+                    if started is not None:
+                        running[started[0]] = started[1:]
+                        selector.register(started[0], selectors.EVENT_READ)
+            else:
+                request_id, pid = running.pop(key.fd)
+                selector.unregister(key.fd)
+                os.close(key.fd)
+                _, status = os.waitpid(pid, 0)
+                if os.WIFSIGNALED(status):
+                    send({"id": request_id, "signal": signal.Signals(os.WTERMSIG(status)).name})
+                else:
+                    send({"id": request_id, "code": os.waitstatus_to_exitcode(status)})
+
+
+def start(request, sock_path):
+    """Starts one program; returns (pidfd, id, pid), or None when it could not start."""
+    request_id = request["id"]
+    conns = []
+    try:
+        for kind in "ioe":
+            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            conns.append(conn)
+            conn.connect(sock_path)
+            conn.sendall(f"{request_id:08x} {request['token']} {kind}\n".encode("ascii"))
+        pid = os.posix_spawn(
+            request["path"],
+            [request["path"]],
+            request["env"],
+            file_actions=[(os.POSIX_SPAWN_DUP2, conn.fileno(), fd) for fd, conn in enumerate(conns)],
+            setsid=True,
+            setsigmask=[],
+            setsigdef=DEFAULT_SIGNALS,
+        )
+    except OSError as err:
+        send({"id": request_id, "error": f"{request['path']}: {err.strerror}"})
+        return None
+    finally:
+        for conn in conns:
+            conn.close()
+    send({"id": request_id, "pid": pid})
+    return (os.pidfd_open(pid), request_id, pid)
+
+
+def send(message):
+    os.write(1, (json.dumps(message) + "\n").encode("utf-8"))
+
+
+def stop_all(running):
+    """gitward is gone: SIGTERM to every program's group, then exit."""
+    for _, pid in running.values():
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+/**
+ * The CGI spawner (app/backend/cgi-spawner.ts + cgi-spawner.py): what a program it starts is given
+ * (exactly its env, fds 0–2 only, default signal dispositions, a session of its own), how its end
+ * is reported, and that nothing but the spawner can hand gitward a program's streams.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { describe, it, type TestContext } from 'node:test';
+import type { BackendProcess } from '../../app/backend/backend-process.js';
+import { childrenOf } from '../helpers/procs.js';
+import { testSpawner } from '../helpers/server.js';
+
+const FIXTURES = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'cgi');
+const PROBE = path.join(FIXTURES, 'spawn-probe.js');
+/** `#!/bin/cat /proc/self/status`: the signal dispositions a program starts with (Node would change its own). */
+const SIGNAL_STATUS = path.join(FIXTURES, 'signal-status');
+/** `#!/bin/ls /proc/self/fd`: the fds a program starts with (ls adds one for the directory it reads). */
+const FD_LIST = path.join(FIXTURES, 'fd-list');
+const PATH = `${path.dirname(process.execPath)}:/usr/bin:/bin`;
+
+/** Everything a stream carries until its end. */
+function readAll(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  stream.resume();
+  return new Promise((resolve, reject) => {
+    stream.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    stream.once('error', reject);
+  });
+}
+
+/** Runs a program to its end with no input: its stdout, stderr and how it ended. */
+async function run(p: BackendProcess): Promise<{ out: string; err: string; code: number | null; signal: string | null }> {
+  p.stdin.end();
+  const [out, err, end] = await Promise.all([readAll(p.stdout), readAll(p.stderr), p.done]);
+  return { out, err, code: end.code, signal: end.signal };
+}
+
+/** The spawner process of this test process: the direct child running cgi-spawner.py. */
+function spawnerProcess(): { pid: number; socket: string } {
+  for (const c of childrenOf(process.pid)) {
+    const argv = fs.readFileSync(`/proc/${c.pid}/cmdline`, 'utf8').split('\0');
+    if (argv.some((a) => a.endsWith('/cgi-spawner.py'))) return { pid: c.pid, socket: argv[argv.length - 2] as string };
+  }
+  throw new Error('no cgi-spawner.py child');
+}
+
+describe('the CGI spawner', () => {
+  it('gives a program exactly its env, in a session and process group of its own', async (t: TestContext) => {
+    const spawner = await testSpawner(t);
+    const env = { PATH, PROBE: 'describe', GIT_PROJECT_ROOT: '/srv/git', ODD: 'ünïcode = "quoted"' };
+    const p = await spawner.spawn(PROBE, env);
+    const r = await run(p);
+    assert.equal(r.code, 0, r.err);
+    const seen = JSON.parse(r.out) as { env: Record<string, string>; pid: number; pgid: number; sid: number };
+    assert.deepEqual(seen.env, env);
+    assert.equal(seen.pid, p.pid);
+    assert.equal(seen.pgid, p.pid);
+    assert.equal(seen.sid, p.pid);
+  });
+
+  it('starts a program with default signal dispositions and nothing blocked (Python ignores SIGPIPE itself)', async (t) => {
+    const spawner = await testSpawner(t);
+    const r = await run(await spawner.spawn(SIGNAL_STATUS, {}));
+    assert.equal(r.code, 0);
+    const mask = (name: string): bigint => BigInt(`0x${new RegExp(`^${name}:\\s*([0-9a-f]+)$`, 'm').exec(r.out)?.[1] ?? 'ff'}`);
+    // Signals 1–31. glibc's posix_spawn leaves its two internal real-time signals (32, 33) ignored;
+    // the program's own libc installs its handlers for them.
+    assert.equal(mask('SigIgn') & 0x7fffffffn, 0n, 'no standard signal ignored (SIGPIPE above all)');
+    assert.equal(mask('SigBlk'), 0n);
+  });
+
+  it('starts a program with fds 0, 1 and 2 only: no socket, pipe or pidfd of the spawner leaks', async (t) => {
+    const spawner = await testSpawner(t);
+    // Some spawns first, so the spawner holds more fds (pidfds, connections) while this one starts.
+    const hanging = await Promise.all([1, 2, 3].map(() => spawner.spawn(PROBE, { PATH, PROBE: 'hang' })));
+    const r = await run(await spawner.spawn(FD_LIST, {}));
+    for (const h of hanging) h.kill('SIGKILL');
+    await Promise.all(hanging.map((h) => run(h)));
+    // ls lists /proc/self/fd and names the script it was given; its own fd 3 is the directory it reads.
+    const listing = /\/proc\/self\/fd:\n((?:\d+\n)+)/.exec(r.out)?.[1] ?? '';
+    assert.deepEqual(listing.trim().split('\n').sort(), ['0', '1', '2', '3']);
+  });
+
+  it('streams stdin to the program and its stdout and stderr back, to the end', async (t) => {
+    const spawner = await testSpawner(t);
+    const p = await spawner.spawn(PROBE, { PATH, PROBE: 'echo' });
+    const body = Buffer.alloc(3 * 1024 * 1024, 'gitward ');
+    const out = readAll(p.stdout);
+    const err = readAll(p.stderr);
+    p.stdin.end(body);
+    assert.equal((await out).length, body.length);
+    assert.equal(await err, 'ok\n');
+    assert.deepEqual(await p.done, { code: 0, signal: null });
+  });
+
+  it('reports the exit code and the killing signal', async (t) => {
+    const spawner = await testSpawner(t);
+    assert.equal((await run(await spawner.spawn(PROBE, { PATH, PROBE: 'exit', PROBE_CODE: '7' }))).code, 7);
+    const hang = await spawner.spawn(PROBE, { PATH, PROBE: 'hang' });
+    const ended = run(hang);
+    hang.kill('SIGTERM');
+    assert.deepEqual(await ended.then((r) => [r.code, r.signal]), [null, 'SIGTERM']);
+  });
+
+  it('rejects a program that cannot start, naming it, and keeps serving', async (t) => {
+    const spawner = await testSpawner(t);
+    await assert.rejects(spawner.spawn('/nonexistent/git-http-backend', {}), /\/nonexistent\/git-http-backend: No such file or directory/);
+    await assert.rejects(spawner.spawn(path.join(FIXTURES, 'fake-backend.js.missing'), {}), /No such file/);
+    assert.equal((await run(await spawner.spawn(PROBE, { PATH, PROBE: 'exit', PROBE_CODE: '0' }))).code, 0);
+  });
+
+  it('keeps 40 concurrent programs apart: each request gets its own streams back', async (t) => {
+    const spawner = await testSpawner(t);
+    const runs = Array.from({ length: 40 }, async (_, i) => {
+      const p = await spawner.spawn(PROBE, { PATH, PROBE: 'describe', NTH: String(i) });
+      const r = await run(p);
+      return (JSON.parse(r.out) as { env: { NTH: string } }).env.NTH;
+    });
+    assert.deepEqual(await Promise.all(runs), Array.from({ length: 40 }, (_, i) => String(i)));
+  });
+
+  it('listens in a directory only its user can enter, and drops a connection without a valid header', async (t) => {
+    const spawner = await testSpawner(t);
+    const { socket } = spawnerProcess();
+    assert.equal(fs.statSync(path.dirname(socket)).mode & 0o777, 0o700);
+    // A forged header (right shape, wrong token for request 1) and garbage: both closed by gitward.
+    for (const header of [`00000001 ${'0'.repeat(32)} o\n`, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n']) {
+      const conn = net.connect(socket);
+      conn.end(header);
+      await new Promise<void>((resolve) => conn.once('close', () => resolve()).resume());
+    }
+    assert.equal((await run(await spawner.spawn(PROBE, { PATH, PROBE: 'exit', PROBE_CODE: '0' }))).code, 0);
+  });
+
+  it('when closed, stops: the spawner exits and its socket directory is removed', async (t) => {
+    const spawner = await testSpawner(t);
+    const { pid, socket } = spawnerProcess();
+    await spawner.close();
+    assert.equal(fs.existsSync(path.dirname(socket)), false);
+    assert.equal(childrenOf(process.pid).some((c) => c.pid === pid && c.state !== 'Z'), false);
+    await assert.rejects(spawner.spawn(PROBE, {}), /the CGI spawner exited/);
+  });
+});
