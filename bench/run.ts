@@ -174,14 +174,26 @@ async function benchParallel(c: Ctx): Promise<string[]> {
   const f: Target = { name: 'file://', url: (r) => `file://${c.serverRoot}/${r}.git`, pid: null };
   const metrics: Metric[] = ['ls-v2', 'parallel'];
   const runs = { ...c.runs, 'ls-v2': 20, parallel: 5 };
-  // Same name twice: the samples of both passes land in one figure; the order is A G G A.
-  const res = await runSuite([a, g, g, a, f], { metrics, clientDir: c.client, serverRoot: c.serverRoot, pushSource: c.pushSource, env: c.env, runs, parallel: 32, log });
+  // GITWARD_BASELINE=DIR: another built checkout of gitward in the same run (B), order A G B B G A.
+  const baselineDir = process.env.GITWARD_BASELINE;
+  const base = baselineDir === undefined ? null : track(c, await startGitward(path.join(c.work, 'gw-baseline'), gitwardYaml(c, '127.0.0.1:0', open), baselineDir));
+  const b: Target | null = base === null ? null : { name: 'baseline', url: (r) => `${base.origin}/${r}.git`, pid: base.pid };
+  // Same name twice: the samples of both passes land in one figure.
+  const order = b === null ? [a, g, g, a, f] : [a, g, b, b, g, a, f];
+  const res = await runSuite(order, { metrics, clientDir: c.client, serverRoot: c.serverRoot, pushSource: c.pushSource, env: c.env, runs, parallel: 32, log });
   const get = (t: string, m: Metric) => res.get(t)?.get(m);
-  const rows = metrics.map((m) => row(LABELS[m], [get('anchor', m), get('gitward', m), get('file://', m)], get('anchor', m)).slice(0, 5));
+  const cols = b === null ? ['anchor', 'gitward', 'file://'] : ['anchor', 'gitward', 'baseline', 'file://'];
+  const rows = metrics.map((m) => {
+    const cells = cols.map((t) => (get(t, m) ? fmtStats(get(t, m)?.time as Stats, 'ms') : '–'));
+    const ratios = cols.filter((t) => t === 'gitward' || t === 'baseline').map((t) => ratio(get(t, m)?.time as Stats, get('anchor', m)?.time as Stats));
+    return [LABELS[m], ...cells, ...ratios];
+  });
+  const head = b === null ? [] : [`baseline: ${baselineDir as string}`, ''];
   return [
-    '## Parallel (issue 13): gitward vs nginx + fcgiwrap (no auth, plain HTTP), order A G G A',
+    `## Parallel (issue 13): gitward vs nginx + fcgiwrap (no auth, plain HTTP), order ${b === null ? 'A G G A' : 'A G B B G A'}`,
     '',
-    table(['test', 'nginx+fcgiwrap (anchor)', 'gitward', '`file://` (floor)', 'gitward / anchor'], rows),
+    ...head,
+    table(['test', ...cols.map((t) => (t === 'anchor' ? 'nginx+fcgiwrap (anchor)' : t === 'file://' ? '`file://` (floor)' : t)), ...cols.filter((t) => t === 'gitward' || t === 'baseline').map((t) => `${t} / anchor`)], rows),
   ];
 }
 

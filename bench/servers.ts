@@ -73,14 +73,14 @@ export async function startClassic(dir: string, opts: { repoRoot: string; cert?:
 
 /**
  * Starts `app/gitward serve --config FILE` (the real CLI, through the shipped launcher) and waits for its
- * `server.listening` log line. `config` is the YAML text.
+ * `server.listening` log line. `config` is the YAML text; `checkout` another built gitward to compare with.
  */
-export async function startGitward(dir: string, config: string): Promise<Server & { readonly child: ChildProcess }> {
+export async function startGitward(dir: string, config: string, checkout = path.join(__dirname, '..', '..')): Promise<Server & { readonly child: ChildProcess }> {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'gitward.yaml');
   fs.writeFileSync(file, config);
   // The shipped launcher, so gitward runs with the node flags admins get.
-  const launcher = path.join(__dirname, '..', '..', 'app', 'gitward');
+  const launcher = path.join(checkout, 'app', 'gitward');
   const log = fs.openSync(path.join(dir, 'gitward.log'), 'w');
   const child = spawn(launcher, ['serve', '--config', file], {
     cwd: dir,

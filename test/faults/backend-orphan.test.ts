@@ -1,8 +1,8 @@
 /**
  * A git-http-backend still reading a request body with a Content-Length when gitward is killed
  * must not outlive gitward. git 2.39's http-backend loops on read() = 0 (pipe_fixed_length) once
- * its stdin is gone, at full CPU, for ever; the backend-pdeathsig patch gives it SIGTERM when its
- * parent dies.
+ * its stdin is gone, at full CPU, for ever; the CGI spawner gives every program it started SIGTERM
+ * when gitward dies (the kernel's parent-death signal, app/backend/cgi-spawner.py).
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';

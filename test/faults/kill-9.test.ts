@@ -22,7 +22,7 @@ const pushBytes = (i: number): number => (1 + (i % 8)) * 1024 * 1024;
 /**
  * Half the pushes go with a Content-Length (git buffers a pack up to http.postBuffer and sends it
  * whole), half chunked (git's default above 1 MiB): git-http-backend reads the two differently,
- * and only the first needs the parent-death signal to stop when gitward dies.
+ * and only the first needs the CGI spawner's SIGTERM to stop when gitward dies.
  */
 const framingOf = (i: number): 'content-length' | 'chunked' => (i < PUSHES / 2 ? 'chunked' : 'content-length');
 /** An http.postBuffer above every push's pack, so that those pushes carry a Content-Length. */
@@ -30,8 +30,8 @@ const WHOLE_POST_BUFFER = 16 * 1024 * 1024;
 /**
  * git-http-backend runs in its own process group, so gitward's SIGKILL does not reach it. Each one
  * must stop by itself once gitward is gone: a body read to EOF ends when gitward's end of the pipe
- * closes, a CONTENT_LENGTH receive-pack body by the parent-death signal (run-backend.ts
- * needsDeathSignal), and their git children then see EOF or EPIPE. They do so within a second;
+ * closes, a CONTENT_LENGTH receive-pack body by the SIGTERM the CGI spawner sends every program
+ * when gitward dies (app/backend/cgi-spawner.py), and their git children then see EOF or EPIPE. They do so within a second;
  * this is the bound, counted from the kill.
  */
 const ORPHAN_EXIT_BOUND_MS = 3_000;
