@@ -75,7 +75,7 @@ export async function startGitwardServer(o: ComposeOptions): Promise<ComposedSer
   }
   let spawner: CgiSpawner;
   try {
-    spawner = await startCgiSpawner();
+    spawner = await startCgiSpawner(o.logger);
   } catch (err) {
     runtime.close();
     await shutdownServer(server, 0);

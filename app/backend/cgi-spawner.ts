@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { Logger } from '../types.js';
 import type { BackendEnd, BackendProcess } from './backend-process.js';
 
 /**
@@ -69,8 +70,43 @@ export interface CgiSpawner {
   close(): Promise<void>;
 }
 
-/** Starts the spawner and resolves once it is ready; fails when Python 3 or the listener is missing. */
-export async function startCgiSpawner(): Promise<CgiSpawner> {
+/** One spawner process with its listener; `failure` is set once it is gone. */
+interface SpawnerProcess extends CgiSpawner {
+  failure(): Error | null;
+}
+
+/**
+ * Starts the spawner and resolves once it is ready; fails when Python 3 or the listener is missing
+ * (start-up stops: fail closed). Should the spawner die while gitward runs (the OOM killer, an
+ * admin's kill), the requests it was starting fail with 502 and the next request starts a new one.
+ */
+export async function startCgiSpawner(logger?: Logger): Promise<CgiSpawner> {
+  let current: Promise<SpawnerProcess> = launchSpawner();
+  await current;
+  let closed = false;
+  return {
+    async spawn(file, env) {
+      const was = current;
+      const running = await was.catch(() => null);
+      const failure = running === null ? new Error('the CGI spawner could not start') : running.failure();
+      if (running !== null && failure === null) return running.spawn(file, env);
+      if (closed) throw failure;
+      if (current === was) {
+        logger?.error('backend.spawner_restart', { reason: failure?.message });
+        current = launchSpawner();
+      }
+      return (await current).spawn(file, env);
+    },
+    async close() {
+      closed = true;
+      const running = await current.catch(() => null);
+      await running?.close();
+    },
+  };
+}
+
+/** Starts one spawner process and its listener. */
+async function launchSpawner(): Promise<SpawnerProcess> {
   if (!fs.existsSync(PYTHON_PATH)) {
     throw new Error(`${PYTHON_PATH} not found: gitward starts git-http-backend and cgit through Python 3 (apt install python3)`);
   }
@@ -224,6 +260,7 @@ export async function startCgiSpawner(): Promise<CgiSpawner> {
   child.unref();
 
   return {
+    failure: () => failure,
     spawn(file, env) {
       if (failure !== null) return Promise.reject(failure);
       const id = nextId++;

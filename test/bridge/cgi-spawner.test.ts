@@ -10,6 +10,8 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
 import type { BackendProcess } from '../../app/backend/backend-process.js';
+import { startCgiSpawner } from '../../app/backend/cgi-spawner.js';
+import { createMemoryLogger } from '../../app/log/logger.js';
 import { childrenOf } from '../helpers/procs.js';
 import { testSpawner } from '../helpers/server.js';
 
@@ -143,5 +145,21 @@ describe('the CGI spawner', () => {
     assert.equal(fs.existsSync(path.dirname(socket)), false);
     assert.equal(childrenOf(process.pid).some((c) => c.pid === pid && c.state !== 'Z'), false);
     await assert.rejects(spawner.spawn(PROBE, {}), /the CGI spawner exited/);
+  });
+
+  it('when the spawner is killed, what it was running ends with an error and the next request starts a new one', async (t) => {
+    const logger = createMemoryLogger();
+    const spawner = await startCgiSpawner(logger);
+    t.after(() => spawner.close());
+    const hang = await spawner.spawn(PROBE, { PATH, PROBE: 'hang' });
+    const first = spawnerProcess();
+    process.kill(first.pid, 'SIGKILL');
+    // The program it started still runs (it is in its own session): gitward kills it, as after a client abort.
+    hang.kill('SIGKILL');
+    const end = await hang.done;
+    assert.match(end.error?.message ?? '', /the CGI spawner exited \(SIGKILL\)/);
+    assert.equal((await run(await spawner.spawn(PROBE, { PATH, PROBE: 'exit', PROBE_CODE: '5' }))).code, 5);
+    assert.notEqual(spawnerProcess().pid, first.pid);
+    assert.deepEqual(logger.lines.map((l) => l.event), ['backend.spawner_restart']);
   });
 });
