@@ -214,16 +214,14 @@ test('config text mutations: only ConfigError, and nothing accepted is silently 
   assert.ok(seen.ok > 0 && seen.error > 0, JSON.stringify(seen));
 });
 
-test('the closed maps read from the schema include every section', () => {
+test('an unknown key anywhere the schema is closed is always an error naming it', { timeout: FUZZ_TIMEOUT_MS }, () => {
+  // The keys go into every section: the closed maps read from the schema include each of them.
   const at = (a: readonly string[]): string => a.join('.') || '(top)';
-  const found = new Map(CLOSED.map((c) => [at(c.at), c.keys]));
+  const found = new Set(CLOSED.map((c) => at(c.at)));
   for (const section of ['(top)', 'server', 'log', 'credential_cache', 'brute_force', 'sidecar', 'hooks', 'repo_defaults', 'compat', 'metrics', 'api', 'users.*', 'tests.*']) {
-    assert.ok(found.has(section), `no closed map at ${section}: ${[...found.keys()].join(', ')}`);
+    assert.ok(found.has(section), `no closed map at ${section}: ${[...found].join(', ')}`);
   }
   assert.deepEqual([...NODE_SETTINGS].sort(), ['.admin', '.create', '.hooks', '.inherit', '.read', '.write']);
-});
-
-test('an unknown key anywhere the schema is closed is always an error naming it', { timeout: FUZZ_TIMEOUT_MS }, () => {
   const injected = fc.gen().map((g) => {
     const doc = yaml.load(g(fc.constantFrom, ...SAMPLES.slice(0, 2)), { schema: yaml.JSON_SCHEMA }) as Doc;
     let key: string;

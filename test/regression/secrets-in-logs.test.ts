@@ -47,7 +47,14 @@ test('no password, hash, Authorization value or proxy secret reaches a line of t
   };
 
   const adv = '/x.git/info/refs?service=git-upload-pack';
-  const tokens = [basic('ann', ANN_PW), basic('ann', WRONG_PW), basic('nobody', WRONG_PW), `Basic ${Buffer.from(`ann:${WRONG_PW}\n`).toString('base64')}`, basic('carl', PLAINTEXT_PW)];
+  const b64 = (bytes: Buffer | string): string => Buffer.from(bytes).toString('base64');
+  const tokens = [
+    basic('ann', ANN_PW), basic('ann', WRONG_PW), basic('nobody', WRONG_PW), basic('carl', PLAINTEXT_PW),
+    // Malformed credentials (malformed-basic.test.ts): refused, and their bytes never logged either.
+    `Basic ${b64(`ann:${WRONG_PW}\n`)}`, `Basic ${b64(`ann${WRONG_PW}`)}`, `Basic ${b64(`ann:${'x'.repeat(7600)}`)}`,
+    `Basic ${b64(Buffer.concat([Buffer.from(`ann:${WRONG_PW}`), Buffer.from([0xc3, 0x28])]))}`,
+    `Basic ${b64(`ann:${WRONG_PW}>?`).replace(/\+/g, '-').replace(/\//g, '_')}_-`, `Basic ${b64(`ann:${WRONG_PW}`).slice(0, -2)}`,
+  ];
   for (const a of tokens) await send({ port }, { path: adv, headers: { Authorization: a } });
   await send({ port }, { path: adv, headers: { Authorization: `Bearer ${PROXY_SECRET}` } });
   const right = await send({ port }, { path: adv, headers: { 'X-Remote-User': 'admin', 'X-Gitward-Proxy-Secret': PROXY_SECRET } });
