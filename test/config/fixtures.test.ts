@@ -44,8 +44,8 @@ for (const name of fixtures) {
 
 // strict: a keyword ajv does not know, or a schema it cannot read exactly, throws here. Except
 // strictRequired: `oneOf: [{required: [can]}, {required: [cannot]}]` names properties declared
-// beside it, which is plain JSON Schema.
-const validateSchema = new Ajv2020({ allErrors: true, strict: true, strictRequired: false }).compile(SCHEMA);
+// beside it, which is plain JSON Schema; and a union of types (a user's info value: any scalar).
+const validateSchema = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true }).compile(SCHEMA);
 
 /** One step of a JSON Pointer (RFC 6901): ~1 is "/", ~0 is "~". */
 const unescapePointer = (step: string): string => step.replace(/~1/g, '/').replace(/~0/g, '~');

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import Ajv2020 from 'ajv/dist/2020.js';
 import yaml from 'js-yaml';
 import { buildConfig } from '../../app/config/build-config.js';
 import { ConfigError } from '../../app/errors.js';
@@ -118,6 +119,8 @@ function closedMaps(node: SchemaNode, at: readonly string[] = [], depth = 0): Cl
 }
 
 const CLOSED: readonly Closed[] = closedMaps(SCHEMA);
+/** The schema, compiled by ajv as test/config/fixtures.test.ts does. */
+const validateSchema = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true }).compile(SCHEMA as object);
 /** The settings of a repo-tree node (keys starting with "."), as the schema's project group has them. */
 const NODE_SETTINGS = Object.keys(SCHEMA.$defs?.groupNode?.properties ?? {});
 
@@ -197,6 +200,8 @@ function assertNothingDropped(text: string): void {
   for (const node of repoNodes(doc)) {
     for (const k of Object.keys(node)) if (k.startsWith('.')) assert.ok(NODE_SETTINGS.includes(k), `unknown setting ${JSON.stringify(k)} in repos accepted`);
   }
+  // The schema is looser than the loader, never stricter: what the loader accepts, it accepts.
+  assert.ok(validateSchema(doc), `the loader accepts what the JSON Schema refuses: ${JSON.stringify(validateSchema.errors)}`);
 }
 
 test('config text mutations: only ConfigError, and nothing accepted is silently dropped', { timeout: FUZZ_TIMEOUT_MS }, () => {
