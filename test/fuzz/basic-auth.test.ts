@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MAX_AUTHORIZATION_BYTES, parseBasicAuth } from '../../app/request/basic-auth.js';
-import { FUZZ_ITERATIONS, forAll, fuzzBudget, fuzzRng, mutate, mutateBytes, type Rng } from '../helpers/fuzz.js';
+import fc from 'fast-check';
+import { FUZZ_RUNS, FUZZ_TIMEOUT_MS, fuzzParams, mutated, mutatedBytes } from '../helpers/fuzz.js';
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const USER_CHARS = ['a', 'b', 'Z', '0', '.', '-', '_', '@', 'é', 'ß', '日', '😀', ' ', '+', '/', '='];
@@ -17,59 +18,55 @@ function header(user: string | Buffer, password: string | Buffer, scheme = 'Basi
   return `${scheme} ${raw.toString('base64')}`;
 }
 
-function gen(rng: Rng): string | string[] | undefined {
-  const user = rng.string(USER_CHARS, 12) || 'u';
-  const password = rng.string(PASSWORD_CHARS, 20);
-  switch (rng.int(7)) {
-    case 0:
-      return header(user, password, rng.pick(['Basic', 'basic', 'BASIC', 'BaSiC']));
-    case 1:
-      return mutate(rng, header(user, password));
-    case 2:
-      // Mutate the credentials' bytes, then encode them properly.
-      return `Basic ${mutateBytes(rng, Buffer.from(`${user}:${password}`), [Buffer.from(':'), Buffer.from([0]), Buffer.from([0xc0, 0xba]), Buffer.from([0xff])]).toString('base64')}`;
-    case 3:
-      return `${rng.pick(['Basic', 'Bearer', 'Digest', 'B', ''])}${rng.pick([' ', '  ', '\t', ''])}${rng.string('ABCabc012+/=:%. ', 40)}`;
-    case 4:
-      return rng.chance(0.5) ? [header(user, password), header('x', 'y')] : undefined;
-    case 5:
-      return `Basic ${'QUFB'.repeat(rng.range(MAX_AUTHORIZATION_BYTES / 4 - 4, MAX_AUTHORIZATION_BYTES / 4 + 4))}`;
-    default:
-      return rng.bytes(rng.range(0, 40)).toString('latin1');
-  }
-}
+const userArb = fc.string({ unit: fc.constantFrom(...USER_CHARS), maxLength: 12 }).map((u) => u || 'u');
+const passwordArb = (maxLength: number): fc.Arbitrary<string> => fc.string({ unit: fc.constantFrom(...PASSWORD_CHARS), maxLength });
+const credentials = fc.record({ user: userArb, password: passwordArb(20) });
 
-test('parseBasicAuth never throws and never returns what RFC 7617 (and gitward) forbid', { timeout: fuzzBudget('parseBasicAuth') }, () => {
-  const rng = fuzzRng('parseBasicAuth');
+/** Authorization header values: well-formed, mutated as text or as credential bytes, other schemes, lists, oversized, bytes. */
+const headerArb: fc.Arbitrary<string | string[] | undefined> = fc.oneof(
+  fc.tuple(credentials, fc.constantFrom('Basic', 'basic', 'BASIC', 'BaSiC')).map(([c, scheme]) => header(c.user, c.password, scheme)),
+  mutated(credentials.map((c) => header(c.user, c.password))),
+  // Mutate the credentials' bytes, then encode them properly.
+  mutatedBytes(credentials.map((c) => Buffer.from(`${c.user}:${c.password}`)), [Buffer.from(':'), Buffer.from([0]), Buffer.from([0xc0, 0xba]), Buffer.from([0xff])]).map((b) => `Basic ${b.toString('base64')}`),
+  fc
+    .tuple(fc.constantFrom('Basic', 'Bearer', 'Digest', 'B', ''), fc.constantFrom(' ', '  ', '\t', ''), fc.string({ unit: fc.constantFrom(...'ABCabc012+/=:%. '), maxLength: 40 }))
+    .map(([scheme, gap, rest]) => `${scheme}${gap}${rest}`),
+  fc.oneof(credentials.map((c) => [header(c.user, c.password), header('x', 'y')]), fc.constant(undefined)),
+  fc.integer({ min: MAX_AUTHORIZATION_BYTES / 4 - 4, max: MAX_AUTHORIZATION_BYTES / 4 + 4 }).map((n) => `Basic ${'QUFB'.repeat(n)}`),
+  fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b).toString('latin1')),
+);
+
+test('parseBasicAuth never throws and never returns what RFC 7617 (and gitward) forbid', { timeout: FUZZ_TIMEOUT_MS }, () => {
   const kinds = new Map<string, number>();
-  forAll(rng, FUZZ_ITERATIONS * 5, () => gen(rng), (h) => {
-    const r = parseBasicAuth(h);
-    kinds.set(r.kind, (kinds.get(r.kind) ?? 0) + 1);
-    assert.ok(['none', 'basic', 'other-scheme', 'malformed'].includes(r.kind));
-    if (r.kind !== 'basic') return;
-    const { user, password } = r.credentials;
-    assert.equal(typeof h, 'string');
-    assert.ok(Buffer.byteLength(h as string) <= MAX_AUTHORIZATION_BYTES);
-    assert.ok(user.length > 0, 'empty user');
-    assert.ok(!user.includes(':'), 'user contains ":"');
-    assert.doesNotMatch(user, CONTROL);
-    assert.doesNotMatch(password, CONTROL);
-    assert.ok(!user.includes('\ufffd') && !password.includes('\ufffd'), 'invalid UTF-8 was replaced, not refused');
-    // Round trip: the header is exactly these credentials, base64-encoded.
-    const token = (h as string).trim().split(/ +/)[1] as string;
-    assert.equal(Buffer.from(token, 'base64').toString('utf8'), `${user}:${password}`);
-  });
+  fc.assert(
+    fc.property(headerArb, (h) => {
+      const r = parseBasicAuth(h);
+      kinds.set(r.kind, (kinds.get(r.kind) ?? 0) + 1);
+      assert.ok(['none', 'basic', 'other-scheme', 'malformed'].includes(r.kind));
+      if (r.kind !== 'basic') return;
+      const { user, password } = r.credentials;
+      assert.equal(typeof h, 'string');
+      assert.ok(Buffer.byteLength(h as string) <= MAX_AUTHORIZATION_BYTES);
+      assert.ok(user.length > 0, 'empty user');
+      assert.ok(!user.includes(':'), 'user contains ":"');
+      assert.doesNotMatch(user, CONTROL);
+      assert.doesNotMatch(password, CONTROL);
+      assert.ok(!user.includes('\ufffd') && !password.includes('\ufffd'), 'invalid UTF-8 was replaced, not refused');
+      // Round trip: the header is exactly these credentials, base64-encoded.
+      const token = (h as string).trim().split(/ +/)[1] as string;
+      assert.equal(Buffer.from(token, 'base64').toString('utf8'), `${user}:${password}`);
+    }),
+    fuzzParams('parseBasicAuth', FUZZ_RUNS * 5),
+  );
   assert.ok((kinds.get('basic') ?? 0) > 0 && (kinds.get('malformed') ?? 0) > 0, JSON.stringify([...kinds]));
 });
 
-test('parseBasicAuth returns exactly the credentials of every well-formed header', { timeout: fuzzBudget('parseBasicAuth-valid') }, () => {
-  const rng = fuzzRng('parseBasicAuth-valid');
-  forAll(
-    rng,
-    FUZZ_ITERATIONS,
-    () => ({ user: (rng.string(USER_CHARS, 12) || 'u').replace(/^\s+|\s+$/g, '') || 'u', password: rng.string(PASSWORD_CHARS, 30) }),
-    ({ user, password }) => {
+test('parseBasicAuth returns exactly the credentials of every well-formed header', { timeout: FUZZ_TIMEOUT_MS }, () => {
+  const wellFormed = fc.record({ user: userArb.map((u) => u.replace(/^\s+|\s+$/g, '') || 'u'), password: passwordArb(30) });
+  fc.assert(
+    fc.property(wellFormed, ({ user, password }) => {
       assert.deepEqual(parseBasicAuth(header(user, password)), { kind: 'basic', credentials: { user, password } });
-    },
+    }),
+    fuzzParams('parseBasicAuth-valid'),
   );
 });

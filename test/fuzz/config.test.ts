@@ -11,10 +11,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import Ajv2020 from 'ajv/dist/2020.js';
 import yaml from 'js-yaml';
 import { buildConfig } from '../../app/config/build-config.js';
 import { ConfigError } from '../../app/errors.js';
-import { FUZZ_ITERATIONS, forAll, fuzzBudget, fuzzRng, mutate, type Rng } from '../helpers/fuzz.js';
+import fc from 'fast-check';
+import { FUZZ_RUNS, FUZZ_TIMEOUT_MS, fuzzParams, mutated } from '../helpers/fuzz.js';
 
 const FILE = '/srv/gitward/gitward.yaml';
 const HTPASSWD = 'ann:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=\nben:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=\ncarl:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=\n';
@@ -117,27 +119,34 @@ function closedMaps(node: SchemaNode, at: readonly string[] = [], depth = 0): Cl
 }
 
 const CLOSED: readonly Closed[] = closedMaps(SCHEMA);
+/** The schema, compiled by ajv as test/config/fixtures.test.ts does. */
+const validateSchema = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true }).compile(SCHEMA as object);
 /** The settings of a repo-tree node (keys starting with "."), as the schema's project group has them. */
 const NODE_SETTINGS = Object.keys(SCHEMA.$defs?.groupNode?.properties ?? {});
 
 type Doc = Record<string, unknown>;
 const isMap = (v: unknown): v is Doc => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-/** Typos and near-misses of `key`, and unrelated names. */
-function unknownKeyLike(rng: Rng, allowed: readonly string[]): string {
+/** What `fc.gen()` hands a property: draws a value from an arbitrary, replayed and shrunk by fast-check. */
+type Gen = fc.GeneratorValue;
+
+/** Typos and near-misses of an allowed key, and unrelated names: never an allowed key. */
+function unknownKeyLike(g: Gen, allowed: readonly string[]): string {
   for (;;) {
-    const base = rng.pick(allowed);
-    const k = rng.pick([
-      () => base.slice(0, -1),
-      () => `${base}s`,
-      () => base.replace(/_/g, '-'),
-      () => base.toUpperCase(),
-      () => base.charAt(0).toUpperCase() + base.slice(1),
-      () => `${base}_`,
-      () => ` ${base}`,
-      () => `x_${rng.string('abcdefgh', 6)}`,
-      () => mutate(rng, base, ['_', '-', '.', 'x']),
-    ])();
+    const base = g(fc.constantFrom, ...allowed);
+    const k = g(() =>
+      fc.oneof(
+        fc.constant(base.slice(0, -1)),
+        fc.constant(`${base}s`),
+        fc.constant(base.replace(/_/g, '-')),
+        fc.constant(base.toUpperCase()),
+        fc.constant(base.charAt(0).toUpperCase() + base.slice(1)),
+        fc.constant(`${base}_`),
+        fc.constant(` ${base}`),
+        fc.string({ unit: fc.constantFrom(...'abcdefgh'), maxLength: 6 }).map((x) => `x_${x}`),
+        mutated(fc.constant(base), ['_', '-', '.', 'x']),
+      ),
+    );
     if (k !== '' && !allowed.includes(k) && !k.includes('\n')) return k;
   }
 }
@@ -191,67 +200,67 @@ function assertNothingDropped(text: string): void {
   for (const node of repoNodes(doc)) {
     for (const k of Object.keys(node)) if (k.startsWith('.')) assert.ok(NODE_SETTINGS.includes(k), `unknown setting ${JSON.stringify(k)} in repos accepted`);
   }
+  // The schema is looser than the loader, never stricter: what the loader accepts, it accepts.
+  assert.ok(validateSchema(doc), `the loader accepts what the JSON Schema refuses: ${JSON.stringify(validateSchema.errors)}`);
 }
 
-test('config text mutations: only ConfigError, and nothing accepted is silently dropped', { timeout: fuzzBudget('config-text') }, () => {
-  const rng = fuzzRng('config-text');
+test('config text mutations: only ConfigError, and nothing accepted is silently dropped', { timeout: FUZZ_TIMEOUT_MS }, () => {
   const seen = { ok: 0, error: 0 };
   for (const s of SAMPLES) assert.equal(expectOnlyConfigError(s), 'ok', 'a sample does not load');
-  forAll(rng, FUZZ_ITERATIONS, () => mutate(rng, rng.pick(SAMPLES), [...'{}[],:#&*!|>-?\'"\n\t ', '\n  ', '\n- ', ': ', '.read', '$all', '@eng', '~', 'null', '0x10', '1e3', '..', '/']), (text) => {
-    const r = expectOnlyConfigError(text);
-    seen[r]++;
-    if (r === 'ok') assertNothingDropped(text);
-  });
+  const tokens = [...'{}[],:#&*!|>-?\'"\n\t ', '\n  ', '\n- ', ': ', '.read', '$all', '@eng', '~', 'null', '0x10', '1e3', '..', '/'];
+  fc.assert(
+    fc.property(mutated(fc.constantFrom(...SAMPLES), tokens), (text) => {
+      const r = expectOnlyConfigError(text);
+      seen[r]++;
+      if (r === 'ok') assertNothingDropped(text);
+    }),
+    fuzzParams('config-text'),
+  );
   assert.ok(seen.ok > 0 && seen.error > 0, JSON.stringify(seen));
 });
 
-test('the closed maps read from the schema include every section', { timeout: fuzzBudget('config-closed-maps') }, () => {
+test('an unknown key anywhere the schema is closed is always an error naming it', { timeout: FUZZ_TIMEOUT_MS }, () => {
+  // The keys go into every section: the closed maps read from the schema include each of them.
   const at = (a: readonly string[]): string => a.join('.') || '(top)';
-  const found = new Map(CLOSED.map((c) => [at(c.at), c.keys]));
+  const found = new Set(CLOSED.map((c) => at(c.at)));
   for (const section of ['(top)', 'server', 'log', 'credential_cache', 'brute_force', 'sidecar', 'hooks', 'repo_defaults', 'compat', 'metrics', 'api', 'users.*', 'tests.*']) {
-    assert.ok(found.has(section), `no closed map at ${section}: ${[...found.keys()].join(', ')}`);
+    assert.ok(found.has(section), `no closed map at ${section}: ${[...found].join(', ')}`);
   }
   assert.deepEqual([...NODE_SETTINGS].sort(), ['.admin', '.create', '.hooks', '.inherit', '.read', '.write']);
-});
-
-test('an unknown key anywhere the schema is closed is always an error naming it', { timeout: fuzzBudget('config-unknown-key') }, () => {
-  const rng = fuzzRng('config-unknown-key');
-  forAll(
-    rng,
-    Math.ceil(FUZZ_ITERATIONS / 2),
-    () => {
-      const doc = yaml.load(rng.pick(SAMPLES.slice(0, 2)), { schema: yaml.JSON_SCHEMA }) as Doc;
-      let key: string;
-      if (rng.chance(0.25)) {
-        const node = rng.pick(repoNodes(doc));
-        key = `.${unknownKeyLike(rng, NODE_SETTINGS.map((s) => s.slice(1)))}`;
-        node[key] = rng.pick([['ann'], true, null, 'x']);
-      } else {
-        // A closed map of this document: missing sections are added; `*` takes an existing child.
-        let node: Doc | undefined;
-        let keys: readonly string[] = [];
-        while (node === undefined) {
-          const closed = rng.pick(CLOSED);
-          keys = closed.keys;
-          let at: Doc | undefined = doc;
-          for (const step of closed.at) {
-            if (at === undefined) break;
-            if (step === '*') {
-              const children = nodesAt(at, ['*']);
-              at = children.length > 0 ? rng.pick(children) : undefined;
-            } else {
-              if (!isMap(at[step])) at[step] = {};
-              at = at[step] as Doc;
-            }
+  const injected = fc.gen().map((g) => {
+    const doc = yaml.load(g(fc.constantFrom, ...SAMPLES.slice(0, 2)), { schema: yaml.JSON_SCHEMA }) as Doc;
+    let key: string;
+    if (g(fc.integer, { min: 0, max: 3 }) === 0) {
+      const node = g(fc.constantFrom, ...repoNodes(doc));
+      key = `.${unknownKeyLike(g, NODE_SETTINGS.map((s) => s.slice(1)))}`;
+      node[key] = g(fc.constantFrom, ['ann'], true, null, 'x');
+    } else {
+      // A closed map of this document: missing sections are added; `*` takes an existing child.
+      let node: Doc | undefined;
+      let keys: readonly string[] = [];
+      while (node === undefined) {
+        const closed = g(fc.constantFrom, ...CLOSED);
+        keys = closed.keys;
+        let at: Doc | undefined = doc;
+        for (const step of closed.at) {
+          if (at === undefined) break;
+          if (step === '*') {
+            const children = nodesAt(at, ['*']);
+            at = children.length > 0 ? g(fc.constantFrom, ...children) : undefined;
+          } else {
+            if (!isMap(at[step])) at[step] = {};
+            at = at[step] as Doc;
           }
-          node = at;
         }
-        key = unknownKeyLike(rng, keys);
-        node[key] = rng.pick([1, 'x', true, null, [], {}]);
+        node = at;
       }
-      return { key, text: yaml.dump(doc, { lineWidth: -1 }) };
-    },
-    ({ key, text }) => {
+      key = unknownKeyLike(g, keys);
+      node[key] = g(fc.constantFrom, 1, 'x', true, null, [], {});
+    }
+    return { key, text: yaml.dump(doc, { lineWidth: -1 }) };
+  });
+  fc.assert(
+    fc.property(injected, ({ key, text }) => {
       let err: unknown = null;
       try {
         buildConfig(text, FILE, { readFile });
@@ -261,62 +270,59 @@ test('an unknown key anywhere the schema is closed is always an error naming it'
       assert.ok(err instanceof ConfigError, `accepted unknown key ${JSON.stringify(key)}`);
       const name = key.trim().replace(/^\./, '');
       assert.ok(err.problems.some((p) => p.includes(name)), `no problem names ${JSON.stringify(key)}: ${err.problems.join(' | ')}`);
-    },
+    }),
+    fuzzParams('config-unknown-key', Math.ceil(FUZZ_RUNS / 2)),
   );
 });
 
-test('values of the wrong type anywhere: only ConfigError', { timeout: fuzzBudget('config-types') }, () => {
-  const rng = fuzzRng('config-types');
+test('values of the wrong type anywhere: only ConfigError', { timeout: FUZZ_TIMEOUT_MS }, () => {
   const VALUES: unknown[] = [null, 0, -1, 1.5, 2 ** 53, '', 'x', '../../etc', true, [], [null], [1, 'a'], {}, { a: 1 }, 'a'.repeat(5000)];
-  forAll(
-    rng,
-    FUZZ_ITERATIONS,
-    () => {
-      const doc = yaml.load(rng.pick(SAMPLES.slice(0, 2)), { schema: yaml.JSON_SCHEMA }) as Doc;
-      // Replace 1–3 values found by a random walk.
-      for (let i = rng.range(1, 3); i > 0; i--) {
-        let node: unknown = doc;
-        let parent: Doc | unknown[] | null = null;
-        let key: string | number = '';
-        for (let depth = 0; depth < 6 && (isMap(node) || Array.isArray(node)); depth++) {
-          const keys: Array<string | number> = Array.isArray(node) ? node.map((_, j) => j) : Object.keys(node);
-          if (keys.length === 0 || (depth > 0 && rng.chance(0.3))) break;
-          parent = node as Doc | unknown[];
-          key = rng.pick(keys);
-          node = (parent as Record<string | number, unknown>)[key];
-        }
-        // A copy: a shared value could end up inside itself (a cycle, see config-cyclic-alias).
-        if (parent !== null) (parent as Record<string | number, unknown>)[key] = structuredClone(rng.pick(VALUES));
+  const retyped = fc.gen().map((g) => {
+    const doc = yaml.load(g(fc.constantFrom, ...SAMPLES.slice(0, 2)), { schema: yaml.JSON_SCHEMA }) as Doc;
+    // Replace 1–3 values found by a random walk.
+    for (let i = g(fc.integer, { min: 1, max: 3 }); i > 0; i--) {
+      let node: unknown = doc;
+      let parent: Doc | unknown[] | null = null;
+      let key: string | number = '';
+      for (let depth = 0; depth < 6 && (isMap(node) || Array.isArray(node)); depth++) {
+        const keys: Array<string | number> = Array.isArray(node) ? node.map((_, j) => j) : Object.keys(node);
+        if (keys.length === 0 || (depth > 0 && g(fc.integer, { min: 0, max: 9 }) < 3)) break;
+        parent = node as Doc | unknown[];
+        key = g(fc.constantFrom, ...keys);
+        node = (parent as Record<string | number, unknown>)[key];
       }
-      return yaml.dump(doc, { lineWidth: -1 });
-    },
-    (text) => {
+      // A copy: a shared value could end up inside itself (a cycle, see config-cyclic-alias).
+      if (parent !== null) (parent as Record<string | number, unknown>)[key] = structuredClone(g(fc.constantFrom, ...VALUES));
+    }
+    return yaml.dump(doc, { lineWidth: -1 });
+  });
+  fc.assert(
+    fc.property(retyped, (text) => {
       if (expectOnlyConfigError(text) === 'ok') assertNothingDropped(text);
-    },
+    }),
+    fuzzParams('config-types'),
   );
 });
 
-test('an alias inside its own anchor is a ConfigError, not a stack overflow', { timeout: fuzzBudget('config-cyclic-alias') }, () => {
-  const rng = fuzzRng('config-cyclic-alias');
+test('an alias inside its own anchor is a ConfigError, not a stack overflow', { timeout: FUZZ_TIMEOUT_MS }, () => {
   const fixed = ['repo_root: &a [*a]\n', 'repo_root: &a\n  - *a\n', 'repo_root: r\nrepos: &t\n  x: *t\n', 'repo_root: r\nusers: &u {ann: {info: *u}}\n'];
   for (const text of fixed) assert.equal(expectOnlyConfigError(text), 'error', text);
   // Cycles hidden in otherwise valid samples, at random places.
-  forAll(
-    rng,
-    200,
-    () => {
-      const doc = yaml.load(rng.pick(SAMPLES.slice(0, 2)), { schema: yaml.JSON_SCHEMA }) as Doc;
-      const holder: unknown[] = ['x'];
-      holder.push(holder);
-      const node = rng.pick(repoNodes(doc));
-      node[rng.pick(['.read', '.write', 'child'])] = holder;
-      return yaml.dump(doc, { lineWidth: -1 });
-    },
-    (text) => assert.equal(expectOnlyConfigError(text), 'error'),
+  const cyclic = fc.gen().map((g) => {
+    const doc = yaml.load(g(fc.constantFrom, ...SAMPLES.slice(0, 2)), { schema: yaml.JSON_SCHEMA }) as Doc;
+    const holder: unknown[] = ['x'];
+    holder.push(holder);
+    const node = g(fc.constantFrom, ...repoNodes(doc));
+    node[g(fc.constantFrom, '.read', '.write', 'child')] = holder;
+    return yaml.dump(doc, { lineWidth: -1 });
+  });
+  fc.assert(
+    fc.property(cyclic, (text) => assert.equal(expectOnlyConfigError(text), 'error')),
+    fuzzParams('config-cyclic-alias', 200),
   );
 });
 
-test('a duplicate key after a key without a value is an error, not silently dropped', { timeout: fuzzBudget('config-duplicate-key') }, () => {
+test('a duplicate key after a key without a value is an error, not silently dropped', () => {
   const base = 'repo_root: r\nauthentication: [{plugin: htpasswd, file: users.htpasswd}]\n';
   for (const tail of [
     'credential_cache: {ttl_seconds: 60, max_entries, max_entries: 10000}\n',

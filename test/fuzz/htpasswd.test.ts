@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { hashKindOf, parseHtpasswd, verifyPassword } from '../../app/identity/htpasswd-file.js';
 import { userNameProblem } from '../../app/principals.js';
-import { FUZZ_ITERATIONS, forAll, forAllAsync, fuzzBudget, fuzzRng, mutate, type Rng } from '../helpers/fuzz.js';
+import fc from 'fast-check';
+import { FUZZ_RUNS, FUZZ_TIMEOUT_MS, fuzzParams, mutated } from '../helpers/fuzz.js';
 
 /** Lines made by Apache's htpasswd (-m, -s, -d, -B -C 4), all for the password "pw". */
 const LINES = [
@@ -26,18 +27,17 @@ const LINES = [
 ];
 const TOKENS = [':', '::', '\r', '\n', '\r\n', '\0', '#', ' ', '\t', '$2y$', '$apr1$', '{SHA}', '$', '=', '\u007f', 'é', 'x'.repeat(300)];
 
-function genFile(rng: Rng): string {
-  const lines = Array.from({ length: rng.range(1, 8) }, () => {
-    const line = rng.pick(LINES);
-    return rng.chance(0.6) ? mutate(rng, line, TOKENS) : line;
-  });
-  return lines.join(rng.pick(['\n', '\r\n', '\n\n'])) + (rng.chance(0.5) ? '\n' : '');
-}
+/** A line of Apache's, mutated six times in ten. */
+const lineArb = fc.oneof({ arbitrary: fc.constantFrom(...LINES), weight: 2 }, { arbitrary: mutated(fc.constantFrom(...LINES), TOKENS), weight: 3 });
 
-test('parseHtpasswd never throws and keeps only well-formed entries', { timeout: fuzzBudget('parseHtpasswd') }, () => {
-  const rng = fuzzRng('parseHtpasswd');
+/** A file of 1–8 such lines, with LF, CRLF or blank-line separators, with or without a last newline. */
+const fileArb = fc
+  .tuple(fc.array(lineArb, { minLength: 1, maxLength: 8 }), fc.constantFrom('\n', '\r\n', '\n\n'), fc.boolean())
+  .map(([lines, sep, last]) => lines.join(sep) + (last ? '\n' : ''));
+
+test('parseHtpasswd never throws and keeps only well-formed entries', { timeout: FUZZ_TIMEOUT_MS }, () => {
   let kept = 0;
-  forAll(rng, FUZZ_ITERATIONS * 2, () => genFile(rng), (text) => {
+  fc.assert(fc.property(fileArb, (text) => {
     const { entries, warnings } = parseHtpasswd(text);
     const lines = text.split(/\r?\n/);
     for (const [user, e] of entries) {
@@ -65,25 +65,24 @@ test('parseHtpasswd never throws and keeps only well-formed entries', { timeout:
       if (hash.length >= 13 && !line.slice(0, colon).includes(hash)) assert.ok(!w.includes(hash), `warning shows a hash: ${w}`);
     }
     assert.ok(entries.size + warnings.length <= lines.length);
-  });
+  }), fuzzParams('parseHtpasswd', FUZZ_RUNS * 2));
   assert.ok(kept > 0, 'no entry ever kept');
 });
 
-test('verifyPassword (apr1, {SHA}, crypt) answers a boolean, never throws, never takes the hash as the password', { timeout: fuzzBudget('verifyPassword') }, async () => {
-  const rng = fuzzRng('verifyPassword');
-  const candidates = () => {
-    const { entries } = parseHtpasswd(genFile(rng));
-    return [...entries.values()].filter((e) => e.kind !== 'bcrypt');
-  };
-  await forAllAsync(rng, Math.ceil(FUZZ_ITERATIONS / 10), candidates, async (list) => {
-    for (const e of list) {
-      const password = rng.chance(0.3) ? 'pw' : mutate(rng, 'pw');
-      const ok = await verifyPassword(e, password);
-      assert.equal(typeof ok, 'boolean');
-      assert.equal(await verifyPassword(e, e.hash), false, 'the stored hash worked as a password');
-      assert.equal(await verifyPassword(e, ''), false, 'the empty password worked');
-    }
-  });
+test('verifyPassword (apr1, {SHA}, crypt) answers a boolean, never throws, never takes the hash as the password', { timeout: FUZZ_TIMEOUT_MS }, async () => {
+  const passwordArb = fc.oneof({ arbitrary: fc.constant('pw'), weight: 3 }, { arbitrary: mutated(fc.constant('pw')), weight: 7 });
+  await fc.assert(
+    fc.asyncProperty(fileArb, fc.array(passwordArb, { minLength: 8, maxLength: 8 }), async (text, passwords) => {
+      const list = [...parseHtpasswd(text).entries.values()].filter((e) => e.kind !== 'bcrypt');
+      for (const [i, e] of list.entries()) {
+        const ok = await verifyPassword(e, passwords[i] as string);
+        assert.equal(typeof ok, 'boolean');
+        assert.equal(await verifyPassword(e, e.hash), false, 'the stored hash worked as a password');
+        assert.equal(await verifyPassword(e, ''), false, 'the empty password worked');
+      }
+    }),
+    fuzzParams('verifyPassword', Math.ceil(FUZZ_RUNS / 10)),
+  );
   // The generator does reach real entries: Apache's own lines verify.
   for (const line of LINES.slice(0, 3)) {
     const e = [...parseHtpasswd(line).entries.values()][0];

@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import { HttpError } from '../../app/errors.js';
 import { classify } from '../../app/request/classify.js';
 import { MAX_REPO_NAME_BYTES, parseRepoName } from '../../app/request/repo-name.js';
-import { FUZZ_ITERATIONS, forAll, fuzzBudget, fuzzRng, mutate, type Rng } from '../helpers/fuzz.js';
+import fc from 'fast-check';
+import { FUZZ_RUNS, FUZZ_TIMEOUT_MS, fuzzParams, mutated } from '../helpers/fuzz.js';
 
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -34,46 +35,54 @@ function assertGrammar(name: string): void {
   }
 }
 
-function genName(rng: Rng): string {
-  if (rng.chance(0.1)) return rng.string('abc./%2e-_AZ09\\:', 20);
-  return mutate(rng, rng.pick(NAMES));
-}
+/** Mutations of valid names, and now and then a string of path-ish characters. */
+const nameArb: fc.Arbitrary<string> = fc.oneof(
+  { arbitrary: mutated(fc.constantFrom(...NAMES)), weight: 9 },
+  { arbitrary: fc.string({ unit: fc.constantFrom(...'abc./%2e-_AZ09\\:'), maxLength: 20 }), weight: 1 },
+);
 
-test('parseRepoName: only typed 400s, and every accepted name fits the grammar and is canonical', { timeout: fuzzBudget('parseRepoName') }, () => {
-  const rng = fuzzRng('parseRepoName');
+test('parseRepoName: only typed 400s, and every accepted name fits the grammar and is canonical', { timeout: FUZZ_TIMEOUT_MS }, () => {
   let accepted = 0;
-  forAll(rng, FUZZ_ITERATIONS * 5, () => genName(rng), (raw) => {
-    let name: string;
-    try {
-      name = parseRepoName(raw);
-    } catch (err) {
-      assert.ok(err instanceof HttpError && err.status === 400, `threw ${String(err)}`);
-      return;
-    }
-    accepted++;
-    assertGrammar(name);
-    // Canonical: parsing the result again yields it unchanged, with or without .git.
-    assert.equal(parseRepoName(name), name);
-    assert.equal(parseRepoName(`${name}.git`), name);
-  });
+  fc.assert(
+    fc.property(nameArb, (raw) => {
+      let name: string;
+      try {
+        name = parseRepoName(raw);
+      } catch (err) {
+        assert.ok(err instanceof HttpError && err.status === 400, `threw ${String(err)}`);
+        return;
+      }
+      accepted++;
+      assertGrammar(name);
+      // Canonical: parsing the result again yields it unchanged, with or without .git.
+      assert.equal(parseRepoName(name), name);
+      assert.equal(parseRepoName(`${name}.git`), name);
+    }),
+    fuzzParams('parseRepoName', FUZZ_RUNS * 5),
+  );
   // A fuzzer that only ever produces garbage tests nothing.
-  assert.ok(accepted > FUZZ_ITERATIONS / 2, `only ${accepted} names accepted`);
+  assert.ok(accepted > FUZZ_RUNS / 2, `only ${accepted} names accepted`);
 });
 
-test('classify: only typed 400/405, grammar-true repos, and need is write iff the request is receive-pack', { timeout: fuzzBudget('classify') }, () => {
-  const rng = fuzzRng('classify');
+/** A request as hostile clients send it: seven in ten paths mutated, half the queries. */
+const requestArb = fc
+  .record({
+    base: fc.constantFrom(...BASES),
+    name: fc.constantFrom(...NAMES),
+    suffix: fc.constantFrom(...SUFFIXES),
+    query: fc.oneof(fc.constantFrom(...QUERIES), mutated(fc.constantFrom(...QUERIES))),
+    method: fc.constantFrom(...METHODS),
+    dumb: fc.boolean(),
+  })
+  .chain((r) => {
+    const path = `${r.base}${r.name}${r.suffix}`;
+    return fc.oneof({ arbitrary: fc.constant(path), weight: 3 }, { arbitrary: mutated(fc.constant(path)), weight: 7 }).map((p) => ({ ...r, path: p }));
+  });
+
+test('classify: only typed 400/405, grammar-true repos, and need is write iff the request is receive-pack', { timeout: FUZZ_TIMEOUT_MS }, () => {
   const seen = { read: 0, write: 0 };
-  forAll(
-    rng,
-    FUZZ_ITERATIONS * 5,
-    () => {
-      const base = rng.pick(BASES);
-      let p = `${base}${rng.pick(NAMES)}${rng.pick(SUFFIXES)}`;
-      if (rng.chance(0.7)) p = mutate(rng, p);
-      const q = rng.chance(0.5) ? rng.pick(QUERIES) : mutate(rng, rng.pick(QUERIES));
-      return { method: rng.pick(METHODS), path: p, query: q, base, dumb: rng.chance(0.5) };
-    },
-    ({ method, path, query, base, dumb }) => {
+  fc.assert(
+    fc.property(requestArb, ({ method, path, query, base, dumb }) => {
       let r;
       try {
         r = classify(method, path, query, { dumbHttp: dumb, basePath: base });
@@ -92,7 +101,8 @@ test('classify: only typed 400/405, grammar-true repos, and need is write iff th
       else assert.ok(method === 'GET' || method === 'HEAD');
       if (r.kind === 'dumb') assert.ok(dumb, 'dumb route served with dumb HTTP off');
       seen[r.need]++;
-    },
+    }),
+    fuzzParams('classify', FUZZ_RUNS * 5),
   );
   assert.ok(seen.read > 0 && seen.write > 0, `seen ${JSON.stringify(seen)}`);
 });

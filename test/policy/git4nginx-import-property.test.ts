@@ -15,6 +15,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { fuzzParams } from '../helpers/fuzz.js';
 import { importGit4nginx } from '../../app/config/git4nginx-import.js';
 import { loadConfigText } from '../../app/config/load.js';
 import { compilePolicy } from '../../app/policy/compile.js';
@@ -233,8 +234,8 @@ function compare(p: Pools, onDisk: readonly string[], exact: boolean): void {
         }
       }
     }),
-    // A fixed seed in CI (as the fuzz tests); fast-check prints the seed of any failure to replay it.
-    { numRuns: 300, seed: process.env.CI === 'true' ? 12 : undefined },
+    // A fixed seed (as the fuzz tests), printed with any failure to replay it.
+    fuzzParams(exact ? 'git4nginx-import-exact' : 'git4nginx-import', 300),
   );
 }
 

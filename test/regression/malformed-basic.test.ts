@@ -1,7 +1,8 @@
 /**
  * Regression: malformed Basic credentials are rejected credentials — 401 with the Basic challenge,
  * never 500, never silently anonymous (anonymous may read here, so a fall-through would be 200),
- * never a backend run, and the header's bytes never appear in a log line. Each is a failed login:
+ * never a backend run (that their bytes never reach a log line is checked through the production
+ * logger in secrets-in-logs.test.ts). Each is a failed login:
  * one `auth.failed` line (empty user) and one count towards the brute-force limit, so garbling
  * the header is no way around the limit.
  */
@@ -60,9 +61,6 @@ test('malformed Basic headers get 401 with a challenge, never 500, never anonymo
       n++;
       assertChallenge(r);
       await assertNoBackend(gw, n);
-      const logged = JSON.stringify(gw.logs.lines);
-      const token = value.split(' ')[1] ?? value;
-      if (token.length >= 8) assert.ok(!logged.includes(token), 'the Authorization value reached a log line');
     });
   }
 

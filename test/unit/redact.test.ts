@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { redact, redactText } from '../../app/log/redact.js';
-import { createMemoryLogger } from '../../app/log/logger.js';
+import { PassThrough } from 'node:stream';
+import { createLogger } from '../../app/log/logger.js';
 
 describe('log redaction', () => {
   const cases: Array<[string, string]> = [
@@ -21,9 +22,28 @@ describe('log redaction', () => {
     assert.deepEqual(out, { user: 'ann', password: '[redacted]', nested: { headers: { authorization: '[redacted]', host: 'h' } }, ok: true });
   });
 
-  it('the memory logger stores redacted lines', () => {
-    const log = createMemoryLogger();
-    log.child({ requestId: 'r1' }).warn('auth.failed', { user: 'ann', password: 'hunter2' });
-    assert.deepEqual(log.lines, [{ level: 'warn', event: 'auth.failed', requestId: 'r1', user: 'ann', password: '[redacted]' }]);
-  });
+  for (const format of ['json', 'text'] as const) {
+    it(`the production logger (log.format: ${format}) writes lines with the secrets removed`, async () => {
+      const stream = new PassThrough();
+      let written = '';
+      stream.setEncoding('utf8');
+      const ended = new Promise<void>((resolve) => {
+        stream.on('data', (chunk: string) => {
+          written += chunk;
+          if (written.includes('test.end')) resolve();
+        });
+      });
+      const log = createLogger({ level: 'debug', format, stream }).child({ requestId: 'r1' });
+      log.warn('auth.failed', { user: 'ann', password: 'hunter2-pw', nested: { headers: { authorization: 'Basic YW5uOmh1bnRlcjI=' } } });
+      log.debug('backend.stderr', { text: 'fatal: http://ann:hunter2-pw@127.0.0.1/x.git', hash: '$2y$04$abcdefghijklmnopqrstuvwxyz012345678' });
+      log.error('unexpected', { error: new Error('Authorization: Bearer tok3n-value seen') });
+      log.info('test.end');
+      await ended;
+      assert.match(written, /auth\.failed/);
+      assert.match(written, /"user":"ann"/);
+      for (const secret of ['hunter2', 'YW5uOmh1bnRlcjI=', 'abcdefghijklmnop', 'tok3n-value']) {
+        assert.ok(!written.includes(secret), `${secret} in ${written}`);
+      }
+    });
+  }
 });
