@@ -938,7 +938,10 @@ function parseTests(p: Problems, entry: YamlEntry | undefined, knownUsers: Reado
     if (!re) p.add(item.line, tp, 'missing "repo"');
     const user = stringAt(p, ue, `${tp}.user`, '');
     const repoRaw = stringAt(p, re, `${tp}.repo`, '');
+    // An empty name would make a test that checks nothing: every field is a problem when empty.
+    if (ue && user === '') p.add(ue.line, `${tp}.user`, 'empty: give a user name or $anonymous');
     if (ue && user !== '' && user !== '$anonymous' && !knownUsers.has(user)) p.add(ue.line, `${tp}.user`, `unknown user "${user}" (not in users: or any htpasswd file)`);
+    if (re && repoRaw === '') p.add(re.line, `${tp}.repo`, 'empty: give a repo name');
     let repo = repoRaw;
     if (re && repoRaw !== '') {
       const r = parseRepoPath(repoRaw);
@@ -955,7 +958,7 @@ function parseTests(p: Problems, entry: YamlEntry | undefined, knownUsers: Reado
     const lk = can ? 'can' : 'cannot';
     const level = stringAt(p, le, `${tp}.${lk}`, '');
     if (level !== 'read' && level !== 'write' && level !== 'admin') {
-      if (level !== '') p.add(le.line, `${tp}.${lk}`, `expected read, write or admin, got "${level}"`);
+      p.add(le.line, `${tp}.${lk}`, `expected read, write or admin, got "${level}"`);
       return;
     }
     const t: PolicyTest = can
