@@ -5,6 +5,7 @@ import { createReloadingRuntime, type ReloadingRuntime } from './reload.js';
 import { loadConfig } from './config/load.js';
 import { configureServer, createApp, listenOn, shutdownServer, type AppOptions } from './server.js';
 import type { Logger } from './types.js';
+import { startSshBroker } from './ssh/ssh-broker.js';
 
 /** What the composition root is built from: everything outside gitward that it talks to. */
 export interface ComposeOptions {
@@ -71,6 +72,17 @@ export async function startGitwardServer(o: ComposeOptions): Promise<ComposedSer
   } catch (err) {
     await shutdownServer(server, 0);
     throw err;
+  }
+  if (first.ssh.keysFile !== null) {
+    // git over SSH: the forced command hands each session to this server (app/ssh/ssh-broker.ts).
+    try {
+      const broker = await startSshBroker(first.ssh.socket, { runtime, logger: o.logger, now });
+      server.once('close', () => void broker.close());
+    } catch (err) {
+      runtime.close();
+      await shutdownServer(server, 0);
+      throw err;
+    }
   }
   const deps = { runtime, logger: o.logger, audit: o.audit, now };
   handle = createApp(deps, { backendPath: o.backendPath, processEnv: o.processEnv });

@@ -14,6 +14,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { forcedCommandTarget } from '../app/cli/commands/key.js';
 import { parseKeysFile, renderAuthorizedKeys } from '../app/ssh/ssh-keys.js';
 import { freePort, stopGroup } from '../test/helpers/nginx.js';
 import { fmtStats, mountTmpfs, ratio, table, unmountTmpfs, type Stats } from './measure.js';
@@ -130,7 +131,9 @@ async function main(argv: readonly string[]): Promise<void> {
     // gitward: config, keys file with the bench key, and the same with 10,000 keys before it.
     const cfg = path.join(work, 'gitward.yaml');
     fs.writeFileSync(cfg, `repo_root: ./repos\nlog: {audit: ./audit.log}\nusers: {bench: {}}\nrepos: {.read: [bench], .write: [bench]}\nssh: {keys_file: ./ssh-keys}\n`);
-    const target = { node: process.execPath, main: MAIN, config: cfg };
+    const sockDir = path.join(work, 'run');
+    fs.mkdirSync(sockDir, { mode: 0o750 });
+    const target = forcedCommandTarget(path.join(sockDir, 'gitward.sock'));
     const own = `bench ${pub}\n`;
     let many = '';
     log(`making ${MANY_KEYS} filler keys …`);

@@ -16,6 +16,7 @@ import {
   renderAuthorizedKeys,
   SSH_USER_NAME,
   writeFileAtomic,
+  type ForcedCommandTarget,
   type SshKey,
 } from '../../ssh/ssh-keys.js';
 import { configPathFrom, parseArgs } from '../args.js';
@@ -156,13 +157,16 @@ function readKeys(keysFile: string): SshKey[] {
 /** Writes authorized_keys for `keys` (when the config names one), atomically. */
 export function syncAuthorizedKeys(config: GitwardConfig, keys: readonly SshKey[]): void {
   if (config.ssh.authorizedKeys === null || config.ssh.keysFile === null) return;
-  const text = renderAuthorizedKeys(keys, forcedCommandTarget(config.file), config.ssh.keysFile);
+  const text = renderAuthorizedKeys(keys, forcedCommandTarget(config.ssh.socket), config.ssh.keysFile);
   writeFileAtomic(config.ssh.authorizedKeys, text);
 }
 
-/** The node binary and gitward's compiled entry point of this checkout, for the forced command. */
-export function forcedCommandTarget(configFile: string): { node: string; main: string; config: string } {
-  return { node: process.execPath, main: path.resolve(__dirname, '..', '..', 'main.js'), config: configFile };
+/** Debian's python3, which runs the forced command (a fixed path: sshd's PATH is not ours to trust). */
+export const SSH_PYTHON = '/usr/bin/python3';
+
+/** The forced command of this checkout (app/ssh/ssh-relay.py, next to the compiled dist/), for `socket`. */
+export function forcedCommandTarget(socket: string): ForcedCommandTarget {
+  return { python: SSH_PYTHON, relay: path.resolve(__dirname, '..', '..', '..', '..', 'app', 'ssh', 'ssh-relay.py'), socket };
 }
 
 async function readStdin(stdin: Readable): Promise<string> {
