@@ -3,7 +3,8 @@ import net from 'node:net';
 import path from 'node:path';
 import type { RuntimeHolder } from '../runtime.js';
 import type { Logger } from '../types.js';
-import { closeSshSession, KEY_REFUSED, openSshSession, type SessionState, type SshSessionResult } from './ssh-session.js';
+import type { CompiledPolicy, GitwardConfig } from '../config/types.js';
+import { closeSshSession, openSshSession, type SshSessionResult } from './ssh-session.js';
 import { findUserKey, SSH_USER_NAME } from './ssh-keys.js';
 
 /**
@@ -123,7 +124,7 @@ export async function startSshBroker(socket: string, deps: SshBrokerDeps): Promi
 
 interface ConnectionContext {
   readonly deps: SshBrokerDeps;
-  readonly freshRuntime: () => Promise<{ config: import('../config/types.js').GitwardConfig; policy: import('../config/types.js').CompiledPolicy }>;
+  readonly freshRuntime: () => Promise<{ config: GitwardConfig; policy: CompiledPolicy }>;
   readonly keyOnFile: (file: string, user: string, fingerprint: string) => boolean;
   readonly hookLogParent: string;
 }
@@ -146,7 +147,8 @@ async function serveConnection(conn: net.Socket, c: ConnectionContext): Promise<
     {
       config,
       policy,
-      keyOnFile: (u, fp) => keysFile !== null && SSH_USER_NAME.test(u) && FINGERPRINT.test(fp) && c.keyOnFile(keysFile, u, fp),
+      keyOnFile: (u, fp) =>
+        keysFile !== null && SSH_USER_NAME.test(u) && FINGERPRINT.test(fp) && c.keyOnFile(keysFile, u, fp),
       hookLogParent: c.hookLogParent,
       now: c.deps.now,
     },
@@ -235,7 +237,8 @@ function checkSocketDir(dir: string): void {
   if (!st.isDirectory()) throw new SshSocketError(`${dir}: the SSH socket's folder is not a folder`);
   if ((st.mode & 0o007) !== 0) {
     const mode = (st.mode & 0o777).toString(8);
-    throw new SshSocketError(`${dir}: mode ${mode} lets every local user claim any SSH key; use 0750 (deploy/ssh/README.md)`);
+    const why = 'lets every local user claim any SSH key; use 0750 (deploy/ssh/README.md)';
+    throw new SshSocketError(`${dir}: mode ${mode} ${why}`);
   }
 }
 

@@ -46,7 +46,12 @@ export interface SshAuditRecord extends AuditRecord {
 /** A decided session: refused with one line, or git to run with this argv and environment. */
 export type SshSession =
   | { readonly kind: 'refuse'; readonly message: string; readonly state: SessionState }
-  | { readonly kind: 'run'; readonly argv: readonly string[]; readonly env: Readonly<Record<string, string>>; readonly state: SessionState };
+  | {
+      readonly kind: 'run';
+      readonly argv: readonly string[];
+      readonly env: Readonly<Record<string, string>>;
+      readonly state: SessionState;
+    };
 
 /** What closing a session needs; opaque to the transport. */
 export interface SessionState {
@@ -180,7 +185,11 @@ export function openSshSession(ctx: SshSessionContext, input: SshSessionRequest)
  * Ends a session: relogs the hooks' lines of a push, then appends the one audit line with git's
  * exit code and the bytes the forced command counted (null: the forced command went away first).
  */
-export async function closeSshSession(state: SessionState, result: SshSessionResult | null, now: () => number): Promise<void> {
+export async function closeSshSession(
+  state: SessionState,
+  result: SshSessionResult | null,
+  now: () => number,
+): Promise<void> {
   const { record } = state;
   if (result !== null) {
     record.exitCode = result.exitCode;

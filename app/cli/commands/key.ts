@@ -166,7 +166,8 @@ export const SSH_PYTHON = '/usr/bin/python3';
 
 /** The forced command of this checkout (app/ssh/ssh-relay.py, next to the compiled dist/), for `socket`. */
 export function forcedCommandTarget(socket: string): ForcedCommandTarget {
-  return { python: SSH_PYTHON, relay: path.resolve(__dirname, '..', '..', '..', '..', 'app', 'ssh', 'ssh-relay.py'), socket };
+  const relay = path.resolve(__dirname, '..', '..', '..', '..', 'app', 'ssh', 'ssh-relay.py');
+  return { python: SSH_PYTHON, relay, socket };
 }
 
 async function readStdin(stdin: Readable): Promise<string> {
