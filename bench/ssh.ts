@@ -218,13 +218,15 @@ async function main(argv: readonly string[]): Promise<void> {
     const startupRuns = quick ? 20 : 60;
     const smallDir = path.join(repos, 'small.git');
     const fp = parseKeysFile(own, 'k').keys[0]!.fingerprint;
+    const relayEnv = { ...baseEnv, SSH_ORIGINAL_COMMAND: "git-upload-pack 'small.git'", SSH_CONNECTION: '127.0.0.1 1 127.0.0.1 22' };
     const forced: Array<{ name: string; cmd: string; args: string[]; env: Record<string, string> }> = [
       { name: 'git-shell -c (plain)', cmd: 'git-shell', args: ['-c', `git-upload-pack '${smallDir}'`], env: baseEnv },
+      { name: 'gitward relay (C, shipped) + server', cmd: target.relay, args: [socket, 'bench', fp], env: relayEnv },
       {
-        name: 'gitward relay (python3 -I -S) + server',
-        cmd: target.python,
-        args: ['-I', '-S', target.relay, socket, 'bench', fp],
-        env: { ...baseEnv, SSH_ORIGINAL_COMMAND: "git-upload-pack 'small.git'", SSH_CONNECTION: '127.0.0.1 1 127.0.0.1 22' },
+        name: 'the same relay in Python (python3 -I -S, not shipped) + server',
+        cmd: '/usr/bin/python3',
+        args: ['-I', '-S', path.resolve(__dirname, '..', '..', 'bench', 'ssh-relay.py'), socket, 'bench', fp],
+        env: relayEnv,
       },
     ];
     const startup = new Map<string, number[]>(forced.map((f) => [f.name, []]));

@@ -51,10 +51,10 @@ test('the keys file: one key belongs to one user, bad lines are named with file:
 
 test('authorized_keys lines carry restrict and a forced command naming user and key; unsafe paths are refused', () => {
   const { keys } = parseKeysFile(`ann ${ed25519Line()}\n`, 'k');
-  const target = { python: '/usr/bin/python3', relay: '/opt/gitward/app/ssh/ssh-relay.py', socket: '/run/gitward-ssh/gitward.sock' };
+  const target = { relay: '/opt/gitward/dist/ssh-relay', socket: '/run/gitward-ssh/gitward.sock' };
   const text = renderAuthorizedKeys(keys, target, '/etc/gitward/ssh-keys');
   const line = text.split('\n')[1] ?? '';
-  assert.equal(line, `restrict,command="/usr/bin/python3 -I -S /opt/gitward/app/ssh/ssh-relay.py /run/gitward-ssh/gitward.sock ann ${keys[0]?.fingerprint ?? ''}" ${keys[0]?.type ?? ''} ${keys[0]?.blob ?? ''}`);
+  assert.equal(line, `restrict,command="/opt/gitward/dist/ssh-relay /run/gitward-ssh/gitward.sock ann ${keys[0]?.fingerprint ?? ''}" ${keys[0]?.type ?? ''} ${keys[0]?.blob ?? ''}`);
   assert.throws(() => renderAuthorizedKeys(keys, { ...target, socket: '/run/x y/g.sock' }, 'k'), KeyError);
-  assert.throws(() => renderAuthorizedKeys(keys, { ...target, relay: '/opt/x";id;"/r.py' }, 'k'), KeyError);
+  assert.throws(() => renderAuthorizedKeys(keys, { ...target, relay: '/opt/x";id;"/ssh-relay' }, 'k'), KeyError);
 });

@@ -161,13 +161,9 @@ export function syncAuthorizedKeys(config: GitwardConfig, keys: readonly SshKey[
   writeFileAtomic(config.ssh.authorizedKeys, text);
 }
 
-/** Debian's python3, which runs the forced command (a fixed path: sshd's PATH is not ours to trust). */
-export const SSH_PYTHON = '/usr/bin/python3';
-
-/** The forced command of this checkout (app/ssh/ssh-relay.py, next to the compiled dist/), for `socket`. */
+/** The forced command of this checkout (dist/ssh-relay, built from app/ssh/ssh-relay.c), for `socket`. */
 export function forcedCommandTarget(socket: string): ForcedCommandTarget {
-  const relay = path.resolve(__dirname, '..', '..', '..', '..', 'app', 'ssh', 'ssh-relay.py');
-  return { python: SSH_PYTHON, relay, socket };
+  return { relay: path.resolve(__dirname, '..', '..', '..', 'ssh-relay'), socket };
 }
 
 async function readStdin(stdin: Readable): Promise<string> {

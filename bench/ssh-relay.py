@@ -1,13 +1,7 @@
-# gitward's SSH forced command (deploy/ssh/README.md): run by sshd for every session as
-#   /usr/bin/python3 -I -S /opt/gitward/app/ssh/ssh-relay.py SOCKET USER SHA256:...
-# USER and the key id come from the authorized_keys line `gitward key` wrote, never from the client.
-# It hands the session to the running gitward over SOCKET (app/ssh/ssh-broker.ts, which decides
-# exactly as `decide` does for HTTP), runs the git command gitward answers with (argv and the
-# whole environment; no shell), relays the session's bytes counting them, and reports git's exit
-# code and the counts for the one audit line.
-# Only C built-in modules are imported: Python's start-up is paid by every fetch, and `socket`,
-# `json`, `threading` or `signal` would each pull in `enum`, `re` or `collections`.
-# Fail closed: without an answer from gitward, the client gets one line and exit code 1.
+# The SSH relay of app/ssh/ssh-relay.c written in Python, kept for bench/ssh.ts to compare: the
+# same wire format and steps, only C built-ins imported (`socket`, `json`, `threading` or `signal`
+# would pull in `enum`, `re` or `collections`), run as `/usr/bin/python3 -I -S`. Python's start-up
+# alone is ~50 ms more than the C relay per session on this VM, so it is not what sshd runs.
 import posix
 import _socket
 import _thread
