@@ -157,7 +157,14 @@ function readKeys(keysFile: string): SshKey[] {
 /** Writes authorized_keys for `keys` (when the config names one), atomically. */
 export function syncAuthorizedKeys(config: GitwardConfig, keys: readonly SshKey[]): void {
   if (config.ssh.authorizedKeys === null || config.ssh.keysFile === null) return;
-  const text = renderAuthorizedKeys(keys, forcedCommandTarget(config.ssh.socket), config.ssh.keysFile);
+  const target = forcedCommandTarget(config.ssh.socket);
+  try {
+    fs.accessSync(target.relay, fs.constants.X_OK);
+  } catch {
+    // Lines naming a missing program would refuse every session; say so now, to the admin.
+    throw new KeyError(`${target.relay} is missing: run \`npm run build\`, then \`gitward key sync\``);
+  }
+  const text = renderAuthorizedKeys(keys, target, config.ssh.keysFile);
   writeFileAtomic(config.ssh.authorizedKeys, text);
 }
 
