@@ -196,6 +196,8 @@ int main(int argc, char **argv) {
   pthread_t t;
   pthread_create(&t, NULL, pump_stdin, &up);
   copy(&down);
+  /* A client gone mid-clone: git gets EPIPE instead of blocking on a pipe nobody reads. */
+  close(down.src);
   int status;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
