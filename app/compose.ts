@@ -6,6 +6,7 @@ import { loadConfig } from './config/load.js';
 import { startCgiSpawner, type CgiSpawner } from './backend/cgi-spawner.js';
 import { configureServer, createApp, listenOn, shutdownServer, type AppOptions } from './server.js';
 import type { Logger } from './types.js';
+import { startSshBroker } from './ssh/ssh-broker.js';
 
 /** What the composition root is built from: everything outside gitward that it talks to. */
 export interface ComposeOptions {
@@ -83,6 +84,17 @@ export async function startGitwardServer(o: ComposeOptions): Promise<ComposedSer
   }
   // In-flight requests have finished (or been cut) by the time the server closes.
   server.once('close', () => void spawner.close());
+  if (first.ssh.keysFile !== null) {
+    // git over SSH: the forced command hands each session to this server (app/ssh/ssh-broker.ts).
+    try {
+      const broker = await startSshBroker(first.ssh.socket, { runtime, logger: o.logger, now });
+      server.once('close', () => void broker.close());
+    } catch (err) {
+      runtime.close();
+      await shutdownServer(server, 0);
+      throw err;
+    }
+  }
   const deps = { runtime, logger: o.logger, audit: o.audit, now };
   handle = createApp(deps, { backendPath: o.backendPath, processEnv: o.processEnv, spawner });
   const bound = server.address();

@@ -28,6 +28,8 @@ const STARTUP_ONLY: ReadonlyArray<readonly [string, (c: GitwardConfig) => unknow
   ['log.audit', (c) => c.log.audit],
   ['server.headers_timeout_seconds', (c) => c.server.headersTimeoutSeconds],
   ['server.idle_timeout_seconds', (c) => c.server.idleTimeoutSeconds],
+  // The SSH sessions' socket is opened at start when SSH is on (app/ssh/ssh-broker.ts).
+  ['ssh.socket', (c) => (c.ssh.keysFile === null ? null : c.ssh.socket)],
 ];
 
 /** The start-up-only settings (config keys) whose value in `next` differs from the one `started` applied. */

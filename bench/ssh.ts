@@ -1,29 +1,31 @@
 /**
- * `node dist/bench/ssh.js [--quick]` (as root: sshd): git over SSH through Debian's sshd, in one
- * run, targets interleaved run by run:
+ * `node dist/bench/ssh.js [--quick] [--ls-only]` (as root: sshd): git over SSH through Debian's
+ * sshd, in one run, targets interleaved run by run (the order reversed every other run: A B B A):
  * - plain sshd + git-shell, no ACL (the anchor);
  * - gitolite (Debian's gitolite3), the peer that does the same job;
- * - gitward's forced command with 1 key, and with 10,000 keys in authorized_keys;
- * - gitward with the 10,000 keys found by an AuthorizedKeysCommand (`grep -F` of the same lines,
- *   and `node` reading them), the alternative to a generated authorized_keys.
- * Metrics: full clone of the ~100 MB history repo, ls-remote v0/v2 p50, 32 parallel clones
- * (`--ls-only`: the ls-remote rows alone).
+ * - gitward (the shipped forced command, app/ssh/ssh-relay.py, handing each session to a running
+ *   `gitward serve`) with 1 key in authorized_keys, with 10,000 keys in authorized_keys, and with
+ *   the 10,000 keys found by the shipped AuthorizedKeysCommand (`grep -F` of the fingerprint).
+ * Metrics: ls-remote v0/v2 p50, 32 parallel clones, full clone of the ~100 MB history repo
+ * (`--ls-only`: the ls-remote rows alone). Also the forced commands' own start-up, without sshd.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { forcedCommandTarget } from '../app/cli/commands/key.js';
 import { parseKeysFile, renderAuthorizedKeys } from '../app/ssh/ssh-keys.js';
 import { freePort, stopGroup } from '../test/helpers/nginx.js';
-import { fmtStats, mountTmpfs, ratio, table, unmountTmpfs, type Stats } from './measure.js';
+import { fmtStats, mountTmpfs, ratio, stats, table, timed, timedOk, unmountTmpfs, type Stats } from './measure.js';
 import { BIG_HISTORY, cachedRepo, SMALL } from './repo-gen.js';
 import { runSuite, type Metric, type Target } from './suite.js';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 /** Keys on file for the key-lookup rows: the issue's 10,000. */
 const MANY_KEYS = 10_000;
-const MAIN = path.resolve(__dirname, '..', 'app', 'main.js');
+/** The shipped launcher of `gitward serve`. */
+const LAUNCHER = path.resolve(__dirname, '..', '..', 'app', 'gitward');
 const GITOLITE_SHELL = '/usr/share/gitolite3/gitolite-shell';
 
 /** The shared global part of every bench sshd: loopback, host key, no PAM; MaxStartups as shipped. */
@@ -47,7 +49,8 @@ function sshdConfig(dir: string, port: number, matchBlock: string): string {
 function shippedMatch(lookup: string): string {
   const text = fs.readFileSync(path.resolve(__dirname, '..', '..', 'deploy', 'ssh', 'gitward-sshd.conf'), 'utf8');
   const block = text.slice(text.indexOf('Match User git') + 'Match User git'.length);
-  return block.replace(/^\s*AuthorizedKeysFile .*$/m, lookup);
+  const kept = block.split('\n').filter((l) => !/^\s*AuthorizedKeys(File|Command|CommandUser) /.test(l));
+  return [`    ${lookup}`, ...kept].join('\n');
 }
 
 async function startSshd(dir: string, match: (port: number) => string): Promise<{ port: number; child: ChildProcess }> {
@@ -129,8 +132,12 @@ async function main(argv: readonly string[]): Promise<void> {
 
     // gitward: config, keys file with the bench key, and the same with 10,000 keys before it.
     const cfg = path.join(work, 'gitward.yaml');
-    fs.writeFileSync(cfg, `repo_root: ./repos\nlog: {audit: ./audit.log}\nusers: {bench: {}}\nrepos: {.read: [bench], .write: [bench]}\nssh: {keys_file: ./ssh-keys}\n`);
-    const target = { node: process.execPath, main: MAIN, config: cfg };
+    const sockDir = path.join(work, 'run');
+    fs.mkdirSync(sockDir, { mode: 0o750 });
+    const socket = path.join(sockDir, 'gitward.sock');
+    const ssh = `ssh: {keys_file: ./ssh-keys, socket: ${socket}}`;
+    fs.writeFileSync(cfg, `repo_root: ./repos\nlog: {audit: ./audit.log}\nusers: {bench: {}}\nrepos: {.read: [bench], .write: [bench]}\n${ssh}\n`);
+    const target = forcedCommandTarget(socket);
     const own = `bench ${pub}\n`;
     let many = '';
     log(`making ${MANY_KEYS} filler keys …`);
@@ -140,15 +147,24 @@ async function main(argv: readonly string[]): Promise<void> {
     const akMany = path.join(work, 'ak-many');
     fs.writeFileSync(akOne, renderAuthorizedKeys(parseKeysFile(own, 'k').keys, target, 'k'), { mode: 0o600 });
     fs.writeFileSync(akMany, renderAuthorizedKeys(parseKeysFile(many + own, 'k').keys, target, 'k'), { mode: 0o600 });
-    // sshd runs an AuthorizedKeysCommand only from a path no one but root can write, all the way up
-    // (not under /tmp).
-    const akc = fs.mkdtempSync('/run/gitward-bench-akc-');
-    fs.chmodSync(akc, 0o755);
-    stops.push(async () => fs.rmSync(akc, { recursive: true, force: true }));
-    const grepAkc = path.join(akc, 'grep.sh');
-    fs.writeFileSync(grepAkc, `#!/bin/sh\nexec /bin/grep -F -- "--key $1\\"" ${akMany}\n`, { mode: 0o755 });
-    const nodeAkc = path.join(akc, 'node.js');
-    fs.writeFileSync(nodeAkc, `#!${process.execPath}\nconst t=require('fs').readFileSync(${JSON.stringify(akMany)},'utf8');const k='--key '+process.argv[2]+'"';for(const l of t.split('\\n'))if(l.includes(k))console.log(l);\n`, { mode: 0o755 });
+    // The shipped AuthorizedKeysCommand (deploy/ssh/gitward-sshd.conf): the one line naming the key.
+    const grepLookup = `AuthorizedKeysFile none\n    AuthorizedKeysCommand /usr/bin/grep -F -e %f ${akMany}\n    AuthorizedKeysCommandUser root`;
+
+    // The running gitward every forced command hands its session to.
+    const serve = spawn(LAUNCHER, ['serve', '--config', cfg, '--listen', '127.0.0.1:0'], {
+      detached: true,
+      env: { PATH: baseEnv.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    stops.push(() => stopGroup(serve));
+    await new Promise<void>((resolve, reject) => {
+      let text = '';
+      serve.stderr?.on('data', (b: Buffer) => {
+        text += b.toString();
+        if (text.includes('"ssh.listening"')) resolve();
+      });
+      serve.once('exit', () => reject(new Error(`gitward serve exited: ${text}`)));
+    });
 
     // Plain sshd + git-shell: the anchor, no ACL (the path in the URL is the path on disk).
     const akPlain = path.join(work, 'ak-plain');
@@ -174,16 +190,7 @@ async function main(argv: readonly string[]): Promise<void> {
       { name: 'gitolite3', match: () => shippedMatch(`AuthorizedKeysFile ${akGitolite}`), url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git` },
       { name: 'gitward, 1 key', match: () => shippedMatch(`AuthorizedKeysFile ${akOne}`), url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git` },
       { name: `gitward, ${MANY_KEYS} keys`, match: () => shippedMatch(`AuthorizedKeysFile ${akMany}`), url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git` },
-      {
-        name: `gitward, ${MANY_KEYS} keys, AuthorizedKeysCommand grep`,
-        match: () => shippedMatch(`AuthorizedKeysFile none\n    AuthorizedKeysCommand ${grepAkc} %f\n    AuthorizedKeysCommandUser root`),
-        url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git`,
-      },
-      {
-        name: `gitward, ${MANY_KEYS} keys, AuthorizedKeysCommand node`,
-        match: () => shippedMatch(`AuthorizedKeysFile none\n    AuthorizedKeysCommand ${nodeAkc} %f\n    AuthorizedKeysCommandUser root`),
-        url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git`,
-      },
+      { name: `gitward, ${MANY_KEYS} keys, AuthorizedKeysCommand grep`, match: () => shippedMatch(grepLookup), url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git` },
     ];
     const targets: Target[] = [];
     for (const [i, s] of servers.entries()) {
@@ -203,30 +210,87 @@ async function main(argv: readonly string[]): Promise<void> {
 
     const load = os.loadavg().map((x) => x.toFixed(1)).join(' ');
     log(`load average at the start: ${load}`);
-    const runs: Record<Metric, number> = { clone: quick ? 2 : 3, 'ls-v0': quick ? 9 : 30, 'ls-v2': quick ? 9 : 30, fetch: 0, parallel: quick ? 1 : 2, push300: 0, clone300: 0 };
-    const results = await runSuite(targets, {
-      metrics: lsOnly ? ['ls-v0', 'ls-v2'] : ['ls-v0', 'ls-v2', 'parallel', 'clone'],
-      clientDir: client,
-      serverRoot: repos,
-      pushSource: '',
-      env,
-      runs,
-      parallel: 32,
-      log,
-    });
-    const anchor = results.get(targets[0]!.name)!;
+    // A B B A: the target order reversed every other run, so a load swing hits every target alike.
+    const abba = <T>(list: readonly T[], i: number): readonly T[] => (i % 2 === 0 ? list : [...list].reverse());
+
+    // The forced commands alone, without sshd: git-shell (plain) against gitward's relay, stdin
+    // closed (upload-pack advertises the refs and ends).
+    const startupRuns = quick ? 20 : 60;
+    const smallDir = path.join(repos, 'small.git');
+    const fp = parseKeysFile(own, 'k').keys[0]!.fingerprint;
+    const relayEnv = { ...baseEnv, SSH_ORIGINAL_COMMAND: "git-upload-pack 'small.git'", SSH_CONNECTION: '127.0.0.1 1 127.0.0.1 22' };
+    const forced: Array<{ name: string; cmd: string; args: string[]; env: Record<string, string> }> = [
+      { name: 'git-shell -c (plain)', cmd: 'git-shell', args: ['-c', `git-upload-pack '${smallDir}'`], env: baseEnv },
+      { name: 'gitward relay (C, shipped) + server', cmd: target.relay, args: [socket, 'bench', fp], env: relayEnv },
+      {
+        name: 'the same relay in Python (python3 -I -S, not shipped) + server',
+        cmd: '/usr/bin/python3',
+        args: ['-I', '-S', path.resolve(__dirname, '..', '..', 'bench', 'ssh-relay.py'), socket, 'bench', fp],
+        env: relayEnv,
+      },
+    ];
+    const startup = new Map<string, number[]>(forced.map((f) => [f.name, []]));
+    log(`  forced commands alone, ${startupRuns} runs …`);
+    for (let i = 0; i < startupRuns; i++) {
+      for (const f of abba(forced, i)) {
+        // upload-pack ends with 128 ("the remote end hung up") at the closed stdin, after the refs.
+        const r = await timed(f.cmd, f.args, { cwd: client, env: f.env });
+        if (r.code !== 0 && !/the remote end hung up/.test(r.stderr)) throw new Error(`${f.name}: ${r.stderr}`);
+        startup.get(f.name)!.push(r.ms);
+      }
+    }
+
+    // ls-remote through sshd: every target, both protocols, A B B A.
+    const lsRuns = quick ? 15 : 40;
+    const ls = new Map<string, number[]>();
+    log(`  ls-remote, ${lsRuns} runs …`);
+    for (let i = 0; i < lsRuns; i++) {
+      for (const t of abba(targets, i)) {
+        for (const v of [0, 2]) {
+          const ms = await timedOk('git', ['-c', `protocol.version=${v}`, 'ls-remote', t.url('history')], { cwd: client, env });
+          (ls.get(`${t.name}\u0000${v}`) ?? ls.set(`${t.name}\u0000${v}`, []).get(`${t.name}\u0000${v}`)!).push(ms);
+        }
+      }
+    }
+
+    const runs: Record<Metric, number> = { clone: quick ? 2 : 3, 'ls-v0': 0, 'ls-v2': 0, fetch: 0, parallel: quick ? 1 : 2, push300: 0, clone300: 0 };
+    const results = lsOnly
+      ? null
+      : await runSuite(targets, { metrics: ['parallel', 'clone'], clientDir: client, serverRoot: repos, pushSource: '', env, runs, parallel: 32, log });
+
     const rows: string[][] = [];
-    const label: Partial<Record<Metric, string>> = { clone: 'full clone, history repo (~100 MB)', 'ls-v0': '`git ls-remote` v0, p50', 'ls-v2': '`git ls-remote` v2, p50', parallel: '32 parallel clones of the small repo' };
-    for (const m of lsOnly ? (['ls-v0', 'ls-v2'] as const) : (['clone', 'ls-v0', 'ls-v2', 'parallel'] as const)) {
+    const plus = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)} ms`;
+    const anchorStart = stats(startup.get(forced[0]!.name)!);
+    for (const f of forced) {
+      const st = stats(startup.get(f.name)!);
+      rows.push(['forced command alone (upload-pack, no sshd)', f.name, fmtStats(st), plus(st.median - anchorStart.median), '']);
+    }
+    for (const v of [0, 2]) {
+      const a = stats(ls.get(`${targets[0]!.name}\u0000${v}`)!);
       for (const t of targets) {
-        const r = results.get(t.name)!.get(m)!;
-        const a = anchor.get(m)!.time;
-        const delta = m.startsWith('ls') ? `${r.time.median - a.median >= 0 ? '+' : ''}${(r.time.median - a.median).toFixed(1)} ms` : ratio(r.time, a);
-        rows.push([label[m] ?? m, t.name, fmtStats(r.time as Stats), delta, m === 'parallel' ? String(r.failures) : '']);
+        const st = stats(ls.get(`${t.name}\u0000${v}`)!);
+        rows.push([`\`git ls-remote\` v${v}, p50`, t.name, fmtStats(st), plus(st.median - a.median), '']);
+      }
+    }
+    if (results !== null) {
+      const anchor = results.get(targets[0]!.name)!;
+      const label: Partial<Record<Metric, string>> = { clone: 'full clone, history repo (~100 MB)', parallel: '32 parallel clones of the small repo' };
+      for (const m of ['clone', 'parallel'] as const) {
+        for (const t of targets) {
+          const r = results.get(t.name)!.get(m)!;
+          rows.push([label[m] ?? m, t.name, fmtStats(r.time as Stats), ratio(r.time, anchor.get(m)!.time), m === 'parallel' ? String(r.failures) : '']);
+        }
       }
     }
     process.stdout.write(`load average at the start: ${load}; at the end: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}\n\n`);
     process.stdout.write(table(['test', 'target', 'median (min–max)', 'vs plain sshd', 'failures'], rows) + '\n');
+    // The key lookup's cost: 10,000 keys against 1, per lookup, from the v0 and v2 medians.
+    const med = (name: string, v: number) => stats(ls.get(`${name}\u0000${v}`)!).median;
+    const one = targets[2]!.name;
+    for (const t of targets.slice(3)) {
+      const d = [0, 2].map((v) => plus(med(t.name, v) - med(one, v))).join(' (v0), ') + ' (v2)';
+      process.stdout.write(`key lookup, ${t.name} against 1 key: ${d}\n`);
+    }
   } finally {
     await cleanup();
   }

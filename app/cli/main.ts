@@ -13,7 +13,6 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
   hooks: { summary: 'install the hook dispatcher: hooks install REPO|--all', load: async () => (require('./commands/hooks.js') as typeof import('./commands/hooks.js')).hooks },
   'import-git4nginx': { summary: 'print the gitward config for a git4nginx file', load: async () => (require('./commands/import-git4nginx.js') as typeof import('./commands/import-git4nginx.js')).importGit4nginx },
   key: { summary: 'manage SSH public keys: key add|list|delete|sync', load: async () => (require('./commands/key.js') as typeof import('./commands/key.js')).key },
-  'ssh-serve': { summary: 'serve one git-over-SSH session (sshd forced command)', load: async () => (require('./commands/ssh-serve.js') as typeof import('./commands/ssh-serve.js')).sshServe },
   doctor: { summary: 'check a deployment end to end: doctor URL', load: async () => (require('./commands/doctor.js') as typeof import('./commands/doctor.js')).doctor },
 };
 

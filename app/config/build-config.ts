@@ -511,7 +511,7 @@ function parseLog(p: Problems, entry: YamlEntry | undefined, dir: string): LogSe
  * be got wrong. SSH needs `log.audit`: a session's stdout is the git protocol.
  */
 function parseSsh(p: Problems, entry: YamlEntry | undefined, dir: string, log: LogSettings): SshSettings {
-  const s = sectionKeys(p, entry, 'ssh', ['keys_file', 'authorized_keys']);
+  const s = sectionKeys(p, entry, 'ssh', ['keys_file', 'authorized_keys', 'socket']);
   const pathAt = (key: string): string | null => {
     const e = s.get(key);
     if (!e || isNull(e.value)) return null;
@@ -537,8 +537,12 @@ function parseSsh(p: Problems, entry: YamlEntry | undefined, dir: string, log: L
     const why = `the config's own folder "${dir}" must use only A-Z a-z 0-9 / . _ + - for SSH`;
     p.add(s.get('keys_file')?.line ?? 1, 'ssh.keys_file', why);
   }
-  return { keysFile, authorizedKeys };
+  const socket = pathAt('socket') ?? DEFAULT_SSH_SOCKET;
+  return { keysFile, authorizedKeys, socket };
 }
+
+/** Where `gitward serve` listens for SSH sessions unless `ssh.socket` says otherwise (deploy/ssh/). */
+export const DEFAULT_SSH_SOCKET = '/run/gitward-ssh/gitward.sock';
 
 /** A path that can stand in a forced command unquoted: sshd hands that command to a shell. */
 const SAFE_COMMAND_PATH = /^\/[A-Za-z0-9._+\/-]*$/;

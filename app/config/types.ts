@@ -182,6 +182,11 @@ export interface SshSettings {
   readonly keysFile: string | null;
   /** The authorized_keys file `gitward key` regenerates for sshd; null: none is written. */
   readonly authorizedKeys: string | null;
+  /**
+   * The unix socket `gitward serve` listens on for SSH sessions (app/ssh/ssh-broker.ts), named in
+   * every forced command; its folder is the trust boundary (mode 0750 or tighter).
+   */
+  readonly socket: string;
 }
 
 /** An expectation in the config's own terms, run by `gitward check`. */

@@ -186,12 +186,10 @@ export function findUserKey(text: string, user: string, fingerprint: string): bo
 
 /** What a forced command line needs to name. */
 export interface ForcedCommandTarget {
-  /** Absolute path of node. */
-  readonly node: string;
-  /** Absolute path of gitward's compiled entry point (dist/app/main.js). */
-  readonly main: string;
-  /** Absolute path of the config. */
-  readonly config: string;
+  /** Absolute path of the forced command, dist/ssh-relay of this checkout (app/ssh/ssh-relay.c). */
+  readonly relay: string;
+  /** The socket `gitward serve` listens on for SSH sessions (ssh.socket). */
+  readonly socket: string;
 }
 
 /** Characters a path may have to stand unquoted in a forced command (sshd runs it through a shell). */
@@ -199,19 +197,18 @@ const SAFE_PATH = /^\/[A-Za-z0-9._+/-]*$/;
 
 /**
  * The authorized_keys text for `keys`: one line per key with `restrict` (no pty, no forwarding, no
- * agent, no X11, no ~/.ssh/rc) and a forced command that names the user and the key, so that
- * `ssh-serve` checks at every connection that both still exist. Throws when a path could not stand
- * in a command unquoted.
+ * agent, no X11, no ~/.ssh/rc) and a forced command that names the user and the key, so that the
+ * server checks at every connection that both still exist. Throws when a path could not stand in
+ * a command unquoted.
  */
 export function renderAuthorizedKeys(keys: readonly SshKey[], target: ForcedCommandTarget, keysFile: string): string {
-  for (const p of [target.node, target.main, target.config]) {
+  for (const p of [target.relay, target.socket]) {
     if (!SAFE_PATH.test(p)) throw new KeyError(`"${p}": paths in a forced command may use only A-Z a-z 0-9 / . _ + -`);
   }
   const lines = [`# Written by gitward key from ${keysFile}; edits here are overwritten. See deploy/ssh/README.md.`];
   for (const k of keys) {
     if (!SSH_USER_NAME.test(k.user)) continue;
-    const command = `${target.node} ${target.main} ssh-serve --config ${target.config}`
-      + ` --user ${k.user} --key ${k.fingerprint}`;
+    const command = `${target.relay} ${target.socket} ${k.user} ${k.fingerprint}`;
     lines.push(`restrict,command="${command}" ${k.type} ${k.blob}`);
   }
   return lines.join('\n') + '\n';

@@ -1,25 +1,19 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import type { Readable, Writable } from 'node:stream';
-import { loadConfig } from '../config/load.js';
+import type { GitwardConfig } from '../config/types.js';
 import { SERVER_GIT_ENV } from '../git/server-git-env.js';
 import { buildBackendEnv } from '../backend/backend-env.js';
 import { decide } from '../policy/decide.js';
-import { compilePolicy } from '../policy/compile.js';
+import type { CompiledPolicy } from '../config/types.js';
 import { resolveIdentity } from '../policy/identity.js';
 import { locateRepo } from '../request/repo-dir.js';
 import { HttpError } from '../errors.js';
 import type { AuditRecord, GitService, Logger } from '../types.js';
 import { parseSshCommand, type SshCommand } from './ssh-command.js';
-import { findUserKey } from './ssh-keys.js';
 
-/** What one SSH session is handed by sshd and the forced command. */
-export interface SshSessionInput {
-  /** Absolute path of the config (the forced command's --config). */
-  readonly configFile: string;
+/** What one SSH session asks for: the forced command's key id and what sshd put in its environment. */
+export interface SshSessionRequest {
   /** The key's owner and fingerprint, as written into the forced command by `gitward key`. */
   readonly user: string;
   readonly fingerprint: string;
@@ -29,12 +23,18 @@ export interface SshSessionInput {
   readonly connection: string | undefined;
   /** GIT_PROTOCOL as the client sent it (sshd's AcceptEnv). */
   readonly gitProtocol: string | undefined;
-  /** PATH, HOME and LANG of the session, for git and the hooks. */
-  readonly processEnv: Readonly<{ PATH?: string | undefined; HOME?: string | undefined; LANG?: string | undefined }>;
-  readonly stdin: Readable;
-  readonly stdout: Writable;
-  /** The client's stderr: one line for a refusal; git's and the hooks' own lines. */
-  readonly stderr: Writable;
+  /** PATH and HOME of the session (the SSH account's, set by sshd), for git and the hooks. */
+  readonly processEnv: Readonly<{ PATH?: string | undefined; HOME?: string | undefined }>;
+}
+
+/** What a session is decided with: the config and policy in force, and the key lookup. */
+export interface SshSessionContext {
+  readonly config: GitwardConfig;
+  readonly policy: CompiledPolicy;
+  /** True when the keys file holds this key for this user now. */
+  readonly keyOnFile: (user: string, fingerprint: string) => boolean;
+  /** Folder for the hooks' private log dir (GITWARD_LOG_DIR): one the SSH account can write in. */
+  readonly hookLogParent: string;
   readonly now: () => number;
 }
 
@@ -43,14 +43,42 @@ export interface SshAuditRecord extends AuditRecord {
   readonly keyFingerprint: string;
 }
 
+/** A decided session: refused with one line, or git to run with this argv and environment. */
+export type SshSession =
+  | { readonly kind: 'refuse'; readonly message: string; readonly state: SessionState }
+  | {
+      readonly kind: 'run';
+      readonly argv: readonly string[];
+      readonly env: Readonly<Record<string, string>>;
+      readonly state: SessionState;
+    };
+
+/** What closing a session needs; opaque to the transport. */
+export interface SessionState {
+  readonly record: Mutable<SshAuditRecord>;
+  readonly startedAt: number;
+  readonly auditFile: string | null;
+  readonly logDir: string | null;
+  readonly hookLogFile: string | null;
+}
+
+/** How a session's git ended, as the forced command reports it. */
+export interface SshSessionResult {
+  readonly exitCode: number | null;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+}
+
 /** Mode of an audit file the session creates (before the umask), as gitward's own. */
 const AUDIT_FILE_MODE = 0o640;
+/** The hooks' log dir: the SSH account (group) writes into it, gitward reads and removes it. */
+const HOOK_LOG_DIR_MODE = 0o2770;
 /** Prefix of the private temp dir handed to hooks as GITWARD_LOG_DIR. */
-const HOOK_LOG_DIR_PREFIX = 'gitward-hooks-';
+const HOOK_LOG_DIR_PREFIX = 'hooks-';
 /** What GIT_PROTOCOL may hold (`version=2`, colon-separated key=value): anything else is dropped. */
 const GIT_PROTOCOL_VALUE = /^[A-Za-z0-9._=:-]{1,256}$/;
 /** The one line a session whose key or user is gone gets: never which of the two. */
-const KEY_REFUSED = 'this key is not (or no longer) accepted';
+export const KEY_REFUSED = 'this key is not (or no longer) accepted';
 
 /** The git subcommand each service runs. */
 const GIT_SUBCOMMAND: Readonly<Record<SshCommand['service'], string>> = {
@@ -60,13 +88,14 @@ const GIT_SUBCOMMAND: Readonly<Record<SshCommand['service'], string>> = {
 };
 
 /**
- * Serves one SSH session: checks that the key still belongs to an existing user, parses the
- * command, decides with the HTTP policy, runs git with the environment HTTP pushes give the hooks,
- * streams both ways counting bytes, and writes one audit line. Resolves with the exit code for
- * sshd (git's own, or 1 for a refusal). Refusals are one line on stderr; nothing reaches a shell.
+ * Decides one SSH session inside the server: checks that the key still belongs to an existing
+ * user, parses the command, decides with the HTTP policy, and builds git's argv and the
+ * environment HTTP pushes give the hooks. A refusal is one line for the client; nothing reaches a
+ * shell. `closeSshSession` writes the session's one audit line, whatever happened.
  */
-export async function runSshSession(input: SshSessionInput): Promise<number> {
-  const startedAt = input.now();
+export function openSshSession(ctx: SshSessionContext, input: SshSessionRequest): SshSession {
+  const { config, policy } = ctx;
+  const startedAt = ctx.now();
   const requestId = randomUUID().replace(/-/g, '').slice(0, 16);
   const record: Mutable<SshAuditRecord> = {
     time: new Date(startedAt).toISOString(),
@@ -87,32 +116,15 @@ export async function runSshSession(input: SshSessionInput): Promise<number> {
     requestBody: null,
     keyFingerprint: input.fingerprint,
   };
-  let auditFile: string | null = null;
-  const finish = (code: number): number => {
-    record.durationMs = Math.max(0, input.now() - startedAt);
-    if (auditFile !== null) writeAudit(auditFile, record);
-    return code;
-  };
-  const refuse = (status: number, decision: AuditRecord['decision'], message: string): number => {
+  const state = { record, startedAt, auditFile: config.log.audit, logDir: null, hookLogFile: null };
+  const refuse = (status: number, decision: AuditRecord['decision'], message: string): SshSession => {
     record.status = status;
     record.decision = decision;
-    input.stderr.write(`gitward: ${message}\n`);
-    return finish(1);
+    record.exitCode = 1;
+    return { kind: 'refuse', message, state };
   };
-
-  let loaded;
-  try {
-    loaded = await loadConfig(input.configFile);
-  } catch {
-    // The details are for the admin (`gitward check`), not for whoever holds a key.
-    input.stderr.write(`gitward: the server's configuration cannot be loaded (request ${requestId})\n`);
-    return 1;
-  }
-  const config = loaded;
-  auditFile = config.log.audit;
   if (config.ssh.keysFile === null) return refuse(403, 'denied', 'SSH access is not enabled on this server');
-  const policy = compilePolicy(config);
-  if (!policy.knownUsers().includes(input.user) || !keyOnFile(config.ssh.keysFile, input.user, input.fingerprint)) {
+  if (!policy.knownUsers().includes(input.user) || !ctx.keyOnFile(input.user, input.fingerprint)) {
     record.user = null;
     record.authSource = 'none';
     return refuse(401, 'denied', KEY_REFUSED);
@@ -142,7 +154,7 @@ export async function runSshSession(input: SshSessionInput): Promise<number> {
   record.status = 200;
 
   const isPush = command.service === 'git-receive-pack';
-  const logDir = isPush ? fs.mkdtempSync(path.join(os.tmpdir(), HOOK_LOG_DIR_PREFIX)) : null;
+  const logDir = isPush ? makeHookLogDir(ctx.hookLogParent) : null;
   const env = buildBackendEnv({
     cgi: {},
     git: { repo: command.repo, service: command.service as GitService, need: command.need, kind: 'rpc', suffix: '' },
@@ -164,66 +176,58 @@ export async function runSshSession(input: SshSessionInput): Promise<number> {
   Object.assign(env, SERVER_GIT_ENV);
   const protocol = input.gitProtocol;
   if (protocol !== undefined && GIT_PROTOCOL_VALUE.test(protocol)) env.GIT_PROTOCOL = protocol;
-
-  try {
-    record.exitCode = await runGit(['git', GIT_SUBCOMMAND[command.service], location.dir], env, input, record);
-  } finally {
-    if (logDir !== null) {
-      const { relogHookLogs } = require('../routes/hook-logs.js') as typeof import('../routes/hook-logs.js');
-      const logger = fileLogger(config.hooks.logFile ?? auditFile, requestId);
-      await relogHookLogs(logDir, logger, { repo: command.repo, user: input.user });
-    }
-  }
-  return finish(record.exitCode ?? 1);
+  const hookLogFile = config.hooks.logFile ?? config.log.audit;
+  const argv = ['git', GIT_SUBCOMMAND[command.service], location.dir];
+  return { kind: 'run', argv, env, state: { record, startedAt, auditFile: config.log.audit, logDir, hookLogFile } };
 }
 
-/** The hook plan's encoder, loaded for pushes only: every ls-remote and fetch pays this process's start-up. */
+/**
+ * Ends a session: relogs the hooks' lines of a push, then appends the one audit line with git's
+ * exit code and the bytes the forced command counted (null: the forced command went away first).
+ */
+export async function closeSshSession(
+  state: SessionState,
+  result: SshSessionResult | null,
+  now: () => number,
+): Promise<void> {
+  const { record } = state;
+  if (result !== null) {
+    record.exitCode = result.exitCode;
+    record.bytesIn = result.bytesIn;
+    record.bytesOut = result.bytesOut;
+  } else if (record.decision === 'allowed') {
+    record.exitCode = null;
+  }
+  try {
+    if (state.logDir !== null) {
+      const { relogHookLogs } = require('../routes/hook-logs.js') as typeof import('../routes/hook-logs.js');
+      const logger = fileLogger(state.hookLogFile, record.requestId);
+      await relogHookLogs(state.logDir, logger, { repo: record.repo ?? '', user: record.user });
+    }
+  } finally {
+    record.durationMs = Math.max(0, now() - state.startedAt);
+    if (state.auditFile !== null) writeAudit(state.auditFile, record);
+  }
+}
+
+/** A fresh hooks' log dir under `parent`, writable by the group (the SSH account runs the hooks). */
+function makeHookLogDir(parent: string): string {
+  const dir = fs.mkdtempSync(path.join(parent, HOOK_LOG_DIR_PREFIX));
+  fs.chmodSync(dir, HOOK_LOG_DIR_MODE);
+  return dir;
+}
+
+/** The hook plan's encoder, loaded for the first push only. */
 function loadHookPlan(): typeof import('../../protocol/hook-protocol.js') {
   return require('../../protocol/hook-protocol.js') as typeof import('../../protocol/hook-protocol.js');
 }
 
-/** git's receive locks (plugin settings in force), loaded for pushes only, like the hook plan. */
+/** git's receive locks (plugin settings in force), loaded for the first push only, like the hook plan. */
 function loadReceiveLocks(): typeof import('../policy/receive-locks-for.js') {
   return require('../policy/receive-locks-for.js') as typeof import('../policy/receive-locks-for.js');
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-
-/** True when the keys file still holds this key for this user (read afresh on every session). */
-function keyOnFile(file: string, user: string, fingerprint: string): boolean {
-  try {
-    return findUserKey(fs.readFileSync(file, 'utf8'), user, fingerprint);
-  } catch {
-    return false;
-  }
-}
-
-/** Runs git with the session's stdin and stdout streamed through, counting bytes; resolves with its exit code. */
-function runGit(
-  argv: readonly string[],
-  env: Record<string, string>,
-  input: SshSessionInput,
-  record: Mutable<SshAuditRecord>,
-): Promise<number | null> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0] as string, argv.slice(1), { env, stdio: ['pipe', 'pipe', 'inherit'] });
-    child.on('error', reject);
-    input.stdin.on('data', (b: Buffer) => (record.bytesIn += b.length));
-    child.stdout.on('data', (b: Buffer) => (record.bytesOut += b.length));
-    input.stdin.pipe(child.stdin);
-    // git may exit before reading all of stdin (a refused push); the EPIPE is not our failure.
-    child.stdin.on('error', () => undefined);
-    child.stdout.pipe(input.stdout, { end: false });
-    child.on('close', (code, signal) => {
-      input.stdin.unpipe(child.stdin);
-      input.stdin.destroy();
-      // Everything git wrote must reach sshd before the session ends.
-      const done = (): void => resolve(signal !== null ? 128 + (os.constants.signals[signal] ?? 0) : code);
-      if (input.stdout.writableNeedDrain) input.stdout.once('drain', done);
-      else done();
-    });
-  });
-}
 
 /** Appends `record` as one JSON line to the audit file (O_APPEND: concurrent sessions never interleave). */
 function writeAudit(file: string, record: SshAuditRecord): void {

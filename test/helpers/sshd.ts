@@ -40,13 +40,15 @@ export async function makeKey(file: string, type: 'ed25519' | 'rsa' | 'ecdsa', b
 
 /**
  * The sshd config of a test: a loopback port, host key and pid file in `dir`, no PAM, StrictModes
- * off (temp dirs), then the shipped snippet with the account and authorized_keys path put in.
+ * off (temp dirs), then the shipped snippet with the account (also as the key lookup's user) and
+ * the authorized_keys path put in.
  */
 export function sshdConfig(dir: string, port: number, account: string, authorizedKeys: string): string {
   const snippet = fs
     .readFileSync(DEPLOY_SSHD_SNIPPET, 'utf8')
     .replace(/^Match User git$/m, `Match User ${account}`)
-    .replace(/^(\s*AuthorizedKeysFile) .*$/m, `$1 ${authorizedKeys}`);
+    .replaceAll('/var/lib/git/.ssh/authorized_keys', authorizedKeys)
+    .replace(/^(\s*AuthorizedKeysCommandUser) git$/m, `$1 ${account}`);
   return [
     `Port ${port}`,
     'ListenAddress 127.0.0.1',

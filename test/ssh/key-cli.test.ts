@@ -55,7 +55,7 @@ test('gitward key: validated keys, one owner per key, known users only, atomic a
   assert.match(listed[0] ?? '', /^ann SHA256:\S+ ssh-ed25519 test-ed$/);
   const lines = fs.readFileSync(ak, 'utf8').trim().split('\n').slice(1);
   assert.equal(lines.length, 3);
-  for (const l of lines) assert.match(l, /^restrict,command="\S+ \S+main\.js ssh-serve --config \S+ --user (ann|ben) --key SHA256:\S+" \S+ \S+$/);
+  for (const l of lines) assert.match(l, /^restrict,command="\/\S+\/dist\/ssh-relay \S+\.sock (ann|ben) SHA256:\S+" \S+ \S+$/);
   assert.equal(fs.statSync(ak).mode & 0o777, 0o600);
   const fp = listed[1]?.split(' ')[1] ?? '';
   assert.equal((await cli(['key', 'delete', 'ann', fp, '--config', cfg])).code, 0);

@@ -51,10 +51,10 @@ test('the keys file: one key belongs to one user, bad lines are named with file:
 
 test('authorized_keys lines carry restrict and a forced command naming user and key; unsafe paths are refused', () => {
   const { keys } = parseKeysFile(`ann ${ed25519Line()}\n`, 'k');
-  const target = { node: '/usr/bin/node', main: '/opt/gitward/dist/app/main.js', config: '/etc/gitward/gitward.yaml' };
+  const target = { relay: '/opt/gitward/dist/ssh-relay', socket: '/run/gitward-ssh/gitward.sock' };
   const text = renderAuthorizedKeys(keys, target, '/etc/gitward/ssh-keys');
   const line = text.split('\n')[1] ?? '';
-  assert.equal(line, `restrict,command="/usr/bin/node /opt/gitward/dist/app/main.js ssh-serve --config /etc/gitward/gitward.yaml --user ann --key ${keys[0]?.fingerprint ?? ''}" ${keys[0]?.type ?? ''} ${keys[0]?.blob ?? ''}`);
-  assert.throws(() => renderAuthorizedKeys(keys, { ...target, config: '/etc/x y/g.yaml' }, 'k'), KeyError);
-  assert.throws(() => renderAuthorizedKeys(keys, { ...target, config: '/etc/x";id;"/g.yaml' }, 'k'), KeyError);
+  assert.equal(line, `restrict,command="/opt/gitward/dist/ssh-relay /run/gitward-ssh/gitward.sock ann ${keys[0]?.fingerprint ?? ''}" ${keys[0]?.type ?? ''} ${keys[0]?.blob ?? ''}`);
+  assert.throws(() => renderAuthorizedKeys(keys, { ...target, socket: '/run/x y/g.sock' }, 'k'), KeyError);
+  assert.throws(() => renderAuthorizedKeys(keys, { ...target, relay: '/opt/x";id;"/ssh-relay' }, 'k'), KeyError);
 });

@@ -4,7 +4,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { git, gitEnv, gitOk } from '../helpers/git.js';
+import { createMemoryAuditSink } from '../../app/audit/audit-log.js';
+import { createMemoryLogger } from '../../app/log/logger.js';
+import { git, gitEnv, gitHttpBackendPath, gitOk } from '../helpers/git.js';
+import { startTestServer } from '../helpers/server.js';
 import { gitSshCommand, makeKey, startSshd, type SshdInstance } from '../helpers/sshd.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -39,6 +42,7 @@ repo_defaults: {deny_deletes: false}
 ssh:
   keys_file: ./ssh-keys
   authorized_keys: ${path.join(dir, 'authorized_keys')}
+  socket: ${path.join(dir, 'run', 'gitward.sock')}
 `;
 }
 
@@ -71,6 +75,19 @@ function ssh(sshd: SshdInstance, key: string | null, extra: readonly string[], c
   });
 }
 
+/** gitward in-process (the composition root of `gitward serve`): HTTP on port 0, SSH on ssh.socket. */
+async function startGitwardForSsh(dir: string, cfg: string): Promise<{ close(): Promise<void> }> {
+  const backendPath = await gitHttpBackendPath();
+  const { runtime, server } = await startTestServer({ configFile: cfg, dir }, { logger: createMemoryLogger(), audit: createMemoryAuditSink(), backendPath });
+  return {
+    close: async () => {
+      runtime.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 function auditLines(dir: string): Array<Record<string, unknown>> {
   if (!fs.existsSync(path.join(dir, 'audit.log'))) return [];
   return fs
@@ -88,6 +105,10 @@ test('git over SSH: the same users, ACL, branch rules and audit as HTTP, through
   const sshd = await startSshd(t, dir, path.join(dir, 'authorized_keys'));
   if (sshd === null) return;
   t.after(() => sshd.stop());
+  // The running gitward the forced command hands each session to, on a socket in a 0750 folder.
+  fs.mkdirSync(path.join(dir, 'run'), { mode: 0o750 });
+  const server = await startGitwardForSsh(dir, cfg);
+  t.after(() => server.close());
 
   fs.mkdirSync(path.join(dir, 'repos'));
   for (const repo of ['web/site', 'secret']) {

@@ -108,7 +108,7 @@ export function webWarnings(config: GitwardConfig): string[] {
 
 /**
  * What is wrong in the SSH keys file, as warnings: a bad line and a key whose user the config no
- * longer knows do not work (ssh-serve refuses them at every connection), and neither may stop the
+ * longer knows do not work (the server refuses them at every SSH connection), and neither may stop the
  * server's config from loading: removing a user must not wait for their keys to be removed.
  */
 function sshKeyWarnings(keysFile: string | null, knownUsers: readonly string[]): string[] {

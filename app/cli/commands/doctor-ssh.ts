@@ -34,8 +34,12 @@ const CAUSES: ReadonlyArray<readonly [RegExp, string]> = [
     'the key is on file but its user is not in the config (users: or an htpasswd file) any more',
   ],
   [
-    /gitward: the server's configuration cannot be loaded/,
-    'run `gitward check` as the SSH account: the config, or a file it names, is unreadable or invalid',
+    /gitward: the git service is not available right now/,
+    'gitward serve is not running, or not on the ssh.socket the forced commands name (then `gitward key sync`)',
+  ],
+  [
+    /gitward: the forced command is not as gitward key writes it|the server socket is not gitward's/,
+    'authorized_keys is out of date or the socket folder is not gitward\'s: `gitward key sync` as the SSH account',
   ],
   [/gitward: SSH access is not enabled/, 'set ssh.keys_file in the config'],
   [/gitward: (repository .* not found|you may not)/, 'gitward refused this user (`gitward access USER REPO write`)'],

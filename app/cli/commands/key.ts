@@ -16,6 +16,7 @@ import {
   renderAuthorizedKeys,
   SSH_USER_NAME,
   writeFileAtomic,
+  type ForcedCommandTarget,
   type SshKey,
 } from '../../ssh/ssh-keys.js';
 import { configPathFrom, parseArgs } from '../args.js';
@@ -156,13 +157,20 @@ function readKeys(keysFile: string): SshKey[] {
 /** Writes authorized_keys for `keys` (when the config names one), atomically. */
 export function syncAuthorizedKeys(config: GitwardConfig, keys: readonly SshKey[]): void {
   if (config.ssh.authorizedKeys === null || config.ssh.keysFile === null) return;
-  const text = renderAuthorizedKeys(keys, forcedCommandTarget(config.file), config.ssh.keysFile);
+  const target = forcedCommandTarget(config.ssh.socket);
+  try {
+    fs.accessSync(target.relay, fs.constants.X_OK);
+  } catch {
+    // Lines naming a missing program would refuse every session; say so now, to the admin.
+    throw new KeyError(`${target.relay} is missing: run \`npm run build\`, then \`gitward key sync\``);
+  }
+  const text = renderAuthorizedKeys(keys, target, config.ssh.keysFile);
   writeFileAtomic(config.ssh.authorizedKeys, text);
 }
 
-/** The node binary and gitward's compiled entry point of this checkout, for the forced command. */
-export function forcedCommandTarget(configFile: string): { node: string; main: string; config: string } {
-  return { node: process.execPath, main: path.resolve(__dirname, '..', '..', 'main.js'), config: configFile };
+/** The forced command of this checkout (dist/ssh-relay, built from app/ssh/ssh-relay.c), for `socket`. */
+export function forcedCommandTarget(socket: string): ForcedCommandTarget {
+  return { relay: path.resolve(__dirname, '..', '..', '..', 'ssh-relay'), socket };
 }
 
 async function readStdin(stdin: Readable): Promise<string> {
