@@ -9,7 +9,7 @@
  * Metrics: ls-remote v0/v2 p50, 32 parallel clones, full clone of the ~100 MB history repo
  * (`--ls-only`: the ls-remote rows alone). Also the forced commands' own start-up, without sshd.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -110,8 +110,15 @@ async function main(argv: readonly string[]): Promise<void> {
   const home = path.join(client, 'home');
   fs.mkdirSync(home, { recursive: true });
   const stops: Array<() => Promise<void>> = [];
+  // sshd runs every forced command through the account's shell, and bash sources ~/.bashrc when
+  // sshd starts it: on the build machine root's sources pyenv (0.47 s a session), which would
+  // drown the per-connection figures. Hidden for the run under an empty bind mount.
+  const bashrc = path.join(os.userInfo().homedir, '.bashrc');
+  const hideBashrc = fs.existsSync(bashrc) && spawnSync('mount', ['--bind', '/dev/null', bashrc]).status === 0;
+  if (hideBashrc) log(`${bashrc} hidden during the run (bind mount of /dev/null)`);
   const cleanup = async () => {
     for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
+    if (hideBashrc) spawnSync('umount', [bashrc]);
     if (tmpfs) unmountTmpfs(client);
     fs.rmSync(work, { recursive: true, force: true });
   };
