@@ -129,22 +129,17 @@ async function main(argv: readonly string[]): Promise<void> {
 }
 
 /** The gitward config of the benches (YAML). */
-function gitwardYaml(c: Ctx, listen: string, repos: string, extra = ''): string {
+function gitwardYaml(c: Ctx, name: string, listen: string, repos: string, extra = ''): string {
   return [
     `repo_root: ${c.serverRoot}`,
     `listen: ${JSON.stringify(listen)}`,
     'authentication:',
     `  - {plugin: htpasswd, file: ${c.htpasswd}}`,
     `repos: ${repos}`,
-    `log: {level: info, format: json, audit: ${path.join(c.work, `audit-${listen.replace(/[^a-z0-9]+/gi, '-')}.log`)}}`,
+    `log: {level: info, format: json, audit: ${path.join(c.work, `audit-${name}.log`)}}`,
     extra,
     '',
   ].join('\n');
-}
-
-async function freeTcp(): Promise<number> {
-  const { freePort } = await import('../test/helpers/nginx.js');
-  return freePort();
 }
 
 function track(c: Ctx, s: Server): Server {
@@ -168,7 +163,7 @@ function rssOf(m: Measured | undefined): string {
 async function benchParallel(c: Ctx): Promise<string[]> {
   const anchor = track(c, await startClassic(path.join(c.work, 'anchor-parallel'), { repoRoot: c.serverRoot }));
   const open = '{.read: [$all], .write: [$all]}';
-  const gw = track(c, await startGitward(path.join(c.work, 'gw-parallel'), gitwardYaml(c, '127.0.0.1:0', open)));
+  const gw = track(c, await startGitward(path.join(c.work, 'gw-parallel'), gitwardYaml(c, 'parallel', '127.0.0.1:0', open)));
   const a: Target = { name: 'anchor', url: (r) => `${anchor.origin}/${r}.git`, pid: null };
   const g: Target = { name: 'gitward', url: (r) => `${gw.origin}/${r}.git`, pid: gw.pid };
   const f: Target = { name: 'file://', url: (r) => `file://${c.serverRoot}/${r}.git`, pid: null };
@@ -188,8 +183,7 @@ async function benchParallel(c: Ctx): Promise<string[]> {
 async function benchBridge(c: Ctx): Promise<string[]> {
   const anchor = track(c, await startClassic(path.join(c.work, 'anchor'), { repoRoot: c.serverRoot }));
   const open = "{.read: [$all], .write: [$all]}";
-  const port = await freeTcp();
-  const gw = track(c, await startGitward(path.join(c.work, 'gw-bridge'), gitwardYaml(c, `127.0.0.1:${port}`, open)));
+  const gw = track(c, await startGitward(path.join(c.work, 'gw-bridge'), gitwardYaml(c, 'bridge', '127.0.0.1:0', open)));
   const targets: Target[] = [
     { name: 'nginx+fcgiwrap', url: (r) => `${anchor.origin}/${r}.git`, pid: null },
     { name: 'gitward', url: (r) => `${gw.origin}/${r}.git`, pid: gw.pid },
@@ -221,8 +215,7 @@ async function benchBridge(c: Ctx): Promise<string[]> {
 
 async function benchAuth(c: Ctx): Promise<string[]> {
   const anchor = track(c, await startClassic(path.join(c.work, 'anchor-auth'), { repoRoot: c.serverRoot, htpasswd: c.htpasswd }));
-  const port = await freeTcp();
-  const gw = track(c, await startGitward(path.join(c.work, 'gw-auth'), gitwardYaml(c, `127.0.0.1:${port}`, '{.read: [ann], .write: [ann]}')));
+  const gw = track(c, await startGitward(path.join(c.work, 'gw-auth'), gitwardYaml(c, 'auth', '127.0.0.1:0', '{.read: [ann], .write: [ann]}')));
   const creds = `ann:${PASSWORD}@`;
   const targets: Target[] = [
     { name: 'nginx auth_basic', url: (r) => `${anchor.origin.replace('://', `://${creds}`)}/${r}.git`, pid: null },
@@ -249,7 +242,7 @@ async function benchNginx(c: Ctx): Promise<string[]> {
     c,
     await startGitward(
       gwDir,
-      gitwardYaml(c, `unix:${socket}`, '{.read: [$all], .write: [ann]}', 'sidecar: {enabled: true, path: /_gitward/auth}'),
+      gitwardYaml(c, 'sidecar', `unix:${socket}`, '{.read: [$all], .write: [ann]}', 'sidecar: {enabled: true, path: /_gitward/auth}'),
     ),
   );
   const shared = { cert, gitwardSocket: socket, repoRoot: c.serverRoot, gitwardConfig: path.join(gwDir, 'gitward.yaml') };

@@ -15,7 +15,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseKeysFile, renderAuthorizedKeys } from '../app/ssh/ssh-keys.js';
-import { freePort, stopGroup } from '../test/helpers/nginx.js';
+import { stopGroup } from '../test/helpers/nginx.js';
+import { unboundPort } from '../test/helpers/ports.js';
 import { fmtStats, mountTmpfs, ratio, table, unmountTmpfs, type Stats } from './measure.js';
 import { BIG_HISTORY, cachedRepo, SMALL } from './repo-gen.js';
 import { runSuite, type Metric, type Target } from './suite.js';
@@ -53,7 +54,7 @@ function shippedMatch(lookup: string): string {
 async function startSshd(dir: string, match: (port: number) => string): Promise<{ port: number; child: ChildProcess }> {
   fs.mkdirSync(dir, { recursive: true });
   for (let i = 0; i < 5; i++) {
-    const port = await freePort();
+    const port = unboundPort();
     const conf = path.join(dir, 'sshd_config');
     fs.writeFileSync(conf, sshdConfig(dir, port, match(port)));
     const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', conf], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });

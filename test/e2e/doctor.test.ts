@@ -8,7 +8,7 @@ import { dispatcherPath, installHooks } from '../../app/cli/repo-admin.js';
 import { DOCTOR_PROBE_PREFIX, doctorProbeLine } from '../../protocol/doctor-probe.js';
 import { startFcgiwrap } from '../helpers/fcgiwrap.js';
 import { git } from '../helpers/git.js';
-import { freePort, installSnippets, makeCert, readShippedSite, renderSite, requireBinary, startNginx } from '../helpers/nginx.js';
+import { installSnippets, makeCert, readShippedSite, renderSite, requireBinary, startNginx } from '../helpers/nginx.js';
 import { spawnGitward } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { E2E_USERS, e2eConfig } from './stack.js';
@@ -296,13 +296,15 @@ test('gitward doctor passes the shipped configs, leaves no ref behind under rece
     fs.mkdirSync(ndir);
     installSnippets(ndir);
     if (v.snippet) fs.writeFileSync(path.join(ndir, 'gitward-common.conf'), v.snippet(fs.readFileSync(path.join(ndir, 'gitward-common.conf'), 'utf8')));
-    const port = await freePort();
-    let site =
-      v.mode === 'proxy'
-        ? renderSite(readShippedSite('gitward-proxy.conf'), { port, cert, snippetsDir: ndir, gitwardSocket: socket })
-        : renderSite(readShippedSite('gitward-sidecar.conf'), { port, cert, snippetsDir: ndir, gitwardSocket: socket, fcgiwrapSocket: fcgi.socket, repoRoot: gw.repoRoot, gitwardConfig: gw.configFile });
-    if (v.site) site = v.site(site);
-    const nginx = await startNginx({ dir: ndir, site, port, nginxPath: nginxBin });
+    const site = (port: number): string => {
+      const text =
+        v.mode === 'proxy'
+          ? renderSite(readShippedSite('gitward-proxy.conf'), { port, cert, snippetsDir: ndir, gitwardSocket: socket })
+          : renderSite(readShippedSite('gitward-sidecar.conf'), { port, cert, snippetsDir: ndir, gitwardSocket: socket, fcgiwrapSocket: fcgi.socket, repoRoot: gw.repoRoot, gitwardConfig: gw.configFile });
+      return v.site ? v.site(text) : text;
+    };
+    const nginx = await startNginx({ dir: ndir, site, nginxPath: nginxBin });
+    const port = nginx.port;
     try {
       const password = v.password ?? 'url';
       const userinfo = password === 'url' ? `ann:${E2E_USERS.ann as string}` : 'ann';

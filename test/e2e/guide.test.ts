@@ -33,7 +33,8 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { freePort, isCI, requireBinary } from '../helpers/nginx.js';
+import { isCI, requireBinary } from '../helpers/nginx.js';
+import { unboundPort } from '../helpers/ports.js';
 
 const CHECKOUT = path.resolve(__dirname, '..', '..', '..');
 const GUIDE = path.join(CHECKOUT, 'deploy', 'nginx', 'README.md');
@@ -262,7 +263,12 @@ async function makeScratch(dir: string): Promise<Scratch> {
   fs.mkdirSync(root, { mode: 0o755 });
   fs.chmodSync(dir, 0o755);
   fs.chmodSync(root, 0o755);
-  const ports = { https: await freePort(), http: await freePort() };
+  // The guide's own commands start and reload nginx, which binds these itself (see unboundPort);
+  // the port-80 one is bound at once below, the 443 one when the guide enables the site.
+  const https = unboundPort();
+  let http = unboundPort();
+  while (http === https) http = unboundPort();
+  const ports = { https, http };
   const d = (p: string, mode = 0o755) => fs.mkdirSync(path.join(root, p), { recursive: true, mode });
   for (const p of ['etc/nginx/sites-available', 'etc/nginx/sites-enabled', 'etc/nginx/snippets', 'etc/nginx/conf.d', 'etc/ssl/certs', 'etc/systemd/system', 'usr/local/bin', 'usr/local/share/ca-certificates', 'var/www', 'var/log/nginx', 'var/lib', 'run', 'opt', 'bin']) d(p);
   d('etc/ssl/private', 0o700);

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
-import { freePort, prepareGitwardFiles } from '../helpers/server.js';
+import { prepareGitwardFiles } from '../helpers/server.js';
 import { descendantsOf, describeProcs, processesWithEnv, waitFor } from '../helpers/procs.js';
 import { serveChild } from './fault-kit.js';
 
@@ -15,11 +15,10 @@ import { serveChild } from './fault-kit.js';
 const ORPHAN_EXIT_BOUND_MS = 5_000;
 
 test('a backend whose request body is cut off by gitward dying does not outlive gitward', { timeout: 30_000 }, async (t) => {
-  const port = await freePort();
   const files = await prepareGitwardFiles(t, {
     users: { ann: 'ann-pw' },
     repos: ['o'],
-    config: { listen: `127.0.0.1:${port}`, log: { level: 'info', format: 'json', audit: null }, users: { ann: {} }, repos: { '.read': ['ann'], '.write': ['ann'] } },
+    config: { listen: '127.0.0.1:0', log: { level: 'info', format: 'json', audit: null }, users: { ann: {} }, repos: { '.read': ['ann'], '.write': ['ann'] } },
   });
   t.after(() => {
     for (const p of processesWithEnv('GIT_PROJECT_ROOT', files.repoRoot)) {
@@ -31,7 +30,7 @@ test('a backend whose request body is cut off by gitward dying does not outlive 
     }
   });
   const gw = await serveChild(t, files);
-  const sock = net.connect({ host: '127.0.0.1', port });
+  const sock = net.connect({ host: '127.0.0.1', port: gw.port });
   await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
   sock.on('error', () => undefined);
   t.after(() => sock.destroy());

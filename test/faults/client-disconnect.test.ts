@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { freePort, prepareGitwardFiles } from '../helpers/server.js';
+import { prepareGitwardFiles } from '../helpers/server.js';
 import { backendsOf, cmdline, descendantsOf, describeProcs, fdKinds, openFds, waitFor } from '../helpers/procs.js';
 import { allRefs, fsckStrict, noiseTree, pushAccepted, runGit, serveChild, type ServeChild } from './fault-kit.js';
 
@@ -29,13 +29,13 @@ interface Fixture {
 }
 
 async function setUp(t: TestContext): Promise<Fixture> {
-  const port = await freePort();
   const files = await prepareGitwardFiles(t, {
     users: { ann: PASSWORD },
     repos: ['d'],
-    config: { listen: `127.0.0.1:${port}`, log: { level: 'info', format: 'json', audit: null }, users: { ann: {} }, repos: { '.read': ['ann'], '.write': ['ann'] } },
+    config: { listen: '127.0.0.1:0', log: { level: 'info', format: 'json', audit: null }, users: { ann: {} }, repos: { '.read': ['ann'], '.write': ['ann'] } },
   });
   const gw = await serveChild(t, files);
+  const port = gw.port;
   const url = (repo: string): string => `http://ann:${PASSWORD}@127.0.0.1:${port}/${repo}.git`;
   // Warm up: one complete push and clone, so that fds gitward opens once (and keeps) are open.
   const warm = path.join(files.dir, 'warm');

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { freePort, prepareGitwardFiles } from '../helpers/server.js';
+import { prepareGitwardFiles } from '../helpers/server.js';
 import { backendsOf, descendantsOf, describeProcs, lockFiles, processesWithEnv, stillRunning, waitFor, type ProcInfo } from '../helpers/procs.js';
 import { addCommit, allRefs, fsckStrict, noiseTree, pushAccepted, refSha, runGit, serveChild } from './fault-kit.js';
 
@@ -69,13 +69,14 @@ function envOf(pid: number): Record<string, string> {
 const USER = { user: 'ann', password: 'ann-pw' };
 
 test('kill -9 during 16 concurrent pushes loses no acknowledged push and leaves every repo clean and pushable', { timeout: 120_000 }, async (t) => {
-  const port = await freePort();
   const files = await prepareGitwardFiles(t, {
     users: { ann: USER.password },
     repos: REPOS,
-    config: { listen: `127.0.0.1:${port}`, log: { level: 'info', format: 'json', audit: null }, users: { ann: {} }, repos: { '.read': ['ann'], '.write': ['ann'] } },
+    config: { listen: '127.0.0.1:0', log: { level: 'info', format: 'json', audit: null }, users: { ann: {} }, repos: { '.read': ['ann'], '.write': ['ann'] } },
   });
   const env = files.gitEnv;
+  // The port of the gitward running now: each start lets the kernel choose one (listen port 0).
+  let port = 0;
   const url = (repo: string): string => `http://ann:${USER.password}@127.0.0.1:${port}/${repo}.git`;
 
   const pushes = await Promise.all(
@@ -89,6 +90,7 @@ test('kill -9 during 16 concurrent pushes loses no acknowledged push and leaves 
   );
 
   const gw = await serveChild(t, files);
+  port = gw.port;
   // Whatever happens, no git process of this test outlives it (a spinning orphan would eat CI).
   t.after(() => {
     for (const p of processesWithEnv('GIT_PROJECT_ROOT', files.repoRoot)) signal(p.pid, 'SIGKILL');
@@ -163,6 +165,7 @@ test('kill -9 during 16 concurrent pushes loses no acknowledged push and leaves 
 
   // Start again on the same files and push on top of every branch.
   const again = await serveChild(t, files);
+  port = again.port;
   const next = await Promise.all(
     all.map(async (p) => {
       const sha = await addCommit(p.dir, env, `after-kill-${p.i}`);
