@@ -9,6 +9,7 @@ import { DOCTOR_PROBE_PREFIX, doctorProbeLine } from '../../protocol/doctor-prob
 import { startFcgiwrap } from '../helpers/fcgiwrap.js';
 import { git } from '../helpers/git.js';
 import { installSnippets, makeCert, readShippedSite, renderSite, requireBinary, startNginx } from '../helpers/nginx.js';
+import { SAFETY_NET_MS } from '../helpers/procs.js';
 import { spawnGitward } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { E2E_USERS, e2eConfig } from './stack.js';
@@ -240,7 +241,7 @@ function runDoctorCli(url: string, env: Record<string, string>): Promise<{ code:
 }
 
 /** Resolves once `probe` holds, looking every 100 ms; an outer time-out is only a safety net. */
-async function until(probe: () => boolean, what: string, limitMs = 60_000): Promise<void> {
+async function until(probe: () => boolean, what: string, limitMs = SAFETY_NET_MS): Promise<void> {
   const deadline = Date.now() + limitMs;
   while (!probe()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

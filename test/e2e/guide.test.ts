@@ -35,6 +35,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { isCI, requireBinary } from '../helpers/nginx.js';
 import { unboundPort } from '../helpers/ports.js';
+import { waitFor } from '../helpers/procs.js';
 
 const CHECKOUT = path.resolve(__dirname, '..', '..', '..');
 const GUIDE = path.join(CHECKOUT, 'deploy', 'nginx', 'README.md');
@@ -147,8 +148,8 @@ R=${q(root)}
 pids="$R/run/guide-test-pids"
 mkdir -p "$pids"
 fail() { echo "systemctl (guide test): $*" >&2; exit 1; }
-# Waits for an event (a socket appearing, a process exiting), looking every 50 ms; 60 s is only a safety net.
-until_ok() { local i=0; until eval "$1"; do i=$((i + 1)); [ $i -lt 1200 ] || fail "timed out waiting for: $1"; sleep 0.05; done; }
+# Waits for an event (a socket appearing, a process exiting), looking every 50 ms; 300 s is only a safety net.
+until_ok() { local i=0; until eval "$1"; do i=$((i + 1)); [ $i -lt 6000 ] || fail "timed out waiting for: $1"; sleep 0.05; done; }
 start_gitward() {
   install -d -o ${q(one('User'))} -g ${q(one('Group'))} -m ${q(one('RuntimeDirectoryMode'))} ${q(runtimeDir)}
 ${[...get('StateDirectory').map((d) => `/var/lib/${d}`), ...get('LogsDirectory').map((d) => `/var/log/${d}`)]
@@ -541,11 +542,7 @@ async function readNotHeldUpByClone(t: { diagnostic(m: string): void }, s: Scrat
   // The first bytes of a pkt-line whose rest never comes: upload-pack waits for it.
   held.write('0032want ');
   // The request reached git: a new git-http-backend / upload-pack runs for it.
-  const deadline = Date.now() + 60_000;
-  while (![...backendPids()].some((p) => !before.has(p))) {
-    assert.ok(Date.now() < deadline, 'the held request never reached git-http-backend');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(() => [...backendPids()].some((p) => !before.has(p)), 'the held request reached git-http-backend');
   // With one fcgiwrap process this ls-remote would wait for the held request, which only ends
   // after it: the safety net below then kills it and the test fails.
   const ls = await run('git', ['ls-remote', `https://ann@${HOST}:${s.ports.https}/web/site.git`], { env: { ...s.env, GIT_SSL_CAINFO: s.caCert }, timeoutMs: 120_000 });

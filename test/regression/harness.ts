@@ -8,6 +8,7 @@
  *   assert.equal(r.status, 403);
  *   await assertNoBackend(gw);                   // no run recorded, every audit line exitCode null
  */
+import { SAFETY_NET_MS } from '../helpers/procs.js';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -21,8 +22,8 @@ import type { AuditRecord } from '../../app/types.js';
 import { git, gitHttpBackendPath, type GitResult } from '../helpers/git.js';
 import { prepareGitwardFiles, startTestServer, type GitwardFiles, type GitwardOptions } from '../helpers/server.js';
 
-/** Longest a test waits for an audit line after the response ended (it follows the close). */
-const AUDIT_WAIT_MS = 5_000;
+/** Safety net on the wait for an audit line after the response ended (it follows the close). */
+const AUDIT_WAIT_MS = SAFETY_NET_MS;
 /** Longest one raw request may take before the test fails instead of hanging the suite. */
 const REQUEST_TIMEOUT_MS = 30_000;
 /** A hung git fails its test instead of the whole suite. */
