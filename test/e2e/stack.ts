@@ -13,6 +13,7 @@ import { git, type GitResult } from '../helpers/git.js';
 import { installSnippets, makeCert, readShippedSite, renderSite, startNginx, type NginxInstance } from '../helpers/nginx.js';
 import { spawnGitward, type SpawnedGitward } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
+import { SAFETY_NET_MS } from '../helpers/procs.js';
 
 /**
  * Which shipped site file the stack runs: proxy and proxy-tcp both run gitward-proxy.conf, with
@@ -24,7 +25,7 @@ export type StackMode = 'proxy' | 'proxy-tcp' | 'sidecar' | 'proxy-auth-basic';
 export type Upstream = { readonly socket: string } | { readonly port: number };
 
 /** A hung git in a test must fail that test, not the suite. */
-const GIT_TIMEOUT_MS = 60_000;
+const GIT_TIMEOUT_MS = SAFETY_NET_MS;
 
 /** Something that runs cleanups when the test (or file) ends. */
 export interface Cleanup {

@@ -10,9 +10,10 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { git as runSharedGit, type GitResult } from '../helpers/git.js';
 import { spawnServe, type GitwardFiles, type ServeProcess } from '../helpers/server.js';
+import { SAFETY_NET_MS } from '../helpers/procs.js';
 
 /** A push or clone in a fault test is a few MB on loopback; more than this means it hangs. */
-export const FAULT_GIT_TIMEOUT_MS = 60_000;
+export const FAULT_GIT_TIMEOUT_MS = SAFETY_NET_MS;
 
 /** A `gitward serve` child on existing files (so it can be killed and started again). */
 export interface ServeChild extends ServeProcess {

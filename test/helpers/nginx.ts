@@ -2,12 +2,13 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { listenLoopback } from './ports.js';
+import { SAFETY_NET_MS } from './procs.js';
 
 /** The shipped nginx files, as an admin copies them (tests use them as shipped). */
 export const DEPLOY_NGINX_DIR = path.resolve(__dirname, '..', '..', '..', 'deploy', 'nginx');
 
-/** How long nginx and fcgiwrap get to come up: they start in milliseconds; more means broken. */
-const START_TIMEOUT_MS = 10_000;
+/** Safety net on nginx and fcgiwrap coming up: they start in milliseconds; never means broken. */
+const START_TIMEOUT_MS = SAFETY_NET_MS;
 /** How long a stopped process gets to exit after SIGTERM before SIGKILL. */
 const STOP_GRACE_MS = 3_000;
 

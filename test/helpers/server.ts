@@ -172,10 +172,18 @@ export async function startTestServer(
  * createApp + listen(0) on 127.0.0.1, and the server timeouts of `gitward serve`.
  */
 export async function startGitward(t: Pick<TestContext, 'after'>, options: GitwardOptions = {}): Promise<TestGitward> {
-  const files = await prepareGitwardFiles(t, options);
+  return startGitwardOn(t, await prepareGitwardFiles(t, options));
+}
+
+/**
+ * startGitward on files already prepared, optionally with another CGI program in place of
+ * git-http-backend (the regression harness's recording wrapper). Stops it in t.after.
+ */
+export async function startGitwardOn(t: Pick<TestContext, 'after'>, files: GitwardFiles, o: { backendPath?: string } = {}): Promise<TestGitward> {
   const logs = createMemoryLogger();
   const audit = createMemoryAuditSink();
-  const { runtime, server, port } = await startTestServer(files, { logger: logs, audit, backendPath: await gitHttpBackendPath() });
+  const backendPath = o.backendPath ?? (await gitHttpBackendPath());
+  const { runtime, server, port } = await startTestServer(files, { logger: logs, audit, backendPath });
   const origin = `http://127.0.0.1:${port}`;
   let closed = false;
   const close = async (): Promise<void> => {

@@ -57,7 +57,7 @@ export interface PushFixture {
 }
 
 /** A hung git in a test must fail that test, not the suite. */
-const GIT_TEST_TIMEOUT_MS = 60_000;
+const GIT_TEST_TIMEOUT_MS = SAFETY_NET_MS;
 /** Safety net: gitward re-logs hook lines after the backend exits, which may be just after git returns. */
 const HOOK_LOG_WAIT_MS = SAFETY_NET_MS;
 
