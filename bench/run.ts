@@ -129,22 +129,17 @@ async function main(argv: readonly string[]): Promise<void> {
 }
 
 /** The gitward config of the benches (YAML). */
-function gitwardYaml(c: Ctx, listen: string, repos: string, extra = ''): string {
+function gitwardYaml(c: Ctx, name: string, listen: string, repos: string, extra = ''): string {
   return [
     `repo_root: ${c.serverRoot}`,
     `listen: ${JSON.stringify(listen)}`,
     'authentication:',
     `  - {plugin: htpasswd, file: ${c.htpasswd}}`,
     `repos: ${repos}`,
-    `log: {level: info, format: json, audit: ${path.join(c.work, `audit-${listen.replace(/[^a-z0-9]+/gi, '-')}.log`)}}`,
+    `log: {level: info, format: json, audit: ${path.join(c.work, `audit-${name}.log`)}}`,
     extra,
     '',
   ].join('\n');
-}
-
-async function freeTcp(): Promise<number> {
-  const { freePort } = await import('../test/helpers/nginx.js');
-  return freePort();
 }
 
 function track(c: Ctx, s: Server): Server {
@@ -168,7 +163,7 @@ function rssOf(m: Measured | undefined): string {
 async function benchParallel(c: Ctx): Promise<string[]> {
   const anchor = track(c, await startClassic(path.join(c.work, 'anchor-parallel'), { repoRoot: c.serverRoot }));
   const open = '{.read: [$all], .write: [$all]}';
-  const gw = track(c, await startGitward(path.join(c.work, 'gw-parallel'), gitwardYaml(c, '127.0.0.1:0', open)));
+  const gw = track(c, await startGitward(path.join(c.work, 'gw-parallel'), gitwardYaml(c, 'parallel', '127.0.0.1:0', open)));
   const a: Target = { name: 'anchor', url: (r) => `${anchor.origin}/${r}.git`, pid: null };
   const g: Target = { name: 'gitward', url: (r) => `${gw.origin}/${r}.git`, pid: gw.pid };
   const f: Target = { name: 'file://', url: (r) => `file://${c.serverRoot}/${r}.git`, pid: null };
@@ -176,7 +171,7 @@ async function benchParallel(c: Ctx): Promise<string[]> {
   const runs = { ...c.runs, 'ls-v2': 20, parallel: 5 };
   // GITWARD_BASELINE=DIR: another built checkout of gitward in the same run (B), order A G B B G A.
   const baselineDir = process.env.GITWARD_BASELINE;
-  const base = baselineDir === undefined ? null : track(c, await startGitward(path.join(c.work, 'gw-baseline'), gitwardYaml(c, '127.0.0.1:0', open), baselineDir));
+  const base = baselineDir === undefined ? null : track(c, await startGitward(path.join(c.work, 'gw-baseline'), gitwardYaml(c, 'baseline', '127.0.0.1:0', open), baselineDir));
   const b: Target | null = base === null ? null : { name: 'baseline', url: (r) => `${base.origin}/${r}.git`, pid: base.pid };
   // Same name twice: the samples of both passes land in one figure.
   const order = b === null ? [a, g, g, a, f] : [a, g, b, b, g, a, f];
@@ -200,8 +195,7 @@ async function benchParallel(c: Ctx): Promise<string[]> {
 async function benchBridge(c: Ctx): Promise<string[]> {
   const anchor = track(c, await startClassic(path.join(c.work, 'anchor'), { repoRoot: c.serverRoot }));
   const open = "{.read: [$all], .write: [$all]}";
-  const port = await freeTcp();
-  const gw = track(c, await startGitward(path.join(c.work, 'gw-bridge'), gitwardYaml(c, `127.0.0.1:${port}`, open)));
+  const gw = track(c, await startGitward(path.join(c.work, 'gw-bridge'), gitwardYaml(c, 'bridge', '127.0.0.1:0', open)));
   const targets: Target[] = [
     { name: 'nginx+fcgiwrap', url: (r) => `${anchor.origin}/${r}.git`, pid: null },
     { name: 'gitward', url: (r) => `${gw.origin}/${r}.git`, pid: gw.pid },
@@ -233,8 +227,7 @@ async function benchBridge(c: Ctx): Promise<string[]> {
 
 async function benchAuth(c: Ctx): Promise<string[]> {
   const anchor = track(c, await startClassic(path.join(c.work, 'anchor-auth'), { repoRoot: c.serverRoot, htpasswd: c.htpasswd }));
-  const port = await freeTcp();
-  const gw = track(c, await startGitward(path.join(c.work, 'gw-auth'), gitwardYaml(c, `127.0.0.1:${port}`, '{.read: [ann], .write: [ann]}')));
+  const gw = track(c, await startGitward(path.join(c.work, 'gw-auth'), gitwardYaml(c, 'auth', '127.0.0.1:0', '{.read: [ann], .write: [ann]}')));
   const creds = `ann:${PASSWORD}@`;
   const targets: Target[] = [
     { name: 'nginx auth_basic', url: (r) => `${anchor.origin.replace('://', `://${creds}`)}/${r}.git`, pid: null },
@@ -261,7 +254,7 @@ async function benchNginx(c: Ctx): Promise<string[]> {
     c,
     await startGitward(
       gwDir,
-      gitwardYaml(c, `unix:${socket}`, '{.read: [$all], .write: [ann]}', 'sidecar: {enabled: true, path: /_gitward/auth}'),
+      gitwardYaml(c, 'sidecar', `unix:${socket}`, '{.read: [$all], .write: [ann]}', 'sidecar: {enabled: true, path: /_gitward/auth}'),
     ),
   );
   const shared = { cert, gitwardSocket: socket, repoRoot: c.serverRoot, gitwardConfig: path.join(gwDir, 'gitward.yaml') };

@@ -2,7 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startFcgiwrap } from '../test/helpers/fcgiwrap.js';
-import { freePort, installSnippets, readShippedSite, renderSite, startNginx, stopGroup, type TestCert } from '../test/helpers/nginx.js';
+import { installSnippets, readShippedSite, renderSite, startNginx, stopGroup, type TestCert } from '../test/helpers/nginx.js';
 
 /** gitward must say it listens within this long; it starts in well under a second. */
 const GITWARD_READY_TIMEOUT_MS = 20_000;
@@ -33,8 +33,7 @@ export function gitHttpBackend(): string {
 export async function startClassic(dir: string, opts: { repoRoot: string; cert?: TestCert; htpasswd?: string }): Promise<Server> {
   fs.mkdirSync(dir, { recursive: true });
   const fcgi = await startFcgiwrap({ socket: path.join(dir, 'fcgiwrap.sock'), children: FCGIWRAP_CHILDREN });
-  const port = await freePort();
-  const site = [
+  const site = (port: number): string => [
     'server {',
     `  listen 127.0.0.1:${port}${opts.cert ? ' ssl' : ''};`,
     opts.cert ? `  ssl_certificate ${opts.cert.cert};\n  ssl_certificate_key ${opts.cert.key};` : '',
@@ -56,7 +55,8 @@ export async function startClassic(dir: string, opts: { repoRoot: string; cert?:
     '}',
   ].join('\n');
   try {
-    const nginx = await startNginx({ dir, site, port, workers: 'auto' });
+    const nginx = await startNginx({ dir, site, workers: 'auto' });
+    const port = nginx.port;
     return {
       origin: `${opts.cert ? 'https' : 'http'}://127.0.0.1:${port}`,
       pid: null,
@@ -132,19 +132,18 @@ export async function startShippedNginx(
 ): Promise<Server> {
   fs.mkdirSync(dir, { recursive: true });
   installSnippets(dir);
-  const port = await freePort();
   let fcgiStop: Stopper = async () => undefined;
-  let text: string;
+  let text: (port: number) => string;
   if (site === 'gitward-sidecar.conf') {
     const fcgi = await startFcgiwrap({ socket: path.join(dir, 'fcgiwrap.sock'), children: FCGIWRAP_CHILDREN });
     fcgiStop = () => fcgi.stop();
-    text = renderSite(readShippedSite(site), { port, cert: opts.cert, snippetsDir: dir, gitwardSocket: opts.gitwardSocket, fcgiwrapSocket: fcgi.socket, repoRoot: opts.repoRoot, gitwardConfig: opts.gitwardConfig });
+    text = (port) => renderSite(readShippedSite(site), { port, cert: opts.cert, snippetsDir: dir, gitwardSocket: opts.gitwardSocket, fcgiwrapSocket: fcgi.socket, repoRoot: opts.repoRoot, gitwardConfig: opts.gitwardConfig });
   } else {
-    text = renderSite(readShippedSite(site), { port, cert: opts.cert, snippetsDir: dir, gitwardSocket: opts.gitwardSocket });
+    text = (port) => renderSite(readShippedSite(site), { port, cert: opts.cert, snippetsDir: dir, gitwardSocket: opts.gitwardSocket });
   }
-  const nginx = await startNginx({ dir, site: text, port, workers: 'auto' });
+  const nginx = await startNginx({ dir, site: text, workers: 'auto' });
   return {
-    origin: `https://127.0.0.1:${port}`,
+    origin: `https://127.0.0.1:${nginx.port}`,
     pid: null,
     stop: async () => {
       await nginx.stop();

@@ -16,7 +16,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { forcedCommandTarget } from '../app/cli/commands/key.js';
 import { parseKeysFile, renderAuthorizedKeys } from '../app/ssh/ssh-keys.js';
-import { freePort, stopGroup } from '../test/helpers/nginx.js';
+import { stopGroup } from '../test/helpers/nginx.js';
+import { unboundPort } from '../test/helpers/ports.js';
 import { fmtStats, mountTmpfs, ratio, stats, table, timed, timedOk, unmountTmpfs, type Stats } from './measure.js';
 import { BIG_HISTORY, cachedRepo, SMALL } from './repo-gen.js';
 import { runSuite, type Metric, type Target } from './suite.js';
@@ -56,7 +57,7 @@ function shippedMatch(lookup: string): string {
 async function startSshd(dir: string, match: (port: number) => string): Promise<{ port: number; child: ChildProcess }> {
   fs.mkdirSync(dir, { recursive: true });
   for (let i = 0; i < 5; i++) {
-    const port = await freePort();
+    const port = unboundPort();
     const conf = path.join(dir, 'sshd_config');
     fs.writeFileSync(conf, sshdConfig(dir, port, match(port)));
     const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', conf], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { renderCgitrc, renderHeader, type CgitRepo } from '../app/backend/cgitrc.js';
 import type { WebSettings } from '../app/config/types.js';
 import { startFcgiwrap } from '../test/helpers/fcgiwrap.js';
-import { freePort, startNginx } from '../test/helpers/nginx.js';
+import { startNginx } from '../test/helpers/nginx.js';
 import { fmtMs, peakRss, ratio, stats, table, type Stats } from './measure.js';
 import { BIG_HISTORY, cachedRepo } from './repo-gen.js';
 import { startGitward, type Server } from './servers.js';
@@ -125,8 +125,7 @@ async function main(argv: readonly string[]): Promise<void> {
       fs.writeFileSync(path.join(adir, 'cgitrc'), renderCgitrc({ web, basePath: '/', headerFile: path.join(adir, 'header.html') }, readable, path.join(adir, 'cache')));
       const fcgi = await startFcgiwrap({ socket: path.join(adir, 'fcgiwrap.sock'), children: 4 });
       stops.push(() => fcgi.stop());
-      const port = await freePort();
-      const site = [
+      const site = (port: number): string => [
         'server {',
         `  listen 127.0.0.1:${port};`,
         '  location / {',
@@ -140,8 +139,9 @@ async function main(argv: readonly string[]): Promise<void> {
         '  }',
         '}',
       ].join('\n');
-      const nginx = await startNginx({ dir: path.join(adir, 'nginx'), site, port, workers: 'auto' });
+      const nginx = await startNginx({ dir: path.join(adir, 'nginx'), site, workers: 'auto' });
       stops.push(() => nginx.stop());
+      const port = nginx.port;
       const gdir = path.join(work, `gitward-${cacheSize}`);
       const gw = await startGitward(
         gdir,

@@ -1,7 +1,9 @@
+import { SAFETY_NET_MS } from '../helpers/procs.js';
+
 export { git, gitOk } from '../helpers/git.js';
 
-/** Polls `check` every 20 ms until it returns a value (not undefined), or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => T | undefined, what: string, timeoutMs = 30_000): Promise<T> {
+/** Polls `check` every 20 ms until it returns a value (not undefined), or fails after `timeoutMs` (a safety net). */
+export async function eventually<T>(check: () => T | undefined, what: string, timeoutMs = SAFETY_NET_MS): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = check();

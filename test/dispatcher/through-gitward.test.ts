@@ -12,10 +12,11 @@ import yaml from 'js-yaml';
 import { dispatcherPath, installHooks } from '../../app/cli/repo-admin.js';
 import { baseConfig, startGitward, type TestGitward } from '../helpers/server.js';
 import { commitFile, gitwardLines, runGit, runGitOk } from '../hooks/push-fixture.js';
+import { SAFETY_NET_MS } from '../helpers/procs.js';
 
 const PASSWORDS = { ann: 'ann-pw', rita: 'rita-pw' };
-/** gitward re-logs hook lines after the backend exits, which may be just after git returns. */
-const RELOG_WAIT_MS = 10_000;
+/** Safety net: gitward re-logs hook lines after the backend exits, which may be just after git returns. */
+const RELOG_WAIT_MS = SAFETY_NET_MS;
 
 const REPOS = (mainPushers: string[]) => ({
   web: {

@@ -8,7 +8,8 @@ import { dispatcherPath, installHooks } from '../../app/cli/repo-admin.js';
 import { DOCTOR_PROBE_PREFIX, doctorProbeLine } from '../../protocol/doctor-probe.js';
 import { startFcgiwrap } from '../helpers/fcgiwrap.js';
 import { git } from '../helpers/git.js';
-import { freePort, installSnippets, makeCert, readShippedSite, renderSite, requireBinary, startNginx } from '../helpers/nginx.js';
+import { installSnippets, makeCert, readShippedSite, renderSite, requireBinary, startNginx } from '../helpers/nginx.js';
+import { SAFETY_NET_MS } from '../helpers/procs.js';
 import { spawnGitward } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { E2E_USERS, e2eConfig } from './stack.js';
@@ -100,14 +101,23 @@ const SLOW_HOOK_SECONDS = 4;
 /**
  * slow.git's pre-receive hook: a check that takes a while (a CI gate, a linter) before gitward's
  * dispatcher. git-http-backend is silent meanwhile (receive.keepAlive, 5 s, only speaks up after
- * that), which the shipped hour-long read timeouts allow for. Each run appends `start PID` and
- * `done PID` to `marks`, so that the test can wait for every run to end (or be killed: gitward
- * stops the backend of a client that went away).
+ * that), which the shipped hour-long read timeouts allow for. Where a variant's read timeout is
+ * tight, `gate` names that nginx's error log, and the hook goes on only once nginx has logged the
+ * upstream time-out: the hook outlasts the timeout by construction, whatever the machine's load
+ * (the loop's limit is only a safety net). Each run appends `start PID` and `done PID` to `marks`,
+ * so that the test can wait for every run to end (or be killed: gitward stops the backend of a
+ * client that went away).
  */
-const slowHook = (dispatcher: string, marks: string): string => `#!/bin/sh
+const slowHook = (dispatcher: string, marks: string, gate: string): string => `#!/bin/sh
 echo "start $$" >>'${marks}'
 input=$(cat)
-sleep ${SLOW_HOOK_SECONDS}
+if [ -s '${gate}' ]; then
+  log=$(cat '${gate}')
+  i=0
+  until grep -q 'upstream timed out' "$log"; do i=$((i + 1)); [ $i -lt 3000 ] || break; sleep 0.1; done
+else
+  sleep ${SLOW_HOOK_SECONDS}
+fi
 printf '%s\\n' "$input" | '${dispatcher}' pre-receive
 rc=$?
 echo "done $$" >>'${marks}'
@@ -127,6 +137,8 @@ interface Variant {
   readonly password?: 'url' | 'askpass' | 'none';
   readonly site?: (text: string) => string;
   readonly snippet?: (text: string) => string;
+  /** The read timeout is tight: slow.git's hook waits for nginx's time-out (see slowHook). */
+  readonly tight?: boolean;
   /** Exit code doctor must return. */
   readonly code: 0 | 1;
   /** Every pattern must match the output. */
@@ -196,6 +208,7 @@ const VARIANTS: readonly Variant[] = [
     repo: 'slow',
     code: 1,
     site: (s) => replaceOnce(s, 'proxy_read_timeout 3600s;', `proxy_read_timeout ${TIGHT_READ_TIMEOUT};`),
+    tight: true,
     // Reads are quick; only the push waits on the hook, so the push is what gets blamed.
     expect: [ok('ls-remote \\(protocol v2\\)'), ok('clone'), failWith(PUSH, 'timeouts: [^\\n]*proxy_read_timeout'), LEFT],
   },
@@ -222,6 +235,7 @@ const VARIANTS: readonly Variant[] = [
     repo: 'slow',
     code: 1,
     site: (s) => replaceOnce(s, 'fastcgi_read_timeout 3600s;', `fastcgi_read_timeout ${TIGHT_READ_TIMEOUT};`),
+    tight: true,
     // fcgiwrap lets the cut-off push run on, and gitward's hook refuses it when its turn comes.
     expect: [ok('ls-remote \\(protocol v2\\)'), ok('clone'), failWith(PUSH, 'timeouts: [^\\n]*fastcgi_read_timeout'), LEFT],
   },
@@ -240,7 +254,7 @@ function runDoctorCli(url: string, env: Record<string, string>): Promise<{ code:
 }
 
 /** Resolves once `probe` holds, looking every 100 ms; an outer time-out is only a safety net. */
-async function until(probe: () => boolean, what: string, limitMs = 60_000): Promise<void> {
+async function until(probe: () => boolean, what: string, limitMs = SAFETY_NET_MS): Promise<void> {
   const deadline = Date.now() + limitMs;
   while (!probe()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -260,6 +274,7 @@ test('gitward doctor passes the shipped configs, leaves no ref behind under rece
   const repos = { ...(config.repos as Record<string, unknown>), 'slow.git': access, 'bare.git': access };
   const gw = await spawnGitward(t, { users: { ...E2E_USERS }, repos: ['open', 'slow', 'bare'], config: { ...config, repos } });
   const marks = path.join(dir, 'slow-hook.marks');
+  const gate = path.join(dir, 'slow-hook.gate');
   // One commit on main in each repo (before any hook), so that there is something to fetch.
   const seed = path.join(dir, 'seed');
   const ident = { GIT_AUTHOR_NAME: 'a', GIT_AUTHOR_EMAIL: 'a@example.org', GIT_COMMITTER_NAME: 'a', GIT_COMMITTER_EMAIL: 'a@example.org' };
@@ -278,7 +293,7 @@ test('gitward doctor passes the shipped configs, leaves no ref behind under rece
     }
     if (repo === 'open') installHooks(gitDir, dispatcherPath(), { force: false, now: Date.now() });
   }
-  fs.writeFileSync(path.join(gw.repoRoot, 'slow.git', 'hooks', 'pre-receive'), slowHook(dispatcherPath(), marks), { mode: 0o755 });
+  fs.writeFileSync(path.join(gw.repoRoot, 'slow.git', 'hooks', 'pre-receive'), slowHook(dispatcherPath(), marks, gate), { mode: 0o755 });
   const fcgi = await startFcgiwrap({ socket: path.join(dir, 'fcgiwrap.sock'), children: 2, fcgiwrapPath: fcgiwrapBin });
   t.after(() => fcgi.stop());
   const cert = await makeCert(dir);
@@ -296,13 +311,16 @@ test('gitward doctor passes the shipped configs, leaves no ref behind under rece
     fs.mkdirSync(ndir);
     installSnippets(ndir);
     if (v.snippet) fs.writeFileSync(path.join(ndir, 'gitward-common.conf'), v.snippet(fs.readFileSync(path.join(ndir, 'gitward-common.conf'), 'utf8')));
-    const port = await freePort();
-    let site =
-      v.mode === 'proxy'
-        ? renderSite(readShippedSite('gitward-proxy.conf'), { port, cert, snippetsDir: ndir, gitwardSocket: socket })
-        : renderSite(readShippedSite('gitward-sidecar.conf'), { port, cert, snippetsDir: ndir, gitwardSocket: socket, fcgiwrapSocket: fcgi.socket, repoRoot: gw.repoRoot, gitwardConfig: gw.configFile });
-    if (v.site) site = v.site(site);
-    const nginx = await startNginx({ dir: ndir, site, port, nginxPath: nginxBin });
+    const site = (port: number): string => {
+      const text =
+        v.mode === 'proxy'
+          ? renderSite(readShippedSite('gitward-proxy.conf'), { port, cert, snippetsDir: ndir, gitwardSocket: socket })
+          : renderSite(readShippedSite('gitward-sidecar.conf'), { port, cert, snippetsDir: ndir, gitwardSocket: socket, fcgiwrapSocket: fcgi.socket, repoRoot: gw.repoRoot, gitwardConfig: gw.configFile });
+      return v.site ? v.site(text) : text;
+    };
+    const nginx = await startNginx({ dir: ndir, site, nginxPath: nginxBin });
+    const port = nginx.port;
+    fs.writeFileSync(gate, v.tight === true ? path.join(ndir, 'error.log') : '');
     try {
       const password = v.password ?? 'url';
       const userinfo = password === 'url' ? `ann:${E2E_USERS.ann as string}` : 'ann';

@@ -33,7 +33,9 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { freePort, isCI, requireBinary } from '../helpers/nginx.js';
+import { isCI, requireBinary } from '../helpers/nginx.js';
+import { unboundPort } from '../helpers/ports.js';
+import { waitFor } from '../helpers/procs.js';
 
 const CHECKOUT = path.resolve(__dirname, '..', '..', '..');
 const GUIDE = path.join(CHECKOUT, 'deploy', 'nginx', 'README.md');
@@ -146,8 +148,8 @@ R=${q(root)}
 pids="$R/run/guide-test-pids"
 mkdir -p "$pids"
 fail() { echo "systemctl (guide test): $*" >&2; exit 1; }
-# Waits for an event (a socket appearing, a process exiting), looking every 50 ms; 60 s is only a safety net.
-until_ok() { local i=0; until eval "$1"; do i=$((i + 1)); [ $i -lt 1200 ] || fail "timed out waiting for: $1"; sleep 0.05; done; }
+# Waits for an event (a socket appearing, a process exiting), looking every 50 ms; 300 s is only a safety net.
+until_ok() { local i=0; until eval "$1"; do i=$((i + 1)); [ $i -lt 6000 ] || fail "timed out waiting for: $1"; sleep 0.05; done; }
 start_gitward() {
   install -d -o ${q(one('User'))} -g ${q(one('Group'))} -m ${q(one('RuntimeDirectoryMode'))} ${q(runtimeDir)}
 ${[...get('StateDirectory').map((d) => `/var/lib/${d}`), ...get('LogsDirectory').map((d) => `/var/log/${d}`)]
@@ -262,7 +264,12 @@ async function makeScratch(dir: string): Promise<Scratch> {
   fs.mkdirSync(root, { mode: 0o755 });
   fs.chmodSync(dir, 0o755);
   fs.chmodSync(root, 0o755);
-  const ports = { https: await freePort(), http: await freePort() };
+  // The guide's own commands start and reload nginx, which binds these itself (see unboundPort);
+  // the port-80 one is bound at once below, the 443 one when the guide enables the site.
+  const https = unboundPort();
+  let http = unboundPort();
+  while (http === https) http = unboundPort();
+  const ports = { https, http };
   const d = (p: string, mode = 0o755) => fs.mkdirSync(path.join(root, p), { recursive: true, mode });
   for (const p of ['etc/nginx/sites-available', 'etc/nginx/sites-enabled', 'etc/nginx/snippets', 'etc/nginx/conf.d', 'etc/ssl/certs', 'etc/systemd/system', 'usr/local/bin', 'usr/local/share/ca-certificates', 'var/www', 'var/log/nginx', 'var/lib', 'run', 'opt', 'bin']) d(p);
   d('etc/ssl/private', 0o700);
@@ -535,11 +542,7 @@ async function readNotHeldUpByClone(t: { diagnostic(m: string): void }, s: Scrat
   // The first bytes of a pkt-line whose rest never comes: upload-pack waits for it.
   held.write('0032want ');
   // The request reached git: a new git-http-backend / upload-pack runs for it.
-  const deadline = Date.now() + 60_000;
-  while (![...backendPids()].some((p) => !before.has(p))) {
-    assert.ok(Date.now() < deadline, 'the held request never reached git-http-backend');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(() => [...backendPids()].some((p) => !before.has(p)), 'the held request reached git-http-backend');
   // With one fcgiwrap process this ls-remote would wait for the held request, which only ends
   // after it: the safety net below then kills it and the test fails.
   const ls = await run('git', ['ls-remote', `https://ann@${HOST}:${s.ports.https}/web/site.git`], { env: { ...s.env, GIT_SSL_CAINFO: s.caCert }, timeoutMs: 120_000 });

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { test } from 'node:test';
-import { freePort, readShippedSite, renderHttpSite, requireBinary, startNginx } from '../helpers/nginx.js';
+import { readShippedSite, renderHttpSite, requireBinary, startNginx } from '../helpers/nginx.js';
 import { tempDir } from '../helpers/tmp.js';
 
 function get(port: number, urlPath: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
@@ -27,11 +27,11 @@ test('port 80 answers the ACME HTTP-01 challenge from the webroot and redirects 
   // What certbot --webroot writes: the token file under .well-known/acme-challenge/.
   fs.mkdirSync(path.join(webroot, '.well-known', 'acme-challenge'), { recursive: true });
   fs.writeFileSync(path.join(webroot, '.well-known', 'acme-challenge', 'tok3n'), 'tok3n.key-authorization');
-  const port = await freePort();
   const ndir = path.join(dir, 'nginx');
   fs.mkdirSync(ndir);
-  const nginx = await startNginx({ dir: ndir, site: renderHttpSite(readShippedSite('gitward-http.conf'), { port, webroot }), port, nginxPath: nginxBin });
+  const nginx = await startNginx({ dir: ndir, site: (port) => renderHttpSite(readShippedSite('gitward-http.conf'), { port, webroot }), nginxPath: nginxBin });
   t.after(() => nginx.stop());
+  const port = nginx.port;
 
   const token = await get(port, '/.well-known/acme-challenge/tok3n');
   assert.equal(token.status, 200);

@@ -10,9 +10,10 @@ import path from 'node:path';
 import { dispatcherPath, installHooks } from '../../app/cli/repo-admin.js';
 import { startFcgiwrap } from '../helpers/fcgiwrap.js';
 import { git, type GitResult } from '../helpers/git.js';
-import { freePort, installSnippets, makeCert, readShippedSite, renderSite, startNginx, type NginxInstance } from '../helpers/nginx.js';
+import { installSnippets, makeCert, readShippedSite, renderSite, startNginx, type NginxInstance } from '../helpers/nginx.js';
 import { spawnGitward, type SpawnedGitward } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
+import { SAFETY_NET_MS } from '../helpers/procs.js';
 
 /**
  * Which shipped site file the stack runs: proxy and proxy-tcp both run gitward-proxy.conf, with
@@ -24,7 +25,7 @@ export type StackMode = 'proxy' | 'proxy-tcp' | 'sidecar' | 'proxy-auth-basic';
 export type Upstream = { readonly socket: string } | { readonly port: number };
 
 /** A hung git in a test must fail that test, not the suite. */
-const GIT_TIMEOUT_MS = 60_000;
+const GIT_TIMEOUT_MS = SAFETY_NET_MS;
 
 /** Something that runs cleanups when the test (or file) ends. */
 export interface Cleanup {
@@ -118,12 +119,14 @@ export async function startStack(
   extraConfig: Record<string, unknown> = {},
 ): Promise<Stack> {
   const dir = tempDir(t, `gitward-e2e-${mode}-`);
-  const upstream: Upstream = mode === 'proxy-tcp' ? { port: await freePort() } : { socket: path.join(dir, 'gitward.sock') };
-  const socket = 'socket' in upstream ? upstream.socket : undefined;
-  const config = { ...e2eConfig(upstream), ...extraConfig };
+  // proxy-tcp: port 0 in the config, the port gitward's `server.listening` line names read back.
+  const listen: Upstream = mode === 'proxy-tcp' ? { port: 0 } : { socket: path.join(dir, 'gitward.sock') };
+  const socket = 'socket' in listen ? listen.socket : undefined;
+  const config = { ...e2eConfig(listen), ...extraConfig };
   const extra = Object.keys(hookedRepos);
   Object.assign(config.repos as Record<string, unknown>, Object.fromEntries(extra.map((n) => [`${n}.git`, hookedRepos[n]])));
   const gitward = await spawnGitward(t, { users: { ...E2E_USERS }, repos: [...E2E_REPOS, ...extra], config });
+  const upstream: Upstream = socket !== undefined ? { socket } : { port: gitward.port };
   const repoAdminNow = Date.now();
   for (const name of ['hooked', ...extra]) installHooks(path.join(gitward.repoRoot, `${name}.git`), dispatcherPath(), { force: false, now: repoAdminNow });
   fs.writeFileSync(path.join(gitward.repoRoot, 'envdump.git', 'hooks', 'pre-receive'), ENV_DUMP_HOOK, { mode: 0o755 });
@@ -134,21 +137,20 @@ export async function startStack(
   fs.mkdirSync(nginxDir);
   const cert = await makeCert(nginxDir);
   installSnippets(nginxDir);
-  const port = await freePort();
-  let site: string;
+  let site: (port: number) => string;
   if (mode === 'proxy') {
-    site = renderSite(readShippedSite('gitward-proxy.conf'), { port, cert, snippetsDir: nginxDir, gitwardSocket: socket });
+    site = (port) => renderSite(readShippedSite('gitward-proxy.conf'), { port, cert, snippetsDir: nginxDir, gitwardSocket: socket });
   } else if (mode === 'proxy-tcp') {
     // The shipped file's commented `server 127.0.0.1:8080;` instead of the socket line.
-    site = renderSite(readShippedSite('gitward-proxy.conf'), { port, cert, snippetsDir: nginxDir, gitwardPort: (upstream as { port: number }).port });
+    site = (port) => renderSite(readShippedSite('gitward-proxy.conf'), { port, cert, snippetsDir: nginxDir, gitwardPort: (upstream as { port: number }).port });
   } else if (mode === 'proxy-auth-basic') {
     // nginx checks the passwords of gitward's own htpasswd file and hands the user over.
     const htpasswd = path.join(path.dirname(gitward.configFile), 'users.htpasswd');
-    site = renderSite(readShippedSite('gitward-proxy-auth-basic.conf'), { port, cert, snippetsDir: nginxDir, gitwardSocket: socket, htpasswd });
+    site = (port) => renderSite(readShippedSite('gitward-proxy-auth-basic.conf'), { port, cert, snippetsDir: nginxDir, gitwardSocket: socket, htpasswd });
   } else {
     const fcgi = await startFcgiwrap({ socket: path.join(dir, 'fcgiwrap.sock'), children: 2, ...(paths.fcgiwrap !== null ? { fcgiwrapPath: paths.fcgiwrap } : {}) });
     t.after(() => fcgi.stop());
-    site = renderSite(readShippedSite('gitward-sidecar.conf'), {
+    site = (port) => renderSite(readShippedSite('gitward-sidecar.conf'), {
       port,
       cert,
       snippetsDir: nginxDir,
@@ -158,7 +160,7 @@ export async function startStack(
       gitwardConfig: gitward.configFile,
     });
   }
-  const nginx = await startNginx({ dir: nginxDir, site, port, nginxPath: paths.nginx });
+  const nginx = await startNginx({ dir: nginxDir, site, nginxPath: paths.nginx });
   t.after(() => nginx.stop());
 
   const work = path.join(dir, 'work');

@@ -7,16 +7,16 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { freePort, prepareGitwardFiles } from '../helpers/server.js';
-import { backendsOf, cmdline, descendantsOf, describeProcs, fdKinds, openFds, waitFor } from '../helpers/procs.js';
+import { prepareGitwardFiles } from '../helpers/server.js';
+import { backendsOf, cmdline, descendantsOf, describeProcs, fdKinds, openFds, SAFETY_NET_MS, waitFor } from '../helpers/procs.js';
 import { allRefs, fsckStrict, noiseTree, pushAccepted, runGit, serveChild, type ServeChild } from './fault-kit.js';
 
 /** Big enough that the push is still streaming when the client is killed. */
 const BIG_PUSH_BYTES = 24 * 1024 * 1024;
-/** Bound on gitward's cleanup after a disconnect: SIGTERM, then SIGKILL after 1 s (run-backend). */
-const CLEANUP_BOUND_MS = 15_000;
-/** Bound on waiting for the request to reach the backend. */
-const IN_FLIGHT_BOUND_MS = 20_000;
+/** Safety net on gitward's cleanup after a disconnect (SIGTERM, then SIGKILL after 1 s: run-backend). */
+const CLEANUP_BOUND_MS = SAFETY_NET_MS;
+/** Safety net on waiting for the request to reach the backend. */
+const IN_FLIGHT_BOUND_MS = SAFETY_NET_MS;
 
 const PASSWORD = 'ann-pw';
 
@@ -29,13 +29,13 @@ interface Fixture {
 }
 
 async function setUp(t: TestContext): Promise<Fixture> {
-  const port = await freePort();
   const files = await prepareGitwardFiles(t, {
     users: { ann: PASSWORD },
     repos: ['d'],
-    config: { listen: `127.0.0.1:${port}`, log: { level: 'info', format: 'json', audit: null }, users: { ann: {} }, repos: { '.read': ['ann'], '.write': ['ann'] } },
+    config: { listen: '127.0.0.1:0', log: { level: 'info', format: 'json', audit: null }, users: { ann: {} }, repos: { '.read': ['ann'], '.write': ['ann'] } },
   });
   const gw = await serveChild(t, files);
+  const port = gw.port;
   const url = (repo: string): string => `http://ann:${PASSWORD}@127.0.0.1:${port}/${repo}.git`;
   // Warm up: one complete push and clone, so that fds gitward opens once (and keeps) are open.
   const warm = path.join(files.dir, 'warm');
@@ -107,7 +107,7 @@ async function backendRunning(f: Fixture, service: string, fdsBefore = f.baselin
   assert.ok(openFds(f.gw.pid).length > fdsBefore, 'gitward holds more fds while the request is in flight');
 }
 
-test('a git push killed mid-transfer leaves no child, no fd and no ref change behind', { timeout: 60_000 }, async (t) => {
+test('a git push killed mid-transfer leaves no child, no fd and no ref change behind', async (t) => {
   const f = await setUp(t);
   const refsBefore = await allRefs(path.join(f.files.repoRoot, 'd.git'), f.files.gitEnv);
   const work = path.join(f.files.dir, 'big');
@@ -133,7 +133,7 @@ test('a git push killed mid-transfer leaves no child, no fd and no ref change be
   );
 });
 
-test('a raw receive-pack POST cut off mid-body leaves no child and no fd behind', { timeout: 60_000 }, async (t) => {
+test('a raw receive-pack POST cut off mid-body leaves no child and no fd behind', async (t) => {
   const f = await setUp(t);
   const sock = net.connect({ host: '127.0.0.1', port: f.port });
   await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
@@ -156,7 +156,7 @@ test('a raw receive-pack POST cut off mid-body leaves no child and no fd behind'
   assert.equal(refs['refs/heads/cut'], undefined, 'the cut-off push created no ref');
 });
 
-test('a clone killed mid-transfer leaves no child and no fd behind', { timeout: 60_000 }, async (t) => {
+test('a clone killed mid-transfer leaves no child and no fd behind', async (t) => {
   const f = await setUp(t);
   // Make the repo big enough that the clone is still streaming when it is killed.
   const work = path.join(f.files.dir, 'fill');

@@ -9,16 +9,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { freePort, prepareGitwardFiles } from '../helpers/server.js';
-import { backendsOf, waitFor } from '../helpers/procs.js';
+import { prepareGitwardFiles } from '../helpers/server.js';
+import { backendsOf, SAFETY_NET_MS, waitFor } from '../helpers/procs.js';
 import { addCommit, allRefs, fsckStrict, gitOk, noise, noiseTree, pushAccepted, runGit, serveChild } from './fault-kit.js';
 
 /** Size of the small disk: room for a few small repos, not for the big push. */
 const DISK_SIZE = '20m';
 /** The push that does not fit: half again the disk. */
 const TOO_BIG_BYTES = 30 * 1024 * 1024;
-/** Bound on gitward reaping the failed push's backend. */
-const CLEANUP_BOUND_MS = 15_000;
+/** Safety net on gitward reaping the failed push's backend. */
+const CLEANUP_BOUND_MS = SAFETY_NET_MS;
 /** CI providers set CI=true (GitHub, GitLab) or CI=1; there the small disk must be mounted. */
 const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
 
@@ -54,8 +54,7 @@ function mountSmallDisk(t: TestContext, dir: string, scratch: string): string | 
   return null;
 }
 
-test('a push that fills the disk fails clearly, leaves the repo intact, and a push fits once there is room', { timeout: 90_000 }, async (t) => {
-  const port = await freePort();
+test('a push that fills the disk fails clearly, leaves the repo intact, and a push fits once there is room', async (t) => {
   // Outside the test's temp dir: that one is removed by an earlier after-hook than the unmount.
   const disk = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'gitward-disk-')));
   t.after(() => {
@@ -68,7 +67,7 @@ test('a push that fills the disk fails clearly, leaves the repo intact, and a pu
   });
   const files = await prepareGitwardFiles(t, {
     users: { ann: 'ann-pw' },
-    config: { repo_root: disk, listen: `127.0.0.1:${port}`, log: { level: 'info', format: 'json', audit: null }, users: { ann: {} }, repos: { '.read': ['ann'], '.write': ['ann'] } },
+    config: { repo_root: disk, listen: '127.0.0.1:0', log: { level: 'info', format: 'json', audit: null }, users: { ann: {} }, repos: { '.read': ['ann'], '.write': ['ann'] } },
   });
   const kind = mountSmallDisk(t, disk, files.dir);
   if (kind === null) return;
@@ -76,7 +75,7 @@ test('a push that fills the disk fails clearly, leaves the repo intact, and a pu
   const repo = path.join(disk, 'full.git');
   await gitOk(['init', '--quiet', '--bare', '--initial-branch=main', repo], { cwd: disk, env: files.gitEnv });
   const gw = await serveChild(t, files);
-  const url = `http://ann:ann-pw@127.0.0.1:${port}/full.git`;
+  const url = `http://ann:ann-pw@127.0.0.1:${gw.port}/full.git`;
 
   const work = path.join(files.dir, 'work');
   const seed = await noiseTree(work, files.gitEnv, 'main', 1024);

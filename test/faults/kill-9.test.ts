@@ -1,15 +1,15 @@
 /**
  * `kill -9` gitward in the middle of 16 concurrent pushes, then start it again on the same files:
  * nothing acknowledged is lost, nothing is corrupted, nothing blocks the next push, and no
- * git-http-backend or git process of the killed gitward is left ORPHAN_EXIT_BOUND_MS after the
- * kill: nobody else stops them (a spinning orphan fails the test).
+ * git-http-backend or git process of the killed gitward is left running: nobody else stops them
+ * (a spinning orphan fails the test at the safety net).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { freePort, prepareGitwardFiles } from '../helpers/server.js';
-import { backendsOf, descendantsOf, describeProcs, lockFiles, processesWithEnv, stillRunning, waitFor, type ProcInfo } from '../helpers/procs.js';
+import { prepareGitwardFiles } from '../helpers/server.js';
+import { backendsOf, descendantsOf, describeProcs, lockFiles, processesWithEnv, SAFETY_NET_MS, stillRunning, waitFor, type ProcInfo } from '../helpers/procs.js';
 import { addCommit, allRefs, fsckStrict, noiseTree, pushAccepted, refSha, runGit, serveChild } from './fault-kit.js';
 
 const REPOS = ['k0', 'k1', 'k2', 'k3'];
@@ -31,14 +31,9 @@ const WHOLE_POST_BUFFER = 16 * 1024 * 1024;
  * git-http-backend runs in its own process group, so gitward's SIGKILL does not reach it. Each one
  * must stop by itself once gitward is gone: a body read to EOF ends when gitward's end of the pipe
  * closes, a CONTENT_LENGTH receive-pack body by the SIGTERM the CGI spawner sends every program
- * when gitward dies (app/backend/cgi-spawner.py), and their git children then see EOF or EPIPE. They do so within a second;
- * this is the bound, counted from the kill.
+ * when gitward dies (app/backend/cgi-spawner.py), and their git children then see EOF or EPIPE.
+ * The test waits for that (the diagnostics say how long it took); how soon is not what it checks.
  */
-const ORPHAN_EXIT_BOUND_MS = 3_000;
-/** Bound on the restarted gitward's children exiting after their pushes were answered. */
-const CHILDREN_EXIT_BOUND_MS = 15_000;
-/** Bound on waiting for the first push to be acknowledged while others run. */
-const FIRST_ACK_BOUND_MS = 40_000;
 
 /** Pushes acknowledged before the kill: enough that losing one would show. */
 const MIN_ACKED_BEFORE_KILL = 3;
@@ -68,14 +63,15 @@ function envOf(pid: number): Record<string, string> {
 
 const USER = { user: 'ann', password: 'ann-pw' };
 
-test('kill -9 during 16 concurrent pushes loses no acknowledged push and leaves every repo clean and pushable', { timeout: 120_000 }, async (t) => {
-  const port = await freePort();
+test('kill -9 during 16 concurrent pushes loses no acknowledged push and leaves every repo clean and pushable', async (t) => {
   const files = await prepareGitwardFiles(t, {
     users: { ann: USER.password },
     repos: REPOS,
-    config: { listen: `127.0.0.1:${port}`, log: { level: 'info', format: 'json', audit: null }, users: { ann: {} }, repos: { '.read': ['ann'], '.write': ['ann'] } },
+    config: { listen: '127.0.0.1:0', log: { level: 'info', format: 'json', audit: null }, users: { ann: {} }, repos: { '.read': ['ann'], '.write': ['ann'] } },
   });
   const env = files.gitEnv;
+  // The port of the gitward running now: each start lets the kernel choose one (listen port 0).
+  let port = 0;
   const url = (repo: string): string => `http://ann:${USER.password}@127.0.0.1:${port}/${repo}.git`;
 
   const pushes = await Promise.all(
@@ -89,6 +85,7 @@ test('kill -9 during 16 concurrent pushes loses no acknowledged push and leaves 
   );
 
   const gw = await serveChild(t, files);
+  port = gw.port;
   // Whatever happens, no git process of this test outlives it (a spinning orphan would eat CI).
   t.after(() => {
     for (const p of processesWithEnv('GIT_PROJECT_ROOT', files.repoRoot)) signal(p.pid, 'SIGKILL');
@@ -113,7 +110,7 @@ test('kill -9 during 16 concurrent pushes loses no acknowledged push and leaves 
       return acked >= MIN_ACKED_BEFORE_KILL && inFlight.some((p) => p.comm.startsWith('git'));
     },
     'one push acknowledged while others are in flight',
-    FIRST_ACK_BOUND_MS,
+    SAFETY_NET_MS,
     () => `settled: ${settled.map((s) => `${s.branch}=${s.r.code}`).join(' ')}`,
   );
   // The orphan check below finds git processes by their GIT_PROJECT_ROOT: it must see these.
@@ -129,8 +126,8 @@ test('kill -9 during 16 concurrent pushes loses no acknowledged push and leaves 
   // Nothing but gitward's death stops them: no signal from the test, no supervisor.
   await waitFor(
     () => processesWithEnv('GIT_PROJECT_ROOT', files.repoRoot).length === 0,
-    `every git process of the killed gitward has exited within ${ORPHAN_EXIT_BOUND_MS} ms of the kill`,
-    Math.max(0, ORPHAN_EXIT_BOUND_MS - (Date.now() - killedAt)),
+    'every git process of the killed gitward has exited by itself',
+    SAFETY_NET_MS,
     () => describeProcs(processesWithEnv('GIT_PROJECT_ROOT', files.repoRoot)),
   );
   t.diagnostic(`the last git process of the killed gitward was gone ${Date.now() - killedAt} ms after the kill`);
@@ -163,6 +160,7 @@ test('kill -9 during 16 concurrent pushes loses no acknowledged push and leaves 
 
   // Start again on the same files and push on top of every branch.
   const again = await serveChild(t, files);
+  port = again.port;
   const next = await Promise.all(
     all.map(async (p) => {
       const sha = await addCommit(p.dir, env, `after-kill-${p.i}`);
@@ -178,5 +176,5 @@ test('kill -9 during 16 concurrent pushes loses no acknowledged push and leaves 
     const fsck = await fsckStrict(dir, env);
     assert.equal(fsck.code, 0, `git fsck --strict ${repo} after the restart: ${fsck.stdout}${fsck.stderr}`);
   }
-  await waitFor(() => backendsOf(again.pid).length === 0, 'the restarted gitward has no children left', CHILDREN_EXIT_BOUND_MS, () => describeProcs(backendsOf(again.pid)));
+  await waitFor(() => backendsOf(again.pid).length === 0, 'the restarted gitward has no children left', SAFETY_NET_MS, () => describeProcs(backendsOf(again.pid)));
 });

@@ -6,13 +6,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { GitwardFiles } from '../helpers/server.js';
-import { waitFor } from '../helpers/procs.js';
+import { SAFETY_NET_MS, waitFor } from '../helpers/procs.js';
 import { addCommit, gitOk, runGit } from './fault-kit.js';
 
 /** Parallel cloning workers: enough to overlap a reload, few enough for 2 CI cores. */
 const TRAFFIC_WORKERS = 2;
-/** Bound on the wait for a phase's clones (each takes tens of ms on loopback). */
-const PHASE_BOUND_MS = 30_000;
+/** Safety net on the wait for a phase's clones (each takes tens of ms on loopback). */
+const PHASE_BOUND_MS = SAFETY_NET_MS;
 
 /** One failed clone: the phase it happened in and git's message. */
 export interface TrafficFailure {

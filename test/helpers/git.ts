@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { SAFETY_NET_MS } from './procs.js';
 
 /** Result of running git. */
 export interface GitResult {
@@ -40,7 +41,7 @@ export function git(args: readonly string[], opts: { cwd: string; env: Record<st
     child.stdout?.on('data', (b: Buffer) => out.push(b));
     child.stderr?.on('data', (b: Buffer) => err.push(b));
     // A hung git in a test must fail the test, not the whole suite.
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? SAFETY_NET_MS);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);

@@ -1,13 +1,14 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
+import { listenLoopback } from './ports.js';
+import { SAFETY_NET_MS } from './procs.js';
 
 /** The shipped nginx files, as an admin copies them (tests use them as shipped). */
 export const DEPLOY_NGINX_DIR = path.resolve(__dirname, '..', '..', '..', 'deploy', 'nginx');
 
-/** How long nginx and fcgiwrap get to come up: they start in milliseconds; more means broken. */
-const START_TIMEOUT_MS = 10_000;
+/** Safety net on nginx and fcgiwrap coming up: they start in milliseconds; never means broken. */
+const START_TIMEOUT_MS = SAFETY_NET_MS;
 /** How long a stopped process gets to exit after SIGTERM before SIGKILL. */
 const STOP_GRACE_MS = 3_000;
 
@@ -43,17 +44,13 @@ export function requireBinary(t: { skip(message?: string): void }, name: string,
   return null;
 }
 
-/** A free TCP port on 127.0.0.1, found by binding port 0 and releasing it. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
+/**
+ * How nginx takes over listening sockets (its binary-upgrade handover, `NGINX=3;4;`): the value for
+ * sockets placed at child fds 3, 4, …, in `spawn`'s stdio order. nginx then uses the inherited
+ * socket for each `listen` of the same address instead of binding one.
+ */
+export function nginxInheritEnv(count: number): string {
+  return Array.from({ length: count }, (_, i) => `${3 + i};`).join('');
 }
 
 /** A certificate and key for 127.0.0.1 and localhost; git trusts it through GIT_SSL_CAINFO. */
@@ -144,10 +141,11 @@ export function renderHttpSite(text: string, v: { readonly port: number; readonl
 export interface NginxOptions {
   /** Temp dir for the config, logs, pid and temp files (the caller removes it). */
   readonly dir: string;
-  /** Site file contents (already rendered), included inside `http { }`. */
-  readonly site: string;
-  /** The port the site listens on (for readiness). */
-  readonly port: number;
+  /**
+   * Site file contents for the port the harness bound (port 0, read back: see listenLoopback),
+   * included inside `http { }`; it must `listen 127.0.0.1:PORT`.
+   */
+  readonly site: (port: number) => string;
   /** Worker processes; 1 for tests, `auto` for benches. */
   readonly workers?: number | 'auto';
   readonly nginxPath?: string;
@@ -167,14 +165,17 @@ export interface NginxInstance {
 /**
  * Starts Debian's nginx in the foreground (`nginx -p DIR -c DIR/nginx.conf -g 'daemon off;'`)
  * with pid, logs and temp paths under `dir`, `user root;` when running as root, and the site
- * included in `http { }`. Resolves when the port accepts connections; rejects with the error log
- * when nginx exits first.
+ * included in `http { }`. The listening socket is bound here on a kernel-chosen port and handed to
+ * nginx (see listenLoopback). Resolves when nginx logs that its workers started; rejects with the
+ * error log when nginx exits first.
  */
 export async function startNginx(opts: NginxOptions): Promise<NginxInstance> {
   const dir = opts.dir;
   const errorLog = path.join(dir, 'error.log');
   for (const sub of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(dir, 'temp', sub), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'site.conf'), opts.site);
+  const listener = await listenLoopback();
+  const port = listener.port;
+  fs.writeFileSync(path.join(dir, 'site.conf'), opts.site(port));
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const conf = [
     // As root, nginx's workers would switch to "nobody", who cannot enter the private temp dir.
@@ -200,11 +201,17 @@ export async function startNginx(opts: NginxOptions): Promise<NginxInstance> {
   const confFile = path.join(dir, 'nginx.conf');
   fs.writeFileSync(confFile, conf);
   const bin = opts.nginxPath ?? 'nginx';
-  const child = spawn(bin, ['-p', dir, '-e', errorLog, '-c', confFile, '-g', 'daemon off;'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    detached: true,
-    env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
-  });
+  let child: ChildProcess;
+  try {
+    child = spawn(bin, ['-p', dir, '-e', errorLog, '-c', confFile, '-g', 'daemon off;'], {
+      stdio: ['ignore', 'ignore', 'pipe', listener.fd],
+      detached: true,
+      env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', NGINX: nginxInheritEnv(1) },
+    });
+  } finally {
+    // nginx holds its own copy now; connections wait in the socket's backlog until it accepts.
+    listener.close();
+  }
   const stderr: Buffer[] = [];
   child.stderr?.on('data', (b: Buffer) => stderr.push(b));
   child.on('error', (err) => stderr.push(Buffer.from(`${err.message}\n`)));
@@ -215,26 +222,19 @@ export async function startNginx(opts: NginxOptions): Promise<NginxInstance> {
       return '';
     }
   };
-  await waitReady(child, () => connectable(opts.port), () => `nginx did not start:\n${Buffer.concat(stderr).toString()}\n${readLog()}`);
+  // The master logs this (notice) once the config is loaded and the workers are forked.
+  await waitReady(child, () => readLog().includes('start worker process'), () => `nginx did not start:\n${Buffer.concat(stderr).toString()}\n${readLog()}`);
+  if (!readLog().includes('using inherited sockets')) {
+    await stopGroup(child);
+    throw new Error(`nginx did not take over the listening socket:\n${readLog()}`);
+  }
   return {
-    port: opts.port,
-    url: `https://127.0.0.1:${opts.port}`,
+    port,
+    url: `https://127.0.0.1:${port}`,
     pid: child.pid as number,
     errorLog: readLog,
     stop: () => stopGroup(child),
   };
-}
-
-/** True when something accepts TCP connections on 127.0.0.1:port. */
-function connectable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.on('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
 }
 
 /** Polls `ready` until it holds, the child exits (reject), or START_TIMEOUT_MS passes (reject). */

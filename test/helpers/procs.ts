@@ -10,6 +10,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+/**
+ * The one outer time-out of every wait in a test: a safety net against a hang, never what a test
+ * checks. Generous, because on a shared two-core machine under load a wait of milliseconds
+ * stretched to tens of seconds; a test states what must happen, never how soon.
+ */
+export const SAFETY_NET_MS = 300_000;
+
 /** How often `waitFor` polls: /proc reads are cheap; 50 ms keeps tests quick without spinning. */
 const POLL_INTERVAL_MS = 50;
 
@@ -207,9 +214,10 @@ export function describeProcs(list: readonly ProcInfo[]): string {
 
 /**
  * Polls `check` every POLL_INTERVAL_MS until it returns true; throws `what` (plus `detail()`)
- * after `timeoutMs`. A bound on waiting, not a timing assertion: the condition is what is tested.
+ * after `timeoutMs` (the safety net). A bound on waiting, not a timing assertion: the condition
+ * is what is tested.
  */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs: number, detail: () => string = () => ''): Promise<void> {
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs: number = SAFETY_NET_MS, detail: () => string = () => ''): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;

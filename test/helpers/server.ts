@@ -17,7 +17,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import bcrypt from 'bcryptjs';
@@ -181,10 +180,18 @@ export async function startTestServer(
  * createApp + listen(0) on 127.0.0.1, and the server timeouts of `gitward serve`.
  */
 export async function startGitward(t: Pick<TestContext, 'after'>, options: GitwardOptions = {}): Promise<TestGitward> {
-  const files = await prepareGitwardFiles(t, options);
+  return startGitwardOn(t, await prepareGitwardFiles(t, options));
+}
+
+/**
+ * startGitward on files already prepared, optionally with another CGI program in place of
+ * git-http-backend (the regression harness's recording wrapper). Stops it in t.after.
+ */
+export async function startGitwardOn(t: Pick<TestContext, 'after'>, files: GitwardFiles, o: { backendPath?: string } = {}): Promise<TestGitward> {
   const logs = createMemoryLogger();
   const audit = createMemoryAuditSink();
-  const { runtime, server, port } = await startTestServer(files, { logger: logs, audit, backendPath: await gitHttpBackendPath() });
+  const backendPath = o.backendPath ?? (await gitHttpBackendPath());
+  const { runtime, server, port } = await startTestServer(files, { logger: logs, audit, backendPath });
   const origin = `http://127.0.0.1:${port}`;
   let closed = false;
   const close = async (): Promise<void> => {
@@ -196,18 +203,6 @@ export async function startGitward(t: Pick<TestContext, 'after'>, options: Gitwa
   };
   t.after(close);
   return { ...files, origin, port, url: urlFor(origin), server, runtime, logs, audit, reload: () => runtime.reload('test'), close };
-}
-
-/** A port nobody listens on right now on 127.0.0.1 (probed with listen(0)). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** A running `gitward serve` child process and what it has logged. */
@@ -223,13 +218,26 @@ export interface ServeProcess {
   waitForLog(event: string, match?: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   /** Resolves with the exit code (or signal name) when the child has exited. */
   readonly exited: Promise<number | string>;
+  /**
+   * The TCP port its `server.listening` line names (the config's `listen: 127.0.0.1:0` lets the
+   * kernel choose it); 0 when it listens on a unix socket.
+   */
+  readonly port: number;
 }
 
 /** A `gitward serve` child process on its own files and port. */
 export interface SpawnedGitward extends GitwardFiles, ServeProcess {
   readonly origin: string;
-  readonly port: number;
   readonly url: UrlFor;
+}
+
+/** The port of a `server.listening` log line: its `address` is `HOST:PORT` or `unix:PATH` (port 0). */
+export function listeningPort(line: Record<string, unknown>): number {
+  const address = String(line.address);
+  if (address.startsWith('unix:')) return 0;
+  const port = Number(/:(\d+)$/.exec(address)?.[1]);
+  if (!(port > 0)) throw new Error(`server.listening has no TCP port: ${JSON.stringify(line)}`);
+  return port;
 }
 
 /** The launcher admins run (npm's bin, systemd's ExecStart), with the node flags it sets. */
@@ -300,23 +308,18 @@ export async function spawnServe(t: Pick<TestContext, 'after'>, files: GitwardFi
       });
     });
   };
-  await waitForLog('server.listening');
-  return { child, logLines, rawLogLines, stdoutLines, waitForLog, exited };
+  const port = listeningPort(await waitForLog('server.listening'));
+  return { child, logLines, rawLogLines, stdoutLines, waitForLog, exited, port };
 }
 
 /**
- * Spawns `app/gitward serve --config FILE` on fresh files and a free port and waits for
- * its `server.listening` line.
+ * Spawns `app/gitward serve --config FILE` on fresh files (port 0 in the config, the port read
+ * back from the server's own `server.listening` line) and waits for that line.
  */
 export async function spawnGitward(t: Pick<TestContext, 'after'>, options: GitwardOptions = {}): Promise<SpawnedGitward> {
-  // Port 0 in the config, the port read back from the server's own `server.listening` line.
   const files = await prepareGitwardFiles(t, options);
   const served = await spawnServe(t, files);
-  const listening = await served.waitForLog('server.listening');
-  const address = String(listening.address);
-  // A unix socket (the e2e stacks): no port; the caller talks to the socket.
-  const port = address.startsWith('unix:') ? 0 : Number(/:(\d+)$/.exec(address)?.[1]);
-  if (!address.startsWith('unix:') && !(port > 0)) throw new Error(`server.listening has no TCP port: ${JSON.stringify(listening)}`);
-  const origin = `http://127.0.0.1:${port}`;
-  return { ...files, ...served, origin, port, url: urlFor(origin) };
+  // A unix socket (the e2e stacks): port 0; the caller talks to the socket.
+  const origin = `http://127.0.0.1:${served.port}`;
+  return { ...files, ...served, origin, url: urlFor(origin) };
 }

@@ -2,14 +2,14 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, isCI, requireBinary, stopGroup } from './nginx.js';
+import { isCI, requireBinary, stopGroup } from './nginx.js';
+import { unboundPort } from './ports.js';
 
 /** The shipped sshd snippet (deploy/ssh/), used by the tests as written. */
 export const DEPLOY_SSHD_SNIPPET = path.resolve(__dirname, '..', '..', '..', 'deploy', 'ssh', 'gitward-sshd.conf');
 
-/** Ports tried before giving up: another process may take the port between its release and sshd's bind. */
-const PORT_TRIES = 5;
-
+/** Ports tried before giving up: another sshd of a parallel test may have drawn the same port. */
+const PORT_TRIES = 8;
 /** A running sshd for one test. */
 export interface SshdInstance {
   readonly port: number;
@@ -81,7 +81,7 @@ export async function startSshd(t: { skip(message?: string): void }, dir: string
   const account = os.userInfo().username;
   let lastError = '';
   for (let i = 0; i < PORT_TRIES; i++) {
-    const port = await freePort();
+    const port = unboundPort();
     const conf = path.join(dir, 'sshd_config');
     fs.writeFileSync(conf, sshdConfig(dir, port, account, authorizedKeys));
     const child = spawn(sshd, ['-D', '-e', '-f', conf], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -102,7 +102,7 @@ export async function startSshd(t: { skip(message?: string): void }, dir: string
     }
     lastError = log;
     await stopGroup(child);
-    // Only a port taken meanwhile is worth another try.
+    // Only a port held by someone else is worth another draw.
     if (!/Address already in use|Bind to port/.test(log)) break;
   }
   if (isCI(process.env)) throw new Error(`sshd did not start: ${lastError}`);

@@ -7,6 +7,7 @@ import { load as loadYaml } from 'js-yaml';
 import { git, gitEnv, type GitResult } from '../helpers/git.js';
 import { startGitward, type TestGitward } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
+import { SAFETY_NET_MS } from '../helpers/procs.js';
 
 /**
  * How a fixture's pushes reach the bare repo. `local`: git pushes to the repo's path and the test
@@ -56,9 +57,9 @@ export interface PushFixture {
 }
 
 /** A hung git in a test must fail that test, not the suite. */
-const GIT_TEST_TIMEOUT_MS = 60_000;
-/** gitward re-logs hook lines after the backend exits, which may be just after git returns. */
-const HOOK_LOG_WAIT_MS = 10_000;
+const GIT_TEST_TIMEOUT_MS = SAFETY_NET_MS;
+/** Safety net: gitward re-logs hook lines after the backend exits, which may be just after git returns. */
+const HOOK_LOG_WAIT_MS = SAFETY_NET_MS;
 
 /** Runs git with stdin closed; never throws on a non-zero exit. */
 export function runGit(args: readonly string[], cwd: string, env: Record<string, string>): Promise<GitResult> {

@@ -8,9 +8,10 @@ import { gitOk, makeWorkTree } from '../helpers/git.js';
 import { requireBinary } from '../helpers/nginx.js';
 import { startGitward } from '../helpers/server.js';
 import { apiRequest } from '../api/api-client.js';
+import { SAFETY_NET_MS } from '../helpers/procs.js';
 
 /** Safety net only: Prometheus scrapes every second; nothing below waits on this clock to decide. */
-const OUTER_TIMEOUT_MS = 90_000;
+const OUTER_TIMEOUT_MS = SAFETY_NET_MS;
 /** Pause between two queries of Prometheus' API, so the poll does not hog a shared machine. */
 const POLL_PAUSE_MS = 200;
 /** How long Prometheus gets to exit after SIGTERM before SIGKILL (it flushes its head block). */

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { CGI_HEADER_MAX_BYTES } from '../../app/backend/cgi-head.js';
 import { auditLines, send, sendRaw, startGuarded } from './harness.js';
+import { waitFor } from '../helpers/procs.js';
 
 const ADV = '/x.git/info/refs?service=git-upload-pack';
 
@@ -27,8 +28,8 @@ function alive(pid: number): boolean {
 }
 
 async function goneSoon(pid: number): Promise<boolean> {
-  // Polls up to 5 s: the kill is immediate, the reaping is not.
-  for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 25));
+  // The kill is immediate, the reaping is not: wait for it (the safety net fails a leak).
+  await waitFor(() => !alive(pid), `process ${pid} has exited`);
   return !alive(pid);
 }
 

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import zlib from 'node:zlib';
 import { GIT_HTTP_MAX_REQUEST_BUFFER_BYTES } from '../../app/backend/backend-env.js';
-import { processesWithEnv, waitFor, describeProcs } from '../helpers/procs.js';
+import { processesWithEnv, SAFETY_NET_MS, waitFor, describeProcs } from '../helpers/procs.js';
 import { auditLines, basic, send, startGuarded, type Guarded, type RawResponse } from './harness.js';
 
 /** Inflated size of the bomb under the limit. */
@@ -28,8 +28,8 @@ const RSS_GROWTH_LIMIT_BYTES = 128 * 1024 * 1024;
  * pipe, the stream buffers and the socket when git-http-backend exits.
  */
 const IN_FLIGHT_SLACK_BYTES = 2 * 1024 * 1024;
-/** Bound on git's processes exiting after the answer (they exit as they answer). */
-const CHILD_EXIT_BOUND_MS = 5_000;
+/** Safety net on git's processes exiting after the answer (they exit as they answer). */
+const CHILD_EXIT_BOUND_MS = SAFETY_NET_MS;
 
 /**
  * `mib` MiB of zeros as one gzip member, built in milliseconds: a deflate block of 1 MiB of zeros,

@@ -1,6 +1,6 @@
 /**
- * Shared harness of the hostile-input regression tests: a real gitward (the same wiring as
- * test/helpers/server.ts `startGitward`) whose git-http-backend is a recording wrapper, so each
+ * Shared harness of the hostile-input regression tests: a real gitward (test/helpers/server.ts
+ * `startGitwardOn`, the one server harness) whose git-http-backend is a recording wrapper, so each
  * test can tell whether the backend was ever started, and raw HTTP clients for exact bytes.
  *
  *   const gw = await startGuarded(t, { backend: 'git', users: { ann: 'pw' }, config: {…}, repos: ['x'] });
@@ -14,19 +14,17 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { createMemoryAuditSink } from '../../app/audit/audit-log.js';
-import { createMemoryLogger } from '../../app/log/logger.js';
-import type { ReloadingRuntime } from '../../app/reload.js';
 import type { AuditRecord } from '../../app/types.js';
 import { git, gitHttpBackendPath, type GitResult } from '../helpers/git.js';
-import { prepareGitwardFiles, startTestServer, type GitwardFiles, type GitwardOptions } from '../helpers/server.js';
+import { SAFETY_NET_MS } from '../helpers/procs.js';
+import { prepareGitwardFiles, startGitwardOn, type GitwardOptions, type TestGitward } from '../helpers/server.js';
 
-/** Longest a test waits for an audit line after the response ended (it follows the close). */
-const AUDIT_WAIT_MS = 5_000;
+/** Safety net on the wait for an audit line after the response ended (it follows the close). */
+const AUDIT_WAIT_MS = SAFETY_NET_MS;
 /** Longest one raw request may take before the test fails instead of hanging the suite. */
-const REQUEST_TIMEOUT_MS = 30_000;
+const REQUEST_TIMEOUT_MS = SAFETY_NET_MS;
 /** A hung git fails its test instead of the whole suite. */
-const GIT_TIMEOUT_MS = 60_000;
+const GIT_TIMEOUT_MS = SAFETY_NET_MS;
 
 /**
  * What the recording backend does after writing its environment to the runs file:
@@ -41,19 +39,10 @@ export interface GuardedOptions extends GitwardOptions {
   readonly backend?: BackendMode;
 }
 
-/** A gitward in this process whose backend records every run. */
-export interface Guarded extends GitwardFiles {
-  readonly origin: string;
-  readonly port: number;
-  readonly server: http.Server;
-  /** The reloading runtime: `reload('test')` after `writeConfig`. */
-  readonly runtime: ReloadingRuntime;
-  readonly audit: { readonly records: AuditRecord[] };
-  readonly logs: { readonly lines: Array<Record<string, unknown>> };
+/** A gitward in this process (startGitwardOn) whose backend records every run. */
+export interface Guarded extends TestGitward {
   /** The environment of every backend run so far, in order. */
   runs(): Array<Record<string, string>>;
-  /** `http://user:password@127.0.0.1:PORT/<repo>.git` */
-  url(repo: string, credentials?: { user: string; password: string }): string;
 }
 
 function backendScript(runsFile: string, realBackend: string, mode: BackendMode): string {
@@ -77,23 +66,9 @@ export async function startGuarded(t: TestContext, options: GuardedOptions = {})
   const runsFile = path.join(files.dir, 'backend-runs.jsonl');
   const backend = path.join(files.dir, 'recording-backend.js');
   fs.writeFileSync(backend, backendScript(runsFile, await gitHttpBackendPath(), options.backend ?? 'git'), { mode: 0o755 });
-  const logs = createMemoryLogger();
-  const audit = createMemoryAuditSink();
-  const { runtime, server, port } = await startTestServer(files, { logger: logs, audit, backendPath: backend });
-  t.after(async () => {
-    runtime.close();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  const origin = `http://127.0.0.1:${port}`;
+  const gw = await startGitwardOn(t, files, { backendPath: backend });
   return {
-    ...files,
-    origin,
-    port,
-    server,
-    runtime,
-    audit,
-    logs,
+    ...gw,
     runs() {
       if (!fs.existsSync(runsFile)) return [];
       return fs
@@ -101,14 +76,6 @@ export async function startGuarded(t: TestContext, options: GuardedOptions = {})
         .split('\n')
         .filter((l) => l !== '')
         .map((l) => JSON.parse(l) as Record<string, string>);
-    },
-    url(repo, credentials) {
-      const u = new URL(`${origin}/${repo}.git`);
-      if (credentials) {
-        u.username = encodeURIComponent(credentials.user);
-        u.password = encodeURIComponent(credentials.password);
-      }
-      return u.toString();
     },
   };
 }

@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+'use strict';
+// Measures each compiled test file on its own: CPU seconds (user + sys of the test process and
+// every child it waited for: git, nginx, sshd…, as /usr/bin/time reports them) and wall seconds.
+// CPU time barely moves when other work shares the machine; wall time does. Prints the files
+// slowest-CPU first as a Markdown table, then the totals.
+//   node test/times.js [SUBSTR…]      GITWARD_TEST_CONCURRENCY (default 2) files at a time
+// GITWARD_TEST_DIST points at another compiled tree (e.g. a copy of dist from before a change).
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const dist = process.env.GITWARD_TEST_DIST || path.join(__dirname, '..', 'dist');
+const root = path.join(dist, 'test');
+const files = [];
+(function walk(dir) {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) walk(p);
+    else if (e.name.endsWith('.test.js')) files.push(p);
+  }
+})(root);
+const filters = process.argv.slice(2);
+const chosen = files.filter((f) => filters.length === 0 || filters.some((s) => f.includes(s))).sort();
+const concurrency = Number(process.env.GITWARD_TEST_CONCURRENCY || '2');
+const rows = [];
+let next = 0;
+
+function runOne(file) {
+  return new Promise((resolve) => {
+    const args = ['-f', '@@TIME %U %S %e', process.execPath, '--test', '--test-reporter=dot', file];
+    const child = spawn('/usr/bin/time', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b) => (out += b));
+    child.stderr.on('data', (b) => (out += b));
+    child.on('exit', (code) => {
+      const m = /@@TIME ([\d.]+) ([\d.]+) ([\d.]+)/.exec(out);
+      const rel = path.relative(root, file);
+      if (!m) rows.push({ rel, cpu: NaN, wall: NaN, ok: false });
+      else rows.push({ rel, cpu: Number(m[1]) + Number(m[2]), wall: Number(m[3]), ok: code === 0 });
+      const last = rows[rows.length - 1];
+      process.stderr.write(`${last.cpu.toFixed(1)}\t${last.wall.toFixed(1)}\t${rel}\n`);
+      if (code !== 0) process.stderr.write(`FAILED ${rel}\n${out.slice(-3000)}\n`);
+      resolve();
+    });
+  });
+}
+
+async function worker() {
+  while (next < chosen.length) await runOne(chosen[next++]);
+}
+
+(async () => {
+  const t0 = Date.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  rows.sort((a, b) => b.cpu - a.cpu);
+  console.log('| file | CPU s | wall s | ok |\n|---|---:|---:|---|');
+  for (const r of rows) console.log(`| ${r.rel} | ${r.cpu.toFixed(1)} | ${r.wall.toFixed(1)} | ${r.ok ? 'yes' : 'NO'} |`);
+  const cpu = rows.reduce((s, r) => s + (Number.isNaN(r.cpu) ? 0 : r.cpu), 0);
+  console.log(`\n${rows.length} files, CPU ${cpu.toFixed(1)} s, elapsed ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  process.exit(rows.every((r) => r.ok) ? 0 : 1);
+})();
