@@ -115,8 +115,19 @@ async function launchSpawner(): Promise<SpawnerProcess> {
   const entries = new Map<number, Entry>();
   let nextId = 1;
   let failure: Error | null = null;
-  /** The spawner's pipe keeps the process alive only while a request waits on it (a CLI exits when done). */
-  const holdOpen = (): void => void (entries.size > 0 ? stdout.ref() : stdout.unref());
+  /**
+   * The spawner (its pipe, and its exit, which ends what it was running) keeps this process alive
+   * only while a request waits on it: a CLI or test exits when done.
+   */
+  const holdOpen = (): void => {
+    if (entries.size > 0) {
+      stdout.ref();
+      child.ref();
+    } else {
+      stdout.unref();
+      child.unref();
+    }
+  };
 
   const server = net.createServer((conn) => acceptConnection(conn));
   await new Promise<void>((resolve, reject) => {
