@@ -88,11 +88,12 @@ function parseArgs(argv: readonly string[]): { seconds: number; clients: number;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
-    if (a === '--seconds' && v) (out.seconds = Number(v)), i++;
-    else if (a === '--clients' && v) (out.clients = Number(v)), i++;
-    else if (a === '--only' && v) (out.only = v), i++;
-    else if (a === '--targets' && v) (out.targets = v.split(',') as TargetName[]), i++;
+    if (a === '--seconds' && v) out.seconds = Number(v);
+    else if (a === '--clients' && v) out.clients = Number(v);
+    else if (a === '--only' && v) out.only = v;
+    else if (a === '--targets' && v) out.targets = v.split(',') as TargetName[];
     else throw new Error(`usage: node dist/bench/load.js [--seconds N] [--clients N] [--only gitward|anchor] [--targets a,b,…] (got ${String(a)})`);
+    i++; // the option's value
   }
   if (!(out.seconds > 0) || !(out.clients > 0)) throw new Error('--seconds and --clients must be positive');
   const targets = out.targets ?? (out.only === 'anchor' ? ['anchor'] : out.only === 'gitward' ? ['gitward'] : ['gitward', 'anchor']);

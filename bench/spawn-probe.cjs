@@ -1,7 +1,7 @@
 // Preload for measuring where gitward's event loop goes (bench/RESULTS.md, run 6c):
 //   NODE_OPTIONS='--require ./bench/spawn-probe.cjs' app/gitward serve …; kill -USR2 PID prints (to $ELD_OUT) and resets.
 // Times every child_process.spawn() (synchronous in Node: fork + wait for exec), event-loop delay, GC, utilization.
-const { monitorEventLoopDelay, performance } = require('node:perf_hooks');
+const { monitorEventLoopDelay } = require('node:perf_hooks');
 const cp = require('node:child_process');
 const fs = require('node:fs');
 const h = monitorEventLoopDelay({ resolution: 1 });
@@ -10,7 +10,6 @@ const spawns = [];
 const orig = cp.spawn;
 cp.spawn = function (...a) { const t = performance.now(); const c = orig.apply(this, a); spawns.push(performance.now() - t); return c; };
 let gcMs = 0;
-const { PerformanceObserver } = require('node:perf_hooks');
 new PerformanceObserver((l) => { for (const e of l.getEntries()) gcMs += e.duration; }).observe({ entryTypes: ['gc'] });
 let busyStart = performance.eventLoopUtilization();
 process.on('SIGUSR2', () => {

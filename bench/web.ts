@@ -17,7 +17,7 @@ import { startFcgiwrap } from '../test/helpers/fcgiwrap.js';
 import { freePort, startNginx } from '../test/helpers/nginx.js';
 import { fmtMs, peakRss, ratio, stats, table, type Stats } from './measure.js';
 import { BIG_HISTORY, cachedRepo } from './repo-gen.js';
-import { startGitward, type Server } from './servers.js';
+import { startGitward } from './servers.js';
 
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
 

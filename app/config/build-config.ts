@@ -541,7 +541,7 @@ function parseSsh(p: Problems, entry: YamlEntry | undefined, dir: string, log: L
 }
 
 /** A path that can stand in a forced command unquoted: sshd hands that command to a shell. */
-const SAFE_COMMAND_PATH = /^\/[A-Za-z0-9._+\/-]*$/;
+const SAFE_COMMAND_PATH = /^\/[A-Za-z0-9._+/-]*$/;
 
 /** A plugin named by a relative module path (`./x.js`) is resolved against the config folder. */
 function resolvePluginRef(ref: string, dir: string): string {
@@ -900,7 +900,7 @@ function parseWeb(p: Problems, entry: YamlEntry | undefined, dir: string): WebSe
   }
   const cloneUrls: string[] = [];
   for (const u of stringListAt(p, w.get('clone_urls'), 'web.clone_urls') ?? []) {
-    if (!/^(?:https?:\/\/)[A-Za-z0-9.-]+(?::\d{1,5})?(?:\/[A-Za-z0-9._~\/-]*)?$/.test(u.value)) {
+    if (!/^(?:https?:\/\/)[A-Za-z0-9.-]+(?::\d{1,5})?(?:\/[A-Za-z0-9._~/-]*)?$/.test(u.value)) {
       p.add(u.line, u.path, `expected an http(s) URL prefix such as "https://git.example.org/", got "${u.value}"`);
     } else cloneUrls.push(u.value.endsWith('/') ? u.value : `${u.value}/`);
   }

@@ -44,7 +44,8 @@ async function loadFactory(name: string, configDir: string): Promise<AuthPluginF
   try {
     file = resolvePlugin(name, configDir);
   } catch (err) {
-    throw new Error(err instanceof Error && (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' ? 'cannot find the module' : (err as Error).message);
+    const notFound = err instanceof Error && (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND';
+    throw new Error(notFound ? 'cannot find the module' : (err as Error).message, { cause: err });
   }
   // Said plainly: the import error would add the loader's own path and repeat the file's.
   if (!fs.existsSync(file)) throw new Error(`cannot find the module ${file}`);
@@ -52,7 +53,8 @@ async function loadFactory(name: string, configDir: string): Promise<AuthPluginF
   try {
     mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (err) {
-    throw new Error(`cannot load ${file}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    const first = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new Error(`cannot load ${file}: ${first}`, { cause: err });
   }
   const fromDefault = mod.default as Record<string, unknown> | undefined;
   const factory = mod[AUTH_PLUGIN_EXPORT] ?? (fromDefault !== null && typeof fromDefault === 'object' ? fromDefault[AUTH_PLUGIN_EXPORT] : undefined);

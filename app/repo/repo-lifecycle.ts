@@ -349,7 +349,7 @@ export async function repoFacts(dir: string, env: Readonly<Record<string, string
   } catch {
     description = null;
   }
-  let defaultBranch: string | null = null;
+  let defaultBranch: string | null;
   try {
     defaultBranch = (await git(['symbolic-ref', '--quiet', '--short', 'HEAD'], dir, env)).trim() || null;
   } catch {

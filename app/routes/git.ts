@@ -11,7 +11,6 @@ import type { AppDeps } from '../deps.js';
 import { BadRequest, NotFound } from '../errors.js';
 import { BODY_FRAMING_HEADER, bodyFraming, discardBody } from '../request/body-framing.js';
 import { peerOf } from '../request/client-address.js';
-import type { CompiledPolicy, GitwardConfig } from '../config/types.js';
 import { authorize, type Authorized, type AuthorizeProgress } from './authorize.js';
 import type { RequestAudit } from '../audit/request-audit.js';
 import { requestContext } from './context.js';

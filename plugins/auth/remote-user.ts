@@ -31,7 +31,9 @@ function readSecret(file: string): Buffer {
     stat = fs.statSync(file);
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`option "secret_file": cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new Error(`option "secret_file": cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, {
+      cause: err,
+    });
   }
   // The secret is what stands between a local user and every identity: other users must not read it.
   if ((stat.mode & 0o004) !== 0) {

@@ -1,7 +1,7 @@
 import { ACCEPT, assertKnownKeys, HookOptionsError, reject, type HookPlugin, type HookPluginFactory } from '../../hooks/hook-plugin.js';
 
 /** A branch name in a flow: a plain git branch name, no glob characters. */
-const BRANCH = /^(?!\/)(?!.*\/\/)(?!.*\.\.)(?!.*\/$)[A-Za-z0-9._\/-]+$/;
+const BRANCH = /^(?!\/)(?!.*\/\/)(?!.*\.\.)(?!.*\/$)[A-Za-z0-9._/-]+$/;
 
 /**
  * `branch-flow`: promotion order between branches, e.g. `flow: [dev, staging, main]`. A new tip of

@@ -37,7 +37,7 @@ export function apiRequest(origin: string, method: string, path: string, req: Ap
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown = null;
+        let body: unknown;
         try {
           body = text === '' ? null : JSON.parse(text);
         } catch {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import { gitOk, makeWorkTree } from '../helpers/git.js';
 import { startGitward, type TestGitward } from '../helpers/server.js';
 import { apiRequest, type ApiAnswer } from './api-client.js';

@@ -3,7 +3,6 @@ import http from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
 import { createEnvironment } from 'cgi-env';
 import { buildBackendEnv } from '../../app/backend/backend-env.js';

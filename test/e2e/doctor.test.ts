@@ -143,8 +143,8 @@ const ok = (name: string): RegExp => new RegExp(`^ok   ${name}: `, 'm');
 const failWith = (name: string, cause: string): RegExp => new RegExp(`^FAIL ${name}: [^\\n]*\\n\\s+likely cause: ${cause}`, 'm');
 const PUSH = 'push over 1 MiB \\(chunked\\)';
 const STREAMED = 'push body streamed \\(request buffering off\\)';
-const HOOKED = /^ok   refused by gitward's hook \(nothing written\): refs\/gitward\/doctor\/[0-9a-f]+ refused by design$/m;
-const LEFT = /^ok   no probe ref left behind: ls-remote does not list refs\/gitward\/doctor\/[0-9a-f]+$/m;
+const HOOKED = /^ok {3}refused by gitward's hook \(nothing written\): refs\/gitward\/doctor\/[0-9a-f]+ refused by design$/m;
+const LEFT = /^ok {3}no probe ref left behind: ls-remote does not list refs\/gitward\/doctor\/[0-9a-f]+$/m;
 
 const VARIANTS: readonly Variant[] = [
   {

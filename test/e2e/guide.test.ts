@@ -373,7 +373,7 @@ function runGuide(s: Scratch, mode: GuideMode): Promise<{ code: number | null; t
     // Typed on the terminal when `gitward user add` asks (its prompts show in the transcript).
     let answered = 0;
     const typer = setInterval(() => {
-      let text = '';
+      let text: string;
       try {
         text = fs.readFileSync(transcript, 'utf8');
       } catch {
@@ -478,7 +478,7 @@ for (const mode of ['proxy', 'sidecar'] as const) {
     const repo = path.join(R, 'srv/git/web/site.git');
     assert.equal(fs.readlinkSync(path.join(repo, 'hooks', 'pre-receive')), path.join(R, 'opt/gitward/hooks/gitward-hook'));
     assert.match(r.transcript, mode === 'proxy' ? /^all checks passed\r?$/m : /^no check failed; 1 could not be checked \(WARN\)\r?$/m);
-    assert.match(r.transcript, /^ok   refused by gitward's hook \(nothing written\)/m);
+    assert.match(r.transcript, /^ok {3}refused by gitward's hook \(nothing written\)/m);
     const refs = await ok('git', ['--git-dir', repo, 'for-each-ref', '--format=%(refname)']);
     assert.deepEqual(refs.trim().split('\n'), ['refs/heads/main'], 'the push arrived, and doctor left nothing behind');
     // gitward's own endpoints are not served to the internet.

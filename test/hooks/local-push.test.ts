@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import { asUser, CONFIG, createPushFixture, gitwardLines, promote, TRANSPORTS, USERS_YAML } from './push-fixture.js';
 

@@ -147,7 +147,10 @@ function render(g: Gen): string {
     for (const [rk, rn] of gn.repos) {
       if (rn === null) lines.push(`    ${rk}:`);
       else if (Object.keys(rn).length === 0) lines.push(`    ${rk}: {}`);
-      else (lines.push(`    ${rk}:`), renderNode(rn, '      ', lines));
+      else {
+        lines.push(`    ${rk}:`);
+        renderNode(rn, '      ', lines);
+      }
     }
     if (key.startsWith('.')) {
       // A key directly under authorisation: git4nginx ignores it; give it a list value.

@@ -4,7 +4,6 @@ import { loadConfig } from '../../config/load.js';
 import { UsageError } from '../../errors.js';
 import { compilePolicy } from '../../policy/compile.js';
 import { decide, decideCreate, mayCreate } from '../../policy/decide.js';
-import { hookSettingsFor } from '../../policy/hook-settings.js';
 import { resolveIdentity } from '../../policy/identity.js';
 import { listReposOnDisk } from '../../policy/list-repos.js';
 import type { CompiledPolicy } from '../../config/types.js';

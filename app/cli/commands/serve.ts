@@ -10,7 +10,7 @@ import { createLogger } from '../../log/logger.js';
 import { shutdownServer } from '../../server.js';
 import { configPathFrom, parseArgs } from '../args.js';
 import { DEMO_REPO, seedDemoRepo } from '../demo-repo.js';
-import { EXIT, type CliIO, type Command } from '../io.js';
+import { EXIT, type Command } from '../io.js';
 import { adminGitEnv, dispatcherPath } from '../repo-admin.js';
 
 /** The embedded default config of `npm start`, in the checkout. */
