@@ -164,7 +164,10 @@ export interface AuditRecord {
   readonly exitCode: number | null;
   /** `ssh`: a session through sshd's forced command (app/ssh/), whose line also names the key. */
   readonly mode: 'proxy' | 'sidecar' | 'ssh';
-  /** How a git request's body arrived (`chunked`: streamed by the proxy; `length`); null: no body, or not a git request. */
+  /**
+   * How a git request's body arrived (`chunked`: streamed by the proxy; `length`); null: no body, or
+   * not a git request.
+   */
   readonly requestBody: 'chunked' | 'length' | null;
 }
 

@@ -16,7 +16,10 @@ export function startConfigPath(io: Pick<DispatchIO, 'env' | 'cwd'>, gitEnv: Rec
   const found = runGit(['config', '--get', 'gitward.config'], io.cwd, gitEnv).then((r) => {
     const value = r.stdout.trim();
     if (r.code !== 0 || value === '') {
-      throw new Refusal('gitward: push refused: no gitward config for this repo (set GITWARD_CONFIG, or `git config gitward.config FILE` in the repo)');
+      throw new Refusal(
+        'gitward: push refused: no gitward config for this repo ' +
+          '(set GITWARD_CONFIG, or `git config gitward.config FILE` in the repo)',
+      );
     }
     return path.resolve(io.cwd, value);
   });

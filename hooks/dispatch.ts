@@ -115,7 +115,10 @@ export async function dispatch(io: DispatchIO): Promise<number> {
     let line = 'gitward: push refused: the hook failed; the details are in the server log';
     if (err instanceof Refusal) line = err.message;
     else if (err instanceof ConfigError) line = 'gitward: push refused: the gitward config has errors (an admin can run `gitward check`)';
-    else if (err instanceof HookOptionsError) line = `gitward: push refused: a hook plugin is misconfigured (${shortWhere(err.message.split(': ')[0] ?? '')}); the details are in the server log`;
+    else if (err instanceof HookOptionsError) {
+      const where = shortWhere(err.message.split(': ')[0] ?? '');
+      line = `gitward: push refused: a hook plugin is misconfigured (${where}); the details are in the server log`;
+    }
     io.stderr.write(`${line}\n`);
     return 1;
   } finally {

@@ -69,7 +69,12 @@ export function identityFromEnv(env: DispatchIO['env'], config: GitwardConfig): 
     return { user, source: 'gitward', groups: groups ?? resolved.groups, info: info ?? resolved.info };
   }
   const local = config.hooks.localUser;
-  if (local === null) throw new Refusal("gitward: push refused: pushes made on the server without gitward's environment are not allowed here (hooks.local_user is null)");
+  if (local === null) {
+    throw new Refusal(
+      "gitward: push refused: pushes made on the server without gitward's environment are not allowed here " +
+        '(hooks.local_user is null)',
+    );
+  }
   if (local === '$local') return { user: '$local', source: 'local', groups: [], info: {} };
   return { ...resolveIdentity(policy(), local, 'local'), source: 'local' };
 }

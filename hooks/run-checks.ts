@@ -76,7 +76,8 @@ export function clientLines(outcomes: readonly UpdateOutcome[]): string[] {
   const failed = outcomes.filter((o) => o.failures.length > 0);
   if (failed.length > 0) {
     const names = [...new Set(failed.flatMap((o) => o.failures))].join(', ');
-    lines.push(`gitward: push refused: hook plugin ${names} failed on ${failed.length} ref update(s); the details are in the server log`);
+    const count = `${failed.length} ref update(s)`;
+    lines.push(`gitward: push refused: hook plugin ${names} failed on ${count}; the details are in the server log`);
   }
   return lines;
 }

@@ -111,8 +111,8 @@ function stamp(now: number): string {
 
 /**
  * Symlinks `hooks/pre-receive` and `hooks/post-receive` of `repoDir` to `dispatcher`. Idempotent;
- * a link to another checkout's dispatcher is updated; a hook that is not ours is kept (and reported), or with `force` renamed to
- * `<hook>.gitward-backup-<timestamp>` first.
+ * a link to another checkout's dispatcher is updated; a hook that is not ours is kept (and
+ * reported), or with `force` renamed to `<hook>.gitward-backup-<timestamp>` first.
  */
 export function installHooks(repoDir: string, dispatcher: string, options: { force: boolean; now: number }): HookInstallResult[] {
   const hooksDir = path.join(repoDir, 'hooks');

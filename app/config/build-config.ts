@@ -224,7 +224,10 @@ export function buildConfig(text: string, file: string, options: BuildOptions = 
   const hooks = parseHooks(p, top.get('hooks'), dir);
   const hookNames = new Set<string>([...BUILTIN_HOOK_PLUGIN_NAMES, ...hooks.plugins.keys()]);
   for (const o of hooks.orderLines) {
-    if (!hookNames.has(o.name)) p.add(o.line, o.path, `unknown hook plugin "${o.name}" (built in: ${BUILTIN_HOOK_PLUGIN_NAMES.join(', ')}; others go in hooks.plugins)`);
+    const builtIn = BUILTIN_HOOK_PLUGIN_NAMES.join(', ');
+    if (!hookNames.has(o.name)) {
+      p.add(o.line, o.path, `unknown hook plugin "${o.name}" (built in: ${builtIn}; others go in hooks.plugins)`);
+    }
   }
 
   const repos = parseRepoTree(p, top.get('repos'), { known, hookNames });

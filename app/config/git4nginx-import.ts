@@ -15,8 +15,11 @@ const HOOK_PLUGINS: Readonly<Record<string, string>> = { '.branch_flow': 'branch
 
 /** Scalars that YAML 1.1 (PyYAML, which git4nginx used) reads as booleans. */
 const YAML11_BOOL = /^(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/;
-/** Scalars that YAML 1.1 reads as numbers (ints with _, octal 0NN, hex, base 60, floats). */
-const YAML11_NUMBER = /^([-+]?(0b[01_]+|0[0-7_]+|0|[1-9][0-9_]*|0x[0-9a-fA-F_]+|[1-9][0-9_]*(:[0-5]?[0-9])+)|[-+]?([0-9][0-9_]*)?\.[0-9_]*([eE][-+][0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))$/;
+/** Scalars that YAML 1.1 reads as ints (with _, binary, octal 0NN, hex, base 60). */
+const YAML11_INT = /^[-+]?(0b[01_]+|0[0-7_]+|0|[1-9][0-9_]*|0x[0-9a-fA-F_]+|[1-9][0-9_]*(:[0-5]?[0-9])+)$/;
+/** Scalars that YAML 1.1 reads as floats (with _, .inf, .nan). */
+const YAML11_FLOAT = /^([-+]?([0-9][0-9_]*)?\.[0-9_]*([eE][-+][0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))$/;
+const isYaml11Number = (s: string): boolean => YAML11_INT.test(s) || YAML11_FLOAT.test(s);
 
 /** Scalars that YAML 1.1 reads as null (PyYAML: `~`, `null`, an empty scalar). */
 const YAML11_NULL = /^(~|null|Null|NULL|)$/;
@@ -48,7 +51,7 @@ function yaml11Type(raw: YamlEntry['key']): 'null' | 'boolean' | 'number' | null
   if (typeof raw === 'number') return 'number';
   if (YAML11_NULL.test(raw)) return 'null';
   if (YAML11_BOOL.test(raw)) return 'boolean';
-  if (YAML11_NUMBER.test(raw)) return 'number';
+  if (isYaml11Number(raw)) return 'number';
   return null;
 }
 
@@ -67,7 +70,7 @@ function lastWins(entries: readonly YamlEntry[]): YamlEntry[] {
 /** A name as YAML text: plain when safe in YAML 1.1 and 1.2, double-quoted otherwise. */
 function q(name: string): string {
   const plain = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(name);
-  if (plain && !YAML11_BOOL.test(name) && !YAML11_NUMBER.test(name) && !YAML11_NULL.test(name)) return name;
+  if (plain && !YAML11_BOOL.test(name) && !isYaml11Number(name) && !YAML11_NULL.test(name)) return name;
   return JSON.stringify(name);
 }
 

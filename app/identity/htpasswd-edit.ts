@@ -126,7 +126,10 @@ function writeAtomically(file: string, text: string, like: fs.Stats | null): voi
         try {
           fs.fchownSync(fd, like.uid, like.gid);
         } catch (err) {
-          throw new EditError(`cannot keep the owner of ${file} (uid ${like.uid}, gid ${like.gid}): ${(err as NodeJS.ErrnoException).code ?? 'error'}; run as its owner or root`);
+          const code = (err as NodeJS.ErrnoException).code ?? 'error';
+          throw new EditError(
+            `cannot keep the owner of ${file} (uid ${like.uid}, gid ${like.gid}): ${code}; run as its owner or root`,
+          );
         }
       }
       fs.fsyncSync(fd);

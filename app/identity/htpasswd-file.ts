@@ -90,7 +90,8 @@ export function parseHtpasswd(text: string): ParsedHtpasswd {
       warnings.push(
         hash === ''
           ? `line ${line}: user "${user}" has no password hash; user refused`
-          : `line ${line}: user "${user}" has a plaintext or unsupported password hash (use bcrypt: gitward user passwd); user refused`,
+          : `line ${line}: user "${user}" has a plaintext or unsupported password hash ` +
+            '(use bcrypt: gitward user passwd); user refused',
       );
       return;
     }

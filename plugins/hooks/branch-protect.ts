@@ -88,7 +88,10 @@ function assertOrderKnown(rules: readonly Rule<string>[], at: string): void {
     const other = rules.find((o) => o !== r && o.matches(r.pattern));
     if (other) {
       throw new HookOptionsError(
-        `${at}.${r.section}."${r.pattern}": a digits-only pattern loses its place in the file (YAML keys reach plugins as JavaScript object keys), and "${other.pattern}" also matches ${noun(r)} ${r.pattern}, so which rule decides would not be the file's order; narrow "${other.pattern}" or drop one of them`,
+        `${at}.${r.section}."${r.pattern}": a digits-only pattern loses its place in the file ` +
+          '(YAML keys reach plugins as JavaScript object keys), ' +
+          `and "${other.pattern}" also matches ${noun(r)} ${r.pattern}, ` +
+          `so which rule decides would not be the file's order; narrow "${other.pattern}" or drop one of them`,
       );
     }
   }
@@ -100,7 +103,10 @@ function shadowedRules(rules: readonly Rule<string>[], at: string): string[] {
   rules.forEach((r, j) => {
     const earlier = rules.slice(0, j).find((e) => refGlobCovers(e.pattern, r.pattern));
     if (earlier) {
-      out.push(`${at}.${r.section}."${r.pattern}": never applies: every ${noun(r)} it matches is matched first by "${earlier.pattern}" (the first matching rule decides; put the narrower rule above the broader one)`);
+      out.push(
+        `${at}.${r.section}."${r.pattern}": never applies: every ${noun(r)} it matches is matched first by ` +
+          `"${earlier.pattern}" (the first matching rule decides; put the narrower rule above the broader one)`,
+      );
     }
   });
   return out;
@@ -146,7 +152,9 @@ function refusal(rule: Rule<string>, action: string, update: HookUpdate): HookVe
  * `branch-protect`: who may change which branches and tags, by whole-name glob (`*` within a
  * segment, `**` across segments; `main` is never `feature/main`).
  * ```yaml
- * branches: {main: {push: ["@release"], force: [], create: ["@release"], delete: []}, "release/**": {push: ["@release"]}}
+ * branches:
+ *   main: {push: ["@release"], force: [], create: ["@release"], delete: []}
+ *   "release/**": {push: ["@release"]}
  * tags: {"v*": {create: ["@release"], move: [], delete: []}, "**": {}}
  * ```
  * Branches: `push` (fast-forward; absent = anyone with write), `force` (non-fast-forward; absent =

@@ -93,7 +93,8 @@ export const access: Command = async (argv, io) => {
   const d = need === 'create' ? decideCreate(policy, identity, repo) : decide(policy, identity, repo, need);
   const out: string[] = [];
   out.push(`${d.allowed ? 'ALLOWED' : 'DENIED'}: ${d.reason}`);
-  out.push(`level: ${d.level}  (status ${d.status}${policy.hasRepo(repo) ? '' : `; ${repo} is not named in the tree: the nodes above it decide`})`);
+  const unnamed = policy.hasRepo(repo) ? '' : `; ${repo} is not named in the tree: the nodes above it decide`;
+  out.push(`level: ${d.level}  (status ${d.status}${unnamed})`);
   if (kind !== 'anonymous') {
     out.push(`groups: ${identity.groups.length > 0 ? identity.groups.map((g) => `@${g}`).join(' ') : '(none)'}`);
     if (kind === 'user' && !policy.knownUsers().includes(user)) {

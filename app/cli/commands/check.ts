@@ -185,6 +185,7 @@ export const check: Command = async (argv, io) => {
   // The tree names some repos; project groups cover the others, so count what is on disk too.
   const repoRoot = policy.config.repoRoot;
   const onDisk = fs.existsSync(repoRoot) ? `${(await listReposOnDisk(repoRoot)).length} on disk under repo_root` : `repo_root ${repoRoot} does not exist`;
-  io.stdout.write(`${file}: ${failed === 0 ? 'OK' : 'FAILED'} — ${s.users} users, ${s.groups} groups, ${s.reposInTree} repos named in the tree, ${onDisk}, ${s.grants} grants, ${tests}\n`);
+  const counts = `${s.users} users, ${s.groups} groups, ${s.reposInTree} repos named in the tree, ${onDisk}`;
+  io.stdout.write(`${file}: ${failed === 0 ? 'OK' : 'FAILED'} — ${counts}, ${s.grants} grants, ${tests}\n`);
   return failed === 0 ? EXIT.ok : EXIT.failed;
 };
