@@ -22,7 +22,10 @@ module.exports = {
         '(check-hook-settings), `gitward access --ref` runs the plugins in force as a push would (load-hook-plugins, ' +
         'hook-plugin), and gitward parses the ref update lines the post-receive launcher keeps (receive-input).',
       from: { path: '^app/' },
-      to: { path: '^hooks/', pathNot: '^hooks/(check-hook-settings|receive-input|load-hook-plugins|hook-plugin)\\.ts$' },
+      to: {
+        path: '^hooks/',
+        pathNot: '^hooks/(check-hook-settings|receive-input|load-hook-plugins|hook-plugin)\\.ts$',
+      },
     },
     {
       name: 'protocol-is-below-hooks',
@@ -48,7 +51,8 @@ module.exports = {
     {
       name: 'hooks-do-not-import-the-server',
       severity: 'error',
-      comment: 'The dispatcher starts cold on every push: it never loads the HTTP server, routes, CLI or backend runner.',
+      comment:
+        'The dispatcher starts cold on every push: it never loads the HTTP server, routes, CLI or backend runner.',
       from: { path: '^hooks/' },
       to: { path: '^app/(server|compose|reload|routes|cli|backend|audit|identity)' },
     },
@@ -64,6 +68,10 @@ module.exports = {
     exclude: { path: '^(dist|node_modules)/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js', '.d.ts'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default'],
+      extensions: ['.ts', '.js', '.d.ts'],
+    },
   },
 };

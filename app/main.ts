@@ -22,7 +22,9 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
 
 if (require.main === module) {
   main().catch((err: unknown) => {
-    process.stderr.write(`gitward: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `gitward: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exitCode = 70;
   });
 }

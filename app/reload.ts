@@ -34,7 +34,9 @@ const STARTUP_ONLY: ReadonlyArray<readonly [string, (c: GitwardConfig) => unknow
 
 /** The start-up-only settings (config keys) whose value in `next` differs from the one `started` applied. */
 export function startupOnlyChanges(started: GitwardConfig, next: GitwardConfig): string[] {
-  return STARTUP_ONLY.filter(([, get]) => JSON.stringify(get(started)) !== JSON.stringify(get(next))).map(([key]) => key);
+  return STARTUP_ONLY.filter(([, get]) => JSON.stringify(get(started)) !== JSON.stringify(get(next))).map(
+    ([key]) => key,
+  );
 }
 
 /** What building a Runtime needs. */
@@ -54,7 +56,8 @@ function recordInForce(config: GitwardConfig, deps: RuntimeDeps): void {
   if (config.file === '') return;
   try {
     const text = fs.readFileSync(config.file, 'utf8');
-    if (sha256(text) === config.hash) recordLastGood(deps.lastGoodDir === undefined ? lastGoodDir() : deps.lastGoodDir, config.file, text);
+    if (sha256(text) === config.hash)
+      recordLastGood(deps.lastGoodDir === undefined ? lastGoodDir() : deps.lastGoodDir, config.file, text);
   } catch {
     // Unreadable now: the next good load records it.
   }
@@ -123,7 +126,10 @@ export async function createReloadingRuntime(file: string, deps: RuntimeDeps): P
     try {
       next = await loadRuntime(file, deps, limiter);
     } catch (err) {
-      const problems = err instanceof ConfigError ? [...err.problems] : [`${file}: ${err instanceof Error ? err.message : String(err)}`];
+      const problems =
+        err instanceof ConfigError
+          ? [...err.problems]
+          : [`${file}: ${err instanceof Error ? err.message : String(err)}`];
       failure = Object.freeze({ at: deps.now(), problems });
       counts.failed++;
       // The running policy is not the file's from here on, for reads and pushes alike: say which it is.

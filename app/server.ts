@@ -102,7 +102,10 @@ export function createApp(baseDeps: AppDeps, options: AppOptions): GitwardApp {
     spawner: options.spawner,
   });
 
-  const web = createWebHandler(deps, { processEnv: options.processEnv ?? { PATH: FALLBACK_PATH }, spawner: options.spawner });
+  const web = createWebHandler(deps, {
+    processEnv: options.processEnv ?? { PATH: FALLBACK_PATH },
+    spawner: options.spawner,
+  });
 
   const app: Express = express();
   app.disable('x-powered-by');
@@ -165,7 +168,10 @@ export const DEFAULT_SOCKET_MODE = 0o660;
  * Applies the server timeouts: headers within `headersTimeoutSeconds` (slow-loris guard), no total
  * request limit, a socket with no bytes moving for `idleTimeoutSeconds` is closed.
  */
-export function configureServer(server: http.Server, settings: Pick<ServerSettings, 'headersTimeoutSeconds' | 'idleTimeoutSeconds'>): void {
+export function configureServer(
+  server: http.Server,
+  settings: Pick<ServerSettings, 'headersTimeoutSeconds' | 'idleTimeoutSeconds'>,
+): void {
   server.headersTimeout = settings.headersTimeoutSeconds * 1000;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;

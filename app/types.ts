@@ -116,7 +116,10 @@ export interface AuthPluginContext {
 }
 
 /** An authentication plugin factory. */
-export type AuthPluginFactory = (options: Record<string, unknown>, ctx: AuthPluginContext) => AuthPlugin | Promise<AuthPlugin>;
+export type AuthPluginFactory = (
+  options: Record<string, unknown>,
+  ctx: AuthPluginContext,
+) => AuthPlugin | Promise<AuthPlugin>;
 
 /** One step of a decision's explanation: a node of the tree that granted or cut something. */
 export interface TraceStep {
@@ -164,7 +167,10 @@ export interface AuditRecord {
   readonly exitCode: number | null;
   /** `ssh`: a session through sshd's forced command (app/ssh/), whose line also names the key. */
   readonly mode: 'proxy' | 'sidecar' | 'ssh';
-  /** How a git request's body arrived (`chunked`: streamed by the proxy; `length`); null: no body, or not a git request. */
+  /**
+   * How a git request's body arrived (`chunked`: streamed by the proxy; `length`); null: no body, or
+   * not a git request.
+   */
   readonly requestBody: 'chunked' | 'length' | null;
 }
 

@@ -53,14 +53,33 @@ function smallConfig(): string {
 
 /** A config of the size teams run: every section filled, the bench repos among 400 others. */
 function bigConfig(): string {
-  const lines = ['repo_root: ../repos', 'authentication:', '  - plugin: htpasswd', '    file: users.htpasswd', 'users:', '  bench: {groups: [pushers], info: {name: Bench, email: bench@example.org}}'];
-  for (let u = 0; u < BIG_USERS; u++) lines.push(`  u${u}: {groups: [g${u % BIG_GROUPS}, g${(u * 7) % BIG_GROUPS}], info: {name: User ${u}, email: u${u}@example.org}}`);
+  const lines = [
+    'repo_root: ../repos',
+    'authentication:',
+    '  - plugin: htpasswd',
+    '    file: users.htpasswd',
+    'users:',
+    '  bench: {groups: [pushers], info: {name: Bench, email: bench@example.org}}',
+  ];
+  for (let u = 0; u < BIG_USERS; u++)
+    lines.push(
+      `  u${u}: {groups: [g${u % BIG_GROUPS}, g${(u * 7) % BIG_GROUPS}], info: {name: User ${u}, email: u${u}@example.org}}`,
+    );
   lines.push('groups:', '  pushers: ["@g1", "@g2"]');
   for (let g = 0; g < 5; g++) lines.push(`  staff${g}: ["@g${g}", "@g${g + 5}", u${g}]`);
   lines.push('repos:', '  .read: [$authenticated]', ...HOOKS_YAML);
   for (let t = 0; t < BIG_TEAMS; t++) {
-    lines.push(`  team${t}:`, `    .read: ["@g${t % BIG_GROUPS}", "@staff${t % 5}"]`, `    .write: ["@g${(t + 1) % BIG_GROUPS}", u${t}]`);
-    if (t % 4 === 0) lines.push('    .hooks:', '      branch-protect:', '        branches: {main: {push: ["@staff0"]}, "release/**": {push: ["@staff1"]}}');
+    lines.push(
+      `  team${t}:`,
+      `    .read: ["@g${t % BIG_GROUPS}", "@staff${t % 5}"]`,
+      `    .write: ["@g${(t + 1) % BIG_GROUPS}", u${t}]`,
+    );
+    if (t % 4 === 0)
+      lines.push(
+        '    .hooks:',
+        '      branch-protect:',
+        '        branches: {main: {push: ["@staff0"]}, "release/**": {push: ["@staff1"]}}',
+      );
     for (let r = 0; r < BIG_REPOS_PER_TEAM; r++) {
       lines.push(`    repo${r}.git:`, `      .write: [u${(t * BIG_REPOS_PER_TEAM + r) % BIG_USERS}]`);
       if (r % 5 === 0) lines.push('      .hooks:', '        branch-flow: {flow: [dev, main]}');
@@ -101,11 +120,22 @@ async function main(): Promise<void> {
     };
     const root = path.join(dir, 'repos');
     fs.mkdirSync(root);
-    const configs = { small: path.join(dir, 'small', 'gitward.yaml'), big: path.join(dir, 'big', 'gitward.yaml'), edited: path.join(dir, 'edited', 'gitward.yaml') };
-    for (const [name, text] of [['small', smallConfig()], ['big', bigConfig()], ['edited', bigConfig()]] as const) {
+    const configs = {
+      small: path.join(dir, 'small', 'gitward.yaml'),
+      big: path.join(dir, 'big', 'gitward.yaml'),
+      edited: path.join(dir, 'edited', 'gitward.yaml'),
+    };
+    for (const [name, text] of [
+      ['small', smallConfig()],
+      ['big', bigConfig()],
+      ['edited', bigConfig()],
+    ] as const) {
       fs.mkdirSync(path.dirname(configs[name]));
       fs.writeFileSync(configs[name], text);
-      fs.writeFileSync(path.join(path.dirname(configs[name]), 'users.htpasswd'), Array.from({ length: BIG_USERS }, (_, u) => `u${u}:$2y$05$${'x'.repeat(53)}\n`).join(''));
+      fs.writeFileSync(
+        path.join(path.dirname(configs[name]), 'users.htpasswd'),
+        Array.from({ length: BIG_USERS }, (_, u) => `u${u}:$2y$05$${'x'.repeat(53)}\n`).join(''),
+      );
     }
 
     const without = path.join(root, 'without.git');
@@ -133,10 +163,24 @@ async function main(): Promise<void> {
           repo,
           env() {
             const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitward-hooks-'));
-            const cgi = { GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'POST', REMOTE_USER: 'bench', REMOTE_ADDR: '127.0.0.1', PATH_INFO: `/${repoName}.git/git-receive-pack`, QUERY_STRING: '', CONTENT_TYPE: 'application/x-git-receive-pack-request' };
+            const cgi = {
+              GATEWAY_INTERFACE: 'CGI/1.1',
+              REQUEST_METHOD: 'POST',
+              REMOTE_USER: 'bench',
+              REMOTE_ADDR: '127.0.0.1',
+              PATH_INFO: `/${repoName}.git/git-receive-pack`,
+              QUERY_STRING: '',
+              CONTENT_TYPE: 'application/x-git-receive-pack-request',
+            };
             const backend = buildBackendEnv({
               cgi,
-              git: { repo: parseRepoName(repoName), service: 'git-receive-pack', need: 'write', kind: 'rpc', suffix: '/git-receive-pack' },
+              git: {
+                repo: parseRepoName(repoName),
+                service: 'git-receive-pack',
+                need: 'write',
+                kind: 'rpc',
+                suffix: '/git-receive-pack',
+              },
               identity,
               repoRoot: root,
               configFile: file,
@@ -146,7 +190,9 @@ async function main(): Promise<void> {
               processEnv: { PATH: env.PATH, HOME: home, LANG: 'C' },
               git4nginxEnv: false,
             });
-            const extra = Object.fromEntries(Object.entries(backend).filter(([k]) => k.startsWith('GITWARD_') || k in cgi));
+            const extra = Object.fromEntries(
+              Object.entries(backend).filter(([k]) => k.startsWith('GITWARD_') || k in cgi),
+            );
             return { extra, done: () => fs.rmSync(logDir, { recursive: true, force: true }) };
           },
         });
@@ -177,7 +223,8 @@ async function main(): Promise<void> {
       gitIn(work, env, ['commit', '--quiet', '--allow-empty', '-m', `c${i}`]);
       commits.push(gitIn(work, env, ['rev-parse', 'HEAD']).trim());
     }
-    const refspecs = (sha: string): string[] => Array.from({ length: REFS_PER_PUSH }, (_, b) => `${sha}:refs/heads/b${b}`);
+    const refspecs = (sha: string): string[] =>
+      Array.from({ length: REFS_PER_PUSH }, (_, b) => `${sha}:refs/heads/b${b}`);
     const all: Array<{ label: string; repo: string; env(): { extra: Record<string, string>; done(): void } }> = [
       { label: 'without hooks', repo: without, env: () => ({ extra: {}, done: () => undefined }) },
       ...variants,
@@ -185,7 +232,10 @@ async function main(): Promise<void> {
     const push = async (v: (typeof all)[number], sha: string): Promise<number> => {
       const e = v.env();
       try {
-        return await timedOk('git', ['push', '--quiet', v.repo, ...refspecs(sha)], { cwd: work, env: { ...env, ...e.extra } });
+        return await timedOk('git', ['push', '--quiet', v.repo, ...refspecs(sha)], {
+          cwd: work,
+          env: { ...env, ...e.extra },
+        });
       } finally {
         e.done();
       }
@@ -204,10 +254,14 @@ async function main(): Promise<void> {
       const s = stats(samples[j] as number[]);
       return [v.label, fmtStats(s), j === 0 ? '' : `${(s.median - base.median).toFixed(1)} ms`];
     });
-    process.stdout.write(table([`${REFS_PER_PUSH}-ref push, median of ${runs}`, 'median (min–max)', 'added by the hooks'], rows) + '\n');
+    process.stdout.write(
+      table([`${REFS_PER_PUSH}-ref push, median of ${runs}`, 'median (min–max)', 'added by the hooks'], rows) + '\n',
+    );
     const node: number[] = [];
     for (let i = 0; i < runs; i++) node.push(await timedOk(process.execPath, ['-e', '0'], { cwd: dir, env }));
-    process.stdout.write(`for scale: \`node -e 0\` takes ${fmtStats(stats(node))} here; realistic config: ${(fs.statSync(configs.big).size / 1024).toFixed(0)} KiB\n`);
+    process.stdout.write(
+      `for scale: \`node -e 0\` takes ${fmtStats(stats(node))} here; realistic config: ${(fs.statSync(configs.big).size / 1024).toFixed(0)} KiB\n`,
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

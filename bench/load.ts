@@ -88,15 +88,21 @@ function parseArgs(argv: readonly string[]): { seconds: number; clients: number;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
-    if (a === '--seconds' && v) (out.seconds = Number(v)), i++;
-    else if (a === '--clients' && v) (out.clients = Number(v)), i++;
-    else if (a === '--only' && v) (out.only = v), i++;
-    else if (a === '--targets' && v) (out.targets = v.split(',') as TargetName[]), i++;
-    else throw new Error(`usage: node dist/bench/load.js [--seconds N] [--clients N] [--only gitward|anchor] [--targets a,b,…] (got ${String(a)})`);
+    if (a === '--seconds' && v) out.seconds = Number(v);
+    else if (a === '--clients' && v) out.clients = Number(v);
+    else if (a === '--only' && v) out.only = v;
+    else if (a === '--targets' && v) out.targets = v.split(',') as TargetName[];
+    else
+      throw new Error(
+        `usage: node dist/bench/load.js [--seconds N] [--clients N] [--only gitward|anchor] [--targets a,b,…] (got ${String(a)})`,
+      );
+    i++; // the option's value
   }
   if (!(out.seconds > 0) || !(out.clients > 0)) throw new Error('--seconds and --clients must be positive');
-  const targets = out.targets ?? (out.only === 'anchor' ? ['anchor'] : out.only === 'gitward' ? ['gitward'] : ['gitward', 'anchor']);
-  for (const t of targets) if (!TARGET_NAMES.includes(t)) throw new Error(`unknown target "${t}" (choose from ${TARGET_NAMES.join(', ')})`);
+  const targets =
+    out.targets ?? (out.only === 'anchor' ? ['anchor'] : out.only === 'gitward' ? ['gitward'] : ['gitward', 'anchor']);
+  for (const t of targets)
+    if (!TARGET_NAMES.includes(t)) throw new Error(`unknown target "${t}" (choose from ${TARGET_NAMES.join(', ')})`);
   return { seconds: out.seconds, clients: out.clients, targets };
 }
 
@@ -119,7 +125,12 @@ function git(args: readonly string[], cwd: string, env: Record<string, string>):
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), ms: Number(process.hrtime.bigint() - start) / 1e6 });
+      resolve({
+        code,
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+        ms: Number(process.hrtime.bigint() - start) / 1e6,
+      });
     });
   });
 }
@@ -148,14 +159,31 @@ async function makeRepos(root: string, small: string, env: Record<string, string
 }
 
 /** Gives client `id` its own clone (of repo id mod REPOS) to fetch into and push from; untimed. */
-async function setUpClient(id: number, o: { url: (repo: string) => string; repos: string[]; work: string; env: Record<string, string> }): Promise<void> {
+async function setUpClient(
+  id: number,
+  o: { url: (repo: string) => string; repos: string[]; work: string; env: Record<string, string> },
+): Promise<void> {
   const home = path.join(o.work, `c${id}`);
   fs.mkdirSync(home, { recursive: true });
-  await gitOk(['clone', '--quiet', o.url(o.repos[id % o.repos.length] as string), path.join(home, 'mine')], home, o.env);
+  await gitOk(
+    ['clone', '--quiet', o.url(o.repos[id % o.repos.length] as string), path.join(home, 'mine')],
+    home,
+    o.env,
+  );
 }
 
 /** One client: loops until `deadline`, choosing clone, fetch or push with its own PRNG. */
-async function client(id: number, o: { url: (repo: string) => string; repos: string[]; work: string; env: Record<string, string>; deadline: number; ops: Op[] }): Promise<void> {
+async function client(
+  id: number,
+  o: {
+    url: (repo: string) => string;
+    repos: string[];
+    work: string;
+    env: Record<string, string>;
+    deadline: number;
+    ops: Op[];
+  },
+): Promise<void> {
   const rng: Prng = createPrng(1000 + id);
   const repo = o.repos[id % o.repos.length] as string;
   const home = path.join(o.work, `c${id}`);
@@ -167,14 +195,24 @@ async function client(id: number, o: { url: (repo: string) => string; repos: str
       const target = o.repos[rng.int(o.repos.length)] as string;
       const dir = path.join(home, `clone-${n++}`);
       const r = await git(['clone', '--quiet', '--no-checkout', o.url(target), dir], home, o.env);
-      o.ops.push({ kind: 'clone', ms: r.ms, ok: r.code === 0, repo: target, ...(r.code === 0 ? {} : { stderr: r.stderr }) });
+      o.ops.push({
+        kind: 'clone',
+        ms: r.ms,
+        ok: r.code === 0,
+        repo: target,
+        ...(r.code === 0 ? {} : { stderr: r.stderr }),
+      });
       fs.rmSync(dir, { recursive: true, force: true });
     } else if (roll < CLONE_SHARE + FETCH_SHARE) {
       const r = await git(['fetch', '--quiet', 'origin'], mine, o.env);
       o.ops.push({ kind: 'fetch', ms: r.ms, ok: r.code === 0, repo, ...(r.code === 0 ? {} : { stderr: r.stderr }) });
     } else {
       // Build on the branch as last fetched (racing pushers make many of these non-fast-forward).
-      await gitOk(['fetch', '--quiet', 'origin', `+refs/heads/${RACE_BRANCH}:refs/remotes/origin/${RACE_BRANCH}`], mine, o.env).catch(() => undefined);
+      await gitOk(
+        ['fetch', '--quiet', 'origin', `+refs/heads/${RACE_BRANCH}:refs/remotes/origin/${RACE_BRANCH}`],
+        mine,
+        o.env,
+      ).catch(() => undefined);
       await gitOk(['checkout', '--quiet', '-B', RACE_BRANCH, `origin/${RACE_BRANCH}`], mine, o.env);
       fs.writeFileSync(path.join(mine, `client-${id}.txt`), `client ${id} push ${n++}\n`);
       await gitOk(['add', '.'], mine, o.env);
@@ -186,9 +224,21 @@ async function client(id: number, o: { url: (repo: string) => string; repos: str
       // Lost races: the client saw a newer tip (non-fast-forward / fetch first), or two
       // receive-packs raced and the second's compare-and-swap of the ref failed.
       const nonFf = !accepted && /^!\t/.test(line) && /fetch first|non-fast-forward/.test(line);
-      const lockLost = !accepted && !nonFf && /^!\t/.test(line) && /lock|failed to update ref|incorrect old value|expected/.test(line + r.stderr);
+      const lockLost =
+        !accepted &&
+        !nonFf &&
+        /^!\t/.test(line) &&
+        /lock|failed to update ref|incorrect old value|expected/.test(line + r.stderr);
       const outcome = accepted ? 'accepted' : nonFf ? 'non-ff' : lockLost ? 'lock' : 'failed';
-      o.ops.push({ kind: 'push', ms: r.ms, ok: outcome !== 'failed', push: outcome, repo, sha, ...(outcome === 'failed' || outcome === 'lock' ? { stderr: r.stdout + r.stderr } : {}) });
+      o.ops.push({
+        kind: 'push',
+        ms: r.ms,
+        ok: outcome !== 'failed',
+        push: outcome,
+        repo,
+        sha,
+        ...(outcome === 'failed' || outcome === 'lock' ? { stderr: r.stdout + r.stderr } : {}),
+      });
     }
   }
 }
@@ -219,12 +269,21 @@ function auditStatuses(file: string): Record<string, number> {
 }
 
 /** The repo checks after a run: accepted pushes reachable from the final tips, fsck --strict. */
-async function checkRepos(root: string, repos: string[], ops: readonly Op[], env: Record<string, string>, problems: string[]): Promise<void> {
+async function checkRepos(
+  root: string,
+  repos: string[],
+  ops: readonly Op[],
+  env: Record<string, string>,
+  problems: string[],
+): Promise<void> {
   for (const repo of repos) {
     const dir = path.join(root, `${repo}.git`);
-    const reachable = new Set((await gitOk(['--git-dir', dir, 'rev-list', `refs/heads/${RACE_BRANCH}`], root, env)).split('\n'));
+    const reachable = new Set(
+      (await gitOk(['--git-dir', dir, 'rev-list', `refs/heads/${RACE_BRANCH}`], root, env)).split('\n'),
+    );
     for (const op of ops) {
-      if (op.repo === repo && op.push === 'accepted' && !reachable.has(op.sha as string)) problems.push(`${repo}: accepted push ${String(op.sha)} is not an ancestor of the final ${RACE_BRANCH}`);
+      if (op.repo === repo && op.push === 'accepted' && !reachable.has(op.sha as string))
+        problems.push(`${repo}: accepted push ${String(op.sha)} is not an ancestor of the final ${RACE_BRANCH}`);
     }
     const fsck = await git(['--git-dir', dir, 'fsck', '--strict', '--no-progress'], root, env);
     if (fsck.code !== 0) problems.push(`${repo}: git fsck --strict failed: ${fsck.stdout}${fsck.stderr}`);
@@ -233,28 +292,50 @@ async function checkRepos(root: string, repos: string[], ops: readonly Op[], env
 
 async function runLoad(
   label: string,
-  o: { seconds: number; clients: number; url: (repo: string) => string; repos: string[]; repoRoot: string; clientDir: string; env: Record<string, string>; accessLog: string; audit: string | null; gitwardPid: number | null },
+  o: {
+    seconds: number;
+    clients: number;
+    url: (repo: string) => string;
+    repos: string[];
+    repoRoot: string;
+    clientDir: string;
+    env: Record<string, string>;
+    accessLog: string;
+    audit: string | null;
+    gitwardPid: number | null;
+  },
 ): Promise<{ report: Omit<RunReport, 'fds' | 'peakRssMb'>; problems: string[] }> {
   const ops: Op[] = [];
   const work = path.join(o.clientDir, label);
   fs.mkdirSync(work, { recursive: true });
   // Each client's own clone first (a few at a time), then the clock starts for all at once.
   for (let i = 0; i < o.clients; i += SETUP_PARALLEL) {
-    await Promise.all(Array.from({ length: Math.min(SETUP_PARALLEL, o.clients - i) }, (_, k) => setUpClient(i + k, { url: o.url, repos: o.repos, work, env: o.env })));
+    await Promise.all(
+      Array.from({ length: Math.min(SETUP_PARALLEL, o.clients - i) }, (_, k) =>
+        setUpClient(i + k, { url: o.url, repos: o.repos, work, env: o.env }),
+      ),
+    );
   }
   const linesBefore = fs.existsSync(o.accessLog) ? fs.readFileSync(o.accessLog, 'utf8').split('\n').length - 1 : 0;
   const start = Date.now();
   const deadline = start + o.seconds * 1000;
-  await Promise.all(Array.from({ length: o.clients }, (_, id) => client(id, { url: o.url, repos: o.repos, work, env: o.env, deadline, ops })));
+  await Promise.all(
+    Array.from({ length: o.clients }, (_, id) =>
+      client(id, { url: o.url, repos: o.repos, work, env: o.env, deadline, ops }),
+    ),
+  );
   const elapsed = (Date.now() - start) / 1000;
   fs.rmSync(work, { recursive: true, force: true });
   const problems: string[] = [];
   const statuses = nginxStatuses(o.accessLog);
   const requests = Object.values(statuses).reduce((a, b) => a + b, 0) - linesBefore;
-  for (const [status, count] of Object.entries(statuses)) if (status.startsWith('5')) problems.push(`nginx logged ${count} × ${status}`);
+  for (const [status, count] of Object.entries(statuses))
+    if (status.startsWith('5')) problems.push(`nginx logged ${count} × ${status}`);
   const audits = o.audit === null ? null : auditStatuses(o.audit);
-  for (const [status, count] of Object.entries(audits ?? {})) if (status.startsWith('5')) problems.push(`gitward's audit log has ${count} × ${status}`);
-  for (const op of ops.filter((x) => !x.ok).slice(0, 5)) problems.push(`${op.kind} ${op.repo} failed: ${(op.stderr ?? '').trim().slice(0, 300)}`);
+  for (const [status, count] of Object.entries(audits ?? {}))
+    if (status.startsWith('5')) problems.push(`gitward's audit log has ${count} × ${status}`);
+  for (const op of ops.filter((x) => !x.ok).slice(0, 5))
+    problems.push(`${op.kind} ${op.repo} failed: ${(op.stderr ?? '').trim().slice(0, 300)}`);
   const failed = ops.filter((x) => !x.ok).length;
   if (failed > 5) problems.push(`… ${failed} failed operations in all`);
   await checkRepos(o.repoRoot, o.repos, ops, o.env, problems);
@@ -262,9 +343,14 @@ async function runLoad(
 }
 
 function summary(r: RunReport): string[] {
-  const by = (k: OpKind | null) => r.ops.filter((x) => (k === null || x.kind === k) && x.ok).map((x) => x.ms).sort((a, b) => a - b);
+  const by = (k: OpKind | null) =>
+    r.ops
+      .filter((x) => (k === null || x.kind === k) && x.ok)
+      .map((x) => x.ms)
+      .sort((a, b) => a - b);
   const all = by(null);
-  const lat = (xs: number[]) => (xs.length === 0 ? 'n/a' : `${percentile(xs, 50).toFixed(0)} / ${percentile(xs, 99).toFixed(0)} ms`);
+  const lat = (xs: number[]) =>
+    xs.length === 0 ? 'n/a' : `${percentile(xs, 50).toFixed(0)} / ${percentile(xs, 99).toFixed(0)} ms`;
   const pushes = r.ops.filter((x) => x.kind === 'push');
   const count = (k: string) => pushes.filter((x) => x.push === k).length;
   return [
@@ -276,7 +362,9 @@ function summary(r: RunReport): string[] {
     lat(by('fetch')),
     lat(by('push')),
     `${count('accepted')} / ${count('non-ff')} / ${count('lock')} / ${count('failed')}`,
-    Object.entries(r.statuses).map(([s, c]) => `${s}:${c}`).join(' '),
+    Object.entries(r.statuses)
+      .map(([s, c]) => `${s}:${c}`)
+      .join(' '),
     r.peakRssMb === null ? 'n/a' : `${r.peakRssMb.toFixed(0)} MB`,
     r.fds,
   ];
@@ -310,79 +398,136 @@ async function main(): Promise<void> {
     fs.mkdirSync(cache, { recursive: true });
     const small = await cachedRepo(cache, SMALL, env, (s) => process.stderr.write(`${s}\n`));
     const htpasswd = path.join(base, 'users.htpasswd');
-    fs.writeFileSync(htpasswd, execFileSync('htpasswd', ['-nbB', '-C', String(BCRYPT_COST), USER, PASSWORD]).toString().trim() + '\n');
+    fs.writeFileSync(
+      htpasswd,
+      execFileSync('htpasswd', ['-nbB', '-C', String(BCRYPT_COST), USER, PASSWORD])
+        .toString()
+        .trim() + '\n',
+    );
     const log = (s: string): void => void process.stderr.write(`${s}\n`);
-    log(`load: ${args.clients} clients × ${args.seconds} s, ${REPOS} repos (small: 30 commits, 0.3 MB), client clones ${tmpfs ? 'on a tmpfs' : 'ON DISK (tmpfs mount failed)'}, server repos on disk under ${base}`);
+    log(
+      `load: ${args.clients} clients × ${args.seconds} s, ${REPOS} repos (small: 30 commits, 0.3 MB), client clones ${tmpfs ? 'on a tmpfs' : 'ON DISK (tmpfs mount failed)'}, server repos on disk under ${base}`,
+    );
 
     for (const [index, target] of args.targets.entries()) {
-     if (target !== 'anchor') {
-      const dir = path.join(base, `gitward-${index}`);
-      const repoRoot = path.join(dir, 'repos');
-      const repos = await makeRepos(repoRoot, small, env);
-      const socket = path.join(dir, 'gitward.sock');
-      const audit = path.join(dir, 'audit.log');
-      const yaml = [
-        `repo_root: ${repoRoot}`,
-        `listen: ${JSON.stringify(`unix:${socket}`)}`,
-        'authentication:',
-        `  - {plugin: htpasswd, file: ${htpasswd}}`,
-        `users: {${USER}: {}}`,
-        `repos: {.read: [${USER}], .write: [${USER}]}`,
-        // The race branch is fast-forward only (the default), so an accepted commit can never vanish.
-        `log: {level: info, format: json, audit: ${audit}}`,
-        '',
-      ].join('\n');
-      const gw = await startGitward(dir, yaml);
-      stops.push(gw.stop);
-      const pid = gw.pid as number;
-      // Sockets: gitward's own before nginx connects; other fds: after a warm-up request, since
-      // some are opened once and kept (the audit log file, the htpasswd file's state).
-      const socketsBefore = openFds(pid).filter((f) => f.target.startsWith('socket:')).length;
-      try {
-        fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
-      } catch {
-        // VmHWM then covers start-up too, which is smaller than the load.
+      if (target !== 'anchor') {
+        const dir = path.join(base, `gitward-${index}`);
+        const repoRoot = path.join(dir, 'repos');
+        const repos = await makeRepos(repoRoot, small, env);
+        const socket = path.join(dir, 'gitward.sock');
+        const audit = path.join(dir, 'audit.log');
+        const yaml = [
+          `repo_root: ${repoRoot}`,
+          `listen: ${JSON.stringify(`unix:${socket}`)}`,
+          'authentication:',
+          `  - {plugin: htpasswd, file: ${htpasswd}}`,
+          `users: {${USER}: {}}`,
+          `repos: {.read: [${USER}], .write: [${USER}]}`,
+          // The race branch is fast-forward only (the default), so an accepted commit can never vanish.
+          `log: {level: info, format: json, audit: ${audit}}`,
+          '',
+        ].join('\n');
+        const gw = await startGitward(dir, yaml);
+        stops.push(gw.stop);
+        const pid = gw.pid as number;
+        // Sockets: gitward's own before nginx connects; other fds: after a warm-up request, since
+        // some are opened once and kept (the audit log file, the htpasswd file's state).
+        const socketsBefore = openFds(pid).filter((f) => f.target.startsWith('socket:')).length;
+        try {
+          fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
+        } catch {
+          // VmHWM then covers start-up too, which is smaller than the load.
+        }
+        const nginxDir = path.join(dir, 'nginx');
+        const nginx: Server = await startShippedNginx(nginxDir, 'gitward-proxy.conf', {
+          cert,
+          gitwardSocket: socket,
+          repoRoot,
+          gitwardConfig: path.join(dir, 'gitward.yaml'),
+        });
+        const url = (repo: string): string =>
+          `${nginx.origin.replace('https://', `https://${USER}:${PASSWORD}@`)}/${repo}.git`;
+        await gitOk(['ls-remote', url(repos[0] as string)], base, env);
+        const othersBefore = openFds(pid).filter((f) => !f.target.startsWith('socket:'));
+        const fdsBefore = socketsBefore + othersBefore.length;
+        const label = 'gitward (nginx proxy mode, TLS)';
+        log(`load: ${label} …`);
+        const { report, problems } = await runLoad(label, {
+          ...args,
+          url,
+          repos,
+          repoRoot,
+          clientDir,
+          env,
+          accessLog: path.join(nginxDir, 'access.log'),
+          audit,
+          gitwardPid: pid,
+        });
+        const peak = (memoryKiB(pid)?.peak ?? 0) / 1024;
+        if (peak > RSS_BOUND_MB) problems.push(`gitward's peak RSS ${peak.toFixed(0)} MB is above ${RSS_BOUND_MB} MB`);
+        // nginx keeps idle upstream connections; stop it, then gitward must be back to its start.
+        await nginx.stop();
+        let fdsAfter = openFds(pid).length;
+        try {
+          await waitFor(
+            () => backendsOf(pid).length === 0,
+            'gitward has no backend left',
+            SETTLE_BOUND_MS,
+            () => describeProcs(backendsOf(pid)),
+          );
+          await waitFor(
+            () => (fdsAfter = openFds(pid).length) <= fdsBefore,
+            `gitward's fds back to ${fdsBefore}`,
+            SETTLE_BOUND_MS,
+            () =>
+              `${JSON.stringify(fdKinds(openFds(pid)))}; new: ${openFds(pid)
+                .filter(
+                  (f) =>
+                    !f.target.startsWith('socket:') &&
+                    !othersBefore.some((b) => b.fd === f.fd && b.target === f.target),
+                )
+                .map((f) => `${f.fd}→${f.target}`)
+                .join(' ')}`,
+          );
+        } catch (err) {
+          problems.push(err instanceof Error ? err.message : String(err));
+        }
+        reports.push({
+          ...report,
+          problems,
+          peakRssMb: peak,
+          fds: `${fdsBefore} → ${fdsAfter}, backends left 0: ${backendsOf(pid).length === 0 ? 'yes' : 'NO'}`,
+        });
+        for (const stop of stops.splice(0).reverse()) await stop();
+      } else {
+        const dir = path.join(base, `anchor-${index}`);
+        const repoRoot = path.join(dir, 'repos');
+        const repos = await makeRepos(repoRoot, small, env);
+        const anchor = await startClassic(dir, { repoRoot, cert, htpasswd });
+        stops.push(anchor.stop);
+        const url = (repo: string): string =>
+          `${anchor.origin.replace('https://', `https://${USER}:${PASSWORD}@`)}/${repo}.git`;
+        log('load: anchor nginx + fcgiwrap …');
+        const { report, problems } = await runLoad('anchor (nginx + fcgiwrap, TLS, auth_basic)', {
+          ...args,
+          url,
+          repos,
+          repoRoot,
+          clientDir,
+          env,
+          accessLog: path.join(dir, 'access.log'),
+          audit: null,
+          gitwardPid: null,
+        });
+        reports.push({ ...report, problems, peakRssMb: null, fds: 'n/a' });
+        for (const stop of stops.splice(0).reverse()) await stop();
       }
-      const nginxDir = path.join(dir, 'nginx');
-      const nginx: Server = await startShippedNginx(nginxDir, 'gitward-proxy.conf', { cert, gitwardSocket: socket, repoRoot, gitwardConfig: path.join(dir, 'gitward.yaml') });
-      const url = (repo: string): string => `${nginx.origin.replace('https://', `https://${USER}:${PASSWORD}@`)}/${repo}.git`;
-      await gitOk(['ls-remote', url(repos[0] as string)], base, env);
-      const othersBefore = openFds(pid).filter((f) => !f.target.startsWith('socket:'));
-      const fdsBefore = socketsBefore + othersBefore.length;
-      const label = 'gitward (nginx proxy mode, TLS)';
-      log(`load: ${label} …`);
-      const { report, problems } = await runLoad(label, { ...args, url, repos, repoRoot, clientDir, env, accessLog: path.join(nginxDir, 'access.log'), audit, gitwardPid: pid });
-      const peak = (memoryKiB(pid)?.peak ?? 0) / 1024;
-      if (peak > RSS_BOUND_MB) problems.push(`gitward's peak RSS ${peak.toFixed(0)} MB is above ${RSS_BOUND_MB} MB`);
-      // nginx keeps idle upstream connections; stop it, then gitward must be back to its start.
-      await nginx.stop();
-      let fdsAfter = openFds(pid).length;
-      try {
-        await waitFor(() => backendsOf(pid).length === 0, 'gitward has no backend left', SETTLE_BOUND_MS, () => describeProcs(backendsOf(pid)));
-        await waitFor(
-          () => (fdsAfter = openFds(pid).length) <= fdsBefore,
-          `gitward's fds back to ${fdsBefore}`,
-          SETTLE_BOUND_MS,
-          () => `${JSON.stringify(fdKinds(openFds(pid)))}; new: ${openFds(pid).filter((f) => !f.target.startsWith('socket:') && !othersBefore.some((b) => b.fd === f.fd && b.target === f.target)).map((f) => `${f.fd}→${f.target}`).join(' ')}`,
-        );
-      } catch (err) {
-        problems.push(err instanceof Error ? err.message : String(err));
-      }
-      reports.push({ ...report, problems, peakRssMb: peak, fds: `${fdsBefore} → ${fdsAfter}, backends left 0: ${backendsOf(pid).length === 0 ? 'yes' : 'NO'}` });
-      for (const stop of stops.splice(0).reverse()) await stop();
-     } else {
-      const dir = path.join(base, `anchor-${index}`);
-      const repoRoot = path.join(dir, 'repos');
-      const repos = await makeRepos(repoRoot, small, env);
-      const anchor = await startClassic(dir, { repoRoot, cert, htpasswd });
-      stops.push(anchor.stop);
-      const url = (repo: string): string => `${anchor.origin.replace('https://', `https://${USER}:${PASSWORD}@`)}/${repo}.git`;
-      log('load: anchor nginx + fcgiwrap …');
-      const { report, problems } = await runLoad('anchor (nginx + fcgiwrap, TLS, auth_basic)', { ...args, url, repos, repoRoot, clientDir, env, accessLog: path.join(dir, 'access.log'), audit: null, gitwardPid: null });
-      reports.push({ ...report, problems, peakRssMb: null, fds: 'n/a' });
-      for (const stop of stops.splice(0).reverse()) await stop();
-     }
-     log(`load: ${target} done; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')}`);
+      log(
+        `load: ${target} done; load average ${os
+          .loadavg()
+          .map((x) => x.toFixed(1))
+          .join(' / ')}`,
+      );
     }
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
@@ -390,10 +535,25 @@ async function main(): Promise<void> {
     fs.rmSync(base, { recursive: true, force: true });
   }
 
-  const header = ['target', 'operations', 'HTTP requests', 'op p50 / p99', 'clone p50 / p99', 'fetch p50 / p99', 'push p50 / p99', 'pushes accepted / non-ff / lost ref lock / failed', 'HTTP statuses (nginx)', 'gitward peak RSS', 'gitward fds before → after'];
+  const header = [
+    'target',
+    'operations',
+    'HTTP requests',
+    'op p50 / p99',
+    'clone p50 / p99',
+    'fetch p50 / p99',
+    'push p50 / p99',
+    'pushes accepted / non-ff / lost ref lock / failed',
+    'HTTP statuses (nginx)',
+    'gitward peak RSS',
+    'gitward fds before → after',
+  ];
   const out = [
     `# Load: ${args.clients} clients, ${args.seconds} s, ${REPOS} repos, clone ${CLONE_SHARE * 100}% / fetch ${FETCH_SHARE * 100}% / push ${Math.round((1 - CLONE_SHARE - FETCH_SHARE) * 100)}% (push = fetch + commit + push to the shared \`${RACE_BRANCH}\` branch; only the push is timed)`,
-    `Load average (1/5/15 min) at the end: ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')}.`,
+    `Load average (1/5/15 min) at the end: ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' / ')}.`,
     `Auth: the same htpasswd file, bcrypt cost ${BCRYPT_COST}, in both (gitward's htpasswd plugin with its credential cache; nginx auth_basic hashing every request).`,
     '',
     table(header, reports.map(summary)),
@@ -401,7 +561,9 @@ async function main(): Promise<void> {
   ];
   for (const r of reports) {
     if (r.auditStatuses) out.push(`${r.label}: gitward audit statuses ${JSON.stringify(r.auditStatuses)}`);
-    out.push(`${r.label}: checks ${r.problems.length === 0 ? 'passed (zero 5xx, every accepted push reachable from the final tip, fsck --strict clean' + (r.peakRssMb === null ? '' : `, RSS < ${RSS_BOUND_MB} MB, no child or fd left`) + ')' : 'FAILED:'}`);
+    out.push(
+      `${r.label}: checks ${r.problems.length === 0 ? 'passed (zero 5xx, every accepted push reachable from the final tip, fsck --strict clean' + (r.peakRssMb === null ? '' : `, RSS < ${RSS_BOUND_MB} MB, no child or fd left`) + ')' : 'FAILED:'}`,
+    );
     for (const p of r.problems) out.push(`  - ${p}`);
     if (r.problems.length > 0) failed = true;
   }

@@ -12,7 +12,11 @@ export interface RunResult {
 const RUN_TIMEOUT_MS = 600_000;
 
 /** Runs a command with stdin closed and times it from spawn to exit. */
-export function timed(cmd: string, args: readonly string[], opts: { cwd: string; env: Record<string, string> }): Promise<RunResult> {
+export function timed(
+  cmd: string,
+  args: readonly string[],
+  opts: { cwd: string; env: Record<string, string> },
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
     const child = spawn(cmd, args as string[], { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -28,7 +32,11 @@ export function timed(cmd: string, args: readonly string[], opts: { cwd: string;
 }
 
 /** Runs and throws when the command fails. */
-export async function timedOk(cmd: string, args: readonly string[], opts: { cwd: string; env: Record<string, string> }): Promise<number> {
+export async function timedOk(
+  cmd: string,
+  args: readonly string[],
+  opts: { cwd: string; env: Record<string, string> },
+): Promise<number> {
   const r = await timed(cmd, args, opts);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${String(r.code)}): ${r.stderr.slice(-2000)}`);
   return r.ms;

@@ -43,7 +43,8 @@ function generate(): string {
   }
   lines.push('groups:');
   // g0..g99 are groups of groups (each holds 3 others above it in numbering: no cycles).
-  for (let g = 0; g < 100; g++) lines.push(`  g${g}: ["@g${g + 1 + pick(50)}", "@g${100 + pick(200)}", "@g${100 + pick(200)}", u${pick(USERS)}]`);
+  for (let g = 0; g < 100; g++)
+    lines.push(`  g${g}: ["@g${g + 1 + pick(50)}", "@g${100 + pick(200)}", "@g${100 + pick(200)}", u${pick(USERS)}]`);
   lines.push('repos:', '  .read: ["@g0"]');
   for (let t = 0; t < TOP; t++) {
     lines.push(`  top${t}:`, `    .read: ["@g${pick(GROUPS)}", "@g${pick(GROUPS)}"]`);

@@ -42,11 +42,32 @@ export interface RepoShape {
 }
 
 /** ~100 MB of history over 5,000 commits (2 new 10 KB blobs each), as in BENCH-NOTES. */
-export const BIG_HISTORY: RepoShape = { name: 'history', seed: 1, commits: 5000, filesPerCommit: 2, paths: 2000, blobBytes: 10_000 };
+export const BIG_HISTORY: RepoShape = {
+  name: 'history',
+  seed: 1,
+  commits: 5000,
+  filesPerCommit: 2,
+  paths: 2000,
+  blobBytes: 10_000,
+};
 /** ~0.3 MB: the repo cloned 32 times in parallel. */
-export const SMALL: RepoShape = { name: 'small', seed: 2, commits: 30, filesPerCommit: 1, paths: 30, blobBytes: 10_000 };
+export const SMALL: RepoShape = {
+  name: 'small',
+  seed: 2,
+  commits: 30,
+  filesPerCommit: 1,
+  paths: 30,
+  blobBytes: 10_000,
+};
 /** One commit of 300 MB of random bytes (30 × 10 MB): the big push and the big clone. */
-export const PUSH_300: RepoShape = { name: 'push300', seed: 3, commits: 1, filesPerCommit: 30, paths: 30, blobBytes: 10 * 1024 * 1024 };
+export const PUSH_300: RepoShape = {
+  name: 'push300',
+  seed: 3,
+  commits: 1,
+  filesPerCommit: 30,
+  paths: 30,
+  blobBytes: 10 * 1024 * 1024,
+};
 
 /** Fixed dates so commit ids are stable. */
 const EPOCH = 1_700_000_000;
@@ -55,7 +76,11 @@ const EPOCH = 1_700_000_000;
 export async function generateRepo(dir: string, shape: RepoShape, env: Record<string, string>): Promise<void> {
   fs.mkdirSync(path.dirname(dir), { recursive: true });
   await run('git', ['init', '--quiet', '--bare', '--initial-branch=main', dir], env);
-  const child = spawn('git', ['-c', 'pack.compression=1', '-c', 'core.compression=1', 'fast-import', '--quiet'], { cwd: dir, env, stdio: ['pipe', 'inherit', 'inherit'] });
+  const child = spawn('git', ['-c', 'pack.compression=1', '-c', 'core.compression=1', 'fast-import', '--quiet'], {
+    cwd: dir,
+    env,
+    stdio: ['pipe', 'inherit', 'inherit'],
+  });
   const exited = new Promise<number | null>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', resolve);
@@ -94,7 +119,9 @@ export async function generateRepo(dir: string, shape: RepoShape, env: Record<st
     const commitMark = ++mark;
     const msg = `commit ${c} of ${shape.name}\n`;
     const when = `${EPOCH + c * 60} +0000`;
-    await write(`commit refs/heads/main\nmark :${commitMark}\nauthor Bench <bench@example.org> ${when}\ncommitter Bench <bench@example.org> ${when}\ndata ${Buffer.byteLength(msg)}\n${msg}`);
+    await write(
+      `commit refs/heads/main\nmark :${commitMark}\nauthor Bench <bench@example.org> ${when}\ncommitter Bench <bench@example.org> ${when}\ndata ${Buffer.byteLength(msg)}\n${msg}`,
+    );
     if (lastCommit !== 0) await write(`from :${lastCommit}\n`);
     await write(changes.join(''));
     await write('\n');
@@ -108,7 +135,12 @@ export async function generateRepo(dir: string, shape: RepoShape, env: Record<st
 }
 
 /** Returns the cached repo for `shape` under `cacheDir`, generating it when missing. */
-export async function cachedRepo(cacheDir: string, shape: RepoShape, env: Record<string, string>, log: (s: string) => void): Promise<string> {
+export async function cachedRepo(
+  cacheDir: string,
+  shape: RepoShape,
+  env: Record<string, string>,
+  log: (s: string) => void,
+): Promise<string> {
   const dir = path.join(cacheDir, `v${GENERATOR_VERSION}-${shape.name}.git`);
   const done = path.join(dir, 'gitward-bench-complete');
   if (fs.existsSync(done)) return dir;
@@ -122,13 +154,18 @@ export async function cachedRepo(cacheDir: string, shape: RepoShape, env: Record
 /** Size of the pack files of a bare repo, bytes. */
 export function packBytes(dir: string): number {
   const packDir = path.join(dir, 'objects', 'pack');
-  return fs.readdirSync(packDir).filter((f) => f.endsWith('.pack')).reduce((sum, f) => sum + fs.statSync(path.join(packDir, f)).size, 0);
+  return fs
+    .readdirSync(packDir)
+    .filter((f) => f.endsWith('.pack'))
+    .reduce((sum, f) => sum + fs.statSync(path.join(packDir, f)).size, 0);
 }
 
 function run(cmd: string, args: string[], env: Record<string, string>, cwd?: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} failed (${String(code)})`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} failed (${String(code)})`)),
+    );
   });
 }

@@ -2,7 +2,14 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startFcgiwrap } from '../test/helpers/fcgiwrap.js';
-import { installSnippets, readShippedSite, renderSite, startNginx, stopGroup, type TestCert } from '../test/helpers/nginx.js';
+import {
+  installSnippets,
+  readShippedSite,
+  renderSite,
+  startNginx,
+  stopGroup,
+  type TestCert,
+} from '../test/helpers/nginx.js';
 
 /** gitward must say it listens within this long; it starts in well under a second. */
 const GITWARD_READY_TIMEOUT_MS = 20_000;
@@ -30,30 +37,34 @@ export function gitHttpBackend(): string {
  * or TLS, optionally with nginx `auth_basic` on an htpasswd file (nginx runs the hash on every
  * request).
  */
-export async function startClassic(dir: string, opts: { repoRoot: string; cert?: TestCert; htpasswd?: string }): Promise<Server> {
+export async function startClassic(
+  dir: string,
+  opts: { repoRoot: string; cert?: TestCert; htpasswd?: string },
+): Promise<Server> {
   fs.mkdirSync(dir, { recursive: true });
   const fcgi = await startFcgiwrap({ socket: path.join(dir, 'fcgiwrap.sock'), children: FCGIWRAP_CHILDREN });
-  const site = (port: number): string => [
-    'server {',
-    `  listen 127.0.0.1:${port}${opts.cert ? ' ssl' : ''};`,
-    opts.cert ? `  ssl_certificate ${opts.cert.cert};\n  ssl_certificate_key ${opts.cert.key};` : '',
-    '  client_max_body_size 0;',
-    '  gzip off;',
-    '  location / {',
-    opts.htpasswd ? `    auth_basic "git";\n    auth_basic_user_file ${opts.htpasswd};` : '',
-    `    fastcgi_pass unix:${fcgi.socket};`,
-    '    include /etc/nginx/fastcgi_params;',
-    `    fastcgi_param SCRIPT_FILENAME ${gitHttpBackend()};`,
-    `    fastcgi_param GIT_PROJECT_ROOT ${opts.repoRoot};`,
-    '    fastcgi_param GIT_HTTP_EXPORT_ALL 1;',
-    '    fastcgi_param PATH_INFO $uri;',
-    '    fastcgi_buffering off;',
-    '    fastcgi_request_buffering off;',
-    '    fastcgi_read_timeout 600s;',
-    '    fastcgi_send_timeout 600s;',
-    '  }',
-    '}',
-  ].join('\n');
+  const site = (port: number): string =>
+    [
+      'server {',
+      `  listen 127.0.0.1:${port}${opts.cert ? ' ssl' : ''};`,
+      opts.cert ? `  ssl_certificate ${opts.cert.cert};\n  ssl_certificate_key ${opts.cert.key};` : '',
+      '  client_max_body_size 0;',
+      '  gzip off;',
+      '  location / {',
+      opts.htpasswd ? `    auth_basic "git";\n    auth_basic_user_file ${opts.htpasswd};` : '',
+      `    fastcgi_pass unix:${fcgi.socket};`,
+      '    include /etc/nginx/fastcgi_params;',
+      `    fastcgi_param SCRIPT_FILENAME ${gitHttpBackend()};`,
+      `    fastcgi_param GIT_PROJECT_ROOT ${opts.repoRoot};`,
+      '    fastcgi_param GIT_HTTP_EXPORT_ALL 1;',
+      '    fastcgi_param PATH_INFO $uri;',
+      '    fastcgi_buffering off;',
+      '    fastcgi_request_buffering off;',
+      '    fastcgi_read_timeout 600s;',
+      '    fastcgi_send_timeout 600s;',
+      '  }',
+      '}',
+    ].join('\n');
   try {
     const nginx = await startNginx({ dir, site, workers: 'auto' });
     const port = nginx.port;
@@ -75,7 +86,11 @@ export async function startClassic(dir: string, opts: { repoRoot: string; cert?:
  * Starts `app/gitward serve --config FILE` (the real CLI, through the shipped launcher) and waits for its
  * `server.listening` log line. `config` is the YAML text; `checkout` another built gitward to compare with.
  */
-export async function startGitward(dir: string, config: string, checkout = path.join(__dirname, '..', '..')): Promise<Server & { readonly child: ChildProcess }> {
+export async function startGitward(
+  dir: string,
+  config: string,
+  checkout = path.join(__dirname, '..', '..'),
+): Promise<Server & { readonly child: ChildProcess }> {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'gitward.yaml');
   fs.writeFileSync(file, config);
@@ -90,7 +105,10 @@ export async function startGitward(dir: string, config: string, checkout = path.
   });
   let text = '';
   const listening = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gitward did not listen: ${text.slice(-2000)}`)), GITWARD_READY_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`gitward did not listen: ${text.slice(-2000)}`)),
+      GITWARD_READY_TIMEOUT_MS,
+    );
     child.stderr?.on('data', (b: Buffer) => {
       fs.writeSync(log, b);
       text += b.toString();
@@ -137,9 +155,19 @@ export async function startShippedNginx(
   if (site === 'gitward-sidecar.conf') {
     const fcgi = await startFcgiwrap({ socket: path.join(dir, 'fcgiwrap.sock'), children: FCGIWRAP_CHILDREN });
     fcgiStop = () => fcgi.stop();
-    text = (port) => renderSite(readShippedSite(site), { port, cert: opts.cert, snippetsDir: dir, gitwardSocket: opts.gitwardSocket, fcgiwrapSocket: fcgi.socket, repoRoot: opts.repoRoot, gitwardConfig: opts.gitwardConfig });
+    text = (port) =>
+      renderSite(readShippedSite(site), {
+        port,
+        cert: opts.cert,
+        snippetsDir: dir,
+        gitwardSocket: opts.gitwardSocket,
+        fcgiwrapSocket: fcgi.socket,
+        repoRoot: opts.repoRoot,
+        gitwardConfig: opts.gitwardConfig,
+      });
   } else {
-    text = (port) => renderSite(readShippedSite(site), { port, cert: opts.cert, snippetsDir: dir, gitwardSocket: opts.gitwardSocket });
+    text = (port) =>
+      renderSite(readShippedSite(site), { port, cert: opts.cert, snippetsDir: dir, gitwardSocket: opts.gitwardSocket });
   }
   const nginx = await startNginx({ dir, site: text, workers: 'auto' });
   return {

@@ -60,7 +60,10 @@ async function startSshd(dir: string, match: (port: number) => string): Promise<
     const port = unboundPort();
     const conf = path.join(dir, 'sshd_config');
     fs.writeFileSync(conf, sshdConfig(dir, port, match(port)));
-    const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', conf], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', conf], {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let text = '';
     const up = await new Promise<boolean>((resolve) => {
       // LogLevel ERROR hides "Server listening"; a connect shows it is up instead.
@@ -123,15 +126,27 @@ async function main(argv: readonly string[]): Promise<void> {
     if (tmpfs) unmountTmpfs(client);
     fs.rmSync(work, { recursive: true, force: true });
   };
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void cleanup().finally(() => process.exit(130)));
-  const baseEnv: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C', GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const)
+    process.once(sig, () => void cleanup().finally(() => process.exit(130)));
+  const baseEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: home,
+    LANG: 'C',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_TERMINAL_PROMPT: '0',
+  };
   try {
     const history = await cachedRepo(cache, BIG_HISTORY, baseEnv, log);
     const small = await cachedRepo(cache, SMALL, baseEnv, log);
     const repos = path.join(work, 'repos');
     fs.mkdirSync(repos);
-    for (const [name, src] of [['history', history], ['small', small]] as const) {
-      execFileSync('git', ['clone', '--quiet', '--bare', '--local', src, path.join(repos, `${name}.git`)], { env: baseEnv });
+    for (const [name, src] of [
+      ['history', history],
+      ['small', small],
+    ] as const) {
+      execFileSync('git', ['clone', '--quiet', '--bare', '--local', src, path.join(repos, `${name}.git`)], {
+        env: baseEnv,
+      });
     }
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(work, 'host_ed25519')]);
     const key = path.join(work, 'bench');
@@ -144,7 +159,10 @@ async function main(argv: readonly string[]): Promise<void> {
     fs.mkdirSync(sockDir, { mode: 0o750 });
     const socket = path.join(sockDir, 'gitward.sock');
     const ssh = `ssh: {keys_file: ./ssh-keys, socket: ${socket}}`;
-    fs.writeFileSync(cfg, `repo_root: ./repos\nlog: {audit: ./audit.log}\nusers: {bench: {}}\nrepos: {.read: [bench], .write: [bench]}\n${ssh}\n`);
+    fs.writeFileSync(
+      cfg,
+      `repo_root: ./repos\nlog: {audit: ./audit.log}\nusers: {bench: {}}\nrepos: {.read: [bench], .write: [bench]}\n${ssh}\n`,
+    );
     const target = forcedCommandTarget(socket);
     const own = `bench ${pub}\n`;
     let many = '';
@@ -186,19 +204,57 @@ async function main(argv: readonly string[]): Promise<void> {
     execFileSync('gitolite', ['setup', '-pk', path.join(work, 'admin.pub')], { env: glEnv, stdio: 'ignore' });
     const glConf = path.join(glHome, '.gitolite', 'conf', 'gitolite.conf');
     fs.appendFileSync(glConf, '\nrepo history small\n    RW+ = admin\n');
-    for (const name of ['history', 'small']) execFileSync('git', ['clone', '--quiet', '--bare', '--local', path.join(repos, `${name}.git`), path.join(glHome, 'repositories', `${name}.git`)], { env: baseEnv });
+    for (const name of ['history', 'small'])
+      execFileSync(
+        'git',
+        [
+          'clone',
+          '--quiet',
+          '--bare',
+          '--local',
+          path.join(repos, `${name}.git`),
+          path.join(glHome, 'repositories', `${name}.git`),
+        ],
+        { env: baseEnv },
+      );
     execFileSync('gitolite', ['setup'], { env: glEnv, stdio: 'ignore' });
     const glAk = fs.readFileSync(path.join(glHome, '.ssh', 'authorized_keys'), 'utf8');
     const akGitolite = path.join(work, 'ak-gitolite');
-    fs.writeFileSync(akGitolite, glAk.replace(/command="([^"]*gitolite-shell)/g, `command="HOME=${glHome} $1`), { mode: 0o600 });
+    fs.writeFileSync(akGitolite, glAk.replace(/command="([^"]*gitolite-shell)/g, `command="HOME=${glHome} $1`), {
+      mode: 0o600,
+    });
     if (!glAk.includes(GITOLITE_SHELL)) log(`note: gitolite's authorized_keys does not name ${GITOLITE_SHELL}`);
 
-    const servers: Array<{ name: string; match: (port: number) => string; url: (port: number, repo: string) => string }> = [
-      { name: 'plain sshd + git-shell', match: () => shippedMatch(`AuthorizedKeysFile ${akPlain}`), url: (p, r) => `ssh://127.0.0.1:${p}${repos}/${r}.git` },
-      { name: 'gitolite3', match: () => shippedMatch(`AuthorizedKeysFile ${akGitolite}`), url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git` },
-      { name: 'gitward, 1 key', match: () => shippedMatch(`AuthorizedKeysFile ${akOne}`), url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git` },
-      { name: `gitward, ${MANY_KEYS} keys`, match: () => shippedMatch(`AuthorizedKeysFile ${akMany}`), url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git` },
-      { name: `gitward, ${MANY_KEYS} keys, AuthorizedKeysCommand grep`, match: () => shippedMatch(grepLookup), url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git` },
+    const servers: Array<{
+      name: string;
+      match: (port: number) => string;
+      url: (port: number, repo: string) => string;
+    }> = [
+      {
+        name: 'plain sshd + git-shell',
+        match: () => shippedMatch(`AuthorizedKeysFile ${akPlain}`),
+        url: (p, r) => `ssh://127.0.0.1:${p}${repos}/${r}.git`,
+      },
+      {
+        name: 'gitolite3',
+        match: () => shippedMatch(`AuthorizedKeysFile ${akGitolite}`),
+        url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git`,
+      },
+      {
+        name: 'gitward, 1 key',
+        match: () => shippedMatch(`AuthorizedKeysFile ${akOne}`),
+        url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git`,
+      },
+      {
+        name: `gitward, ${MANY_KEYS} keys`,
+        match: () => shippedMatch(`AuthorizedKeysFile ${akMany}`),
+        url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git`,
+      },
+      {
+        name: `gitward, ${MANY_KEYS} keys, AuthorizedKeysCommand grep`,
+        match: () => shippedMatch(grepLookup),
+        url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git`,
+      },
     ];
     const targets: Target[] = [];
     for (const [i, s] of servers.entries()) {
@@ -207,16 +263,30 @@ async function main(argv: readonly string[]): Promise<void> {
       targets.push({ name: s.name, url: (repo) => s.url(port, repo), pid: null });
     }
     const knownHosts = path.join(work, 'known_hosts');
-    const hostPub = fs.readFileSync(path.join(work, 'host_ed25519.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
-    fs.writeFileSync(knownHosts, targets.map((t) => `[127.0.0.1]:${/:(\d+)\//.exec(t.url('x'))?.[1] ?? ''} ${hostPub}`).join('\n') + '\n');
-    const env = { ...baseEnv, GIT_SSH_COMMAND: `ssh -F /dev/null -i ${key} -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes` };
+    const hostPub = fs
+      .readFileSync(path.join(work, 'host_ed25519.pub'), 'utf8')
+      .trim()
+      .split(' ')
+      .slice(0, 2)
+      .join(' ');
+    fs.writeFileSync(
+      knownHosts,
+      targets.map((t) => `[127.0.0.1]:${/:(\d+)\//.exec(t.url('x'))?.[1] ?? ''} ${hostPub}`).join('\n') + '\n',
+    );
+    const env = {
+      ...baseEnv,
+      GIT_SSH_COMMAND: `ssh -F /dev/null -i ${key} -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes`,
+    };
     // Warm every target once (gitward's config cache; page cache), and fail early on a broken one.
     for (const t of targets) {
       log(`warming ${t.name}`);
       execFileSync('git', ['ls-remote', t.url('small')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
     }
 
-    const load = os.loadavg().map((x) => x.toFixed(1)).join(' ');
+    const load = os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ');
     log(`load average at the start: ${load}`);
     // A B B A: the target order reversed every other run, so a load swing hits every target alike.
     const abba = <T>(list: readonly T[], i: number): readonly T[] => (i % 2 === 0 ? list : [...list].reverse());
@@ -226,7 +296,11 @@ async function main(argv: readonly string[]): Promise<void> {
     const startupRuns = quick ? 20 : 60;
     const smallDir = path.join(repos, 'small.git');
     const fp = parseKeysFile(own, 'k').keys[0]!.fingerprint;
-    const relayEnv = { ...baseEnv, SSH_ORIGINAL_COMMAND: "git-upload-pack 'small.git'", SSH_CONNECTION: '127.0.0.1 1 127.0.0.1 22' };
+    const relayEnv = {
+      ...baseEnv,
+      SSH_ORIGINAL_COMMAND: "git-upload-pack 'small.git'",
+      SSH_CONNECTION: '127.0.0.1 1 127.0.0.1 22',
+    };
     const forced: Array<{ name: string; cmd: string; args: string[]; env: Record<string, string> }> = [
       { name: 'git-shell -c (plain)', cmd: 'git-shell', args: ['-c', `git-upload-pack '${smallDir}'`], env: baseEnv },
       { name: 'gitward relay (C, shipped) + server', cmd: target.relay, args: [socket, 'bench', fp], env: relayEnv },
@@ -255,23 +329,49 @@ async function main(argv: readonly string[]): Promise<void> {
     for (let i = 0; i < lsRuns; i++) {
       for (const t of abba(targets, i)) {
         for (const v of [0, 2]) {
-          const ms = await timedOk('git', ['-c', `protocol.version=${v}`, 'ls-remote', t.url('history')], { cwd: client, env });
+          const ms = await timedOk('git', ['-c', `protocol.version=${v}`, 'ls-remote', t.url('history')], {
+            cwd: client,
+            env,
+          });
           (ls.get(`${t.name}\u0000${v}`) ?? ls.set(`${t.name}\u0000${v}`, []).get(`${t.name}\u0000${v}`)!).push(ms);
         }
       }
     }
 
-    const runs: Record<Metric, number> = { clone: quick ? 2 : 3, 'ls-v0': 0, 'ls-v2': 0, fetch: 0, parallel: quick ? 1 : 2, push300: 0, clone300: 0 };
+    const runs: Record<Metric, number> = {
+      clone: quick ? 2 : 3,
+      'ls-v0': 0,
+      'ls-v2': 0,
+      fetch: 0,
+      parallel: quick ? 1 : 2,
+      push300: 0,
+      clone300: 0,
+    };
     const results = lsOnly
       ? null
-      : await runSuite(targets, { metrics: ['parallel', 'clone'], clientDir: client, serverRoot: repos, pushSource: '', env, runs, parallel: 32, log });
+      : await runSuite(targets, {
+          metrics: ['parallel', 'clone'],
+          clientDir: client,
+          serverRoot: repos,
+          pushSource: '',
+          env,
+          runs,
+          parallel: 32,
+          log,
+        });
 
     const rows: string[][] = [];
     const plus = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)} ms`;
     const anchorStart = stats(startup.get(forced[0]!.name)!);
     for (const f of forced) {
       const st = stats(startup.get(f.name)!);
-      rows.push(['forced command alone (upload-pack, no sshd)', f.name, fmtStats(st), plus(st.median - anchorStart.median), '']);
+      rows.push([
+        'forced command alone (upload-pack, no sshd)',
+        f.name,
+        fmtStats(st),
+        plus(st.median - anchorStart.median),
+        '',
+      ]);
     }
     for (const v of [0, 2]) {
       const a = stats(ls.get(`${targets[0]!.name}\u0000${v}`)!);
@@ -282,15 +382,29 @@ async function main(argv: readonly string[]): Promise<void> {
     }
     if (results !== null) {
       const anchor = results.get(targets[0]!.name)!;
-      const label: Partial<Record<Metric, string>> = { clone: 'full clone, history repo (~100 MB)', parallel: '32 parallel clones of the small repo' };
+      const label: Partial<Record<Metric, string>> = {
+        clone: 'full clone, history repo (~100 MB)',
+        parallel: '32 parallel clones of the small repo',
+      };
       for (const m of ['clone', 'parallel'] as const) {
         for (const t of targets) {
           const r = results.get(t.name)!.get(m)!;
-          rows.push([label[m] ?? m, t.name, fmtStats(r.time as Stats), ratio(r.time, anchor.get(m)!.time), m === 'parallel' ? String(r.failures) : '']);
+          rows.push([
+            label[m] ?? m,
+            t.name,
+            fmtStats(r.time as Stats),
+            ratio(r.time, anchor.get(m)!.time),
+            m === 'parallel' ? String(r.failures) : '',
+          ]);
         }
       }
     }
-    process.stdout.write(`load average at the start: ${load}; at the end: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}\n\n`);
+    process.stdout.write(
+      `load average at the start: ${load}; at the end: ${os
+        .loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')}\n\n`,
+    );
     process.stdout.write(table(['test', 'target', 'median (min–max)', 'vs plain sshd', 'failures'], rows) + '\n');
     // The key lookup's cost: 10,000 keys against 1, per lookup, from the v0 and v2 medians.
     const med = (name: string, v: number) => stats(ls.get(`${name}\u0000${v}`)!).median;

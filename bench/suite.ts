@@ -57,7 +57,10 @@ export const DEFAULT_RUNS: Readonly<Record<Metric, number>> = Object.freeze({
  * Runs every metric on every target, interleaving targets run by run (A B C A B C …) so that the
  * machine's drift hits all of them alike. Returns results by target name, then metric.
  */
-export async function runSuite(targets: readonly Target[], o: SuiteOptions): Promise<Map<string, Map<Metric, Measured>>> {
+export async function runSuite(
+  targets: readonly Target[],
+  o: SuiteOptions,
+): Promise<Map<string, Map<Metric, Measured>>> {
   const out = new Map<string, Map<Metric, Measured>>(targets.map((t) => [t.name, new Map()]));
   const samples = new Map<string, number[]>();
   const rss = new Map<string, number[]>();
@@ -91,13 +94,18 @@ export async function runSuite(targets: readonly Target[], o: SuiteOptions): Pro
           }
           case 'ls-v0':
           case 'ls-v2': {
-            const ms = await timedOk('git', ['-c', `protocol.version=${m === 'ls-v0' ? 0 : 2}`, 'ls-remote', t.url('history')], opts);
+            const ms = await timedOk(
+              'git',
+              ['-c', `protocol.version=${m === 'ls-v0' ? 0 : 2}`, 'ls-remote', t.url('history')],
+              opts,
+            );
             add(t, m, ms, null);
             break;
           }
           case 'fetch': {
             const clone = path.join(o.clientDir, `${slug(t)}-clone`);
-            if (!fs.existsSync(clone)) await timedOk('git', ['clone', '--quiet', '--no-checkout', t.url('history'), clone], opts);
+            if (!fs.existsSync(clone))
+              await timedOk('git', ['clone', '--quiet', '--no-checkout', t.url('history'), clone], opts);
             add(t, m, await timedOk('git', ['fetch', '--quiet'], { ...opts, cwd: clone }), null);
             break;
           }
@@ -105,10 +113,17 @@ export async function runSuite(targets: readonly Target[], o: SuiteOptions): Pro
             fs.rmSync(dir, { recursive: true, force: true });
             fs.mkdirSync(dir, { recursive: true });
             const start = process.hrtime.bigint();
-            const runs = await Promise.all(Array.from({ length: o.parallel }, (_, k) => timed('git', ['clone', '--quiet', t.url('small'), path.join(dir, `c${k}`)], opts)));
+            const runs = await Promise.all(
+              Array.from({ length: o.parallel }, (_, k) =>
+                timed('git', ['clone', '--quiet', t.url('small'), path.join(dir, `c${k}`)], opts),
+              ),
+            );
             const ms = Number(process.hrtime.bigint() - start) / 1e6;
             const failed = runs.filter((r) => r.code !== 0);
-            if (failed.length > 0) o.log(`    ${t.name}: ${failed.length} of ${o.parallel} clones failed: ${(failed[0] as { stderr: string }).stderr.trim().split('\n').pop() ?? ''}`);
+            if (failed.length > 0)
+              o.log(
+                `    ${t.name}: ${failed.length} of ${o.parallel} clones failed: ${(failed[0] as { stderr: string }).stderr.trim().split('\n').pop() ?? ''}`,
+              );
             add(t, m, ms, null, failed.length);
             fs.rmSync(dir, { recursive: true, force: true });
             break;
@@ -124,16 +139,37 @@ export async function runSuite(targets: readonly Target[], o: SuiteOptions): Pro
             // most of a push or clone searching deltas between random blobs that have none, and
             // the bench would measure that search instead of the transport.
             await timedOk('git', ['--git-dir', bare, 'config', 'core.bigFileThreshold', BIG_FILE_THRESHOLD], opts);
-            const r = await measure(t, () => timed('git', ['-c', `core.bigFileThreshold=${BIG_FILE_THRESHOLD}`, '--git-dir', o.pushSource, 'push', '--quiet', t.url(name), 'main'], opts));
-            if (r.result.code !== 0) o.log(`    ${t.name}: push failed: ${r.result.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+            const r = await measure(t, () =>
+              timed(
+                'git',
+                [
+                  '-c',
+                  `core.bigFileThreshold=${BIG_FILE_THRESHOLD}`,
+                  '--git-dir',
+                  o.pushSource,
+                  'push',
+                  '--quiet',
+                  t.url(name),
+                  'main',
+                ],
+                opts,
+              ),
+            );
+            if (r.result.code !== 0)
+              o.log(`    ${t.name}: push failed: ${r.result.stderr.trim().split('\n').slice(-2).join(' | ')}`);
             add(t, m, r.result.ms, r.peakMb, r.result.code === 0 ? 0 : 1);
             break;
           }
           case 'clone300': {
             const name = `push-${slug(t)}-0`;
             fs.rmSync(dir, { recursive: true, force: true });
-            const r = await measure(t, () => timed('git', ['clone', '--quiet', '--no-checkout', t.url(name), dir], opts));
-            if (r.result.code !== 0) o.log(`    ${t.name}: clone of the pushed repo failed: ${r.result.stderr.trim().split('\n').pop() ?? ''}`);
+            const r = await measure(t, () =>
+              timed('git', ['clone', '--quiet', '--no-checkout', t.url(name), dir], opts),
+            );
+            if (r.result.code !== 0)
+              o.log(
+                `    ${t.name}: clone of the pushed repo failed: ${r.result.stderr.trim().split('\n').pop() ?? ''}`,
+              );
             add(t, m, r.result.ms, r.peakMb, r.result.code === 0 ? 0 : 1);
             fs.rmSync(dir, { recursive: true, force: true });
             break;
@@ -145,7 +181,11 @@ export async function runSuite(targets: readonly Target[], o: SuiteOptions): Pro
   for (const t of targets) {
     for (const m of o.metrics) {
       const r = rss.get(key(t, m));
-      out.get(t.name)!.set(m, { time: stats(samples.get(key(t, m)) ?? []), failures: failures.get(key(t, m)) ?? 0, rss: r ? stats(r) : null });
+      out.get(t.name)!.set(m, {
+        time: stats(samples.get(key(t, m)) ?? []),
+        failures: failures.get(key(t, m)) ?? 0,
+        rss: r ? stats(r) : null,
+      });
     }
   }
   return out;
@@ -153,5 +193,6 @@ export async function runSuite(targets: readonly Target[], o: SuiteOptions): Pro
 
 /** Removes the pushed repos of a suite run (they are 300 MB each). */
 export function removePushed(serverRoot: string): void {
-  for (const e of fs.readdirSync(serverRoot)) if (e.startsWith('push-')) fs.rmSync(path.join(serverRoot, e), { recursive: true, force: true });
+  for (const e of fs.readdirSync(serverRoot))
+    if (e.startsWith('push-')) fs.rmSync(path.join(serverRoot, e), { recursive: true, force: true });
 }

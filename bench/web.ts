@@ -17,7 +17,7 @@ import { startFcgiwrap } from '../test/helpers/fcgiwrap.js';
 import { startNginx } from '../test/helpers/nginx.js';
 import { fmtMs, peakRss, ratio, stats, table, type Stats } from './measure.js';
 import { BIG_HISTORY, cachedRepo } from './repo-gen.js';
-import { startGitward, type Server } from './servers.js';
+import { startGitward } from './servers.js';
 
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
 
@@ -50,14 +50,20 @@ async function spawnP50(): Promise<number> {
 }
 
 /** One GET on a keep-alive agent; resolves with the time to the last byte, in ms. */
-function load(agent: http.Agent, origin: string, target: string): Promise<{ ms: number; status: number; bytes: number }> {
+function load(
+  agent: http.Agent,
+  origin: string,
+  target: string,
+): Promise<{ ms: number; status: number; bytes: number }> {
   const url = new URL(target, origin);
   const start = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
     const req = http.get({ agent, host: url.hostname, port: url.port, path: url.pathname + url.search }, (res) => {
       let bytes = 0;
       res.on('data', (c: Buffer) => (bytes += c.length));
-      res.on('end', () => resolve({ ms: Number(process.hrtime.bigint() - start) / 1e6, status: res.statusCode ?? 0, bytes }));
+      res.on('end', () =>
+        resolve({ ms: Number(process.hrtime.bigint() - start) / 1e6, status: res.statusCode ?? 0, bytes }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -99,13 +105,20 @@ async function main(argv: readonly string[]): Promise<void> {
         fs.cpSync(seedBare, path.join(repoRoot, `g${g}`, `r${String(r).padStart(3, '0')}.git`), { recursive: true });
       }
     }
-    execFileSync('git', ['clone', '--quiet', '--bare', '--local', history, path.join(repoRoot, 'g0', 'history.git')], { env });
+    execFileSync('git', ['clone', '--quiet', '--bare', '--local', history, path.join(repoRoot, 'g0', 'history.git')], {
+      env,
+    });
     const readable: CgitRepo[] = fs
       .readdirSync(path.join(repoRoot, 'g0'))
       .filter((d) => d.endsWith('.git'))
       .sort()
       .map((d) => ({ name: `g0/${d.slice(0, -4)}`, dir: fs.realpathSync(path.join(repoRoot, 'g0', d)) }));
-    const file = execFileSync('git', ['ls-tree', '-r', '--name-only', 'HEAD'], { cwd: path.join(repoRoot, 'g0', 'history.git'), env }).toString().split('\n')[0] as string;
+    const file = execFileSync('git', ['ls-tree', '-r', '--name-only', 'HEAD'], {
+      cwd: path.join(repoRoot, 'g0', 'history.git'),
+      env,
+    })
+      .toString()
+      .split('\n')[0] as string;
     const pages: ReadonlyArray<readonly [string, string]> = [
       ['index (100 of 1,000 repos)', '/'],
       ['summary', '/g0/history.git/'],
@@ -117,28 +130,44 @@ async function main(argv: readonly string[]): Promise<void> {
     const targets: Array<{ cacheOn: boolean; anchor: Target; gitward: Target; gitwardPid: number | null }> = [];
     for (const cacheOn of [true, false]) {
       const cacheSize = cacheOn ? 1000 : 0;
-      const web: WebSettings = { enabled: true, siteTitle: 'bench', filters: ['markdown', 'pygments'], cloneUrls: [], cacheSize, cacheDir: null, cgitPath: CGIT };
+      const web: WebSettings = {
+        enabled: true,
+        siteTitle: 'bench',
+        filters: ['markdown', 'pygments'],
+        cloneUrls: [],
+        cacheSize,
+        cacheDir: null,
+        cgitPath: CGIT,
+      };
       // The anchor: cgit under nginx + fcgiwrap, a hand-made cgitrc with the same 100 repos and settings.
       const adir = path.join(work, `anchor-${cacheSize}`);
       fs.mkdirSync(path.join(adir, 'cache'), { recursive: true });
       fs.writeFileSync(path.join(adir, 'header.html'), renderHeader('/'));
-      fs.writeFileSync(path.join(adir, 'cgitrc'), renderCgitrc({ web, basePath: '/', headerFile: path.join(adir, 'header.html') }, readable, path.join(adir, 'cache')));
+      fs.writeFileSync(
+        path.join(adir, 'cgitrc'),
+        renderCgitrc(
+          { web, basePath: '/', headerFile: path.join(adir, 'header.html') },
+          readable,
+          path.join(adir, 'cache'),
+        ),
+      );
       const fcgi = await startFcgiwrap({ socket: path.join(adir, 'fcgiwrap.sock'), children: 4 });
       stops.push(() => fcgi.stop());
-      const site = (port: number): string => [
-        'server {',
-        `  listen 127.0.0.1:${port};`,
-        '  location / {',
-        `    fastcgi_pass unix:${fcgi.socket};`,
-        '    include /etc/nginx/fastcgi_params;',
-        `    fastcgi_param SCRIPT_FILENAME ${CGIT};`,
-        `    fastcgi_param CGIT_CONFIG ${path.join(adir, 'cgitrc')};`,
-        '    fastcgi_param PATH_INFO $uri;',
-        '    fastcgi_param PATH /usr/bin:/bin;',
-        '    fastcgi_buffering off;',
-        '  }',
-        '}',
-      ].join('\n');
+      const site = (port: number): string =>
+        [
+          'server {',
+          `  listen 127.0.0.1:${port};`,
+          '  location / {',
+          `    fastcgi_pass unix:${fcgi.socket};`,
+          '    include /etc/nginx/fastcgi_params;',
+          `    fastcgi_param SCRIPT_FILENAME ${CGIT};`,
+          `    fastcgi_param CGIT_CONFIG ${path.join(adir, 'cgitrc')};`,
+          '    fastcgi_param PATH_INFO $uri;',
+          '    fastcgi_param PATH /usr/bin:/bin;',
+          '    fastcgi_buffering off;',
+          '  }',
+          '}',
+        ].join('\n');
       const nginx = await startNginx({ dir: path.join(adir, 'nginx'), site, workers: 'auto' });
       stops.push(() => nginx.stop());
       const port = nginx.port;
@@ -157,7 +186,12 @@ async function main(argv: readonly string[]): Promise<void> {
         ].join('\n'),
       );
       stops.push(() => gw.stop());
-      targets.push({ cacheOn, anchor: { name: 'nginx + fcgiwrap + cgit', origin: `http://127.0.0.1:${port}` }, gitward: { name: 'gitward', origin: gw.origin }, gitwardPid: gw.pid });
+      targets.push({
+        cacheOn,
+        anchor: { name: 'nginx + fcgiwrap + cgit', origin: `http://127.0.0.1:${port}` },
+        gitward: { name: 'gitward', origin: gw.origin },
+        gitwardPid: gw.pid,
+      });
     }
 
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -176,7 +210,9 @@ async function main(argv: readonly string[]): Promise<void> {
         }
         results.set(`${t.cacheOn}|${label}|anchor`, stats(samples.anchor));
         results.set(`${t.cacheOn}|${label}|gitward`, stats(samples.gitward));
-        log(`cache ${t.cacheOn ? 'on' : 'off'}: ${label}: anchor ${fmtMs(stats(samples.anchor).median)}, gitward ${fmtMs(stats(samples.gitward).median)}`);
+        log(
+          `cache ${t.cacheOn ? 'on' : 'off'}: ${label}: anchor ${fmtMs(stats(samples.anchor).median)}, gitward ${fmtMs(stats(samples.gitward).median)}`,
+        );
       }
     }
     const rows = pages.map(([label]) => {
@@ -191,24 +227,34 @@ async function main(argv: readonly string[]): Promise<void> {
         ratio(cell(false, 'gitward'), cell(false, 'anchor')),
       ];
     });
-    process.stdout.write(`${table(['page, p50 of ' + String(runs), 'anchor, cache on', 'gitward, cache on', 'ratio', 'anchor, cache off', 'gitward, cache off', 'ratio'], rows)}\n`);
+    process.stdout.write(
+      `${table(['page, p50 of ' + String(runs), 'anchor, cache on', 'gitward, cache on', 'ratio', 'anchor, cache off', 'gitward, cache off', 'ratio'], rows)}\n`,
+    );
 
     // Memory while big pages stream: snapshots of the history repo (cache off: cgit renders each).
     const off = targets.find((t) => !t.cacheOn);
     if (off?.gitwardPid) {
-      const rssKb = (): number => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${off.gitwardPid}/status`, 'utf8'))?.[1] ?? 0);
+      const rssKb = (): number =>
+        Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${off.gitwardPid}/status`, 'utf8'))?.[1] ?? 0);
       const rest = rssKb() / 1024;
       let bytes = 0;
       const { peakMb } = await peakRss(off.gitwardPid, async () => {
-        for (let i = 0; i < SNAPSHOTS; i++) bytes += (await load(agent, off.gitward.origin, '/g0/history.git/snapshot/history-main.tar.gz')).bytes;
+        for (let i = 0; i < SNAPSHOTS; i++)
+          bytes += (await load(agent, off.gitward.origin, '/g0/history.git/snapshot/history-main.tar.gz')).bytes;
       });
-      process.stdout.write(`\ngitward RSS: ${rest.toFixed(0)} MB at rest, peak ${peakMb.toFixed(0)} MB while ${SNAPSHOTS} snapshots (${(bytes / SNAPSHOTS / 1e6).toFixed(1)} MB each) streamed\n`);
+      process.stdout.write(
+        `\ngitward RSS: ${rest.toFixed(0)} MB at rest, peak ${peakMb.toFixed(0)} MB while ${SNAPSHOTS} snapshots (${(bytes / SNAPSHOTS / 1e6).toFixed(1)} MB each) streamed\n`,
+      );
     }
     agent.destroy();
     const loadAfter = os.loadavg();
     const spawnAfter = await spawnP50();
-    process.stdout.write(`load average: ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(' ')} after\n`);
-    process.stdout.write(`spawn of /bin/true from Node, p50: ${fmtMs(spawnBefore)} before, ${fmtMs(spawnAfter)} after\n`);
+    process.stdout.write(
+      `load average: ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(' ')} after\n`,
+    );
+    process.stdout.write(
+      `spawn of /bin/true from Node, p50: ${fmtMs(spawnBefore)} before, ${fmtMs(spawnAfter)} after\n`,
+    );
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
     fs.rmSync(work, { recursive: true, force: true });

@@ -57,9 +57,11 @@ async function checkOne(
     // as every other config problem has.
     const where = `${setting.where}: `;
     const short = `${where}${name}`;
-    if (message.startsWith(short) && /^[.:[]/.test(message.slice(short.length))) return { problem: `${where}${keyPath}${message.slice(short.length)}`, warnings: [] };
+    if (message.startsWith(short) && /^[.:[]/.test(message.slice(short.length)))
+      return { problem: `${where}${keyPath}${message.slice(short.length)}`, warnings: [] };
     const rest = message.startsWith(where) ? message.slice(where.length) : message;
     // Other errors (a module that is not found, a factory that throws) may span lines: keep the first.
-    return { problem: `${where}${keyPath}: ${err instanceof HookOptionsError ? rest : `the plugin failed to load: ${rest.split('\n')[0]}`}`, warnings: [] };
+    const why = err instanceof HookOptionsError ? rest : `the plugin failed to load: ${rest.split('\n')[0]}`;
+    return { problem: `${where}${keyPath}: ${why}`, warnings: [] };
   }
 }

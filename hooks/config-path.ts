@@ -8,7 +8,10 @@ import { runGit } from './repo-reader.js';
  * process starts at once, so that it runs while the dispatcher loads the rest; the result is read
  * (and a missing setting refuses the push) only when the caller needs the file.
  */
-export function startConfigPath(io: Pick<DispatchIO, 'env' | 'cwd'>, gitEnv: Record<string, string>): () => Promise<string> {
+export function startConfigPath(
+  io: Pick<DispatchIO, 'env' | 'cwd'>,
+  gitEnv: Record<string, string>,
+): () => Promise<string> {
   if (io.env.GITWARD_CONFIG) {
     const file = path.resolve(io.cwd, io.env.GITWARD_CONFIG);
     return () => Promise.resolve(file);
@@ -16,7 +19,10 @@ export function startConfigPath(io: Pick<DispatchIO, 'env' | 'cwd'>, gitEnv: Rec
   const found = runGit(['config', '--get', 'gitward.config'], io.cwd, gitEnv).then((r) => {
     const value = r.stdout.trim();
     if (r.code !== 0 || value === '') {
-      throw new Refusal('gitward: push refused: no gitward config for this repo (set GITWARD_CONFIG, or `git config gitward.config FILE` in the repo)');
+      throw new Refusal(
+        'gitward: push refused: no gitward config for this repo ' +
+          '(set GITWARD_CONFIG, or `git config gitward.config FILE` in the repo)',
+      );
     }
     return path.resolve(io.cwd, value);
   });

@@ -29,14 +29,15 @@ async function readAll(input: Readable | number): Promise<string> {
   let size = 0;
   const add = (b: Buffer): void => {
     size += b.length;
-    if (size > MAX_INPUT_BYTES) throw new Refusal(`gitward: push refused: more than ${MAX_INPUT_BYTES} bytes of ref updates`);
+    if (size > MAX_INPUT_BYTES)
+      throw new Refusal(`gitward: push refused: more than ${MAX_INPUT_BYTES} bytes of ref updates`);
     chunks.push(b);
   };
   if (typeof input === 'number') {
     // git gives hooks a blocking pipe: reading it directly spares a stream (and its start-up).
     const buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
     try {
-      for (let n; (n = fs.readSync(input, buf, 0, buf.length, null)) > 0; ) add(Buffer.from(buf.subarray(0, n)));
+      for (let n; (n = fs.readSync(input, buf, 0, buf.length, null)) > 0;) add(Buffer.from(buf.subarray(0, n)));
       return Buffer.concat(chunks).toString('utf8');
     } catch (err) {
       // A non-blocking stdin (not git's): read the rest as a stream.
@@ -62,12 +63,21 @@ function loadPreReceive(): typeof import('./pre-receive.js') {
  * start Node for it). Otherwise the config gives the repo (repo_root), `hooks.local_user` for a
  * local push, and `hooks.log_file`.
  */
-async function postReceive(io: DispatchIO, updates: readonly HookUpdate[], configFile: () => Promise<string>, log: HookLog): Promise<number> {
+async function postReceive(
+  io: DispatchIO,
+  updates: readonly HookUpdate[],
+  configFile: () => Promise<string>,
+  log: HookLog,
+): Promise<number> {
   let user: string | null = io.env.GITWARD_USER || io.env.REMOTE_USER || null;
   let repo: string | null = io.env.GITWARD_REPO || null;
   if (!isHttpPush(io.env) || repo === null || !io.env.GITWARD_LOG_DIR) {
     try {
-      const facts = await (require('./hook-config.js') as typeof import('./hook-config.js')).hookFacts(io, configFile, log);
+      const facts = await (require('./hook-config.js') as typeof import('./hook-config.js')).hookFacts(
+        io,
+        configFile,
+        log,
+      );
       repo = facts.repo;
       if (!isHttpPush(io.env)) user = facts.localUser;
       log.useFile(facts.logFile);
@@ -76,7 +86,15 @@ async function postReceive(io: DispatchIO, updates: readonly HookUpdate[], confi
     }
   }
   for (const u of updates) {
-    log.log('info', 'hook.ref-updated', { repo, user, ref: u.ref, old: u.oldSha, new: u.newSha, kind: u.kind, verdict: 'applied' });
+    log.log('info', 'hook.ref-updated', {
+      repo,
+      user,
+      ref: u.ref,
+      old: u.oldSha,
+      new: u.newSha,
+      kind: u.kind,
+      verdict: 'applied',
+    });
   }
   return 0;
 }
@@ -104,7 +122,10 @@ export async function dispatch(io: DispatchIO): Promise<number> {
     // git work starts before the rest of the dispatcher loads, and runs meanwhile (git waits).
     const configFile = startConfigPath(io, gitEnv);
     if (io.hookName === 'post-receive') return await postReceive(io, updates, configFile, log);
-    if (io.hookName !== 'pre-receive') throw new Refusal(`gitward: push refused: the dispatcher runs as pre-receive or post-receive, not "${io.hookName}"`);
+    if (io.hookName !== 'pre-receive')
+      throw new Refusal(
+        `gitward: push refused: the dispatcher runs as pre-receive or post-receive, not "${io.hookName}"`,
+      );
     const git = createRepoReader(io.cwd, gitEnv);
     // Whether each moved ref is a fast-forward is what plugins ask first: git answers meanwhile.
     git.warm(updates);
@@ -114,8 +135,12 @@ export async function dispatch(io: DispatchIO): Promise<number> {
     if (io.hookName === 'post-receive') return 0;
     let line = 'gitward: push refused: the hook failed; the details are in the server log';
     if (err instanceof Refusal) line = err.message;
-    else if (err instanceof ConfigError) line = 'gitward: push refused: the gitward config has errors (an admin can run `gitward check`)';
-    else if (err instanceof HookOptionsError) line = `gitward: push refused: a hook plugin is misconfigured (${shortWhere(err.message.split(': ')[0] ?? '')}); the details are in the server log`;
+    else if (err instanceof ConfigError)
+      line = 'gitward: push refused: the gitward config has errors (an admin can run `gitward check`)';
+    else if (err instanceof HookOptionsError) {
+      const where = shortWhere(err.message.split(': ')[0] ?? '');
+      line = `gitward: push refused: a hook plugin is misconfigured (${where}); the details are in the server log`;
+    }
     io.stderr.write(`${line}\n`);
     return 1;
   } finally {
@@ -126,7 +151,15 @@ export async function dispatch(io: DispatchIO): Promise<number> {
 /** Process entry point of `hooks/gitward-hook`: the hook name is the name it was invoked as. */
 export function main(): void {
   const hookName = process.argv[2] ?? path.basename(process.argv[1] ?? '');
-  dispatch({ hookName, env: process.env, cwd: process.cwd(), stdin: 0, stderr: process.stderr, pid: process.pid, now: Date.now })
+  dispatch({
+    hookName,
+    env: process.env,
+    cwd: process.cwd(),
+    stdin: 0,
+    stderr: process.stderr,
+    pid: process.pid,
+    now: Date.now,
+  })
     .then((code) => {
       process.exitCode = code;
     })

@@ -16,7 +16,8 @@ import { lastGoodDir, readLastGood, recordLastGood, sha256 } from '../protocol/l
  * With no good text recorded, the file's ConfigError is thrown (the push is refused: fail closed).
  */
 export function loadHookConfig(file: string, log: HookLog, dir: string | null = lastGoodDir()): GitwardConfig {
-  const { readConfigTextSync } = require('../app/config/config-file.js') as typeof import('../app/config/config-file.js');
+  const { readConfigTextSync } =
+    require('../app/config/config-file.js') as typeof import('../app/config/config-file.js');
   const { buildConfig } = require('../app/config/build-config.js') as typeof import('../app/config/build-config.js');
   const abs = path.resolve(file);
   let text: string | null = null;
@@ -62,8 +63,15 @@ export function repoNameFrom(cwd: string, repoRoot: string): string | null {
 }
 
 /** For a post-receive run by the dispatcher: the repo name, `hooks.local_user` and `hooks.log_file`. */
-export async function hookFacts(io: DispatchIO, configFile: () => Promise<string>, log: HookLog): Promise<{ repo: string | null; localUser: string | null; logFile: string | null }> {
+export async function hookFacts(
+  io: DispatchIO,
+  configFile: () => Promise<string>,
+  log: HookLog,
+): Promise<{ repo: string | null; localUser: string | null; logFile: string | null }> {
   const config = loadHookConfig(await configFile(), log);
-  return { repo: repoNameFrom(io.cwd, config.repoRoot), localUser: config.hooks.localUser, logFile: config.hooks.logFile };
+  return {
+    repo: repoNameFrom(io.cwd, config.repoRoot),
+    localUser: config.hooks.localUser,
+    logFile: config.hooks.logFile,
+  };
 }
-

@@ -51,7 +51,16 @@ export function createHookLog(options: HookLogOptions): HookLog {
   let buffered: string[] = [];
 
   const line = (level: string, event: string, fields: Record<string, unknown>): string =>
-    JSON.stringify(redact({ time: new Date(options.now()).toISOString(), level, event, hook: options.hookName, pid: options.pid, ...fields })) + '\n';
+    JSON.stringify(
+      redact({
+        time: new Date(options.now()).toISOString(),
+        level,
+        event,
+        hook: options.hookName,
+        pid: options.pid,
+        ...fields,
+      }),
+    ) + '\n';
   const write = (text: string): void => {
     try {
       if (dirFile) {

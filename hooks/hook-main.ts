@@ -7,7 +7,8 @@ try {
   // Fail closed, in one line: a hook's stderr reaches the pusher, a stack trace must not.
   process.stderr.write(
     process.argv[2] === 'post-receive'
-      ? 'gitward: the push was applied, but its audit lines were not written: the gitward hook dispatcher could not be loaded\n'
+      ? 'gitward: the push was applied, but its audit lines were not written: ' +
+          'the gitward hook dispatcher could not be loaded\n'
       : 'gitward: push refused: the gitward hook dispatcher could not be loaded (is gitward built?)\n',
   );
   process.exit(1);

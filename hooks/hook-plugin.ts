@@ -38,8 +38,7 @@ export interface HookCheckContext {
 
 /** A plugin's answer for one update. `rule` names the part of its options that refused. */
 export type HookVerdict =
-  | { readonly kind: 'accept' }
-  | { readonly kind: 'reject'; readonly rule: string; readonly message: string };
+  { readonly kind: 'accept' } | { readonly kind: 'reject'; readonly rule: string; readonly message: string };
 
 /** A hook plugin instance (ARCHITECTURE.md §6): run on every update of a push, never stopping early. */
 export interface HookPlugin {
@@ -90,7 +89,10 @@ export interface HookPluginContext {
  * A hook plugin factory: validates `options` strictly (unknown keys are errors naming
  * `ctx.where`) and returns the plugin. `enable` is removed by the dispatcher before the call.
  */
-export type HookPluginFactory = (options: Readonly<Record<string, unknown>>, ctx: HookPluginContext) => HookPlugin | Promise<HookPlugin>;
+export type HookPluginFactory = (
+  options: Readonly<Record<string, unknown>>,
+  ctx: HookPluginContext,
+) => HookPlugin | Promise<HookPlugin>;
 
 /** A hook plugin's options are wrong; the message names the config node (`file:line`). */
 export class HookOptionsError extends Error {
@@ -109,7 +111,11 @@ export function reject(rule: string, message: string): HookVerdict {
 }
 
 /** Throws HookOptionsError when `value` has keys outside `allowed`; `at` names the node. */
-export function assertKnownKeys(value: Readonly<Record<string, unknown>>, allowed: readonly string[], at: string): void {
+export function assertKnownKeys(
+  value: Readonly<Record<string, unknown>>,
+  allowed: readonly string[],
+  at: string,
+): void {
   for (const key of Object.keys(value)) {
     if (!allowed.includes(key)) {
       throw new HookOptionsError(`${at}: unknown key "${key}" (allowed: ${allowed.join(', ')})`);

@@ -15,15 +15,22 @@ export function orderPlugins(settings: ReadonlyMap<string, HookPluginSetting>, o
   return names;
 }
 
-async function factoryFor(name: string, hooks: Pick<HooksSettings, 'plugins'>, configDir: string, where: string): Promise<HookPluginFactory> {
+async function factoryFor(
+  name: string,
+  hooks: Pick<HooksSettings, 'plugins'>,
+  configDir: string,
+  where: string,
+): Promise<HookPluginFactory> {
   const builtin = (BUILTIN_HOOK_PLUGINS as Readonly<Record<string, (() => Promise<unknown>) | undefined>>)[name];
   if (builtin) return (await builtin()) as HookPluginFactory;
   const spec = hooks.plugins.get(name);
-  if (spec === undefined) throw new HookOptionsError(`${where}: unknown hook plugin "${name}" (not built in, not in hooks.plugins)`);
+  if (spec === undefined)
+    throw new HookOptionsError(`${where}: unknown hook plugin "${name}" (not built in, not in hooks.plugins)`);
   const target = spec.startsWith('.') || path.isAbsolute(spec) ? path.resolve(configDir, spec) : spec;
   const mod = require(require.resolve(target, { paths: [configDir] })) as Record<string, unknown>;
   const f = (mod.createHookPlugin ?? mod.default ?? mod) as unknown;
-  if (typeof f !== 'function') throw new HookOptionsError(`${where}: hook plugin "${name}" (${spec}) exports no factory (createHookPlugin)`);
+  if (typeof f !== 'function')
+    throw new HookOptionsError(`${where}: hook plugin "${name}" (${spec}) exports no factory (createHookPlugin)`);
   return f as HookPluginFactory;
 }
 
@@ -43,7 +50,8 @@ export async function loadHookPlugins(
   for (const name of orderPlugins(settings, hooks.order)) {
     const setting = settings.get(name) as HookPluginSetting;
     const { enable, ...options } = setting.options;
-    if (enable !== undefined && typeof enable !== 'boolean') throw new HookOptionsError(`${setting.where}: ${name}.enable: true or false is required`);
+    if (enable !== undefined && typeof enable !== 'boolean')
+      throw new HookOptionsError(`${setting.where}: ${name}.enable: true or false is required`);
     if (enable === false) continue;
     const factory = await factoryFor(name, hooks, configDir, setting.where);
     const context = { name, where: setting.where, configDir, logger, ...(known ? { known } : {}) };

@@ -31,14 +31,31 @@ function jsonEnv(value: string | undefined, name: string, check: (v: unknown) =>
   return parsed;
 }
 
-const ANONYMOUS: Identity = Object.freeze({ user: null, source: 'anonymous', groups: Object.freeze([]), info: Object.freeze({}) });
+const ANONYMOUS: Identity = Object.freeze({
+  user: null,
+  source: 'anonymous',
+  groups: Object.freeze([]),
+  info: Object.freeze({}),
+});
 
 /** `GITWARD_USER` / `REMOTE_USER`, with `GITWARD_GROUPS` / `GITWARD_INFO` when set (checked). */
-function pusherFromEnv(env: DispatchIO['env']): { user: string | null; groups: string[] | undefined; info: Record<string, unknown> | undefined } {
+function pusherFromEnv(env: DispatchIO['env']): {
+  user: string | null;
+  groups: string[] | undefined;
+  info: Record<string, unknown> | undefined;
+} {
   const user = env.GITWARD_USER || env.REMOTE_USER || null;
   if (user === null) return { user, groups: undefined, info: undefined };
-  const groups = jsonEnv(env.GITWARD_GROUPS, 'GITWARD_GROUPS', (v) => Array.isArray(v) && v.every((g) => typeof g === 'string')) as string[] | undefined;
-  const info = jsonEnv(env.GITWARD_INFO, 'GITWARD_INFO', (v) => typeof v === 'object' && v !== null && !Array.isArray(v)) as Record<string, unknown> | undefined;
+  const groups = jsonEnv(
+    env.GITWARD_GROUPS,
+    'GITWARD_GROUPS',
+    (v) => Array.isArray(v) && v.every((g) => typeof g === 'string'),
+  ) as string[] | undefined;
+  const info = jsonEnv(
+    env.GITWARD_INFO,
+    'GITWARD_INFO',
+    (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+  ) as Record<string, unknown> | undefined;
   return { user, groups, info };
 }
 
@@ -61,7 +78,8 @@ function identityFromEnvAlone(env: DispatchIO['env']): Identity | null {
 export function identityFromEnv(env: DispatchIO['env'], config: GitwardConfig): Identity {
   const known = identityFromEnvAlone(env);
   if (known !== null) return known;
-  const policy = (): CompiledPolicy => (require('../app/policy/compile.js') as typeof import('../app/policy/compile.js')).compilePolicy(config);
+  const policy = (): CompiledPolicy =>
+    (require('../app/policy/compile.js') as typeof import('../app/policy/compile.js')).compilePolicy(config);
   const { resolveIdentity } = require('../app/policy/identity.js') as typeof import('../app/policy/identity.js');
   const { user, groups, info } = pusherFromEnv(env);
   if (user !== null) {
@@ -69,7 +87,12 @@ export function identityFromEnv(env: DispatchIO['env'], config: GitwardConfig): 
     return { user, source: 'gitward', groups: groups ?? resolved.groups, info: info ?? resolved.info };
   }
   const local = config.hooks.localUser;
-  if (local === null) throw new Refusal("gitward: push refused: pushes made on the server without gitward's environment are not allowed here (hooks.local_user is null)");
+  if (local === null) {
+    throw new Refusal(
+      "gitward: push refused: pushes made on the server without gitward's environment are not allowed here " +
+        '(hooks.local_user is null)',
+    );
+  }
   if (local === '$local') return { user: '$local', source: 'local', groups: [], info: {} };
   return { ...resolveIdentity(policy(), local, 'local'), source: 'local' };
 }
@@ -99,7 +122,8 @@ function setupFromPlan(io: DispatchIO, log: HookLog): CheckSetup | null {
   };
   const plan = parseHookPlan(raw);
   if (plan === null) return unused('GITWARD_HOOK_PLAN is not a plan of this version');
-  if (!io.env.GITWARD_CONFIG || !isHttpPush(io.env) || plan.repo !== io.env.GITWARD_REPO) return unused('not a push through gitward for this repo');
+  if (!io.env.GITWARD_CONFIG || !isHttpPush(io.env) || plan.repo !== io.env.GITWARD_REPO)
+    return unused('not a push through gitward for this repo');
   const identity = identityFromEnvAlone(io.env);
   if (identity === null) return unused('the environment does not name the groups and info of the pusher');
   let here: string | null = null;
@@ -118,9 +142,16 @@ async function setupFromConfig(io: DispatchIO, configFile: () => Promise<string>
   const config = loadHookConfig(await configFile(), log);
   log.useFile(config.hooks.logFile);
   const repo = repoNameFrom(io.cwd, config.repoRoot);
-  if (repo === null) throw new Refusal('gitward: push refused: this repository is not <name>.git under the configured repo_root');
+  if (repo === null)
+    throw new Refusal('gitward: push refused: this repository is not <name>.git under the configured repo_root');
   // Only this repo's nodes of the tree: the hook needs nothing else the compiled policy holds.
-  return { repo, identity: identityFromEnv(io.env, config), settings: hookSettingsInTree(config.repos, repo), hooks: config.hooks, configDir: config.dir };
+  return {
+    repo,
+    identity: identityFromEnv(io.env, config),
+    settings: hookSettingsInTree(config.repos, repo),
+    hooks: config.hooks,
+    configDir: config.dir,
+  };
 }
 
 /**
@@ -130,8 +161,15 @@ async function setupFromConfig(io: DispatchIO, configFile: () => Promise<string>
  * `git` reads the repository as it was before the push; `configFile` names the config (when no
  * plan from gitward serves).
  */
-export async function preReceive(io: DispatchIO, updates: readonly HookUpdate[], git: RepoReader, configFile: () => Promise<string>, log: HookLog): Promise<number> {
-  const { repo, identity, settings, hooks, configDir } = setupFromPlan(io, log) ?? (await setupFromConfig(io, configFile, log));
+export async function preReceive(
+  io: DispatchIO,
+  updates: readonly HookUpdate[],
+  git: RepoReader,
+  configFile: () => Promise<string>,
+  log: HookLog,
+): Promise<number> {
+  const { repo, identity, settings, hooks, configDir } =
+    setupFromPlan(io, log) ?? (await setupFromConfig(io, configFile, log));
   const rlog = log.with({ repo, user: identity.user, source: identity.source });
   const probes = updates.filter((u) => u.ref.startsWith(DOCTOR_PROBE_PREFIX));
   if (probes.length > 0) {
@@ -164,4 +202,3 @@ export async function preReceive(io: DispatchIO, updates: readonly HookUpdate[],
   for (const line of clientLines(outcomes)) io.stderr.write(`${line}\n`);
   return refused ? 1 : 0;
 }
-

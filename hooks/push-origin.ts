@@ -6,5 +6,7 @@
  * never pass for a local one.
  */
 export function isHttpPush(env: Readonly<Record<string, string | undefined>>): boolean {
-  return Boolean(env.GITWARD_REQUEST_ID || env.GITWARD_USER || env.REMOTE_USER || env.GATEWAY_INTERFACE || env.REQUEST_METHOD);
+  return Boolean(
+    env.GITWARD_REQUEST_ID || env.GITWARD_USER || env.REMOTE_USER || env.GATEWAY_INTERFACE || env.REQUEST_METHOD,
+  );
 }

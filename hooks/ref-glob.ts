@@ -153,6 +153,7 @@ export function refGlobProblem(pattern: string): string | null {
   if (pattern === '') return 'empty pattern';
   if (pattern.startsWith('refs/')) return 'write the name without refs/heads/ or refs/tags/';
   if (pattern.startsWith('/') || pattern.endsWith('/') || pattern.includes('//')) return 'empty path segment';
+  // eslint-disable-next-line no-control-regex -- git refuses control characters in ref names
   if (/[\s\x00-\x1f\x7f~^:?[\\]/.test(pattern)) return 'character not allowed in a ref name pattern';
   if (/\*\*\*/.test(pattern)) return '"***" is not a pattern';
   return null;

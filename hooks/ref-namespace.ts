@@ -42,4 +42,3 @@ export function refNamespaceCheck(plugins: readonly LoadedHookPlugin[]): LoadedH
   };
   return { plugin, where: 'built in' };
 }
-

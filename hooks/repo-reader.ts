@@ -15,13 +15,18 @@ interface GitRun {
 /** Runs `git args` in `cwd` with exactly `env`; resolves with the exit code (never a shell). */
 export function runGit(args: readonly string[], cwd: string, env: Record<string, string>): Promise<GitRun> {
   return new Promise((resolve, reject) => {
-    execFile('git', args as string[], { cwd, env, timeout: GIT_TIMEOUT_MS, maxBuffer: GIT_MAX_OUTPUT_BYTES, encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (err && typeof (err as { code?: unknown }).code !== 'number') {
-        reject(new Error(`git ${args[0] ?? ''} failed to run: ${err.message}`));
-        return;
-      }
-      resolve({ code: err ? ((err as { code: number }).code) : 0, stdout, stderr });
-    });
+    execFile(
+      'git',
+      args as string[],
+      { cwd, env, timeout: GIT_TIMEOUT_MS, maxBuffer: GIT_MAX_OUTPUT_BYTES, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        if (err && typeof (err as { code?: unknown }).code !== 'number') {
+          reject(new Error(`git ${args[0] ?? ''} failed to run: ${err.message}`));
+          return;
+        }
+        resolve({ code: err ? (err as { code: number }).code : 0, stdout, stderr });
+      },
+    );
   });
 }
 

@@ -31,7 +31,11 @@ export interface UpdateOutcome {
  * Runs every plugin, in order, on every update of the push: no early exit, so a refused ref is
  * found wherever it sits in the push. A plugin that throws counts as a failure of that update.
  */
-export async function runChecks(plugins: readonly LoadedHookPlugin[], ctx: HookCheckContext, log: HookLogger): Promise<UpdateOutcome[]> {
+export async function runChecks(
+  plugins: readonly LoadedHookPlugin[],
+  ctx: HookCheckContext,
+  log: HookLogger,
+): Promise<UpdateOutcome[]> {
   const outcomes: UpdateOutcome[] = new Array<UpdateOutcome>(ctx.updates.length);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -47,7 +51,11 @@ export async function runChecks(plugins: readonly LoadedHookPlugin[], ctx: HookC
           else if (v.kind !== 'accept') throw new Error(`plugin returned an unknown verdict ${JSON.stringify(v)}`);
         } catch (err) {
           failures.push(plugin.name);
-          log.log('error', 'hook.plugin-failed', { plugin: plugin.name, ref: update.ref, error: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) });
+          log.log('error', 'hook.plugin-failed', {
+            plugin: plugin.name,
+            ref: update.ref,
+            error: err instanceof Error ? { message: err.message, stack: err.stack } : String(err),
+          });
         }
       }
       outcomes[i] = { update, rejections, failures };
@@ -71,12 +79,16 @@ export function clientLines(outcomes: readonly UpdateOutcome[]): string[] {
   const lines: string[] = [];
   for (const o of outcomes) {
     const r = o.rejections[0];
-    if (r) lines.push(`gitward: ${o.update.ref} rejected by ${r.plugin} (rule ${r.rule}, ${shortWhere(r.where)}): ${r.message}`);
+    if (r)
+      lines.push(
+        `gitward: ${o.update.ref} rejected by ${r.plugin} (rule ${r.rule}, ${shortWhere(r.where)}): ${r.message}`,
+      );
   }
   const failed = outcomes.filter((o) => o.failures.length > 0);
   if (failed.length > 0) {
     const names = [...new Set(failed.flatMap((o) => o.failures))].join(', ');
-    lines.push(`gitward: push refused: hook plugin ${names} failed on ${failed.length} ref update(s); the details are in the server log`);
+    const count = `${failed.length} ref update(s)`;
+    lines.push(`gitward: push refused: hook plugin ${names} failed on ${count}; the details are in the server log`);
   }
   return lines;
 }

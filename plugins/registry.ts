@@ -13,11 +13,14 @@ import type { AuthPluginFactory } from '../app/types.js';
  */
 export const BUILTIN_AUTH_PLUGINS: Readonly<Record<string, () => Promise<AuthPluginFactory>>> = {
   htpasswd: async () => (require('./auth/htpasswd.js') as typeof import('./auth/htpasswd.js')).createHtpasswdPlugin,
-  'remote-user': async () => (require('./auth/remote-user.js') as typeof import('./auth/remote-user.js')).createRemoteUserPlugin,
+  'remote-user': async () =>
+    (require('./auth/remote-user.js') as typeof import('./auth/remote-user.js')).createRemoteUserPlugin,
 };
 
 /** Built-in hook plugins by name; the factory type lives with the dispatcher. */
 export const BUILTIN_HOOK_PLUGINS: Readonly<Record<BuiltinHookPluginName, () => Promise<unknown>>> = {
-  'branch-flow': async () => (require('./hooks/branch-flow.js') as typeof import('./hooks/branch-flow.js')).createBranchFlowPlugin,
-  'branch-protect': async () => (require('./hooks/branch-protect.js') as typeof import('./hooks/branch-protect.js')).createBranchProtectPlugin,
+  'branch-flow': async () =>
+    (require('./hooks/branch-flow.js') as typeof import('./hooks/branch-flow.js')).createBranchFlowPlugin,
+  'branch-protect': async () =>
+    (require('./hooks/branch-protect.js') as typeof import('./hooks/branch-protect.js')).createBranchProtectPlugin,
 };

@@ -93,17 +93,20 @@ export function encodeHookPlan(policy: CompiledPolicy, repo: string): string | n
     if (typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0))) exact = false;
     return v;
   };
-  const text = JSON.stringify({
-    v: PLAN_VERSION,
-    configSha256: config.hash,
-    repo,
-    repoRoot: config.repoRoot,
-    configDir: config.dir,
-    order: config.hooks.order,
-    plugins: [...config.hooks.plugins],
-    settings: [...hookSettingsFor(policy, repo)].map(([name, s]) => [name, s.options, s.where]),
-    logFile: config.hooks.logFile,
-  }, keepExact);
+  const text = JSON.stringify(
+    {
+      v: PLAN_VERSION,
+      configSha256: config.hash,
+      repo,
+      repoRoot: config.repoRoot,
+      configDir: config.dir,
+      order: config.hooks.order,
+      plugins: [...config.hooks.plugins],
+      settings: [...hookSettingsFor(policy, repo)].map(([name, s]) => [name, s.options, s.where]),
+      logFile: config.hooks.logFile,
+    },
+    keepExact,
+  );
   return exact && Buffer.byteLength(text) <= MAX_HOOK_PLAN_BYTES ? text : null;
 }
 
@@ -122,8 +125,23 @@ export function parseHookPlan(text: string): HookPlan | null {
   }
   if (!isPlainObject(raw) || raw.v !== PLAN_VERSION) return null;
   const { configSha256, repo, repoRoot, configDir, order, plugins, settings, logFile } = raw;
-  if (!isString(configSha256) || !/^[0-9a-f]{64}$/.test(configSha256) || !isString(repo) || !isString(repoRoot) || !isString(configDir)) return null;
-  if (!Array.isArray(order) || !order.every(isString) || !Array.isArray(plugins) || !plugins.every(isPair) || !Array.isArray(settings) || !settings.every(isSetting)) return null;
+  if (
+    !isString(configSha256) ||
+    !/^[0-9a-f]{64}$/.test(configSha256) ||
+    !isString(repo) ||
+    !isString(repoRoot) ||
+    !isString(configDir)
+  )
+    return null;
+  if (
+    !Array.isArray(order) ||
+    !order.every(isString) ||
+    !Array.isArray(plugins) ||
+    !plugins.every(isPair) ||
+    !Array.isArray(settings) ||
+    !settings.every(isSetting)
+  )
+    return null;
   if (logFile !== null && !isString(logFile)) return null;
   return {
     configSha256,

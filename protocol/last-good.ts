@@ -94,7 +94,10 @@ export function recordLastGood(dir: string | null, file: string, text: string): 
   const target = entryFile(dir, abs);
   const tmp = `${target}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
   try {
-    fs.writeFileSync(tmp, JSON.stringify({ format: FORMAT, file: abs, sha256: hash, text }), { mode: 0o600, flag: 'wx' });
+    fs.writeFileSync(tmp, JSON.stringify({ format: FORMAT, file: abs, sha256: hash, text }), {
+      mode: 0o600,
+      flag: 'wx',
+    });
     fs.renameSync(tmp, target);
     prune(dir);
   } catch {

@@ -26,7 +26,17 @@ const concurrency = process.env.GITWARD_TEST_CONCURRENCY || '4';
 // A safety net against a hung test only, never a limit a test is expected to meet: tests wait on
 // events (test/helpers/procs.ts SAFETY_NET_MS), and a loaded machine stretches them many times.
 const TEST_SAFETY_NET_MS = 20 * 60 * 1000;
-const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${TEST_SAFETY_NET_MS}`, '--test-reporter=spec', ...chosen], {
-  stdio: 'inherit',
-});
+const r = spawnSync(
+  process.execPath,
+  [
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    `--test-timeout=${TEST_SAFETY_NET_MS}`,
+    '--test-reporter=spec',
+    ...chosen,
+  ],
+  {
+    stdio: 'inherit',
+  },
+);
 process.exit(r.status === null ? 1 : r.status);

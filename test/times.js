@@ -55,7 +55,8 @@ async function worker() {
   await Promise.all(Array.from({ length: concurrency }, worker));
   rows.sort((a, b) => b.cpu - a.cpu);
   console.log('| file | CPU s | wall s | ok |\n|---|---:|---:|---|');
-  for (const r of rows) console.log(`| ${r.rel} | ${r.cpu.toFixed(1)} | ${r.wall.toFixed(1)} | ${r.ok ? 'yes' : 'NO'} |`);
+  for (const r of rows)
+    console.log(`| ${r.rel} | ${r.cpu.toFixed(1)} | ${r.wall.toFixed(1)} | ${r.ok ? 'yes' : 'NO'} |`);
   const cpu = rows.reduce((s, r) => s + (Number.isNaN(r.cpu) ? 0 : r.cpu), 0);
   console.log(`\n${rows.length} files, CPU ${cpu.toFixed(1)} s, elapsed ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   process.exit(rows.every((r) => r.ok) ? 0 : 1);

@@ -6,7 +6,8 @@ import type { AuditSink } from '../deps.js';
 import type { AuditRecord } from '../types.js';
 
 /** Where audit lines go: a file (appended), or a stream (stdout when the config says null). */
-export type AuditTarget = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'stream'; readonly stream: Writable };
+export type AuditTarget =
+  { readonly kind: 'file'; readonly path: string } | { readonly kind: 'stream'; readonly stream: Writable };
 
 /** An audit sink that can be flushed and closed on shutdown. */
 export interface ClosableAuditSink extends AuditSink {
@@ -18,7 +19,9 @@ export interface ClosableAuditSink extends AuditSink {
  * fields (ARCHITECTURE.md §2), nothing added.
  */
 export function createAuditSink(target: AuditTarget): ClosableAuditSink {
-  const transport = new winston.transports.Stream({ stream: target.kind === 'file' ? appendOnlyFile(target.path) : target.stream });
+  const transport = new winston.transports.Stream({
+    stream: target.kind === 'file' ? appendOnlyFile(target.path) : target.stream,
+  });
   const w = winston.createLogger({
     level: 'info',
     format: winston.format.printf((info) => JSON.stringify((info as unknown as { record: AuditRecord }).record)),

@@ -78,9 +78,8 @@ export function buildBackendEnv(input: BackendEnvInput): Record<string, string> 
   if (name) env.GIT_COMMITTER_NAME = name;
   if (email) env.GIT_COMMITTER_EMAIL = email;
 
-  const settings = input.git.need === 'write'
-    ? [...READ_CONFIG, ...WRITE_CONFIG, ...(input.receiveConfig ?? [])]
-    : READ_CONFIG;
+  const settings =
+    input.git.need === 'write' ? [...READ_CONFIG, ...WRITE_CONFIG, ...(input.receiveConfig ?? [])] : READ_CONFIG;
   env.GIT_CONFIG_COUNT = String(settings.length);
   settings.forEach(([key, value], i) => {
     env[`GIT_CONFIG_KEY_${i}`] = key;

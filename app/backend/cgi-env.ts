@@ -67,7 +67,8 @@ export function buildCgiEnv(req: IncomingMessage, input: CgiEnvInput): Record<st
     REMOTE_ADDR: input.remoteAddr,
   };
   if (typeof raw.CONTENT_TYPE === 'string') env.CONTENT_TYPE = raw.CONTENT_TYPE;
-  if (typeof raw.CONTENT_LENGTH === 'string' && /^\d+$/.test(raw.CONTENT_LENGTH)) env.CONTENT_LENGTH = raw.CONTENT_LENGTH;
+  if (typeof raw.CONTENT_LENGTH === 'string' && /^\d+$/.test(raw.CONTENT_LENGTH))
+    env.CONTENT_LENGTH = raw.CONTENT_LENGTH;
   if (input.remoteUser !== null) env.REMOTE_USER = input.remoteUser;
   for (const [key, value] of Object.entries(raw)) {
     if (!key.startsWith('HTTP_')) continue;

@@ -18,7 +18,15 @@ export type CgiHeadResult =
   | { readonly kind: 'invalid'; readonly reason: string };
 
 /** Headers that belong to one hop; Node sets its own. */
-const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-connection']);
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+  'proxy-connection',
+]);
 
 /**
  * One header line (the block is decoded as latin1). The value may hold only what HTTP allows in a
@@ -42,10 +50,12 @@ export function createCgiHeadParser(): { feed(chunk: Buffer): CgiHeadResult } {
       const buf = Buffer.concat(chunks);
       const end = findBlankLine(buf);
       if (end === null) {
-        if (size > CGI_HEADER_MAX_BYTES) return { kind: 'invalid', reason: `no end of CGI headers within ${CGI_HEADER_MAX_BYTES} bytes` };
+        if (size > CGI_HEADER_MAX_BYTES)
+          return { kind: 'invalid', reason: `no end of CGI headers within ${CGI_HEADER_MAX_BYTES} bytes` };
         return { kind: 'need-more' };
       }
-      if (end.headEnd > CGI_HEADER_MAX_BYTES) return { kind: 'invalid', reason: `CGI headers longer than ${CGI_HEADER_MAX_BYTES} bytes` };
+      if (end.headEnd > CGI_HEADER_MAX_BYTES)
+        return { kind: 'invalid', reason: `CGI headers longer than ${CGI_HEADER_MAX_BYTES} bytes` };
       const parsed = parseBlock(buf.subarray(0, end.headEnd).toString('latin1'));
       if (typeof parsed === 'string') return { kind: 'invalid', reason: parsed };
       return { kind: 'head', head: parsed, body: buf.subarray(end.bodyStart) };

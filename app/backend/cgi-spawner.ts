@@ -108,7 +108,9 @@ export async function startCgiSpawner(logger?: Logger): Promise<CgiSpawner> {
 /** Starts one spawner process and its listener. */
 async function launchSpawner(): Promise<SpawnerProcess> {
   if (!fs.existsSync(PYTHON_PATH)) {
-    throw new Error(`${PYTHON_PATH} not found: gitward starts git-http-backend and cgit through Python 3 (apt install python3)`);
+    throw new Error(
+      `${PYTHON_PATH} not found: gitward starts git-http-backend and cgit through Python 3 (apt install python3)`,
+    );
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitward-cgi-'));
   const socketPath = path.join(dir, 'spawn.sock');

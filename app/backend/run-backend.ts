@@ -81,9 +81,11 @@ export function relay(src: Readable, dst: Writable, onBytes: (n: number) => void
       reject(err);
     };
     const onFinish = (): void => done();
-    const onDstClose = (): void => done(new RelayError('the receiving side closed before the end', 'ERR_STREAM_PREMATURE_CLOSE'));
+    const onDstClose = (): void =>
+      done(new RelayError('the receiving side closed before the end', 'ERR_STREAM_PREMATURE_CLOSE'));
     const onSrcClose = (): void => {
-      if (!src.readableEnded) done(new RelayError('the sending side closed before the end', 'ERR_STREAM_PREMATURE_CLOSE'));
+      if (!src.readableEnded)
+        done(new RelayError('the sending side closed before the end', 'ERR_STREAM_PREMATURE_CLOSE'));
     };
     src.pipe(dst);
     src.on('data', onData);
@@ -175,7 +177,8 @@ async function runOnce(opts: RunBackendOptions, child: BackendProcess): Promise<
   const input = !withBody
     ? Promise.resolve()
     : relay(req, child.stdin, (n) => (stats.bytesIn += n), true).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_PREMATURE_CLOSE') logger.debug('backend.stdin_error', { error: err.message });
+        if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_PREMATURE_CLOSE')
+          logger.debug('backend.stdin_error', { error: err.message });
       });
 
   try {
@@ -222,7 +225,8 @@ async function runOnce(opts: RunBackendOptions, child: BackendProcess): Promise<
       res.destroy();
     }
     await exited;
-    if ((stats.exitCode !== null && stats.exitCode !== 0) || stats.signal !== null) logger.warn('backend.exit', { code: stats.exitCode, signal: stats.signal });
+    if ((stats.exitCode !== null && stats.exitCode !== 0) || stats.signal !== null)
+      logger.warn('backend.exit', { code: stats.exitCode, signal: stats.signal });
   } finally {
     await input;
     await exited;
@@ -232,7 +236,10 @@ async function runOnce(opts: RunBackendOptions, child: BackendProcess): Promise<
 }
 
 /** Reads stdout until the CGI header block is complete, the output is invalid, or the child exits. */
-function readHead(stdout: NodeJS.ReadableStream, exited: Promise<void>): Promise<Exclude<CgiHeadResult, { kind: 'need-more' }>> {
+function readHead(
+  stdout: NodeJS.ReadableStream,
+  exited: Promise<void>,
+): Promise<Exclude<CgiHeadResult, { kind: 'need-more' }>> {
   const parser = createCgiHeadParser();
   return new Promise((resolve) => {
     let done = false;
@@ -248,10 +255,13 @@ function readHead(stdout: NodeJS.ReadableStream, exited: Promise<void>): Promise
       const r = parser.feed(chunk);
       if (r.kind !== 'need-more') finish(r);
     };
-    const onEnd = (): void => finish({ kind: 'invalid', reason: 'git-http-backend ended its output before its headers' });
+    const onEnd = (): void =>
+      finish({ kind: 'invalid', reason: 'git-http-backend ended its output before its headers' });
     stdout.on('data', onData);
     stdout.on('end', onEnd);
     stdout.resume();
-    void exited.then(() => setImmediate(() => finish({ kind: 'invalid', reason: 'git-http-backend exited before its headers' })));
+    void exited.then(() =>
+      setImmediate(() => finish({ kind: 'invalid', reason: 'git-http-backend exited before its headers' })),
+    );
   });
 }

@@ -35,7 +35,11 @@ export function parseArgs(argv: readonly string[], spec: Readonly<Record<string,
 }
 
 /** The config path a command uses: `--config`, then `$GITWARD_CONFIG`, then `./gitward.yaml`. */
-export function configPathFrom(option: string | boolean | undefined, env: Readonly<Record<string, string | undefined>>, cwd: string): string {
+export function configPathFrom(
+  option: string | boolean | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string,
+): string {
   if (typeof option === 'string' && option !== '') return path.resolve(cwd, option);
   if (env.GITWARD_CONFIG) return path.resolve(cwd, env.GITWARD_CONFIG);
   return path.resolve(cwd, 'gitward.yaml');

@@ -5,15 +5,43 @@ import { EXIT, type CliIO, type Command } from './io.js';
 
 /** The commands of ARCHITECTURE.md §7, each in its own file under commands/. */
 const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<Command> }>> = {
-  serve: { summary: 'run the server (proxy, sidecar and standalone)', load: async () => (require('./commands/serve.js') as typeof import('./commands/serve.js')).serve },
-  check: { summary: 'validate the config and run its policy tests', load: async () => (require('./commands/check.js') as typeof import('./commands/check.js')).check },
-  access: { summary: 'explain an access decision: access USER REPO [read|write]', load: async () => (require('./commands/access.js') as typeof import('./commands/access.js')).access },
-  user: { summary: 'manage htpasswd users: user add|passwd|delete|list|verify', load: async () => (require('./commands/user.js') as typeof import('./commands/user.js')).user },
-  repo: { summary: 'create and list repos: repo create|list', load: async () => (require('./commands/repo.js') as typeof import('./commands/repo.js')).repo },
-  hooks: { summary: 'install the hook dispatcher: hooks install REPO|--all', load: async () => (require('./commands/hooks.js') as typeof import('./commands/hooks.js')).hooks },
-  'import-git4nginx': { summary: 'print the gitward config for a git4nginx file', load: async () => (require('./commands/import-git4nginx.js') as typeof import('./commands/import-git4nginx.js')).importGit4nginx },
-  key: { summary: 'manage SSH public keys: key add|list|delete|sync', load: async () => (require('./commands/key.js') as typeof import('./commands/key.js')).key },
-  doctor: { summary: 'check a deployment end to end: doctor URL', load: async () => (require('./commands/doctor.js') as typeof import('./commands/doctor.js')).doctor },
+  serve: {
+    summary: 'run the server (proxy, sidecar and standalone)',
+    load: async () => (require('./commands/serve.js') as typeof import('./commands/serve.js')).serve,
+  },
+  check: {
+    summary: 'validate the config and run its policy tests',
+    load: async () => (require('./commands/check.js') as typeof import('./commands/check.js')).check,
+  },
+  access: {
+    summary: 'explain an access decision: access USER REPO [read|write]',
+    load: async () => (require('./commands/access.js') as typeof import('./commands/access.js')).access,
+  },
+  user: {
+    summary: 'manage htpasswd users: user add|passwd|delete|list|verify',
+    load: async () => (require('./commands/user.js') as typeof import('./commands/user.js')).user,
+  },
+  repo: {
+    summary: 'create and list repos: repo create|list',
+    load: async () => (require('./commands/repo.js') as typeof import('./commands/repo.js')).repo,
+  },
+  hooks: {
+    summary: 'install the hook dispatcher: hooks install REPO|--all',
+    load: async () => (require('./commands/hooks.js') as typeof import('./commands/hooks.js')).hooks,
+  },
+  'import-git4nginx': {
+    summary: 'print the gitward config for a git4nginx file',
+    load: async () =>
+      (require('./commands/import-git4nginx.js') as typeof import('./commands/import-git4nginx.js')).importGit4nginx,
+  },
+  key: {
+    summary: 'manage SSH public keys: key add|list|delete|sync',
+    load: async () => (require('./commands/key.js') as typeof import('./commands/key.js')).key,
+  },
+  doctor: {
+    summary: 'check a deployment end to end: doctor URL',
+    load: async () => (require('./commands/doctor.js') as typeof import('./commands/doctor.js')).doctor,
+  },
 };
 
 /** The version in the checkout's package.json (dist/app/cli → package.json). */

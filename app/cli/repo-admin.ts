@@ -106,15 +106,22 @@ export interface HookInstallResult {
 
 /** `20261122T034500Z`: sortable and free of characters a shell would mind. */
 function stamp(now: number): string {
-  return new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return new Date(now)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /**
  * Symlinks `hooks/pre-receive` and `hooks/post-receive` of `repoDir` to `dispatcher`. Idempotent;
- * a link to another checkout's dispatcher is updated; a hook that is not ours is kept (and reported), or with `force` renamed to
- * `<hook>.gitward-backup-<timestamp>` first.
+ * a link to another checkout's dispatcher is updated; a hook that is not ours is kept (and
+ * reported), or with `force` renamed to `<hook>.gitward-backup-<timestamp>` first.
  */
-export function installHooks(repoDir: string, dispatcher: string, options: { force: boolean; now: number }): HookInstallResult[] {
+export function installHooks(
+  repoDir: string,
+  dispatcher: string,
+  options: { force: boolean; now: number },
+): HookInstallResult[] {
   const hooksDir = path.join(repoDir, 'hooks');
   fs.mkdirSync(hooksDir, { recursive: true });
   return DISPATCHED_HOOKS.map((hook): HookInstallResult => {
@@ -180,7 +187,16 @@ export function listRepoDirs(repoRoot: string): RepoEntry[] {
 /** The environment of the CLI's git children: an allow-list of the caller's, and SERVER_GIT_ENV. */
 export function adminGitEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const name of ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'GIT_CONFIG_NOSYSTEM', 'GIT_CONFIG_GLOBAL', 'XDG_CONFIG_HOME']) {
+  for (const name of [
+    'PATH',
+    'HOME',
+    'LANG',
+    'LC_ALL',
+    'TZ',
+    'GIT_CONFIG_NOSYSTEM',
+    'GIT_CONFIG_GLOBAL',
+    'XDG_CONFIG_HOME',
+  ]) {
     const v = env[name];
     if (v !== undefined) out[name] = v;
   }
@@ -216,7 +232,6 @@ export function missingRepoSafety(repoDir: string, env: Record<string, string>):
     }
   });
 }
-
 
 /**
  * Resolves `raw` to the directory of a repo name under `repoRoot`. The name is validated exactly

@@ -165,7 +165,8 @@ export function buildConfig(text: string, file: string, options: BuildOptions = 
   if (!rr) p.add(1, 'repo_root', 'required (the folder of the bare repos)');
   else {
     const v = stringAt(p, rr, 'repo_root', '');
-    if (v === '' && rr.value.kind === 'scalar' && typeof rr.value.value === 'string') p.add(rr.line, 'repo_root', 'must not be empty');
+    if (v === '' && rr.value.kind === 'scalar' && typeof rr.value.value === 'string')
+      p.add(rr.line, 'repo_root', 'must not be empty');
     repoRoot = v === '' ? '' : path.resolve(dir, v);
   }
 
@@ -173,14 +174,16 @@ export function buildConfig(text: string, file: string, options: BuildOptions = 
   const listen = parseListen(p, listenEntry, str('listen', DEFAULTS.listen), dir);
 
   let basePath = str('base_path', DEFAULTS.basePath);
-  if (!basePath.startsWith('/')) p.add(top.get('base_path')?.line ?? 1, 'base_path', `must start with "/": "${basePath}"`);
+  if (!basePath.startsWith('/'))
+    p.add(top.get('base_path')?.line ?? 1, 'base_path', `must start with "/": "${basePath}"`);
   if (/[\s?#%\p{Cc}]/u.test(basePath) || basePath.split('/').some((s) => s === '..' || s === '.')) {
     p.add(top.get('base_path')?.line ?? 1, 'base_path', `bad URL prefix "${basePath}"`);
   }
   if (!basePath.endsWith('/')) basePath += '/';
 
   const realm = str('realm', DEFAULTS.realm);
-  if (/["\\\p{Cc}]/u.test(realm) || realm === '') p.add(top.get('realm')?.line ?? 1, 'realm', 'must be non-empty, without quotes, backslashes or control characters');
+  if (/["\\\p{Cc}]/u.test(realm) || realm === '')
+    p.add(top.get('realm')?.line ?? 1, 'realm', 'must be non-empty, without quotes, backslashes or control characters');
 
   const hideExistence = boolAt(p, top.get('hide_existence'), 'hide_existence', DEFAULTS.hideExistence);
   const dumbHttp = boolAt(p, top.get('dumb_http'), 'dumb_http', DEFAULTS.dumbHttp);
@@ -195,14 +198,21 @@ export function buildConfig(text: string, file: string, options: BuildOptions = 
   const bf = sectionKeys(p, top.get('brute_force'), 'brute_force', ['max_failures', 'window_seconds']);
   const bruteForce = {
     maxFailures: intAt(p, bf.get('max_failures'), 'brute_force.max_failures', DEFAULTS.bruteForceMaxFailures, 1),
-    windowSeconds: intAt(p, bf.get('window_seconds'), 'brute_force.window_seconds', DEFAULTS.bruteForceWindowSeconds, 1),
+    windowSeconds: intAt(
+      p,
+      bf.get('window_seconds'),
+      'brute_force.window_seconds',
+      DEFAULTS.bruteForceWindowSeconds,
+      1,
+    ),
   };
   const sc = sectionKeys(p, top.get('sidecar'), 'sidecar', ['enabled', 'path']);
   const sidecar = {
     enabled: boolAt(p, sc.get('enabled'), 'sidecar.enabled', DEFAULTS.sidecarEnabled),
     path: stringAt(p, sc.get('path'), 'sidecar.path', DEFAULTS.sidecarPath),
   };
-  if (!sidecar.path.startsWith('/')) p.add(sc.get('path')?.line ?? 1, 'sidecar.path', `must start with "/": "${sidecar.path}"`);
+  if (!sidecar.path.startsWith('/'))
+    p.add(sc.get('path')?.line ?? 1, 'sidecar.path', `must start with "/": "${sidecar.path}"`);
 
   const authentication = parseAuthentication(p, top.get('authentication'), dir);
   const htpasswdUsers = readHtpasswdUsers(p, authentication, dir, readFile);
@@ -224,12 +234,20 @@ export function buildConfig(text: string, file: string, options: BuildOptions = 
   const hooks = parseHooks(p, top.get('hooks'), dir);
   const hookNames = new Set<string>([...BUILTIN_HOOK_PLUGIN_NAMES, ...hooks.plugins.keys()]);
   for (const o of hooks.orderLines) {
-    if (!hookNames.has(o.name)) p.add(o.line, o.path, `unknown hook plugin "${o.name}" (built in: ${BUILTIN_HOOK_PLUGIN_NAMES.join(', ')}; others go in hooks.plugins)`);
+    const builtIn = BUILTIN_HOOK_PLUGIN_NAMES.join(', ');
+    if (!hookNames.has(o.name)) {
+      p.add(o.line, o.path, `unknown hook plugin "${o.name}" (built in: ${builtIn}; others go in hooks.plugins)`);
+    }
   }
 
   const repos = parseRepoTree(p, top.get('repos'), { known, hookNames });
 
-  const rd = sectionKeys(p, top.get('repo_defaults'), 'repo_defaults', ['initial_branch', 'deny_non_fast_forwards', 'deny_deletes', 'install_hooks']);
+  const rd = sectionKeys(p, top.get('repo_defaults'), 'repo_defaults', [
+    'initial_branch',
+    'deny_non_fast_forwards',
+    'deny_deletes',
+    'install_hooks',
+  ]);
   const repoDefaults: RepoDefaults = {
     initialBranch: stringAt(p, rd.get('initial_branch'), 'repo_defaults.initial_branch', DEFAULTS.initialBranch),
     denyNonFastForwards: boolAt(p, rd.get('deny_non_fast_forwards'), 'repo_defaults.deny_non_fast_forwards', true),
@@ -237,7 +255,11 @@ export function buildConfig(text: string, file: string, options: BuildOptions = 
     installHooks: boolAt(p, rd.get('install_hooks'), 'repo_defaults.install_hooks', true),
   };
   if (!/^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(repoDefaults.initialBranch) || repoDefaults.initialBranch.includes('..')) {
-    p.add(rd.get('initial_branch')?.line ?? 1, 'repo_defaults.initial_branch', `bad branch name "${repoDefaults.initialBranch}"`);
+    p.add(
+      rd.get('initial_branch')?.line ?? 1,
+      'repo_defaults.initial_branch',
+      `bad branch name "${repoDefaults.initialBranch}"`,
+    );
   }
   const cp = sectionKeys(p, top.get('compat'), 'compat', ['git4nginx_env']);
   const compat = { git4nginxEnv: boolAt(p, cp.get('git4nginx_env'), 'compat.git4nginx_env', false) };
@@ -306,7 +328,12 @@ function join(base: string, key: string): string {
  * The entries of a mapping node by key, reporting non-mappings, non-string keys, duplicate keys
  * and (when `allowed` is given) unknown keys. Returns null when `node` is not a mapping.
  */
-function mapKeys(p: Problems, node: YamlNode, keyPath: string, allowed: ReadonlySet<string> | null): Map<string, YamlEntry> | null {
+function mapKeys(
+  p: Problems,
+  node: YamlNode,
+  keyPath: string,
+  allowed: ReadonlySet<string> | null,
+): Map<string, YamlEntry> | null {
   if (node.kind !== 'map') {
     p.add(node.line, keyPath || '(top)', `expected a mapping, got ${describe(node)}`);
     return null;
@@ -315,9 +342,21 @@ function mapKeys(p: Problems, node: YamlNode, keyPath: string, allowed: Readonly
   for (const e of node.entries) {
     if (typeof e.key !== 'string') {
       if (e.key === null) {
-        const hint = keyPath === 'repos' ? '; repos directly under repo_root go straight under repos: (git4nginx used a null key for them)' : '';
-        p.add(e.line, join(keyPath, 'null'), `a null key (null or ~) is not a name; quote it ("null") if you mean the name${hint}`);
-      } else p.add(e.line, join(keyPath, String(e.key)), `a key must be a name, but YAML reads this key as a ${typeof e.key}; quote it ("${String(e.key)}")`);
+        const hint =
+          keyPath === 'repos'
+            ? '; repos directly under repo_root go straight under repos: (git4nginx used a null key for them)'
+            : '';
+        p.add(
+          e.line,
+          join(keyPath, 'null'),
+          `a null key (null or ~) is not a name; quote it ("null") if you mean the name${hint}`,
+        );
+      } else
+        p.add(
+          e.line,
+          join(keyPath, String(e.key)),
+          `a key must be a name, but YAML reads this key as a ${typeof e.key}; quote it ("${String(e.key)}")`,
+        );
       continue;
     }
     if (out.has(e.key)) {
@@ -334,7 +373,12 @@ function mapKeys(p: Problems, node: YamlNode, keyPath: string, allowed: Readonly
 }
 
 /** Keys of an optional section; a null value counts as empty. */
-function sectionKeys(p: Problems, entry: YamlEntry | undefined, keyPath: string, allowed: readonly string[]): Map<string, YamlEntry> {
+function sectionKeys(
+  p: Problems,
+  entry: YamlEntry | undefined,
+  keyPath: string,
+  allowed: readonly string[],
+): Map<string, YamlEntry> {
   if (!entry || isNull(entry.value)) return new Map();
   return mapKeys(p, entry.value, keyPath, new Set(allowed)) ?? new Map();
 }
@@ -362,13 +406,18 @@ function boolAt(p: Problems, entry: YamlEntry | undefined, keyPath: string, def:
 function intAt(p: Problems, entry: YamlEntry | undefined, keyPath: string, def: number, min: number): number {
   if (!entry) return def;
   const n = entry.value;
-  if (n.kind === 'scalar' && typeof n.value === 'number' && Number.isSafeInteger(n.value) && n.value >= min) return n.value;
+  if (n.kind === 'scalar' && typeof n.value === 'number' && Number.isSafeInteger(n.value) && n.value >= min)
+    return n.value;
   p.add(entry.line, keyPath, `expected a whole number >= ${min}, got ${describe(n)}`);
   return def;
 }
 
 /** A list of strings; a single string where a list belongs is an error, never a substring match. */
-function stringListAt(p: Problems, entry: YamlEntry | undefined, keyPath: string): { value: string; line: number; path: string }[] | null {
+function stringListAt(
+  p: Problems,
+  entry: YamlEntry | undefined,
+  keyPath: string,
+): { value: string; line: number; path: string }[] | null {
   if (!entry) return null;
   const n = entry.value;
   if (n.kind !== 'seq') {
@@ -379,9 +428,14 @@ function stringListAt(p: Problems, entry: YamlEntry | undefined, keyPath: string
   const out: { value: string; line: number; path: string }[] = [];
   n.items.forEach((item, i) => {
     const ip = `${keyPath}[${i}]`;
-    if (item.kind === 'scalar' && typeof item.value === 'string') out.push({ value: item.value, line: item.line, path: ip });
+    if (item.kind === 'scalar' && typeof item.value === 'string')
+      out.push({ value: item.value, line: item.line, path: ip });
     else if (item.kind === 'scalar' && (typeof item.value === 'number' || typeof item.value === 'boolean')) {
-      p.add(item.line, ip, `YAML reads ${String(item.value)} as a ${typeof item.value}, not a name; quote it ("${String(item.value)}")`);
+      p.add(
+        item.line,
+        ip,
+        `YAML reads ${String(item.value)} as a ${typeof item.value}, not a name; quote it ("${String(item.value)}")`,
+      );
     } else p.add(item.line, ip, `expected a string, got ${describe(item)}`);
   });
   return out;
@@ -471,7 +525,12 @@ function parseMetrics(p: Problems, entry: YamlEntry | undefined): MetricsSetting
 }
 
 function parseServer(p: Problems, entry: YamlEntry | undefined): ServerSettings {
-  const s = sectionKeys(p, entry, 'server', ['headers_timeout_seconds', 'idle_timeout_seconds', 'shutdown_grace_seconds', 'trusted_proxies']);
+  const s = sectionKeys(p, entry, 'server', [
+    'headers_timeout_seconds',
+    'idle_timeout_seconds',
+    'shutdown_grace_seconds',
+    'trusted_proxies',
+  ]);
   const proxies = stringListAt(p, s.get('trusted_proxies'), 'server.trusted_proxies');
   for (const x of proxies ?? []) {
     const prob = trustedProxyProblem(x.value);
@@ -482,9 +541,27 @@ function parseServer(p: Problems, entry: YamlEntry | undefined): ServerSettings 
   const tcpWarning = tcpTrustWarning(proxies?.map((x) => x.value) ?? [], believed);
   if (tp && tcpWarning) p.warn(tp.line, 'server.trusted_proxies', tcpWarning);
   return {
-    headersTimeoutSeconds: intAt(p, s.get('headers_timeout_seconds'), 'server.headers_timeout_seconds', DEFAULTS.headersTimeoutSeconds, 1),
-    idleTimeoutSeconds: intAt(p, s.get('idle_timeout_seconds'), 'server.idle_timeout_seconds', DEFAULTS.idleTimeoutSeconds, 1),
-    shutdownGraceSeconds: intAt(p, s.get('shutdown_grace_seconds'), 'server.shutdown_grace_seconds', DEFAULTS.shutdownGraceSeconds, 0),
+    headersTimeoutSeconds: intAt(
+      p,
+      s.get('headers_timeout_seconds'),
+      'server.headers_timeout_seconds',
+      DEFAULTS.headersTimeoutSeconds,
+      1,
+    ),
+    idleTimeoutSeconds: intAt(
+      p,
+      s.get('idle_timeout_seconds'),
+      'server.idle_timeout_seconds',
+      DEFAULTS.idleTimeoutSeconds,
+      1,
+    ),
+    shutdownGraceSeconds: intAt(
+      p,
+      s.get('shutdown_grace_seconds'),
+      'server.shutdown_grace_seconds',
+      DEFAULTS.shutdownGraceSeconds,
+      0,
+    ),
     trustedProxies: proxies ? proxies.map((x) => x.value) : DEFAULTS.trustedProxies,
   };
 }
@@ -493,14 +570,17 @@ function parseLog(p: Problems, entry: YamlEntry | undefined, dir: string): LogSe
   const s = sectionKeys(p, entry, 'log', ['level', 'format', 'audit']);
   const level = stringAt(p, s.get('level'), 'log.level', 'info');
   const format = stringAt(p, s.get('format'), 'log.format', 'json');
-  if (!['error', 'warn', 'info', 'debug'].includes(level)) p.add(s.get('level')?.line ?? 1, 'log.level', `expected error, warn, info or debug, got "${level}"`);
-  if (!['json', 'text'].includes(format)) p.add(s.get('format')?.line ?? 1, 'log.format', `expected json or text, got "${format}"`);
+  if (!['error', 'warn', 'info', 'debug'].includes(level))
+    p.add(s.get('level')?.line ?? 1, 'log.level', `expected error, warn, info or debug, got "${level}"`);
+  if (!['json', 'text'].includes(format))
+    p.add(s.get('format')?.line ?? 1, 'log.format', `expected json or text, got "${format}"`);
   const a = s.get('audit');
   let audit: string | null = null;
   if (a && !isNull(a.value)) {
     const v = stringAt(p, a, 'log.audit', '');
     if (v !== '') audit = path.resolve(dir, v);
-    else if (a.value.kind === 'scalar' && a.value.value === '') p.add(a.line, 'log.audit', 'must be a file path, or null for stdout');
+    else if (a.value.kind === 'scalar' && a.value.value === '')
+      p.add(a.line, 'log.audit', 'must be a file path, or null for stdout');
   }
   return { level: level as LogSettings['level'], format: format as LogSettings['format'], audit };
 }
@@ -530,7 +610,7 @@ function parseSsh(p: Problems, entry: YamlEntry | undefined, dir: string, log: L
     p.add(s.get('authorized_keys')?.line ?? 1, 'ssh.authorized_keys', 'needs ssh.keys_file');
   }
   if (keysFile !== null && log.audit === null) {
-    const why = 'SSH needs log.audit set to a file: a session\'s stdout is the git protocol';
+    const why = "SSH needs log.audit set to a file: a session's stdout is the git protocol";
     p.add(s.get('keys_file')?.line ?? 1, 'ssh.keys_file', why);
   }
   if (keysFile !== null && !SAFE_COMMAND_PATH.test(dir)) {
@@ -545,7 +625,7 @@ function parseSsh(p: Problems, entry: YamlEntry | undefined, dir: string, log: L
 export const DEFAULT_SSH_SOCKET = '/run/gitward-ssh/gitward.sock';
 
 /** A path that can stand in a forced command unquoted: sshd hands that command to a shell. */
-const SAFE_COMMAND_PATH = /^\/[A-Za-z0-9._+\/-]*$/;
+const SAFE_COMMAND_PATH = /^\/[A-Za-z0-9._+/-]*$/;
 
 /** A plugin named by a relative module path (`./x.js`) is resolved against the config folder. */
 function resolvePluginRef(ref: string, dir: string): string {
@@ -576,7 +656,14 @@ function parseAuthentication(p: Problems, entry: YamlEntry | undefined, dir: str
     }
     const options: Record<string, unknown> = {};
     // Own data properties only: a `__proto__` key must not change the prototype.
-    for (const [k, e] of keys) if (k !== 'plugin') Object.defineProperty(options, k, { value: plainValue(e.value), enumerable: true, writable: true, configurable: true });
+    for (const [k, e] of keys)
+      if (k !== 'plugin')
+        Object.defineProperty(options, k, {
+          value: plainValue(e.value),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
     out.push({ plugin: resolvePluginRef(plugin, dir), options, where: p.where(item.line) });
   });
   return out;
@@ -596,7 +683,12 @@ function plainValue(n: YamlNode): unknown {
 }
 
 /** User names of the htpasswd files named by `htpasswd` entries: text before the first `:`. */
-function readHtpasswdUsers(p: Problems, auth: readonly PluginSpec[], dir: string, readFile: (f: string) => string): Set<string> {
+function readHtpasswdUsers(
+  p: Problems,
+  auth: readonly PluginSpec[],
+  dir: string,
+  readFile: (f: string) => string,
+): Set<string> {
   const names = new Set<string>();
   auth.forEach((spec, i) => {
     if (spec.plugin !== 'htpasswd') return;
@@ -627,7 +719,10 @@ function readHtpasswdUsers(p: Problems, auth: readonly PluginSpec[], dir: string
   return names;
 }
 
-function parseUsers(p: Problems, entry: YamlEntry | undefined): { map: Map<string, UserEntry>; lines: Map<string, number> } {
+function parseUsers(
+  p: Problems,
+  entry: YamlEntry | undefined,
+): { map: Map<string, UserEntry>; lines: Map<string, number> } {
   const map = new Map<string, UserEntry>();
   const lines = new Map<string, number>();
   if (!entry || isNull(entry.value)) return { map, lines };
@@ -653,14 +748,26 @@ function parseUsers(p: Problems, entry: YamlEntry | undefined): { map: Map<strin
         groups = [...new Set(gl.map((g) => g.value))];
         const ie = u.get('info');
         if (ie && !isNull(ie.value)) {
-          if (ie.value.kind !== 'map') p.add(ie.line, `${up}.info`, `expected a mapping (e.g. {name: Ann, email: ann@example.org}), got ${describe(ie.value)}`);
+          if (ie.value.kind !== 'map')
+            p.add(
+              ie.line,
+              `${up}.info`,
+              `expected a mapping (e.g. {name: Ann, email: ann@example.org}), got ${describe(ie.value)}`,
+            );
           else {
             const im = mapKeys(p, ie.value, `${up}.info`, null);
             if (im) {
               for (const [k, ve] of im) {
-                if (ve.value.kind !== 'scalar') p.add(ve.line, `${up}.info.${k}`, `expected a string, got ${describe(ve.value)}`);
+                if (ve.value.kind !== 'scalar')
+                  p.add(ve.line, `${up}.info.${k}`, `expected a string, got ${describe(ve.value)}`);
                 // Own data property: a `__proto__` key must not change the prototype.
-                else Object.defineProperty(info, k, { value: ve.value.value === null ? null : String(ve.value.value), enumerable: true, writable: true, configurable: true });
+                else
+                  Object.defineProperty(info, k, {
+                    value: ve.value.value === null ? null : String(ve.value.value),
+                    enumerable: true,
+                    writable: true,
+                    configurable: true,
+                  });
               }
             }
           }
@@ -712,7 +819,8 @@ function checkGroupCycles(p: Problems, groups: GroupsParse): void {
       return;
     }
     state.set(g, 'active');
-    for (const m of groups.map.get(g) ?? []) if (m.startsWith('@') && groups.map.has(m.slice(1))) visit(m.slice(1), [...trail, g]);
+    for (const m of groups.map.get(g) ?? [])
+      if (m.startsWith('@') && groups.map.has(m.slice(1))) visit(m.slice(1), [...trail, g]);
     state.set(g, 'done');
   };
   for (const g of groups.map.keys()) visit(g, []);
@@ -735,7 +843,13 @@ function parseHooks(
   p: Problems,
   entry: YamlEntry | undefined,
   dir: string,
-): { order: string[]; orderLines: { name: string; line: number; path: string }[]; plugins: Map<string, string>; localUser: string | null; logFile: string | null } {
+): {
+  order: string[];
+  orderLines: { name: string; line: number; path: string }[];
+  plugins: Map<string, string>;
+  localUser: string | null;
+  logFile: string | null;
+} {
   const s = sectionKeys(p, entry, 'hooks', ['order', 'plugins', 'local_user', 'log_file']);
   const orderList = stringListAt(p, s.get('order'), 'hooks.order');
   const plugins = new Map<string, string>();
@@ -745,7 +859,8 @@ function parseHooks(
     for (const [name, e] of keys ?? []) {
       const bad = segmentProblem(name);
       if (bad) p.add(e.line, `hooks.plugins.${name}`, bad);
-      if (BUILTIN_HOOK_PLUGIN_NAMES.includes(name)) p.add(e.line, `hooks.plugins.${name}`, `"${name}" is a built-in hook plugin`);
+      if (BUILTIN_HOOK_PLUGIN_NAMES.includes(name))
+        p.add(e.line, `hooks.plugins.${name}`, `"${name}" is a built-in hook plugin`);
       const ref = stringAt(p, e, `hooks.plugins.${name}`, '');
       if (ref !== '') plugins.set(name, resolvePluginRef(ref, dir));
     }
@@ -756,7 +871,8 @@ function parseHooks(
     if (isNull(lu.value)) localUser = null;
     else {
       localUser = stringAt(p, lu, 'hooks.local_user', DEFAULTS.localUser);
-      if (localUser === '' || /[:\s\p{Cc}]/u.test(localUser)) p.add(lu.line, 'hooks.local_user', `bad user name "${localUser}"`);
+      if (localUser === '' || /[:\s\p{Cc}]/u.test(localUser))
+        p.add(lu.line, 'hooks.local_user', `bad user name "${localUser}"`);
     }
   }
   let logFile: string | null = null;
@@ -764,7 +880,8 @@ function parseHooks(
   if (lf && !isNull(lf.value)) {
     const v = stringAt(p, lf, 'hooks.log_file', '');
     if (v !== '') logFile = path.resolve(dir, v);
-    else if (lf.value.kind === 'scalar' && lf.value.value === '') p.add(lf.line, 'hooks.log_file', 'must be a file path, or null for none');
+    else if (lf.value.kind === 'scalar' && lf.value.value === '')
+      p.add(lf.line, 'hooks.log_file', 'must be a file path, or null for none');
   }
   const order = orderList ? orderList.map((o) => o.value) : [...DEFAULTS.hookOrder];
   if (orderList) {
@@ -794,7 +911,15 @@ function parseRepoTree(p: Problems, entry: YamlEntry | undefined, ctx: TreeConte
   return parseNode(p, entry.value, entry.line, 'repos', '', 'root', ctx);
 }
 
-function parseNode(p: Problems, n: YamlNode, line: number, keyPath: string, repoPath: string, kind: RepoNode['kind'], ctx: TreeContext): RepoNode {
+function parseNode(
+  p: Problems,
+  n: YamlNode,
+  line: number,
+  keyPath: string,
+  repoPath: string,
+  kind: RepoNode['kind'],
+  ctx: TreeContext,
+): RepoNode {
   const base = { path: repoPath, kind, where: p.where(line), node: keyPath };
   if (isNull(n)) return { ...base, ...noGrants(), inherit: true, hooks: new Map(), children: new Map() };
   const keys = mapKeys(p, n, keyPath, null);
@@ -807,8 +932,18 @@ function parseNode(p: Problems, n: YamlNode, line: number, keyPath: string, repo
     const kp = `${keyPath}.${key.startsWith('.') ? key.slice(1) : key}`;
     if (key.startsWith('.')) {
       if (!NODE_SETTINGS.has(key)) {
-        if (/^\.[a-z_]+$/.test(key)) p.add(e.line, kp, `unknown setting "${key}"${suggest(key, NODE_SETTINGS)} (settings: ${[...NODE_SETTINGS].join(', ')})`);
-        else p.add(e.line, kp, `bad name "${key}": names start with a letter or digit (keys starting with "." are settings)`);
+        if (/^\.[a-z_]+$/.test(key))
+          p.add(
+            e.line,
+            kp,
+            `unknown setting "${key}"${suggest(key, NODE_SETTINGS)} (settings: ${[...NODE_SETTINGS].join(', ')})`,
+          );
+        else
+          p.add(
+            e.line,
+            kp,
+            `bad name "${key}": names start with a letter or digit (keys starting with "." are settings)`,
+          );
         continue;
       }
       const grantKind = GRANT_KEYS[key];
@@ -862,7 +997,13 @@ function noGrants(): { read: Grant[]; write: Grant[]; admin: Grant[]; create: Gr
   return { read: [], write: [], admin: [], create: [] };
 }
 
-function parseNodeHooks(p: Problems, e: YamlEntry, kp: string, ctx: TreeContext, out: Map<string, HookPluginSetting>): void {
+function parseNodeHooks(
+  p: Problems,
+  e: YamlEntry,
+  kp: string,
+  ctx: TreeContext,
+  out: Map<string, HookPluginSetting>,
+): void {
   if (isNull(e.value)) return;
   const keys = mapKeys(p, e.value, kp, null);
   for (const [name, pe] of keys ?? []) {
@@ -904,7 +1045,7 @@ function parseWeb(p: Problems, entry: YamlEntry | undefined, dir: string): WebSe
   }
   const cloneUrls: string[] = [];
   for (const u of stringListAt(p, w.get('clone_urls'), 'web.clone_urls') ?? []) {
-    if (!/^(?:https?:\/\/)[A-Za-z0-9.-]+(?::\d{1,5})?(?:\/[A-Za-z0-9._~\/-]*)?$/.test(u.value)) {
+    if (!/^(?:https?:\/\/)[A-Za-z0-9.-]+(?::\d{1,5})?(?:\/[A-Za-z0-9._~/-]*)?$/.test(u.value)) {
       p.add(u.line, u.path, `expected an http(s) URL prefix such as "https://git.example.org/", got "${u.value}"`);
     } else cloneUrls.push(u.value.endsWith('/') ? u.value : `${u.value}/`);
   }
@@ -944,7 +1085,8 @@ function parseTests(p: Problems, entry: YamlEntry | undefined, knownUsers: Reado
     const repoRaw = stringAt(p, re, `${tp}.repo`, '');
     // An empty name would make a test that checks nothing: every field is a problem when empty.
     if (ue && user === '') p.add(ue.line, `${tp}.user`, 'empty: give a user name or $anonymous');
-    if (ue && user !== '' && user !== '$anonymous' && !knownUsers.has(user)) p.add(ue.line, `${tp}.user`, `unknown user "${user}" (not in users: or any htpasswd file)`);
+    if (ue && user !== '' && user !== '$anonymous' && !knownUsers.has(user))
+      p.add(ue.line, `${tp}.user`, `unknown user "${user}" (not in users: or any htpasswd file)`);
     if (re && repoRaw === '') p.add(re.line, `${tp}.repo`, 'empty: give a repo name');
     let repo = repoRaw;
     if (re && repoRaw !== '') {

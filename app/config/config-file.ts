@@ -11,7 +11,8 @@ export const MAX_CONFIG_BYTES = 32 * 1024 * 1024;
 /** Throws ConfigError unless `st` is a regular file of at most MAX_CONFIG_BYTES. */
 export function checkConfigStat(st: { isFile(): boolean; size: number }, abs: string): void {
   if (!st.isFile()) throw new ConfigError([`${abs}:1: (file): not a regular file`]);
-  if (st.size > MAX_CONFIG_BYTES) throw new ConfigError([`${abs}:1: (file): larger than ${MAX_CONFIG_BYTES} bytes; is this the config file?`]);
+  if (st.size > MAX_CONFIG_BYTES)
+    throw new ConfigError([`${abs}:1: (file): larger than ${MAX_CONFIG_BYTES} bytes; is this the config file?`]);
 }
 
 /** `err` of reading the config file `abs` as the ConfigError every reader throws. */

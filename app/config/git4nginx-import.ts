@@ -11,12 +11,18 @@ const LIST_KEYS: Readonly<Record<string, { level: 'read' | 'write'; group: boole
 };
 
 /** git4nginx hook plugin keys and their gitward names. */
-const HOOK_PLUGINS: Readonly<Record<string, string>> = { '.branch_flow': 'branch-flow', '.branch_protect': 'branch-protect' };
+const HOOK_PLUGINS: Readonly<Record<string, string>> = {
+  '.branch_flow': 'branch-flow',
+  '.branch_protect': 'branch-protect',
+};
 
 /** Scalars that YAML 1.1 (PyYAML, which git4nginx used) reads as booleans. */
 const YAML11_BOOL = /^(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/;
-/** Scalars that YAML 1.1 reads as numbers (ints with _, octal 0NN, hex, base 60, floats). */
-const YAML11_NUMBER = /^([-+]?(0b[01_]+|0[0-7_]+|0|[1-9][0-9_]*|0x[0-9a-fA-F_]+|[1-9][0-9_]*(:[0-5]?[0-9])+)|[-+]?([0-9][0-9_]*)?\.[0-9_]*([eE][-+][0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))$/;
+/** Scalars that YAML 1.1 reads as ints (with _, binary, octal 0NN, hex, base 60). */
+const YAML11_INT = /^[-+]?(0b[01_]+|0[0-7_]+|0|[1-9][0-9_]*|0x[0-9a-fA-F_]+|[1-9][0-9_]*(:[0-5]?[0-9])+)$/;
+/** Scalars that YAML 1.1 reads as floats (with _, .inf, .nan). */
+const YAML11_FLOAT = /^([-+]?([0-9][0-9_]*)?\.[0-9_]*([eE][-+][0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))$/;
+const isYaml11Number = (s: string): boolean => YAML11_INT.test(s) || YAML11_FLOAT.test(s);
 
 /** Scalars that YAML 1.1 reads as null (PyYAML: `~`, `null`, an empty scalar). */
 const YAML11_NULL = /^(~|null|Null|NULL|)$/;
@@ -48,7 +54,7 @@ function yaml11Type(raw: YamlEntry['key']): 'null' | 'boolean' | 'number' | null
   if (typeof raw === 'number') return 'number';
   if (YAML11_NULL.test(raw)) return 'null';
   if (YAML11_BOOL.test(raw)) return 'boolean';
-  if (YAML11_NUMBER.test(raw)) return 'number';
+  if (isYaml11Number(raw)) return 'number';
   return null;
 }
 
@@ -67,7 +73,7 @@ function lastWins(entries: readonly YamlEntry[]): YamlEntry[] {
 /** A name as YAML text: plain when safe in YAML 1.1 and 1.2, double-quoted otherwise. */
 function q(name: string): string {
   const plain = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(name);
-  if (plain && !YAML11_BOOL.test(name) && !YAML11_NUMBER.test(name) && !YAML11_NULL.test(name)) return name;
+  if (plain && !YAML11_BOOL.test(name) && !isYaml11Number(name) && !YAML11_NULL.test(name)) return name;
   return JSON.stringify(name);
 }
 
@@ -75,7 +81,10 @@ function q(name: string): string {
 function flow(v: unknown): string {
   if (typeof v === 'string') return q(v);
   if (Array.isArray(v)) return `[${v.map(flow).join(', ')}]`;
-  if (v && typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${q(k)}: ${flow(x)}`).join(', ')}}`;
+  if (v && typeof v === 'object')
+    return `{${Object.entries(v)
+      .map(([k, x]) => `${q(k)}: ${flow(x)}`)
+      .join(', ')}}`;
   return JSON.stringify(v ?? null);
 }
 
@@ -458,8 +467,18 @@ export function importGit4nginx(text: string, oldName: string, onDisk: readonly 
           notes.push(`${at(e.line)}: ${path}${key}: not a git4nginx hook plugin gitward ships; not imported`);
           continue;
         }
-        if (path === 'hooks.null') nullHooks.push({ key, plugin: pluginName, line: e.line, options: hookOptions(pluginName, e, `${path}${key}`) });
-        else target.hooks.set(pluginName, noting(target, () => hookOptions(pluginName, e, `${path}${key}`)));
+        if (path === 'hooks.null')
+          nullHooks.push({
+            key,
+            plugin: pluginName,
+            line: e.line,
+            options: hookOptions(pluginName, e, `${path}${key}`),
+          });
+        else
+          target.hooks.set(
+            pluginName,
+            noting(target, () => hookOptions(pluginName, e, `${path}${key}`)),
+          );
         continue;
       }
       if (depth >= 2) {
@@ -510,8 +529,7 @@ export function importGit4nginx(text: string, oldName: string, onDisk: readonly 
                   continue;
                 }
                 for (const n of names) push.push(group ? (usedGroups.add(n), `@${n}`) : n);
-              }
-              else notes.push(`${at(x.line)}: ${path}.branches.${String(b.key)}.${String(x.key)}: not imported`);
+              } else notes.push(`${at(x.line)}: ${path}.branches.${String(b.key)}.${String(x.key)}: not imported`);
             }
           }
           branches[String(b.key)] = { push };
@@ -548,7 +566,8 @@ export function importGit4nginx(text: string, oldName: string, onDisk: readonly 
   // ---- names used in grants but not listed: gitward would reject them as unknown
   for (const u of users.values()) for (const g of u.groups) usedGroups.delete(g);
   const emptyGroups = [...usedGroups].sort();
-  if (emptyGroups.length > 0) notes.push(`groups granted access that no user belongs to were declared empty: ${emptyGroups.join(', ')}`);
+  if (emptyGroups.length > 0)
+    notes.push(`groups granted access that no user belongs to were declared empty: ${emptyGroups.join(', ')}`);
 
   // ---- write it out
   out.push('');
@@ -556,7 +575,7 @@ export function importGit4nginx(text: string, oldName: string, onDisk: readonly 
   out.push('# same with a header that nginx must set: proxy_set_header X-Remote-User $remote_user;');
   out.push('# (or check passwords in gitward: {plugin: htpasswd, file: /etc/nginx/htpasswd})');
   out.push('authentication:');
-  out.push('# Believed over gitward\'s unix socket only (nginx: proxy_pass http://unix:/run/gitward/gitward.sock);');
+  out.push("# Believed over gitward's unix socket only (nginx: proxy_pass http://unix:/run/gitward/gitward.sock);");
   out.push('# over 127.0.0.1 any local user could claim any name: there, add secret_file (README, remote-user).');
   out.push('  - {plugin: remote-user, header: X-Remote-User, trusted_proxies: [unix]}');
   out.push('');
@@ -576,7 +595,8 @@ export function importGit4nginx(text: string, oldName: string, onDisk: readonly 
   out.push('');
   out.push('# An unlisted project group gets nothing: as in git4nginx, no grant means no access.');
   out.push('repos:');
-  if (root.read.length + root.write.length + root.hooks.size + root.children.size === 0) out[out.length - 1] = 'repos: {}';
+  if (root.read.length + root.write.length + root.hooks.size + root.children.size === 0)
+    out[out.length - 1] = 'repos: {}';
   writeNode(root, 1, out);
   if (endNotes.length > 0) {
     out.push('');

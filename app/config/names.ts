@@ -25,7 +25,8 @@ export const BUILTIN_HOOK_PLUGIN_NAMES: readonly string[] = Object.freeze([...BU
  */
 export function segmentProblem(segment: string): string | null {
   if (segment === '') return 'empty name';
-  if (!NAME_SEGMENT.test(segment)) return `bad name "${segment}": use A-Z a-z 0-9 . _ - and start with a letter or digit`;
+  if (!NAME_SEGMENT.test(segment))
+    return `bad name "${segment}": use A-Z a-z 0-9 . _ - and start with a letter or digit`;
   if (segment.includes('..')) return `bad name "${segment}": ".." is not allowed`;
   if (segment.endsWith(GIT_SUFFIX)) return `bad name "${segment}": only a repo key ends in .git, once`;
   return null;
@@ -42,6 +43,7 @@ export function parseRepoPath(name: string): { ok: true; repo: string } | { ok: 
     const p = segmentProblem(seg);
     if (p) return { ok: false, problem: p };
   }
-  if (Buffer.byteLength(repo, 'utf8') > MAX_REPO_PATH_BYTES) return { ok: false, problem: `repo name longer than ${MAX_REPO_PATH_BYTES} bytes` };
+  if (Buffer.byteLength(repo, 'utf8') > MAX_REPO_PATH_BYTES)
+    return { ok: false, problem: `repo name longer than ${MAX_REPO_PATH_BYTES} bytes` };
   return { ok: true, repo };
 }

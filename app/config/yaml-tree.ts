@@ -72,14 +72,24 @@ export function parseYamlTree(text: string): YamlParse {
   if (!root) return { ok: true, root: null };
   const budget: Budget = { left: MAX_ALIAS_EXPANSION_NODES, overLine: 0, rebuiltMapLine: 0 };
   const node = toNode(root, budget);
-  if (budget.left < 0) return { ok: false, line: budget.overLine, message: `aliases expand to more than ${MAX_ALIAS_EXPANSION_NODES} nodes` };
+  if (budget.left < 0)
+    return {
+      ok: false,
+      line: budget.overLine,
+      message: `aliases expand to more than ${MAX_ALIAS_EXPANSION_NODES} nodes`,
+    };
   if (budget.rebuiltMapLine > 0) {
     // A mapping rebuilt from its value (a key without a value: `? k` or `{k, k: 1}`) has lost any
     // duplicate key (json: true keeps the last); let js-yaml's strict mode find them instead.
     try {
       yaml.load(text, { schema: yaml.JSON_SCHEMA });
     } catch (err) {
-      if (err instanceof yaml.YAMLException) return { ok: false, line: (err.mark?.line ?? budget.rebuiltMapLine - 1) + 1, message: err.reason || err.message };
+      if (err instanceof yaml.YAMLException)
+        return {
+          ok: false,
+          line: (err.mark?.line ?? budget.rebuiltMapLine - 1) + 1,
+          message: err.reason || err.message,
+        };
       throw err;
     }
   }
@@ -150,7 +160,15 @@ function fromValue(v: unknown, line: number, budget: Budget, ancestors: Set<obje
   ancestors.add(v);
   try {
     if (Array.isArray(v)) return { kind: 'seq', line, items: v.map((x) => fromValue(x, line, budget, ancestors)) };
-    return { kind: 'map', line, entries: Object.entries(v).map(([key, value]) => ({ key, line, value: fromValue(value, line, budget, ancestors) })) };
+    return {
+      kind: 'map',
+      line,
+      entries: Object.entries(v).map(([key, value]) => ({
+        key,
+        line,
+        value: fromValue(value, line, budget, ancestors),
+      })),
+    };
   } finally {
     ancestors.delete(v);
   }

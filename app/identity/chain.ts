@@ -8,7 +8,12 @@ import { loadAuthPlugins } from './plugin-loader.js';
 
 /** What the authentication chain concludes about one request. */
 export type IdentifyOutcome =
-  | { readonly kind: 'authenticated'; readonly user: string; readonly source: string; readonly groups: readonly string[] }
+  | {
+      readonly kind: 'authenticated';
+      readonly user: string;
+      readonly source: string;
+      readonly groups: readonly string[];
+    }
   | { readonly kind: 'anonymous' }
   | { readonly kind: 'rejected'; readonly source: string; readonly reason: string }
   /** Too many failed logins from this client address: answer 429 without running any check. */
@@ -58,10 +63,13 @@ function checkResult(result: unknown): AuthResult {
   if (r.kind === 'no-credentials') return { kind: 'no-credentials' };
   if (r.kind === 'rejected') {
     const reason = typeof r.reason === 'string' ? r.reason : 'rejected';
-    return typeof r.user === 'string' && r.user !== '' ? { kind: 'rejected', reason, user: r.user } : { kind: 'rejected', reason };
+    return typeof r.user === 'string' && r.user !== ''
+      ? { kind: 'rejected', reason, user: r.user }
+      : { kind: 'rejected', reason };
   }
   if (r.kind === 'authenticated') {
-    if (typeof r.user !== 'string' || userNameProblem(r.user) !== null) return { kind: 'rejected', reason: 'plugin returned a bad user name' };
+    if (typeof r.user !== 'string' || userNameProblem(r.user) !== null)
+      return { kind: 'rejected', reason: 'plugin returned a bad user name' };
     if (r.groups === undefined) return { kind: 'authenticated', user: r.user };
     const goodGroup = (g: unknown): boolean => typeof g === 'string' && groupNameProblem(g) === null;
     if (!Array.isArray(r.groups) || r.groups.length > MAX_PLUGIN_GROUPS || !r.groups.every(goodGroup)) {
@@ -164,7 +172,10 @@ export async function createAuthChain(config: GitwardConfig, ctx: AuthChainConte
         try {
           p.close?.();
         } catch (err) {
-          logger.warn('auth.plugin_close_failed', { plugin: p.name, error: err instanceof Error ? err.message : String(err) });
+          logger.warn('auth.plugin_close_failed', {
+            plugin: p.name,
+            error: err instanceof Error ? err.message : String(err),
+          });
         }
       }
     },

@@ -27,7 +27,10 @@ export interface CredentialCache {
 const HMAC_KEY_BYTES = 32;
 
 /** Creates a credential cache; `now` is the clock in ms (tests fake it). */
-export function createCredentialCache(settings: CredentialCacheSettings, now: () => number = Date.now): CredentialCache {
+export function createCredentialCache(
+  settings: CredentialCacheSettings,
+  now: () => number = Date.now,
+): CredentialCache {
   const key = crypto.randomBytes(HMAC_KEY_BYTES);
   const ttlMs = Math.max(0, settings.ttlSeconds) * 1000;
   const max = Math.max(0, Math.floor(settings.maxEntries));

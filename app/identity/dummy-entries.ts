@@ -72,7 +72,17 @@ export function createDummyEntries(entries: ReadonlyMap<string, Pick<HtpasswdEnt
   // A fixed order, so the same name maps to the same class for the same file.
   const classes = [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const total = classes.reduce((n, [, c]) => n + c, 0);
-  const dummies = new Map(classes.map(([cls]) => [cls, { user: DUMMY_USER, hash: dummyHash(cls), kind: cls.startsWith('bcrypt:') ? 'bcrypt' : cls, line: 0 } as HtpasswdEntry]));
+  const dummies = new Map(
+    classes.map(([cls]) => [
+      cls,
+      {
+        user: DUMMY_USER,
+        hash: dummyHash(cls),
+        kind: cls.startsWith('bcrypt:') ? 'bcrypt' : cls,
+        line: 0,
+      } as HtpasswdEntry,
+    ]),
+  );
   const only = classes.length === 1 ? (dummies.get((classes[0] as [HashClass, number])[0]) as HtpasswdEntry) : null;
   return {
     classes: new Map(classes),

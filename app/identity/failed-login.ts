@@ -7,7 +7,10 @@ export const FAILED_LOGIN_EVENT = 'auth.failed';
  * Logs one failed login as one stable line: event `auth.failed` with `client` (the client
  * address fail2ban bans), `user` as sent, the plugin and a plain `msg`. Never the password.
  */
-export function logFailedLogin(logger: Logger, fields: { client: string; user: string; source: string; reason: string }): void {
+export function logFailedLogin(
+  logger: Logger,
+  fields: { client: string; user: string; source: string; reason: string },
+): void {
   logger.warn(FAILED_LOGIN_EVENT, {
     client: fields.client,
     user: fields.user,

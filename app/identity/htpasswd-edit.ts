@@ -92,11 +92,13 @@ async function lock(file: string): Promise<() => void> {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') throw new EditError(`no folder ${path.dirname(file)}`);
-      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new EditError(`cannot create the lock ${lockFile} (${code})`);
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
+        throw new EditError(`cannot create the lock ${lockFile} (${code})`);
       if (code !== 'EEXIST') throw err;
     }
     if (breakStaleLock(lockFile, Date.now())) continue;
-    if (Date.now() > deadline) throw new EditError(`${lockFile} is held by another edit; if none is running, remove it`);
+    if (Date.now() > deadline)
+      throw new EditError(`${lockFile} is held by another edit; if none is running, remove it`);
     await sleep(LOCK_RETRY_MS + Math.random() * LOCK_RETRY_MS);
   }
 }
@@ -126,7 +128,10 @@ function writeAtomically(file: string, text: string, like: fs.Stats | null): voi
         try {
           fs.fchownSync(fd, like.uid, like.gid);
         } catch (err) {
-          throw new EditError(`cannot keep the owner of ${file} (uid ${like.uid}, gid ${like.gid}): ${(err as NodeJS.ErrnoException).code ?? 'error'}; run as its owner or root`);
+          const code = (err as NodeJS.ErrnoException).code ?? 'error';
+          throw new EditError(
+            `cannot keep the owner of ${file} (uid ${like.uid}, gid ${like.gid}): ${code}; run as its owner or root`,
+          );
         }
       }
       fs.fsyncSync(fd);
@@ -152,7 +157,10 @@ function writeAtomically(file: string, text: string, like: fs.Stats | null): voi
  * exist) and returns the new text, or null to leave the file alone. Returns what `change`
  * returned. Throws EditError for problems an admin can fix.
  */
-export async function editHtpasswdFile(file: string, change: (text: string | null) => string | null | Promise<string | null>): Promise<string | null> {
+export async function editHtpasswdFile(
+  file: string,
+  change: (text: string | null) => string | null | Promise<string | null>,
+): Promise<string | null> {
   const release = await lock(file);
   try {
     let st: fs.Stats | null = null;
@@ -163,7 +171,8 @@ export async function editHtpasswdFile(file: string, change: (text: string | nul
       text = fs.readFileSync(file, 'utf8');
     } catch (err) {
       if (err instanceof EditError) throw err;
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new EditError(`cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new EditError(`cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
     const next = await change(text);
     if (next !== null) writeAtomically(file, next, st);

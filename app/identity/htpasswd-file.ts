@@ -90,12 +90,15 @@ export function parseHtpasswd(text: string): ParsedHtpasswd {
       warnings.push(
         hash === ''
           ? `line ${line}: user "${user}" has no password hash; user refused`
-          : `line ${line}: user "${user}" has a plaintext or unsupported password hash (use bcrypt: gitward user passwd); user refused`,
+          : `line ${line}: user "${user}" has a plaintext or unsupported password hash ` +
+              '(use bcrypt: gitward user passwd); user refused',
       );
       return;
     }
     if (entries.has(user)) {
-      warnings.push(`line ${line}: user "${user}" appears again (line ${entries.get(user)?.line ?? 0} wins); line ignored`);
+      warnings.push(
+        `line ${line}: user "${user}" appears again (line ${entries.get(user)?.line ?? 0} wins); line ignored`,
+      );
       return;
     }
     entries.set(user, { user, hash, kind, line });
@@ -107,7 +110,10 @@ export function parseHtpasswd(text: string): ParsedHtpasswd {
  * Checks `password` against a stored hash of a known kind. Empty passwords never match. bcrypt
  * runs in bcryptjs; apr1, {SHA} and crypt go through htpasswd-auth with a one-line file.
  */
-export async function verifyPassword(entry: Pick<HtpasswdEntry, 'user' | 'hash' | 'kind'>, password: string): Promise<boolean> {
+export async function verifyPassword(
+  entry: Pick<HtpasswdEntry, 'user' | 'hash' | 'kind'>,
+  password: string,
+): Promise<boolean> {
   if (password === '') return false;
   if (entry.kind === 'bcrypt') {
     // bcryptjs knows $2a$/$2b$; $2y$ is the same algorithm under PHP's/Apache's name.

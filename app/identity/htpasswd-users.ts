@@ -51,9 +51,19 @@ export function brokenHtpasswd(bytes: Buffer): string | null {
   }
   const lines = text.split(/\r?\n/);
   const content = lines.map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
-  if (content.length > 0 && content.every((l) => !l.includes(':'))) return 'no line has the user:hash form: not an htpasswd file';
+  if (content.length > 0 && content.every((l) => !l.includes(':')))
+    return 'no line has the user:hash form: not an htpasswd file';
   const last = lines[lines.length - 1] ?? '';
-  if (last.trim() !== '' && !last.trimStart().startsWith('#') && hashKindOf(last.trim().slice(last.trim().indexOf(':') + 1).split(':')[0] ?? '') === null) {
+  if (
+    last.trim() !== '' &&
+    !last.trimStart().startsWith('#') &&
+    hashKindOf(
+      last
+        .trim()
+        .slice(last.trim().indexOf(':') + 1)
+        .split(':')[0] ?? '',
+    ) === null
+  ) {
     return `line ${lines.length}: cut short (no newline, incomplete hash)`;
   }
   return null;
@@ -66,7 +76,10 @@ const statKey = (st: fs.BigIntStats): string => `${st.dev}:${st.ino}:${st.size}:
  * Each ignored line is logged once per load as `htpasswd.line_ignored`. `wallClock` compares with
  * file timestamps, so it is the real clock unless a test says otherwise.
  */
-export async function loadHtpasswdUsers(file: string, ctx: { logger: Logger; wallClock?: () => number }): Promise<HtpasswdUsers> {
+export async function loadHtpasswdUsers(
+  file: string,
+  ctx: { logger: Logger; wallClock?: () => number },
+): Promise<HtpasswdUsers> {
   const wallClock = ctx.wallClock ?? Date.now;
   const logger = ctx.logger;
 
@@ -117,7 +130,8 @@ export async function loadHtpasswdUsers(file: string, ctx: { logger: Logger; wal
         // Garbage (a write cut short, a wrong file copied over it): keep the last good users,
         // as a broken config keeps the last good config. Remember this version so the error is
         // logged once, not on every request.
-        if (snap.digest !== rejectedDigest) logger.error('htpasswd.reload_failed', { file, problem: broken, kept: 'last good version' });
+        if (snap.digest !== rejectedDigest)
+          logger.error('htpasswd.reload_failed', { file, problem: broken, kept: 'last good version' });
         rejectedDigest = snap.digest;
         return;
       }

@@ -44,7 +44,8 @@ async function loadFactory(name: string, configDir: string): Promise<AuthPluginF
   try {
     file = resolvePlugin(name, configDir);
   } catch (err) {
-    throw new Error(err instanceof Error && (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' ? 'cannot find the module' : (err as Error).message);
+    const notFound = err instanceof Error && (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND';
+    throw new Error(notFound ? 'cannot find the module' : (err as Error).message, { cause: err });
   }
   // Said plainly: the import error would add the loader's own path and repeat the file's.
   if (!fs.existsSync(file)) throw new Error(`cannot find the module ${file}`);
@@ -52,10 +53,13 @@ async function loadFactory(name: string, configDir: string): Promise<AuthPluginF
   try {
     mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (err) {
-    throw new Error(`cannot load ${file}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    const first = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new Error(`cannot load ${file}: ${first}`, { cause: err });
   }
   const fromDefault = mod.default as Record<string, unknown> | undefined;
-  const factory = mod[AUTH_PLUGIN_EXPORT] ?? (fromDefault !== null && typeof fromDefault === 'object' ? fromDefault[AUTH_PLUGIN_EXPORT] : undefined);
+  const factory =
+    mod[AUTH_PLUGIN_EXPORT] ??
+    (fromDefault !== null && typeof fromDefault === 'object' ? fromDefault[AUTH_PLUGIN_EXPORT] : undefined);
   if (typeof factory !== 'function') throw new Error(`${file} does not export a function "${AUTH_PLUGIN_EXPORT}"`);
   return factory as AuthPluginFactory;
 }
@@ -74,7 +78,8 @@ function checkShape(value: unknown): AuthPlugin {
   const p = value as Record<string, unknown>;
   if (typeof p.name !== 'string' || p.name === '') throw new Error('the plugin has no "name" string');
   if (typeof p.authenticate !== 'function') throw new Error('the plugin has no "authenticate" function');
-  if (p.close !== undefined && typeof p.close !== 'function') throw new Error('the plugin\'s "close" is not a function');
+  if (p.close !== undefined && typeof p.close !== 'function')
+    throw new Error('the plugin\'s "close" is not a function');
   if (p.warnings !== undefined && typeof p.warnings !== 'function') {
     throw new Error('the plugin\'s "warnings" is not a function');
   }
@@ -120,7 +125,11 @@ export async function loadAuthPlugins(
         credentialCache: ctx.credentialCache,
         now: ctx.now,
       };
-      const made = await withTimeout(Promise.resolve().then(() => factory({ ...spec.options }, pluginCtx)), PLUGIN_LOAD_TIMEOUT_MS, 'the factory');
+      const made = await withTimeout(
+        Promise.resolve().then(() => factory({ ...spec.options }, pluginCtx)),
+        PLUGIN_LOAD_TIMEOUT_MS,
+        'the factory',
+      );
       plugins.push(checkShape(made));
     } catch (err) {
       problems.push(`${label}: ${err instanceof Error ? err.message : String(err)}`);

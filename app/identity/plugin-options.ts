@@ -5,7 +5,11 @@ export type OptionType = 'string' | 'number' | 'boolean' | 'string[]';
  * Checks a plugin's options against a table: unknown keys, missing required keys and wrong
  * types throw one Error naming every problem (a typo in security config must not pass silently).
  */
-export function checkOptions(options: Readonly<Record<string, unknown>>, table: Readonly<Record<string, OptionType>>, required: readonly string[] = []): void {
+export function checkOptions(
+  options: Readonly<Record<string, unknown>>,
+  table: Readonly<Record<string, OptionType>>,
+  required: readonly string[] = [],
+): void {
   const problems: string[] = [];
   for (const [key, value] of Object.entries(options)) {
     const type = table[key];

@@ -82,7 +82,13 @@ export function createMemoryLogger(): Logger & { readonly lines: Array<Record<st
     const at = (level: string) => (event: string, fields?: Record<string, unknown>) => {
       lines.push(redact({ level, event, ...base, ...(fields ?? {}) }) as Record<string, unknown>);
     };
-    return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), child: (f) => make({ ...base, ...f }) };
+    return {
+      error: at('error'),
+      warn: at('warn'),
+      info: at('info'),
+      debug: at('debug'),
+      child: (f) => make({ ...base, ...f }),
+    };
   };
   return Object.assign(make({}), { lines });
 }

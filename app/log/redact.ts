@@ -11,7 +11,10 @@ const MAX_DEPTH = 8;
 
 /** Removes passwords, hashes and Authorization headers from a string. */
 export function redactText(text: string): string {
-  return text.replace(AUTH_SCHEME, '$1 [redacted]').replace(URL_PASSWORD, '$1[redacted]@').replace(HASH_TEXT, '[redacted]');
+  return text
+    .replace(AUTH_SCHEME, '$1 [redacted]')
+    .replace(URL_PASSWORD, '$1[redacted]@')
+    .replace(HASH_TEXT, '[redacted]');
 }
 
 /**
@@ -23,12 +26,19 @@ export function redact(value: unknown, depth = 0): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (depth > MAX_DEPTH) return '[deep]';
   if (value instanceof Error) {
-    return { name: value.name, message: redactText(value.message), stack: value.stack ? redactText(value.stack) : undefined };
+    return {
+      name: value.name,
+      message: redactText(value.message),
+      stack: value.stack ? redactText(value.stack) : undefined,
+    };
   }
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    out[k] = SECRET_KEY.test(k) && v !== undefined && v !== null && typeof v !== 'boolean' && typeof v !== 'number' ? '[redacted]' : redact(v, depth + 1);
+    out[k] =
+      SECRET_KEY.test(k) && v !== undefined && v !== null && typeof v !== 'boolean' && typeof v !== 'number'
+        ? '[redacted]'
+        : redact(v, depth + 1);
   }
   return out;
 }

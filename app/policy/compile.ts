@@ -110,7 +110,13 @@ export function compilePolicy(config: GitwardConfig): CompiledPolicy {
   return Object.freeze(policy);
 }
 
-function compileNode(node: RepoNode, parent: EffectiveAccess, empty: EffectiveAccess, depth: number, byRepo: Map<string, CompiledNode>): CompiledNode {
+function compileNode(
+  node: RepoNode,
+  parent: EffectiveAccess,
+  empty: EffectiveAccess,
+  depth: number,
+  byRepo: Map<string, CompiledNode>,
+): CompiledNode {
   const access = effectiveAt(node, parent, empty, depth);
   const groups = new Map<string, CompiledNode>();
   const repos = new Map<string, CompiledNode>();
@@ -127,7 +133,9 @@ function compileNode(node: RepoNode, parent: EffectiveAccess, empty: EffectiveAc
 /** The grants in force at `node`: the parent's (unless cut) plus the node's own. */
 function effectiveAt(node: RepoNode, parent: EffectiveAccess, empty: EffectiveAccess, depth: number): EffectiveAccess {
   const inherited = node.inherit ? parent : empty;
-  const cut = node.inherit ? parent.cut : { node: node.node, where: node.where, what: 'inherit: false — grants of the nodes above do not apply here' };
+  const cut = node.inherit
+    ? parent.cut
+    : { node: node.node, where: node.where, what: 'inherit: false — grants of the nodes above do not apply here' };
   if (node.read.length + node.write.length + node.admin.length + node.create.length === 0) {
     // Share the parent's index: most repos add nothing of their own.
     return node.inherit ? parent : Object.freeze({ byPrincipal: empty.byPrincipal, cut });

@@ -59,7 +59,13 @@ export function decide(
   }
   if (rank === 0) {
     if (policy.config.hideExistence) {
-      return { allowed: false, level, status: 404, reason: `repository ${repo} not found, or ${who} may not read it`, trace };
+      return {
+        allowed: false,
+        level,
+        status: 404,
+        reason: `repository ${repo} not found, or ${who} may not read it`,
+        trace,
+      };
     }
     return { allowed: false, level, status: 403, reason: `${who} may not read ${repo}`, trace };
   }

@@ -23,7 +23,11 @@ export function hookSettingsInTree(root: RepoNode, repo: string): ReadonlyMap<st
  * groups by name, then the repo by `<name>.git`. `child` finds a node's child by its key, so the
  * walk serves any form of the tree (the dispatcher's cache walks it as JSON).
  */
-export function nodesOnPath<N extends { readonly kind: RepoNode['kind'] }>(root: N, repo: string, child: (node: N, key: string) => N | undefined): N[] {
+export function nodesOnPath<N extends { readonly kind: RepoNode['kind'] }>(
+  root: N,
+  repo: string,
+  child: (node: N, key: string) => N | undefined,
+): N[] {
   const segments = repo.split('/');
   const nodes = [root];
   let cur = root;
@@ -39,7 +43,9 @@ export function nodesOnPath<N extends { readonly kind: RepoNode['kind'] }>(root:
 }
 
 /** The settings in force after `nodes` (root first): the deepest wins whole, `enable: false` removes. */
-export function hookSettingsAlong(nodes: ReadonlyArray<{ readonly hooks: Iterable<readonly [string, HookPluginSetting]> }>): ReadonlyMap<string, HookPluginSetting> {
+export function hookSettingsAlong(
+  nodes: ReadonlyArray<{ readonly hooks: Iterable<readonly [string, HookPluginSetting]> }>,
+): ReadonlyMap<string, HookPluginSetting> {
   const out = new Map<string, HookPluginSetting>();
   for (const node of nodes) {
     for (const [plugin, setting] of node.hooks) {

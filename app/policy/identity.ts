@@ -10,7 +10,12 @@ const NO_GROUPS: readonly string[] = Object.freeze([]);
  * added (and the groups that contain those), and its info from `users:`. Groups are names
  * without `@`, sorted. An anonymous identity has no groups and no info.
  */
-export function resolveIdentity(policy: CompiledPolicy, user: string | null, source: string, extraGroups: readonly string[] = []): Identity {
+export function resolveIdentity(
+  policy: CompiledPolicy,
+  user: string | null,
+  source: string,
+  extraGroups: readonly string[] = [],
+): Identity {
   if (user === null) return Object.freeze({ user: null, source, groups: NO_GROUPS, info: NO_INFO });
   const own = policy.groupsOfUser(user);
   const groups = extraGroups.length === 0 ? own : policy.expandGroups([...own, ...extraGroups]);

@@ -192,8 +192,9 @@ export interface CreatedRepo {
  * description, and the hooks when repo_defaults say so. It writes no `receive.denyNonFastforwards`
  * / `receive.denyDeletes`: the branch rules decide force and delete, and gitward sets git's own
  * locks per push where no rule grants them (hooks/ref-namespace.ts `receiveLocks`). All of it
- * in a hidden temp folder beside the target, then renamed into place in one rename(2). An existing name is refused (`exists`), also when another caller wins the
- * race for it while this one builds; the temp folder is removed on any failure.
+ * in a hidden temp folder beside the target, then renamed into place in one rename(2). An existing
+ * name is refused (`exists`), also when another caller wins the race for it while this one builds;
+ * the temp folder is removed on any failure.
  */
 export async function createRepo(config: GitwardConfig, raw: string, options: CreateRepoOptions): Promise<CreatedRepo> {
   const name = parseAdminRepoName(raw);
@@ -349,7 +350,7 @@ export async function repoFacts(dir: string, env: Readonly<Record<string, string
   } catch {
     description = null;
   }
-  let defaultBranch: string | null = null;
+  let defaultBranch: string | null;
   try {
     defaultBranch = (await git(['symbolic-ref', '--quiet', '--short', 'HEAD'], dir, env)).trim() || null;
   } catch {

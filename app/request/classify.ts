@@ -53,7 +53,8 @@ const SERVICES: ReadonlySet<string> = new Set(['git-upload-pack', 'git-receive-p
  * MethodNotAllowed (405) for a git route with the wrong method. Pure.
  */
 export function classify(method: string, rawPath: string, rawQuery: string, options: ClassifyOptions): GitRequest {
-  if (!rawPath.startsWith(options.basePath)) throw new BadRequest(`not a git URL: path must start with ${options.basePath}`);
+  if (!rawPath.startsWith(options.basePath))
+    throw new BadRequest(`not a git URL: path must start with ${options.basePath}`);
   const rest = rawPath.slice(options.basePath.length - 1);
   const route = ROUTES.find((r) => r.pattern.test(rest));
   if (!route) throw new BadRequest('not a git URL: expected <repo>.git/info/refs, git-upload-pack or git-receive-pack');
@@ -79,6 +80,7 @@ function serviceParam(rawQuery: string): GitService | null {
   const values = new URLSearchParams(rawQuery).getAll('service');
   if (values.length === 0) return null;
   const value = values[0] as string;
-  if (values.length > 1 || !SERVICES.has(value)) throw new BadRequest('unknown service: use git-upload-pack or git-receive-pack');
+  if (values.length > 1 || !SERVICES.has(value))
+    throw new BadRequest('unknown service: use git-upload-pack or git-receive-pack');
   return value as GitService;
 }

@@ -18,11 +18,18 @@ export function peerOf(socket: { readonly remoteAddress?: string | undefined }):
  * X-Forwarded-For chain is walked from the right past trusted proxies (or X-Real-IP is used when
  * there is no X-Forwarded-For). Anything that is not an IP address is ignored.
  */
-export function clientAddress(peer: Peer, headers: Readonly<Record<string, string | string[] | undefined>>, trusted: TrustedProxies): string {
+export function clientAddress(
+  peer: Peer,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  trusted: TrustedProxies,
+): string {
   const own = peer.kind === 'unix' ? 'unix' : peer.address;
   if (!trusted.trusts(peer)) return own;
   const xff = headers['x-forwarded-for'];
-  const chain = (Array.isArray(xff) ? xff.join(',') : (xff ?? '')).split(',').map((s) => unmapIPv4(s.trim())).filter((s) => s !== '');
+  const chain = (Array.isArray(xff) ? xff.join(',') : (xff ?? ''))
+    .split(',')
+    .map((s) => unmapIPv4(s.trim()))
+    .filter((s) => s !== '');
   if (chain.length > 0) {
     for (let i = chain.length - 1; i >= 0; i--) {
       const hop = chain[i] as string;

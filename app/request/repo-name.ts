@@ -23,13 +23,16 @@ export function parseRepoName(raw: string): RepoName {
   if (segments[last]?.endsWith(GIT_SUFFIX)) segments[last] = (segments[last] as string).slice(0, -GIT_SUFFIX.length);
   for (const segment of segments) {
     if (segment === '') throw new BadRequest('invalid repository name: empty path segment');
-    if (!REPO_NAME_SEGMENT.test(segment)) throw new BadRequest('invalid repository name: segments use A-Z a-z 0-9 . _ - and start with a letter or digit');
+    if (!REPO_NAME_SEGMENT.test(segment))
+      throw new BadRequest('invalid repository name: segments use A-Z a-z 0-9 . _ - and start with a letter or digit');
     if (segment.includes('..')) throw new BadRequest('invalid repository name: ".." is not allowed');
     // `a.git/b` or `a.git.git` would make two URLs name one directory, or one URL two.
-    if (segment.endsWith(GIT_SUFFIX)) throw new BadRequest('invalid repository name: only the last segment may end in .git, once');
+    if (segment.endsWith(GIT_SUFFIX))
+      throw new BadRequest('invalid repository name: only the last segment may end in .git, once');
   }
   const name = segments.join('/');
-  if (Buffer.byteLength(name, 'utf8') > MAX_REPO_NAME_BYTES) throw new BadRequest(`invalid repository name: longer than ${MAX_REPO_NAME_BYTES} bytes`);
+  if (Buffer.byteLength(name, 'utf8') > MAX_REPO_NAME_BYTES)
+    throw new BadRequest(`invalid repository name: longer than ${MAX_REPO_NAME_BYTES} bytes`);
   return name as RepoName;
 }
 

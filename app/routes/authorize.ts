@@ -91,9 +91,15 @@ export interface Authorized {
  * request, 401 with WWW-Authenticate, 403, 404 (hidden, or a symlink leaving repo_root), 429.
  * A repo that is allowed but missing is returned with `repoDir: null`; the caller answers.
  */
-export async function authorize(runtime: Runtime, input: AuthorizeInput, progress: AuthorizeProgress = {}): Promise<Authorized> {
+export async function authorize(
+  runtime: Runtime,
+  input: AuthorizeInput,
+  progress: AuthorizeProgress = {},
+): Promise<Authorized> {
   const { config, policy } = runtime;
-  const address = input.clientAddress ?? clientAddress(input.peer, input.headers, compileTrustedProxies(config.server.trustedProxies));
+  const address =
+    input.clientAddress ??
+    clientAddress(input.peer, input.headers, compileTrustedProxies(config.server.trustedProxies));
   progress.clientAddress = address;
   const q = input.url.indexOf('?');
   const rawPath = q >= 0 ? input.url.slice(0, q) : input.url;

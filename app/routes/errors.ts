@@ -31,7 +31,9 @@ export function sendError(err: unknown, res: ServerResponse): void {
   } else {
     status = 500;
     body = `internal error (request id ${ctx.requestId})\n`;
-    ctx.logger.error('request.internal_error', { error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) });
+    ctx.logger.error('request.internal_error', {
+      error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err),
+    });
   }
   ctx.audit.errorStatus = status;
   res.statusCode = status;

@@ -12,7 +12,6 @@ import type { AppDeps } from '../deps.js';
 import { BadRequest, NotFound } from '../errors.js';
 import { BODY_FRAMING_HEADER, bodyFraming, discardBody } from '../request/body-framing.js';
 import { peerOf } from '../request/client-address.js';
-import type { CompiledPolicy, GitwardConfig } from '../config/types.js';
 import { authorize, type Authorized, type AuthorizeProgress } from './authorize.js';
 import type { RequestAudit } from '../audit/request-audit.js';
 import { requestContext } from './context.js';
@@ -36,7 +35,10 @@ const HOOK_LOG_DIR_PREFIX = 'gitward-hooks-';
  * request, streaming both ways. Pushes get a GITWARD_LOG_DIR whose files are re-logged as
  * `hook.log` after the backend exits, then removed.
  */
-export function createGitHandler(deps: AppDeps, options: GitRouteOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+export function createGitHandler(
+  deps: AppDeps,
+  options: GitRouteOptions,
+): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     const ctx = requestContext(res);
     // git sends no body with a GET or HEAD; one that does is not git, and never reaches git: refused
@@ -51,7 +53,17 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): (req:
     const progress: AuthorizeProgress = {};
     let allowed: Authorized;
     try {
-      allowed = await authorize(runtime, { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, peer: peerOf(req.socket), clientAddress: ctx.audit.remoteAddr }, progress);
+      allowed = await authorize(
+        runtime,
+        {
+          method: req.method ?? 'GET',
+          url: req.url ?? '/',
+          headers: req.headers,
+          peer: peerOf(req.socket),
+          clientAddress: ctx.audit.remoteAddr,
+        },
+        progress,
+      );
     } finally {
       noteProgress(ctx.audit, progress);
     }
@@ -93,15 +105,28 @@ export function createGitHandler(deps: AppDeps, options: GitRouteOptions): (req:
         hookPlan: isPush ? encodeHookPlan(runtime.policy, allowed.git.repo) : null,
         // git's own locks behind the hook: hidden refs outside heads/tags, no force/delete without a grant.
         // (the advertisement too, so it shows what the push will see).
-        receiveConfig: allowed.git.service === 'git-receive-pack' ? receiveLocksFor(runtime.policy, allowed.git.repo) : [],
+        receiveConfig:
+          allowed.git.service === 'git-receive-pack' ? receiveLocksFor(runtime.policy, allowed.git.repo) : [],
         processEnv: options.processEnv,
         git4nginxEnv: runtime.config.compat.git4nginxEnv,
       });
-      ctx.logger.debug('backend.start', { repo: allowed.git.repo, service: allowed.git.service, user: allowed.identity.user });
+      ctx.logger.debug('backend.start', {
+        repo: allowed.git.repo,
+        service: allowed.git.service,
+        user: allowed.identity.user,
+      });
       const backendStart = deps.now();
       const running = deps.metrics?.backendStarted();
       try {
-        await runBackend({ req, res, backendPath: options.backendPath, spawner: options.spawner, env, logger: ctx.logger, stats });
+        await runBackend({
+          req,
+          res,
+          backendPath: options.backendPath,
+          spawner: options.spawner,
+          env,
+          logger: ctx.logger,
+          stats,
+        });
       } finally {
         running?.();
         ctx.audit.backendMs = deps.now() - backendStart;

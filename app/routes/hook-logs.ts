@@ -70,7 +70,10 @@ async function relogJsonLines(
     let fields: Record<string, unknown>;
     try {
       const parsed: unknown = JSON.parse(line);
-      fields = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? { ...(parsed as Record<string, unknown>) } : { line };
+      fields =
+        parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)
+          ? { ...(parsed as Record<string, unknown>) }
+          : { line };
     } catch {
       fields = { line };
     }
@@ -95,9 +98,18 @@ function noteRefusals(fields: Record<string, unknown>, onRefusal: (plugin: strin
 }
 
 /** The same audit line the dispatcher writes for a post-receive it runs itself (hooks/dispatch.ts). */
-async function relogRefUpdates(file: string, name: string, stat: { mtime: Date; size: number }, logger: Logger, push: HookPush): Promise<void> {
+async function relogRefUpdates(
+  file: string,
+  name: string,
+  stat: { mtime: Date; size: number },
+  logger: Logger,
+  push: HookPush,
+): Promise<void> {
   const time = stat.mtime.toISOString();
-  const lines = createInterface({ input: createReadStream(file, { end: HOOK_REFS_MAX_BYTES - 1 }), crlfDelay: Infinity });
+  const lines = createInterface({
+    input: createReadStream(file, { end: HOOK_REFS_MAX_BYTES - 1 }),
+    crlfDelay: Infinity,
+  });
   let bad = 0;
   for await (const raw of lines) {
     const line = raw.replace(/\r$/, '');
@@ -109,8 +121,24 @@ async function relogRefUpdates(file: string, name: string, stat: { mtime: Date; 
       bad++;
       continue;
     }
-    logger.info('hook.log', { time, hookEvent: 'hook.ref-updated', hook: 'post-receive', repo: push.repo, user: push.user, ref: u.ref, old: u.oldSha, new: u.newSha, kind: u.kind, verdict: 'applied', file: name });
+    logger.info('hook.log', {
+      time,
+      hookEvent: 'hook.ref-updated',
+      hook: 'post-receive',
+      repo: push.repo,
+      user: push.user,
+      ref: u.ref,
+      old: u.oldSha,
+      new: u.newSha,
+      kind: u.kind,
+      verdict: 'applied',
+      file: name,
+    });
   }
   if (bad > 0) logger.warn('hook.log_unreadable', { file: name, error: `${bad} malformed ref update line(s)` });
-  if (stat.size > HOOK_REFS_MAX_BYTES) logger.warn('hook.log_unreadable', { file: name, error: `larger than ${HOOK_REFS_MAX_BYTES} bytes; the lines past that were not re-logged` });
+  if (stat.size > HOOK_REFS_MAX_BYTES)
+    logger.warn('hook.log_unreadable', {
+      file: name,
+      error: `larger than ${HOOK_REFS_MAX_BYTES} bytes; the lines past that were not re-logged`,
+    });
 }

@@ -42,7 +42,10 @@ export function sidecarStatusFor(status: number): 401 | 403 {
  * can appear) and decodes to the same value. Pure.
  */
 export function headerJson(value: unknown): string {
-  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value).replace(
+    /[\u007f-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /**
@@ -51,6 +54,7 @@ export function headerJson(value: unknown): string {
  * a control character, which no header may carry. Pure.
  */
 export function headerUser(user: string): string | null {
+  // eslint-disable-next-line no-control-regex -- a header may carry no control character
   if (user === '' || /[\u0000-\u001f\u007f]/.test(user)) return null;
   return Buffer.from(user, 'utf8').toString('latin1');
 }
@@ -75,7 +79,12 @@ function single(value: string | string[] | undefined): string | null {
   return typeof value === 'string' ? value : null;
 }
 
-function refuse(res: Response, status: 401 | 403, message: string, headers: Readonly<Record<string, string>> = {}): void {
+function refuse(
+  res: Response,
+  status: 401 | 403,
+  message: string,
+  headers: Readonly<Record<string, string>> = {},
+): void {
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
   res.status(status).type('text/plain; charset=utf-8').end(`${message}\n`);
 }
@@ -94,10 +103,18 @@ export function createSidecarHandler(deps: AppDeps): RequestHandler {
     const runtime = deps.runtime.current();
     // The subrequest has no body (proxy_pass_request_body off). A caller that sends one is not
     // nginx: refuse without reading it, and close so Node does not drain it either.
-    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+    const hasBody =
+      req.headers['transfer-encoding'] !== undefined ||
+      (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
     const uri = single(req.headers[ORIGINAL_URI_HEADER]);
     const method = single(req.headers[ORIGINAL_METHOD_HEADER]);
-    if (hasBody || uri === null || method === null || !METHOD.test(method) || Buffer.byteLength(uri) > MAX_ORIGINAL_URI_BYTES) {
+    if (
+      hasBody ||
+      uri === null ||
+      method === null ||
+      !METHOD.test(method) ||
+      Buffer.byteLength(uri) > MAX_ORIGINAL_URI_BYTES
+    ) {
       ctx.audit.outcome = 'invalid';
       ctx.logger.info('sidecar.malformed', { hasBody, uri: uri?.slice(0, 200) ?? null, method });
       if (hasBody) res.setHeader('Connection', 'close');
@@ -120,12 +137,21 @@ export function createSidecarHandler(deps: AppDeps): RequestHandler {
       const size = Object.entries(headers).reduce((n, [k, v]) => n + k.length + v.length + 4, 0);
       if (size > MAX_IDENTITY_HEADER_BYTES) {
         ctx.audit.outcome = 'error';
-        ctx.logger.error('sidecar.identity_too_large', { bytes: size, limit: MAX_IDENTITY_HEADER_BYTES, user: allowed.identity.user });
-        refuse(res, 403, 'this user\'s groups and info are too large to pass to nginx');
+        ctx.logger.error('sidecar.identity_too_large', {
+          bytes: size,
+          limit: MAX_IDENTITY_HEADER_BYTES,
+          user: allowed.identity.user,
+        });
+        refuse(res, 403, "this user's groups and info are too large to pass to nginx");
         return;
       }
       for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-      ctx.logger.debug('sidecar.allowed', { repo: allowed.git.repo, need: allowed.git.need, user: allowed.identity.user, repoExists: allowed.repoDir !== null });
+      ctx.logger.debug('sidecar.allowed', {
+        repo: allowed.git.repo,
+        need: allowed.git.need,
+        user: allowed.identity.user,
+        repoExists: allowed.repoDir !== null,
+      });
       res.status(204).end();
     } catch (err) {
       noteProgress(ctx.audit, progress);
@@ -135,7 +161,12 @@ export function createSidecarHandler(deps: AppDeps): RequestHandler {
       ctx.logger.info('sidecar.refused', { status, proxyStatus: err.status, reason: err.message });
       // Only the challenge is meaningful to nginx; Retry-After and Allow would be dropped.
       const challenge = err.headers['WWW-Authenticate'];
-      refuse(res, status, err.message, status === 401 && challenge !== undefined ? { 'WWW-Authenticate': challenge } : {});
+      refuse(
+        res,
+        status,
+        err.message,
+        status === 401 && challenge !== undefined ? { 'WWW-Authenticate': challenge } : {},
+      );
     }
   };
 }

@@ -31,7 +31,6 @@ export interface WebRouteOptions {
   readonly staticDir?: string;
 }
 
-
 /**
  * PATH of cgit and its filters: Debian's filters run `python3` through env and need Debian's own,
  * with python3-markdown and python3-pygments (a python3 in /usr/local/bin would lack them).

@@ -241,15 +241,17 @@ function writeAudit(file: string, record: SshAuditRecord): void {
 
 /** A Logger that appends JSON lines to `file` (hook lines of an SSH push; null drops them). */
 function fileLogger(file: string | null, requestId: string): Logger {
-  const write = (level: string) => (event: string, fields: Record<string, unknown> = {}): void => {
-    if (file === null) return;
-    try {
-      const line = { timestamp: new Date().toISOString(), level, event, requestId, transport: 'ssh', ...fields };
-      fs.appendFileSync(file, `${JSON.stringify(line)}\n`, { mode: AUDIT_FILE_MODE });
-    } catch {
-      // As for the audit line.
-    }
-  };
+  const write =
+    (level: string) =>
+    (event: string, fields: Record<string, unknown> = {}): void => {
+      if (file === null) return;
+      try {
+        const line = { timestamp: new Date().toISOString(), level, event, requestId, transport: 'ssh', ...fields };
+        fs.appendFileSync(file, `${JSON.stringify(line)}\n`, { mode: AUDIT_FILE_MODE });
+      } catch {
+        // As for the audit line.
+      }
+    };
   const logger: Logger = {
     error: write('error'),
     warn: write('warn'),

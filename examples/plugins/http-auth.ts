@@ -41,13 +41,15 @@ function parseOptions(options: Readonly<Record<string, unknown>>): HttpAuthOptio
   const problems: string[] = [];
   for (const key of Object.keys(options)) if (!KNOWN_OPTIONS.includes(key)) problems.push(`unknown option "${key}"`);
   const allowed = options.allowed_hosts ?? [];
-  if (!Array.isArray(allowed) || !allowed.every((h) => typeof h === 'string' && h !== '')) problems.push('option "allowed_hosts" must be a list of host names');
+  if (!Array.isArray(allowed) || !allowed.every((h) => typeof h === 'string' && h !== ''))
+    problems.push('option "allowed_hosts" must be a list of host names');
   const timeoutMs = options.timeout_ms ?? DEFAULT_TIMEOUT_MS;
   if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
     problems.push(`option "timeout_ms" must be an integer from 1 to ${MAX_TIMEOUT_MS}`);
   }
   let url: URL | null = null;
-  if (typeof options.url !== 'string') problems.push('option "url" is required (the user service, e.g. http://127.0.0.1:9000/check)');
+  if (typeof options.url !== 'string')
+    problems.push('option "url" is required (the user service, e.g. http://127.0.0.1:9000/check)');
   else {
     try {
       url = new URL(options.url);
@@ -56,11 +58,16 @@ function parseOptions(options: Readonly<Record<string, unknown>>): HttpAuthOptio
     }
   }
   if (url !== null) {
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') problems.push('option "url" must be http:// or https://');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      problems.push('option "url" must be http:// or https://');
     if (url.username !== '' || url.password !== '') problems.push('option "url" must not carry credentials');
-    const hosts = [...LOOPBACK_HOSTS, ...(Array.isArray(allowed) ? (allowed as string[]) : [])].map((h) => h.toLowerCase());
+    const hosts = [...LOOPBACK_HOSTS, ...(Array.isArray(allowed) ? (allowed as string[]) : [])].map((h) =>
+      h.toLowerCase(),
+    );
     if (!hosts.includes(url.hostname.toLowerCase())) {
-      problems.push(`option "url": host "${url.hostname}" is not loopback; list it in allowed_hosts to send passwords there`);
+      problems.push(
+        `option "url": host "${url.hostname}" is not loopback; list it in allowed_hosts to send passwords there`,
+      );
     }
   }
   if (problems.length > 0 || url === null) throw new Error(problems.join('; '));
@@ -73,7 +80,11 @@ function post(opts: HttpAuthOptions, body: string): Promise<{ status: number; bo
     const client = opts.url.protocol === 'https:' ? https : http;
     const req = client.request(opts.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), accept: 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        accept: 'application/json',
+      },
     });
     // One deadline for the whole exchange: connect, send, wait and read.
     const timer = setTimeout(() => req.destroy(new Error(`no answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
@@ -133,7 +144,10 @@ export function createAuthPlugin(options: Record<string, unknown>, ctx: AuthPlug
       try {
         answer = await post(opts, JSON.stringify({ user, password }));
       } catch (err) {
-        ctx.logger.error('http_auth.unavailable', { url: target, error: err instanceof Error ? err.message : String(err) });
+        ctx.logger.error('http_auth.unavailable', {
+          url: target,
+          error: err instanceof Error ? err.message : String(err),
+        });
         return { kind: 'rejected', reason: 'user service unavailable' };
       }
       if (answer.status < 200 || answer.status > 299) {

@@ -30,7 +30,8 @@ export const createHtpasswdPlugin: AuthPluginFactory = async (options, baseCtx):
   try {
     users = await loadHtpasswdUsers(file, { logger: ctx.logger });
   } catch (err) {
-    throw new Error(`cannot read htpasswd file ${file}: ${err instanceof Error ? err.message.replace(/^[A-Z]+: /, '') : String(err)}`);
+    const why = err instanceof Error ? err.message.replace(/^[A-Z]+: /, '') : String(err);
+    throw new Error(`cannot read htpasswd file ${file}: ${why}`, { cause: err });
   }
   const cache = ctx.credentialCache ?? createCredentialCache({ ttlSeconds: 0, maxEntries: 0 });
   // The dummy entries of the file version last seen, made once per load (see createDummyEntries).
@@ -58,7 +59,8 @@ export const createHtpasswdPlugin: AuthPluginFactory = async (options, baseCtx):
         return { kind: 'rejected', reason: 'unknown user or wrong password' };
       }
       if (cache.has(user, password, entry.hash)) return { kind: 'authenticated', user };
-      if (!(await verifyPassword(entry, password))) return { kind: 'rejected', reason: 'unknown user or wrong password' };
+      if (!(await verifyPassword(entry, password)))
+        return { kind: 'rejected', reason: 'unknown user or wrong password' };
       cache.add(user, password, entry.hash);
       return { kind: 'authenticated', user };
     },

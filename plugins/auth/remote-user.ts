@@ -31,7 +31,9 @@ function readSecret(file: string): Buffer {
     stat = fs.statSync(file);
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`option "secret_file": cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new Error(`option "secret_file": cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, {
+      cause: err,
+    });
   }
   // The secret is what stands between a local user and every identity: other users must not read it.
   if ((stat.mode & 0o004) !== 0) {
@@ -104,12 +106,14 @@ export const createRemoteUserPlugin: AuthPluginFactory = (options, ctx): AuthPlu
         return { kind: 'no-credentials' };
       }
       // Repeated headers are ambiguous: which proxy said what cannot be known.
-      if (Array.isArray(value)) return { kind: 'rejected', reason: `${header} sent more than once`, user: value.join(', ') };
+      if (Array.isArray(value))
+        return { kind: 'rejected', reason: `${header} sent more than once`, user: value.join(', ') };
       const name = (value as string).trim();
       if (name === '') return { kind: 'no-credentials' };
       const problem = userNameProblem(name);
       // Node joins a repeated header with ", ", so a comma is two proxies' answers, not one name.
-      if (problem !== null || name.includes(',')) return { kind: 'rejected', reason: `bad user name in ${header}`, user: name };
+      if (problem !== null || name.includes(','))
+        return { kind: 'rejected', reason: `bad user name in ${header}`, user: name };
       return { kind: 'authenticated', user: name };
     },
   };

@@ -1,7 +1,14 @@
-import { ACCEPT, assertKnownKeys, HookOptionsError, reject, type HookPlugin, type HookPluginFactory } from '../../hooks/hook-plugin.js';
+import {
+  ACCEPT,
+  assertKnownKeys,
+  HookOptionsError,
+  reject,
+  type HookPlugin,
+  type HookPluginFactory,
+} from '../../hooks/hook-plugin.js';
 
 /** A branch name in a flow: a plain git branch name, no glob characters. */
-const BRANCH = /^(?!\/)(?!.*\/\/)(?!.*\.\.)(?!.*\/$)[A-Za-z0-9._\/-]+$/;
+const BRANCH = /^(?!\/)(?!.*\/\/)(?!.*\.\.)(?!.*\/$)[A-Za-z0-9._/-]+$/;
 
 /**
  * `branch-flow`: promotion order between branches, e.g. `flow: [dev, staging, main]`. A new tip of
@@ -38,9 +45,13 @@ export const createBranchFlowPlugin: HookPluginFactory = (options, ctx) => {
       const prev = stages[n - 1] as string;
       const rule = `flow ${prev} -> ${update.name}`;
       const prevTip = await c.git.refBefore(`refs/heads/${prev}`);
-      if (prevTip === null) return reject(rule, `${update.name} can only take commits that are on ${prev}, and ${prev} does not exist yet`);
+      if (prevTip === null)
+        return reject(rule, `${update.name} can only take commits that are on ${prev}, and ${prev} does not exist yet`);
       if (await c.git.isAncestor(update.newSha, prevTip)) return ACCEPT;
-      return reject(rule, `the new tip of ${update.name} is not on ${prev}; push it to ${prev} first (in an earlier push)`);
+      return reject(
+        rule,
+        `the new tip of ${update.name} is not on ${prev}; push it to ${prev} first (in an earlier push)`,
+      );
     },
     ruleFor(update) {
       const n = update.refType === 'branch' ? stages.indexOf(update.name) : -1;

@@ -43,7 +43,8 @@ function parseRules<A extends string>(
     const node = `${at}.${section}."${pattern}"`;
     const problem = section === 'refs' ? otherRefPatternProblem(pattern) : refGlobProblem(pattern);
     if (problem) throw new HookOptionsError(`${node}: ${problem}`);
-    if (!isPlainObject(body)) throw new HookOptionsError(`${node}: a mapping of ${actions.join('/')} lists is required`);
+    if (!isPlainObject(body))
+      throw new HookOptionsError(`${node}: a mapping of ${actions.join('/')} lists is required`);
     assertKnownKeys(body, actions, node);
     const allow: Partial<Record<A, readonly string[]>> = {};
     for (const action of actions) {
@@ -88,7 +89,10 @@ function assertOrderKnown(rules: readonly Rule<string>[], at: string): void {
     const other = rules.find((o) => o !== r && o.matches(r.pattern));
     if (other) {
       throw new HookOptionsError(
-        `${at}.${r.section}."${r.pattern}": a digits-only pattern loses its place in the file (YAML keys reach plugins as JavaScript object keys), and "${other.pattern}" also matches ${noun(r)} ${r.pattern}, so which rule decides would not be the file's order; narrow "${other.pattern}" or drop one of them`,
+        `${at}.${r.section}."${r.pattern}": a digits-only pattern loses its place in the file ` +
+          '(YAML keys reach plugins as JavaScript object keys), ' +
+          `and "${other.pattern}" also matches ${noun(r)} ${r.pattern}, ` +
+          `so which rule decides would not be the file's order; narrow "${other.pattern}" or drop one of them`,
       );
     }
   }
@@ -100,7 +104,10 @@ function shadowedRules(rules: readonly Rule<string>[], at: string): string[] {
   rules.forEach((r, j) => {
     const earlier = rules.slice(0, j).find((e) => refGlobCovers(e.pattern, r.pattern));
     if (earlier) {
-      out.push(`${at}.${r.section}."${r.pattern}": never applies: every ${noun(r)} it matches is matched first by "${earlier.pattern}" (the first matching rule decides; put the narrower rule above the broader one)`);
+      out.push(
+        `${at}.${r.section}."${r.pattern}": never applies: every ${noun(r)} it matches is matched first by ` +
+          `"${earlier.pattern}" (the first matching rule decides; put the narrower rule above the broader one)`,
+      );
     }
   });
   return out;
@@ -114,7 +121,9 @@ function branchAllowed(rule: Rule<BranchAction>, action: BranchAction, identity:
       // Whoever may force may also fast-forward.
       return a.push === undefined || matchesAny(identity, a.push) || matchesAny(identity, a.force ?? []);
     case 'create':
-      return a.create !== undefined ? matchesAny(identity, a.create) : a.push === undefined || matchesAny(identity, a.push);
+      return a.create !== undefined
+        ? matchesAny(identity, a.create)
+        : a.push === undefined || matchesAny(identity, a.push);
     case 'force':
       return matchesAny(identity, a.force ?? []);
     case 'delete':
@@ -139,14 +148,19 @@ const ACTION_WORDS: Readonly<Record<string, string>> = {
 
 function refusal(rule: Rule<string>, action: string, update: HookUpdate): HookVerdict {
   const what = update.refType === 'tag' ? 'tag' : update.refType === 'branch' ? 'branch' : 'ref';
-  return reject(`${rule.section}."${rule.pattern}".${action}`, `you may not ${ACTION_WORDS[action] ?? action} ${what} ${update.name}`);
+  return reject(
+    `${rule.section}."${rule.pattern}".${action}`,
+    `you may not ${ACTION_WORDS[action] ?? action} ${what} ${update.name}`,
+  );
 }
 
 /**
  * `branch-protect`: who may change which branches and tags, by whole-name glob (`*` within a
  * segment, `**` across segments; `main` is never `feature/main`).
  * ```yaml
- * branches: {main: {push: ["@release"], force: [], create: ["@release"], delete: []}, "release/**": {push: ["@release"]}}
+ * branches:
+ *   main: {push: ["@release"], force: [], create: ["@release"], delete: []}
+ *   "release/**": {push: ["@release"]}
  * tags: {"v*": {create: ["@release"], move: [], delete: []}, "**": {}}
  * ```
  * Branches: `push` (fast-forward; absent = anyone with write), `force` (non-fast-forward; absent =

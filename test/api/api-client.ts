@@ -30,14 +30,15 @@ export function apiRequest(origin: string, method: string, path: string, req: Ap
     headers['content-type'] = req.contentType ?? 'application/json';
     headers['content-length'] = String(payload.length);
   }
-  if (req.user) headers.authorization = `Basic ${Buffer.from(`${req.user.user}:${req.user.password}`).toString('base64')}`;
+  if (req.user)
+    headers.authorization = `Basic ${Buffer.from(`${req.user.user}:${req.user.password}`).toString('base64')}`;
   return new Promise((resolve, reject) => {
     const r = http.request(url, { method, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown = null;
+        let body: unknown;
         try {
           body = text === '' ? null : JSON.parse(text);
         } catch {

@@ -25,8 +25,12 @@ export async function apiServer(t: TestContext, extra: Record<string, unknown> =
 }
 
 /** Calls the API as `user` (or anonymously). */
-export function caller(gw: TestGitward): (method: string, p: string, user: User | null, req?: ApiRequest) => Promise<ApiAnswer> {
+export function caller(
+  gw: TestGitward,
+): (method: string, p: string, user: User | null, req?: ApiRequest) => Promise<ApiAnswer> {
   return (method, p, user, req = {}) =>
-    apiRequest(gw.origin, method, `${API}${p}`, { ...req, ...(user !== null ? { user: { user, password: PASSWORDS[user] } } : {}) });
+    apiRequest(gw.origin, method, `${API}${p}`, {
+      ...req,
+      ...(user !== null ? { user: { user, password: PASSWORDS[user] } } : {}),
+    });
 }
-

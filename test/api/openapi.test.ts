@@ -19,7 +19,10 @@ interface SchemaObject {
   $ref?: string;
 }
 interface Operation {
-  responses: Record<string, { content?: { 'application/json': { schema: SchemaObject } }; headers?: Record<string, unknown> }>;
+  responses: Record<
+    string,
+    { content?: { 'application/json': { schema: SchemaObject } }; headers?: Record<string, unknown> }
+  >;
 }
 interface OpenApiDoc {
   servers: { url: string }[];
@@ -80,25 +83,85 @@ const B = { body: { name: 'team/doc' } };
 const CASES: readonly Case[] = [
   { route: '/repos', method: 'get', status: 200, run: (api) => api('GET', '/repos', 'carl') },
   { route: '/repos', method: 'get', status: 400, run: (api) => api('GET', '/repos?page=x', 'carl') },
-  { route: '/repos', method: 'get', status: 401, run: (api) => api('GET', '/repos', null, { headers: { authorization: 'Basic !!' } }) },
+  {
+    route: '/repos',
+    method: 'get',
+    status: 401,
+    run: (api) => api('GET', '/repos', null, { headers: { authorization: 'Basic !!' } }),
+  },
   { route: '/repos', method: 'post', status: 201, run: (api) => api('POST', '/repos', 'ann', B) },
-  { route: '/repos', method: 'post', status: 400, run: (api) => api('POST', '/repos', 'ann', { body: { name: 'a/../b' } }) },
+  {
+    route: '/repos',
+    method: 'post',
+    status: 400,
+    run: (api) => api('POST', '/repos', 'ann', { body: { name: 'a/../b' } }),
+  },
   { route: '/repos', method: 'post', status: 401, run: (api) => api('POST', '/repos', null, B) },
   { route: '/repos', method: 'post', status: 403, run: (api) => api('POST', '/repos', 'carl', B) },
-  { route: '/repos', method: 'post', status: 409, run: (api) => api('POST', '/repos', 'ann', { body: { name: 'team/old' } }) },
-  { route: '/repos', method: 'post', status: 413, run: (api) => api('POST', '/repos', 'ann', { body: { name: 'x', description: 'd'.repeat(40_000) } }) },
-  { route: '/repos', method: 'post', status: 415, run: (api) => api('POST', '/repos', 'ann', { body: 'x', contentType: 'text/plain' }) },
+  {
+    route: '/repos',
+    method: 'post',
+    status: 409,
+    run: (api) => api('POST', '/repos', 'ann', { body: { name: 'team/old' } }),
+  },
+  {
+    route: '/repos',
+    method: 'post',
+    status: 413,
+    run: (api) => api('POST', '/repos', 'ann', { body: { name: 'x', description: 'd'.repeat(40_000) } }),
+  },
+  {
+    route: '/repos',
+    method: 'post',
+    status: 415,
+    run: (api) => api('POST', '/repos', 'ann', { body: 'x', contentType: 'text/plain' }),
+  },
   { route: '/repos/{name}', method: 'get', status: 200, run: (api) => api('GET', '/repos/team/old', 'carl') },
   { route: '/repos/{name}', method: 'get', status: 400, run: (api) => api('GET', '/repos/team/.x', 'carl') },
   { route: '/repos/{name}', method: 'get', status: 401, run: (api) => api('GET', '/repos/team/old', null) },
   { route: '/repos/{name}', method: 'get', status: 404, run: (api) => api('GET', '/repos/team/old', 'dave') },
-  { route: '/repos/{name}', method: 'patch', status: 200, run: (api) => api('PATCH', '/repos/team/doc', 'ann', { body: { name: 'team/doc2' } }) },
-  { route: '/repos/{name}', method: 'patch', status: 400, run: (api) => api('PATCH', '/repos/team/old', 'ann', { body: { name: 'team/old', x: 1 } }) },
-  { route: '/repos/{name}', method: 'patch', status: 401, run: (api) => api('PATCH', '/repos/team/old', null, { body: { name: 'team/n' } }) },
-  { route: '/repos/{name}', method: 'patch', status: 403, run: (api) => api('PATCH', '/repos/team/old', 'carl', { body: { name: 'team/n' } }) },
-  { route: '/repos/{name}', method: 'patch', status: 404, run: (api) => api('PATCH', '/repos/team/none', 'ann', { body: { name: 'team/n' } }) },
-  { route: '/repos/{name}', method: 'patch', status: 409, run: (api) => api('PATCH', '/repos/team/fixed', 'ann', { body: { name: 'team/n' } }) },
-  { route: '/repos/{name}', method: 'patch', status: 415, run: (api) => api('PATCH', '/repos/team/old', 'ann', { body: 'x', contentType: 'text/plain' }) },
+  {
+    route: '/repos/{name}',
+    method: 'patch',
+    status: 200,
+    run: (api) => api('PATCH', '/repos/team/doc', 'ann', { body: { name: 'team/doc2' } }),
+  },
+  {
+    route: '/repos/{name}',
+    method: 'patch',
+    status: 400,
+    run: (api) => api('PATCH', '/repos/team/old', 'ann', { body: { name: 'team/old', x: 1 } }),
+  },
+  {
+    route: '/repos/{name}',
+    method: 'patch',
+    status: 401,
+    run: (api) => api('PATCH', '/repos/team/old', null, { body: { name: 'team/n' } }),
+  },
+  {
+    route: '/repos/{name}',
+    method: 'patch',
+    status: 403,
+    run: (api) => api('PATCH', '/repos/team/old', 'carl', { body: { name: 'team/n' } }),
+  },
+  {
+    route: '/repos/{name}',
+    method: 'patch',
+    status: 404,
+    run: (api) => api('PATCH', '/repos/team/none', 'ann', { body: { name: 'team/n' } }),
+  },
+  {
+    route: '/repos/{name}',
+    method: 'patch',
+    status: 409,
+    run: (api) => api('PATCH', '/repos/team/fixed', 'ann', { body: { name: 'team/n' } }),
+  },
+  {
+    route: '/repos/{name}',
+    method: 'patch',
+    status: 415,
+    run: (api) => api('PATCH', '/repos/team/old', 'ann', { body: 'x', contentType: 'text/plain' }),
+  },
   { route: '/repos/{name}', method: 'delete', status: 200, run: (api) => api('DELETE', '/repos/team/doc2', 'ann') },
   { route: '/repos/{name}', method: 'delete', status: 400, run: (api) => api('DELETE', '/repos/-x', 'ann') },
   { route: '/repos/{name}', method: 'delete', status: 401, run: (api) => api('DELETE', '/repos/team/old', null) },
@@ -116,7 +179,8 @@ test('the OpenAPI document and the cases below name the same routes, methods and
     for (const method of METHODS) {
       const op = item[method] as Operation | undefined;
       if (!op) continue;
-      for (const status of Object.keys(op.responses)) if (!SHARED_STATUSES.has(status)) documented.add(`${method} ${route} ${status}`);
+      for (const status of Object.keys(op.responses))
+        if (!SHARED_STATUSES.has(status)) documented.add(`${method} ${route} ${status}`);
     }
   }
   const covered = new Set(CASES.map((c) => `${c.method} ${c.route} ${c.status}`));
@@ -143,14 +207,17 @@ test('every route answers as the OpenAPI document says: status, required fields 
       const code = (a.body as { code: keyof typeof API_ERROR_CODES }).code;
       assert.equal(API_ERROR_CODES[code], c.status, `${label}: code ${code} belongs to its status`);
     }
-    for (const h of Object.keys(response?.headers ?? {})) assert.ok(a.headers[h.toLowerCase()], `${label}: header ${h}`);
+    for (const h of Object.keys(response?.headers ?? {}))
+      assert.ok(a.headers[h.toLowerCase()], `${label}: header ${h}`);
   }
 });
 
 test('the shared 429 answers as documented on every route', async (t) => {
   const gw = await apiServer(t, { brute_force: { max_failures: 1, window_seconds: 600 } });
   const api = caller(gw);
-  const wrong: { headers: Record<string, string> } = { headers: { authorization: `Basic ${Buffer.from('ann:wrong').toString('base64')}` } };
+  const wrong: { headers: Record<string, string> } = {
+    headers: { authorization: `Basic ${Buffer.from('ann:wrong').toString('base64')}` },
+  };
   assert.equal((await api('GET', '/repos', null, wrong)).status, 401);
   for (const [route, item] of Object.entries(doc.paths)) {
     for (const method of METHODS) {
@@ -158,7 +225,12 @@ test('the shared 429 answers as documented on every route', async (t) => {
       if (!op) continue;
       assert.ok(op.responses['429'], `${method} ${route} documents 429`);
       const p = route.replace('{name}', 'team/old');
-      const a = await api(method.toUpperCase(), p, 'ann', method === 'post' || method === 'patch' ? { body: { name: 'team/z' } } : {});
+      const a = await api(
+        method.toUpperCase(),
+        p,
+        'ann',
+        method === 'post' || method === 'patch' ? { body: { name: 'team/z' } } : {},
+      );
       assert.equal(a.status, 429, `${method} ${route}: ${a.text}`);
       assert.deepEqual(problems(op.responses['429'].content?.['application/json'].schema as SchemaObject, a.body), []);
     }

@@ -32,7 +32,9 @@ describe('concurrent create and rename of one name (race condition)', () => {
     const api = caller(gw);
     for (let i = 0; i < ROUNDS; i++) {
       const name = `team/race${i}`;
-      const answers = await Promise.all([0, 1].map((k) => api('POST', '/repos', 'ann', { body: { name, description: `racer ${k}` } })));
+      const answers = await Promise.all(
+        [0, 1].map((k) => api('POST', '/repos', 'ann', { body: { name, description: `racer ${k}` } })),
+      );
       const statuses = answers.map((a) => a.status).sort();
       assert.deepEqual(statuses, [201, 409], answers.map((a) => a.text).join(' | '));
       const loser = answers.find((a) => a.status === 409);
@@ -51,9 +53,12 @@ describe('concurrent create and rename of one name (race condition)', () => {
     const gw = await apiServer(t);
     const api = caller(gw);
     for (let i = 0; i < ROUNDS; i++) {
-      for (const n of [`team/a${i}`, `team/b${i}`]) assert.equal((await api('POST', '/repos', 'ann', { body: { name: n } })).status, 201);
+      for (const n of [`team/a${i}`, `team/b${i}`])
+        assert.equal((await api('POST', '/repos', 'ann', { body: { name: n } })).status, 201);
       const target = `team/x${i}`;
-      const renames = await Promise.all([`team/a${i}`, `team/b${i}`].map((from) => api('PATCH', `/repos/${from}`, 'ann', { body: { name: target } })));
+      const renames = await Promise.all(
+        [`team/a${i}`, `team/b${i}`].map((from) => api('PATCH', `/repos/${from}`, 'ann', { body: { name: target } })),
+      );
       assert.deepEqual(renames.map((a) => a.status).sort(), [200, 409], renames.map((a) => a.text).join(' | '));
       // One source moved, the other is still where it was.
       const remaining = [`a${i}`, `b${i}`].filter((n) => fs.existsSync(path.join(gw.repoRoot, 'team', `${n}.git`)));
@@ -64,9 +69,16 @@ describe('concurrent create and rename of one name (race condition)', () => {
         api('POST', '/repos', 'ann', { body: { name: other } }),
         api('PATCH', `/repos/team/${remaining[0] as string}`, 'ann', { body: { name: other } }),
       ]);
-      assert.deepEqual([made.status, moved.status].sort(), made.status === 201 ? [201, 409] : [200, 409], `${made.text} | ${moved.text}`);
+      assert.deepEqual(
+        [made.status, moved.status].sort(),
+        made.status === 201 ? [201, 409] : [200, 409],
+        `${made.text} | ${moved.text}`,
+      );
       assert.equal(made.status === 201 ? moved.status : made.status, 409);
     }
-    assert.deepEqual(entries(gw.repoRoot).filter((e) => e.includes('.gitward-new-')), []);
+    assert.deepEqual(
+      entries(gw.repoRoot).filter((e) => e.includes('.gitward-new-')),
+      [],
+    );
   });
 });

@@ -3,7 +3,6 @@ import http from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
 import { createEnvironment } from 'cgi-env';
 import { buildBackendEnv } from '../../app/backend/backend-env.js';
@@ -29,7 +28,13 @@ function gitRequest(url: string): GitRequest {
   const m = /^\/(.+?\.git)(\/[^?]*)/.exec(url) as RegExpExecArray;
   const suffix = m[2] as string;
   const write = suffix.endsWith('receive-pack');
-  return { repo: parseRepoName(m[1] as string), service: write ? 'git-receive-pack' : 'git-upload-pack', need: write ? 'write' : 'read', kind: 'rpc', suffix };
+  return {
+    repo: parseRepoName(m[1] as string),
+    service: write ? 'git-receive-pack' : 'git-upload-pack',
+    need: write ? 'write' : 'read',
+    kind: 'rpc',
+    suffix,
+  };
 }
 
 describe('the cgi-env adapter repairs what cgi-env gets wrong', () => {
@@ -48,7 +53,12 @@ describe('the cgi-env adapter repairs what cgi-env gets wrong', () => {
   };
   const url = '/d%65mo/hello.git/git-upload-pack';
   const raw = createEnvironment(fakeRequest(url, headers, 'POST'));
-  const env = buildCgiEnv(fakeRequest(url, headers, 'POST'), { git: gitRequest('/demo/hello.git/git-upload-pack'), remoteAddr: '192.0.2.1', remoteUser: 'ann', dropHeaders: ['X-Remote-User'] });
+  const env = buildCgiEnv(fakeRequest(url, headers, 'POST'), {
+    git: gitRequest('/demo/hello.git/git-upload-pack'),
+    remoteAddr: '192.0.2.1',
+    remoteUser: 'ann',
+    dropHeaders: ['X-Remote-User'],
+  });
 
   it('cgi-env itself still has the defects this adapter exists for', () => {
     assert.equal(raw['HTTP_GIT-PROTOCOL'], 'version=2');
@@ -57,7 +67,8 @@ describe('the cgi-env adapter repairs what cgi-env gets wrong', () => {
     assert.equal(raw.PATH_INFO, url);
   });
   it('Git-Protocol arrives as HTTP_GIT_PROTOCOL (protocol v2)', () => assert.equal(env.HTTP_GIT_PROTOCOL, 'version=2'));
-  it('Content-Encoding arrives as HTTP_CONTENT_ENCODING (gzip bodies)', () => assert.equal(env.HTTP_CONTENT_ENCODING, 'gzip'));
+  it('Content-Encoding arrives as HTTP_CONTENT_ENCODING (gzip bodies)', () =>
+    assert.equal(env.HTTP_CONTENT_ENCODING, 'gzip'));
   it('no HTTP_PROXY (httpoxy)', () => assert.equal(env.HTTP_PROXY, undefined));
   it('no HTTP_AUTHORIZATION, HTTP_PROXY_AUTHORIZATION, HTTP_COOKIE', () => {
     assert.equal(env.HTTP_AUTHORIZATION, undefined);
@@ -65,9 +76,15 @@ describe('the cgi-env adapter repairs what cgi-env gets wrong', () => {
     assert.equal(env.HTTP_COOKIE, undefined);
     assert.equal(env.AUTH_TYPE, undefined);
   });
-  it('the trusted identity header is dropped, also when spelt with underscores', () => assert.equal(env.HTTP_X_REMOTE_USER, undefined));
-  it('PATH_INFO is the parsed repo name, not the encoded URL', () => assert.equal(env.PATH_INFO, '/demo/hello.git/git-upload-pack'));
-  it('no dashed names at all', () => assert.deepEqual(Object.keys(env).filter((k) => k.includes('-')), []));
+  it('the trusted identity header is dropped, also when spelt with underscores', () =>
+    assert.equal(env.HTTP_X_REMOTE_USER, undefined));
+  it('PATH_INFO is the parsed repo name, not the encoded URL', () =>
+    assert.equal(env.PATH_INFO, '/demo/hello.git/git-upload-pack'));
+  it('no dashed names at all', () =>
+    assert.deepEqual(
+      Object.keys(env).filter((k) => k.includes('-')),
+      [],
+    ));
   it('CONTENT_LENGTH and CONTENT_TYPE as CGI variables, not HTTP_*', () => {
     assert.equal(env.CONTENT_LENGTH, '42');
     assert.equal(env.CONTENT_TYPE, 'application/x-git-upload-pack-request');
@@ -75,7 +92,12 @@ describe('the cgi-env adapter repairs what cgi-env gets wrong', () => {
     assert.equal(env.HTTP_CONTENT_TYPE, undefined);
   });
   it('no CONTENT_LENGTH when the request has none (chunked)', () => {
-    const chunked = buildCgiEnv(fakeRequest(url, { 'transfer-encoding': 'chunked' }, 'POST'), { git: gitRequest('/demo/hello.git/git-upload-pack'), remoteAddr: '::1', remoteUser: null, dropHeaders: [] });
+    const chunked = buildCgiEnv(fakeRequest(url, { 'transfer-encoding': 'chunked' }, 'POST'), {
+      git: gitRequest('/demo/hello.git/git-upload-pack'),
+      remoteAddr: '::1',
+      remoteUser: null,
+      dropHeaders: [],
+    });
     assert.equal(chunked.CONTENT_LENGTH, undefined);
     assert.equal(chunked.REMOTE_USER, undefined);
   });
@@ -83,10 +105,33 @@ describe('the cgi-env adapter repairs what cgi-env gets wrong', () => {
 
 describe('the CGI header parser', () => {
   const cases: Array<[string, string, unknown]> = [
-    ['default status 200', 'Content-Type: a/b\r\n\r\nBODY', { status: 200, headers: [['Content-Type', 'a/b']], body: 'BODY' }],
-    ['Status line, reason ignored', 'Status: 403 Forbidden\nX: y\n\n', { status: 403, headers: [['X', 'y']], body: '' }],
-    ['repeated headers kept', 'A: 1\r\nA: 2\r\n\r\n', { status: 200, headers: [['A', '1'], ['A', '2']], body: '' }],
-    ['hop-by-hop dropped', 'Connection: close\r\nTransfer-Encoding: chunked\r\nB: 1\r\n\r\n', { status: 200, headers: [['B', '1']], body: '' }],
+    [
+      'default status 200',
+      'Content-Type: a/b\r\n\r\nBODY',
+      { status: 200, headers: [['Content-Type', 'a/b']], body: 'BODY' },
+    ],
+    [
+      'Status line, reason ignored',
+      'Status: 403 Forbidden\nX: y\n\n',
+      { status: 403, headers: [['X', 'y']], body: '' },
+    ],
+    [
+      'repeated headers kept',
+      'A: 1\r\nA: 2\r\n\r\n',
+      {
+        status: 200,
+        headers: [
+          ['A', '1'],
+          ['A', '2'],
+        ],
+        body: '',
+      },
+    ],
+    [
+      'hop-by-hop dropped',
+      'Connection: close\r\nTransfer-Encoding: chunked\r\nB: 1\r\n\r\n',
+      { status: 200, headers: [['B', '1']], body: '' },
+    ],
     ['garbage', 'hello world\n\n', 'invalid'],
     ['bad status', 'Status: abc\n\n', 'invalid'],
     ['status out of range', 'Status: 700\n\n', 'invalid'],
@@ -97,7 +142,8 @@ describe('the CGI header parser', () => {
       if (want === 'invalid') assert.equal(r.kind, 'invalid');
       else {
         assert.equal(r.kind, 'head');
-        if (r.kind === 'head') assert.deepEqual({ status: r.head.status, headers: r.head.headers, body: r.body.toString() }, want);
+        if (r.kind === 'head')
+          assert.deepEqual({ status: r.head.status, headers: r.head.headers, body: r.body.toString() }, want);
       }
     });
   }
@@ -123,7 +169,12 @@ interface BackendServer {
   readonly stats: BackendStats[];
 }
 
-const ANN: Identity = { user: 'ann', source: 'htpasswd', groups: ['eng', 'staff'], info: { name: 'Ann Example', email: 'ann@example.org' } };
+const ANN: Identity = {
+  user: 'ann',
+  source: 'htpasswd',
+  groups: ['eng', 'staff'],
+  info: { name: 'Ann Example', email: 'ann@example.org' },
+};
 
 /** An HTTP server that runs the fake backend for each request, through the real env builders. */
 async function startBackendServer(t: TestContext): Promise<BackendServer> {
@@ -136,7 +187,17 @@ async function startBackendServer(t: TestContext): Promise<BackendServer> {
     const s: BackendStats = { bytesIn: 0, bytesOut: 0, exitCode: null, signal: null };
     stats.push(s);
     const cgi = buildCgiEnv(req, { git, remoteAddr: '127.0.0.1', remoteUser: 'ann', dropHeaders: ['x-remote-user'] });
-    const env = buildBackendEnv({ cgi, git, identity: ANN, repoRoot: '/srv/git', configFile: '/etc/gitward.yaml', requestId: 'req-1', logDir: null, processEnv: { PATH: TEST_PATH, HOME: '/home/gitward', LANG: 'C.UTF-8' }, git4nginxEnv: true });
+    const env = buildBackendEnv({
+      cgi,
+      git,
+      identity: ANN,
+      repoRoot: '/srv/git',
+      configFile: '/etc/gitward.yaml',
+      requestId: 'req-1',
+      logDir: null,
+      processEnv: { PATH: TEST_PATH, HOME: '/home/gitward', LANG: 'C.UTF-8' },
+      git4nginxEnv: true,
+    });
     runBackend({ req, res, backendPath: FAKE_BACKEND, spawner, env, logger: logs, stats: s }).catch((err: unknown) => {
       res.statusCode = err instanceof HttpError ? err.status : 500;
       res.end(`${err instanceof Error ? err.message : String(err)}\n`);
@@ -150,14 +211,24 @@ async function startBackendServer(t: TestContext): Promise<BackendServer> {
   return { origin: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, logs, stats };
 }
 
-function request(url: string, opts: { method?: string; headers?: Record<string, string>; body?: Buffer; chunked?: boolean } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; rawHeaders: string[]; body: Buffer }> {
+function request(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: Buffer; chunked?: boolean } = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; rawHeaders: string[]; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (opts.body && !opts.chunked) headers['content-length'] = String(opts.body.length);
     const req = http.request(url, { method: opts.method ?? 'GET', headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          rawHeaders: res.rawHeaders,
+          body: Buffer.concat(chunks),
+        }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -196,7 +267,15 @@ describe('runBackend with a fake git-http-backend', () => {
     const r = await request(`${srv.origin}/web/site.git/info/refs?service=git-upload-pack`, {
       method: 'POST',
       body,
-      headers: { 'Git-Protocol': 'version=2', 'Content-Encoding': 'gzip', Authorization: 'Basic YTpi', Cookie: 'c=1', Proxy: 'http://x', 'X-Remote-User': 'root', 'Content-Type': 'application/x-git-upload-pack-request' },
+      headers: {
+        'Git-Protocol': 'version=2',
+        'Content-Encoding': 'gzip',
+        Authorization: 'Basic YTpi',
+        Cookie: 'c=1',
+        Proxy: 'http://x',
+        'X-Remote-User': 'root',
+        'Content-Type': 'application/x-git-upload-pack-request',
+      },
     });
     assert.equal(r.status, 200);
     const { env, bytesIn } = JSON.parse(r.body.toString()) as { env: Record<string, string>; bytesIn: number };
@@ -285,13 +364,17 @@ describe('runBackend with a fake git-http-backend', () => {
   it('kills the backend and its children when the client goes away', async (t) => {
     const srv = await startBackendServer(t);
     const pids = await new Promise<{ pid: number; grandchild: number }>((resolve, reject) => {
-      const req = http.request(`${srv.origin}/x.git/git-receive-pack`, { method: 'POST', headers: { 'content-length': '0' } }, (res) => {
-        const ids = { pid: Number(res.headers['x-pid']), grandchild: Number(res.headers['x-grandchild']) };
-        res.once('data', () => {
-          req.destroy();
-          resolve(ids);
-        });
-      });
+      const req = http.request(
+        `${srv.origin}/x.git/git-receive-pack`,
+        { method: 'POST', headers: { 'content-length': '0' } },
+        (res) => {
+          const ids = { pid: Number(res.headers['x-pid']), grandchild: Number(res.headers['x-grandchild']) };
+          res.once('data', () => {
+            req.destroy();
+            resolve(ids);
+          });
+        },
+      );
       req.on('error', () => undefined);
       req.end();
       setTimeout(() => reject(new Error('no response')), SAFETY_NET_MS).unref();
@@ -301,4 +384,3 @@ describe('runBackend with a fake git-http-backend', () => {
     assert.ok(srv.logs.lines.some((l) => l.event === 'backend.client_gone'));
   });
 });
-

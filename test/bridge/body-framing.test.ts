@@ -13,11 +13,16 @@ describe('bodyFraming', () => {
     [{ 'content-length': '0' }, null],
     [{}, null],
   ];
-  for (const [headers, want] of table) it(`${JSON.stringify(headers)} → ${String(want)}`, () => assert.equal(bodyFraming(headers), want));
+  for (const [headers, want] of table)
+    it(`${JSON.stringify(headers)} → ${String(want)}`, () => assert.equal(bodyFraming(headers), want));
 });
 
 /** One POST with a flush-only body ("0000": no ref updates), chunked or with a Content-Length. */
-function post(url: string, service: string, chunked: boolean): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+function post(
+  url: string,
+  service: string,
+  chunked: boolean,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {
       Authorization: `Basic ${Buffer.from('ann:pw').toString('base64')}`,
@@ -35,7 +40,11 @@ function post(url: string, service: string, chunked: boolean): Promise<{ status:
 
 describe(`the ${BODY_FRAMING_HEADER} answer header and the audit line's requestBody`, () => {
   it('a receive-pack POST says how its body arrived: chunked or length; other requests carry no header', async (t) => {
-    const gw = await startGitward(t, { users: { ann: 'pw' }, repos: ['x'], config: { repos: { 'x.git': { '.write': ['ann'] } } } });
+    const gw = await startGitward(t, {
+      users: { ann: 'pw' },
+      repos: ['x'],
+      config: { repos: { 'x.git': { '.write': ['ann'] } } },
+    });
     const repo = `${gw.origin}/x.git`;
     const chunked = await post(repo, 'git-receive-pack', true);
     assert.equal(chunked.status, 200);
@@ -45,11 +54,15 @@ describe(`the ${BODY_FRAMING_HEADER} answer header and the audit line's requestB
     assert.equal(length.headers['x-gitward-body'], 'length');
     const upload = await post(repo, 'git-upload-pack', true);
     assert.equal(upload.headers['x-gitward-body'], undefined);
-    const records = await eventually(() => (gw.audit.records.length >= 3 ? gw.audit.records : undefined), 'three audit lines');
-    // An audit line is written when its request closes, and three requests may close in any order.
-    assert.deepEqual(
-      records.map((r) => `${String(r.service)} ${String(r.requestBody)}`).sort(),
-      ['git-receive-pack chunked', 'git-receive-pack length', 'git-upload-pack chunked'],
+    const records = await eventually(
+      () => (gw.audit.records.length >= 3 ? gw.audit.records : undefined),
+      'three audit lines',
     );
+    // An audit line is written when its request closes, and three requests may close in any order.
+    assert.deepEqual(records.map((r) => `${String(r.service)} ${String(r.requestBody)}`).sort(), [
+      'git-receive-pack chunked',
+      'git-receive-pack length',
+      'git-upload-pack chunked',
+    ]);
   });
 });

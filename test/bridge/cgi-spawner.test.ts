@@ -35,7 +35,9 @@ function readAll(stream: Readable): Promise<string> {
 }
 
 /** Runs a program to its end with no input: its stdout, stderr and how it ended. */
-async function run(p: BackendProcess): Promise<{ out: string; err: string; code: number | null; signal: string | null }> {
+async function run(
+  p: BackendProcess,
+): Promise<{ out: string; err: string; code: number | null; signal: string | null }> {
   p.stdin.end();
   const [out, err, end] = await Promise.all([readAll(p.stdout), readAll(p.stderr), p.done]);
   return { out, err, code: end.code, signal: end.signal };
@@ -68,7 +70,8 @@ describe('the CGI spawner', () => {
     const spawner = await testSpawner(t);
     const r = await run(await spawner.spawn(SIGNAL_STATUS, {}));
     assert.equal(r.code, 0);
-    const mask = (name: string): bigint => BigInt(`0x${new RegExp(`^${name}:\\s*([0-9a-f]+)$`, 'm').exec(r.out)?.[1] ?? 'ff'}`);
+    const mask = (name: string): bigint =>
+      BigInt(`0x${new RegExp(`^${name}:\\s*([0-9a-f]+)$`, 'm').exec(r.out)?.[1] ?? 'ff'}`);
     // Signals 1–31. glibc's posix_spawn leaves its two internal real-time signals (32, 33) ignored;
     // the program's own libc installs its handlers for them.
     assert.equal(mask('SigIgn') & 0x7fffffffn, 0n, 'no standard signal ignored (SIGPIPE above all)');
@@ -110,7 +113,10 @@ describe('the CGI spawner', () => {
 
   it('rejects a program that cannot start, naming it, and keeps serving', async (t) => {
     const spawner = await testSpawner(t);
-    await assert.rejects(spawner.spawn('/nonexistent/git-http-backend', {}), /\/nonexistent\/git-http-backend: No such file or directory/);
+    await assert.rejects(
+      spawner.spawn('/nonexistent/git-http-backend', {}),
+      /\/nonexistent\/git-http-backend: No such file or directory/,
+    );
     await assert.rejects(spawner.spawn(path.join(FIXTURES, 'fake-backend.js.missing'), {}), /No such file/);
     assert.equal((await run(await spawner.spawn(PROBE, { PATH, PROBE: 'exit', PROBE_CODE: '0' }))).code, 0);
   });
@@ -122,7 +128,10 @@ describe('the CGI spawner', () => {
       const r = await run(p);
       return (JSON.parse(r.out) as { env: { NTH: string } }).env.NTH;
     });
-    assert.deepEqual(await Promise.all(runs), Array.from({ length: 40 }, (_, i) => String(i)));
+    assert.deepEqual(
+      await Promise.all(runs),
+      Array.from({ length: 40 }, (_, i) => String(i)),
+    );
   });
 
   it('listens in a directory only its user can enter, and drops a connection without a valid header', async (t) => {
@@ -143,7 +152,10 @@ describe('the CGI spawner', () => {
     const { pid, socket } = spawnerProcess();
     await spawner.close();
     assert.equal(fs.existsSync(path.dirname(socket)), false);
-    assert.equal(childrenOf(process.pid).some((c) => c.pid === pid && c.state !== 'Z'), false);
+    assert.equal(
+      childrenOf(process.pid).some((c) => c.pid === pid && c.state !== 'Z'),
+      false,
+    );
     await assert.rejects(spawner.spawn(PROBE, {}), /the CGI spawner exited/);
   });
 
@@ -160,6 +172,9 @@ describe('the CGI spawner', () => {
     assert.match(end.error?.message ?? '', /the CGI spawner exited \(SIGKILL\)/);
     assert.equal((await run(await spawner.spawn(PROBE, { PATH, PROBE: 'exit', PROBE_CODE: '5' }))).code, 5);
     assert.notEqual(spawnerProcess().pid, first.pid);
-    assert.deepEqual(logger.lines.map((l) => l.event), ['backend.spawner_restart']);
+    assert.deepEqual(
+      logger.lines.map((l) => l.event),
+      ['backend.spawner_restart'],
+    );
   });
 });

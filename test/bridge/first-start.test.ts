@@ -22,14 +22,20 @@ const GITWARD = path.join(ROOT, 'app', 'gitward');
 function exampleConfig(dir: string) {
   fs.copyFileSync(path.join(ROOT, 'examples', 'users.htpasswd'), path.join(dir, 'users.htpasswd'));
   const file = path.join(dir, 'gitward.yaml');
-  fs.writeFileSync(file, fs.readFileSync(path.join(ROOT, 'examples', 'gitward.yaml'), 'utf8').replace(/^\$schema:.*$/m, ''));
+  fs.writeFileSync(
+    file,
+    fs.readFileSync(path.join(ROOT, 'examples', 'gitward.yaml'), 'utf8').replace(/^\$schema:.*$/m, ''),
+  );
   return { file, config: loadConfigText(fs.readFileSync(file, 'utf8'), file) };
 }
 
 /** Runs `app/gitward ARGS` with TMPDIR in a folder of its own; resolves with its exit and output. */
 function runGitward(args: string[], tmp: string): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(GITWARD, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(GITWARD, args, {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TMPDIR: tmp },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -53,19 +59,30 @@ describe('the first start', () => {
     // 4 MiB is far more than a pipe holds, so the write is still pending when git exits: EPIPE.
     const out = await gitWithInput(['--version'], 'x'.repeat(4 << 20), adminGitEnv(process.env), dir);
     assert.match(out, /^git version /);
-    await assert.rejects(gitWithInput(['no-such-command'], 'x'.repeat(4 << 20), adminGitEnv(process.env), dir), /git no-such-command failed/);
+    await assert.rejects(
+      gitWithInput(['no-such-command'], 'x'.repeat(4 << 20), adminGitEnv(process.env), dir),
+      /git no-such-command failed/,
+    );
   });
 
-  it('the demo repo is made by repo create (hooks included) and examples/gitward.yaml\'s branch-flow refuses main before dev', async (t) => {
+  it("the demo repo is made by repo create (hooks included) and examples/gitward.yaml's branch-flow refuses main before dev", async (t) => {
     const dir = tempDir(t);
     const { config } = exampleConfig(dir);
     assert.equal(await seedDemoRepo(config, adminGitEnv(process.env), dispatcherPath()), true);
-    assert.equal(await seedDemoRepo(config, adminGitEnv(process.env), dispatcherPath()), false, 'a second start leaves it alone');
+    assert.equal(
+      await seedDemoRepo(config, adminGitEnv(process.env), dispatcherPath()),
+      false,
+      'a second start leaves it alone',
+    );
     const repo = path.join(config.repoRoot, `${DEMO_REPO}.git`);
     assert.equal(repoHooksState(repo, dispatcherPath()), 'installed');
     assert.deepEqual(fs.readdirSync(path.dirname(repo)), ['hello.git'], 'no .tmp repo beside it');
     const env = gitEnv(path.join(dir, 'home'));
-    assert.equal((await gitOk(['config', 'receive.fsckObjects'], { cwd: repo, env })).trim(), 'true', 'repo create settings applied');
+    assert.equal(
+      (await gitOk(['config', 'receive.fsckObjects'], { cwd: repo, env })).trim(),
+      'true',
+      'repo create settings applied',
+    );
     const work = path.join(dir, 'work');
     await gitOk(['clone', '-q', repo, work], { cwd: dir, env });
     await gitOk(['commit', '-q', '--allow-empty', '-m', 'try'], { cwd: work, env });
@@ -87,12 +104,18 @@ describe('the first start', () => {
     t.after(() => busy.close());
     const port = (busy.address() as net.AddressInfo).port;
     for (const args of [['--listen', `127.0.0.1:${port}`], []]) {
-      if (args.length === 0) fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/^listen: .*$/m, `listen: 127.0.0.1:${port}`));
+      if (args.length === 0)
+        fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/^listen: .*$/m, `listen: 127.0.0.1:${port}`));
       const r = await runGitward(['serve', '--config', file, ...args], tmp);
       assert.equal(r.code, 78, r.stderr);
       const ours = r.stderr.split('\n').filter((l) => l.startsWith('gitward'));
       assert.equal(ours.length, 1, r.stderr);
-      assert.match(ours[0] as string, new RegExp(`^gitward serve: (--listen 127\\.0\\.0\\.1:${port}|${file.replace(/[.]/g, '\\.')}: listen): address already in use$`));
+      assert.match(
+        ours[0] as string,
+        new RegExp(
+          `^gitward serve: (--listen 127\\.0\\.0\\.1:${port}|${file.replace(/[.]/g, '\\.')}: listen): address already in use$`,
+        ),
+      );
       assert.deepEqual(fs.readdirSync(tmp), []);
     }
   });
@@ -116,7 +139,10 @@ describe('the first start', () => {
   it('--listen picks the address without editing the config; a bad one is a usage error', async (t) => {
     const dir = tempDir(t);
     const { file } = exampleConfig(dir);
-    const child = spawn(GITWARD, ['serve', '--config', file, '--listen', '127.0.0.1:0'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(GITWARD, ['serve', '--config', file, '--listen', '127.0.0.1:0'], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
     t.after(() => child.kill('SIGKILL'));
     let err = '';
@@ -133,14 +159,25 @@ describe('the first start', () => {
     assert.equal(await exited, 0);
     const bad = await runGitward(['serve', '--config', file, '--listen', 'nowhere'], dir);
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /^gitward serve: --listen: expected host:port, \[ipv6\]:port or unix:\/path, got "nowhere"$/m);
+    assert.match(
+      bad.stderr,
+      /^gitward serve: --listen: expected host:port, \[ipv6\]:port or unix:\/path, got "nowhere"$/m,
+    );
   });
 
   it('gitward --version prints the version of package.json', async () => {
     const out = new PassThrough();
     let text = '';
     out.setEncoding('utf8').on('data', (c: string) => (text += c));
-    const io = { stdout: out, stderr: new PassThrough(), stdin: new PassThrough(), env: {}, cwd: ROOT, isTTY: false, onSignal: () => undefined };
+    const io = {
+      stdout: out,
+      stderr: new PassThrough(),
+      stdin: new PassThrough(),
+      env: {},
+      cwd: ROOT,
+      isTTY: false,
+      onSignal: () => undefined,
+    };
     assert.equal(await runCli(['--version'], io), 0);
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
     assert.equal(text, `gitward ${pkg.version}\n`);

@@ -46,7 +46,10 @@ describe('git over smart HTTP through gitward', () => {
     }
     await gitOk(['push', '-q', gw.url('proj/main', ann), 'main'], { cwd: seed, env });
     await gitOk(['push', '-q', gw.url('proj/nff', ann), 'main'], { cwd: seed, env });
-    await gitOk(['--git-dir', path.join(gw.repoRoot, 'proj/nff.git'), 'config', 'receive.denyNonFastforwards', 'true'], { cwd: work, env });
+    await gitOk(
+      ['--git-dir', path.join(gw.repoRoot, 'proj/nff.git'), 'config', 'receive.denyNonFastforwards', 'true'],
+      { cwd: work, env },
+    );
   });
   after(async () => {
     for (const fn of cleanups.reverse()) await fn();
@@ -80,7 +83,10 @@ describe('git over smart HTTP through gitward', () => {
     assert.match(refs, /\trefs\/tags\/v1\.0\n/);
 
     await gitOk(['fetch', '-q', 'origin'], { cwd: b, env });
-    assert.equal((await gitOk(['rev-parse', 'origin/feature'], { cwd: b, env })).trim(), (await gitOk(['rev-parse', 'HEAD'], { cwd: a, env })).trim());
+    assert.equal(
+      (await gitOk(['rev-parse', 'origin/feature'], { cwd: b, env })).trim(),
+      (await gitOk(['rev-parse', 'HEAD'], { cwd: a, env })).trim(),
+    );
     await gitOk(['switch', '-q', 'main'], { cwd: a, env });
     fs.writeFileSync(path.join(a, 'more.txt'), 'more\n');
     await gitOk(['add', '.'], { cwd: a, env });
@@ -96,7 +102,9 @@ describe('git over smart HTTP through gitward', () => {
   it('refuses a non-fast-forward push when the repo says receive.denyNonFastforwards', async () => {
     const dir = n('nff');
     await gitOk(['clone', '-q', gw.url('proj/nff', ann), dir], { cwd: work, env });
-    const before = (await gitOk(['ls-remote', gw.url('proj/nff'), 'refs/heads/main'], { cwd: work, env })).split('\t')[0];
+    const before = (await gitOk(['ls-remote', gw.url('proj/nff'), 'refs/heads/main'], { cwd: work, env })).split(
+      '\t',
+    )[0];
     await gitOk(['reset', '-q', '--hard', 'HEAD~1'], { cwd: dir, env });
     fs.writeFileSync(path.join(dir, 'diverge.txt'), 'x\n');
     await gitOk(['add', '.'], { cwd: dir, env });
@@ -104,15 +112,23 @@ describe('git over smart HTTP through gitward', () => {
     const r = await git(['push', '--force', 'origin', 'main'], { cwd: dir, env });
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /non-fast-forward/);
-    const afterRef = (await gitOk(['ls-remote', gw.url('proj/nff'), 'refs/heads/main'], { cwd: work, env })).split('\t')[0];
+    const afterRef = (await gitOk(['ls-remote', gw.url('proj/nff'), 'refs/heads/main'], { cwd: work, env })).split(
+      '\t',
+    )[0];
     assert.equal(afterRef, before);
   });
 
   it('negotiates protocol v2 when asked, v0 when asked', async () => {
-    const v2 = await git(['-c', 'protocol.version=2', 'ls-remote', gw.url('proj/main')], { cwd: work, env: { ...env, GIT_TRACE_PACKET: '1' } });
+    const v2 = await git(['-c', 'protocol.version=2', 'ls-remote', gw.url('proj/main')], {
+      cwd: work,
+      env: { ...env, GIT_TRACE_PACKET: '1' },
+    });
     assert.equal(v2.code, 0);
     assert.match(v2.stderr, /< version 2/);
-    const v0 = await git(['-c', 'protocol.version=0', 'ls-remote', gw.url('proj/main')], { cwd: work, env: { ...env, GIT_TRACE_PACKET: '1' } });
+    const v0 = await git(['-c', 'protocol.version=0', 'ls-remote', gw.url('proj/main')], {
+      cwd: work,
+      env: { ...env, GIT_TRACE_PACKET: '1' },
+    });
     assert.equal(v0.code, 0);
     assert.doesNotMatch(v0.stderr, /< version 2/);
     assert.match(v0.stdout, /refs\/heads\/main/);
@@ -138,10 +154,16 @@ describe('git over smart HTTP through gitward', () => {
     await gitOk(['add', '.'], { cwd: other, env });
     await gitOk(['commit', '-qm', 'new'], { cwd: other, env });
     await gitOk(['push', '-q', 'origin', 'main'], { cwd: other, env });
-    const r = await git(['fetch', 'origin'], { cwd: dir, env: { ...env, GIT_TRACE_CURL: '1', GIT_TRACE_CURL_NO_DATA: '1' } });
+    const r = await git(['fetch', 'origin'], {
+      cwd: dir,
+      env: { ...env, GIT_TRACE_CURL: '1', GIT_TRACE_CURL_NO_DATA: '1' },
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /Send header: Content-Encoding: gzip/);
-    assert.equal((await gitOk(['rev-parse', 'origin/main'], { cwd: dir, env })).trim(), (await gitOk(['rev-parse', 'HEAD'], { cwd: other, env })).trim());
+    assert.equal(
+      (await gitOk(['rev-parse', 'origin/main'], { cwd: dir, env })).trim(),
+      (await gitOk(['rev-parse', 'HEAD'], { cwd: other, env })).trim(),
+    );
   });
 
   it('serves shallow clones and deepens them', async () => {
@@ -156,7 +178,9 @@ describe('git over smart HTTP through gitward', () => {
     const dir = n('partial');
     await gitOk(['clone', '-q', '--filter=blob:none', '--no-checkout', gw.url('proj/main'), dir], { cwd: work, env });
     assert.equal((await gitOk(['config', 'remote.origin.promisor'], { cwd: dir, env })).trim(), 'true');
-    const missing = (await gitOk(['rev-list', '--objects', '--all', '--missing=print'], { cwd: dir, env })).split('\n').filter((l) => l.startsWith('?'));
+    const missing = (await gitOk(['rev-list', '--objects', '--all', '--missing=print'], { cwd: dir, env }))
+      .split('\n')
+      .filter((l) => l.startsWith('?'));
     assert.ok(missing.length > 0, 'blobs should be missing after a blob:none clone');
     await gitOk(['checkout', '-q', 'main'], { cwd: dir, env });
     assert.equal(fs.readFileSync(path.join(dir, 'f0.txt'), 'utf8'), 'file 0\n'.repeat(50));
@@ -169,11 +193,20 @@ describe('git over smart HTTP through gitward', () => {
     fs.writeFileSync(path.join(dir, 'random.bin'), data);
     await gitOk(['add', '.'], { cwd: dir, env });
     await gitOk(['commit', '-qm', 'big'], { cwd: dir, env });
-    const r = await git(['push', gw.url('proj/big', ann), 'main'], { cwd: dir, env: { ...env, GIT_TRACE_CURL: '1', GIT_TRACE_CURL_NO_DATA: '1' } });
+    const r = await git(['push', gw.url('proj/big', ann), 'main'], {
+      cwd: dir,
+      env: { ...env, GIT_TRACE_CURL: '1', GIT_TRACE_CURL_NO_DATA: '1' },
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /Send header: Transfer-Encoding: chunked/);
     // git first probes with a 4-byte POST, then sends the pack chunked: take the biggest.
-    const push = await eventually(() => gw.audit.records.find((a) => a.repo === 'proj/big' && a.service === 'git-receive-pack' && a.bytesIn > 1024 * 1024), 'the audit line of the push');
+    const push = await eventually(
+      () =>
+        gw.audit.records.find(
+          (a) => a.repo === 'proj/big' && a.service === 'git-receive-pack' && a.bytesIn > 1024 * 1024,
+        ),
+      'the audit line of the push',
+    );
     assert.ok(push && push.bytesIn > 3 * 1024 * 1024, JSON.stringify(push));
     assert.equal(push?.exitCode, 0);
     const back = n('chunked-back');
@@ -188,14 +221,40 @@ describe('git over smart HTTP through gitward', () => {
     const before = gw.audit.records.length;
     // Nothing to push: only the receive-pack advertisement is asked for.
     await gitOk(['push', '-q', gw.url('proj/main', ann), 'main'], { cwd: dir, env });
-    const lines = await eventually(() => (gw.audit.records.length >= before + 2 ? gw.audit.records.slice(before) : undefined), 'two audit lines');
+    const lines = await eventually(
+      () => (gw.audit.records.length >= before + 2 ? gw.audit.records.slice(before) : undefined),
+      'two audit lines',
+    );
     // git asks anonymously first, gets 401, then retries with the password.
-    assert.deepEqual(lines.map((l) => [l.status, l.decision, l.user, l.authSource]), [
-      [401, 'denied', null, 'anonymous'],
-      [200, 'allowed', 'ann', 'htpasswd'],
-    ]);
+    assert.deepEqual(
+      lines.map((l) => [l.status, l.decision, l.user, l.authSource]),
+      [
+        [401, 'denied', null, 'anonymous'],
+        [200, 'allowed', 'ann', 'htpasswd'],
+      ],
+    );
     const ok = lines[1] as (typeof lines)[number];
-    assert.deepEqual(Object.keys(ok).sort(), ['authSource', 'bytesIn', 'bytesOut', 'decision', 'durationMs', 'exitCode', 'mode', 'need', 'remoteAddr', 'repo', 'requestBody', 'requestId', 'service', 'status', 'time', 'user'].sort());
+    assert.deepEqual(
+      Object.keys(ok).sort(),
+      [
+        'authSource',
+        'bytesIn',
+        'bytesOut',
+        'decision',
+        'durationMs',
+        'exitCode',
+        'mode',
+        'need',
+        'remoteAddr',
+        'repo',
+        'requestBody',
+        'requestId',
+        'service',
+        'status',
+        'time',
+        'user',
+      ].sort(),
+    );
     assert.equal(ok.repo, 'proj/main');
     assert.equal(ok.service, 'git-receive-pack');
     assert.equal(ok.need, 'write');

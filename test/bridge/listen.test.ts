@@ -29,12 +29,22 @@ describe('listening on a unix socket', () => {
     const gw = await startGitward(t, { config: { repos: { 'x.git': { '.read': ['$all'] } } }, repos: ['x'] });
     const sock = path.join(gw.dir, 'gitward.sock');
     // A stale socket: its server was killed without removing it.
-    const r = spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(sock)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    const r = spawnSync(process.execPath, [
+      '-e',
+      `require('net').createServer().listen(${JSON.stringify(sock)}, () => process.kill(process.pid, 'SIGKILL'))`,
+    ]);
     assert.equal(r.signal, 'SIGKILL');
     assert.ok(fs.lstatSync(sock).isSocket());
 
     const audit = createMemoryAuditSink();
-    const app = createApp({ runtime: gw.runtime, logger: createNullLogger(), audit, now: Date.now }, { backendPath: await gitHttpBackendPath(), processEnv: { PATH: process.env.PATH }, spawner: await testSpawner(t) });
+    const app = createApp(
+      { runtime: gw.runtime, logger: createNullLogger(), audit, now: Date.now },
+      {
+        backendPath: await gitHttpBackendPath(),
+        processEnv: { PATH: process.env.PATH },
+        spawner: await testSpawner(t),
+      },
+    );
     const server = http.createServer(app);
     configureServer(server, gw.runtime.current().config.server);
     const printed = await listenOn(server, { kind: 'unix', path: sock, mode: 0o660 });

@@ -17,13 +17,20 @@ const MAX_RSS_GROWTH_BYTES = 100 * 1024 * 1024;
 function sha256(file: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
-    createReadStream(file).on('data', (c) => h.update(c)).on('end', () => resolve(h.digest('hex'))).on('error', reject);
+    createReadStream(file)
+      .on('data', (c) => h.update(c))
+      .on('end', () => resolve(h.digest('hex')))
+      .on('error', reject);
   });
 }
 
 describe('memory stays bounded while streaming', () => {
   it(`pushes and clones back ${PAYLOAD_BYTES / 1024 / 1024} MB of random data with gitward's peak RSS growing < 100 MB`, async (t) => {
-    const gw = await spawnGitward(t, { users: { ann: 'ann-pw' }, config: { users: { ann: {} }, repos: { 'big.git': { '.write': ['ann'] } } }, repos: ['big'] });
+    const gw = await spawnGitward(t, {
+      users: { ann: 'ann-pw' },
+      config: { users: { ann: {} }, repos: { 'big.git': { '.write': ['ann'] } } },
+      repos: ['big'],
+    });
     const pid = gw.child.pid as number;
     const env = gw.gitEnv;
     const src = path.join(gw.dir, 'src');
@@ -39,15 +46,29 @@ describe('memory stays bounded while streaming', () => {
     await gitOk(['commit', '-qm', 'big'], { cwd: src, env });
     const baseline = procStatusBytes(pid, 'VmRSS');
 
-    await gitOk(['push', '-q', gw.url('big', { user: 'ann', password: 'ann-pw' }), 'main'], { cwd: src, env, timeoutMs: 300_000 });
+    await gitOk(['push', '-q', gw.url('big', { user: 'ann', password: 'ann-pw' }), 'main'], {
+      cwd: src,
+      env,
+      timeoutMs: 300_000,
+    });
     const afterPush = procStatusBytes(pid, 'VmHWM');
     const back = path.join(gw.dir, 'back');
-    await gitOk(['clone', '-q', gw.url('big', { user: 'ann', password: 'ann-pw' }), back], { cwd: gw.dir, env, timeoutMs: 300_000 });
+    await gitOk(['clone', '-q', gw.url('big', { user: 'ann', password: 'ann-pw' }), back], {
+      cwd: gw.dir,
+      env,
+      timeoutMs: 300_000,
+    });
     const peak = procStatusBytes(pid, 'VmHWM');
-    t.diagnostic(`gitward RSS: baseline ${(baseline / 2 ** 20).toFixed(1)} MB, peak after push ${(afterPush / 2 ** 20).toFixed(1)} MB, peak after clone ${(peak / 2 ** 20).toFixed(1)} MB`);
+    t.diagnostic(
+      `gitward RSS: baseline ${(baseline / 2 ** 20).toFixed(1)} MB, peak after push ${(afterPush / 2 ** 20).toFixed(1)} MB, peak after clone ${(peak / 2 ** 20).toFixed(1)} MB`,
+    );
     assert.ok(peak - baseline < MAX_RSS_GROWTH_BYTES, `peak ${peak} - baseline ${baseline} >= ${MAX_RSS_GROWTH_BYTES}`);
     const a = fs.statSync(path.join(src, 'random.bin')).size;
     assert.equal(fs.statSync(path.join(back, 'random.bin')).size, a);
-    assert.equal(await sha256(path.join(back, 'random.bin')), await sha256(path.join(src, 'random.bin')), 'the cloned file equals the pushed one');
+    assert.equal(
+      await sha256(path.join(back, 'random.bin')),
+      await sha256(path.join(src, 'random.bin')),
+      'the cloned file equals the pushed one',
+    );
   });
 });

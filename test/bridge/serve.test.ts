@@ -26,7 +26,11 @@ function refused(port: number): Promise<boolean> {
 
 describe('gitward serve (a real child process)', () => {
   it('SIGTERM: stops accepting, lets the in-flight clone finish, exits 0', async (t) => {
-    const gw = await spawnGitward(t, { users: { ann: 'ann-pw' }, config: { users: { ann: {} }, repos: { 'big.git': { '.read': ['ann'] } } }, repos: ['big'] });
+    const gw = await spawnGitward(t, {
+      users: { ann: 'ann-pw' },
+      config: { users: { ann: {} }, repos: { 'big.git': { '.read': ['ann'] } } },
+      repos: ['big'],
+    });
     const env = gw.gitEnv;
     const src = path.join(gw.dir, 'src');
     await gitOk(['init', '-q', '-b', 'main', src], { cwd: gw.dir, env });
@@ -41,14 +45,27 @@ describe('gitward serve (a real child process)', () => {
     const chunks: Buffer[] = [];
     let res!: http.IncomingMessage;
     await new Promise<void>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: gw.port, method: 'POST', path: '/big.git/git-upload-pack', headers: { authorization: annHeader, 'content-type': 'application/x-git-upload-pack-request', 'content-length': String(body.length) } }, (r) => {
-        res = r;
-        r.once('data', (c: Buffer) => {
-          chunks.push(c);
-          r.pause();
-          resolve();
-        });
-      });
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: gw.port,
+          method: 'POST',
+          path: '/big.git/git-upload-pack',
+          headers: {
+            authorization: annHeader,
+            'content-type': 'application/x-git-upload-pack-request',
+            'content-length': String(body.length),
+          },
+        },
+        (r) => {
+          res = r;
+          r.once('data', (c: Buffer) => {
+            chunks.push(c);
+            r.pause();
+            resolve();
+          });
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -102,7 +119,15 @@ describe('gitward serve (a real child process)', () => {
     // One start-up-only setting of each kind (logger, HTTP server), and a live one (realm) beside them.
     const started = fs.readFileSync(gw.configFile, 'utf8');
     const edited = yaml.load(started) as Record<string, unknown>;
-    fs.writeFileSync(gw.configFile, yaml.dump({ ...edited, realm: 'changed', log: { level: 'warn', format: 'json', audit: null }, server: { idle_timeout_seconds: 77 } }));
+    fs.writeFileSync(
+      gw.configFile,
+      yaml.dump({
+        ...edited,
+        realm: 'changed',
+        log: { level: 'warn', format: 'json', audit: null },
+        server: { idle_timeout_seconds: 77 },
+      }),
+    );
     gw.child.kill('SIGHUP');
     const line = await gw.waitForLog('config.restart_required');
     assert.deepEqual(line.settings, ['log.level', 'server.idle_timeout_seconds']);
@@ -112,13 +137,19 @@ describe('gitward serve (a real child process)', () => {
     // Back to what the server started with: nothing is pending any more.
     fs.writeFileSync(gw.configFile, started);
     gw.child.kill('SIGHUP');
-    await gw.waitForLog('config.reloaded', (l) => l.configSha256 === crypto.createHash('sha256').update(fs.readFileSync(gw.configFile)).digest('hex'));
+    await gw.waitForLog(
+      'config.reloaded',
+      (l) => l.configSha256 === crypto.createHash('sha256').update(fs.readFileSync(gw.configFile)).digest('hex'),
+    );
     const reverted = (await (await fetch(`${gw.origin}/healthz`)).json()) as { restartRequired: string[] };
     assert.deepEqual(reverted.restartRequired, []);
   });
 
   it('a bad config exits 78 with every problem, before listening', async (t) => {
-    await assert.rejects(spawnGitward(t, { config: { bogus: 1, repos: { 'x.git': { '.read': ['@nogroup'] } } } }), /exited \(78\)/);
+    await assert.rejects(
+      spawnGitward(t, { config: { bogus: 1, repos: { 'x.git': { '.read': ['@nogroup'] } } } }),
+      /exited \(78\)/,
+    );
   });
 
   it('a bad hook plugin setting exits 78 before listening, as `gitward check` does', async (t) => {

@@ -32,7 +32,9 @@ function send(port: number, method: string, rawPath: string, headers: Record<str
   });
 }
 
-const basic = (user: string, password: string): Record<string, string> => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+const basic = (user: string, password: string): Record<string, string> => ({
+  authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
+});
 const UPLOAD = '/info/refs?service=git-upload-pack';
 const RECEIVE = '/info/refs?service=git-receive-pack';
 
@@ -98,7 +100,15 @@ describe('status codes of DESIGN.md §3 (proxy / standalone)', () => {
   for (const [name, method, p, who, status] of cases) {
     it(`${status}: ${name}`, async () => {
       const headers =
-        who === null ? {} : who === 'bad' ? basic('ann', 'wrong') : who === 'nobody' ? basic('nobody', 'x') : who === 'malformed' ? { authorization: 'Basic %%%' } : { ann, ben, carl }[who as 'ann' | 'ben' | 'carl'];
+        who === null
+          ? {}
+          : who === 'bad'
+            ? basic('ann', 'wrong')
+            : who === 'nobody'
+              ? basic('nobody', 'x')
+              : who === 'malformed'
+                ? { authorization: 'Basic %%%' }
+                : { ann, ben, carl }[who as 'ann' | 'ben' | 'carl'];
       const r = await send(gw.port, method, p, headers);
       assert.equal(r.status, status, r.body);
       if (status === 401) assert.equal(r.headers['www-authenticate'], 'Basic realm="test realm", charset="UTF-8"');
@@ -145,21 +155,37 @@ describe('status codes of DESIGN.md §3 (proxy / standalone)', () => {
 
   it('a read-only user pushing with git gets 403 before any pack is sent', async () => {
     const dir = path.join(gw.dir, 'ro-push');
-    await gitOk(['clone', '-q', gw.url('team/code', { user: 'ann', password: 'ann-pw' }), dir], { cwd: gw.dir, env: gw.gitEnv });
+    await gitOk(['clone', '-q', gw.url('team/code', { user: 'ann', password: 'ann-pw' }), dir], {
+      cwd: gw.dir,
+      env: gw.gitEnv,
+    });
     await gitOk(['commit', '-q', '--allow-empty', '-m', 'x'], { cwd: dir, env: gw.gitEnv });
-    const r = await git(['push', gw.url('team/code', { user: 'ben', password: 'ben-pw' }), 'HEAD:refs/heads/ro'], { cwd: dir, env: gw.gitEnv });
+    const r = await git(['push', gw.url('team/code', { user: 'ben', password: 'ben-pw' }), 'HEAD:refs/heads/ro'], {
+      cwd: dir,
+      env: gw.gitEnv,
+    });
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /403/);
-    assert.equal(gw.audit.records.filter((a) => a.user === 'ben' && a.service === 'git-receive-pack' && a.decision === 'allowed').length, 0);
-    assert.ok(!gw.audit.records.some((a) => a.service === 'git-receive-pack' && a.user === 'ben' && a.bytesIn > 0), 'no pack bytes from ben');
+    assert.equal(
+      gw.audit.records.filter((a) => a.user === 'ben' && a.service === 'git-receive-pack' && a.decision === 'allowed')
+        .length,
+      0,
+    );
+    assert.ok(
+      !gw.audit.records.some((a) => a.service === 'git-receive-pack' && a.user === 'ben' && a.bytesIn > 0),
+      'no pack bytes from ben',
+    );
   });
 
   it('anonymous read, authenticated push: git gets 401 on the advertisement, asks its credential helper, retries', async () => {
     const dir = path.join(gw.dir, 'anon');
     await gitOk(['clone', '-q', gw.url('pub'), dir], { cwd: gw.dir, env: gw.gitEnv });
     await gitOk(['commit', '-q', '--allow-empty', '-m', 'anon then auth'], { cwd: dir, env: gw.gitEnv });
-    const helper = "!f() { test \"$1\" = get && printf 'username=ann\\npassword=ann-pw\\n'; }; f";
-    const r = await git(['-c', `credential.helper=${helper}`, 'push', 'origin', 'HEAD:refs/heads/main'], { cwd: dir, env: gw.gitEnv });
+    const helper = '!f() { test "$1" = get && printf \'username=ann\\npassword=ann-pw\\n\'; }; f';
+    const r = await git(['-c', `credential.helper=${helper}`, 'push', 'origin', 'HEAD:refs/heads/main'], {
+      cwd: dir,
+      env: gw.gitEnv,
+    });
     assert.equal(r.code, 0, r.stderr);
     const lines = await eventually(() => {
       const l = gw.audit.records.filter((a) => a.repo === 'pub' && a.service === 'git-receive-pack');
@@ -171,10 +197,16 @@ describe('status codes of DESIGN.md §3 (proxy / standalone)', () => {
 
   it('an unexpected error is a 500 naming the request id, nothing internal', async (tt) => {
     const real = gw.runtime.current();
-    const broken: Runtime = { ...real, auth: { ...real.auth, identify: () => Promise.reject(new Error('boom: secret detail')) } };
+    const broken: Runtime = {
+      ...real,
+      auth: { ...real.auth, identify: () => Promise.reject(new Error('boom: secret detail')) },
+    };
     const holder: RuntimeHolder = { current: () => broken, lastFailure: () => null, restartRequired: () => [] };
     const logs = createMemoryLogger();
-    const app = createApp({ runtime: holder, logger: logs, audit: createMemoryAuditSink(), now: Date.now }, { backendPath: await gitHttpBackendPath(), spawner: await testSpawner(tt) });
+    const app = createApp(
+      { runtime: holder, logger: logs, audit: createMemoryAuditSink(), now: Date.now },
+      { backendPath: await gitHttpBackendPath(), spawner: await testSpawner(tt) },
+    );
     const server = http.createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     tt.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
@@ -190,7 +222,11 @@ describe('429 after too many failed logins', () => {
   it('answers 429 with Retry-After once the limit is reached', async (t) => {
     const gw = await startGitward(t, {
       users: { ann: 'ann-pw' },
-      config: { brute_force: { max_failures: 2, window_seconds: 300 }, users: { ann: {} }, repos: { 'x.git': { '.read': ['ann'] } } },
+      config: {
+        brute_force: { max_failures: 2, window_seconds: 300 },
+        users: { ann: {} },
+        repos: { 'x.git': { '.read': ['ann'] } },
+      },
       repos: ['x'],
     });
     const statuses: number[] = [];
@@ -207,7 +243,10 @@ describe('429 after too many failed logins', () => {
 
 describe('dumb HTTP when dumb_http: true', () => {
   it("serves git's dumb protocol: the walker fetches a commit, HEAD and info/refs are files", async (t) => {
-    const gw = await startGitward(t, { config: { dumb_http: true, repos: { 'd.git': { '.read': ['$all'] } } }, repos: ['d'] });
+    const gw = await startGitward(t, {
+      config: { dumb_http: true, repos: { 'd.git': { '.read': ['$all'] } } },
+      repos: ['d'],
+    });
     const env = gw.gitEnv;
     const src = path.join(gw.dir, 'src');
     await gitOk(['init', '-q', '-b', 'main', src], { cwd: gw.dir, env });

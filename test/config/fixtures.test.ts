@@ -12,9 +12,15 @@ import { tempDir } from '../helpers/tmp.js';
 // Fixtures live in the source tree; tests run from dist/test/config.
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'config');
-const SCHEMA = JSON.parse(fs.readFileSync(path.join(ROOT, 'examples', 'gitward.schema.json'), 'utf8')) as Record<string, unknown>;
+const SCHEMA = JSON.parse(fs.readFileSync(path.join(ROOT, 'examples', 'gitward.schema.json'), 'utf8')) as Record<
+  string,
+  unknown
+>;
 
-const fixtures = fs.readdirSync(FIXTURES).filter((f) => f.endsWith('.yaml')).sort();
+const fixtures = fs
+  .readdirSync(FIXTURES)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 async function problemsOf(name: string): Promise<string[]> {
   try {
@@ -45,7 +51,12 @@ for (const name of fixtures) {
 // strict: a keyword ajv does not know, or a schema it cannot read exactly, throws here. Except
 // strictRequired: `oneOf: [{required: [can]}, {required: [cannot]}]` names properties declared
 // beside it, which is plain JSON Schema; and a union of types (a user's info value: any scalar).
-const validateSchema = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true }).compile(SCHEMA);
+const validateSchema = new Ajv2020({
+  allErrors: true,
+  strict: true,
+  strictRequired: false,
+  allowUnionTypes: true,
+}).compile(SCHEMA);
 
 /** One step of a JSON Pointer (RFC 6901): ~1 is "/", ~0 is "~". */
 const unescapePointer = (step: string): string => step.replace(/~1/g, '/').replace(/~0/g, '~');
@@ -56,19 +67,25 @@ function schemaErrors(value: unknown): (string | number)[][] {
   const errors: ErrorObject[] = validateSchema.errors ?? [];
   // A value that fits no branch of a oneOf is one problem, at the value: not one per branch.
   const oneOfs = errors.filter((e) => e.keyword === 'oneOf');
-  const inBranch = (e: ErrorObject): boolean => oneOfs.some((o) => o !== e && e.schemaPath.startsWith(`${o.schemaPath}/`) && e.instancePath.startsWith(o.instancePath));
-  return errors
-    .filter((e) => !inBranch(e))
-    // A key that breaks propertyNames is reported once, as the key (below), not again for the pattern.
-    .filter((e) => e.keyword === 'propertyNames' || e.propertyName === undefined)
-    .map((e) => {
-      const steps = e.instancePath === '' ? [] : e.instancePath.slice(1).split('/').map(unescapePointer);
-      const at: (string | number)[] = steps.map((step) => (/^\d+$/.test(step) ? Number(step) : step));
-      const params = e.params as { additionalProperty?: string; propertyName?: string };
-      if (e.keyword === 'additionalProperties' && params.additionalProperty !== undefined) at.push(params.additionalProperty);
-      if (e.keyword === 'propertyNames' && params.propertyName !== undefined) at.push(params.propertyName);
-      return at;
-    });
+  const inBranch = (e: ErrorObject): boolean =>
+    oneOfs.some(
+      (o) => o !== e && e.schemaPath.startsWith(`${o.schemaPath}/`) && e.instancePath.startsWith(o.instancePath),
+    );
+  return (
+    errors
+      .filter((e) => !inBranch(e))
+      // A key that breaks propertyNames is reported once, as the key (below), not again for the pattern.
+      .filter((e) => e.keyword === 'propertyNames' || e.propertyName === undefined)
+      .map((e) => {
+        const steps = e.instancePath === '' ? [] : e.instancePath.slice(1).split('/').map(unescapePointer);
+        const at: (string | number)[] = steps.map((step) => (/^\d+$/.test(step) ? Number(step) : step));
+        const params = e.params as { additionalProperty?: string; propertyName?: string };
+        if (e.keyword === 'additionalProperties' && params.additionalProperty !== undefined)
+          at.push(params.additionalProperty);
+        if (e.keyword === 'propertyNames' && params.propertyName !== undefined) at.push(params.propertyName);
+        return at;
+      })
+  );
 }
 
 /** Line of the node at `at` in the YAML tree (the key's line for mapping entries). */
@@ -90,7 +107,8 @@ function lineAt(root: YamlNode, at: (string | number)[]): number {
 }
 
 /** Problems that are about the file's shape (what a schema can say), not about its meaning. */
-const STRUCTURAL = /: (unknown key|unknown setting|expected (a list|a mapping|a string|true or false|a whole number|error, warn|json or text|read, write or admin)|missing "|needs exactly one of|must start with "\/"|must not be empty|must be a file path|bad name|bad user name|bad principal "@"|unknown pseudo-principal|a repo \(a key ending in \.git\) cannot contain|"[^"]*" cannot be granted (admin|create)|the htpasswd plugin needs "file)/;
+const STRUCTURAL =
+  /: (unknown key|unknown setting|expected (a list|a mapping|a string|true or false|a whole number|error, warn|json or text|read, write or admin)|missing "|needs exactly one of|must start with "\/"|must not be empty|must be a file path|bad name|bad user name|bad principal "@"|unknown pseudo-principal|a repo \(a key ending in \.git\) cannot contain|"[^"]*" cannot be granted (admin|create)|the htpasswd plugin needs "file)/;
 
 for (const name of fixtures) {
   test(`fixture ${name}: the JSON Schema and the loader agree`, () => {
@@ -98,12 +116,19 @@ for (const name of fixtures) {
     const tree = parseYamlTree(text);
     if (!tree.ok || tree.root === null) return; // YAML syntax: no document to validate
     const value = yaml.load(text, { schema: yaml.JSON_SCHEMA, json: true });
-    const errors = fs.readFileSync(path.join(FIXTURES, name.replace(/\.yaml$/, '.errors')), 'utf8').split('\n').filter(Boolean);
+    const errors = fs
+      .readFileSync(path.join(FIXTURES, name.replace(/\.yaml$/, '.errors')), 'utf8')
+      .split('\n')
+      .filter(Boolean);
     const loaderLines = new Set(errors.map((e) => Number(e.split(':')[1])));
     const schemaLines = new Set(schemaErrors(value).map((at) => lineAt(tree.root as YamlNode, at)));
     for (const l of schemaLines) assert.ok(loaderLines.has(l), `the schema rejects line ${l}, the loader does not`);
     for (const e of errors) {
-      if (STRUCTURAL.test(e)) assert.ok(schemaLines.has(Number(e.split(':')[1])), `the loader's structural problem is not caught by the schema: ${e}`);
+      if (STRUCTURAL.test(e))
+        assert.ok(
+          schemaLines.has(Number(e.split(':')[1])),
+          `the loader's structural problem is not caught by the schema: ${e}`,
+        );
     }
   });
 }
@@ -122,7 +147,11 @@ const CHECKED_BY_BUILD_CONFIG_ONLY: Readonly<Record<string, string>> = {
 
 for (const name of fixtures) {
   const onlyBuildConfig = CHECKED_BY_BUILD_CONFIG_ONLY[name];
-  const want = name.startsWith('valid-') ? 'accepts' : onlyBuildConfig === undefined ? 'rejects' : `accepts (checked by build-config only: ${onlyBuildConfig})`;
+  const want = name.startsWith('valid-')
+    ? 'accepts'
+    : onlyBuildConfig === undefined
+      ? 'rejects'
+      : `accepts (checked by build-config only: ${onlyBuildConfig})`;
   test(`fixture ${name}: the JSON Schema ${want} it`, () => {
     const text = fs.readFileSync(path.join(FIXTURES, name), 'utf8');
     let value: unknown;

@@ -12,7 +12,16 @@ test('loadConfig fills defaults, makes paths absolute and freezes the result', a
   const file = path.join(dir, 'gitward.yaml');
   fs.writeFileSync(
     file,
-    ['repo_root: ./repos', 'authentication:', '  - {plugin: htpasswd, file: users.htpasswd}', '  - plugin: ./plugins/x.js', '    url: http://127.0.0.1:9/', 'log: {audit: logs/audit.log}', 'repos: {.read: [demo, zed]}', ''].join('\n'),
+    [
+      'repo_root: ./repos',
+      'authentication:',
+      '  - {plugin: htpasswd, file: users.htpasswd}',
+      '  - plugin: ./plugins/x.js',
+      '    url: http://127.0.0.1:9/',
+      'log: {audit: logs/audit.log}',
+      'repos: {.read: [demo, zed]}',
+      '',
+    ].join('\n'),
   );
   const c = await loadConfig(file);
   assert.equal(c.file, file);
@@ -23,13 +32,23 @@ test('loadConfig fills defaults, makes paths absolute and freezes the result', a
   assert.equal(c.realm, 'gitward');
   assert.equal(c.hideExistence, true);
   assert.equal(c.dumbHttp, false);
-  assert.deepEqual(c.server, { headersTimeoutSeconds: 60, idleTimeoutSeconds: 300, shutdownGraceSeconds: 30, trustedProxies: ['unix'] });
+  assert.deepEqual(c.server, {
+    headersTimeoutSeconds: 60,
+    idleTimeoutSeconds: 300,
+    shutdownGraceSeconds: 30,
+    trustedProxies: ['unix'],
+  });
   assert.deepEqual(c.log, { level: 'info', format: 'json', audit: path.join(dir, 'logs/audit.log') });
   assert.deepEqual(c.credentialCache, { ttlSeconds: 60, maxEntries: 10000 });
   assert.deepEqual(c.bruteForce, { maxFailures: 10, windowSeconds: 300 });
   assert.deepEqual(c.sidecar, { enabled: false, path: '/_gitward/auth' });
   assert.deepEqual(c.hooks.order, ['branch-protect', 'branch-flow']);
-  assert.deepEqual(c.repoDefaults, { initialBranch: 'main', denyNonFastForwards: true, denyDeletes: true, installHooks: true });
+  assert.deepEqual(c.repoDefaults, {
+    initialBranch: 'main',
+    denyNonFastForwards: true,
+    denyDeletes: true,
+    installHooks: true,
+  });
   assert.deepEqual(c.authentication, [
     { plugin: 'htpasswd', options: { file: 'users.htpasswd' }, where: `${file}:3` },
     { plugin: path.join(dir, 'plugins/x.js'), options: { url: 'http://127.0.0.1:9/' }, where: `${file}:4` },
@@ -60,7 +79,18 @@ test('loadConfig parses listen forms', async (t) => {
 test('loadConfig reports every problem at once, with file:line and key path', async (t) => {
   const dir = tempDir(t);
   const file = path.join(dir, 'gitward.yaml');
-  fs.writeFileSync(file, ['repo_root: /srv/git', 'hide_existance: true', 'repos:', '  .read: "@eng"', '  web:', '    .write: [nobody]', ''].join('\n'));
+  fs.writeFileSync(
+    file,
+    [
+      'repo_root: /srv/git',
+      'hide_existance: true',
+      'repos:',
+      '  .read: "@eng"',
+      '  web:',
+      '    .write: [nobody]',
+      '',
+    ].join('\n'),
+  );
   await assert.rejects(loadConfig(file), (err: unknown) => {
     assert.ok(err instanceof ConfigError);
     assert.deepEqual(err.problems, [
@@ -94,7 +124,10 @@ test('loadConfig keeps no state between calls: two loads of two files are indepe
 test('loadConfig: a __proto__ key in plugin options or user info stays a plain key', async (t) => {
   const dir = tempDir(t);
   const file = path.join(dir, 'g.yaml');
-  fs.writeFileSync(file, 'repo_root: /srv/git\nauthentication:\n  - {plugin: remote-user, __proto__: {polluted: true}}\nusers:\n  ann: {info: {__proto__: x}}\n');
+  fs.writeFileSync(
+    file,
+    'repo_root: /srv/git\nauthentication:\n  - {plugin: remote-user, __proto__: {polluted: true}}\nusers:\n  ann: {info: {__proto__: x}}\n',
+  );
   const c = await loadConfig(file);
   const options = c.authentication[0]?.options as Record<string, unknown>;
   assert.equal(Object.getPrototypeOf(options), Object.prototype);

@@ -4,12 +4,23 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
-const read = (f: string): Record<string, unknown> => JSON.parse(fs.readFileSync(path.join(ROOT, f), 'utf8')) as Record<string, unknown>;
+const read = (f: string): Record<string, unknown> =>
+  JSON.parse(fs.readFileSync(path.join(ROOT, f), 'utf8')) as Record<string, unknown>;
 
 // `npm install` rewrites package-lock.json whenever its root entry differs from package.json (a
 // changed bin path, a dependency added by hand), leaving a fresh checkout dirty after the README's
 // first command. npm copies these fields of package.json into the lock's root entry.
-const COPIED = ['name', 'version', 'license', 'bin', 'engines', 'dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'];
+const COPIED = [
+  'name',
+  'version',
+  'license',
+  'bin',
+  'engines',
+  'dependencies',
+  'devDependencies',
+  'optionalDependencies',
+  'peerDependencies',
+];
 
 test('package-lock.json matches package.json, so npm install leaves the tree clean', () => {
   const pkg = read('package.json');

@@ -37,11 +37,18 @@ describe('a broken config edit and pushes made on the server', () => {
     // The last good rules: $local is not in main's push list (branch-protect) but may push dev.
     const main = await f.git(['push', 'origin', `${c1}:refs/heads/main`], env);
     assert.notEqual(main.code, 0);
-    assert.match(gitwardLines(main.stderr)[0] ?? '', /^gitward: refs\/heads\/main rejected by branch-protect /, main.stderr);
+    assert.match(
+      gitwardLines(main.stderr)[0] ?? '',
+      /^gitward: refs\/heads\/main rejected by branch-protect /,
+      main.stderr,
+    );
     const c2 = await f.commit('two');
     const dev = await f.git(['push', 'origin', `${c2}:refs/heads/dev`], env);
     assert.equal(dev.code, 0, dev.stderr);
-    const line = dev.stderr.split('\n').map((l) => l.replace(/^remote:\s?/, '')).find((l) => l.includes('"hook.config-last-good"'));
+    const line = dev.stderr
+      .split('\n')
+      .map((l) => l.replace(/^remote:\s?/, ''))
+      .find((l) => l.includes('"hook.config-last-good"'));
     assert.ok(line, dev.stderr);
     const fields = JSON.parse(line) as Record<string, unknown>;
     assert.equal(fields.runningSha256, sha256(good));
@@ -52,14 +59,22 @@ describe('a broken config edit and pushes made on the server', () => {
     const f = await createPushFixture(t, CONFIG);
     const tmp = path.join(f.dir, 'tmp');
     const env = localEnv(f.configFile, tmp);
-    const runtime = await createReloadingRuntime(f.configFile, { logger: createMemoryLogger(), now: Date.now, lastGoodDir: lastGoodDirIn(tmp) });
+    const runtime = await createReloadingRuntime(f.configFile, {
+      logger: createMemoryLogger(),
+      now: Date.now,
+      lastGoodDir: lastGoodDirIn(tmp),
+    });
     runtime.close();
     fs.appendFileSync(f.configFile, 'not_a_key: 1\n');
     const c1 = await f.commit('one');
     const dev = await f.git(['push', 'origin', `${c1}:refs/heads/dev`], env);
     assert.equal(dev.code, 0, dev.stderr);
     const main = await f.git(['push', 'origin', `${c1}:refs/heads/main`], env);
-    assert.match(gitwardLines(main.stderr)[0] ?? '', /^gitward: refs\/heads\/main rejected by branch-protect /, main.stderr);
+    assert.match(
+      gitwardLines(main.stderr)[0] ?? '',
+      /^gitward: refs\/heads\/main rejected by branch-protect /,
+      main.stderr,
+    );
   });
 
   it('with no good config recorded, a broken config refuses the push (fail closed)', async (t) => {
@@ -69,6 +84,8 @@ describe('a broken config edit and pushes made on the server', () => {
     const c1 = await f.commit('one');
     const r = await f.git(['push', 'origin', `${c1}:refs/heads/dev`], env);
     assert.notEqual(r.code, 0);
-    assert.deepEqual(gitwardLines(r.stderr), ['gitward: push refused: the gitward config has errors (an admin can run `gitward check`)']);
+    assert.deepEqual(gitwardLines(r.stderr), [
+      'gitward: push refused: the gitward config has errors (an admin can run `gitward check`)',
+    ]);
   });
 });

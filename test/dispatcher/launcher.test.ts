@@ -23,7 +23,10 @@ function binWith(dir: string, programs: readonly string[]): string {
   const bin = path.join(dir, 'bin-without-node');
   fs.mkdirSync(bin);
   for (const p of programs) {
-    const found = (process.env.PATH ?? '/usr/bin:/bin').split(':').map((d) => path.join(d, p)).find((x) => fs.existsSync(x));
+    const found = (process.env.PATH ?? '/usr/bin:/bin')
+      .split(':')
+      .map((d) => path.join(d, p))
+      .find((x) => fs.existsSync(x));
     assert.ok(found, `${p} is on PATH`);
     fs.symlinkSync(found, path.join(bin, p));
   }
@@ -53,7 +56,9 @@ describe('the hook launcher (hooks/gitward-hook, POSIX sh)', () => {
     const c1 = await f.commit('one');
     const r = await f.git(['push', 'origin', `${c1}:refs/heads/dev`], asUser(f, 'ann'));
     assert.notEqual(r.code, 0);
-    assert.deepEqual(gitwardLines(r.stderr), ['gitward: push refused: the gitward hook dispatcher could not be loaded (is gitward built?)']);
+    assert.deepEqual(gitwardLines(r.stderr), [
+      'gitward: push refused: the gitward hook dispatcher could not be loaded (is gitward built?)',
+    ]);
     assert.equal((await f.refs()).size, 0);
   });
 
@@ -65,12 +70,17 @@ describe('the hook launcher (hooks/gitward-hook, POSIX sh)', () => {
     fs.copyFileSync(dispatcherPath(), path.join(checkout, 'hooks', 'gitward-hook'));
     fs.chmodSync(path.join(checkout, 'hooks', 'gitward-hook'), 0o755);
     // The entry without the dispatcher it loads.
-    fs.copyFileSync(path.join(path.dirname(dispatcherPath()), '..', 'dist', 'hooks', 'hook-main.js'), path.join(checkout, 'dist', 'hooks', 'hook-main.js'));
+    fs.copyFileSync(
+      path.join(path.dirname(dispatcherPath()), '..', 'dist', 'hooks', 'hook-main.js'),
+      path.join(checkout, 'dist', 'hooks', 'hook-main.js'),
+    );
     linkHooks(f, path.join(checkout, 'hooks', 'gitward-hook'));
     const c1 = await f.commit('one');
     const r = await f.git(['push', 'origin', `${c1}:refs/heads/dev`], asUser(f, 'ann'));
     assert.notEqual(r.code, 0);
-    assert.deepEqual(gitwardLines(r.stderr), ['gitward: push refused: the gitward hook dispatcher could not be loaded (is gitward built?)']);
+    assert.deepEqual(gitwardLines(r.stderr), [
+      'gitward: push refused: the gitward hook dispatcher could not be loaded (is gitward built?)',
+    ]);
     assert.doesNotMatch(r.stderr, /at |Error/);
     assert.equal((await f.refs()).size, 0);
   });
@@ -81,7 +91,9 @@ describe('the hook launcher (hooks/gitward-hook, POSIX sh)', () => {
     const PATH = binWith(f.dir, ['git', 'readlink', 'cat']);
     const r = await f.git(['push', 'origin', `${c1}:refs/heads/dev`], asUser(f, 'ann', { PATH }));
     assert.notEqual(r.code, 0);
-    assert.deepEqual(gitwardLines(r.stderr), ['gitward: push refused: the gitward hook dispatcher needs Node.js, and node is not on PATH']);
+    assert.deepEqual(gitwardLines(r.stderr), [
+      'gitward: push refused: the gitward hook dispatcher needs Node.js, and node is not on PATH',
+    ]);
     assert.equal((await f.refs()).size, 0);
   });
 
@@ -90,19 +102,36 @@ describe('the hook launcher (hooks/gitward-hook, POSIX sh)', () => {
     const logDir = path.join(f.dir, 'hooklog');
     fs.mkdirSync(logDir);
     const c1 = await f.commit('one');
-    const r = await f.git(['push', 'origin', `${c1}:refs/heads/dev`, `${c1}:refs/heads/topic`], asUser(f, 'ann', { GITWARD_LOG_DIR: logDir, GITWARD_REPO: 'web/site' }));
+    const r = await f.git(
+      ['push', 'origin', `${c1}:refs/heads/dev`, `${c1}:refs/heads/topic`],
+      asUser(f, 'ann', { GITWARD_LOG_DIR: logDir, GITWARD_REPO: 'web/site' }),
+    );
     assert.equal(r.code, 0, r.stderr);
     const refs = fs.readdirSync(logDir).filter((n) => /^post-receive\.\d+\.refs$/.test(n));
     assert.equal(refs.length, 1, fs.readdirSync(logDir).join(' '));
     const zero = '0'.repeat(40);
-    assert.deepEqual(fs.readFileSync(path.join(logDir, refs[0] as string), 'utf8').split('\n').filter(Boolean).sort(), [`${zero} ${c1} refs/heads/dev`, `${zero} ${c1} refs/heads/topic`]);
-    assert.deepEqual(fs.readdirSync(logDir).filter((n) => n.startsWith('post-receive.') && n.endsWith('.jsonl')), [], 'no Node post-receive ran');
+    assert.deepEqual(
+      fs
+        .readFileSync(path.join(logDir, refs[0] as string), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .sort(),
+      [`${zero} ${c1} refs/heads/dev`, `${zero} ${c1} refs/heads/topic`],
+    );
+    assert.deepEqual(
+      fs.readdirSync(logDir).filter((n) => n.startsWith('post-receive.') && n.endsWith('.jsonl')),
+      [],
+      'no Node post-receive ran',
+    );
   });
 
   it('under gitward, a post-receive that cannot write its file is silent and never fails the push', async (t) => {
     const f = await createPushFixture(t, CONFIG);
     const c1 = await f.commit('one');
-    const r = await f.git(['push', 'origin', `${c1}:refs/heads/dev`], asUser(f, 'ann', { GITWARD_LOG_DIR: path.join(f.dir, 'gone'), GITWARD_REPO: 'web/site' }));
+    const r = await f.git(
+      ['push', 'origin', `${c1}:refs/heads/dev`],
+      asUser(f, 'ann', { GITWARD_LOG_DIR: path.join(f.dir, 'gone'), GITWARD_REPO: 'web/site' }),
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(gitwardLines(r.stderr), []);
     assert.doesNotMatch(r.stderr, /cannot create|No such file/);

@@ -25,7 +25,10 @@ function sidecarEnv(f: PushFixture, user: string, groups: string[]): Record<stri
 }
 
 function withLogFile(file: string): string {
-  return CONFIG.replace('hooks: {order: [branch-protect, branch-flow]}', `hooks: {order: [branch-protect, branch-flow], log_file: ${file}}`);
+  return CONFIG.replace(
+    'hooks: {order: [branch-protect, branch-flow]}',
+    `hooks: {order: [branch-protect, branch-flow], log_file: ${file}}`,
+  );
 }
 
 function jsonLines(file: string): Array<Record<string, unknown>> {
@@ -42,7 +45,10 @@ describe('hooks.log_file (no GITWARD_LOG_DIR: sidecar mode and pushes made on th
     fs.mkdirSync(path.join(f.dir, 'logs'));
     const file = path.join(f.dir, 'logs', 'hooks.jsonl');
     const c1 = await f.commit('one');
-    const r = await f.git(['push', 'origin', `${c1}:refs/heads/dev`, `${c1}:refs/heads/topic`], sidecarEnv(f, 'ann', ['eng']));
+    const r = await f.git(
+      ['push', 'origin', `${c1}:refs/heads/dev`, `${c1}:refs/heads/topic`],
+      sidecarEnv(f, 'ann', ['eng']),
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.ok(!r.stderr.includes('{'), `no log line reaches the pusher: ${r.stderr}`);
     const umask = process.umask();
@@ -70,7 +76,10 @@ describe('hooks.log_file (no GITWARD_LOG_DIR: sidecar mode and pushes made on th
     assert.equal(gitwardLines(r.stderr).length, 1, r.stderr);
     assert.ok(!r.stderr.includes('{'), r.stderr);
     const rejected = jsonLines(file).filter((l) => l.event === 'hook.check' && l.verdict === 'rejected');
-    assert.deepEqual(rejected.map((l) => l.ref), ['refs/heads/main']);
+    assert.deepEqual(
+      rejected.map((l) => l.ref),
+      ['refs/heads/main'],
+    );
     assert.equal(jsonLines(file).filter((l) => l.event === 'hook.ref-updated').length, 0, 'nothing was applied');
   });
 
@@ -82,7 +91,10 @@ describe('hooks.log_file (no GITWARD_LOG_DIR: sidecar mode and pushes made on th
     const REFS = 20;
     const results = await Promise.all(
       Array.from({ length: PUSHES }, (_, p) =>
-        f.git(['push', 'origin', ...Array.from({ length: REFS }, (_, i) => `${c1}:refs/heads/p${p}/r${i}`)], sidecarEnv(f, 'ann', ['eng'])),
+        f.git(
+          ['push', 'origin', ...Array.from({ length: REFS }, (_, i) => `${c1}:refs/heads/p${p}/r${i}`)],
+          sidecarEnv(f, 'ann', ['eng']),
+        ),
       ),
     );
     for (const r of results) assert.equal(r.code, 0, r.stderr);
@@ -91,7 +103,7 @@ describe('hooks.log_file (no GITWARD_LOG_DIR: sidecar mode and pushes made on th
     assert.equal(lines.filter((l) => l.event === 'hook.ref-updated').length, PUSHES * REFS);
   });
 
-  it('a push made on the server writes to the file instead of the admin\'s terminal', async (t) => {
+  it("a push made on the server writes to the file instead of the admin's terminal", async (t) => {
     const f = await createPushFixture(t, withLogFile('hooks.jsonl'));
     const file = path.join(f.dir, 'hooks.jsonl');
     const c1 = await f.commit('one');
@@ -99,7 +111,10 @@ describe('hooks.log_file (no GITWARD_LOG_DIR: sidecar mode and pushes made on th
     assert.equal(r.code, 0, r.stderr);
     assert.ok(!r.stderr.includes('"event"'), r.stderr);
     const applied = jsonLines(file).filter((l) => l.event === 'hook.ref-updated');
-    assert.deepEqual(applied.map((l) => [l.ref, l.user, l.repo]), [['refs/heads/dev', '$local', 'web/site']]);
+    assert.deepEqual(
+      applied.map((l) => [l.ref, l.user, l.repo]),
+      [['refs/heads/dev', '$local', 'web/site']],
+    );
   });
 
   it('a log file that cannot be written never breaks the push (a local push shows the lines instead)', async (t) => {
@@ -121,6 +136,9 @@ describe('hooks.log_file (no GITWARD_LOG_DIR: sidecar mode and pushes made on th
     const r = await f.git(['push', 'origin', `${c1}:refs/heads/dev`], sidecarEnv(f, 'ann', ['eng']));
     assert.equal(r.code, 0, r.stderr);
     assert.ok(!r.stderr.includes('{'), r.stderr);
-    assert.deepEqual(fs.readdirSync(f.dir).filter((n) => n.endsWith('.jsonl')), []);
+    assert.deepEqual(
+      fs.readdirSync(f.dir).filter((n) => n.endsWith('.jsonl')),
+      [],
+    );
   });
 });

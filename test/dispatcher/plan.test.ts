@@ -35,10 +35,28 @@ repos:
   tools.git: {.hooks: {branch-flow: {flow: [x, y], n: 1.5}}}
 hooks: {order: [branch-flow, branch-protect], log_file: hooks.jsonl}
 `;
-const PROBES = ['tools', 'web', 'web/site', 'web/site/deep', 'web/docs', 'web/unlisted', 'web/sub/again', 'web/sub/x', 'web/sub/again/deeper', 'other/web/site', 'site'];
+const PROBES = [
+  'tools',
+  'web',
+  'web/site',
+  'web/site/deep',
+  'web/docs',
+  'web/unlisted',
+  'web/sub/again',
+  'web/sub/x',
+  'web/sub/again/deeper',
+  'other/web/site',
+  'site',
+];
 
 describe('hookSettingsInTree reads the same settings as the compiled policy', () => {
-  const configs: Array<[string, string]> = [['TREE', TREE], ...fs.readdirSync(FIXTURES).filter((f) => f.startsWith('valid-') && f.endsWith('.yaml')).map((f) => [f, fs.readFileSync(path.join(FIXTURES, f), 'utf8')] as [string, string])];
+  const configs: Array<[string, string]> = [
+    ['TREE', TREE],
+    ...fs
+      .readdirSync(FIXTURES)
+      .filter((f) => f.startsWith('valid-') && f.endsWith('.yaml'))
+      .map((f) => [f, fs.readFileSync(path.join(FIXTURES, f), 'utf8')] as [string, string]),
+  ];
   for (const [name, text] of configs) {
     it(`${name}: every probed and named repo`, () => {
       const config = loadConfigText(text, path.join(FIXTURES, 'gitward.yaml'));
@@ -65,13 +83,28 @@ describe('encodeHookPlan / parseHookPlan', () => {
       assert.equal(plan.configDir, '/etc/gitward');
       assert.equal(plan.logFile, '/etc/gitward/hooks.jsonl');
       assert.deepEqual(plan.order, ['branch-flow', 'branch-protect']);
-      assert.deepEqual([...plan.settings], [...hookSettingsFor(policy, repo)].map(([n, s]) => [n, { options: s.options, where: s.where }]));
+      assert.deepEqual(
+        [...plan.settings],
+        [...hookSettingsFor(policy, repo)].map(([n, s]) => [n, { options: s.options, where: s.where }]),
+      );
     }
   });
 
   it('is not made when JSON would change an option (.inf), when it is too large, or without a config file', () => {
-    assert.equal(encodeHookPlan(compilePolicy(loadConfigText(TREE.replace('n: 1.5', 'n: .inf'), '/etc/gitward/gitward.yaml')), 'tools'), null);
-    assert.ok(encodeHookPlan(compilePolicy(loadConfigText(TREE.replace('n: 1.5', 'n: .inf'), '/etc/gitward/gitward.yaml')), 'web/site') !== null, 'other repos are not affected');
+    assert.equal(
+      encodeHookPlan(
+        compilePolicy(loadConfigText(TREE.replace('n: 1.5', 'n: .inf'), '/etc/gitward/gitward.yaml')),
+        'tools',
+      ),
+      null,
+    );
+    assert.ok(
+      encodeHookPlan(
+        compilePolicy(loadConfigText(TREE.replace('n: 1.5', 'n: .inf'), '/etc/gitward/gitward.yaml')),
+        'web/site',
+      ) !== null,
+      'other repos are not affected',
+    );
     const big = TREE.replace('n: 1.5', `n: "${'x'.repeat(MAX_HOOK_PLAN_BYTES)}"`);
     assert.equal(encodeHookPlan(compilePolicy(loadConfigText(big, '/etc/gitward/gitward.yaml')), 'tools'), null);
     const inCode = { ...policy.config, file: '' };
@@ -92,7 +125,8 @@ describe('encodeHookPlan / parseHookPlan', () => {
       { ...good, settings: [['branch-flow', {}, 1]] },
       { ...good, logFile: 7 },
     ];
-    for (const b of bad) assert.equal(parseHookPlan(typeof b === 'string' ? b : JSON.stringify(b)), null, JSON.stringify(b));
+    for (const b of bad)
+      assert.equal(parseHookPlan(typeof b === 'string' ? b : JSON.stringify(b)), null, JSON.stringify(b));
     assert.ok(parseHookPlan(JSON.stringify(good)));
   });
 });
@@ -112,7 +146,10 @@ function throughGitward(f: PushFixture, plan: string, extra: Record<string, stri
 }
 
 async function planFor(f: PushFixture, repo = 'web/site'): Promise<Record<string, unknown>> {
-  return JSON.parse(encodeHookPlan(compilePolicy(await loadConfig(f.configFile)), repo) as string) as Record<string, unknown>;
+  return JSON.parse(encodeHookPlan(compilePolicy(await loadConfig(f.configFile)), repo) as string) as Record<
+    string,
+    unknown
+  >;
 }
 
 /** The plan with the branch-protect setting removed: what the pre-receive runs shows which it used. */
@@ -134,25 +171,40 @@ describe('pre-receive with GITWARD_HOOK_PLAN', () => {
     const c1 = await f.commit('one');
     // A plan without branch-protect (the environment is trusted, as GITWARD_GROUPS is): main is then
     // only branch-flow's business, which refuses it for another reason.
-    const r = await f.git(['push', 'origin', `${c1}:refs/heads/main`], throughGitward(f, withoutBranchProtect(await planFor(f))));
+    const r = await f.git(
+      ['push', 'origin', `${c1}:refs/heads/main`],
+      throughGitward(f, withoutBranchProtect(await planFor(f))),
+    );
     assert.notEqual(r.code, 0);
-    assert.deepEqual(gitwardLines(r.stderr).map((l) => /rejected by (\S+)/.exec(l)?.[1]), ['branch-flow']);
+    assert.deepEqual(
+      gitwardLines(r.stderr).map((l) => /rejected by (\S+)/.exec(l)?.[1]),
+      ['branch-flow'],
+    );
   });
 
-  it('keeps using the plan when the config file changes, even to a broken text: it is gitward\'s running policy', async (t) => {
+  it("keeps using the plan when the config file changes, even to a broken text: it is gitward's running policy", async (t) => {
     const f = await createPushFixture(t, CONFIG);
     const plan = withoutBranchProtect(await planFor(f));
     fs.appendFileSync(f.configFile, 'not_a_key: 1\n');
     const logDir = path.join(f.dir, 'hooklog');
     fs.mkdirSync(logDir);
     const c1 = await f.commit('one');
-    const r = await f.git(['push', 'origin', `${c1}:refs/heads/main`], throughGitward(f, plan, { GITWARD_LOG_DIR: logDir }));
+    const r = await f.git(
+      ['push', 'origin', `${c1}:refs/heads/main`],
+      throughGitward(f, plan, { GITWARD_LOG_DIR: logDir }),
+    );
     assert.notEqual(r.code, 0);
-    assert.deepEqual(gitwardLines(r.stderr).map((l) => /rejected by (\S+)/.exec(l)?.[1]), ['branch-flow']);
-    assert.deepEqual(logLines(logDir).filter((l) => l.event === 'hook.plan-unused'), []);
+    assert.deepEqual(
+      gitwardLines(r.stderr).map((l) => /rejected by (\S+)/.exec(l)?.[1]),
+      ['branch-flow'],
+    );
+    assert.deepEqual(
+      logLines(logDir).filter((l) => l.event === 'hook.plan-unused'),
+      [],
+    );
   });
 
-  it('ignores a plan for another repo, a malformed one, and one without the pusher\'s groups', async (t) => {
+  it("ignores a plan for another repo, a malformed one, and one without the pusher's groups", async (t) => {
     const f = await createPushFixture(t, CONFIG);
     const c1 = await f.commit('one');
     const plan = await planFor(f);
@@ -160,14 +212,25 @@ describe('pre-receive with GITWARD_HOOK_PLAN', () => {
     const cases: Array<[Record<string, string>, string]> = [
       [throughGitward(f, other, { GITWARD_REPO: 'web/other' }), 'the repository is not the one the plan is for'],
       [throughGitward(f, '{"v":1'), 'GITWARD_HOOK_PLAN is not a plan of this version'],
-      [throughGitward(f, withoutBranchProtect(plan), { GITWARD_GROUPS: '' }), 'the environment does not name the groups and info of the pusher'],
+      [
+        throughGitward(f, withoutBranchProtect(plan), { GITWARD_GROUPS: '' }),
+        'the environment does not name the groups and info of the pusher',
+      ],
     ];
     for (const [env, reason] of cases) {
       const logDir = fs.mkdtempSync(path.join(f.dir, 'hooklog-'));
       const r = await f.git(['push', 'origin', `${c1}:refs/heads/main`], { ...env, GITWARD_LOG_DIR: logDir });
       assert.notEqual(r.code, 0);
-      assert.ok(gitwardLines(r.stderr).some((l) => /rejected by branch-protect/.test(l)), `${reason}: ${r.stderr}`);
-      assert.deepEqual(logLines(logDir).filter((l) => l.event === 'hook.plan-unused').map((l) => l.reason), [reason]);
+      assert.ok(
+        gitwardLines(r.stderr).some((l) => /rejected by branch-protect/.test(l)),
+        `${reason}: ${r.stderr}`,
+      );
+      assert.deepEqual(
+        logLines(logDir)
+          .filter((l) => l.event === 'hook.plan-unused')
+          .map((l) => l.reason),
+        [reason],
+      );
     }
   });
 });

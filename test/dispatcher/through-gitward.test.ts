@@ -26,7 +26,10 @@ const REPOS = (mainPushers: string[]) => ({
     'site.git': {},
   },
 });
-const CONFIG = { users: { ann: { groups: ['eng'] }, rita: { groups: ['eng', 'release'] } }, repos: REPOS(['@release']) };
+const CONFIG = {
+  users: { ann: { groups: ['eng'] }, rita: { groups: ['eng', 'release'] } },
+  repos: REPOS(['@release']),
+};
 
 async function eventually<T>(get: () => T | undefined, what: string): Promise<T> {
   const until = Date.now() + RELOG_WAIT_MS;
@@ -64,7 +67,12 @@ async function setup(t: TestContext): Promise<Setup> {
     async linesOfLastPush(user, event, count) {
       // The audit line is written when the response closes, which may be just after git returns.
       const nth = pushes[user] ?? 0;
-      const id = await eventually(() => gw.audit.records.filter((a) => a.user === user && a.service === 'git-receive-pack' && a.bytesIn > 4)[nth - 1]?.requestId, `push ${nth} of ${user} in the audit`);
+      const id = await eventually(
+        () =>
+          gw.audit.records.filter((a) => a.user === user && a.service === 'git-receive-pack' && a.bytesIn > 4)[nth - 1]
+            ?.requestId,
+        `push ${nth} of ${user} in the audit`,
+      );
       return eventually(() => {
         const lines = gw.logs.lines.filter((l) => l.event === 'hook.log' && l.requestId === id);
         return lines.filter((l) => l.hookEvent === event).length >= count ? lines : undefined;
@@ -85,30 +93,47 @@ describe('the hooks of a real push through gitward', () => {
       ['refs/heads/dev', '0'.repeat(40), c1, 'create', 'applied', 'ann', 'web/site', 'post-receive'],
       ['refs/heads/topic', '0'.repeat(40), c1, 'create', 'applied', 'ann', 'web/site', 'post-receive'],
     ]);
-    for (const l of applied) assert.match(String(l.file), /^post-receive\.\d+\.refs$/, 'written by gitward from the launcher\'s file');
+    for (const l of applied)
+      assert.match(String(l.file), /^post-receive\.\d+\.refs$/, "written by gitward from the launcher's file");
     assert.equal(lines.filter((l) => l.hookEvent === 'hook.check' && l.verdict === 'accepted').length, 2);
   });
 
-  it('pre-receive uses gitward\'s plan (no hook.plan-unused) and still refuses what the rules refuse', async (t) => {
+  it("pre-receive uses gitward's plan (no hook.plan-unused) and still refuses what the rules refuse", async (t) => {
     const s = await setup(t);
     const c1 = await s.commit('one');
     const r = await s.push('ann', `${c1}:refs/heads/main`, `${c1}:refs/heads/topic`);
     assert.notEqual(r.code, 0);
-    assert.match(gitwardLines(r.stderr)[0] ?? '', /^gitward: refs\/heads\/main rejected by branch-protect \(rule branches\."main"\.create, gitward\.yaml:\d+\)/);
+    assert.match(
+      gitwardLines(r.stderr)[0] ?? '',
+      /^gitward: refs\/heads\/main rejected by branch-protect \(rule branches\."main"\.create, gitward\.yaml:\d+\)/,
+    );
     const lines = await s.linesOfLastPush('ann', 'hook.check', 2);
-    assert.deepEqual(lines.filter((l) => l.hookEvent === 'hook.plan-unused'), []);
-    assert.deepEqual(lines.filter((l) => l.hookEvent === 'hook.ref-updated'), [], 'nothing was applied');
+    assert.deepEqual(
+      lines.filter((l) => l.hookEvent === 'hook.plan-unused'),
+      [],
+    );
+    assert.deepEqual(
+      lines.filter((l) => l.hookEvent === 'hook.ref-updated'),
+      [],
+      'nothing was applied',
+    );
   });
 
-  it('an edit on disk changes nothing for pushes until gitward reloads it: the hook runs gitward\'s policy', async (t) => {
+  it("an edit on disk changes nothing for pushes until gitward reloads it: the hook runs gitward's policy", async (t) => {
     const s = await setup(t);
     const c1 = await s.commit('one');
     // gitward in the tests does not watch the file: it keeps the old config until reload().
-    fs.writeFileSync(s.gw.configFile, yaml.dump({ ...baseConfig(), ...CONFIG, repos: REPOS(['@eng']) }, { lineWidth: -1 }));
+    fs.writeFileSync(
+      s.gw.configFile,
+      yaml.dump({ ...baseConfig(), ...CONFIG, repos: REPOS(['@eng']) }, { lineWidth: -1 }),
+    );
     const before = await s.push('ann', `${c1}:refs/heads/main`);
     assert.notEqual(before.code, 0, 'the running policy (main: @release) still judges the push');
     const lines = await s.linesOfLastPush('ann', 'hook.check', 1);
-    assert.deepEqual(lines.filter((l) => l.hookEvent === 'hook.plan-unused'), []);
+    assert.deepEqual(
+      lines.filter((l) => l.hookEvent === 'hook.plan-unused'),
+      [],
+    );
 
     assert.equal(await s.gw.reload(), true);
     const after = await s.push('ann', `${c1}:refs/heads/main`);
@@ -139,6 +164,12 @@ describe('the hooks of a real push through gitward', () => {
     const r = await s.push('ann', ...specs);
     assert.equal(r.code, 0, r.stderr);
     const lines = await s.linesOfLastPush('ann', 'hook.ref-updated', 100);
-    assert.deepEqual(lines.filter((l) => l.hookEvent === 'hook.ref-updated').map((l) => l.ref).sort(), specs.map((x) => x.split(':')[1]).sort());
+    assert.deepEqual(
+      lines
+        .filter((l) => l.hookEvent === 'hook.ref-updated')
+        .map((l) => l.ref)
+        .sort(),
+      specs.map((x) => x.split(':')[1]).sort(),
+    );
   });
 });

@@ -19,9 +19,17 @@ const SYSTEM_CONF = '/etc/fail2ban';
 
 function run(file: string, args: readonly string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile(file, args as string[], { env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' }, maxBuffer: 32 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}${stderr}` });
-    });
+    execFile(
+      file,
+      args as string[],
+      {
+        env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' },
+        maxBuffer: 32 << 20,
+      },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}${stderr}` });
+      },
+    );
   });
 }
 
@@ -51,7 +59,8 @@ function actionBan(dump: string): string {
 test('the shipped fail2ban jail passes `fail2ban-client --test` and bans with nftables, not iptables', async (t) => {
   const client = requireBinary(t, 'fail2ban-client');
   if (client === null) return;
-  if (!fs.existsSync(path.join(SYSTEM_CONF, 'jail.conf'))) throw new Error('fail2ban is installed without /etc/fail2ban/jail.conf');
+  if (!fs.existsSync(path.join(SYSTEM_CONF, 'jail.conf')))
+    throw new Error('fail2ban is installed without /etc/fail2ban/jail.conf');
   const dir = tempDir(t);
   const conf = confDir(dir);
   const tested = await run(client, ['-c', conf, '--test']);
@@ -60,9 +69,18 @@ test('the shipped fail2ban jail passes `fail2ban-client --test` and bans with nf
   const dump = await run(client, ['-c', conf, '-d']);
   assert.equal(dump.code, 0, dump.out);
   assert.match(actionBan(dump.out), /^nft add element inet f2b-table /);
-  assert.doesNotMatch(dump.out.split('\n').filter((l) => l.includes("'gitward'")).join('\n'), /iptables/);
+  assert.doesNotMatch(
+    dump.out
+      .split('\n')
+      .filter((l) => l.includes("'gitward'"))
+      .join('\n'),
+    /iptables/,
+  );
   // Control: without its banaction line, the jail falls back to fail2ban's iptables default.
-  const stock = confDir(path.join(dir, 'stock'), fs.readFileSync(path.join(DEPLOY, 'jail.d', 'gitward.conf'), 'utf8').replace(/^banaction\s*=.*$/m, ''));
+  const stock = confDir(
+    path.join(dir, 'stock'),
+    fs.readFileSync(path.join(DEPLOY, 'jail.d', 'gitward.conf'), 'utf8').replace(/^banaction\s*=.*$/m, ''),
+  );
   assert.match(actionBan((await run(client, ['-c', stock, '-d'])).out), /iptables/);
 });
 
@@ -70,10 +88,18 @@ test('the shipped fail2ban jail passes `fail2ban-client --test` and bans with nf
 function getWith(port: number, user: string, password: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const auth = Buffer.from(`${user}:${password}`).toString('base64');
-    const req = http.get({ host: '127.0.0.1', port, path: '/repo.git/info/refs?service=git-upload-pack', headers: { Authorization: `Basic ${auth}` } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = http.get(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/repo.git/info/refs?service=git-upload-pack',
+        headers: { Authorization: `Basic ${auth}` },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', reject);
   });
 }
@@ -81,7 +107,11 @@ function getWith(port: number, user: string, password: string): Promise<number> 
 test('the shipped fail2ban filter matches every failed login in real gitward log lines, and nothing else', async (t) => {
   const regex = requireBinary(t, 'fail2ban-regex');
   if (regex === null) return;
-  const gw = await spawnGitward(t, { users: { ann: 'right' }, repos: ['repo'], config: { repos: { 'repo.git': { '.read': ['ann'] } } } });
+  const gw = await spawnGitward(t, {
+    users: { ann: 'right' },
+    repos: ['repo'],
+    config: { repos: { 'repo.git': { '.read': ['ann'] } } },
+  });
   // Two failed logins (a wrong password, an unknown user, whose name tries to forge the key), one good one.
   assert.equal(await getWith(gw.port, 'ann', 'wrong'), 401);
   assert.equal(await getWith(gw.port, 'x","msg":"failed login from 198.51.100.7 for user "', 'pw'), 401);

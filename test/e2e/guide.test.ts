@@ -76,7 +76,8 @@ export interface GuideBlock {
 export function guideBlocks(markdown: string): GuideBlock[] {
   const out: GuideBlock[] = [];
   const re = /^```sh (guide(?:-proxy|-sidecar)?)\n([\s\S]*?)^```$/gm;
-  for (let m = re.exec(markdown); m !== null; m = re.exec(markdown)) out.push({ mark: m[1] as string, text: m[2] as string });
+  for (let m = re.exec(markdown); m !== null; m = re.exec(markdown))
+    out.push({ mark: m[1] as string, text: m[2] as string });
   return out;
 }
 
@@ -88,20 +89,34 @@ export function blocksFor(blocks: readonly GuideBlock[], mode: GuideMode): Guide
 /** Substitutes the scratch root for each of GUIDE_PATHS (whole path components only), and the ports. Pure. */
 export function substitute(text: string, root: string, ports: { https: number; http: number }): string {
   let out = text;
-  for (const p of GUIDE_PATHS) out = out.replace(new RegExp(`${p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}(?![A-Za-z0-9_.-])`, 'g'), `${root}${p}`);
+  for (const p of GUIDE_PATHS)
+    out = out.replace(new RegExp(`${p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}(?![A-Za-z0-9_.-])`, 'g'), `${root}${p}`);
   return out
-    .split('listen 443 ssl;').join(`listen 127.0.0.1:${ports.https} ssl;`)
-    .split('listen 80;').join(`listen 127.0.0.1:${ports.http};`)
-    .split('https://ann@$HOST/').join(`https://ann@$HOST:${ports.https}/`)
-    .split('HOST=git.example.org ').join(`HOST=${HOST} `);
+    .split('listen 443 ssl;')
+    .join(`listen 127.0.0.1:${ports.https} ssl;`)
+    .split('listen 80;')
+    .join(`listen 127.0.0.1:${ports.http};`)
+    .split('https://ann@$HOST/')
+    .join(`https://ann@$HOST:${ports.https}/`)
+    .split('HOST=git.example.org ')
+    .join(`HOST=${HOST} `);
 }
 
-function run(file: string, args: readonly string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<{ code: number; out: string }> {
+function run(
+  file: string,
+  args: readonly string[],
+  opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {},
+): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     const env = opts.env ?? { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
-    const child = execFile(file, args as string[], { env, maxBuffer: 64 << 20, timeout: opts.timeoutMs ?? 0, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}${stderr}` });
-    });
+    const child = execFile(
+      file,
+      args as string[],
+      { env, maxBuffer: 64 << 20, timeout: opts.timeoutMs ?? 0, killSignal: 'SIGKILL' },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}${stderr}` });
+      },
+    );
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
@@ -119,7 +134,8 @@ export function serviceSettings(unit: string): Array<[string, string]> {
   for (const raw of unit.split('\n')) {
     const line = raw.trim();
     if (line.startsWith('[')) inService = line === '[Service]';
-    else if (inService && line !== '' && !line.startsWith('#') && line.includes('=')) out.push([line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]);
+    else if (inService && line !== '' && !line.startsWith('#') && line.includes('='))
+      out.push([line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]);
   }
   return out;
 }
@@ -140,7 +156,9 @@ function systemctlShim(root: string, unitText: string): string {
   const groups = [one('Group'), ...get('SupplementaryGroups').flatMap((g) => g.split(/\s+/))].join(',');
   const runtimeDir = path.join(root, 'run', one('RuntimeDirectory'));
   const asService = `setpriv --reuid=${q(one('User'))} --regid=${q(one('Group'))} --groups=${q(groups)} --inh-caps=-all env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin ${env.join(' ')}`;
-  const reloads = get('ExecReload').map((cmd) => `  ( umask ${one('UMask')}; exec ${asService} ${cmd.split('$MAINPID').join('"$pid"')} ) || exit 1`);
+  const reloads = get('ExecReload').map(
+    (cmd) => `  ( umask ${one('UMask')}; exec ${asService} ${cmd.split('$MAINPID').join('"$pid"')} ) || exit 1`,
+  );
   return `#!/bin/bash
 # The guide test's systemctl: what systemd would do for the guide's commands (test/e2e/guide.test.ts).
 set -u
@@ -153,7 +171,10 @@ until_ok() { local i=0; until eval "$1"; do i=$((i + 1)); [ $i -lt 6000 ] || fai
 start_gitward() {
   install -d -o ${q(one('User'))} -g ${q(one('Group'))} -m ${q(one('RuntimeDirectoryMode'))} ${q(runtimeDir)}
 ${[...get('StateDirectory').map((d) => `/var/lib/${d}`), ...get('LogsDirectory').map((d) => `/var/log/${d}`)]
-  .map((d) => `  mkdir -p ${q(path.join(root, d))} && chown -R ${q(`${one('User')}:${one('Group')}`)} ${q(path.join(root, d))}   # systemd re-owns these at each start`)
+  .map(
+    (d) =>
+      `  mkdir -p ${q(path.join(root, d))} && chown -R ${q(`${one('User')}:${one('Group')}`)} ${q(path.join(root, d))}   # systemd re-owns these at each start`,
+  )
   .join('\n')}
   ( umask ${one('UMask')}; exec setsid ${asService} ${one('ExecStart')} ) </dev/null >>"$R/var/log/gitward.journal" 2>&1 &
   echo $! >"$pids/gitward"
@@ -271,7 +292,23 @@ async function makeScratch(dir: string): Promise<Scratch> {
   while (http === https) http = unboundPort();
   const ports = { https, http };
   const d = (p: string, mode = 0o755) => fs.mkdirSync(path.join(root, p), { recursive: true, mode });
-  for (const p of ['etc/nginx/sites-available', 'etc/nginx/sites-enabled', 'etc/nginx/snippets', 'etc/nginx/conf.d', 'etc/ssl/certs', 'etc/systemd/system', 'usr/local/bin', 'usr/local/share/ca-certificates', 'var/www', 'var/log/nginx', 'var/lib', 'run', 'opt', 'bin']) d(p);
+  for (const p of [
+    'etc/nginx/sites-available',
+    'etc/nginx/sites-enabled',
+    'etc/nginx/snippets',
+    'etc/nginx/conf.d',
+    'etc/ssl/certs',
+    'etc/systemd/system',
+    'usr/local/bin',
+    'usr/local/share/ca-certificates',
+    'var/www',
+    'var/log/nginx',
+    'var/lib',
+    'run',
+    'opt',
+    'bin',
+  ])
+    d(p);
   d('etc/ssl/private', 0o700);
   d('root', 0o700);
   for (const p of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) {
@@ -282,11 +319,15 @@ async function makeScratch(dir: string): Promise<Scratch> {
   // deploy/ files are the shipped ones with the paths and ports substituted.
   const version = path.join(root, 'opt', 'gitward-test');
   fs.mkdirSync(version);
-  for (const sub of ['app', 'dist', 'hooks', 'package.json']) fs.symlinkSync(path.join(CHECKOUT, sub), path.join(version, sub));
+  for (const sub of ['app', 'dist', 'hooks', 'package.json'])
+    fs.symlinkSync(path.join(CHECKOUT, sub), path.join(version, sub));
   for (const sub of ['nginx', 'systemd']) {
     fs.mkdirSync(path.join(version, 'deploy', sub), { recursive: true });
     for (const f of fs.readdirSync(path.join(CHECKOUT, 'deploy', sub))) {
-      fs.writeFileSync(path.join(version, 'deploy', sub, f), substitute(fs.readFileSync(path.join(CHECKOUT, 'deploy', sub, f), 'utf8'), root, ports));
+      fs.writeFileSync(
+        path.join(version, 'deploy', sub, f),
+        substitute(fs.readFileSync(path.join(CHECKOUT, 'deploy', sub, f), 'utf8'), root, ports),
+      );
     }
   }
   fs.symlinkSync(version, path.join(root, 'opt', 'gitward'));
@@ -294,21 +335,81 @@ async function makeScratch(dir: string): Promise<Scratch> {
   const home = path.join(root, 'root');
   const caKey = path.join(dir, 'ca.key');
   const caCert = path.join(root, 'usr/local/share/ca-certificates/example-ca.crt');
-  await ok('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=gitward guide test CA', '-keyout', caKey, '-out', caCert]);
+  await ok('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=gitward guide test CA',
+    '-keyout',
+    caKey,
+    '-out',
+    caCert,
+  ]);
   const key = path.join(home, `${HOST}.key`);
   const csr = path.join(dir, 'host.csr');
-  await ok('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${HOST}`, '-keyout', key, '-out', csr]);
+  await ok('openssl', [
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-subj',
+    `/CN=${HOST}`,
+    '-keyout',
+    key,
+    '-out',
+    csr,
+  ]);
   const ext = path.join(dir, 'host.ext');
   fs.writeFileSync(ext, `subjectAltName=DNS:${HOST},IP:127.0.0.1\n`);
-  await ok('openssl', ['x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-CAcreateserial', '-days', '2', '-extfile', ext, '-out', path.join(home, `${HOST}.pem`)]);
+  await ok('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    caCert,
+    '-CAkey',
+    caKey,
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    ext,
+    '-out',
+    path.join(home, `${HOST}.pem`),
+  ]);
   // nginx as the package leaves it: running, with Debian's default site on port 80.
   fs.writeFileSync(path.join(root, 'etc/nginx/nginx.conf'), nginxConf(root));
-  fs.writeFileSync(path.join(root, 'etc/nginx/sites-available/default'), `server {\n    listen 127.0.0.1:${ports.http} default_server;\n    return 404;\n}\n`);
+  fs.writeFileSync(
+    path.join(root, 'etc/nginx/sites-available/default'),
+    `server {\n    listen 127.0.0.1:${ports.http} default_server;\n    return 404;\n}\n`,
+  );
   fs.symlinkSync('../sites-available/default', path.join(root, 'etc/nginx/sites-enabled/default'));
   const nginxBin = ['/usr/sbin/nginx', '/usr/local/sbin/nginx'].find((p) => fs.existsSync(p)) ?? 'nginx';
-  fs.writeFileSync(path.join(root, 'bin', 'nginx'), `#!/bin/sh\nexec ${nginxBin} -p ${q(path.join(root, 'etc/nginx'))}/ -c ${q(path.join(root, 'etc/nginx/nginx.conf'))} -e ${q(path.join(root, 'var/log/nginx/error.log'))} "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(
+    path.join(root, 'bin', 'nginx'),
+    `#!/bin/sh\nexec ${nginxBin} -p ${q(path.join(root, 'etc/nginx'))}/ -c ${q(path.join(root, 'etc/nginx/nginx.conf'))} -e ${q(path.join(root, 'var/log/nginx/error.log'))} "$@"\n`,
+    { mode: 0o755 },
+  );
   fs.writeFileSync(path.join(root, 'bin', 'apt'), APT_SHIM, { mode: 0o755 });
-  fs.writeFileSync(path.join(root, 'bin', 'systemctl'), systemctlShim(root, substitute(fs.readFileSync(path.join(CHECKOUT, 'deploy/systemd/gitward.service'), 'utf8'), root, ports)), { mode: 0o755 });
+  fs.writeFileSync(
+    path.join(root, 'bin', 'systemctl'),
+    systemctlShim(
+      root,
+      substitute(fs.readFileSync(path.join(CHECKOUT, 'deploy/systemd/gitward.service'), 'utf8'), root, ports),
+    ),
+    { mode: 0o755 },
+  );
   const askpass = path.join(dir, 'askpass');
   fs.writeFileSync(askpass, `#!/bin/sh\necho ${q(PASSWORD)}\n`, { mode: 0o755 });
   const env = {
@@ -363,24 +464,37 @@ async function homeOf(name: string): Promise<string | null> {
 async function removeGuideAccounts(): Promise<void> {
   const home = await homeOf('gitward');
   if (home !== null) {
-    assert.ok(home.startsWith(os.tmpdir()), `a gitward user with home ${home} exists: a real install, which this test must not touch`);
+    assert.ok(
+      home.startsWith(os.tmpdir()),
+      `a gitward user with home ${home} exists: a real install, which this test must not touch`,
+    );
     await ok('deluser', ['--quiet', 'gitward']);
   }
-  for (const g of ['gitward', 'gitward-sock']) if ((await run('getent', ['group', g])).code === 0) await ok('delgroup', ['--quiet', g]);
+  for (const g of ['gitward', 'gitward-sock'])
+    if ((await run('getent', ['group', g])).code === 0) await ok('delgroup', ['--quiet', g]);
 }
 
 /** Runs the guide's blocks for `mode` under script(1) (a terminal for `gitward user add`). */
 function runGuide(s: Scratch, mode: GuideMode): Promise<{ code: number | null; transcript: string }> {
-  const script = ['set -euo pipefail', 'set -x', `cd ${q(s.env.HOME as string)}`, ...blocksFor(guideBlocks(fs.readFileSync(GUIDE, 'utf8')), mode).map((b) => substitute(b.text, s.root, s.ports))].join('\n');
+  const script = [
+    'set -euo pipefail',
+    'set -x',
+    `cd ${q(s.env.HOME as string)}`,
+    ...blocksFor(guideBlocks(fs.readFileSync(GUIDE, 'utf8')), mode).map((b) => substitute(b.text, s.root, s.ports)),
+  ].join('\n');
   const file = path.join(s.root, '..', `guide-${mode}.sh`);
   fs.writeFileSync(file, `${script}\n`);
   const transcript = path.join(s.root, '..', `guide-${mode}.transcript`);
   return new Promise((resolve, reject) => {
-    const child = spawn('script', ['--quiet', '--return', '--flush', '--command', `bash ${file}`, transcript], { env: s.env, stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+    const child = spawn('script', ['--quiet', '--return', '--flush', '--command', `bash ${file}`, transcript], {
+      env: s.env,
+      stdio: ['pipe', 'ignore', 'ignore'],
+      detached: true,
+    });
     // Typed on the terminal when `gitward user add` asks (its prompts show in the transcript).
     let answered = 0;
     const typer = setInterval(() => {
-      let text = '';
+      let text: string;
       try {
         text = fs.readFileSync(transcript, 'utf8');
       } catch {
@@ -424,31 +538,61 @@ async function asUser(user: string, what: 'connect' | 'read' | 'list', target: s
 /** GET through nginx with the test CA: status and body. */
 function get(port: number, urlPath: string, ca: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = https.get({ host: '127.0.0.1', servername: HOST, port, path: urlPath, ca: fs.readFileSync(ca), headers: { Host: HOST } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (b: Buffer) => chunks.push(b));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-    });
+    const req = https.get(
+      { host: '127.0.0.1', servername: HOST, port, path: urlPath, ca: fs.readFileSync(ca), headers: { Host: HOST } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (b: Buffer) => chunks.push(b));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      },
+    );
     req.on('error', reject);
   });
 }
 
-test('the guide names its blocks for both modes, and README\'s short version is made of the guide\'s lines', () => {
+test("the guide names its blocks for both modes, and README's short version is made of the guide's lines", () => {
   const blocks = guideBlocks(fs.readFileSync(GUIDE, 'utf8'));
   for (const mode of ['proxy', 'sidecar'] as const) {
-    const text = blocksFor(blocks, mode).map((b) => b.text).join('\n');
-    for (const step of ['adduser --system', 'gitward check', 'gitward user add', 'repo create', 'systemctl enable --now gitward', 'nginx -t', 'git clone', 'git push', 'gitward doctor']) {
+    const text = blocksFor(blocks, mode)
+      .map((b) => b.text)
+      .join('\n');
+    for (const step of [
+      'adduser --system',
+      'gitward check',
+      'gitward user add',
+      'repo create',
+      'systemctl enable --now gitward',
+      'nginx -t',
+      'git clone',
+      'git push',
+      'gitward doctor',
+    ]) {
       assert.ok(text.includes(step), `${mode}: the guide's tested blocks include ${step}`);
     }
     assert.doesNotMatch(text, /\bsudo\b/, 'no sudo on a fresh Debian');
   }
-  assert.match(blocksFor(blocks, 'sidecar').map((b) => b.text).join('\n'), /sidecar: \{enabled: true/);
-  assert.doesNotMatch(blocksFor(blocks, 'proxy').map((b) => b.text).join('\n'), /sidecar:/);
+  assert.match(
+    blocksFor(blocks, 'sidecar')
+      .map((b) => b.text)
+      .join('\n'),
+    /sidecar: \{enabled: true/,
+  );
+  assert.doesNotMatch(
+    blocksFor(blocks, 'proxy')
+      .map((b) => b.text)
+      .join('\n'),
+    /sidecar:/,
+  );
   // README's short version: every command line of it is a line of the guide (comments aside).
   const readme = fs.readFileSync(README, 'utf8');
   const short = /## Deployment[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)?.[1];
   assert.ok(short, 'README has a short version');
-  const guideLines = new Set(fs.readFileSync(GUIDE, 'utf8').split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()));
+  const guideLines = new Set(
+    fs
+      .readFileSync(GUIDE, 'utf8')
+      .split('\n')
+      .map((l) => l.replace(/\s+#.*$/, '').trim()),
+  );
   for (const line of short.split('\n')) {
     const cmd = line.replace(/\s+#.*$/, '').trim();
     if (cmd === '' || cmd.startsWith('#')) continue;
@@ -457,61 +601,88 @@ test('the guide names its blocks for both modes, and README\'s short version is 
 });
 
 for (const mode of ['proxy', 'sidecar'] as const) {
-  test(`the deployment guide, followed as written in ${mode} mode, ends with a clone, a push and a passing gitward doctor`, { timeout: GUIDE_TIMEOUT_MS + 60_000 }, async (t) => {
-    for (const bin of ['nginx', 'fcgiwrap', 'script', 'setpriv', 'runuser', 'adduser', 'openssl']) if (requireBinary(t, bin) === null) return;
-    if (process.getuid?.() !== 0) {
-      if (isCI(process.env)) throw new Error('the guide test runs as root in CI (.ci/run)');
-      t.skip('the guide runs as root');
-      return;
-    }
-    await removeGuideAccounts();
-    const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `gitward-guide-${mode}-`)));
-    const s = await makeScratch(dir);
-    t.after(async () => {
-      await cleanUp(s);
-      // GITWARD_GUIDE_KEEP=1 keeps the scratch root (script, transcript, logs) for a look.
-      if (process.env.GITWARD_GUIDE_KEEP !== '1') fs.rmSync(dir, { recursive: true, force: true });
-    });
-    const started = Date.now();
-    const r = await runGuide(s, mode);
-    t.diagnostic(`the guide (${mode}) ran in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    assert.equal(r.code, 0, `the guide failed (${mode}); transcript:\n${r.transcript.slice(-6000)}`);
-    const R = s.root;
-    // The steps did what they say.
-    assert.match(r.transcript, /warning: authentication\[0\]\.file: \S+users\.htpasswd does not exist yet: no users yet/);
-    const htpasswd = fs.statSync(path.join(R, 'etc/gitward/users.htpasswd'));
-    assert.equal(htpasswd.mode & 0o777, 0o640);
-    assert.equal(htpasswd.gid, Number((await ok('getent', ['group', 'gitward'])).split(':')[2]));
-    const repo = path.join(R, 'srv/git/web/site.git');
-    assert.equal(fs.readlinkSync(path.join(repo, 'hooks', 'pre-receive')), path.join(R, 'opt/gitward/hooks/gitward-hook'));
-    assert.match(r.transcript, mode === 'proxy' ? /^all checks passed\r?$/m : /^no check failed; 1 could not be checked \(WARN\)\r?$/m);
-    assert.match(r.transcript, /^ok   refused by gitward's hook \(nothing written\)/m);
-    const refs = await ok('git', ['--git-dir', repo, 'for-each-ref', '--format=%(refname)']);
-    assert.deepEqual(refs.trim().split('\n'), ['refs/heads/main'], 'the push arrived, and doctor left nothing behind');
-    // gitward's own endpoints are not served to the internet.
-    for (const p of ['/healthz', '/_gitward/auth']) assert.equal((await get(s.ports.https, p, s.caCert)).status, 404, p);
+  test(
+    `the deployment guide, followed as written in ${mode} mode, ends with a clone, a push and a passing gitward doctor`,
+    { timeout: GUIDE_TIMEOUT_MS + 60_000 },
+    async (t) => {
+      for (const bin of ['nginx', 'fcgiwrap', 'script', 'setpriv', 'runuser', 'adduser', 'openssl'])
+        if (requireBinary(t, bin) === null) return;
+      if (process.getuid?.() !== 0) {
+        if (isCI(process.env)) throw new Error('the guide test runs as root in CI (.ci/run)');
+        t.skip('the guide runs as root');
+        return;
+      }
+      await removeGuideAccounts();
+      const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `gitward-guide-${mode}-`)));
+      const s = await makeScratch(dir);
+      t.after(async () => {
+        await cleanUp(s);
+        // GITWARD_GUIDE_KEEP=1 keeps the scratch root (script, transcript, logs) for a look.
+        if (process.env.GITWARD_GUIDE_KEEP !== '1') fs.rmSync(dir, { recursive: true, force: true });
+      });
+      const started = Date.now();
+      const r = await runGuide(s, mode);
+      t.diagnostic(`the guide (${mode}) ran in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      assert.equal(r.code, 0, `the guide failed (${mode}); transcript:\n${r.transcript.slice(-6000)}`);
+      const R = s.root;
+      // The steps did what they say.
+      assert.match(
+        r.transcript,
+        /warning: authentication\[0\]\.file: \S+users\.htpasswd does not exist yet: no users yet/,
+      );
+      const htpasswd = fs.statSync(path.join(R, 'etc/gitward/users.htpasswd'));
+      assert.equal(htpasswd.mode & 0o777, 0o640);
+      assert.equal(htpasswd.gid, Number((await ok('getent', ['group', 'gitward'])).split(':')[2]));
+      const repo = path.join(R, 'srv/git/web/site.git');
+      assert.equal(
+        fs.readlinkSync(path.join(repo, 'hooks', 'pre-receive')),
+        path.join(R, 'opt/gitward/hooks/gitward-hook'),
+      );
+      assert.match(
+        r.transcript,
+        mode === 'proxy' ? /^all checks passed\r?$/m : /^no check failed; 1 could not be checked \(WARN\)\r?$/m,
+      );
+      assert.match(r.transcript, /^ok {3}refused by gitward's hook \(nothing written\)/m);
+      const refs = await ok('git', ['--git-dir', repo, 'for-each-ref', '--format=%(refname)']);
+      assert.deepEqual(
+        refs.trim().split('\n'),
+        ['refs/heads/main'],
+        'the push arrived, and doctor left nothing behind',
+      );
+      // gitward's own endpoints are not served to the internet.
+      for (const p of ['/healthz', '/_gitward/auth'])
+        assert.equal((await get(s.ports.https, p, s.caCert)).status, 404, p);
 
-    if (mode === 'proxy') {
-      // A web application running as www-data: it can open gitward's socket (nginx must), and
-      // can neither read the password hashes nor the repos.
-      const socket = path.join(R, 'run/gitward/gitward.sock');
-      assert.equal(await asUser('www-data', 'connect', socket), true, 'www-data opens the socket');
-      assert.equal(await asUser('www-data', 'read', path.join(R, 'etc/gitward/users.htpasswd')), false, 'www-data reads the htpasswd hashes');
-      assert.equal(await asUser('www-data', 'read', path.join(R, 'etc/gitward/gitward.yaml')), false, 'www-data reads the config');
-      assert.equal(await asUser('www-data', 'list', path.join(R, 'srv/git')), false, 'www-data lists the repos');
-      assert.equal(await asUser('www-data', 'read', path.join(repo, 'HEAD')), false, "www-data reads a repo's files");
-      // Control: the service user reads them all; nobody (another local user) opens nothing.
-      assert.equal(await asUser('gitward', 'read', path.join(R, 'etc/gitward/users.htpasswd')), true);
-      assert.equal(await asUser('nobody', 'connect', socket), false, 'nobody opens the socket');
-    } else {
-      // The hooks ran as www-data and wrote their lines (the audit line of the push among them)
-      // to the log file, which gitward's start did not take over.
-      const log = path.join(R, 'var/log/gitward/hooks.jsonl');
-      assert.equal(fs.statSync(log).uid, Number((await ok('id', ['-u', 'www-data'])).trim()));
-      assert.match(fs.readFileSync(log, 'utf8'), /refs\/heads\/main/);
-      await readNotHeldUpByClone(t, s);
-    }
-  });
+      if (mode === 'proxy') {
+        // A web application running as www-data: it can open gitward's socket (nginx must), and
+        // can neither read the password hashes nor the repos.
+        const socket = path.join(R, 'run/gitward/gitward.sock');
+        assert.equal(await asUser('www-data', 'connect', socket), true, 'www-data opens the socket');
+        assert.equal(
+          await asUser('www-data', 'read', path.join(R, 'etc/gitward/users.htpasswd')),
+          false,
+          'www-data reads the htpasswd hashes',
+        );
+        assert.equal(
+          await asUser('www-data', 'read', path.join(R, 'etc/gitward/gitward.yaml')),
+          false,
+          'www-data reads the config',
+        );
+        assert.equal(await asUser('www-data', 'list', path.join(R, 'srv/git')), false, 'www-data lists the repos');
+        assert.equal(await asUser('www-data', 'read', path.join(repo, 'HEAD')), false, "www-data reads a repo's files");
+        // Control: the service user reads them all; nobody (another local user) opens nothing.
+        assert.equal(await asUser('gitward', 'read', path.join(R, 'etc/gitward/users.htpasswd')), true);
+        assert.equal(await asUser('nobody', 'connect', socket), false, 'nobody opens the socket');
+      } else {
+        // The hooks ran as www-data and wrote their lines (the audit line of the push among them)
+        // to the log file, which gitward's start did not take over.
+        const log = path.join(R, 'var/log/gitward/hooks.jsonl');
+        assert.equal(fs.statSync(log).uid, Number((await ok('id', ['-u', 'www-data'])).trim()));
+        assert.match(fs.readFileSync(log, 'utf8'), /refs\/heads\/main/);
+        await readNotHeldUpByClone(t, s);
+      }
+    },
+  );
 }
 
 /**
@@ -530,7 +701,12 @@ async function readNotHeldUpByClone(t: { diagnostic(m: string): void }, s: Scrat
     method: 'POST',
     path: '/web/site.git/git-upload-pack',
     ca: fs.readFileSync(s.caCert),
-    headers: { Host: HOST, Authorization: `Basic ${auth}`, 'Content-Type': 'application/x-git-upload-pack-request', 'Transfer-Encoding': 'chunked' },
+    headers: {
+      Host: HOST,
+      Authorization: `Basic ${auth}`,
+      'Content-Type': 'application/x-git-upload-pack-request',
+      'Transfer-Encoding': 'chunked',
+    },
   });
   const heldDone = new Promise<number>((resolve) => {
     held.on('response', (res) => {
@@ -545,7 +721,10 @@ async function readNotHeldUpByClone(t: { diagnostic(m: string): void }, s: Scrat
   await waitFor(() => [...backendPids()].some((p) => !before.has(p)), 'the held request reached git-http-backend');
   // With one fcgiwrap process this ls-remote would wait for the held request, which only ends
   // after it: the safety net below then kills it and the test fails.
-  const ls = await run('git', ['ls-remote', `https://ann@${HOST}:${s.ports.https}/web/site.git`], { env: { ...s.env, GIT_SSL_CAINFO: s.caCert }, timeoutMs: 120_000 });
+  const ls = await run('git', ['ls-remote', `https://ann@${HOST}:${s.ports.https}/web/site.git`], {
+    env: { ...s.env, GIT_SSL_CAINFO: s.caCert },
+    timeoutMs: 120_000,
+  });
   assert.equal(ls.code, 0, `ls-remote was held up behind the open request: ${ls.out}`);
   assert.match(ls.out, /refs\/heads\/main/);
   // Only now does the held request end (its body ends, malformed: git answers it as it likes).

@@ -19,7 +19,11 @@ const ann = { user: 'ann', password: E2E_USERS.ann as string };
 const admin = { user: 'admin', password: E2E_USERS.admin as string };
 
 /** main: ann may fast-forward, only admin may force or delete (so git's own force lock is off in proxy mode). */
-const PROTECTED = { '.read': ['ann'], '.write': ['ann'], '.hooks': { 'branch-protect': { branches: { main: { push: ['ann'], force: ['admin'], delete: ['admin'] } } } } };
+const PROTECTED = {
+  '.read': ['ann'],
+  '.write': ['ann'],
+  '.hooks': { 'branch-protect': { branches: { main: { push: ['ann'], force: ['admin'], delete: ['admin'] } } } },
+};
 const REPOS: Record<string, Record<string, unknown>> = {
   'hist-forge': PROTECTED,
   'hist-lock': PROTECTED,
@@ -30,7 +34,9 @@ const REPOS: Record<string, Record<string, unknown>> = {
   'hist-notes': {
     '.read': ['ann'],
     '.write': ['ann'],
-    '.hooks': { 'branch-protect': { branches: { main: { push: ['ann'] } }, refs: { 'refs/notes/*': { push: ['ann'] } } } },
+    '.hooks': {
+      'branch-protect': { branches: { main: { push: ['ann'] } }, refs: { 'refs/notes/*': { push: ['ann'] } } },
+    },
   },
 };
 
@@ -62,7 +68,8 @@ function defineHistoryCases(mode: StackMode): void {
     const setUp = async (s: Stack, repo: string) => {
       const dir = path.join(s.work, repo);
       fs.mkdirSync(dir);
-      const run = (args: string[], input?: string) => runGitInput(args, { cwd: dir, env: s.env(), ...(input === undefined ? {} : { input }), timeoutMs: 60_000 });
+      const run = (args: string[], input?: string) =>
+        runGitInput(args, { cwd: dir, env: s.env(), ...(input === undefined ? {} : { input }), timeoutMs: 60_000 });
       const ok = async (args: string[], input?: string): Promise<string> => {
         const r = await run(args, input);
         assert.equal(r.code, 0, `git ${args.join(' ')}: ${r.stderr}`);
@@ -92,10 +99,19 @@ function defineHistoryCases(mode: StackMode): void {
       const pushed = await w.run(['push', s.url('hist-forge', ann), `${disguise}:refs/replace/${unrelated}`]);
       assert.notEqual(pushed.code, 0, pushed.stderr);
       // Proxy: git itself refuses the hidden ref before any hook; sidecar: the dispatcher does.
-      assert.match(pushed.stderr, mode === 'sidecar' ? /rejected by gitward \(rule refs, built in\)/ : /deny updating a hidden ref/);
+      assert.match(
+        pushed.stderr,
+        mode === 'sidecar' ? /rejected by gitward \(rule refs, built in\)/ : /deny updating a hidden ref/,
+      );
       assert.equal(await w.remoteRef(`refs/replace/${unrelated}`), null);
 
-      await w.ok(['push', '--quiet', s.url('hist-forge', ann), `${unrelated}:refs/heads/scratch-a`, `${disguise}:refs/heads/scratch-b`]);
+      await w.ok([
+        'push',
+        '--quiet',
+        s.url('hist-forge', ann),
+        `${unrelated}:refs/heads/scratch-a`,
+        `${disguise}:refs/heads/scratch-b`,
+      ]);
       assert.equal((await w.server(['update-ref', `refs/replace/${unrelated}`, disguise])).code, 0);
       const forged = await w.run(['push', '--force', s.url('hist-forge', ann), `${unrelated}:refs/heads/main`]);
       assert.notEqual(forged.code, 0, forged.stderr);
@@ -128,7 +144,10 @@ function defineHistoryCases(mode: StackMode): void {
       if (!s) return;
       const w = await setUp(s, 'hist-parent');
       const ident = 'Mallory <m@example.org> 1700000000 +0000';
-      const crafted = await w.ok(['hash-object', '-t', 'commit', '--literally', '-w', '--stdin'], `tree ${w.tree}\nauthor ${ident}\ncommitter ${ident}\nparent ${w.m}\n\nlooks like a child of main\n`);
+      const crafted = await w.ok(
+        ['hash-object', '-t', 'commit', '--literally', '-w', '--stdin'],
+        `tree ${w.tree}\nauthor ${ident}\ncommitter ${ident}\nparent ${w.m}\n\nlooks like a child of main\n`,
+      );
       const r = await w.run(['push', '--force', s.url('hist-parent', ann), `${crafted}:refs/heads/main`]);
       assert.notEqual(r.code, 0, r.stderr);
       assert.match(r.stderr, /refs\/heads\/main rejected by branch-protect \(rule branches\."main"\.force/);

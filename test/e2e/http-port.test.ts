@@ -8,12 +8,17 @@ import { test } from 'node:test';
 import { readShippedSite, renderHttpSite, requireBinary, startNginx } from '../helpers/nginx.js';
 import { tempDir } from '../helpers/tmp.js';
 
-function get(port: number, urlPath: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function get(
+  port: number,
+  urlPath: string,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.get({ host: '127.0.0.1', port, path: urlPath, headers: { Host: 'git.example.org' } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+      );
     });
     req.on('error', reject);
   });
@@ -29,7 +34,11 @@ test('port 80 answers the ACME HTTP-01 challenge from the webroot and redirects 
   fs.writeFileSync(path.join(webroot, '.well-known', 'acme-challenge', 'tok3n'), 'tok3n.key-authorization');
   const ndir = path.join(dir, 'nginx');
   fs.mkdirSync(ndir);
-  const nginx = await startNginx({ dir: ndir, site: (port) => renderHttpSite(readShippedSite('gitward-http.conf'), { port, webroot }), nginxPath: nginxBin });
+  const nginx = await startNginx({
+    dir: ndir,
+    site: (port) => renderHttpSite(readShippedSite('gitward-http.conf'), { port, webroot }),
+    nginxPath: nginxBin,
+  });
   t.after(() => nginx.stop());
   const port = nginx.port;
 

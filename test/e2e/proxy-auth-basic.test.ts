@@ -37,7 +37,10 @@ function get(t: { skip(m?: string): void }): Stack | null {
 async function commitIn(s: Stack, name: string): Promise<string> {
   const dir = path.join(s.work, name);
   fs.mkdirSync(dir);
-  for (const args of [['init', '--quiet', '--initial-branch=main', '.'], ['commit', '--quiet', '--allow-empty', '-m', name]]) {
+  for (const args of [
+    ['init', '--quiet', '--initial-branch=main', '.'],
+    ['commit', '--quiet', '--allow-empty', '-m', name],
+  ]) {
     const r = await s.git(args, { cwd: dir });
     assert.equal(r.code, 0, r.stderr);
   }
@@ -67,7 +70,10 @@ test('auth-basic: a client-supplied X-Remote-User is replaced by the user nginx 
   if (!s) return;
   const dir = await commitIn(s, 'ab-forge');
   // admin may write everything; ben may not write private.
-  const forged = await s.git(['-c', 'http.extraHeader=X-Remote-User: admin', 'push', s.url('private', ben), 'main:forged'], { cwd: dir });
+  const forged = await s.git(
+    ['-c', 'http.extraHeader=X-Remote-User: admin', 'push', s.url('private', ben), 'main:forged'],
+    { cwd: dir },
+  );
   assert.notEqual(forged.code, 0);
   assert.match(forged.stderr, /403/);
   const refs = await s.git(['ls-remote', s.url('private', ann)]);
@@ -79,7 +85,10 @@ test('auth-basic: a chunked push goes to gitward as it arrives, never into a tem
   if (!s) return;
   const dir = await commitIn(s, 'ab-chunked');
   writePseudoRandomFile(path.join(dir, 'blob.bin'), CHUNKED_PUSH_BYTES, 7);
-  for (const args of [['add', 'blob.bin'], ['commit', '--quiet', '-m', 'blob']]) {
+  for (const args of [
+    ['add', 'blob.bin'],
+    ['commit', '--quiet', '-m', 'blob'],
+  ]) {
     const r = await s.git(args, { cwd: dir });
     assert.equal(r.code, 0, r.stderr);
   }
@@ -96,5 +105,8 @@ test('auth-basic: a chunked push goes to gitward as it arrives, never into a tem
   assert.equal(push.code, 0, push.stderr);
   assert.ok(!s.nginx.errorLog().slice(logBefore).includes(BUFFERED_REQUEST_LOG), s.nginx.errorLog().slice(logBefore));
   const lines = s.accessLog().slice(before);
-  assert.ok(lines.some((l) => /^POST \/private\.git\/git-receive-pack 200 te=chunked$/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /^POST \/private\.git\/git-receive-pack 200 te=chunked$/.test(l)),
+    lines.join('\n'),
+  );
 });

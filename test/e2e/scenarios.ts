@@ -44,14 +44,19 @@ export function writePseudoRandomFile(file: string, bytes: number, seed: number)
   const zeros = Buffer.alloc(GEN_CHUNK_BYTES);
   const fd = fs.openSync(file, 'w');
   try {
-    for (let left = bytes; left > 0; left -= GEN_CHUNK_BYTES) fs.writeSync(fd, cipher.update(zeros.subarray(0, Math.min(left, GEN_CHUNK_BYTES))));
+    for (let left = bytes; left > 0; left -= GEN_CHUNK_BYTES)
+      fs.writeSync(fd, cipher.update(zeros.subarray(0, Math.min(left, GEN_CHUNK_BYTES))));
   } finally {
     fs.closeSync(fd);
   }
 }
 
 /** One raw HTTPS GET through nginx: status and the raw header list (names as sent, lower-cased). */
-function rawGet(s: Stack, urlPath: string, headers: Record<string, string> = {}): Promise<{ status: number; raw: string[] }> {
+function rawGet(
+  s: Stack,
+  urlPath: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; raw: string[] }> {
   return new Promise((resolve, reject) => {
     const ca = fs.readFileSync(s.env().GIT_SSL_CAINFO as string);
     // host/port/path rather than a URL string: the URL parser would resolve "..", and these
@@ -65,13 +70,19 @@ function rawGet(s: Stack, urlPath: string, headers: Record<string, string> = {})
 }
 
 /** Like rawGet, with the body (as text). */
-function rawGetBody(s: Stack, urlPath: string, headers: Record<string, string> = {}): Promise<{ status: number; raw: string[]; body: string }> {
+function rawGetBody(
+  s: Stack,
+  urlPath: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; raw: string[]; body: string }> {
   return new Promise((resolve, reject) => {
     const ca = fs.readFileSync(s.env().GIT_SSL_CAINFO as string);
     const req = https.get({ host: '127.0.0.1', port: s.nginx.port, path: urlPath, ca, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (b: Buffer) => chunks.push(b));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, raw: res.rawHeaders, body: Buffer.concat(chunks).toString() }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, raw: res.rawHeaders, body: Buffer.concat(chunks).toString() }),
+      );
     });
     req.on('error', reject);
   });
@@ -80,7 +91,8 @@ function rawGetBody(s: Stack, urlPath: string, headers: Record<string, string> =
 /** Values of header `name` in a raw header list. */
 function headerValues(raw: readonly string[], name: string): string[] {
   const out: string[] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) if ((raw[i] as string).toLowerCase() === name) out.push(raw[i + 1] as string);
+  for (let i = 0; i + 1 < raw.length; i += 2)
+    if ((raw[i] as string).toLowerCase() === name) out.push(raw[i + 1] as string);
   return out;
 }
 
@@ -132,12 +144,17 @@ export function defineScenarios(mode: StackMode, options: ScenarioOptions = {}):
     const push = await s.git(['push', s.url('open', ann), 'main:v2-branch'], { cwd: src });
     assert.equal(push.code, 0, push.stderr);
 
-    const traced = await s.git(['-c', 'protocol.version=2', 'clone', '--branch', 'v2-branch', s.url('open'), 'v2-clone'], { env: s.env({ GIT_TRACE_PACKET: '1' }) });
+    const traced = await s.git(
+      ['-c', 'protocol.version=2', 'clone', '--branch', 'v2-branch', s.url('open'), 'v2-clone'],
+      { env: s.env({ GIT_TRACE_PACKET: '1' }) },
+    );
     assert.equal(traced.code, 0, traced.stderr);
     assert.match(traced.stderr, /git< version 2/);
     assert.equal(fs.readFileSync(path.join(s.work, 'v2-clone', 'a.txt'), 'utf8'), 'hello\n');
 
-    const v0 = await s.git(['-c', 'protocol.version=0', 'ls-remote', s.url('open')], { env: s.env({ GIT_TRACE_PACKET: '1' }) });
+    const v0 = await s.git(['-c', 'protocol.version=0', 'ls-remote', s.url('open')], {
+      env: s.env({ GIT_TRACE_PACKET: '1' }),
+    });
     assert.equal(v0.code, 0, v0.stderr);
     assert.doesNotMatch(v0.stderr, /git< version 2/);
     assert.match(v0.stdout, /refs\/heads\/v2-branch/);
@@ -160,7 +177,10 @@ export function defineScenarios(mode: StackMode, options: ScenarioOptions = {}):
     const lines = s.accessLog().slice(before401);
     // The first request was refused with the challenge, the retry with the stored password passed.
     assert.match(lines[0] ?? '', /^GET \/private\.git\/info\/refs\?service=git-upload-pack 401 /);
-    assert.ok(lines.some((l) => /^GET \/private\.git\/info\/refs\?service=git-upload-pack 200 /.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /^GET \/private\.git\/info\/refs\?service=git-upload-pack 200 /.test(l)),
+      lines.join('\n'),
+    );
   });
 
   test(`${mode}: a 401 carries exactly one Basic challenge; a malformed path is refused`, async (t) => {
@@ -169,7 +189,9 @@ export function defineScenarios(mode: StackMode, options: ScenarioOptions = {}):
     const r = await rawGet(s, '/private.git/info/refs?service=git-upload-pack');
     assert.equal(r.status, 401);
     assert.deepEqual(headerValues(r.raw, 'www-authenticate'), ['Basic realm="gitward", charset="UTF-8"']);
-    const wrong = await rawGet(s, '/private.git/info/refs?service=git-upload-pack', { Authorization: `Basic ${Buffer.from('ann:wrong').toString('base64')}` });
+    const wrong = await rawGet(s, '/private.git/info/refs?service=git-upload-pack', {
+      Authorization: `Basic ${Buffer.from('ann:wrong').toString('base64')}`,
+    });
     assert.equal(wrong.status, 401);
     assert.equal(headerValues(wrong.raw, 'www-authenticate').length, 1);
     // Sidecar: 400 is not an auth_request answer, so gitward says 403; proxy: gitward's 400.
@@ -244,7 +266,11 @@ export function defineScenarios(mode: StackMode, options: ScenarioOptions = {}):
     // Control: gitward does trust this header from the peer nginx connects from (unix socket or
     // 127.0.0.1), so only nginx clearing it stands between a client and admin's rights.
     if (mode === 'sidecar') {
-      const direct = await s.direct('/_gitward/auth', { 'X-Original-URI': '/private.git/info/refs?service=git-upload-pack', 'X-Original-Method': 'GET', 'X-Remote-User': 'admin' });
+      const direct = await s.direct('/_gitward/auth', {
+        'X-Original-URI': '/private.git/info/refs?service=git-upload-pack',
+        'X-Original-Method': 'GET',
+        'X-Remote-User': 'admin',
+      });
       assert.equal(direct.status, 204);
       assert.equal(direct.headers['x-gitward-user'], 'admin');
     } else {
@@ -288,9 +314,11 @@ export function defineScenarios(mode: StackMode, options: ScenarioOptions = {}):
     const push = await s.git(['push', s.url('envdump', ann), 'main'], { cwd: dir });
     assert.equal(push.code, 0, push.stderr);
     const seen = new Map<string, string>();
-    for (const m of push.stderr.matchAll(/^remote: env ([A-Z_]+)=(.*?)\s*$/gm)) seen.set(m[1] as string, m[2] as string);
+    for (const m of push.stderr.matchAll(/^remote: env ([A-Z_]+)=(.*?)\s*$/gm))
+      seen.set(m[1] as string, m[2] as string);
     assert.deepEqual([...seen.keys()], [...ENV_DUMP_VARS], push.stderr);
-    for (const [name, value] of seen) assert.notEqual(value, '<unset>', `${name} did not reach the hook:\n${push.stderr}`);
+    for (const [name, value] of seen)
+      assert.notEqual(value, '<unset>', `${name} did not reach the hook:\n${push.stderr}`);
     // In sidecar mode these went gitward → X-Gitward-* → auth_request_set → fastcgi_param.
     assert.equal(seen.get('REMOTE_USER'), 'ann');
     assert.equal(seen.get('GITWARD_USER'), 'ann');
@@ -327,9 +355,15 @@ export function defineScenarios(mode: StackMode, options: ScenarioOptions = {}):
       assert.deepEqual(bodyTemp.stop(), [], 'nginx spooled the push body to client_body_temp_path');
     }
     assert.ok(!s.nginx.errorLog().slice(logBefore).includes(BUFFERED_REQUEST_LOG), s.nginx.errorLog().slice(logBefore));
-    const posts = s.accessLog().slice(before).filter((l) => l.startsWith('POST /big.git/git-receive-pack'));
+    const posts = s
+      .accessLog()
+      .slice(before)
+      .filter((l) => l.startsWith('POST /big.git/git-receive-pack'));
     // git first probes with a tiny POST (so that a 401 comes before the big body), then streams.
-    assert.ok(posts.some((l) => / 200 te=chunked$/.test(l)), s.accessLog().slice(before).join('\n'));
+    assert.ok(
+      posts.some((l) => / 200 te=chunked$/.test(l)),
+      s.accessLog().slice(before).join('\n'),
+    );
     const local = (await ok(['rev-parse', 'HEAD'])).stdout.trim();
     const remote = await s.git(['ls-remote', s.url('big', ann), 'refs/heads/main']);
     assert.equal(remote.stdout.split('\t')[0], local);
@@ -337,7 +371,10 @@ export function defineScenarios(mode: StackMode, options: ScenarioOptions = {}):
     // The clone of those 64 MiB: git's index-pack reads slower than git-http-backend writes, so a
     // buffering nginx (proxy_buffering / fastcgi_buffering on) would spool the answer to disk.
     const cloneLogBefore = s.nginx.errorLog().length;
-    const respTemp = watchTempDir(s.nginx.pid, path.join(path.dirname(s.clientBodyTemp), mode === 'sidecar' ? 'fastcgi' : 'proxy'));
+    const respTemp = watchTempDir(
+      s.nginx.pid,
+      path.join(path.dirname(s.clientBodyTemp), mode === 'sidecar' ? 'fastcgi' : 'proxy'),
+    );
     let cloned;
     try {
       cloned = await s.git(['clone', '--bare', '--quiet', s.url('big', ann), path.join(s.work, 'big-clone.git')]);
@@ -345,7 +382,10 @@ export function defineScenarios(mode: StackMode, options: ScenarioOptions = {}):
       assert.deepEqual(respTemp.stop(), [], 'nginx spooled the clone to its upstream temp path');
     }
     assert.equal(cloned.code, 0, cloned.stderr);
-    assert.ok(!s.nginx.errorLog().slice(cloneLogBefore).includes(BUFFERED_RESPONSE_LOG), s.nginx.errorLog().slice(cloneLogBefore));
+    assert.ok(
+      !s.nginx.errorLog().slice(cloneLogBefore).includes(BUFFERED_RESPONSE_LOG),
+      s.nginx.errorLog().slice(cloneLogBefore),
+    );
     const head = await s.git(['--git-dir', path.join(s.work, 'big-clone.git'), 'rev-parse', 'main']);
     assert.equal(head.stdout.trim(), local);
   });

@@ -35,7 +35,8 @@ test('headerJson is printable ASCII that decodes to the same value', () => {
 test('headerUser carries UTF-8 bytes and refuses control characters', () => {
   assert.equal(headerUser('ann'), 'ann');
   assert.equal(Buffer.from(headerUser('jörg') as string, 'latin1').toString('utf8'), 'jörg');
-  for (const bad of ['', 'a\nb', 'a\rb', 'a\u0000', 'x\u007f']) assert.equal(headerUser(bad), null, JSON.stringify(bad));
+  for (const bad of ['', 'a\nb', 'a\rb', 'a\u0000', 'x\u007f'])
+    assert.equal(headerUser(bad), null, JSON.stringify(bad));
 });
 
 test('identityHeaders omits the user for anonymous and refuses an unsafe name', () => {
@@ -47,13 +48,28 @@ test('identityHeaders omits the user for anonymous and refuses an unsafe name', 
 });
 
 /** One request to the sidecar endpoint of an in-process gitward. */
-function ask(gw: TestGitward, headers: Record<string, string>, body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function ask(
+  gw: TestGitward,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: gw.port, path: '/_gitward/auth', method: body === undefined ? 'GET' : 'POST', headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: gw.port,
+        path: '/_gitward/auth',
+        method: body === undefined ? 'GET' : 'POST',
+        headers,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -68,7 +84,9 @@ test('the sidecar endpoint answers 204/401/403 for the original request', async 
     config: {
       sidecar: { enabled: true, path: '/_gitward/auth' },
       users: { ann: { groups: ['eng'], info: { name: 'Ann Ünal', note: 'a\r\nb' } }, ben: { groups: ['qa'] } },
-      repos: { web: { 'site.git': { '.read': ['ann', 'ben'], '.write': ['ann'] }, 'secret.git': { '.read': ['ann'] } } },
+      repos: {
+        web: { 'site.git': { '.read': ['ann', 'ben'], '.write': ['ann'] }, 'secret.git': { '.read': ['ann'] } },
+      },
     },
   });
   const orig = (uri: string, method = 'GET') => ({ 'X-Original-URI': uri, 'X-Original-Method': method });
@@ -93,14 +111,27 @@ test('the sidecar endpoint answers 204/401/403 for the original request', async 
   // missing header, a body: all 403 (never 400/404, which nginx would turn into 500).
   const cases: ReadonlyArray<[string, Record<string, string>, string?]> = [
     ['read-only push', { ...orig(push, 'POST'), Authorization: basic('ben', 'pw') }],
-    ['hidden repo', { ...orig('/web/secret.git/info/refs?service=git-upload-pack'), Authorization: basic('ben', 'pw') }],
-    ['dot-dot', { ...orig('/web/../web/site.git/info/refs?service=git-upload-pack'), Authorization: basic('ann', 'pw') }],
-    ['encoded slash', { ...orig('/web%2fsite.git/info/refs?service=git-upload-pack'), Authorization: basic('ann', 'pw') }],
+    [
+      'hidden repo',
+      { ...orig('/web/secret.git/info/refs?service=git-upload-pack'), Authorization: basic('ben', 'pw') },
+    ],
+    [
+      'dot-dot',
+      { ...orig('/web/../web/site.git/info/refs?service=git-upload-pack'), Authorization: basic('ann', 'pw') },
+    ],
+    [
+      'encoded slash',
+      { ...orig('/web%2fsite.git/info/refs?service=git-upload-pack'), Authorization: basic('ann', 'pw') },
+    ],
     ['not git', { ...orig('/index.html'), Authorization: basic('ann', 'pw') }],
     ['DELETE', { ...orig(push, 'DELETE'), Authorization: basic('ann', 'pw') }],
     ['no X-Original-URI', { 'X-Original-Method': 'GET', Authorization: basic('ann', 'pw') }],
     ['no X-Original-Method', { 'X-Original-URI': adv, Authorization: basic('ann', 'pw') }],
-    ['a body', { ...orig(push, 'POST'), Authorization: basic('ann', 'pw'), 'Content-Type': 'text/plain' }, 'x'.repeat(100)],
+    [
+      'a body',
+      { ...orig(push, 'POST'), Authorization: basic('ann', 'pw'), 'Content-Type': 'text/plain' },
+      'x'.repeat(100),
+    ],
   ];
   for (const [what, headers, body] of cases) {
     const r = await ask(gw, headers, body);
@@ -109,8 +140,14 @@ test('the sidecar endpoint answers 204/401/403 for the original request', async 
   }
 
   // Allowed but missing on disk: 204, fcgiwrap answers the 404.
-  const missing = await startGitward(t, { users: { ann: 'pw' }, config: { sidecar: { enabled: true, path: '/_gitward/auth' }, repos: { '.read': ['ann'] } } });
-  const m = await ask(missing, { ...orig('/nothere.git/info/refs?service=git-upload-pack'), Authorization: basic('ann', 'pw') });
+  const missing = await startGitward(t, {
+    users: { ann: 'pw' },
+    config: { sidecar: { enabled: true, path: '/_gitward/auth' }, repos: { '.read': ['ann'] } },
+  });
+  const m = await ask(missing, {
+    ...orig('/nothere.git/info/refs?service=git-upload-pack'),
+    Authorization: basic('ann', 'pw'),
+  });
   assert.equal(m.status, 204);
 
   const modes = gw.audit.records.map((r) => r.mode);
@@ -121,15 +158,31 @@ test('the sidecar endpoint refuses an identity too large for nginx header buffer
   const gw = await startGitward(t, {
     users: { ann: 'pw' },
     repos: ['x'],
-    config: { sidecar: { enabled: true, path: '/_gitward/auth' }, users: { ann: { groups: ['eng'], info: { bio: 'x'.repeat(5000) } } }, repos: { '.read': ['ann'] } },
+    config: {
+      sidecar: { enabled: true, path: '/_gitward/auth' },
+      users: { ann: { groups: ['eng'], info: { bio: 'x'.repeat(5000) } } },
+      repos: { '.read': ['ann'] },
+    },
   });
-  const r = await ask(gw, { 'X-Original-URI': '/x.git/info/refs?service=git-upload-pack', 'X-Original-Method': 'GET', Authorization: basic('ann', 'pw') });
+  const r = await ask(gw, {
+    'X-Original-URI': '/x.git/info/refs?service=git-upload-pack',
+    'X-Original-Method': 'GET',
+    Authorization: basic('ann', 'pw'),
+  });
   assert.equal(r.status, 403);
   assert.ok(gw.logs.lines.some((l) => l.event === 'sidecar.identity_too_large'));
 });
 
 test('the sidecar endpoint is off unless enabled', async (t) => {
-  const gw = await startGitward(t, { users: { ann: 'pw' }, repos: ['x'], config: { sidecar: { enabled: false, path: '/_gitward/auth' }, repos: { '.read': ['ann'] } } });
-  const r = await ask(gw, { 'X-Original-URI': '/x.git/info/refs?service=git-upload-pack', 'X-Original-Method': 'GET', Authorization: basic('ann', 'pw') });
+  const gw = await startGitward(t, {
+    users: { ann: 'pw' },
+    repos: ['x'],
+    config: { sidecar: { enabled: false, path: '/_gitward/auth' }, repos: { '.read': ['ann'] } },
+  });
+  const r = await ask(gw, {
+    'X-Original-URI': '/x.git/info/refs?service=git-upload-pack',
+    'X-Original-Method': 'GET',
+    Authorization: basic('ann', 'pw'),
+  });
   assert.notEqual(r.status, 204);
 });

@@ -10,7 +10,14 @@ import path from 'node:path';
 import { dispatcherPath, installHooks } from '../../app/cli/repo-admin.js';
 import { startFcgiwrap } from '../helpers/fcgiwrap.js';
 import { git, type GitResult } from '../helpers/git.js';
-import { installSnippets, makeCert, readShippedSite, renderSite, startNginx, type NginxInstance } from '../helpers/nginx.js';
+import {
+  installSnippets,
+  makeCert,
+  readShippedSite,
+  renderSite,
+  startNginx,
+  type NginxInstance,
+} from '../helpers/nginx.js';
 import { spawnGitward, type SpawnedGitward } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { SAFETY_NET_MS } from '../helpers/procs.js';
@@ -52,11 +59,18 @@ export interface Stack {
   /** nginx's client_body_temp_path (where a buffered request body would go). */
   readonly clientBodyTemp: string;
   /** One GET straight to gitward, past nginx, as a trusted peer: status and headers. */
-  direct(urlPath: string, headers?: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders }>;
+  direct(
+    urlPath: string,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; headers: http.IncomingHttpHeaders }>;
 }
 
 /** htpasswd users of every e2e stack: name → password. */
-export const E2E_USERS: Readonly<Record<string, string>> = Object.freeze({ ann: 'ann-pw', ben: 'ben-pw', admin: 'admin-pw' });
+export const E2E_USERS: Readonly<Record<string, string>> = Object.freeze({
+  ann: 'ann-pw',
+  ben: 'ben-pw',
+  admin: 'admin-pw',
+});
 
 /**
  * The config of every e2e stack. `admin` may write everything, so a forged `X-Remote-User: admin`
@@ -73,13 +87,21 @@ export function e2eConfig(upstream: Upstream): Record<string, unknown> {
       { plugin: 'htpasswd', file: 'users.htpasswd' },
     ],
     sidecar: { enabled: true, path: '/_gitward/auth' },
-    users: { ann: { groups: ['eng'], info: { name: 'Ann Example', email: 'ann@example.org' } }, ben: { groups: ['qa'] }, admin: { groups: ['ops'] } },
+    users: {
+      ann: { groups: ['eng'], info: { name: 'Ann Example', email: 'ann@example.org' } },
+      ben: { groups: ['qa'] },
+      admin: { groups: ['ops'] },
+    },
     repos: {
       '.write': ['admin'],
       'open.git': { '.read': ['$all'], '.write': ['@eng'] },
       'private.git': { '.read': ['ann', 'ben'], '.write': ['ann'] },
       'big.git': { '.read': ['ann'], '.write': ['ann'] },
-      'hooked.git': { '.read': ['ann'], '.write': ['ann'], '.hooks': { 'branch-protect': { branches: { main: { push: ['admin'] } } } } },
+      'hooked.git': {
+        '.read': ['ann'],
+        '.write': ['ann'],
+        '.hooks': { 'branch-protect': { branches: { main: { push: ['admin'] } } } },
+      },
       'envdump.git': { '.read': ['ann'], '.write': ['ann'] },
     },
     hooks: { order: ['branch-protect', 'branch-flow'] },
@@ -124,11 +146,15 @@ export async function startStack(
   const socket = 'socket' in listen ? listen.socket : undefined;
   const config = { ...e2eConfig(listen), ...extraConfig };
   const extra = Object.keys(hookedRepos);
-  Object.assign(config.repos as Record<string, unknown>, Object.fromEntries(extra.map((n) => [`${n}.git`, hookedRepos[n]])));
+  Object.assign(
+    config.repos as Record<string, unknown>,
+    Object.fromEntries(extra.map((n) => [`${n}.git`, hookedRepos[n]])),
+  );
   const gitward = await spawnGitward(t, { users: { ...E2E_USERS }, repos: [...E2E_REPOS, ...extra], config });
   const upstream: Upstream = socket !== undefined ? { socket } : { port: gitward.port };
   const repoAdminNow = Date.now();
-  for (const name of ['hooked', ...extra]) installHooks(path.join(gitward.repoRoot, `${name}.git`), dispatcherPath(), { force: false, now: repoAdminNow });
+  for (const name of ['hooked', ...extra])
+    installHooks(path.join(gitward.repoRoot, `${name}.git`), dispatcherPath(), { force: false, now: repoAdminNow });
   fs.writeFileSync(path.join(gitward.repoRoot, 'envdump.git', 'hooks', 'pre-receive'), ENV_DUMP_HOOK, { mode: 0o755 });
   // Pushes through fcgiwrap run git-http-backend without gitward; REMOTE_USER is what enables
   // receive-pack there, so nothing else is needed in the repos.
@@ -139,33 +165,56 @@ export async function startStack(
   installSnippets(nginxDir);
   let site: (port: number) => string;
   if (mode === 'proxy') {
-    site = (port) => renderSite(readShippedSite('gitward-proxy.conf'), { port, cert, snippetsDir: nginxDir, gitwardSocket: socket });
+    site = (port) =>
+      renderSite(readShippedSite('gitward-proxy.conf'), { port, cert, snippetsDir: nginxDir, gitwardSocket: socket });
   } else if (mode === 'proxy-tcp') {
     // The shipped file's commented `server 127.0.0.1:8080;` instead of the socket line.
-    site = (port) => renderSite(readShippedSite('gitward-proxy.conf'), { port, cert, snippetsDir: nginxDir, gitwardPort: (upstream as { port: number }).port });
+    site = (port) =>
+      renderSite(readShippedSite('gitward-proxy.conf'), {
+        port,
+        cert,
+        snippetsDir: nginxDir,
+        gitwardPort: (upstream as { port: number }).port,
+      });
   } else if (mode === 'proxy-auth-basic') {
     // nginx checks the passwords of gitward's own htpasswd file and hands the user over.
     const htpasswd = path.join(path.dirname(gitward.configFile), 'users.htpasswd');
-    site = (port) => renderSite(readShippedSite('gitward-proxy-auth-basic.conf'), { port, cert, snippetsDir: nginxDir, gitwardSocket: socket, htpasswd });
+    site = (port) =>
+      renderSite(readShippedSite('gitward-proxy-auth-basic.conf'), {
+        port,
+        cert,
+        snippetsDir: nginxDir,
+        gitwardSocket: socket,
+        htpasswd,
+      });
   } else {
-    const fcgi = await startFcgiwrap({ socket: path.join(dir, 'fcgiwrap.sock'), children: 2, ...(paths.fcgiwrap !== null ? { fcgiwrapPath: paths.fcgiwrap } : {}) });
-    t.after(() => fcgi.stop());
-    site = (port) => renderSite(readShippedSite('gitward-sidecar.conf'), {
-      port,
-      cert,
-      snippetsDir: nginxDir,
-      gitwardSocket: socket,
-      fcgiwrapSocket: fcgi.socket,
-      repoRoot: gitward.repoRoot,
-      gitwardConfig: gitward.configFile,
+    const fcgi = await startFcgiwrap({
+      socket: path.join(dir, 'fcgiwrap.sock'),
+      children: 2,
+      ...(paths.fcgiwrap !== null ? { fcgiwrapPath: paths.fcgiwrap } : {}),
     });
+    t.after(() => fcgi.stop());
+    site = (port) =>
+      renderSite(readShippedSite('gitward-sidecar.conf'), {
+        port,
+        cert,
+        snippetsDir: nginxDir,
+        gitwardSocket: socket,
+        fcgiwrapSocket: fcgi.socket,
+        repoRoot: gitward.repoRoot,
+        gitwardConfig: gitward.configFile,
+      });
   }
   const nginx = await startNginx({ dir: nginxDir, site, nginxPath: paths.nginx });
   t.after(() => nginx.stop());
 
   const work = path.join(dir, 'work');
   fs.mkdirSync(work);
-  const env = (extra: Record<string, string> = {}): Record<string, string> => ({ ...gitward.gitEnv, GIT_SSL_CAINFO: cert.cert, ...extra });
+  const env = (extra: Record<string, string> = {}): Record<string, string> => ({
+    ...gitward.gitEnv,
+    GIT_SSL_CAINFO: cert.cert,
+    ...extra,
+  });
   return {
     mode,
     nginx,
@@ -184,7 +233,10 @@ export async function startStack(
     git: (args, opts = {}) => runGit(args, opts.cwd ?? work, opts.env ?? env()),
     accessLog: () => {
       try {
-        return fs.readFileSync(path.join(nginxDir, 'access.log'), 'utf8').split('\n').filter((l) => l !== '');
+        return fs
+          .readFileSync(path.join(nginxDir, 'access.log'), 'utf8')
+          .split('\n')
+          .filter((l) => l !== '');
       } catch {
         return [];
       }
@@ -195,7 +247,11 @@ export async function startStack(
 }
 
 /** One GET to gitward on `upstream`, bypassing nginx; the body is discarded. */
-function directGet(upstream: Upstream, urlPath: string, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+function directGet(
+  upstream: Upstream,
+  urlPath: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const target = 'socket' in upstream ? { socketPath: upstream.socket } : { host: '127.0.0.1', port: upstream.port };
     const req = http.get({ ...target, path: urlPath, headers: { Host: 'localhost', ...headers } }, (res) => {

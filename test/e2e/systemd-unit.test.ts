@@ -12,9 +12,14 @@ const SHIPPED_BINARY = '/opt/gitward/app/gitward';
 
 function verify(file: string): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('systemd-analyze', ['verify', file], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SYSTEMD_LOG_COLOR: '0' } }, (err, _out, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stderr });
-    });
+    execFile(
+      'systemd-analyze',
+      ['verify', file],
+      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SYSTEMD_LOG_COLOR: '0' } },
+      (err, _out, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stderr });
+      },
+    );
   });
 }
 
@@ -57,7 +62,10 @@ test('systemd-analyze verify catches a broken unit (the check above can fail)', 
   // A misspelt directive is only a warning for systemd; our check above treats it as a failure.
   const typo = stagedUnit(dir, fs.readFileSync(UNIT, 'utf8').replace('NoNewPrivileges=yes', 'NoNewPrivilege=yes'));
   const r2 = await verify(typo);
-  assert.ok(aboutUnit(r2.stderr, typo).some((l) => /Unknown key/.test(l)), r2.stderr);
+  assert.ok(
+    aboutUnit(r2.stderr, typo).some((l) => /Unknown key/.test(l)),
+    r2.stderr,
+  );
 });
 
 /** One finding of `systemd-analyze security --offline=yes --json=short`. */
@@ -74,21 +82,28 @@ interface Finding {
 function security(file: string, threshold?: number): Promise<{ code: number; findings: Finding[]; out: string }> {
   const run = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
     new Promise((resolve) => {
-      execFile('systemd-analyze', ['security', '--offline=yes', ...args, file], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SYSTEMD_LOG_COLOR: '0' } }, (err, stdout, stderr) => {
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-      });
+      execFile(
+        'systemd-analyze',
+        ['security', '--offline=yes', ...args, file],
+        { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SYSTEMD_LOG_COLOR: '0' } },
+        (err, stdout, stderr) => {
+          resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+        },
+      );
     });
   // Two runs: the exposure is judged by the table run (--threshold), the findings read from the
   // JSON run.
-  return Promise.all([run(threshold === undefined ? [] : [`--threshold=${threshold}`]), run(['--json=short'])]).then(([table, json]) => {
-    let findings: Finding[] = [];
-    try {
-      findings = JSON.parse(json.stdout) as Finding[];
-    } catch {
-      // No JSON: the assertions below show the output.
-    }
-    return { code: table.code, findings, out: `${table.stdout}${table.stderr}${json.stderr}` };
-  });
+  return Promise.all([run(threshold === undefined ? [] : [`--threshold=${threshold}`]), run(['--json=short'])]).then(
+    ([table, json]) => {
+      let findings: Finding[] = [];
+      try {
+        findings = JSON.parse(json.stdout) as Finding[];
+      } catch {
+        // No JSON: the assertions below show the output.
+      }
+      return { code: table.code, findings, out: `${table.stdout}${table.stderr}${json.stderr}` };
+    },
+  );
 }
 
 /** The sandboxing the unit must have, by systemd-analyze security's names, and what each is for. */
@@ -131,7 +146,10 @@ test('systemd-analyze security (offline) finds the unit sandboxed as intended', 
 
 test('systemd-analyze security notices a unit that loses its sandboxing (the check above can fail)', async (t) => {
   if (requireBinary(t, 'systemd-analyze') === null) return;
-  const text = fs.readFileSync(UNIT, 'utf8').replace('NoNewPrivileges=yes', 'NoNewPrivileges=no').replace('ProtectSystem=strict', 'ProtectSystem=full');
+  const text = fs
+    .readFileSync(UNIT, 'utf8')
+    .replace('NoNewPrivileges=yes', 'NoNewPrivileges=no')
+    .replace('ProtectSystem=strict', 'ProtectSystem=full');
   const r = await security(stagedUnit(tempDir(t), text));
   const byName = new Map(r.findings.map((f) => [f.name, f]));
   assert.equal(byName.get('NoNewPrivileges=')?.set, false, r.out);
@@ -145,9 +163,15 @@ test('systemd-analyze security notices a unit that loses its sandboxing (the che
 const REQUIRED: ReadonlyArray<[string, RegExp]> = [
   ['a dedicated user', /^User=gitward$/m],
   ['a runtime directory for the socket', /^RuntimeDirectory=gitward$/m],
-  ['a config check before the reload signal', /^ExecReload=\/opt\/gitward\/app\/gitward check --config \/etc\/gitward\/gitward\.yaml\nExecReload=\/bin\/kill -HUP \$MAINPID$/m],
+  [
+    'a config check before the reload signal',
+    /^ExecReload=\/opt\/gitward\/app\/gitward check --config \/etc\/gitward\/gitward\.yaml\nExecReload=\/bin\/kill -HUP \$MAINPID$/m,
+  ],
   ['no restart loop on a bad config (exit 78)', /^RestartPreventExitStatus=78$/m],
-  ['the socket group of its own, the gitward group for config and repos', /^Group=gitward-sock\nSupplementaryGroups=gitward$/m],
+  [
+    'the socket group of its own, the gitward group for config and repos',
+    /^Group=gitward-sock\nSupplementaryGroups=gitward$/m,
+  ],
   ['restart on failure', /^Restart=on-failure$/m],
   ['writable repos and logs only', /^ReadWritePaths=\/srv\/git -\/var\/log\/gitward$/m],
 ];
@@ -158,7 +182,7 @@ for (const [what, pattern] of REQUIRED) {
   });
 }
 
-test('gitward.service does not re-own /var/log/gitward (LogsDirectory=), where sidecar mode\'s hook log belongs to fcgiwrap\'s user', () => {
+test("gitward.service does not re-own /var/log/gitward (LogsDirectory=), where sidecar mode's hook log belongs to fcgiwrap's user", () => {
   // systemd chowns a LogsDirectory= and everything below it to User= at each start.
   assert.doesNotMatch(fs.readFileSync(UNIT, 'utf8'), /^LogsDirectory=/m);
 });

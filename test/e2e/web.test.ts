@@ -18,13 +18,26 @@ interface Answer {
 function fetchTls(stack: Stack, target: string, credentials?: { user: string; password: string }): Promise<Answer> {
   const url = new URL(target, stack.url('x'));
   const ca = fs.readFileSync(stack.env().GIT_SSL_CAINFO as string);
-  const auth = credentials ? { authorization: `Basic ${Buffer.from(`${credentials.user}:${credentials.password}`).toString('base64')}` } : {};
+  const auth = credentials
+    ? { authorization: `Basic ${Buffer.from(`${credentials.user}:${credentials.password}`).toString('base64')}` }
+    : {};
   return new Promise((resolve, reject) => {
-    const req = https.get({ host: url.hostname, port: url.port, path: url.pathname + url.search, ca, headers: { accept: 'text/html', ...auth } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
+    const req = https.get(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname + url.search,
+        ca,
+        headers: { accept: 'text/html', ...auth },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+      },
+    );
     req.on('error', reject);
   });
 }

@@ -4,19 +4,22 @@
  * its stdin is gone, at full CPU, for ever; the CGI spawner gives every program it started SIGTERM
  * when gitward dies (the kernel's parent-death signal, app/backend/cgi-spawner.py).
  */
-import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
 import { prepareGitwardFiles } from '../helpers/server.js';
 import { descendantsOf, describeProcs, processesWithEnv, SAFETY_NET_MS, waitFor } from '../helpers/procs.js';
 import { serveChild } from './fault-kit.js';
 
-
 test('a backend whose request body is cut off by gitward dying does not outlive gitward', async (t) => {
   const files = await prepareGitwardFiles(t, {
     users: { ann: 'ann-pw' },
     repos: ['o'],
-    config: { listen: '127.0.0.1:0', log: { level: 'info', format: 'json', audit: null }, users: { ann: {} }, repos: { '.read': ['ann'], '.write': ['ann'] } },
+    config: {
+      listen: '127.0.0.1:0',
+      log: { level: 'info', format: 'json', audit: null },
+      users: { ann: {} },
+      repos: { '.read': ['ann'], '.write': ['ann'] },
+    },
   });
   t.after(() => {
     for (const p of processesWithEnv('GIT_PROJECT_ROOT', files.repoRoot)) {
@@ -34,8 +37,14 @@ test('a backend whose request body is cut off by gitward dying does not outlive 
   t.after(() => sock.destroy());
   const auth = Buffer.from('ann:ann-pw').toString('base64');
   // Promises 4 bytes (git's "0000" probe), sends 2.
-  sock.write(`POST /o.git/git-receive-pack HTTP/1.1\r\nHost: x\r\nAuthorization: Basic ${auth}\r\nContent-Type: application/x-git-receive-pack-request\r\nContent-Length: 4\r\n\r\n00`);
-  await waitFor(() => descendantsOf(gw.pid).some((p) => p.comm.startsWith('git-http')), 'git-http-backend runs', 10_000);
+  sock.write(
+    `POST /o.git/git-receive-pack HTTP/1.1\r\nHost: x\r\nAuthorization: Basic ${auth}\r\nContent-Type: application/x-git-receive-pack-request\r\nContent-Length: 4\r\n\r\n00`,
+  );
+  await waitFor(
+    () => descendantsOf(gw.pid).some((p) => p.comm.startsWith('git-http')),
+    'git-http-backend runs',
+    10_000,
+  );
   gw.child.kill('SIGKILL');
   await gw.exited;
   await waitFor(

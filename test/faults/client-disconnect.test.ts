@@ -8,7 +8,16 @@ import net from 'node:net';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { prepareGitwardFiles } from '../helpers/server.js';
-import { backendsOf, cmdline, descendantsOf, describeProcs, fdKinds, openFds, SAFETY_NET_MS, waitFor } from '../helpers/procs.js';
+import {
+  backendsOf,
+  cmdline,
+  descendantsOf,
+  describeProcs,
+  fdKinds,
+  openFds,
+  SAFETY_NET_MS,
+  waitFor,
+} from '../helpers/procs.js';
 import { allRefs, fsckStrict, noiseTree, pushAccepted, runGit, serveChild, type ServeChild } from './fault-kit.js';
 
 /** Big enough that the push is still streaming when the client is killed. */
@@ -32,7 +41,12 @@ async function setUp(t: TestContext): Promise<Fixture> {
   const files = await prepareGitwardFiles(t, {
     users: { ann: PASSWORD },
     repos: ['d'],
-    config: { listen: '127.0.0.1:0', log: { level: 'info', format: 'json', audit: null }, users: { ann: {} }, repos: { '.read': ['ann'], '.write': ['ann'] } },
+    config: {
+      listen: '127.0.0.1:0',
+      log: { level: 'info', format: 'json', audit: null },
+      users: { ann: {} },
+      repos: { '.read': ['ann'], '.write': ['ann'] },
+    },
   });
   const gw = await serveChild(t, files);
   const port = gw.port;
@@ -72,14 +86,21 @@ async function settledFdCount(pid: number): Promise<number> {
 
 /** Waits until gitward is back to its baseline: no children, no more fds than before. */
 async function assertNothingLeft(t: TestContext, f: Fixture): Promise<void> {
-  await waitFor(() => backendsOf(f.gw.pid).length === 0, 'every backend child of gitward has exited', CLEANUP_BOUND_MS, () => describeProcs(backendsOf(f.gw.pid)));
+  await waitFor(
+    () => backendsOf(f.gw.pid).length === 0,
+    'every backend child of gitward has exited',
+    CLEANUP_BOUND_MS,
+    () => describeProcs(backendsOf(f.gw.pid)),
+  );
   await waitFor(
     () => openFds(f.gw.pid).length <= f.baselineFds,
     `gitward's fds are back to the ${f.baselineFds} it had before`,
     CLEANUP_BOUND_MS,
     () => JSON.stringify(fdKinds(openFds(f.gw.pid))),
   );
-  t.diagnostic(`fds before: ${f.baselineFds}, after: ${openFds(f.gw.pid).length} ${JSON.stringify(fdKinds(openFds(f.gw.pid)))}`);
+  t.diagnostic(
+    `fds before: ${f.baselineFds}, after: ${openFds(f.gw.pid).length} ${JSON.stringify(fdKinds(openFds(f.gw.pid)))}`,
+  );
   const dir = path.join(f.files.repoRoot, 'd.git');
   const fsck = await fsckStrict(dir, f.files.gitEnv);
   assert.equal(fsck.code, 0, `fsck --strict: ${fsck.stdout}${fsck.stderr}`);
@@ -92,7 +113,10 @@ async function assertNothingLeft(t: TestContext, f: Fixture): Promise<void> {
  */
 async function backendRunning(f: Fixture, service: string, fdsBefore = f.baselineFds): Promise<void> {
   const isPackExchange = (argv: readonly string[]): boolean =>
-    argv.includes(service) && argv.includes('--stateless-rpc') && !argv.includes('--advertise-refs') && !argv.includes('--http-backend-info-refs');
+    argv.includes(service) &&
+    argv.includes('--stateless-rpc') &&
+    !argv.includes('--advertise-refs') &&
+    !argv.includes('--http-backend-info-refs');
   await waitFor(
     () => descendantsOf(f.gw.pid).some((p) => p.state !== 'Z' && isPackExchange(cmdline(p.pid))),
     `a ${service} pack exchange is running under gitward`,
@@ -101,7 +125,9 @@ async function backendRunning(f: Fixture, service: string, fdsBefore = f.baselin
       `${describeProcs(descendantsOf(f.gw.pid))}; gitward's last log lines: ${f.gw.logLines
         .slice(-8)
         .map((l) => JSON.stringify(l))
-        .join(' ')}; its audit lines: ${f.gw.auditLines.map((l) => `${String(l.service)} ${String(l.status)}`).join(', ')}`,
+        .join(
+          ' ',
+        )}; its audit lines: ${f.gw.auditLines.map((l) => `${String(l.service)} ${String(l.status)}`).join(', ')}`,
   );
   // Otherwise "back to the baseline" below would prove nothing.
   assert.ok(openFds(f.gw.pid).length > fdsBefore, 'gitward holds more fds while the request is in flight');
@@ -113,7 +139,12 @@ test('a git push killed mid-transfer leaves no child, no fd and no ref change be
   const work = path.join(f.files.dir, 'big');
   await noiseTree(work, f.files.gitEnv, 'big', BIG_PUSH_BYTES);
   // Its own process group, so that git and git-remote-http die together, as a closed laptop would.
-  const client = spawn('git', ['push', f.url('d'), 'big:refs/heads/big'], { cwd: work, env: f.files.gitEnv, stdio: 'ignore', detached: true });
+  const client = spawn('git', ['push', f.url('d'), 'big:refs/heads/big'], {
+    cwd: work,
+    env: f.files.gitEnv,
+    stdio: 'ignore',
+    detached: true,
+  });
   const clientExit = new Promise((r) => client.once('exit', r));
   t.after(() => {
     try {

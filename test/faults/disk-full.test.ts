@@ -11,7 +11,17 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { prepareGitwardFiles } from '../helpers/server.js';
 import { backendsOf, SAFETY_NET_MS, waitFor } from '../helpers/procs.js';
-import { addCommit, allRefs, fsckStrict, gitOk, noise, noiseTree, pushAccepted, runGit, serveChild } from './fault-kit.js';
+import {
+  addCommit,
+  allRefs,
+  fsckStrict,
+  gitOk,
+  noise,
+  noiseTree,
+  pushAccepted,
+  runGit,
+  serveChild,
+} from './fault-kit.js';
 
 /** Size of the small disk: room for a few small repos, not for the big push. */
 const DISK_SIZE = '20m';
@@ -67,7 +77,13 @@ test('a push that fills the disk fails clearly, leaves the repo intact, and a pu
   });
   const files = await prepareGitwardFiles(t, {
     users: { ann: 'ann-pw' },
-    config: { repo_root: disk, listen: '127.0.0.1:0', log: { level: 'info', format: 'json', audit: null }, users: { ann: {} }, repos: { '.read': ['ann'], '.write': ['ann'] } },
+    config: {
+      repo_root: disk,
+      listen: '127.0.0.1:0',
+      log: { level: 'info', format: 'json', audit: null },
+      users: { ann: {} },
+      repos: { '.read': ['ann'], '.write': ['ann'] },
+    },
   });
   const kind = mountSmallDisk(t, disk, files.dir);
   if (kind === null) return;
@@ -113,11 +129,14 @@ test('a push that fills the disk fails clearly, leaves the repo intact, and a pu
   assert.deepEqual(await allRefs(repo, files.gitEnv), refsBefore, 'refs unchanged: no big branch, main still the seed');
   const fsck = await fsckStrict(repo, files.gitEnv);
   assert.equal(fsck.code, 0, `fsck --strict: ${fsck.stdout}${fsck.stderr}`);
-  const leftovers = fs.readdirSync(path.join(repo, 'objects')).filter((n) => n.startsWith('tmp_objdir') || n.startsWith('incoming'));
+  const leftovers = fs
+    .readdirSync(path.join(repo, 'objects'))
+    .filter((n) => n.startsWith('tmp_objdir') || n.startsWith('incoming'));
   t.diagnostic(`quarantine left after the failed push: ${leftovers.join(' ') || '(none)'}`);
   // Free the space (what an admin does: remove what the failed push left, if anything).
   for (const l of leftovers) fs.rmSync(path.join(repo, 'objects', l), { recursive: true, force: true });
-  for (const p of fs.readdirSync(path.join(repo, 'objects', 'pack')).filter((n) => n.startsWith('tmp_'))) fs.rmSync(path.join(repo, 'objects', 'pack', p));
+  for (const p of fs.readdirSync(path.join(repo, 'objects', 'pack')).filter((n) => n.startsWith('tmp_')))
+    fs.rmSync(path.join(repo, 'objects', 'pack', p));
 
   const next = await addCommit(work, files.gitEnv, 'small-after-full');
   const again = await runGit(['push', '--porcelain', url, 'main:refs/heads/main'], work, files.gitEnv);

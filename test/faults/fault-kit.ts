@@ -45,7 +45,12 @@ export function noise(seed: string, n: number): Buffer {
  * A fresh work tree at `dir` on branch `branch` with one commit holding `bytes` bytes of noise;
  * returns the commit's sha.
  */
-export async function noiseTree(dir: string, env: Record<string, string>, branch: string, bytes: number): Promise<string> {
+export async function noiseTree(
+  dir: string,
+  env: Record<string, string>,
+  branch: string,
+  bytes: number,
+): Promise<string> {
   fs.mkdirSync(dir, { recursive: true });
   await gitOk(['init', '--quiet', `--initial-branch=${branch}`, dir], { cwd: dir, env });
   // Noise does not compress: zlib level 0 for its loose object and for the pack a push sends saves
@@ -66,12 +71,18 @@ export async function addCommit(dir: string, env: Record<string, string>, label:
 }
 
 /** Runs git with the fault-test timeout; never throws on a non-zero exit. */
-export function git(args: readonly string[], opts: { cwd: string; env: Record<string, string>; timeoutMs?: number }): Promise<GitResult> {
+export function git(
+  args: readonly string[],
+  opts: { cwd: string; env: Record<string, string>; timeoutMs?: number },
+): Promise<GitResult> {
   return runSharedGit(args, { ...opts, timeoutMs: opts.timeoutMs ?? FAULT_GIT_TIMEOUT_MS });
 }
 
 /** Runs git and throws with its stderr when it fails. */
-export async function gitOk(args: readonly string[], opts: { cwd: string; env: Record<string, string> }): Promise<string> {
+export async function gitOk(
+  args: readonly string[],
+  opts: { cwd: string; env: Record<string, string> },
+): Promise<string> {
   const r = await git(args, opts);
   if (r.code !== 0) throw new Error(`git ${args.join(' ')} failed (${String(r.code)}): ${r.stderr}`);
   return r.stdout;
@@ -99,7 +110,10 @@ export async function refSha(repoDir: string, ref: string, env: Record<string, s
 
 /** All refs of a bare repo: name → sha. */
 export async function allRefs(repoDir: string, env: Record<string, string>): Promise<Record<string, string>> {
-  const out = await gitOk(['--git-dir', repoDir, 'for-each-ref', '--format=%(refname) %(objectname)'], { cwd: repoDir, env });
+  const out = await gitOk(['--git-dir', repoDir, 'for-each-ref', '--format=%(refname) %(objectname)'], {
+    cwd: repoDir,
+    env,
+  });
   const refs: Record<string, string> = {};
   for (const line of out.split('\n')) {
     const [name, sha] = line.split(' ');
@@ -110,7 +124,11 @@ export async function allRefs(repoDir: string, env: Record<string, string>): Pro
 
 /** `git fsck --strict` of a bare repo: exit code and output (both empty-ish when clean). */
 export async function fsckStrict(repoDir: string, env: Record<string, string>): Promise<GitResult> {
-  return git(['--git-dir', repoDir, 'fsck', '--strict', '--no-progress'], { cwd: repoDir, env, timeoutMs: FAULT_GIT_TIMEOUT_MS });
+  return git(['--git-dir', repoDir, 'fsck', '--strict', '--no-progress'], {
+    cwd: repoDir,
+    env,
+    timeoutMs: FAULT_GIT_TIMEOUT_MS,
+  });
 }
 
 /** GET `url` and return its status and body (for /healthz). */

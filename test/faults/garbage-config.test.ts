@@ -20,7 +20,11 @@ test('a config file replaced with garbage mid-traffic keeps the last good config
     listen: '127.0.0.1:0',
     log: { level: 'info', format: 'json', audit: null },
     users: { ann: {} },
-    repos: { '.read': ['ann'], '.write': ['ann'], ...(extraRepo === null ? {} : { [`${extraRepo}.git`]: { '.read': ['$all'] } }) },
+    repos: {
+      '.read': ['ann'],
+      '.write': ['ann'],
+      ...(extraRepo === null ? {} : { [`${extraRepo}.git`]: { '.read': ['$all'] } }),
+    },
   });
   const files = await prepareGitwardFiles(t, { users: { ann: PASSWORD }, repos: ['g', 'open'], config: config(null) });
   const gw = await serveChild(t, files);
@@ -30,7 +34,11 @@ test('a config file replaced with garbage mid-traffic keeps the last good config
   t.after(() => traffic.stop());
 
   const health = async (): Promise<{ ok: boolean; configHash: string; lastFailure: { problems: string[] } | null }> =>
-    JSON.parse((await httpGet(`http://127.0.0.1:${port}/healthz`)).body) as { ok: boolean; configHash: string; lastFailure: { problems: string[] } | null };
+    JSON.parse((await httpGet(`http://127.0.0.1:${port}/healthz`)).body) as {
+      ok: boolean;
+      configHash: string;
+      lastFailure: { problems: string[] } | null;
+    };
   const before = await health();
   assert.equal(before.ok, true);
   await traffic.expectSuccesses(CLONES_PER_PHASE, 'before');
@@ -44,7 +52,10 @@ test('a config file replaced with garbage mid-traffic keeps the last good config
   ] as const) {
     const failuresBefore = gw.logLines.filter((l) => l.event === 'config.reload_failed').length;
     fs.writeFileSync(files.configFile, garbage);
-    await gw.waitForLog('config.reload_failed', () => gw.logLines.filter((l) => l.event === 'config.reload_failed').length > failuresBefore);
+    await gw.waitForLog(
+      'config.reload_failed',
+      () => gw.logLines.filter((l) => l.event === 'config.reload_failed').length > failuresBefore,
+    );
     await traffic.expectSuccesses(CLONES_PER_PHASE, `config = ${label}`);
     const h = await health();
     assert.equal(h.ok, false, `/healthz reports the failed reload (${label})`);
@@ -58,7 +69,10 @@ test('a config file replaced with garbage mid-traffic keeps the last good config
   // A good file again, with one change that shows it is in force: open.git readable by anyone.
   const reloadsBefore = gw.logLines.filter((l) => l.event === 'config.reloaded').length;
   fs.writeFileSync(files.configFile, yaml.dump({ ...baseConfig(), ...config('open') }));
-  await gw.waitForLog('config.reloaded', () => gw.logLines.filter((l) => l.event === 'config.reloaded').length > reloadsBefore);
+  await gw.waitForLog(
+    'config.reloaded',
+    () => gw.logLines.filter((l) => l.event === 'config.reloaded').length > reloadsBefore,
+  );
   const after = await health();
   assert.equal(after.ok, true, '/healthz is ok again');
   assert.equal(after.lastFailure, null);

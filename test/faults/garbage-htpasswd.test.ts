@@ -18,7 +18,12 @@ test('an htpasswd file replaced with garbage mid-traffic keeps the last good use
   const files = await prepareGitwardFiles(t, {
     users: { ann: 'ann-pw' },
     repos: ['h'],
-    config: { listen: '127.0.0.1:0', log: { level: 'info', format: 'json', audit: null }, users: { ann: {} }, repos: { '.read': ['ann'], '.write': ['ann'] } },
+    config: {
+      listen: '127.0.0.1:0',
+      log: { level: 'info', format: 'json', audit: null },
+      users: { ann: {} },
+      repos: { '.read': ['ann'], '.write': ['ann'] },
+    },
   });
   const gw = await serveChild(t, files);
   const url = (pw: string): string => `http://ann:${pw}@127.0.0.1:${gw.port}/h.git`;
@@ -36,7 +41,11 @@ test('an htpasswd file replaced with garbage mid-traffic keeps the last good use
     const failuresBefore = gw.logLines.filter((l) => l.event === 'htpasswd.reload_failed').length;
     fs.writeFileSync(htpasswd, garbage);
     // Refused and said so, once per garbage version.
-    await gw.waitForLog('htpasswd.reload_failed', (l) => l.file === htpasswd && gw.logLines.filter((x) => x.event === 'htpasswd.reload_failed').length > failuresBefore);
+    await gw.waitForLog(
+      'htpasswd.reload_failed',
+      (l) =>
+        l.file === htpasswd && gw.logLines.filter((x) => x.event === 'htpasswd.reload_failed').length > failuresBefore,
+    );
     await traffic.expectSuccesses(CLONES_PER_PHASE, `htpasswd = ${label}`);
   }
   const report = await traffic.stop();
@@ -44,14 +53,25 @@ test('an htpasswd file replaced with garbage mid-traffic keeps the last good use
 
   // An empty file has no users: ann is refused (401), not kept from the last good file.
   fs.writeFileSync(htpasswd, Buffer.alloc(0));
-  const refused = await runGit(['clone', '--quiet', url('ann-pw'), path.join(files.dir, 'empty')], files.dir, files.gitEnv);
+  const refused = await runGit(
+    ['clone', '--quiet', url('ann-pw'), path.join(files.dir, 'empty')],
+    files.dir,
+    files.gitEnv,
+  );
   assert.notEqual(refused.code, 0, 'an empty htpasswd file lets nobody in');
   assert.match(refused.stderr, /Authentication failed|401/);
-  assert.ok(gw.logLines.some((l) => l.event === 'htpasswd.loaded' && l.users === 0), 'the empty file was loaded as no users');
+  assert.ok(
+    gw.logLines.some((l) => l.event === 'htpasswd.loaded' && l.users === 0),
+    'the empty file was loaded as no users',
+  );
 
   // A good file with a new password for ann: the new one works, the old one no longer does.
   files.writeUsers({ ann: 'ann-new-pw' });
-  const fresh = await runGit(['clone', '--quiet', url('ann-new-pw'), path.join(files.dir, 'new')], files.dir, files.gitEnv);
+  const fresh = await runGit(
+    ['clone', '--quiet', url('ann-new-pw'), path.join(files.dir, 'new')],
+    files.dir,
+    files.gitEnv,
+  );
   assert.equal(fresh.code, 0, `the new password works: ${fresh.stderr}`);
   const stale = await runGit(['clone', '--quiet', url('ann-pw'), path.join(files.dir, 'old')], files.dir, files.gitEnv);
   assert.notEqual(stale.code, 0, 'the old password is refused');

@@ -64,7 +64,11 @@ export function cloneTraffic(files: GitwardFiles, url: string): CloneTraffic {
       phase = name;
       inPhase = 0;
       const failed = (): TrafficFailure[] => failures.filter((f) => f.phase === name);
-      await waitFor(() => inPhase >= count || failed().length > 0, `${count} clones in phase "${name}"`, PHASE_BOUND_MS);
+      await waitFor(
+        () => inPhase >= count || failed().length > 0,
+        `${count} clones in phase "${name}"`,
+        PHASE_BOUND_MS,
+      );
       if (failed().length > 0) throw new Error(`clones failed in phase "${name}": ${JSON.stringify(failed())}`);
     },
     async stop() {

@@ -19,7 +19,8 @@ import fc from 'fast-check';
 import { FUZZ_RUNS, FUZZ_TIMEOUT_MS, fuzzParams, mutated } from '../helpers/fuzz.js';
 
 const FILE = '/srv/gitward/gitward.yaml';
-const HTPASSWD = 'ann:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=\nben:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=\ncarl:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=\n';
+const HTPASSWD =
+  'ann:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=\nben:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=\ncarl:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=\n';
 const readFile = (): string => HTPASSWD;
 
 const SAMPLES = [
@@ -79,7 +80,9 @@ shared: &eng ["@eng", ben]
 ];
 
 // The schema lives in the source tree; tests run from dist/test/fuzz.
-const SCHEMA = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'examples', 'gitward.schema.json'), 'utf8')) as SchemaNode;
+const SCHEMA = JSON.parse(
+  fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'examples', 'gitward.schema.json'), 'utf8'),
+) as SchemaNode;
 
 /** The parts of JSON Schema that say which keys a map may have. */
 interface SchemaNode {
@@ -111,16 +114,23 @@ function closedMaps(node: SchemaNode, at: readonly string[] = [], depth = 0): Cl
   }
   if (node.patternProperties !== undefined) return [];
   const out: Closed[] = [];
-  if (node.additionalProperties === false && node.properties !== undefined) out.push({ at, keys: Object.keys(node.properties) });
+  if (node.additionalProperties === false && node.properties !== undefined)
+    out.push({ at, keys: Object.keys(node.properties) });
   for (const [k, v] of Object.entries(node.properties ?? {})) out.push(...closedMaps(v, [...at, k], depth + 1));
-  if (typeof node.additionalProperties === 'object') out.push(...closedMaps(node.additionalProperties, [...at, '*'], depth + 1));
+  if (typeof node.additionalProperties === 'object')
+    out.push(...closedMaps(node.additionalProperties, [...at, '*'], depth + 1));
   if (node.items !== undefined) out.push(...closedMaps(node.items, [...at, '*'], depth + 1));
   return out;
 }
 
 const CLOSED: readonly Closed[] = closedMaps(SCHEMA);
 /** The schema, compiled by ajv as test/config/fixtures.test.ts does. */
-const validateSchema = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true }).compile(SCHEMA as object);
+const validateSchema = new Ajv2020({
+  allErrors: true,
+  strict: true,
+  strictRequired: false,
+  allowUnionTypes: true,
+}).compile(SCHEMA as object);
 /** The settings of a repo-tree node (keys starting with "."), as the schema's project group has them. */
 const NODE_SETTINGS = Object.keys(SCHEMA.$defs?.groupNode?.properties ?? {});
 
@@ -155,7 +165,9 @@ function unknownKeyLike(g: Gen, allowed: readonly string[]): string {
 function nodesAt(doc: unknown, at: readonly string[]): Doc[] {
   let nodes: unknown[] = [doc];
   for (const step of at) {
-    nodes = nodes.flatMap((n) => (step !== '*' ? (isMap(n) ? [n[step]] : []) : Array.isArray(n) ? n : isMap(n) ? Object.values(n) : []));
+    nodes = nodes.flatMap((n) =>
+      step !== '*' ? (isMap(n) ? [n[step]] : []) : Array.isArray(n) ? n : isMap(n) ? Object.values(n) : [],
+    );
   }
   return nodes.filter(isMap);
 }
@@ -179,9 +191,13 @@ function expectOnlyConfigError(text: string): 'ok' | 'error' {
     assert.ok(Object.isFrozen(config.server) && Object.isFrozen(config.authentication), 'config not deeply frozen');
     return 'ok';
   } catch (err) {
-    assert.ok(err instanceof ConfigError, `threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+    assert.ok(
+      err instanceof ConfigError,
+      `threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`,
+    );
     assert.ok(err.problems.length > 0, 'ConfigError without problems');
-    for (const p of err.problems) assert.match(p, /^\/srv\/gitward\/gitward\.yaml:\d+: \S/, `problem not FILE:LINE: ${JSON.stringify(p)}`);
+    for (const p of err.problems)
+      assert.match(p, /^\/srv\/gitward\/gitward\.yaml:\d+: \S/, `problem not FILE:LINE: ${JSON.stringify(p)}`);
     return 'error';
   }
 }
@@ -190,40 +206,81 @@ function expectOnlyConfigError(text: string): 'ok' | 'error' {
 function assertNothingDropped(text: string): void {
   let doc: unknown;
   // Without `json: true` js-yaml refuses duplicate keys: an accepted file must have none.
-  assert.doesNotThrow(() => (doc = yaml.load(text, { schema: yaml.JSON_SCHEMA })), 'accepted a file with a duplicate key');
+  assert.doesNotThrow(
+    () => (doc = yaml.load(text, { schema: yaml.JSON_SCHEMA })),
+    'accepted a file with a duplicate key',
+  );
   if (!isMap(doc)) return;
   for (const { at, keys } of CLOSED) {
     for (const node of nodesAt(doc, at)) {
-      for (const k of Object.keys(node)) assert.ok(keys.includes(k), `unknown key ${JSON.stringify(k)} at ${at.join('.') || '(top)'} accepted`);
+      for (const k of Object.keys(node))
+        assert.ok(keys.includes(k), `unknown key ${JSON.stringify(k)} at ${at.join('.') || '(top)'} accepted`);
     }
   }
   for (const node of repoNodes(doc)) {
-    for (const k of Object.keys(node)) if (k.startsWith('.')) assert.ok(NODE_SETTINGS.includes(k), `unknown setting ${JSON.stringify(k)} in repos accepted`);
+    for (const k of Object.keys(node))
+      if (k.startsWith('.'))
+        assert.ok(NODE_SETTINGS.includes(k), `unknown setting ${JSON.stringify(k)} in repos accepted`);
   }
   // The schema is looser than the loader, never stricter: what the loader accepts, it accepts.
-  assert.ok(validateSchema(doc), `the loader accepts what the JSON Schema refuses: ${JSON.stringify(validateSchema.errors)}`);
+  assert.ok(
+    validateSchema(doc),
+    `the loader accepts what the JSON Schema refuses: ${JSON.stringify(validateSchema.errors)}`,
+  );
 }
 
-test('config text mutations: only ConfigError, and nothing accepted is silently dropped', { timeout: FUZZ_TIMEOUT_MS }, () => {
-  const seen = { ok: 0, error: 0 };
-  for (const s of SAMPLES) assert.equal(expectOnlyConfigError(s), 'ok', 'a sample does not load');
-  const tokens = [...'{}[],:#&*!|>-?\'"\n\t ', '\n  ', '\n- ', ': ', '.read', '$all', '@eng', '~', 'null', '0x10', '1e3', '..', '/'];
-  fc.assert(
-    fc.property(mutated(fc.constantFrom(...SAMPLES), tokens), (text) => {
-      const r = expectOnlyConfigError(text);
-      seen[r]++;
-      if (r === 'ok') assertNothingDropped(text);
-    }),
-    fuzzParams('config-text'),
-  );
-  assert.ok(seen.ok > 0 && seen.error > 0, JSON.stringify(seen));
-});
+test(
+  'config text mutations: only ConfigError, and nothing accepted is silently dropped',
+  { timeout: FUZZ_TIMEOUT_MS },
+  () => {
+    const seen = { ok: 0, error: 0 };
+    for (const s of SAMPLES) assert.equal(expectOnlyConfigError(s), 'ok', 'a sample does not load');
+    const tokens = [
+      ...'{}[],:#&*!|>-?\'"\n\t ',
+      '\n  ',
+      '\n- ',
+      ': ',
+      '.read',
+      '$all',
+      '@eng',
+      '~',
+      'null',
+      '0x10',
+      '1e3',
+      '..',
+      '/',
+    ];
+    fc.assert(
+      fc.property(mutated(fc.constantFrom(...SAMPLES), tokens), (text) => {
+        const r = expectOnlyConfigError(text);
+        seen[r]++;
+        if (r === 'ok') assertNothingDropped(text);
+      }),
+      fuzzParams('config-text'),
+    );
+    assert.ok(seen.ok > 0 && seen.error > 0, JSON.stringify(seen));
+  },
+);
 
 test('an unknown key anywhere the schema is closed is always an error naming it', { timeout: FUZZ_TIMEOUT_MS }, () => {
   // The keys go into every section: the closed maps read from the schema include each of them.
   const at = (a: readonly string[]): string => a.join('.') || '(top)';
   const found = new Set(CLOSED.map((c) => at(c.at)));
-  for (const section of ['(top)', 'server', 'log', 'credential_cache', 'brute_force', 'sidecar', 'hooks', 'repo_defaults', 'compat', 'metrics', 'api', 'users.*', 'tests.*']) {
+  for (const section of [
+    '(top)',
+    'server',
+    'log',
+    'credential_cache',
+    'brute_force',
+    'sidecar',
+    'hooks',
+    'repo_defaults',
+    'compat',
+    'metrics',
+    'api',
+    'users.*',
+    'tests.*',
+  ]) {
     assert.ok(found.has(section), `no closed map at ${section}: ${[...found].join(', ')}`);
   }
   assert.deepEqual([...NODE_SETTINGS].sort(), ['.admin', '.create', '.hooks', '.inherit', '.read', '.write']);
@@ -232,7 +289,10 @@ test('an unknown key anywhere the schema is closed is always an error naming it'
     let key: string;
     if (g(fc.integer, { min: 0, max: 3 }) === 0) {
       const node = g(fc.constantFrom, ...repoNodes(doc));
-      key = `.${unknownKeyLike(g, NODE_SETTINGS.map((s) => s.slice(1)))}`;
+      key = `.${unknownKeyLike(
+        g,
+        NODE_SETTINGS.map((s) => s.slice(1)),
+      )}`;
       node[key] = g(fc.constantFrom, ['ann'], true, null, 'x');
     } else {
       // A closed map of this document: missing sections are added; `*` takes an existing child.
@@ -269,14 +329,33 @@ test('an unknown key anywhere the schema is closed is always an error naming it'
       }
       assert.ok(err instanceof ConfigError, `accepted unknown key ${JSON.stringify(key)}`);
       const name = key.trim().replace(/^\./, '');
-      assert.ok(err.problems.some((p) => p.includes(name)), `no problem names ${JSON.stringify(key)}: ${err.problems.join(' | ')}`);
+      assert.ok(
+        err.problems.some((p) => p.includes(name)),
+        `no problem names ${JSON.stringify(key)}: ${err.problems.join(' | ')}`,
+      );
     }),
     fuzzParams('config-unknown-key', Math.ceil(FUZZ_RUNS / 2)),
   );
 });
 
 test('values of the wrong type anywhere: only ConfigError', { timeout: FUZZ_TIMEOUT_MS }, () => {
-  const VALUES: unknown[] = [null, 0, -1, 1.5, 2 ** 53, '', 'x', '../../etc', true, [], [null], [1, 'a'], {}, { a: 1 }, 'a'.repeat(5000)];
+  const VALUES: unknown[] = [
+    null,
+    0,
+    -1,
+    1.5,
+    2 ** 53,
+    '',
+    'x',
+    '../../etc',
+    true,
+    [],
+    [null],
+    [1, 'a'],
+    {},
+    { a: 1 },
+    'a'.repeat(5000),
+  ];
   const retyped = fc.gen().map((g) => {
     const doc = yaml.load(g(fc.constantFrom, ...SAMPLES.slice(0, 2)), { schema: yaml.JSON_SCHEMA }) as Doc;
     // Replace 1–3 values found by a random walk.
@@ -292,7 +371,8 @@ test('values of the wrong type anywhere: only ConfigError', { timeout: FUZZ_TIME
         node = (parent as Record<string | number, unknown>)[key];
       }
       // A copy: a shared value could end up inside itself (a cycle, see config-cyclic-alias).
-      if (parent !== null) (parent as Record<string | number, unknown>)[key] = structuredClone(g(fc.constantFrom, ...VALUES));
+      if (parent !== null)
+        (parent as Record<string | number, unknown>)[key] = structuredClone(g(fc.constantFrom, ...VALUES));
     }
     return yaml.dump(doc, { lineWidth: -1 });
   });
@@ -305,7 +385,12 @@ test('values of the wrong type anywhere: only ConfigError', { timeout: FUZZ_TIME
 });
 
 test('an alias inside its own anchor is a ConfigError, not a stack overflow', { timeout: FUZZ_TIMEOUT_MS }, () => {
-  const fixed = ['repo_root: &a [*a]\n', 'repo_root: &a\n  - *a\n', 'repo_root: r\nrepos: &t\n  x: *t\n', 'repo_root: r\nusers: &u {ann: {info: *u}}\n'];
+  const fixed = [
+    'repo_root: &a [*a]\n',
+    'repo_root: &a\n  - *a\n',
+    'repo_root: r\nrepos: &t\n  x: *t\n',
+    'repo_root: r\nusers: &u {ann: {info: *u}}\n',
+  ];
   for (const text of fixed) assert.equal(expectOnlyConfigError(text), 'error', text);
   // Cycles hidden in otherwise valid samples, at random places.
   const cyclic = fc.gen().map((g) => {

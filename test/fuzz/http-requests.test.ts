@@ -13,12 +13,54 @@ import { basic, sendRaw, startGuarded, type Guarded } from '../regression/harnes
 /** Requests per endpoint: each costs a connection (and sometimes a backend run), so far fewer than the pure fuzzers. */
 const REQUESTS = Math.max(50, Math.ceil(FUZZ_RUNS / 8));
 
-const PATHS = ['/x.git/info/refs', '/x/git-upload-pack', '/x.git/git-receive-pack', '/secret.git/info/refs', '/secret/git-upload-pack', '/secret.git/git-receive-pack', '/x.git/HEAD', '/nope.git/info/refs'];
-const QUERIES = ['?service=git-upload-pack', '?service=git-receive-pack', '', '?service=git-upload-pack&service=git-receive-pack'];
+const PATHS = [
+  '/x.git/info/refs',
+  '/x/git-upload-pack',
+  '/x.git/git-receive-pack',
+  '/secret.git/info/refs',
+  '/secret/git-upload-pack',
+  '/secret.git/git-receive-pack',
+  '/x.git/HEAD',
+  '/nope.git/info/refs',
+];
+const QUERIES = [
+  '?service=git-upload-pack',
+  '?service=git-receive-pack',
+  '',
+  '?service=git-upload-pack&service=git-receive-pack',
+];
 const METHODS = ['GET', 'POST', 'HEAD', 'PUT', 'OPTIONS', 'get'];
-const AUTH = [basic('ann', 'pw'), basic('ben', 'pw'), basic('ann', 'wrong'), basic('nobody', 'pw'), 'Basic !!', 'Bearer x', ''];
+const AUTH = [
+  basic('ann', 'pw'),
+  basic('ben', 'pw'),
+  basic('ann', 'wrong'),
+  basic('nobody', 'pw'),
+  'Basic !!',
+  'Bearer x',
+  '',
+];
 /** Bytes a request line may carry without Node answering 400 itself (those are tested too). */
-const URL_TOKENS = ['/', '//', '.', '..', '%2e', '%2f', '%00', '%20', '%', '%c0%ae', '.git', '.GIT', '?', '&', '=', ';', '#', 'service=git-receive-pack', '%252e'];
+const URL_TOKENS = [
+  '/',
+  '//',
+  '.',
+  '..',
+  '%2e',
+  '%2f',
+  '%00',
+  '%20',
+  '%',
+  '%c0%ae',
+  '.git',
+  '.GIT',
+  '?',
+  '&',
+  '=',
+  ';',
+  '#',
+  'service=git-receive-pack',
+  '%252e',
+];
 
 interface Sent {
   readonly method: string;
@@ -29,15 +71,30 @@ interface Sent {
 
 /** A request: six in ten targets mutated (without the bytes a request line cannot carry), one in ten methods. */
 const requestArb: fc.Arbitrary<Sent> = fc.record({
-  method: fc.oneof({ arbitrary: fc.constantFrom(...METHODS), weight: 9 }, { arbitrary: mutated(fc.constant('POST')), weight: 1 }),
+  method: fc.oneof(
+    { arbitrary: fc.constantFrom(...METHODS), weight: 9 },
+    { arbitrary: mutated(fc.constant('POST')), weight: 1 },
+  ),
   target: fc
     .oneof(
-      { arbitrary: fc.tuple(fc.constantFrom(...PATHS), fc.constantFrom(...QUERIES)).map(([p, q]) => `${p}${q}`), weight: 4 },
-      { arbitrary: mutated(fc.tuple(fc.constantFrom(...PATHS), fc.constantFrom(...QUERIES)).map(([p, q]) => `${p}${q}`), URL_TOKENS).map((t) => t.replace(/[\s\u0080-\uffff]/g, '')), weight: 6 },
+      {
+        arbitrary: fc.tuple(fc.constantFrom(...PATHS), fc.constantFrom(...QUERIES)).map(([p, q]) => `${p}${q}`),
+        weight: 4,
+      },
+      {
+        arbitrary: mutated(
+          fc.tuple(fc.constantFrom(...PATHS), fc.constantFrom(...QUERIES)).map(([p, q]) => `${p}${q}`),
+          URL_TOKENS,
+        ).map((t) => t.replace(/[\s\u0080-\uffff]/g, '')),
+        weight: 6,
+      },
     )
     .map((t) => (t.startsWith('/') ? t : `/${t}`)),
   auth: fc.constantFrom(...AUTH),
-  remoteUser: fc.oneof({ arbitrary: fc.constant(''), weight: 8 }, { arbitrary: fc.constantFrom('ann', 'root', 'ann\u0001'), weight: 2 }),
+  remoteUser: fc.oneof(
+    { arbitrary: fc.constant(''), weight: 8 },
+    { arbitrary: fc.constantFrom('ann', 'root', 'ann\u0001'), weight: 2 },
+  ),
 });
 
 /**
@@ -80,7 +137,11 @@ async function start(t: Parameters<typeof startGuarded>[0]): Promise<Guarded> {
         { plugin: 'remote-user', header: 'X-Remote-User', trusted_proxies: ['10.9.9.9/32'] },
         { plugin: 'htpasswd', file: 'users.htpasswd' },
       ],
-      repos: { '.read': ['$all'], 'x.git': { '.write': ['ann'] }, 'secret.git': { '.inherit': false, '.read': ['ann'], '.write': ['ann'] } },
+      repos: {
+        '.read': ['$all'],
+        'x.git': { '.write': ['ann'] },
+        'secret.git': { '.inherit': false, '.read': ['ann'], '.write': ['ann'] },
+      },
     },
     repos: ['x', 'secret'],
   });
@@ -91,55 +152,65 @@ function httpParams(name: string): fc.Parameters<[Sent]> {
   return { ...fuzzParams<[Sent]>(name, REQUESTS + CONTROLS.length), examples: CONTROLS.map((s) => [s]) };
 }
 
-test('the git route: never 5xx, and the backend runs only for a 200 the ACL allows', { timeout: FUZZ_TIMEOUT_MS }, async (t) => {
-  const gw = await start(t);
-  const statuses = new Map<number, number>();
-  await fc.assert(
-    fc.asyncProperty(requestArb, async (s) => {
-      const before = gw.runs().length;
-      const r = await sendRaw(gw, raw(s, ''));
-      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
-      const where = `${show(s)} → ${r.status} ${show(r.body.toString().slice(0, 200))}`;
-      assert.ok([200, 400, 401, 403, 404, 405].includes(r.status), where);
-      const runs = gw.runs();
-      if (r.status !== 200 || s.method === 'HEAD') {
-        assert.equal(runs.length, before + (r.status === 200 ? 1 : 0), `backend ran for a refusal: ${where}`);
-        return;
-      }
-      assert.equal(runs.length, before + 1, where);
-      const env = runs.at(-1) as Record<string, string>;
-      const write = isWrite(env.PATH_INFO ?? '', env.QUERY_STRING ?? '');
-      if (write || env.GITWARD_REPO === 'secret') assert.equal(env.REMOTE_USER, 'ann', `granted to ${env.REMOTE_USER ?? 'anonymous'}: ${where}`);
-      assert.match(env.PATH_INFO ?? '', new RegExp(`^/${env.GITWARD_REPO}\\.git/`), where);
-    }),
-    httpParams('http-git-route'),
-  );
-  assert.ok((statuses.get(200) ?? 0) > 0 && (statuses.get(400) ?? 0) > 0, JSON.stringify([...statuses]));
-});
+test(
+  'the git route: never 5xx, and the backend runs only for a 200 the ACL allows',
+  { timeout: FUZZ_TIMEOUT_MS },
+  async (t) => {
+    const gw = await start(t);
+    const statuses = new Map<number, number>();
+    await fc.assert(
+      fc.asyncProperty(requestArb, async (s) => {
+        const before = gw.runs().length;
+        const r = await sendRaw(gw, raw(s, ''));
+        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+        const where = `${show(s)} → ${r.status} ${show(r.body.toString().slice(0, 200))}`;
+        assert.ok([200, 400, 401, 403, 404, 405].includes(r.status), where);
+        const runs = gw.runs();
+        if (r.status !== 200 || s.method === 'HEAD') {
+          assert.equal(runs.length, before + (r.status === 200 ? 1 : 0), `backend ran for a refusal: ${where}`);
+          return;
+        }
+        assert.equal(runs.length, before + 1, where);
+        const env = runs.at(-1) as Record<string, string>;
+        const write = isWrite(env.PATH_INFO ?? '', env.QUERY_STRING ?? '');
+        if (write || env.GITWARD_REPO === 'secret')
+          assert.equal(env.REMOTE_USER, 'ann', `granted to ${env.REMOTE_USER ?? 'anonymous'}: ${where}`);
+        assert.match(env.PATH_INFO ?? '', new RegExp(`^/${env.GITWARD_REPO}\\.git/`), where);
+      }),
+      httpParams('http-git-route'),
+    );
+    assert.ok((statuses.get(200) ?? 0) > 0 && (statuses.get(400) ?? 0) > 0, JSON.stringify([...statuses]));
+  },
+);
 
-test('the sidecar endpoint: only 204, 401 or 403 (or the parser\'s 400), never a backend run', { timeout: FUZZ_TIMEOUT_MS }, async (t) => {
-  const gw = await start(t);
-  const statuses = new Map<number, number>();
-  await fc.assert(
-    fc.asyncProperty(requestArb, async (s) => {
-      const extra = `X-Original-URI: ${s.target}\r\nX-Original-Method: ${s.method}\r\n`;
-      const r = await sendRaw(gw, raw({ ...s, method: 'GET', target: '/_gitward/auth' }, extra));
-      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
-      const where = `${show(s)} → ${r.status}`;
-      // Node's own parser answers 400 for control bytes in a header value, before gitward sees it.
-      const bytes = Buffer.from(`${s.target}${s.method}${s.remoteUser}`, 'latin1').toString('latin1');
-      const parserRefuses = /[\u0000-\u0008\u000a-\u001f\u007f]/.test(bytes);
-      assert.ok([204, 401, 403].includes(r.status) || (r.status === 400 && parserRefuses), where);
-      if (r.status === 204) {
-        const repo = String(r.headers['x-gitward-repo']);
-        const user = r.headers['x-gitward-user'];
-        const q = s.target.indexOf('?');
-        const write = isWrite(q < 0 ? s.target : s.target.slice(0, q), q < 0 ? '' : s.target.slice(q + 1));
-        if (write || repo === 'secret') assert.equal(user, 'ann', `granted to ${String(user)}: ${where}`);
-      }
-      assert.deepEqual(gw.runs(), []);
-    }),
-    httpParams('http-sidecar'),
-  );
-  assert.ok((statuses.get(204) ?? 0) > 0 && (statuses.get(403) ?? 0) > 0, JSON.stringify([...statuses]));
-});
+test(
+  "the sidecar endpoint: only 204, 401 or 403 (or the parser's 400), never a backend run",
+  { timeout: FUZZ_TIMEOUT_MS },
+  async (t) => {
+    const gw = await start(t);
+    const statuses = new Map<number, number>();
+    await fc.assert(
+      fc.asyncProperty(requestArb, async (s) => {
+        const extra = `X-Original-URI: ${s.target}\r\nX-Original-Method: ${s.method}\r\n`;
+        const r = await sendRaw(gw, raw({ ...s, method: 'GET', target: '/_gitward/auth' }, extra));
+        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+        const where = `${show(s)} → ${r.status}`;
+        // Node's own parser answers 400 for control bytes in a header value, before gitward sees it.
+        const bytes = Buffer.from(`${s.target}${s.method}${s.remoteUser}`, 'latin1').toString('latin1');
+        // eslint-disable-next-line no-control-regex -- the bytes Node's parser refuses
+        const parserRefuses = /[\u0000-\u0008\u000a-\u001f\u007f]/.test(bytes);
+        assert.ok([204, 401, 403].includes(r.status) || (r.status === 400 && parserRefuses), where);
+        if (r.status === 204) {
+          const repo = String(r.headers['x-gitward-repo']);
+          const user = r.headers['x-gitward-user'];
+          const q = s.target.indexOf('?');
+          const write = isWrite(q < 0 ? s.target : s.target.slice(0, q), q < 0 ? '' : s.target.slice(q + 1));
+          if (write || repo === 'secret') assert.equal(user, 'ann', `granted to ${String(user)}: ${where}`);
+        }
+        assert.deepEqual(gw.runs(), []);
+      }),
+      httpParams('http-sidecar'),
+    );
+    assert.ok((statuses.get(204) ?? 0) > 0 && (statuses.get(403) ?? 0) > 0, JSON.stringify([...statuses]));
+  },
+);

@@ -60,12 +60,15 @@ function report<T>(name: string, seed: number, details: fc.RunDetails<T>): void 
   if (!details.failed) return;
   const cause = details.errorInstance;
   const why = cause instanceof Error ? cause.message : String(cause);
-  throw new Error(`${fc.defaultReportMessage(details) ?? 'property failed'}\nWhy: ${why}\n(fuzz ${name}: seed ${seed}; replay with GITWARD_FUZZ_SEED=${seed})`, { cause });
+  throw new Error(
+    `${fc.defaultReportMessage(details) ?? 'property failed'}\nWhy: ${why}\n(fuzz ${name}: seed ${seed}; replay with GITWARD_FUZZ_SEED=${seed})`,
+    { cause },
+  );
 }
 
 /** Shows an input in an assertion message: JSON for strings, hex for bytes, cut to `max` characters. */
 export function show(input: unknown, max = 600): string {
-  const text = Buffer.isBuffer(input) ? `<hex ${input.toString('hex')}>` : JSON.stringify(input) ?? String(input);
+  const text = Buffer.isBuffer(input) ? `<hex ${input.toString('hex')}>` : (JSON.stringify(input) ?? String(input));
   return text.length > max ? `${text.slice(0, max)}… (${text.length} chars)` : text;
 }
 
@@ -74,10 +77,71 @@ export function show(input: unknown, max = 600): string {
  * of them, control characters, look-alikes, and grammar words.
  */
 export const HOSTILE_TOKENS: readonly string[] = [
-  '/', '//', '.', '..', '../', '.git', '.GIT', '%2e', '%2E', '%2e%2e', '%2f', '%2F', '%5c', '\\', '%00', '\0', '%0a', '%0d',
-  '\r', '\n', '\r\n', '\t', ' ', '%20', '%', '%%', '%zz', '%c0%ae', '%c0%af', '%e0%80%ae', '%ef%bc%8e', '%252e', '%25',
-  ':', '::', ';', '?', '#', '&', '=', '@', ',', '"', "'", '`', '$', '~', '-', '_', '*', '!', '\u007f', '\u0085', '\u00a0',
-  '\u200b', '\u202e', '\u2028', '\ufeff', '\ud800', 'é', 'ſ', 'K', '𝔤', 'A'.repeat(64), 'a'.repeat(300),
+  '/',
+  '//',
+  '.',
+  '..',
+  '../',
+  '.git',
+  '.GIT',
+  '%2e',
+  '%2E',
+  '%2e%2e',
+  '%2f',
+  '%2F',
+  '%5c',
+  '\\',
+  '%00',
+  '\0',
+  '%0a',
+  '%0d',
+  '\r',
+  '\n',
+  '\r\n',
+  '\t',
+  ' ',
+  '%20',
+  '%',
+  '%%',
+  '%zz',
+  '%c0%ae',
+  '%c0%af',
+  '%e0%80%ae',
+  '%ef%bc%8e',
+  '%252e',
+  '%25',
+  ':',
+  '::',
+  ';',
+  '?',
+  '#',
+  '&',
+  '=',
+  '@',
+  ',',
+  '"',
+  "'",
+  '`',
+  '$',
+  '~',
+  '-',
+  '_',
+  '*',
+  '!',
+  '\u007f',
+  '\u0085',
+  '\u00a0',
+  '\u200b',
+  '\u202e',
+  '\u2028',
+  '\ufeff',
+  '\ud800',
+  'é',
+  'ſ',
+  'K',
+  '𝔤',
+  'A'.repeat(64),
+  'a'.repeat(300),
 ];
 
 /** One edit of `mutated`, at a position taken modulo the input's length. */
@@ -89,7 +153,9 @@ type Edit =
 
 function editArb(tokens: readonly string[]): fc.Arbitrary<Edit> {
   const at = fc.nat();
-  const char = fc.oneof(fc.integer({ min: 0, max: 0x7f }), fc.integer({ min: 0, max: 0xffff })).map((c) => String.fromCharCode(c));
+  const char = fc
+    .oneof(fc.integer({ min: 0, max: 0x7f }), fc.integer({ min: 0, max: 0xffff }))
+    .map((c) => String.fromCharCode(c));
   return fc.oneof(
     { arbitrary: fc.record({ op: fc.constant('insert' as const), at, text: fc.constantFrom(...tokens) }), weight: 2 },
     fc.record({ op: fc.constant('insert' as const), at, text: char }),
@@ -129,7 +195,9 @@ function applyEdit(s: string, e: Edit): string {
  * simpler edits.
  */
 export function mutated(base: fc.Arbitrary<string>, tokens: readonly string[] = HOSTILE_TOKENS): fc.Arbitrary<string> {
-  return fc.tuple(base, fc.array(editArb(tokens), { minLength: 1, maxLength: 4 })).map(([s, edits]) => edits.reduce(applyEdit, s));
+  return fc
+    .tuple(base, fc.array(editArb(tokens), { minLength: 1, maxLength: 4 }))
+    .map(([s, edits]) => edits.reduce(applyEdit, s));
 }
 
 /** One edit of `mutatedBytes`. */
@@ -142,8 +210,13 @@ type ByteEdit =
 /** Byte-level `mutated`: bytes (random, chosen, or special) inserted, ranges deleted or duplicated, bits flipped, truncation. */
 export function mutatedBytes(base: fc.Arbitrary<Buffer>, tokens: readonly Buffer[] = []): fc.Arbitrary<Buffer> {
   const at = fc.nat();
-  const special = fc.constantFrom(0x00, 0x0a, 0x0d, 0x3a, 0x20, 0x09, 0x7f, 0x80, 0xff, 0xc0).map((b) => Uint8Array.of(b));
-  const inserted = tokens.length > 0 ? fc.oneof(fc.constantFrom(...tokens), fc.uint8Array({ minLength: 1, maxLength: 4 }), special) : fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 4 }), special);
+  const special = fc
+    .constantFrom(0x00, 0x0a, 0x0d, 0x3a, 0x20, 0x09, 0x7f, 0x80, 0xff, 0xc0)
+    .map((b) => Uint8Array.of(b));
+  const inserted =
+    tokens.length > 0
+      ? fc.oneof(fc.constantFrom(...tokens), fc.uint8Array({ minLength: 1, maxLength: 4 }), special)
+      : fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 4 }), special);
   const edit: fc.Arbitrary<ByteEdit> = fc.oneof(
     fc.record({ op: fc.constant('insert' as const), at, bytes: inserted }),
     fc.record({ op: fc.constant('delete' as const), at, len: fc.integer({ min: 1, max: 8 }) }),

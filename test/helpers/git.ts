@@ -33,9 +33,16 @@ export function gitEnv(home: string, extra: Record<string, string> = {}): Record
 }
 
 /** Runs `git args…` in `cwd` with `env` (stdin closed unless `input` is given); never throws on a non-zero exit. */
-export function git(args: readonly string[], opts: { cwd: string; env: Record<string, string>; input?: string | Buffer; timeoutMs?: number }): Promise<GitResult> {
+export function git(
+  args: readonly string[],
+  opts: { cwd: string; env: Record<string, string>; input?: string | Buffer; timeoutMs?: number },
+): Promise<GitResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', args as string[], { cwd: opts.cwd, env: opts.env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn('git', args as string[], {
+      cwd: opts.cwd,
+      env: opts.env,
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout?.on('data', (b: Buffer) => out.push(b));
@@ -57,7 +64,10 @@ export function git(args: readonly string[], opts: { cwd: string; env: Record<st
 }
 
 /** Runs git and throws with its stderr when it fails. */
-export async function gitOk(args: readonly string[], opts: { cwd: string; env: Record<string, string>; input?: string | Buffer; timeoutMs?: number }): Promise<string> {
+export async function gitOk(
+  args: readonly string[],
+  opts: { cwd: string; env: Record<string, string>; input?: string | Buffer; timeoutMs?: number },
+): Promise<string> {
   const r = await git(args, opts);
   if (r.code !== 0) throw new Error(`git ${args.join(' ')} failed (${String(r.code)}): ${r.stderr}`);
   return r.stdout;

@@ -28,7 +28,11 @@ export function isCI(env: Readonly<Record<string, string | undefined>>): boolean
  * Finds `name` in PATH or the sbin folders. When it is missing: in CI (see isCI) throws, so the
  * test fails; locally calls `t.skip` and returns null (the only allowed reason to skip).
  */
-export function requireBinary(t: { skip(message?: string): void }, name: string, env: Readonly<Record<string, string | undefined>> = process.env): string | null {
+export function requireBinary(
+  t: { skip(message?: string): void },
+  name: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string | null {
   const dirs = [...(env.PATH ?? '').split(':').filter((d) => d !== ''), ...SBIN_DIRS];
   for (const dir of dirs) {
     const p = path.join(dir, name);
@@ -64,9 +68,23 @@ export function makeCert(dir: string): Promise<TestCert> {
   const cert = path.join(dir, 'cert.pem');
   const key = path.join(dir, 'key.pem');
   const args = [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    '-keyout', key, '-out', cert,
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    '-keyout',
+    key,
+    '-out',
+    cert,
   ];
   return new Promise((resolve, reject) => {
     execFile('openssl', args, (err, _stdout, stderr) => {
@@ -172,7 +190,8 @@ export interface NginxInstance {
 export async function startNginx(opts: NginxOptions): Promise<NginxInstance> {
   const dir = opts.dir;
   const errorLog = path.join(dir, 'error.log');
-  for (const sub of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(dir, 'temp', sub), { recursive: true });
+  for (const sub of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'])
+    fs.mkdirSync(path.join(dir, 'temp', sub), { recursive: true });
   const listener = await listenLoopback();
   const port = listener.port;
   fs.writeFileSync(path.join(dir, 'site.conf'), opts.site(port));
@@ -223,7 +242,11 @@ export async function startNginx(opts: NginxOptions): Promise<NginxInstance> {
     }
   };
   // The master logs this (notice) once the config is loaded and the workers are forked.
-  await waitReady(child, () => readLog().includes('start worker process'), () => `nginx did not start:\n${Buffer.concat(stderr).toString()}\n${readLog()}`);
+  await waitReady(
+    child,
+    () => readLog().includes('start worker process'),
+    () => `nginx did not start:\n${Buffer.concat(stderr).toString()}\n${readLog()}`,
+  );
   if (!readLog().includes('using inherited sockets')) {
     await stopGroup(child);
     throw new Error(`nginx did not take over the listening socket:\n${readLog()}`);
@@ -238,7 +261,11 @@ export async function startNginx(opts: NginxOptions): Promise<NginxInstance> {
 }
 
 /** Polls `ready` until it holds, the child exits (reject), or START_TIMEOUT_MS passes (reject). */
-export async function waitReady(child: ChildProcess, ready: () => Promise<boolean> | boolean, describe: () => string): Promise<void> {
+export async function waitReady(
+  child: ChildProcess,
+  ready: () => Promise<boolean> | boolean,
+  describe: () => string,
+): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   let exited = false;
   child.once('exit', () => {
@@ -296,7 +323,8 @@ export function openFilesUnder(pid: number, dir: string): string[] {
   for (let i = 0; i < pids.length; i++) {
     const p = pids[i] as number;
     try {
-      for (const c of fs.readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').split(/\s+/)) if (c !== '') pids.push(Number(c));
+      for (const c of fs.readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').split(/\s+/))
+        if (c !== '') pids.push(Number(c));
     } catch {
       // gone, or no such task
     }
@@ -365,6 +393,8 @@ export function installSnippets(dir: string): void {
 }
 
 /** Reads a shipped site file from deploy/nginx/. */
-export function readShippedSite(name: 'gitward-proxy.conf' | 'gitward-proxy-auth-basic.conf' | 'gitward-sidecar.conf' | 'gitward-http.conf'): string {
+export function readShippedSite(
+  name: 'gitward-proxy.conf' | 'gitward-proxy-auth-basic.conf' | 'gitward-sidecar.conf' | 'gitward-http.conf',
+): string {
   return fs.readFileSync(path.join(DEPLOY_NGINX_DIR, name), 'utf8');
 }

@@ -55,6 +55,7 @@ export function unboundPort(): number {
   } catch {
     // not Linux: keep Linux's default start of the range
   }
-  if (!(low > UNBOUND_PORT_MIN + 1000)) throw new Error(`ephemeral ports start at ${low}: no room below them for a fixed port`);
+  if (!(low > UNBOUND_PORT_MIN + 1000))
+    throw new Error(`ephemeral ports start at ${low}: no room below them for a fixed port`);
   return UNBOUND_PORT_MIN + crypto.randomInt(low - UNBOUND_PORT_MIN);
 }

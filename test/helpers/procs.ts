@@ -50,7 +50,14 @@ export function parseStat(text: string): ProcInfo | null {
   const ppid = Number(rest[1]);
   const pgid = Number(rest[2]);
   const startTime = Number(rest[19]);
-  if (!Number.isInteger(pid) || state === undefined || !Number.isInteger(ppid) || !Number.isInteger(pgid) || !Number.isFinite(startTime)) return null;
+  if (
+    !Number.isInteger(pid) ||
+    state === undefined ||
+    !Number.isInteger(ppid) ||
+    !Number.isInteger(pgid) ||
+    !Number.isFinite(startTime)
+  )
+    return null;
   return { pid, ppid, pgid, comm: text.slice(open + 1, close), state, startTime };
 }
 
@@ -103,7 +110,10 @@ export function descendantsOf(pid: number): ProcInfo[] {
 /** Whether `pid` is gitward's CGI spawner (app/backend/cgi-spawner.py), which lives as long as gitward. */
 function isCgiSpawner(pid: number): boolean {
   try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((arg) => arg.endsWith('/cgi-spawner.py'));
+    return fs
+      .readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .some((arg) => arg.endsWith('/cgi-spawner.py'));
   } catch {
     return false;
   }
@@ -153,7 +163,13 @@ export function openFds(pid: number): OpenFd[] {
 export function fdKinds(fds: readonly OpenFd[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const { target } of fds) {
-    const kind = target.startsWith('socket:') ? 'socket' : target.startsWith('pipe:') ? 'pipe' : target.startsWith('anon_inode:') ? 'anon_inode' : 'file';
+    const kind = target.startsWith('socket:')
+      ? 'socket'
+      : target.startsWith('pipe:')
+        ? 'pipe'
+        : target.startsWith('anon_inode:')
+          ? 'anon_inode'
+          : 'file';
     out[kind] = (out[kind] ?? 0) + 1;
   }
   return out;
@@ -201,7 +217,10 @@ export function processesWithEnv(key: string, value: string): ProcInfo[] {
 /** The command line of `pid` as its argv (empty when gone or a zombie). */
 export function cmdline(pid: number): string[] {
   try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((s) => s !== '');
+    return fs
+      .readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .filter((s) => s !== '');
   } catch {
     return [];
   }
@@ -217,7 +236,12 @@ export function describeProcs(list: readonly ProcInfo[]): string {
  * after `timeoutMs` (the safety net). A bound on waiting, not a timing assertion: the condition
  * is what is tested.
  */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs: number = SAFETY_NET_MS, detail: () => string = () => ''): Promise<void> {
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs: number = SAFETY_NET_MS,
+  detail: () => string = () => '',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;

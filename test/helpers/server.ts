@@ -77,7 +77,10 @@ export interface GitwardFiles {
 }
 
 /** Writes the files of a test server into a fresh temp dir (removed after the test). */
-export async function prepareGitwardFiles(t: Pick<TestContext, 'after'>, options: GitwardOptions = {}): Promise<GitwardFiles> {
+export async function prepareGitwardFiles(
+  t: Pick<TestContext, 'after'>,
+  options: GitwardOptions = {},
+): Promise<GitwardFiles> {
   const dir = tempDir(t, 'gitward-server-');
   const configFile = path.join(dir, 'gitward.yaml');
   const repoRoot = path.join(dir, 'repos');
@@ -113,7 +116,9 @@ export async function prepareGitwardFiles(t: Pick<TestContext, 'after'>, options
 function initBareRepo(dir: string, env: Record<string, string>): Promise<void> {
   fs.mkdirSync(path.dirname(dir), { recursive: true });
   return new Promise((resolve, reject) => {
-    execFile('git', ['init', '--quiet', '--bare', '--initial-branch=main', dir], { env }, (err) => (err ? reject(err) : resolve()));
+    execFile('git', ['init', '--quiet', '--bare', '--initial-branch=main', dir], { env }, (err) =>
+      err ? reject(err) : resolve(),
+    );
   });
 }
 
@@ -187,7 +192,11 @@ export async function startGitward(t: Pick<TestContext, 'after'>, options: Gitwa
  * startGitward on files already prepared, optionally with another CGI program in place of
  * git-http-backend (the regression harness's recording wrapper). Stops it in t.after.
  */
-export async function startGitwardOn(t: Pick<TestContext, 'after'>, files: GitwardFiles, o: { backendPath?: string } = {}): Promise<TestGitward> {
+export async function startGitwardOn(
+  t: Pick<TestContext, 'after'>,
+  files: GitwardFiles,
+  o: { backendPath?: string } = {},
+): Promise<TestGitward> {
   const logs = createMemoryLogger();
   const audit = createMemoryAuditSink();
   const backendPath = o.backendPath ?? (await gitHttpBackendPath());
@@ -202,7 +211,18 @@ export async function startGitwardOn(t: Pick<TestContext, 'after'>, files: Gitwa
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };
   t.after(close);
-  return { ...files, origin, port, url: urlFor(origin), server, runtime, logs, audit, reload: () => runtime.reload('test'), close };
+  return {
+    ...files,
+    origin,
+    port,
+    url: urlFor(origin),
+    server,
+    runtime,
+    logs,
+    audit,
+    reload: () => runtime.reload('test'),
+    close,
+  };
 }
 
 /** A running `gitward serve` child process and what it has logged. */
@@ -215,7 +235,11 @@ export interface ServeProcess {
   /** Parsed JSON lines the child wrote to stdout (audit log, unless configured elsewhere). */
   readonly stdoutLines: Array<Record<string, unknown>>;
   /** Resolves with the first log line whose `event` is `event` (and that passes `match`). */
-  waitForLog(event: string, match?: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    event: string,
+    match?: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   /** Resolves with the exit code (or signal name) when the child has exited. */
   readonly exited: Promise<number | string>;
   /**
@@ -258,8 +282,16 @@ export async function spawnServe(t: Pick<TestContext, 'after'>, files: GitwardFi
   const logLines: Array<Record<string, unknown>> = [];
   const rawLogLines: string[] = [];
   const stdoutLines: Array<Record<string, unknown>> = [];
-  const waiters: Array<{ event: string; match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
-  const collect = (stream: NodeJS.ReadableStream, into: Array<Record<string, unknown>>, checkWaiters: boolean): void => {
+  const waiters: Array<{
+    event: string;
+    match: (l: Record<string, unknown>) => boolean;
+    resolve: (l: Record<string, unknown>) => void;
+  }> = [];
+  const collect = (
+    stream: NodeJS.ReadableStream,
+    into: Array<Record<string, unknown>>,
+    checkWaiters: boolean,
+  ): void => {
     let buf = '';
     stream.setEncoding('utf8');
     stream.on('data', (chunk: string) => {
@@ -289,7 +321,9 @@ export async function spawnServe(t: Pick<TestContext, 'after'>, files: GitwardFi
   };
   collect(child.stdout as NodeJS.ReadableStream, stdoutLines, false);
   collect(child.stderr as NodeJS.ReadableStream, logLines, true);
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+  );
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');
@@ -300,7 +334,13 @@ export async function spawnServe(t: Pick<TestContext, 'after'>, files: GitwardFi
     const seen = logLines.find((l) => l.event === event && match(l));
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${event} log line within ${timeoutMs} ms; log: ${JSON.stringify(logLines).slice(0, 2000)}`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(`no ${event} log line within ${timeoutMs} ms; log: ${JSON.stringify(logLines).slice(0, 2000)}`),
+          ),
+        timeoutMs,
+      );
       waiters.push({ event, match, resolve: (l) => (clearTimeout(timer), resolve(l)) });
       void exited.then((code) => {
         clearTimeout(timer);
@@ -316,7 +356,10 @@ export async function spawnServe(t: Pick<TestContext, 'after'>, files: GitwardFi
  * Spawns `app/gitward serve --config FILE` on fresh files (port 0 in the config, the port read
  * back from the server's own `server.listening` line) and waits for that line.
  */
-export async function spawnGitward(t: Pick<TestContext, 'after'>, options: GitwardOptions = {}): Promise<SpawnedGitward> {
+export async function spawnGitward(
+  t: Pick<TestContext, 'after'>,
+  options: GitwardOptions = {},
+): Promise<SpawnedGitward> {
   const files = await prepareGitwardFiles(t, options);
   const served = await spawnServe(t, files);
   // A unix socket (the e2e stacks): port 0; the caller talks to the socket.

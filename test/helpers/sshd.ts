@@ -22,19 +22,39 @@ export interface SshdInstance {
 }
 
 /** Runs a command and resolves with its stdout; rejects on a non-zero exit. */
-export function run(file: string, args: readonly string[], opts: { env?: Record<string, string>; input?: string } = {}): Promise<string> {
+export function run(
+  file: string,
+  args: readonly string[],
+  opts: { env?: Record<string, string>; input?: string } = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile(file, args as string[], { env: opts.env ?? { PATH: process.env.PATH ?? '/usr/bin:/bin' } }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${file} ${args.join(' ')}: ${stderr || err.message}`));
-      else resolve(stdout);
-    });
+    const child = execFile(
+      file,
+      args as string[],
+      { env: opts.env ?? { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`${file} ${args.join(' ')}: ${stderr || err.message}`));
+        else resolve(stdout);
+      },
+    );
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
 
 /** Makes a key pair at `file` (and `file.pub`); returns the public key line. */
 export async function makeKey(file: string, type: 'ed25519' | 'rsa' | 'ecdsa', bits?: number): Promise<string> {
-  await run('ssh-keygen', ['-q', '-t', type, ...(bits ? ['-b', String(bits)] : []), '-N', '', '-C', `test-${path.basename(file)}`, '-f', file]);
+  await run('ssh-keygen', [
+    '-q',
+    '-t',
+    type,
+    ...(bits ? ['-b', String(bits)] : []),
+    '-N',
+    '',
+    '-C',
+    `test-${path.basename(file)}`,
+    '-f',
+    file,
+  ]);
   return fs.readFileSync(`${file}.pub`, 'utf8').trim();
 }
 
@@ -66,7 +86,11 @@ export function sshdConfig(dir: string, port: number, account: string, authorize
  * Starts Debian's sshd on 127.0.0.1 for the current user, with the shipped snippet. Returns null
  * after `t.skip` when sshd is missing or cannot run here (not root); in CI that is an error.
  */
-export async function startSshd(t: { skip(message?: string): void }, dir: string, authorizedKeys: string): Promise<SshdInstance | null> {
+export async function startSshd(
+  t: { skip(message?: string): void },
+  dir: string,
+  authorizedKeys: string,
+): Promise<SshdInstance | null> {
   const sshd = requireBinary(t, 'sshd');
   if (sshd === null) return null;
   if (process.getuid?.() !== 0) {
@@ -112,7 +136,21 @@ export async function startSshd(t: { skip(message?: string): void }, dir: string
 
 /** GIT_SSH_COMMAND for `key` against `sshd`: that key only, the test's known_hosts, no prompts. */
 export function gitSshCommand(sshd: SshdInstance, key: string | null): string {
-  const parts = ['ssh', '-F', '/dev/null', '-p', String(sshd.port), '-o', `UserKnownHostsFile=${sshd.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes'];
+  const parts = [
+    'ssh',
+    '-F',
+    '/dev/null',
+    '-p',
+    String(sshd.port),
+    '-o',
+    `UserKnownHostsFile=${sshd.knownHosts}`,
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'IdentitiesOnly=yes',
+  ];
   if (key === null) parts.push('-o', 'PubkeyAuthentication=no');
   else parts.push('-i', key);
   return parts.join(' ');

@@ -23,10 +23,18 @@ describe('branch-flow options', () => {
     ['a glob', { flow: ['dev', 'rel/*'] }, /flow\[1\]: "rel\/\*" is not a branch name/],
     ['a full ref', { flow: ['refs/heads/dev', 'main'] }, /flow\[0\]/],
     ['a duplicate', { flow: ['dev', 'main', 'dev'] }, /flow\[2\]: "dev" appears twice/],
-    ['an unknown key', { flow: ['dev', 'main'], forward_only: true }, /gitward\.yaml:3: branch-flow: unknown key "forward_only"/],
+    [
+      'an unknown key',
+      { flow: ['dev', 'main'], forward_only: true },
+      /gitward\.yaml:3: branch-flow: unknown key "forward_only"/,
+    ],
   ];
   for (const [name, options, re] of bad) {
-    it(`refuses ${name}`, () => assert.throws(() => createBranchFlowPlugin(options, pctx), (e: unknown) => e instanceof HookOptionsError && re.test(e.message)));
+    it(`refuses ${name}`, () =>
+      assert.throws(
+        () => createBranchFlowPlugin(options, pctx),
+        (e: unknown) => e instanceof HookOptionsError && re.test(e.message),
+      ));
   }
 });
 

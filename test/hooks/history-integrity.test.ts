@@ -6,7 +6,15 @@ import { adminGitEnv, dispatcherPath } from '../../app/cli/repo-admin.js';
 import { applyRepoSafety, createRepo } from '../../app/repo/repo-lifecycle.js';
 import { loadConfig } from '../../app/config/load.js';
 import { SERVER_GIT_ENV } from '../../app/git/server-git-env.js';
-import { asUser, createPushFixture, gitwardLines, runGitOk, TRANSPORTS, USERS_YAML, type PushFixture } from './push-fixture.js';
+import {
+  asUser,
+  createPushFixture,
+  gitwardLines,
+  runGitOk,
+  TRANSPORTS,
+  USERS_YAML,
+  type PushFixture,
+} from './push-fixture.js';
 
 // A writer who may push to a repo tries to make the server see a history the objects do not have:
 // replace refs, grafts, a commit a hand parser reads differently, refs outside heads and tags.
@@ -75,7 +83,10 @@ for (const transport of TRANSPORTS) {
       if (transport === 'local') assert.deepEqual(rules(r.stderr), ['refs'], r.stderr);
 
       // As if an older gitward had let it in: the objects on the server, the replace ref planted.
-      await f.gitOk(['push', '--quiet', 'origin', `${unrelated}:refs/heads/scratch-a`, `${disguise}:refs/heads/scratch-b`], asUser(f, 'ann'));
+      await f.gitOk(
+        ['push', '--quiet', 'origin', `${unrelated}:refs/heads/scratch-a`, `${disguise}:refs/heads/scratch-b`],
+        asUser(f, 'ann'),
+      );
       await serverGit(f, ['update-ref', `refs/replace/${unrelated}`, disguise]);
       const forged = await f.git(['push', '--force', 'origin', `${unrelated}:refs/heads/main`], asUser(f, 'ann'));
       assert.notEqual(forged.code, 0, forged.stderr);
@@ -97,7 +108,10 @@ for (const transport of TRANSPORTS) {
         await applyRepoSafety(f.bare, f.env());
       }
       const next = await f.commit('after the lock');
-      const push = await f.git(['push', 'origin', `${next}:refs/heads/main`, `${next}:refs/heads/topic`], asUser(f, 'ann'));
+      const push = await f.git(
+        ['push', 'origin', `${next}:refs/heads/main`, `${next}:refs/heads/topic`],
+        asUser(f, 'ann'),
+      );
       assert.equal(push.code, 0, push.stderr);
       assert.equal((await f.refs()).get('refs/heads/main'), next);
     });
@@ -128,7 +142,11 @@ for (const transport of TRANSPORTS) {
       await f.gitOk(['push', '--quiet', 'origin', `${unrelated}:refs/heads/scratch`], asUser(f, 'ann'));
       fs.writeFileSync(path.join(f.bare, 'info', 'grafts'), `${unrelated} ${m}\n`);
       // Control: without the server environment git itself would follow the graft.
-      const seen = await runGitOk(['rev-list', '--parents', '-n', '1', unrelated], f.bare, f.env({ GIT_NO_REPLACE_OBJECTS: '1' }));
+      const seen = await runGitOk(
+        ['rev-list', '--parents', '-n', '1', unrelated],
+        f.bare,
+        f.env({ GIT_NO_REPLACE_OBJECTS: '1' }),
+      );
       assert.equal(seen.trim(), `${unrelated} ${m}`, 'the graft file is in effect for a plain git');
 
       const r = await f.git(['push', '--force', 'origin', `${unrelated}:refs/heads/main`], asUser(f, 'ann'));
@@ -143,7 +161,11 @@ for (const transport of TRANSPORTS) {
       for (const ref of ['refs/notes/commits', `refs/replace/${m}`, 'refs/pull/1/head', 'refs/x']) {
         const r = await f.git(['push', 'origin', `${m}:${ref}`], asUser(f, 'admin'));
         assert.notEqual(r.code, 0, `${ref}: ${r.stderr}`);
-        if (transport === 'local') assert.match(gitwardLines(r.stderr)[0] ?? '', /rejected by gitward \(rule refs, built in\): refs outside refs\/heads\/ and refs\/tags\//);
+        if (transport === 'local')
+          assert.match(
+            gitwardLines(r.stderr)[0] ?? '',
+            /rejected by gitward \(rule refs, built in\): refs outside refs\/heads\/ and refs\/tags\//,
+          );
       }
       assert.deepEqual([...(await f.refs()).keys()], ['refs/heads/main']);
       if (transport === 'local') {
@@ -195,7 +217,11 @@ for (const transport of TRANSPORTS) {
     it('what README grants works on a repo made by repo create: admin forces main, anyone deletes wip/*, nobody else does', async (t) => {
       const f = await createPushFixture(t, README_EXAMPLE, { transport, hooks: false });
       fs.rmSync(f.bare, { recursive: true, force: true });
-      await createRepo(await loadConfig(f.configFile), 'web/site', { dispatcher: dispatcherPath(), env: adminGitEnv(f.env()), now: Date.now() });
+      await createRepo(await loadConfig(f.configFile), 'web/site', {
+        dispatcher: dispatcherPath(),
+        env: adminGitEnv(f.env()),
+        now: Date.now(),
+      });
       const c1 = await f.commit('one');
       await f.gitOk(['push', '--quiet', 'origin', `${c1}:refs/heads/main`], asUser(f, 'rita'));
       const c2 = await f.commit('two');
@@ -209,10 +235,17 @@ for (const transport of TRANSPORTS) {
       assert.equal((await f.refs()).get('refs/heads/main'), c1);
 
       // (main itself is HEAD: git refuses to delete the current branch whatever the rules say.)
-      await f.gitOk(['push', '--quiet', 'origin', `${c1}:refs/tags/v1`, `${c2}:refs/heads/release/1`, `${c2}:refs/heads/wip/x`], asUser(f, 'rita'));
+      await f.gitOk(
+        ['push', '--quiet', 'origin', `${c1}:refs/tags/v1`, `${c2}:refs/heads/release/1`, `${c2}:refs/heads/wip/x`],
+        asUser(f, 'rita'),
+      );
       const ritaDelete = await f.git(['push', 'origin', ':refs/heads/release/1', ':refs/tags/v1'], asUser(f, 'rita'));
       assert.notEqual(ritaDelete.code, 0);
-      assert.deepEqual(rules(ritaDelete.stderr), ['branches."release/**".delete', 'tags."v*".delete'], ritaDelete.stderr);
+      assert.deepEqual(
+        rules(ritaDelete.stderr),
+        ['branches."release/**".delete', 'tags."v*".delete'],
+        ritaDelete.stderr,
+      );
       const annWip = await f.git(['push', '--force', 'origin', `${c1}:refs/heads/wip/x`], asUser(f, 'ann'));
       assert.equal(annWip.code, 0, annWip.stderr);
       const annDelete = await f.git(['push', 'origin', ':refs/heads/wip/x'], asUser(f, 'ann'));
@@ -222,13 +255,24 @@ for (const transport of TRANSPORTS) {
       assert.deepEqual([...(await f.refs()).keys()].sort(), ['refs/heads/main', 'refs/heads/release/1']);
     });
 
-    it('without a grant, git\'s own locks refuse force and delete through gitward; on the server the hook alone decides', async (t) => {
-      const f = await createPushFixture(t, `${USERS_YAML}repos:\n  .read: [$authenticated]\n  web:\n    .write: ["@eng", admin]\n    site.git: {}\n`, { transport, hooks: false });
+    it("without a grant, git's own locks refuse force and delete through gitward; on the server the hook alone decides", async (t) => {
+      const f = await createPushFixture(
+        t,
+        `${USERS_YAML}repos:\n  .read: [$authenticated]\n  web:\n    .write: ["@eng", admin]\n    site.git: {}\n`,
+        { transport, hooks: false },
+      );
       fs.rmSync(f.bare, { recursive: true, force: true });
-      await createRepo(await loadConfig(f.configFile), 'web/site', { dispatcher: dispatcherPath(), env: adminGitEnv(f.env()), now: Date.now() });
+      await createRepo(await loadConfig(f.configFile), 'web/site', {
+        dispatcher: dispatcherPath(),
+        env: adminGitEnv(f.env()),
+        now: Date.now(),
+      });
       const c1 = await f.commit('one');
       const c2 = await f.commit('two');
-      await f.gitOk(['push', '--quiet', 'origin', `${c2}:refs/heads/main`, `${c2}:refs/heads/topic`], asUser(f, 'admin'));
+      await f.gitOk(
+        ['push', '--quiet', 'origin', `${c2}:refs/heads/main`, `${c2}:refs/heads/topic`],
+        asUser(f, 'admin'),
+      );
       const force = await f.git(['push', '--force', 'origin', `${c1}:refs/heads/main`], asUser(f, 'admin'));
       const del = await f.git(['push', 'origin', ':refs/heads/topic'], asUser(f, 'admin'));
       if (transport === 'http') {

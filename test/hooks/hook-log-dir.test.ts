@@ -39,7 +39,10 @@ hooks: {plugins: {mischief: ./mischief.js}}
 describe('the hook log folder (GITWARD_LOG_DIR) over HTTP', () => {
   for (const then of ['sigkill', 'leave-junk-and-exit']) {
     it(`is removed after a hook that crashes (${then}), and what the hook logged first still comes home`, async (t) => {
-      const f = await createPushFixture(t, mischiefConfig(then), { transport: 'http', files: { 'mischief.js': MISCHIEF_PLUGIN } });
+      const f = await createPushFixture(t, mischiefConfig(then), {
+        transport: 'http',
+        files: { 'mischief.js': MISCHIEF_PLUGIN },
+      });
       const c1 = await f.commit('one');
       const r = await f.git(['push', 'origin', `${c1}:refs/heads/topic`], asUser(f, 'ann'));
       assert.notEqual(r.code, 0);
@@ -48,21 +51,30 @@ describe('the hook log folder (GITWARD_LOG_DIR) over HTTP', () => {
       const dir = fs.readFileSync(path.join(f.dir, 'log-dir-seen'), 'utf8');
       assert.equal(path.dirname(dir), os.tmpdir(), 'a private folder under the temp dir');
       assert.match(path.basename(dir), /^gitward-hooks-/);
-      await eventually(() => !fs.existsSync(dir), () => `${dir} still exists: ${JSON.stringify(fs.readdirSync(dir, { recursive: true }))}`);
+      await eventually(
+        () => !fs.existsSync(dir),
+        () => `${dir} still exists: ${JSON.stringify(fs.readdirSync(dir, { recursive: true }))}`,
+      );
       const lines = await f.hookLog((ls) => ls.some((l) => l.event === 'mischief.before'));
       assert.equal(lines.find((l) => l.event === 'mischief.before')?.user, 'ann');
     });
   }
 
   it('a folder that vanishes mid-push does not break the push; gitward notes it and goes on', async (t) => {
-    const f = await createPushFixture(t, mischiefConfig('remove-the-folder'), { transport: 'http', files: { 'mischief.js': MISCHIEF_PLUGIN } });
+    const f = await createPushFixture(t, mischiefConfig('remove-the-folder'), {
+      transport: 'http',
+      files: { 'mischief.js': MISCHIEF_PLUGIN },
+    });
     const c1 = await f.commit('one');
     const r = await f.git(['push', 'origin', `${c1}:refs/heads/topic`], asUser(f, 'ann'));
     assert.equal(r.code, 0, r.stderr);
     assert.equal((await f.refs()).get('refs/heads/topic'), c1);
     const gw = f.gitward;
     assert.ok(gw);
-    await eventually(() => gw.logs.lines.some((l) => l.event === 'hook.log_unreadable'), () => 'a hook.log_unreadable line');
+    await eventually(
+      () => gw.logs.lines.some((l) => l.event === 'hook.log_unreadable'),
+      () => 'a hook.log_unreadable line',
+    );
     const after = await f.git(['push', 'origin', `${c1}:refs/heads/topic2`], asUser(f, 'ann'));
     assert.equal(after.code, 0, `the next push is served as usual: ${after.stderr}`);
   });
@@ -72,7 +84,10 @@ describe('a GITWARD_LOG_DIR the dispatcher cannot write to never breaks the push
   const bad: Array<[string, (dir: string) => string]> = [
     ['a folder that does not exist', (dir) => path.join(dir, 'no-such-folder')],
     ['a regular file', (dir) => (fs.writeFileSync(path.join(dir, 'a-file'), ''), path.join(dir, 'a-file'))],
-    ['a path below a regular file', (dir) => (fs.writeFileSync(path.join(dir, 'a-file'), ''), path.join(dir, 'a-file', 'sub'))],
+    [
+      'a path below a regular file',
+      (dir) => (fs.writeFileSync(path.join(dir, 'a-file'), ''), path.join(dir, 'a-file', 'sub')),
+    ],
   ];
   for (const [name, make] of bad) {
     it(`${name}: an allowed push is applied, a refused one refused with its own line, no log line reaches the client`, async (t) => {
@@ -82,7 +97,10 @@ describe('a GITWARD_LOG_DIR the dispatcher cannot write to never breaks the push
       const ok = await f.git(['push', 'origin', `${c1}:refs/heads/dev`], asUser(f, 'ann', { GITWARD_LOG_DIR: logDir }));
       assert.equal(ok.code, 0, ok.stderr);
       assert.equal((await f.refs()).get('refs/heads/dev'), c1);
-      const no = await f.git(['push', 'origin', `${c1}:refs/heads/main`], asUser(f, 'ann', { GITWARD_LOG_DIR: logDir }));
+      const no = await f.git(
+        ['push', 'origin', `${c1}:refs/heads/main`],
+        asUser(f, 'ann', { GITWARD_LOG_DIR: logDir }),
+      );
       assert.notEqual(no.code, 0);
       assert.deepEqual(
         gitwardLines(no.stderr).map((l) => /rejected by (\S+) \(rule (\S+),/.exec(l)?.slice(1).join(' ') ?? l),

@@ -9,7 +9,13 @@ import { commitFile, eventually, gitwardLines, runGit, runGitOk } from './push-f
 const PASSWORDS = { ann: 'ann-pw', rita: 'rita-pw' };
 
 /** gitward over HTTP with web/site guarded by both plugins, hooks installed, and a work tree. */
-async function setup(t: TestContext): Promise<{ gw: TestGitward; work: string; push: (user: 'ann' | 'rita', ...specs: string[]) => Promise<{ code: number | null; stderr: string }>; commit: (label: string) => Promise<string>; refs: () => Promise<Map<string, string>> }> {
+async function setup(t: TestContext): Promise<{
+  gw: TestGitward;
+  work: string;
+  push: (user: 'ann' | 'rita', ...specs: string[]) => Promise<{ code: number | null; stderr: string }>;
+  commit: (label: string) => Promise<string>;
+  refs: () => Promise<Map<string, string>>;
+}> {
   const gw = await startGitward(t, {
     users: PASSWORDS,
     repos: ['web/site'],
@@ -38,11 +44,17 @@ async function setup(t: TestContext): Promise<{ gw: TestGitward; work: string; p
   return {
     gw,
     work,
-    push: (user, ...specs) => runGit(['push', gw.url('web/site', { user, password: PASSWORDS[user] }), ...specs], work, gw.gitEnv),
+    push: (user, ...specs) =>
+      runGit(['push', gw.url('web/site', { user, password: PASSWORDS[user] }), ...specs], work, gw.gitEnv),
     commit: (label) => commitFile(work, gw.gitEnv, ++n, label),
     async refs() {
       const out = await runGitOk(['for-each-ref', '--format=%(refname) %(objectname)'], bare, gw.gitEnv);
-      return new Map(out.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
+      return new Map(
+        out
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => l.split(' ') as [string, string]),
+      );
     },
   };
 }
@@ -57,7 +69,10 @@ describe('hooks through gitward over HTTP (git → gitward → git-http-backend 
     }
     assert.equal((await s.refs()).get('refs/heads/main'), c1);
     const hookLines = () => s.gw.logs.lines.filter((l) => l.event === 'hook.log' && l.hookEvent === 'hook.ref-updated');
-    await eventually(() => hookLines().length === 3, () => JSON.stringify(s.gw.logs.lines.filter((l) => String(l.event).startsWith('hook'))));
+    await eventually(
+      () => hookLines().length === 3,
+      () => JSON.stringify(s.gw.logs.lines.filter((l) => String(l.event).startsWith('hook'))),
+    );
     const ids = new Set(hookLines().map((l) => l.requestId));
     assert.equal(ids.size, 3, 'one request id per push');
     for (const l of hookLines()) {
@@ -76,14 +91,23 @@ describe('hooks through gitward over HTTP (git → gitward → git-http-backend 
     const r = await s.push('ann', `${c2}:refs/heads/main`, `${c2}:refs/heads/topic`);
     assert.notEqual(r.code, 0);
     const remote = r.stderr.split('\n').filter((l) => l.startsWith('remote:'));
-    assert.deepEqual(gitwardLines(r.stderr), [`gitward: refs/heads/main rejected by branch-protect (rule branches."main".push, gitward.yaml:${/gitward\.yaml:(\d+)/.exec(r.stderr)?.[1] ?? '?'}): you may not push to branch main`]);
+    assert.deepEqual(gitwardLines(r.stderr), [
+      `gitward: refs/heads/main rejected by branch-protect (rule branches."main".push, gitward.yaml:${/gitward\.yaml:(\d+)/.exec(r.stderr)?.[1] ?? '?'}): you may not push to branch main`,
+    ]);
     assert.ok(!remote.join('\n').includes('@release') && !remote.join('\n').includes('eng'), remote.join('\n'));
     assert.match(r.stderr, /! \[remote rejected\].*main \(pre-receive hook declined\)/);
     const refs = await s.refs();
     assert.equal(refs.get('refs/heads/main'), c1);
     assert.equal(refs.has('refs/heads/topic'), false);
     await eventually(
-      () => s.gw.logs.lines.some((l) => l.event === 'hook.log' && l.hookEvent === 'hook.check' && l.verdict === 'rejected' && l.ref === 'refs/heads/main'),
+      () =>
+        s.gw.logs.lines.some(
+          (l) =>
+            l.event === 'hook.log' &&
+            l.hookEvent === 'hook.check' &&
+            l.verdict === 'rejected' &&
+            l.ref === 'refs/heads/main',
+        ),
       () => 'a hook.check line for the rejected ref',
     );
   });
@@ -95,7 +119,10 @@ describe('hooks through gitward over HTTP (git → gitward → git-http-backend 
     const c2 = await s.commit('two');
     const r = await s.push('rita', `${c2}:refs/heads/dev`, `${c2}:refs/heads/main`);
     assert.notEqual(r.code, 0);
-    assert.deepEqual(gitwardLines(r.stderr).map((l) => l.split(' ')[1]), ['refs/heads/main']);
+    assert.deepEqual(
+      gitwardLines(r.stderr).map((l) => l.split(' ')[1]),
+      ['refs/heads/main'],
+    );
     assert.equal((await s.refs()).get('refs/heads/dev'), c1);
   });
 
@@ -108,7 +135,10 @@ describe('hooks through gitward over HTTP (git → gitward → git-http-backend 
     assert.equal(ok.code, 0, ok.stderr);
     const no = await s.push('ann', 'refs/tags/v1.0');
     assert.notEqual(no.code, 0);
-    assert.match(gitwardLines(no.stderr)[0] ?? '', /^gitward: refs\/tags\/v1\.0 rejected by branch-protect \(rule tags\."v\*"\.create/);
+    assert.match(
+      gitwardLines(no.stderr)[0] ?? '',
+      /^gitward: refs\/tags\/v1\.0 rejected by branch-protect \(rule tags\."v\*"\.create/,
+    );
   });
 
   it('a mirror-style push of 100 refs over HTTP with one refused applies none', async (t) => {
@@ -118,7 +148,10 @@ describe('hooks through gitward over HTTP (git → gitward → git-http-backend 
     specs.splice(31, 0, `${c1}:refs/heads/main`);
     const r = await s.push('ann', ...specs);
     assert.notEqual(r.code, 0);
-    assert.deepEqual(gitwardLines(r.stderr).map((l) => l.split(' ')[1]), ['refs/heads/main']);
+    assert.deepEqual(
+      gitwardLines(r.stderr).map((l) => l.split(' ')[1]),
+      ['refs/heads/main'],
+    );
     assert.equal((await s.refs()).size, 0, 'no ref was applied');
   });
 });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import { asUser, CONFIG, createPushFixture, gitwardLines, promote, TRANSPORTS, USERS_YAML } from './push-fixture.js';
 
@@ -22,12 +21,16 @@ for (const transport of TRANSPORTS) {
       const c1 = await f.commit('one');
       await promote(f, c1);
       const c2 = await f.commit('two');
-      for (const b of ['dev', 'staging']) await f.gitOk(['push', '--quiet', 'origin', `${c2}:refs/heads/${b}`], asUser(f, 'ann'));
+      for (const b of ['dev', 'staging'])
+        await f.gitOk(['push', '--quiet', 'origin', `${c2}:refs/heads/${b}`], asUser(f, 'ann'));
       const r = await f.git(['push', 'origin', `${c2}:refs/heads/main`], asUser(f, 'ann'));
       assert.notEqual(r.code, 0);
       const lines = gitwardLines(r.stderr);
       assert.equal(lines.length, 1, r.stderr);
-      assert.match(lines[0] as string, /^gitward: refs\/heads\/main rejected by branch-protect \(rule branches\."main"\.push, gitward\.yaml:\d+\): you may not push to branch main$/);
+      assert.match(
+        lines[0] as string,
+        /^gitward: refs\/heads\/main rejected by branch-protect \(rule branches\."main"\.push, gitward\.yaml:\d+\): you may not push to branch main$/,
+      );
       assert.equal((await f.refs()).get('refs/heads/main'), c1);
     });
 
@@ -36,9 +39,18 @@ for (const transport of TRANSPORTS) {
       const c1 = await f.commit('one');
       await promote(f, c1);
       const c2 = await f.commit('two');
-      const r = await f.git(['push', 'origin', `${c2}:refs/heads/dev`, `${c2}:refs/heads/staging`, `${c2}:refs/heads/main`], asUser(f, 'rita'));
+      const r = await f.git(
+        ['push', 'origin', `${c2}:refs/heads/dev`, `${c2}:refs/heads/staging`, `${c2}:refs/heads/main`],
+        asUser(f, 'rita'),
+      );
       assert.notEqual(r.code, 0);
-      assert.deepEqual(gitwardLines(r.stderr).map((l) => l.split(' ')[1]).sort(), ['refs/heads/main', 'refs/heads/staging'], r.stderr);
+      assert.deepEqual(
+        gitwardLines(r.stderr)
+          .map((l) => l.split(' ')[1])
+          .sort(),
+        ['refs/heads/main', 'refs/heads/staging'],
+        r.stderr,
+      );
     });
 
     it('refuses a force-push to main unless the user is listed for force', async (t) => {
@@ -62,7 +74,10 @@ for (const transport of TRANSPORTS) {
       await f.gitOk(['push', '--quiet', 'origin', `${c1}:refs/heads/topic`], asUser(f, 'ann'));
       const r = await f.git(['push', 'origin', ':refs/heads/main', ':refs/heads/topic'], asUser(f, 'rita'));
       assert.notEqual(r.code, 0);
-      assert.deepEqual(gitwardLines(r.stderr).map((l) => /rule (\S+),/.exec(l)?.[1]), ['branches."main".delete']);
+      assert.deepEqual(
+        gitwardLines(r.stderr).map((l) => /rule (\S+),/.exec(l)?.[1]),
+        ['branches."main".delete'],
+      );
       assert.ok((await f.refs()).has('refs/heads/topic'), 'nothing applied');
       const ok = await f.git(['push', 'origin', ':refs/heads/topic'], asUser(f, 'ann'));
       assert.equal(ok.code, 0, ok.stderr);
@@ -74,7 +89,8 @@ for (const transport of TRANSPORTS) {
       const r = await f.git(['push', 'origin', `${c1}:refs/heads/dev`, `${c1}:refs/heads/topic`], asUser(f, 'ann'));
       assert.equal(r.code, 0, r.stderr);
       assert.ok(!r.stderr.includes('{'), 'no log line reaches the client');
-      const applied2 = (ls: Array<Record<string, unknown>>) => ls.filter((l) => l.event === 'hook.ref-updated').length === 2;
+      const applied2 = (ls: Array<Record<string, unknown>>) =>
+        ls.filter((l) => l.event === 'hook.ref-updated').length === 2;
       const checked2 = (ls: Array<Record<string, unknown>>) => ls.filter((l) => l.event === 'hook.check').length === 2;
       // gitward re-logs post-receive's file and pre-receive's one after the other: wait for both.
       const lines = await f.hookLog((ls) => applied2(ls) && checked2(ls));
@@ -92,7 +108,10 @@ for (const transport of TRANSPORTS) {
     });
 
     it('a bad plugin setting refuses the push with one line naming the node, not the options (through gitward: its last good policy judges)', async (t) => {
-      const bad = CONFIG.replace('branch-flow: {flow: [dev, staging, main]}', 'branch-flow: {flow: [dev, staging, main], flwo: 1}');
+      const bad = CONFIG.replace(
+        'branch-flow: {flow: [dev, staging, main]}',
+        'branch-flow: {flow: [dev, staging, main], flwo: 1}',
+      );
       assert.notEqual(bad, CONFIG);
       // gitward itself refuses to load such a config (start-up and reload keep the last good
       // one); over HTTP the bad edit comes after start, and the hook runs gitward's plan (issue 12).
@@ -128,7 +147,9 @@ hooks: {plugins: {thrower: ./thrower.js}}
       const c1 = await f.commit('one');
       const r = await f.git(['push', 'origin', `${c1}:refs/heads/ok`, `${c1}:refs/heads/boom`], asUser(f, 'ann'));
       assert.notEqual(r.code, 0);
-      assert.deepEqual(gitwardLines(r.stderr), ['gitward: push refused: hook plugin thrower failed on 1 ref update(s); the details are in the server log']);
+      assert.deepEqual(gitwardLines(r.stderr), [
+        'gitward: push refused: hook plugin thrower failed on 1 ref update(s); the details are in the server log',
+      ]);
       assert.doesNotMatch(r.stderr, /kaboom|at .*\.js/);
       const lines = await f.hookLog((ls) => ls.some((l) => l.event === 'hook.plugin-failed'));
       const failed = JSON.stringify(lines.filter((l) => l.event === 'hook.plugin-failed'));
@@ -141,16 +162,34 @@ hooks: {plugins: {thrower: ./thrower.js}}
 
 describe("the pusher a hook sees, from the push's environment (local pushes)", () => {
   it('a push on the server without gitward env runs as $local; local_user: null refuses it', async (t) => {
-    const f = await createPushFixture(t, CONFIG.replace('hooks: {order: [branch-protect, branch-flow]}', 'hooks: {order: [branch-protect, branch-flow], local_user: null}'));
+    const f = await createPushFixture(
+      t,
+      CONFIG.replace(
+        'hooks: {order: [branch-protect, branch-flow]}',
+        'hooks: {order: [branch-protect, branch-flow], local_user: null}',
+      ),
+    );
     const c1 = await f.commit('one');
     const r = await f.git(['push', 'origin', `${c1}:refs/heads/dev`], { GITWARD_CONFIG: f.configFile });
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /gitward: push refused: pushes made on the server without gitward's environment are not allowed here \(hooks\.local_user is null\)/);
+    assert.match(
+      r.stderr,
+      /gitward: push refused: pushes made on the server without gitward's environment are not allowed here \(hooks\.local_user is null\)/,
+    );
     assert.equal((await f.refs()).size, 0);
   });
 
   it('an anonymous HTTP push (CGI variables, no user) is anonymous, never $local', async (t) => {
-    const f = await createPushFixture(t, CONFIG.replace('main: {push: ["@release"], force: [admin], delete: [admin]}', 'main: {push: ["@release"], force: [admin], delete: [admin]}\n          "ops/*": {push: [$local]}').replace('hooks: {order: [branch-protect, branch-flow]}', 'hooks: {order: [branch-protect, branch-flow], local_user: null}'));
+    const f = await createPushFixture(
+      t,
+      CONFIG.replace(
+        'main: {push: ["@release"], force: [admin], delete: [admin]}',
+        'main: {push: ["@release"], force: [admin], delete: [admin]}\n          "ops/*": {push: [$local]}',
+      ).replace(
+        'hooks: {order: [branch-protect, branch-flow]}',
+        'hooks: {order: [branch-protect, branch-flow], local_user: null}',
+      ),
+    );
     const c1 = await f.commit('one');
     const cgi = { GITWARD_CONFIG: f.configFile, GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'POST' };
     const topic = await f.git(['push', 'origin', `${c1}:refs/heads/topic`], cgi);
@@ -163,16 +202,33 @@ describe("the pusher a hook sees, from the push's environment (local pushes)", (
   it('sidecar mode (fcgiwrap passes REMOTE_USER, no GITWARD_USER): the pusher is REMOTE_USER, groups from the config', async (t) => {
     // What nginx + fcgiwrap hand git-http-backend when the sidecar snippet's GITWARD_* params are
     // left out: the CGI variables and REMOTE_USER. The config comes from the repo's gitward.config.
-    const f = await createPushFixture(t, CONFIG.replace('hooks: {order: [branch-protect, branch-flow]}', 'hooks: {order: [branch-protect, branch-flow], local_user: null}'));
+    const f = await createPushFixture(
+      t,
+      CONFIG.replace(
+        'hooks: {order: [branch-protect, branch-flow]}',
+        'hooks: {order: [branch-protect, branch-flow], local_user: null}',
+      ),
+    );
     await f.gitOk(['--git-dir', f.bare, 'config', 'gitward.config', f.configFile]);
-    const sidecar = (user: string) => ({ GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'POST', SERVER_SOFTWARE: 'nginx', REMOTE_USER: user });
+    const sidecar = (user: string) => ({
+      GATEWAY_INTERFACE: 'CGI/1.1',
+      REQUEST_METHOD: 'POST',
+      SERVER_SOFTWARE: 'nginx',
+      REMOTE_USER: user,
+    });
     const c1 = await f.commit('one');
-    for (const b of ['dev', 'staging', 'main']) await f.gitOk(['push', '--quiet', 'origin', `${c1}:refs/heads/${b}`], sidecar('rita'));
+    for (const b of ['dev', 'staging', 'main'])
+      await f.gitOk(['push', '--quiet', 'origin', `${c1}:refs/heads/${b}`], sidecar('rita'));
     const c2 = await f.commit('two');
-    for (const b of ['dev', 'staging']) await f.gitOk(['push', '--quiet', 'origin', `${c2}:refs/heads/${b}`], sidecar('ann'));
+    for (const b of ['dev', 'staging'])
+      await f.gitOk(['push', '--quiet', 'origin', `${c2}:refs/heads/${b}`], sidecar('ann'));
     const ann = await f.git(['push', 'origin', `${c2}:refs/heads/main`], sidecar('ann'));
     assert.notEqual(ann.code, 0);
-    assert.deepEqual(gitwardLines(ann.stderr).map((l) => /rule (\S+),/.exec(l)?.[1]), ['branches."main".push'], 'ann, an engineer: neither anonymous nor $local');
+    assert.deepEqual(
+      gitwardLines(ann.stderr).map((l) => /rule (\S+),/.exec(l)?.[1]),
+      ['branches."main".push'],
+      'ann, an engineer: neither anonymous nor $local',
+    );
     const rita = await f.git(['push', 'origin', `${c2}:refs/heads/main`], sidecar('rita'));
     assert.equal(rita.code, 0, `rita is in @release by the config's users: ${rita.stderr}`);
     assert.equal((await f.refs()).get('refs/heads/main'), c2);
@@ -186,6 +242,9 @@ describe("the pusher a hook sees, from the push's environment (local pushes)", (
     assert.equal(dev.code, 0, dev.stderr);
     const main = await f.git(['push', 'origin', `${c1}:refs/heads/main`]);
     assert.notEqual(main.code, 0);
-    assert.deepEqual(gitwardLines(main.stderr).map((l) => /rejected by (\S+)/.exec(l)?.[1]), ['branch-protect']);
+    assert.deepEqual(
+      gitwardLines(main.stderr).map((l) => /rejected by (\S+)/.exec(l)?.[1]),
+      ['branch-protect'],
+    );
   });
 });

@@ -31,7 +31,11 @@ function rules(stderr: string): string[] {
 for (const transport of TRANSPORTS) {
   describe(`branch-protect through real ${transport} pushes`, () => {
     it('"*" matches within one segment, "**" across segments, and both match the whole name', async (t) => {
-      const f = await createPushFixture(t, config('        branches:\n          "team/*": {create: [admin]}\n          "rel/**": {create: [admin]}'), { transport });
+      const f = await createPushFixture(
+        t,
+        config('        branches:\n          "team/*": {create: [admin]}\n          "rel/**": {create: [admin]}'),
+        { transport },
+      );
       const c1 = await f.commit('one');
       const names: Array<[name: string, protectedBy: string | null]> = [
         ['team/a', 'team/*'],
@@ -46,10 +50,17 @@ for (const transport of TRANSPORTS) {
       assert.notEqual(all.code, 0);
       const want = names.filter(([, p]) => p !== null);
       assert.deepEqual(refused(all.stderr), want.map(([n]) => `refs/heads/${n}`).sort(), all.stderr);
-      for (const [n, p] of want) assert.ok(all.stderr.includes(`refs/heads/${n} rejected by branch-protect (rule branches."${p}".create,`), `${n} by ${p}: ${all.stderr}`);
+      for (const [n, p] of want)
+        assert.ok(
+          all.stderr.includes(`refs/heads/${n} rejected by branch-protect (rule branches."${p}".create,`),
+          `${n} by ${p}: ${all.stderr}`,
+        );
       assert.equal((await f.refs()).size, 0, 'nothing applied');
 
-      const free = await f.git(['push', 'origin', ...names.filter(([, p]) => p === null).map(([n]) => spec(n))], asUser(f, 'ann'));
+      const free = await f.git(
+        ['push', 'origin', ...names.filter(([, p]) => p === null).map(([n]) => spec(n))],
+        asUser(f, 'ann'),
+      );
       assert.equal(free.code, 0, free.stderr);
       const listed = await f.git(['push', 'origin', ...want.map(([n]) => spec(n))], asUser(f, 'admin'));
       assert.equal(listed.code, 0, listed.stderr);
@@ -93,9 +104,16 @@ for (const transport of TRANSPORTS) {
     });
 
     it('the first matching rule decides: with "v*" above "**", v tags follow "v*" alone', async (t) => {
-      const f = await createPushFixture(t, config('        tags:\n          "v*": {create: ["@release"], delete: [admin]}\n          "**": {}'), { transport });
+      const f = await createPushFixture(
+        t,
+        config('        tags:\n          "v*": {create: ["@release"], delete: [admin]}\n          "**": {}'),
+        { transport },
+      );
       const c1 = await f.commit('one');
-      await f.gitOk(['push', '--quiet', 'origin', `${c1}:refs/tags/v1.0`, `${c1}:refs/tags/build-7`], asUser(f, 'rita'));
+      await f.gitOk(
+        ['push', '--quiet', 'origin', `${c1}:refs/tags/v1.0`, `${c1}:refs/tags/build-7`],
+        asUser(f, 'rita'),
+      );
       const v = await f.git(['push', 'origin', ':refs/tags/v1.0'], asUser(f, 'admin'));
       assert.equal(v.code, 0, `"**" (delete: nobody) is not consulted for v1.0: ${v.stderr}`);
       const other = await f.git(['push', 'origin', ':refs/tags/build-7'], asUser(f, 'admin'));
@@ -103,13 +121,21 @@ for (const transport of TRANSPORTS) {
     });
 
     it('the first matching rule decides: with "**" above "v*", "v*" never applies (gitward check warns about it)', async (t) => {
-      const f = await createPushFixture(t, config('        tags:\n          "**": {}\n          "v*": {create: ["@release"], delete: [admin]}'), { transport });
+      const f = await createPushFixture(
+        t,
+        config('        tags:\n          "**": {}\n          "v*": {create: ["@release"], delete: [admin]}'),
+        { transport },
+      );
       const c1 = await f.commit('one');
       const create = await f.git(['push', 'origin', `${c1}:refs/tags/v1.0`], asUser(f, 'ann'));
       assert.equal(create.code, 0, `"**" lets anyone create a tag: ${create.stderr}`);
       const del = await f.git(['push', 'origin', ':refs/tags/v1.0'], asUser(f, 'admin'));
       assert.deepEqual(rules(del.stderr), ['tags."**".delete']);
-      assert.doesNotMatch(del.stderr, /never applies/, 'the warning is for the admin running gitward check, not the pusher');
+      assert.doesNotMatch(
+        del.stderr,
+        /never applies/,
+        'the warning is for the admin running gitward check, not the pusher',
+      );
     });
   });
 }

@@ -97,7 +97,11 @@ export function passwordOf(user: string): string {
 }
 
 /** Resolves once `cond()` holds (polling); fails the test with `what()` if it never does. */
-export async function eventually(cond: () => boolean | Promise<boolean>, what: () => string, timeoutMs = HOOK_LOG_WAIT_MS): Promise<void> {
+export async function eventually(
+  cond: () => boolean | Promise<boolean>,
+  what: () => string,
+  timeoutMs = HOOK_LOG_WAIT_MS,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > until) assert.fail(`never happened: ${what()}`);
@@ -145,8 +149,20 @@ async function localBase(t: TestContext, yaml: string, files: Readonly<Record<st
 async function httpBase(t: TestContext, yaml: string, files: Readonly<Record<string, string>>): Promise<FixtureBase> {
   const config = loadYaml(yaml) as Record<string, unknown>;
   const users = Object.keys((config.users ?? {}) as Record<string, unknown>);
-  const gw = await startGitward(t, { users: Object.fromEntries(users.map((u) => [u, passwordOf(u)])), repos: ['web/site'], config, files });
-  return { dir: gw.dir, configFile: gw.configFile, repoRoot: gw.repoRoot, baseEnv: gw.gitEnv, origin: gw.url('web/site'), gitward: gw };
+  const gw = await startGitward(t, {
+    users: Object.fromEntries(users.map((u) => [u, passwordOf(u)])),
+    repos: ['web/site'],
+    config,
+    files,
+  });
+  return {
+    dir: gw.dir,
+    configFile: gw.configFile,
+    repoRoot: gw.repoRoot,
+    baseEnv: gw.gitEnv,
+    origin: gw.url('web/site'),
+    gitward: gw,
+  };
 }
 
 /**
@@ -176,15 +192,27 @@ export async function createPushFixture(
   const env = (extra: Record<string, string> = {}) => ({ ...baseEnv, ...extra });
   const asUser = (user: string, extra: Record<string, string> = {}): Record<string, string> => {
     if (gitward === null) {
-      return { GITWARD_CONFIG: configFile, GITWARD_USER: user, GITWARD_REQUEST_ID: `test-${user}`, GITWARD_LOG_DIR: localLogDir, ...extra };
+      return {
+        GITWARD_CONFIG: configFile,
+        GITWARD_USER: user,
+        GITWARD_REQUEST_ID: `test-${user}`,
+        GITWARD_LOG_DIR: localLogDir,
+        ...extra,
+      };
     }
     const setByGitward = Object.keys(extra).filter((k) => k.startsWith('GITWARD_'));
-    if (setByGitward.length > 0) throw new Error(`${setByGitward.join(', ')}: over HTTP gitward sets these; this case is for local pushes only`);
+    if (setByGitward.length > 0)
+      throw new Error(`${setByGitward.join(', ')}: over HTTP gitward sets these; this case is for local pushes only`);
     // origin's URL gains the user's credentials: git then pushes to http://user:pw@127.0.0.1:PORT/…
     const withCredentials = new URL(gitward.origin);
     withCredentials.username = encodeURIComponent(user);
     withCredentials.password = encodeURIComponent(passwordOf(user));
-    return { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: `url.${withCredentials.toString()}.insteadOf`, GIT_CONFIG_VALUE_0: `${gitward.origin}/`, ...extra };
+    return {
+      GIT_CONFIG_COUNT: '1',
+      GIT_CONFIG_KEY_0: `url.${withCredentials.toString()}.insteadOf`,
+      GIT_CONFIG_VALUE_0: `${gitward.origin}/`,
+      ...extra,
+    };
   };
   const hookLines = (): Array<Record<string, unknown>> =>
     gitward === null
@@ -206,10 +234,18 @@ export async function createPushFixture(
     commit: (label) => commitFile(work, env(), ++n, label),
     async refs() {
       const out = await runGitOk(['for-each-ref', '--format=%(refname) %(objectname)'], bare, env());
-      return new Map(out.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
+      return new Map(
+        out
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => l.split(' ') as [string, string]),
+      );
     },
     async hookLog(until) {
-      await eventually(() => until(hookLines()), () => JSON.stringify(hookLines()).slice(0, 4000));
+      await eventually(
+        () => until(hookLines()),
+        () => JSON.stringify(hookLines()).slice(0, 4000),
+      );
       return hookLines();
     },
   };
@@ -247,6 +283,6 @@ hooks: {order: [branch-protect, branch-flow]}
 
 /** Puts commit `sha` on dev, staging and main, in that order (three pushes, as the flow wants). */
 export async function promote(f: PushFixture, sha: string, user = 'rita'): Promise<void> {
-  for (const b of ['dev', 'staging', 'main']) await f.gitOk(['push', '--quiet', 'origin', `${sha}:refs/heads/${b}`], asUser(f, user));
+  for (const b of ['dev', 'staging', 'main'])
+    await f.gitOk(['push', '--quiet', 'origin', `${sha}:refs/heads/${b}`], asUser(f, user));
 }
-

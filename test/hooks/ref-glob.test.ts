@@ -28,7 +28,8 @@ describe('whole-name ref globs', () => {
     ['**', 'feature/main', true],
   ];
   for (const [pattern, name, want] of cases) {
-    it(`${pattern} ${want ? 'matches' : 'does not match'} ${name}`, () => assert.equal(compileRefGlob(pattern)(name), want));
+    it(`${pattern} ${want ? 'matches' : 'does not match'} ${name}`, () =>
+      assert.equal(compileRefGlob(pattern)(name), want));
   }
 
   const problems: Array<[string, boolean]> = [
@@ -44,7 +45,8 @@ describe('whole-name ref globs', () => {
     ['***', true],
   ];
   for (const [pattern, bad] of problems) {
-    it(`${JSON.stringify(pattern)} is ${bad ? 'refused' : 'accepted'} as a pattern`, () => assert.equal(refGlobProblem(pattern) !== null, bad));
+    it(`${JSON.stringify(pattern)} is ${bad ? 'refused' : 'accepted'} as a pattern`, () =>
+      assert.equal(refGlobProblem(pattern) !== null, bad));
   }
 });
 
@@ -74,7 +76,8 @@ describe('one ref glob covering another (every name the narrow one matches, the 
     ['**', '**', true],
   ];
   for (const [broad, narrow, want] of cases) {
-    it(`${broad} ${want ? 'covers' : 'does not cover'} ${narrow}`, () => assert.equal(refGlobCovers(broad, narrow), want));
+    it(`${broad} ${want ? 'covers' : 'does not cover'} ${narrow}`, () =>
+      assert.equal(refGlobCovers(broad, narrow), want));
   }
 
   it('agrees with matching every short name, for every pair of a set of patterns', () => {
@@ -86,7 +89,23 @@ describe('one ref glob covering another (every name the narrow one matches, the 
       frontier = frontier.flatMap((n) => letters.map((c) => n + c));
       names.push(...frontier);
     }
-    const patterns = ['a', 'a/*', 'a/**', '**', '*', '**/a', 'a*', '*a', 'a/**/b', 'a/*/b', '*/b', '**/b', 'a**', 'a*b', 'a/b'];
+    const patterns = [
+      'a',
+      'a/*',
+      'a/**',
+      '**',
+      '*',
+      '**/a',
+      'a*',
+      '*a',
+      'a/**/b',
+      'a/*/b',
+      '*/b',
+      '**/b',
+      'a**',
+      'a*b',
+      'a/b',
+    ];
     for (const broad of patterns) {
       const b = compileRefGlob(broad);
       for (const narrow of patterns) {

@@ -16,7 +16,10 @@ interface Run {
 }
 
 /** A config folder with repo_root, and a way to run the CLI against it. */
-function setup(t: TestContext, extraYaml = ''): { dir: string; root: string; env: Record<string, string>; cli: (...argv: string[]) => Promise<Run> } {
+function setup(
+  t: TestContext,
+  extraYaml = '',
+): { dir: string; root: string; env: Record<string, string>; cli: (...argv: string[]) => Promise<Run> } {
   const dir = tempDir(t, 'gitward-repo-cli-');
   const root = path.join(dir, 'repos');
   fs.mkdirSync(root);
@@ -28,7 +31,8 @@ function setup(t: TestContext, extraYaml = ''): { dir: string; root: string; env
   const cli = async (...argv: string[]): Promise<Run> => {
     let stdout = '';
     let stderr = '';
-    const sink = (add: (s: string) => void) => new Writable({ write: (c: Buffer, _e, cb) => (add(c.toString()), cb()) });
+    const sink = (add: (s: string) => void) =>
+      new Writable({ write: (c: Buffer, _e, cb) => (add(c.toString()), cb()) });
     const code = await runCli(argv, {
       stdout: sink((s) => (stdout += s)),
       stderr: sink((s) => (stderr += s)),
@@ -66,7 +70,10 @@ describe('gitward repo create', () => {
   });
 
   it('follows repo_defaults', async (t) => {
-    const s = setup(t, 'repo_defaults: {initial_branch: trunk, deny_non_fast_forwards: false, deny_deletes: false, install_hooks: false}\n');
+    const s = setup(
+      t,
+      'repo_defaults: {initial_branch: trunk, deny_non_fast_forwards: false, deny_deletes: false, install_hooks: false}\n',
+    );
     const r = await s.cli('repo', 'create', 'plain');
     assert.equal(r.code, 0, r.stderr);
     const bare = path.join(s.root, 'plain.git');
@@ -125,7 +132,10 @@ describe('gitward repo create', () => {
     const bare = path.join(s.root, 'web', 'site.git');
     const main = await runGit(['push', bare, 'HEAD:refs/heads/main'], work, env);
     assert.notEqual(main.code, 0);
-    assert.match(gitwardLines(main.stderr)[0] ?? '', /^gitward: refs\/heads\/main rejected by branch-protect \(rule branches\."main"\.create/);
+    assert.match(
+      gitwardLines(main.stderr)[0] ?? '',
+      /^gitward: refs\/heads\/main rejected by branch-protect \(rule branches\."main"\.create/,
+    );
     const topic = await runGit(['push', bare, 'HEAD:refs/heads/topic'], work, env);
     assert.equal(topic.code, 0, topic.stderr);
   });
@@ -140,18 +150,30 @@ describe('gitward repo list and hooks install', () => {
 
     let r = await s.cli('repo', 'list');
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(r.stdout.split('\n').filter(Boolean).map((l) => l.split(/\s+/).join(' ')), ['tools hooks: missing', 'web/docs hooks: foreign', 'web/site hooks: missing']);
+    assert.deepEqual(
+      r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(/\s+/).join(' ')),
+      ['tools hooks: missing', 'web/docs hooks: foreign', 'web/site hooks: missing'],
+    );
 
     r = await s.cli('hooks', 'install', 'web/site');
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'web/site: hooks/pre-receive installed\nweb/site: hooks/post-receive installed\n');
     r = await s.cli('hooks', 'install', 'web/site');
     assert.equal(r.code, 0);
-    assert.equal(r.stdout, 'web/site: hooks/pre-receive already installed\nweb/site: hooks/post-receive already installed\n');
+    assert.equal(
+      r.stdout,
+      'web/site: hooks/pre-receive already installed\nweb/site: hooks/post-receive already installed\n',
+    );
 
     r = await s.cli('hooks', 'install', '--all');
     assert.equal(r.code, 1, 'a foreign hook was kept');
-    assert.match(r.stderr, /^web\/docs: hooks\/pre-receive is not gitward's; kept it \(use --force to move it aside\)$/m);
+    assert.match(
+      r.stderr,
+      /^web\/docs: hooks\/pre-receive is not gitward's; kept it \(use --force to move it aside\)$/m,
+    );
     assert.equal(fs.readFileSync(path.join(docs, 'hooks', 'pre-receive'), 'utf8'), '#!/bin/sh\nexit 0\n');
     assert.equal(hookTarget(docs, 'post-receive'), dispatcherPath());
 
@@ -173,14 +195,26 @@ describe('gitward repo list and hooks install', () => {
       fs.symlinkSync(oldCheckout, path.join(tools, 'hooks', h));
     }
     r = await s.cli('repo', 'list');
-    assert.deepEqual(r.stdout.split('\n').filter(Boolean).map((l) => l.split(/\s+/).join(' ')), ['tools hooks: stale', 'web/docs hooks: installed', 'web/site hooks: installed']);
+    assert.deepEqual(
+      r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(/\s+/).join(' ')),
+      ['tools hooks: stale', 'web/docs hooks: installed', 'web/site hooks: installed'],
+    );
     r = await s.cli('hooks', 'install', 'tools');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^tools: hooks\/pre-receive updated/m);
     assert.equal(hookTarget(tools, 'pre-receive'), dispatcherPath());
 
     r = await s.cli('repo', 'list');
-    assert.deepEqual(r.stdout.split('\n').filter(Boolean).map((l) => l.split(/\s+/).join(' ')), ['tools hooks: installed', 'web/docs hooks: installed', 'web/site hooks: installed']);
+    assert.deepEqual(
+      r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(/\s+/).join(' ')),
+      ['tools hooks: installed', 'web/docs hooks: installed', 'web/site hooks: installed'],
+    );
   });
 
   it('hooks install notes a repo without receive.fsckObjects, and --fsck-objects sets it', async (t) => {
@@ -189,8 +223,15 @@ describe('gitward repo list and hooks install', () => {
     await runGitOk(['init', '--quiet', '--bare', bare], s.root, s.env);
     let r = await s.cli('hooks', 'install', 'old');
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^old: note: receive\.fsckObjects=true, core\.useReplaceRefs=false not set .*--fsck-objects sets it$/m);
-    assert.equal((await runGit(['config', '--get', 'receive.fsckObjects'], bare, s.env)).code, 1, 'a note changes nothing');
+    assert.match(
+      r.stdout,
+      /^old: note: receive\.fsckObjects=true, core\.useReplaceRefs=false not set .*--fsck-objects sets it$/m,
+    );
+    assert.equal(
+      (await runGit(['config', '--get', 'receive.fsckObjects'], bare, s.env)).code,
+      1,
+      'a note changes nothing',
+    );
     r = await s.cli('hooks', 'install', 'old', '--fsck-objects');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^old: set receive\.fsckObjects=true, core\.useReplaceRefs=false$/m);
@@ -254,13 +295,19 @@ describe('gitward repo rename and delete', () => {
     // Hidden from listings; recovered by one rename.
     assert.doesNotMatch((await s.cli('repo', 'list')).stdout, /gone/);
     fs.renameSync(trashed, path.join(s.root, 'web', 'gone.git'));
-    assert.equal((await runGitOk(['rev-parse', '--is-bare-repository'], path.join(s.root, 'web', 'gone.git'), s.env)).trim(), 'true');
+    assert.equal(
+      (await runGitOk(['rev-parse', '--is-bare-repository'], path.join(s.root, 'web', 'gone.git'), s.env)).trim(),
+      'true',
+    );
   });
 
   it('rename and delete refuse a repo the config names, saying where', async (t) => {
     const s = setup(t, '    site.git: {.read: [$all]}\n');
     assert.equal((await s.cli('repo', 'create', 'web/site')).code, 0);
-    for (const argv of [['rename', 'web/site', 'web/other'], ['delete', 'web/site']]) {
+    for (const argv of [
+      ['rename', 'web/site', 'web/other'],
+      ['delete', 'web/site'],
+    ]) {
       const r = await s.cli('repo', ...argv);
       assert.equal(r.code, 1, argv.join(' '));
       assert.match(r.stderr, /web\/site is named in the config at .*gitward\.yaml:6; edit the config first/);

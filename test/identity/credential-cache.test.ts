@@ -90,7 +90,11 @@ describe('createBruteForceLimiter', () => {
   // under {max 5, window 60 s}, then asked at t = 3 s under the new settings.
   const changes: Array<[string, { maxFailures: number; windowSeconds: number }, number]> = [
     ['unchanged settings: 3 of 5, not throttled', { maxFailures: 5, windowSeconds: 60 }, 0],
-    ['a lower max_failures throttles at once, judged on the failures already counted', { maxFailures: 3, windowSeconds: 60 }, 57],
+    [
+      'a lower max_failures throttles at once, judged on the failures already counted',
+      { maxFailures: 3, windowSeconds: 60 },
+      57,
+    ],
     ['a higher max_failures allows more attempts', { maxFailures: 10, windowSeconds: 60 }, 0],
     ['a shorter window forgets failures older than it', { maxFailures: 3, windowSeconds: 2 }, 0],
     ['a shorter window still counts the failures inside it', { maxFailures: 2, windowSeconds: 3 }, 1],

@@ -42,10 +42,15 @@ async function realLines(format: 'json' | 'text', write: (logger: Logger) => voi
 /** The address fail2ban finds on each line it matches, in order (`fail2ban-regex -o ip`). */
 function bannedAddresses(regexBin: string, log: string): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    execFile(regexBin, ['-o', 'ip', log, FILTER], { env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' } }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`fail2ban-regex failed: ${stderr}`));
-      else resolve(stdout.split('\n').filter((l) => l !== ''));
-    });
+    execFile(
+      regexBin,
+      ['-o', 'ip', log, FILTER],
+      { env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' } },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`fail2ban-regex failed: ${stderr}`));
+        else resolve(stdout.split('\n').filter((l) => l !== ''));
+      },
+    );
   });
 }
 
@@ -71,7 +76,11 @@ test('fail2ban-regex finds the client of every real failed-login line, and match
   if (regexBin === null) return;
   const lines: string[] = [];
   for (const [format, client, user] of FAILED) {
-    lines.push(...(await realLines(format, (l) => logFailedLogin(l, { client, user, source: 'htpasswd', reason: 'unknown user or wrong password' }))));
+    lines.push(
+      ...(await realLines(format, (l) =>
+        logFailedLogin(l, { client, user, source: 'htpasswd', reason: 'unknown user or wrong password' }),
+      )),
+    );
     // Lines about the same client that are not failed logins: throttling, an untrusted proxy header.
     lines.push(
       ...(await realLines(format, (l) => {
@@ -83,5 +92,8 @@ test('fail2ban-regex finds the client of every real failed-login line, and match
   assert.equal(lines.length, FAILED.length * 3, 'one line per event');
   const log = path.join(tempDir(t), 'gitward.log');
   fs.writeFileSync(log, `${lines.join('\n')}\n`);
-  assert.deepEqual(await bannedAddresses(regexBin, log), FAILED.map(([, client]) => client));
+  assert.deepEqual(
+    await bannedAddresses(regexBin, log),
+    FAILED.map(([, client]) => client),
+  );
 });

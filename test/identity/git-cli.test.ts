@@ -16,7 +16,11 @@ async function lsRemote(gw: { dir: string; gitEnv: Record<string, string> }, url
   return git([...extra, 'ls-remote', url], { cwd: gw.dir, env: gw.gitEnv });
 }
 
-function rawGet(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+function rawGet(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
       res.resume();
@@ -36,7 +40,11 @@ const AUTH_FAILED = /Authentication failed/;
 
 describe('identity through the real git CLI', () => {
   it('refuses a user deleted from the htpasswd file on the very next request', async (t) => {
-    const gw = await startGitward(t, { users: { ann: 'pw-a', ben: 'pw-b' }, config: { users: USERS, repos: PRIVATE }, repos: ['x'] });
+    const gw = await startGitward(t, {
+      users: { ann: 'pw-a', ben: 'pw-b' },
+      config: { users: USERS, repos: PRIVATE },
+      repos: ['x'],
+    });
     const ann = gw.url('x', { user: 'ann', password: 'pw-a' });
     assert.equal((await lsRemote(gw, ann)).code, 0);
     gw.writeUsers({ ben: 'pw-b' });
@@ -46,8 +54,12 @@ describe('identity through the real git CLI', () => {
     assert.equal((await lsRemote(gw, gw.url('x', { user: 'ben', password: 'pw-b' }))).code, 0);
   });
 
-  it('refuses the last user once Apache\'s `htpasswd -D` deleted them (it leaves an empty file): 401', async (t) => {
-    const gw = await startGitward(t, { users: { ann: 'pw-a' }, config: { users: USERS, repos: PRIVATE }, repos: ['x'] });
+  it("refuses the last user once Apache's `htpasswd -D` deleted them (it leaves an empty file): 401", async (t) => {
+    const gw = await startGitward(t, {
+      users: { ann: 'pw-a' },
+      config: { users: USERS, repos: PRIVATE },
+      repos: ['x'],
+    });
     const file = path.join(gw.dir, 'users.htpasswd');
     const ann = gw.url('x', { user: 'ann', password: 'pw-a' });
     assert.equal((await lsRemote(gw, ann)).code, 0, 'ann signs in before the delete (and her password is cached)');
@@ -66,25 +78,39 @@ describe('identity through the real git CLI', () => {
       ['-s', 'ess', 'pw-sha1', /^\{SHA\}/],
     ];
     const users = Object.fromEntries(made.map(([, u]) => [u, {}]));
-    const gw = await startGitward(t, { config: { users, repos: { 'x.git': { '.read': Object.keys(users) } } }, repos: ['x'] });
+    const gw = await startGitward(t, {
+      config: { users, repos: { 'x.git': { '.read': Object.keys(users) } } },
+      repos: ['x'],
+    });
     const file = path.join(gw.dir, 'users.htpasswd');
-    for (const [i, [flag, user, password]] of made.entries()) await run('htpasswd', [...(i === 0 ? ['-c'] : []), flag, '-b', file, user, password]);
+    for (const [i, [flag, user, password]] of made.entries())
+      await run('htpasswd', [...(i === 0 ? ['-c'] : []), flag, '-b', file, user, password]);
     const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
-    assert.deepEqual(lines.map((l) => l.split(':')[0]), made.map(([, u]) => u));
+    assert.deepEqual(
+      lines.map((l) => l.split(':')[0]),
+      made.map(([, u]) => u),
+    );
     for (const [flag, user, password, hash] of made) {
-      await t.test(`htpasswd ${flag}: ${user} with the right password lists refs, with a wrong one gets 401`, async () => {
-        assert.match(lines.find((l) => l.startsWith(`${user}:`))?.slice(user.length + 1) ?? '', hash);
-        const ok = await lsRemote(gw, gw.url('x', { user, password }));
-        assert.equal(ok.code, 0, ok.stderr);
-        const wrong = await lsRemote(gw, gw.url('x', { user, password: `${password}-wrong` }));
-        assert.notEqual(wrong.code, 0);
-        assert.match(wrong.stderr, AUTH_FAILED);
-      });
+      await t.test(
+        `htpasswd ${flag}: ${user} with the right password lists refs, with a wrong one gets 401`,
+        async () => {
+          assert.match(lines.find((l) => l.startsWith(`${user}:`))?.slice(user.length + 1) ?? '', hash);
+          const ok = await lsRemote(gw, gw.url('x', { user, password }));
+          assert.equal(ok.code, 0, ok.stderr);
+          const wrong = await lsRemote(gw, gw.url('x', { user, password: `${password}-wrong` }));
+          assert.notEqual(wrong.code, 0);
+          assert.match(wrong.stderr, AUTH_FAILED);
+        },
+      );
     }
   });
 
   it('accepts a changed password on the next request and refuses the old one', async (t) => {
-    const gw = await startGitward(t, { users: { ann: 'old-pw' }, config: { users: USERS, repos: PRIVATE }, repos: ['x'] });
+    const gw = await startGitward(t, {
+      users: { ann: 'old-pw' },
+      config: { users: USERS, repos: PRIVATE },
+      repos: ['x'],
+    });
     assert.equal((await lsRemote(gw, gw.url('x', { user: 'ann', password: 'old-pw' }))).code, 0);
     gw.writeUsers({ ann: 'new-pw' });
     assert.equal((await lsRemote(gw, gw.url('x', { user: 'ann', password: 'new-pw' }))).code, 0);
@@ -104,7 +130,9 @@ describe('identity through the real git CLI', () => {
     const r = await lsRemote(gw, gw.url('x', { user: 'ann', password: 'pw-a' }));
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /429/);
-    const raw = await rawGet(gw.port, '/x.git/info/refs?service=git-upload-pack', { authorization: `Basic ${Buffer.from('ann:pw-a').toString('base64')}` });
+    const raw = await rawGet(gw.port, '/x.git/info/refs?service=git-upload-pack', {
+      authorization: `Basic ${Buffer.from('ann:pw-a').toString('base64')}`,
+    });
     assert.equal(raw.status, 429);
     assert.match(String(raw.headers['retry-after']), /^\d+$/);
     assert.ok(Number(raw.headers['retry-after']) > 0);
@@ -115,8 +143,13 @@ describe('identity through the real git CLI', () => {
 
   it('keeps counting failed logins across a config reload: max_failures - 1 failures, reload, one more → 429', async (t) => {
     const bruteForce = { max_failures: 3, window_seconds: 300 };
-    const gw = await startGitward(t, { users: { ann: 'pw-a' }, config: { users: USERS, repos: PRIVATE, brute_force: bruteForce }, repos: ['x'] });
-    for (let i = 0; i < bruteForce.max_failures - 1; i++) assert.match((await lsRemote(gw, gw.url('x', { user: 'ann', password: `guess-${i}` }))).stderr, AUTH_FAILED);
+    const gw = await startGitward(t, {
+      users: { ann: 'pw-a' },
+      config: { users: USERS, repos: PRIVATE, brute_force: bruteForce },
+      repos: ['x'],
+    });
+    for (let i = 0; i < bruteForce.max_failures - 1; i++)
+      assert.match((await lsRemote(gw, gw.url('x', { user: 'ann', password: `guess-${i}` }))).stderr, AUTH_FAILED);
     const before = gw.runtime.current();
     gw.writeConfig({ users: USERS, repos: PRIVATE, brute_force: bruteForce, realm: 'reloaded' });
     assert.equal(await gw.reload(), true);
@@ -128,9 +161,18 @@ describe('identity through the real git CLI', () => {
   });
 
   it('judges the failures counted before a reload by the brute_force settings of the reloaded config', async (t) => {
-    const gw = await startGitward(t, { users: { ann: 'pw-a' }, config: { users: USERS, repos: PRIVATE, brute_force: { max_failures: 10, window_seconds: 300 } }, repos: ['x'] });
-    for (let i = 0; i < 2; i++) assert.match((await lsRemote(gw, gw.url('x', { user: 'ann', password: `guess-${i}` }))).stderr, AUTH_FAILED);
-    assert.equal((await lsRemote(gw, gw.url('x', { user: 'ann', password: 'pw-a' }))).code, 0, '2 of 10: not throttled');
+    const gw = await startGitward(t, {
+      users: { ann: 'pw-a' },
+      config: { users: USERS, repos: PRIVATE, brute_force: { max_failures: 10, window_seconds: 300 } },
+      repos: ['x'],
+    });
+    for (let i = 0; i < 2; i++)
+      assert.match((await lsRemote(gw, gw.url('x', { user: 'ann', password: `guess-${i}` }))).stderr, AUTH_FAILED);
+    assert.equal(
+      (await lsRemote(gw, gw.url('x', { user: 'ann', password: 'pw-a' }))).code,
+      0,
+      '2 of 10: not throttled',
+    );
     gw.writeConfig({ users: USERS, repos: PRIVATE, brute_force: { max_failures: 2, window_seconds: 300 } });
     assert.equal(await gw.reload(), true);
     const r = await lsRemote(gw, gw.url('x', { user: 'ann', password: 'pw-a' }));
@@ -139,14 +181,22 @@ describe('identity through the real git CLI', () => {
   });
 
   it('lets a user added by `gitward user add` (a real child process) clone on the next request', async (t) => {
-    const gw = await startGitward(t, { users: { ann: 'pw-a' }, config: { users: USERS, repos: PRIVATE }, repos: ['x'] });
+    const gw = await startGitward(t, {
+      users: { ann: 'pw-a' },
+      config: { users: USERS, repos: PRIVATE },
+      repos: ['x'],
+    });
     assert.notEqual((await lsRemote(gw, gw.url('x', { user: 'ben', password: 'pw-b' }))).code, 0);
     const main = path.join(__dirname, '..', '..', 'app', 'main.js');
     const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(process.execPath, [main, 'user', 'add', 'ben', '--file', path.join(gw.dir, 'users.htpasswd'), '--password-stdin', '--cost', '4'], {
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-        stdio: ['pipe', 'ignore', 'inherit'],
-      });
+      const child = spawn(
+        process.execPath,
+        [main, 'user', 'add', 'ben', '--file', path.join(gw.dir, 'users.htpasswd'), '--password-stdin', '--cost', '4'],
+        {
+          env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+          stdio: ['pipe', 'ignore', 'inherit'],
+        },
+      );
       child.on('error', reject);
       child.on('close', resolve);
       child.stdin.end('pw-b\n');
@@ -182,7 +232,11 @@ describe('identity through the real git CLI', () => {
 
   it('reads the default header X-Remote-User when the remote-user plugin names no `header:`; a bad name there is a logged failed login', async (t) => {
     const gw = await startGitward(t, {
-      config: { authentication: [{ plugin: 'remote-user', trusted_proxies: ['127.0.0.1/32'] }], users: USERS, repos: PRIVATE },
+      config: {
+        authentication: [{ plugin: 'remote-user', trusted_proxies: ['127.0.0.1/32'] }],
+        users: USERS,
+        repos: PRIVATE,
+      },
       repos: ['x'],
     });
     const ok = await lsRemote(gw, gw.url('x'), ['-c', 'http.extraHeader=X-Remote-User: ann']);

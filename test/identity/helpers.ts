@@ -4,8 +4,16 @@ import { createLogger } from '../../app/log/logger.js';
 import type { AuthInput, BasicCredentials, Logger, Peer } from '../../app/types.js';
 
 /** A config built in code with only what the authentication chain reads. */
-export function authConfig(dir: string, authentication: Array<{ plugin: string; [k: string]: unknown }>, extra: Partial<Pick<GitwardConfig, 'credentialCache' | 'bruteForce'>> = {}): GitwardConfig {
-  const specs: PluginSpec[] = authentication.map(({ plugin, ...options }, i) => ({ plugin, options, where: `${dir}/gitward.yaml:${10 + i}` }));
+export function authConfig(
+  dir: string,
+  authentication: Array<{ plugin: string; [k: string]: unknown }>,
+  extra: Partial<Pick<GitwardConfig, 'credentialCache' | 'bruteForce'>> = {},
+): GitwardConfig {
+  const specs: PluginSpec[] = authentication.map(({ plugin, ...options }, i) => ({
+    plugin,
+    options,
+    where: `${dir}/gitward.yaml:${10 + i}`,
+  }));
   return {
     file: `${dir}/gitward.yaml`,
     dir,
@@ -16,7 +24,14 @@ export function authConfig(dir: string, authentication: Array<{ plugin: string; 
 }
 
 /** An AuthInput as the route builds it. */
-export function input(opts: { basic?: BasicCredentials | null; headers?: Record<string, string | string[]>; peer?: Peer; client?: string } = {}): AuthInput {
+export function input(
+  opts: {
+    basic?: BasicCredentials | null;
+    headers?: Record<string, string | string[]>;
+    peer?: Peer;
+    client?: string;
+  } = {},
+): AuthInput {
   const peer = opts.peer ?? { kind: 'ip', address: '127.0.0.1' };
   return {
     basic: opts.basic ?? null,

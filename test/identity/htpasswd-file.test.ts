@@ -15,7 +15,14 @@ describe('parseHtpasswd reads the mixed CRLF fixture', () => {
   const parsed = parseHtpasswd(fs.readFileSync(FIXTURE, 'utf8'));
 
   it('keeps one entry per supported hash scheme, with no CR left in any hash', () => {
-    assert.deepEqual([...parsed.entries.keys()].sort(), ['apr1-user', 'bcrypt-2a', 'bcrypt-2b', 'bcrypt-2y', 'crypt-user', 'sha-user']);
+    assert.deepEqual([...parsed.entries.keys()].sort(), [
+      'apr1-user',
+      'bcrypt-2a',
+      'bcrypt-2b',
+      'bcrypt-2y',
+      'crypt-user',
+      'sha-user',
+    ]);
     for (const e of parsed.entries.values()) assert.ok(!e.hash.includes('\r'));
   });
 
@@ -29,7 +36,11 @@ describe('parseHtpasswd reads the mixed CRLF fixture', () => {
       [13, /bcrypt-2y.*appears again \(line 2 wins\)/],
       [14, /sha6-user.*unsupported/],
     ];
-    for (const [line, re] of expect) assert.ok(parsed.warnings.some((w) => w.startsWith(`line ${line}: `) && re.test(w)), `line ${line}`);
+    for (const [line, re] of expect)
+      assert.ok(
+        parsed.warnings.some((w) => w.startsWith(`line ${line}: `) && re.test(w)),
+        `line ${line}`,
+      );
   });
 
   it('never puts a hash into a warning', () => {
@@ -54,7 +65,7 @@ describe('parseHtpasswd reads the mixed CRLF fixture', () => {
     });
   }
 
-  it('does not accept a stored hash as its own password (htpasswd-auth\'s plaintext fallback)', async () => {
+  it("does not accept a stored hash as its own password (htpasswd-auth's plaintext fallback)", async () => {
     for (const user of ['crypt-user', 'apr1-user', 'sha-user', 'bcrypt-2y']) {
       const entry = parsed.entries.get(user);
       assert.ok(entry);
@@ -70,7 +81,12 @@ describe('parseHtpasswd edge cases', () => {
     ['LF file', 'a:{SHA}Ve878e5lOgwSjWid5/VhR4gReac=\nb:{SHA}Ve878e5lOgwSjWid5/VhR4gReac=\n', ['a', 'b'], 0],
     ['no final newline', 'a:{SHA}Ve878e5lOgwSjWid5/VhR4gReac=', ['a'], 0],
     ['trailing spaces after the hash', 'a:{SHA}Ve878e5lOgwSjWid5/VhR4gReac=  \r\n', ['a'], 0],
-    ['extra fields after the hash (Apache ignores them)', 'a:{SHA}Ve878e5lOgwSjWid5/VhR4gReac=:Ann Example\n', ['a'], 0],
+    [
+      'extra fields after the hash (Apache ignores them)',
+      'a:{SHA}Ve878e5lOgwSjWid5/VhR4gReac=:Ann Example\n',
+      ['a'],
+      0,
+    ],
     ['control character in the user', 'a\u0001b:{SHA}Ve878e5lOgwSjWid5/VhR4gReac=\n', [], 1],
     ['binary garbage', '\u0000\u0000\u00ff:::\n', [], 1],
     ['bcrypt with a truncated hash', 'a:$2y$10$abc\n', [], 1],
@@ -99,7 +115,9 @@ describe('userNameProblem', () => {
     ['$authenticated', false],
     ['a\u00a0b', false],
   ];
-  for (const [name, ok] of cases) it(`${JSON.stringify(name).slice(0, 20)} is ${ok ? 'valid' : 'refused'}`, () => assert.equal(userNameProblem(name) === null, ok));
+  for (const [name, ok] of cases)
+    it(`${JSON.stringify(name).slice(0, 20)} is ${ok ? 'valid' : 'refused'}`, () =>
+      assert.equal(userNameProblem(name) === null, ok));
 });
 
 describe('hashPassword', () => {

@@ -24,9 +24,14 @@ async function setup(t: TestContext, users: Record<string, string>, cacheTtl = 6
   await write(users);
   const logger = createMemoryLogger();
   const cache = createCredentialCache({ ttlSeconds: cacheTtl, maxEntries: 100 });
-  const plugin = (await createHtpasswdPlugin({ file: 'users.htpasswd' }, { logger, configDir: dir, credentialCache: cache } as never)) as AuthPlugin;
+  const plugin = (await createHtpasswdPlugin({ file: 'users.htpasswd' }, {
+    logger,
+    configDir: dir,
+    credentialCache: cache,
+  } as never)) as AuthPlugin;
   t.after(() => plugin.close?.());
-  const login = async (user: string, password: string) => (await plugin.authenticate(input({ basic: basic(user, password) }))).kind;
+  const login = async (user: string, password: string) =>
+    (await plugin.authenticate(input({ basic: basic(user, password) }))).kind;
   return { dir, file, write, logger, cache, plugin, login };
 }
 
@@ -75,7 +80,10 @@ describe('the htpasswd plugin re-reads its file on change', () => {
     assert.equal(await s.login('ann', 'pw'), 'authenticated');
     fs.writeFileSync(s.file, '');
     assert.equal(await s.login('ann', 'pw'), 'rejected', 'the cached success must not outlive the user');
-    assert.ok(!s.logger.lines.some((l) => l.event === 'htpasswd.reload_failed'), 'an empty file is a good file with no users, not garbage');
+    assert.ok(
+      !s.logger.lines.some((l) => l.event === 'htpasswd.reload_failed'),
+      'an empty file is a good file with no users, not garbage',
+    );
     assert.ok(s.logger.lines.some((l) => l.event === 'htpasswd.loaded' && l.users === 0));
     await s.write({ ann: 'pw' });
     assert.equal(await s.login('ann', 'pw'), 'authenticated');

@@ -31,7 +31,9 @@ const DIRECTORY: Record<string, { password: string; groups: string[] }> = {
 type Mode = 'answer' | 'hang';
 
 /** A user service on 127.0.0.1 speaking the plugin's protocol; `mode` is switched by the test. */
-async function userService(t: TestContext): Promise<{ url: string; setMode(m: Mode): void; stop(): Promise<void>; asked: () => number }> {
+async function userService(
+  t: TestContext,
+): Promise<{ url: string; setMode(m: Mode): void; stop(): Promise<void>; asked: () => number }> {
   let mode: Mode = 'answer';
   let asked = 0;
   const server = http.createServer((req, res) => {
@@ -40,10 +42,15 @@ async function userService(t: TestContext): Promise<{ url: string; setMode(m: Mo
     req.on('end', () => {
       asked++;
       if (mode === 'hang') return;
-      const { user, password } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { user: string; password: string };
+      const { user, password } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+        user: string;
+        password: string;
+      };
       const entry = Object.hasOwn(DIRECTORY, user) ? DIRECTORY[user] : undefined;
       const ok = entry !== undefined && entry.password === password;
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(ok ? { ok: true, groups: entry.groups } : { ok: false }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify(ok ? { ok: true, groups: entry.groups } : { ok: false }));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -52,7 +59,12 @@ async function userService(t: TestContext): Promise<{ url: string; setMode(m: Mo
     return new Promise((resolve) => server.close(() => resolve()));
   };
   t.after(() => (server.listening ? stop() : undefined));
-  return { url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/check`, setMode: (m) => (mode = m), stop, asked: () => asked };
+  return {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/check`,
+    setMode: (m) => (mode = m),
+    stop,
+    asked: () => asked,
+  };
 }
 
 describe('the example HTTP plugin through the real git CLI', () => {
@@ -75,7 +87,10 @@ describe('the example HTTP plugin through the real git CLI', () => {
       await makeWorkTree(work, env);
       const push = await git(['push', '--quiet', url('ann', 'pw-ann'), 'main'], { cwd: work, env });
       assert.equal(push.code, 0, push.stderr);
-      const clone = await git(['clone', '--quiet', url('ann', 'pw-ann'), path.join(gw.dir, 'clone')], { cwd: gw.dir, env });
+      const clone = await git(['clone', '--quiet', url('ann', 'pw-ann'), path.join(gw.dir, 'clone')], {
+        cwd: gw.dir,
+        env,
+      });
       assert.equal(clone.code, 0, clone.stderr);
       assert.ok(fs.existsSync(path.join(gw.dir, 'clone', 'file0.txt')));
       assert.ok(svc.asked() > 0);
@@ -99,7 +114,12 @@ describe('the example HTTP plugin through the real git CLI', () => {
       const r = await git(['ls-remote', url('ann', 'pw-ann')], { cwd: gw.dir, env });
       assert.notEqual(r.code, 0);
       assert.match(r.stderr, AUTH_FAILED);
-      assert.ok(gw.logs.lines.some((l) => l.event === 'http_auth.unavailable' && new RegExp(`within ${SERVICE_TIMEOUT_MS} ms`).test(String(l.error))));
+      assert.ok(
+        gw.logs.lines.some(
+          (l) =>
+            l.event === 'http_auth.unavailable' && new RegExp(`within ${SERVICE_TIMEOUT_MS} ms`).test(String(l.error)),
+        ),
+      );
     });
 
     await t.test('a stopped service refuses the right password (401)', async () => {

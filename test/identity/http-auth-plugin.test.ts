@@ -17,7 +17,10 @@ const PLUGIN = path.join(__dirname, '..', '..', 'examples', 'plugins', 'http-aut
 type Handler = (body: Record<string, unknown>, res: http.ServerResponse) => void;
 
 /** A user service on 127.0.0.1 that answers with `handler`; records what it was sent. */
-async function userService(t: TestContext, handler: Handler): Promise<{ url: string; seen: Array<Record<string, unknown>> }> {
+async function userService(
+  t: TestContext,
+  handler: Handler,
+): Promise<{ url: string; seen: Array<Record<string, unknown>> }> {
   const seen: Array<Record<string, unknown>> = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -38,20 +41,32 @@ async function userService(t: TestContext, handler: Handler): Promise<{ url: str
 
 async function chainFor(t: TestContext, options: Record<string, unknown>) {
   const logger = createMemoryLogger();
-  const chain = await createAuthChain(authConfig(tempDir(t), [{ plugin: PLUGIN, ...options }]), { limiter: createBruteForceLimiter(), logger });
+  const chain = await createAuthChain(authConfig(tempDir(t), [{ plugin: PLUGIN, ...options }]), {
+    limiter: createBruteForceLimiter(),
+    logger,
+  });
   t.after(() => chain.close());
   return { chain, logger };
 }
 
 const json = (res: http.ServerResponse, status: number, value: unknown): void => {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(typeof value === 'string' ? value : JSON.stringify(value));
+  res
+    .writeHead(status, { 'content-type': 'application/json' })
+    .end(typeof value === 'string' ? value : JSON.stringify(value));
 };
 
 describe('the example HTTP authentication plugin (examples/plugins/http-auth)', () => {
   it('loads by path, posts {user, password} as JSON, and authenticates with the groups the service names', async (t) => {
-    const svc = await userService(t, (b, res) => json(res, 200, b.user === 'ann' && b.password === 'pw' ? { ok: true, groups: ['eng', 'ops'] } : { ok: false }));
+    const svc = await userService(t, (b, res) =>
+      json(res, 200, b.user === 'ann' && b.password === 'pw' ? { ok: true, groups: ['eng', 'ops'] } : { ok: false }),
+    );
     const { chain } = await chainFor(t, { url: svc.url, timeout_ms: 2000 });
-    assert.deepEqual(await chain.identify(input({ basic: basic('ann', 'pw') })), { kind: 'authenticated', user: 'ann', source: 'http-auth', groups: ['eng', 'ops'] });
+    assert.deepEqual(await chain.identify(input({ basic: basic('ann', 'pw') })), {
+      kind: 'authenticated',
+      user: 'ann',
+      source: 'http-auth',
+      groups: ['eng', 'ops'],
+    });
     assert.deepEqual(svc.seen[0], { user: 'ann', password: 'pw', method: 'POST', contentType: 'application/json' });
     assert.equal((await chain.identify(input({ basic: basic('ann', 'nope') }))).kind, 'rejected');
     assert.deepEqual(await chain.identify(input()), { kind: 'anonymous' });
@@ -64,11 +79,14 @@ describe('the example HTTP authentication plugin (examples/plugins/http-auth)', 
     ['ok that is not a boolean', (_b, res) => json(res, 200, { ok: 'true' })],
     ['groups that are not a list of names', (_b, res) => json(res, 200, { ok: true, groups: 'admins' })],
     ['a JSON array', (_b, res) => json(res, 200, [true])],
-    ['an answer cut short', (_b, res) => {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
-      res.write('{"ok": tr');
-      res.destroy();
-    }],
+    [
+      'an answer cut short',
+      (_b, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+        res.write('{"ok": tr');
+        res.destroy();
+      },
+    ],
     ['an answer larger than the cap', (_b, res) => json(res, 200, `{"ok":true,"pad":"${'x'.repeat(100_000)}"}`)],
   ];
   for (const [what, handler] of failures) {
@@ -97,7 +115,10 @@ describe('the example HTTP authentication plugin (examples/plugins/http-auth)', 
   it('never logs the password it sends', async (t) => {
     const svc = await userService(t, (_b, res) => json(res, 500, 'boom'));
     const log = productionLog();
-    const chain = await createAuthChain(authConfig(tempDir(t), [{ plugin: PLUGIN, url: svc.url }]), { limiter: createBruteForceLimiter(), logger: log.logger });
+    const chain = await createAuthChain(authConfig(tempDir(t), [{ plugin: PLUGIN, url: svc.url }]), {
+      limiter: createBruteForceLimiter(),
+      logger: log.logger,
+    });
     t.after(() => chain.close());
     await chain.identify(input({ basic: basic('ann', 'pa55-secret') }));
     const written = await log.written();
@@ -115,12 +136,19 @@ describe('the example HTTP authentication plugin (examples/plugins/http-auth)', 
   ];
   for (const [what, options, message] of badOptions) {
     it(`stops start-up on ${what}`, async (t) => {
-      await assert.rejects(chainFor(t, options), (err: unknown) => err instanceof ConfigError && message.test(err.message) && /authentication\[0\]/.test(err.message));
+      await assert.rejects(
+        chainFor(t, options),
+        (err: unknown) =>
+          err instanceof ConfigError && message.test(err.message) && /authentication\[0\]/.test(err.message),
+      );
     });
   }
 
   it('accepts a host listed in allowed_hosts', async (t) => {
-    const { chain } = await chainFor(t, { url: 'https://users.example.org/check', allowed_hosts: ['users.example.org'] });
+    const { chain } = await chainFor(t, {
+      url: 'https://users.example.org/check',
+      allowed_hosts: ['users.example.org'],
+    });
     assert.deepEqual(await chain.identify(input()), { kind: 'anonymous' });
   });
 });

@@ -45,10 +45,25 @@ const literal = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\
 
 /** [what, plugin as written in the config, extra files, the problem the one line must name] */
 const CASES: ReadonlyArray<readonly [string, string, Record<string, string>, RegExp]> = [
-  ['a module path that does not exist', './plugins/missing.js', {}, /: cannot find the module \/.*\/plugins\/missing\.js$/],
+  [
+    'a module path that does not exist',
+    './plugins/missing.js',
+    {},
+    /: cannot find the module \/.*\/plugins\/missing\.js$/,
+  ],
   ['a package name that is not installed', 'gitward-auth-not-installed', {}, /cannot find the module/],
-  ['an export that is not a function', './plugins/number.js', { 'plugins/number.js': 'exports.createAuthPlugin = 42;\n' }, /does not export a function "createAuthPlugin"/],
-  ['no createAuthPlugin export at all', './plugins/other.js', { 'plugins/other.js': 'exports.makePlugin = () => ({});\n' }, /does not export a function "createAuthPlugin"/],
+  [
+    'an export that is not a function',
+    './plugins/number.js',
+    { 'plugins/number.js': 'exports.createAuthPlugin = 42;\n' },
+    /does not export a function "createAuthPlugin"/,
+  ],
+  [
+    'no createAuthPlugin export at all',
+    './plugins/other.js',
+    { 'plugins/other.js': 'exports.makePlugin = () => ({});\n' },
+    /does not export a function "createAuthPlugin"/,
+  ],
   [
     'a factory whose plugin has no authenticate function',
     './plugins/half.js',
@@ -58,7 +73,7 @@ const CASES: ReadonlyArray<readonly [string, string, Record<string, string>, Reg
   [
     'a factory that throws on its options',
     './plugins/picky.js',
-    { 'plugins/picky.js': "exports.createAuthPlugin = () => { throw new Error('option \"url\" is required'); };\n" },
+    { 'plugins/picky.js': 'exports.createAuthPlugin = () => { throw new Error(\'option "url" is required\'); };\n' },
     /option "url" is required/,
   ],
 ];
@@ -69,7 +84,10 @@ describe('gitward serve refuses to start when an authentication plugin fails to 
       const gw = await prepareGitwardFiles(t, { files });
       // A unix socket in the test's folder: whether gitward ever listened shows as the file.
       const socket = path.join(gw.dir, 'gitward.sock');
-      gw.writeConfig({ listen: `unix:${socket}`, authentication: [{ plugin: 'htpasswd', file: 'users.htpasswd' }, { plugin }] });
+      gw.writeConfig({
+        listen: `unix:${socket}`,
+        authentication: [{ plugin: 'htpasswd', file: 'users.htpasswd' }, { plugin }],
+      });
       const r = await serve(gw.configFile, gw.dir);
       assert.equal(r.code, EXIT_CONFIG, r.stderr);
       const lines = r.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('{'));
@@ -77,7 +95,10 @@ describe('gitward serve refuses to start when an authentication plugin fails to 
       const line = lines[0] as string;
       // The config names module paths relative to its folder; messages name them resolved.
       const named = plugin.startsWith('./') ? path.join(gw.dir, plugin) : plugin;
-      assert.match(line, new RegExp(`^${literal(gw.configFile)}:\\d+: authentication\\[1\\]: plugin "${literal(named)}": `));
+      assert.match(
+        line,
+        new RegExp(`^${literal(gw.configFile)}:\\d+: authentication\\[1\\]: plugin "${literal(named)}": `),
+      );
       assert.match(line, problem);
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
       assert.ok(!r.stderr.includes('server.listening'));

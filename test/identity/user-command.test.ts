@@ -23,7 +23,11 @@ interface Run {
 /** Runs `node dist/app/main.js ...args` as a real child process, with `input` on stdin. */
 function gitward(args: readonly string[], opts: { cwd: string; input?: string }): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd: opts.cwd, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN, ...args], {
+      cwd: opts.cwd,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -42,7 +46,12 @@ describe('gitward user', () => {
     const dir = tempDir(t);
     const file = path.join(dir, 'users.htpasswd');
     const runs = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => gitward(['user', 'add', `user${i}`, '--file', file, '--password-stdin', ...COST], { cwd: dir, input: `pw-${i}\n` })),
+      Array.from({ length: 20 }, (_, i) =>
+        gitward(['user', 'add', `user${i}`, '--file', file, '--password-stdin', ...COST], {
+          cwd: dir,
+          input: `pw-${i}\n`,
+        }),
+      ),
     );
     for (const r of runs) assert.equal(r.code, 0, r.stderr);
     const parsed = parseHtpasswd(fs.readFileSync(file, 'utf8'));
@@ -56,31 +65,68 @@ describe('gitward user', () => {
     assert.deepEqual(fs.readdirSync(dir), ['users.htpasswd']);
   });
 
-  it('add, passwd, verify, list and delete round-trip; Apache\'s htpasswd -vb accepts what it wrote', async (t) => {
+  it("add, passwd, verify, list and delete round-trip; Apache's htpasswd -vb accepts what it wrote", async (t) => {
     const dir = tempDir(t);
     const file = path.join(dir, 'users.htpasswd');
-    assert.equal((await gitward(['user', 'add', 'ann', '--file', file, '--password-stdin', ...COST], { cwd: dir, input: 'first pw\n' })).code, 0);
+    assert.equal(
+      (
+        await gitward(['user', 'add', 'ann', '--file', file, '--password-stdin', ...COST], {
+          cwd: dir,
+          input: 'first pw\n',
+        })
+      ).code,
+      0,
+    );
     assert.match(fs.readFileSync(file, 'utf8'), /^ann:\$2y\$04\$/);
     await runFile('htpasswd', ['-v', '-b', file, 'ann', 'first pw']);
-    assert.equal((await gitward(['user', 'passwd', 'ann', '--file', file, '--password-stdin', ...COST], { cwd: dir, input: 'second pw' })).code, 0);
+    assert.equal(
+      (
+        await gitward(['user', 'passwd', 'ann', '--file', file, '--password-stdin', ...COST], {
+          cwd: dir,
+          input: 'second pw',
+        })
+      ).code,
+      0,
+    );
     await runFile('htpasswd', ['-v', '-b', file, 'ann', 'second pw']);
     await assert.rejects(runFile('htpasswd', ['-v', '-b', file, 'ann', 'first pw']));
-    assert.equal((await gitward(['user', 'verify', 'ann', '--file', file, '--password-stdin'], { cwd: dir, input: 'second pw\n' })).code, 0);
-    assert.equal((await gitward(['user', 'verify', 'ann', '--file', file, '--password-stdin'], { cwd: dir, input: 'first pw\n' })).code, 1);
-    assert.equal((await gitward(['user', 'add', 'ben', '--file', file, '--password-stdin', ...COST], { cwd: dir, input: 'b\n' })).code, 0);
+    assert.equal(
+      (await gitward(['user', 'verify', 'ann', '--file', file, '--password-stdin'], { cwd: dir, input: 'second pw\n' }))
+        .code,
+      0,
+    );
+    assert.equal(
+      (await gitward(['user', 'verify', 'ann', '--file', file, '--password-stdin'], { cwd: dir, input: 'first pw\n' }))
+        .code,
+      1,
+    );
+    assert.equal(
+      (await gitward(['user', 'add', 'ben', '--file', file, '--password-stdin', ...COST], { cwd: dir, input: 'b\n' }))
+        .code,
+      0,
+    );
     assert.equal((await gitward(['user', 'list', '--file', file], { cwd: dir })).stdout, 'ann\nben\n');
     assert.equal((await gitward(['user', 'delete', 'ann', '--file', file], { cwd: dir })).code, 0);
     assert.equal((await gitward(['user', 'list', '--file', file], { cwd: dir })).stdout, 'ben\n');
   });
 
-  it('uses the default cost 10 and verifies users made by Apache\'s htpasswd -B, -m and -s', async (t) => {
+  it("uses the default cost 10 and verifies users made by Apache's htpasswd -B, -m and -s", async (t) => {
     const dir = tempDir(t);
     const file = path.join(dir, 'users.htpasswd');
     await runFile('htpasswd', ['-c', '-b', '-B', '-C', '5', file, 'b', 'pw-b']);
     await runFile('htpasswd', ['-b', '-m', file, 'm', 'pw-m']);
     await runFile('htpasswd', ['-b', '-s', file, 's', 'pw-s']);
-    for (const u of ['b', 'm', 's']) assert.equal((await gitward(['user', 'verify', u, '--file', file, '--password-stdin'], { cwd: dir, input: `pw-${u}\n` })).code, 0, u);
-    assert.equal((await gitward(['user', 'add', 'ten', '--file', file, '--password-stdin'], { cwd: dir, input: 'pw\n' })).code, 0);
+    for (const u of ['b', 'm', 's'])
+      assert.equal(
+        (await gitward(['user', 'verify', u, '--file', file, '--password-stdin'], { cwd: dir, input: `pw-${u}\n` }))
+          .code,
+        0,
+        u,
+      );
+    assert.equal(
+      (await gitward(['user', 'add', 'ten', '--file', file, '--password-stdin'], { cwd: dir, input: 'pw\n' })).code,
+      0,
+    );
     assert.match(fs.readFileSync(file, 'utf8'), /\nten:\$2y\$10\$/);
   });
 
@@ -94,7 +140,10 @@ describe('gitward user', () => {
     // As root, give the file another owner to prove it is kept (nobody:nogroup on Debian).
     if (isRoot) fs.chownSync(file, 65534, 65534);
     const before = fs.statSync(file);
-    const r = await gitward(['user', 'passwd', 'ann', '--file', file, '--password-stdin', ...COST], { cwd: dir, input: 'new\n' });
+    const r = await gitward(['user', 'passwd', 'ann', '--file', file, '--password-stdin', ...COST], {
+      cwd: dir,
+      input: 'new\n',
+    });
     assert.equal(r.code, 0, r.stderr);
     const after = fs.statSync(file);
     assert.notEqual(after.ino, before.ino, 'written to a temp file and renamed over');
@@ -105,7 +154,11 @@ describe('gitward user', () => {
     assert.equal(lines[0], '# team users');
     assert.equal(lines[2], text.split('\r\n')[2]);
     assert.equal(lines.length, 4);
-    assert.equal((await gitward(['user', 'add', 'carl', '--file', file, '--password-stdin', ...COST], { cwd: dir, input: 'c\n' })).code, 0);
+    assert.equal(
+      (await gitward(['user', 'add', 'carl', '--file', file, '--password-stdin', ...COST], { cwd: dir, input: 'c\n' }))
+        .code,
+      0,
+    );
     assert.match(fs.readFileSync(file, 'utf8'), /\r\ncarl:\$2y\$04\$[^\r\n]+\r\n$/);
   });
 
@@ -113,7 +166,11 @@ describe('gitward user', () => {
     const dir = tempDir(t);
     const file = path.join(dir, 'users.htpasswd');
     const apache = path.join(dir, 'apache.htpasswd');
-    assert.equal((await gitward(['user', 'add', 'ann', '--file', file, '--password-stdin', ...COST], { cwd: dir, input: 'pw\n' })).code, 0);
+    assert.equal(
+      (await gitward(['user', 'add', 'ann', '--file', file, '--password-stdin', ...COST], { cwd: dir, input: 'pw\n' }))
+        .code,
+      0,
+    );
     fs.copyFileSync(file, apache);
     const store = await loadHtpasswdUsers(file, { logger: createNullLogger() });
     t.after(() => store.close());
@@ -142,7 +199,11 @@ describe('gitward user', () => {
     const gid = isRoot ? 65534 : (process.getgid?.() ?? 0);
     if (isRoot) fs.chownSync(dir, 0, gid);
     const file = path.join(dir, 'new.htpasswd');
-    assert.equal((await gitward(['user', 'add', 'ann', '--file', file, '--password-stdin', ...COST], { cwd: dir, input: 'a\n' })).code, 0);
+    assert.equal(
+      (await gitward(['user', 'add', 'ann', '--file', file, '--password-stdin', ...COST], { cwd: dir, input: 'a\n' }))
+        .code,
+      0,
+    );
     assert.equal(fs.statSync(file).mode & 0o777, 0o640);
     assert.equal(fs.statSync(file).gid, gid);
   });
@@ -158,8 +219,14 @@ describe('gitward user', () => {
     );
     const check = await gitward(['check', '--config', config], { cwd: dir });
     assert.equal(check.code, 0, check.stderr);
-    assert.match(check.stderr, /gitward\.yaml:3: warning: authentication\[0\]\.file: \S+users\.htpasswd does not exist yet: no users yet/);
-    const add = await gitward(['user', 'add', 'ann', '--config', config, '--password-stdin', ...COST], { cwd: dir, input: 'pw\n' });
+    assert.match(
+      check.stderr,
+      /gitward\.yaml:3: warning: authentication\[0\]\.file: \S+users\.htpasswd does not exist yet: no users yet/,
+    );
+    const add = await gitward(['user', 'add', 'ann', '--config', config, '--password-stdin', ...COST], {
+      cwd: dir,
+      input: 'pw\n',
+    });
     assert.equal(add.code, 0, add.stderr);
     const file = path.join(dir, 'users.htpasswd');
     assert.equal(fs.statSync(file).mode & 0o777, 0o640);
@@ -176,7 +243,10 @@ describe('gitward user', () => {
     const file = path.join(dir, 'users.htpasswd');
     // A pid far above pid_max's default that no process has.
     fs.writeFileSync(`${file}.lock`, `${(await import('node:os')).hostname()} 4194300\n`);
-    const r = await gitward(['user', 'add', 'ann', '--file', file, '--password-stdin', ...COST], { cwd: dir, input: 'a\n' });
+    const r = await gitward(['user', 'add', 'ann', '--file', file, '--password-stdin', ...COST], {
+      cwd: dir,
+      input: 'a\n',
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(fs.existsSync(`${file}.lock`), false);
   });
@@ -185,8 +255,14 @@ describe('gitward user', () => {
     const dir = tempDir(t);
     fs.mkdirSync(path.join(dir, 'repos'));
     fs.writeFileSync(path.join(dir, 'users.htpasswd'), '');
-    fs.writeFileSync(path.join(dir, 'gitward.yaml'), 'repo_root: ./repos\nauthentication:\n  - {plugin: htpasswd, file: users.htpasswd}\n');
-    const r = await gitward(['user', 'add', 'ann', '--config', 'gitward.yaml', '--password-stdin', ...COST], { cwd: dir, input: 'a\n' });
+    fs.writeFileSync(
+      path.join(dir, 'gitward.yaml'),
+      'repo_root: ./repos\nauthentication:\n  - {plugin: htpasswd, file: users.htpasswd}\n',
+    );
+    const r = await gitward(['user', 'add', 'ann', '--config', 'gitward.yaml', '--password-stdin', ...COST], {
+      cwd: dir,
+      input: 'a\n',
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.match(fs.readFileSync(path.join(dir, 'users.htpasswd'), 'utf8'), /^ann:/);
   });
@@ -194,7 +270,10 @@ describe('gitward user', () => {
   it('delete of a user the config still names warns with every file:line, and anna is not ann', async (t) => {
     const dir = tempDir(t);
     fs.mkdirSync(path.join(dir, 'repos'));
-    fs.writeFileSync(path.join(dir, 'users.htpasswd'), `ann:${await hashPassword('a', 4)}\nanna:${await hashPassword('b', 4)}\n`);
+    fs.writeFileSync(
+      path.join(dir, 'users.htpasswd'),
+      `ann:${await hashPassword('a', 4)}\nanna:${await hashPassword('b', 4)}\n`,
+    );
     const config = [
       'repo_root: ./repos',
       'authentication:',
@@ -247,7 +326,10 @@ describe('gitward user', () => {
       const file = path.join(dir, 'users.htpasswd');
       const before = `ann:${await hashPassword('a', 4)}\n`;
       fs.writeFileSync(file, before);
-      const r = await gitward(['user', ...args, '--file', file], { cwd: dir, ...(input === undefined ? {} : { input }) });
+      const r = await gitward(['user', ...args, '--file', file], {
+        cwd: dir,
+        ...(input === undefined ? {} : { input }),
+      });
       assert.equal(r.code, code, r.stderr);
       assert.match(r.stderr, message);
       assert.equal(fs.readFileSync(file, 'utf8'), before, 'the file is untouched');
@@ -256,7 +338,12 @@ describe('gitward user', () => {
 
   it('refuses to edit a missing file except with add (exit 1)', async (t) => {
     const dir = tempDir(t);
-    for (const args of [['passwd', 'ann', '--password-stdin'], ['delete', 'ann'], ['list'], ['verify', 'ann', '--password-stdin']]) {
+    for (const args of [
+      ['passwd', 'ann', '--password-stdin'],
+      ['delete', 'ann'],
+      ['list'],
+      ['verify', 'ann', '--password-stdin'],
+    ]) {
       const r = await gitward(['user', ...args, '--file', 'missing.htpasswd'], { cwd: dir, input: 'pw\n' });
       assert.equal(r.code, 1, args.join(' '));
       assert.match(r.stderr, /no such file/);
@@ -278,7 +365,8 @@ describe('gitward user', () => {
     const io = { stdin, stdout, stderr, env: {}, cwd: dir, isTTY: true, onSignal: () => undefined };
     // Typed key by key, with a backspace, as a terminal in raw mode delivers it.
     stderr.on('data', (b: Buffer) => {
-      if (/password: $/i.test(b.toString())) setImmediate(() => stdin.write(b.toString().startsWith('Retype') ? 's3cretx\u007f\r' : 's3cret\r'));
+      if (/password: $/i.test(b.toString()))
+        setImmediate(() => stdin.write(b.toString().startsWith('Retype') ? 's3cretx\u007f\r' : 's3cret\r'));
     });
     const code = await runCli(['user', 'add', 'ann', '--file', file, '--cost', '4'], io);
     assert.equal(code, 0, errText);

@@ -30,7 +30,10 @@ function metricsServer(t: TestContext, extra: Record<string, unknown> = {}): Pro
 }
 
 /** GET /metrics from the test (a loopback peer, no forwarding header). */
-async function scrape(gw: TestGitward, headers: Record<string, string> = {}): Promise<{ status: number; text: string; type: string }> {
+async function scrape(
+  gw: TestGitward,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; text: string; type: string }> {
   const a = await apiRequest(gw.origin, 'GET', '/metrics', { headers });
   return { status: a.status, text: a.text, type: String(a.headers['content-type']) };
 }
@@ -58,24 +61,39 @@ function promtoolCheck(promtool: string, text: string): Promise<{ code: number |
 }
 
 /** Creates team/app through the API, pushes one commit to `branch` as `user`; the push's result. */
-async function createAndPush(gw: TestGitward, user: keyof typeof PASSWORDS, branch: string): Promise<{ code: number | null; stderr: string }> {
-  const made = await apiRequest(gw.origin, 'POST', '/_gitward/api/v1/repos', { user: { user: 'ann', password: PASSWORDS.ann }, body: { name: 'team/app' } });
+async function createAndPush(
+  gw: TestGitward,
+  user: keyof typeof PASSWORDS,
+  branch: string,
+): Promise<{ code: number | null; stderr: string }> {
+  const made = await apiRequest(gw.origin, 'POST', '/_gitward/api/v1/repos', {
+    user: { user: 'ann', password: PASSWORDS.ann },
+    body: { name: 'team/app' },
+  });
   assert.equal(made.status, 201, made.text);
   const work = path.join(gw.dir, 'work');
   await makeWorkTree(work, gw.gitEnv);
-  return git(['push', gw.url('team/app', { user, password: PASSWORDS[user] }), `main:${branch}`], { cwd: work, env: gw.gitEnv });
+  return git(['push', gw.url('team/app', { user, password: PASSWORDS[user] }), `main:${branch}`], {
+    cwd: work,
+    env: gw.gitEnv,
+  });
 }
 
 /**
  * Waits until `count` audit lines match `pred`: the metrics are recorded where the audit line is
  * written, which for a push waits for the hook logs, after the client may already have finished.
  */
-async function auditLines(gw: TestGitward, pred: (r: TestGitward['audit']['records'][number]) => boolean, count: number): Promise<void> {
+async function auditLines(
+  gw: TestGitward,
+  pred: (r: TestGitward['audit']['records'][number]) => boolean,
+  count: number,
+): Promise<void> {
   while (gw.audit.records.filter(pred).length < count) await new Promise((resolve) => setImmediate(resolve));
 }
 
 // The pack POST of a push (its advertisement has no body).
-const pushLine = (r: TestGitward['audit']['records'][number]): boolean => r.service === 'git-receive-pack' && r.requestBody !== null;
+const pushLine = (r: TestGitward['audit']['records'][number]): boolean =>
+  r.service === 'git-receive-pack' && r.requestBody !== null;
 
 describe('GET /metrics', () => {
   it('after a push and a clone, the exposition passes promtool check metrics and the series moved', async (t) => {
@@ -84,7 +102,10 @@ describe('GET /metrics', () => {
     const gw = await metricsServer(t);
     const push = await createAndPush(gw, 'ann', 'dev');
     assert.equal(push.code, 0, push.stderr);
-    await gitOk(['clone', '--quiet', gw.url('team/app', { user: 'ben', password: PASSWORDS.ben }), path.join(gw.dir, 'clone')], { cwd: gw.dir, env: gw.gitEnv });
+    await gitOk(
+      ['clone', '--quiet', gw.url('team/app', { user: 'ben', password: PASSWORDS.ben }), path.join(gw.dir, 'clone')],
+      { cwd: gw.dir, env: gw.gitEnv },
+    );
     await auditLines(gw, pushLine, 1);
     await auditLines(gw, (r) => r.service === 'git-upload-pack' && r.status === 200, 2);
     const m = await scrape(gw);
@@ -92,8 +113,14 @@ describe('GET /metrics', () => {
     assert.match(m.type, /^text\/plain; version=0\.0\.4/);
     const check = await promtoolCheck(promtool, m.text);
     assert.equal(check.code, 0, check.out);
-    assert.ok((sample(m.text, 'gitward_requests_total{service="git-upload-pack",mode="proxy",status="200"}') ?? 0) >= 2, m.text);
-    assert.ok((sample(m.text, 'gitward_requests_total{service="git-receive-pack",mode="proxy",status="200"}') ?? 0) >= 1, m.text);
+    assert.ok(
+      (sample(m.text, 'gitward_requests_total{service="git-upload-pack",mode="proxy",status="200"}') ?? 0) >= 2,
+      m.text,
+    );
+    assert.ok(
+      (sample(m.text, 'gitward_requests_total{service="git-receive-pack",mode="proxy",status="200"}') ?? 0) >= 1,
+      m.text,
+    );
     assert.equal(sample(m.text, 'gitward_requests_total{service="api",mode="proxy",status="201"}'), 1);
     assert.ok((sample(m.text, 'gitward_backend_duration_seconds_count{service="git-upload-pack"}') ?? 0) >= 2);
     assert.ok((sample(m.text, 'gitward_response_bytes_total{service="git-upload-pack"}') ?? 0) > 0);
@@ -115,7 +142,11 @@ describe('GET /metrics', () => {
     assert.equal(sample(m.text, 'gitward_auth_throttled_addresses'), 0);
 
     const bad = { user: { user: 'ann', password: 'wrong' } };
-    for (let i = 0; i < 2; i++) assert.equal((await apiRequest(gw.origin, 'GET', '/team/app.git/info/refs?service=git-upload-pack', bad)).status, 401);
+    for (let i = 0; i < 2; i++)
+      assert.equal(
+        (await apiRequest(gw.origin, 'GET', '/team/app.git/info/refs?service=git-upload-pack', bad)).status,
+        401,
+      );
     assert.equal((await apiRequest(gw.origin, 'GET', '/_gitward/api/v1/repos', bad)).status, 429);
 
     await auditLines(gw, (r) => r.status === 401, 2);
@@ -141,13 +172,20 @@ describe('GET /metrics', () => {
     assert.equal((await createAndPush(gw, 'ann', 'dev')).code, 0);
     await auditLines(gw, pushLine, 1);
     const m = await scrape(gw);
-    assert.ok((sample(m.text, 'gitward_requests_total{service="git-receive-pack",mode="proxy",status="200",user="ann",repo="team/app"}') ?? 0) >= 1, m.text);
+    assert.ok(
+      (sample(
+        m.text,
+        'gitward_requests_total{service="git-receive-pack",mode="proxy",status="200",user="ann",repo="team/app"}',
+      ) ?? 0) >= 1,
+      m.text,
+    );
   });
 
   it('is refused (404) to a request a proxy forwarded, to peers metrics.allow does not name, and when disabled', async (t) => {
     const gw = await metricsServer(t);
     assert.equal((await scrape(gw)).status, 200);
-    for (const h of ['x-forwarded-for', 'x-real-ip', 'forwarded']) assert.equal((await scrape(gw, { [h]: '127.0.0.1' })).status, 404, h);
+    for (const h of ['x-forwarded-for', 'x-real-ip', 'forwarded'])
+      assert.equal((await scrape(gw, { [h]: '127.0.0.1' })).status, 404, h);
     gw.writeConfig({ metrics: { allow: ['10.0.0.0/8'] } });
     assert.equal(await gw.reload(), true);
     assert.equal((await scrape(gw)).status, 404);
@@ -176,7 +214,12 @@ describe('GET /metrics', () => {
       [['2001:db8::/32'], { kind: 'ip', address: '192.0.2.7' }, {}, false],
       [[], { kind: 'unix' }, {}, false],
     ];
-    for (const [allow, peer, headers, want] of cases) assert.equal(metricsPeerAllowed(allow, peer, headers), want, `${JSON.stringify(allow)} ${JSON.stringify(peer)} ${JSON.stringify(headers)}`);
+    for (const [allow, peer, headers, want] of cases)
+      assert.equal(
+        metricsPeerAllowed(allow, peer, headers),
+        want,
+        `${JSON.stringify(allow)} ${JSON.stringify(peer)} ${JSON.stringify(headers)}`,
+      );
   });
 
   it('a bad metrics.allow entry is a config error naming file:line', async (t) => {
@@ -184,6 +227,9 @@ describe('GET /metrics', () => {
     fs.writeFileSync(gw.configFile, yaml.dump({ ...baseConfig(), metrics: { allow: ['local', 'everyone'] } }));
     assert.equal(await gw.reload(), false);
     const failure = gw.runtime.lastFailure();
-    assert.match(failure?.problems.join('\n') ?? '', /gitward\.yaml:\d+: metrics\.allow\[1\]: "everyone" is not "unix"/);
+    assert.match(
+      failure?.problems.join('\n') ?? '',
+      /gitward\.yaml:\d+: metrics\.allow\[1\]: "everyone" is not "unix"/,
+    );
   });
 });

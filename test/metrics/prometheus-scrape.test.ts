@@ -30,7 +30,7 @@ function listeningPorts(pid: number): number[] {
   }
   const ports: number[] = [];
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
+    let text: string;
     try {
       text = fs.readFileSync(table, 'utf8');
     } catch {
@@ -53,7 +53,7 @@ function getJson(url: string): Promise<{ status: number; body: unknown }> {
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          let body: unknown = null;
+          let body: unknown;
           try {
             body = JSON.parse(text);
           } catch {
@@ -67,7 +67,12 @@ function getJson(url: string): Promise<{ status: number; body: unknown }> {
 }
 
 /** Polls `check` until it returns a value (not undefined); fails after the outer safety net. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, deadline: number, detail: () => string): Promise<T> {
+async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  deadline: number,
+  detail: () => string,
+): Promise<T> {
   for (;;) {
     const v = await check().catch(() => undefined);
     if (v !== undefined) return v;
@@ -77,17 +82,42 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, deadl
 }
 
 /** Starts Prometheus with its own config and storage in `dir`, on a loopback port chosen by the kernel. */
-async function startPrometheus(t: TestContext, binary: string, dir: string, target: string, deadline: number): Promise<{ api: string; log: () => string }> {
+async function startPrometheus(
+  t: TestContext,
+  binary: string,
+  dir: string,
+  target: string,
+  deadline: number,
+): Promise<{ api: string; log: () => string }> {
   const config = path.join(dir, 'prometheus.yml');
   fs.writeFileSync(
     config,
-    ['global:', '  scrape_interval: 1s', '  scrape_timeout: 1s', 'scrape_configs:', '  - job_name: gitward', '    metrics_path: /metrics', '    static_configs:', `      - targets: ['${target}']`, ''].join('\n'),
+    [
+      'global:',
+      '  scrape_interval: 1s',
+      '  scrape_timeout: 1s',
+      'scrape_configs:',
+      '  - job_name: gitward',
+      '    metrics_path: /metrics',
+      '    static_configs:',
+      `      - targets: ['${target}']`,
+      '',
+    ].join('\n'),
   );
   const storage = path.join(dir, 'tsdb');
-  const child: ChildProcess = spawn(binary, [`--config.file=${config}`, `--storage.tsdb.path=${storage}`, '--web.listen-address=127.0.0.1:0', '--log.level=warn'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir },
-  });
+  const child: ChildProcess = spawn(
+    binary,
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${storage}`,
+      '--web.listen-address=127.0.0.1:0',
+      '--log.level=warn',
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir },
+    },
+  );
   let log = '';
   child.stderr?.on('data', (b: Buffer) => (log += b.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -110,7 +140,12 @@ async function startPrometheus(t: TestContext, binary: string, dir: string, targ
     () => log,
   );
   const api = `http://127.0.0.1:${port}`;
-  await until('Prometheus to be ready', async () => ((await getJson(`${api}/-/ready`)).status === 200 ? true : undefined), deadline, () => log);
+  await until(
+    'Prometheus to be ready',
+    async () => ((await getJson(`${api}/-/ready`)).status === 200 ? true : undefined),
+    deadline,
+    () => log,
+  );
   return { api, log: () => log };
 }
 
@@ -126,28 +161,50 @@ it('a real Prometheus scrapes gitward, and the clone counter moves after a git c
   if (binary === null) return;
   const deadline = Date.now() + OUTER_TIMEOUT_MS;
   const gw = await startGitward(t, { users: { ann: 'ann-pw' }, config: { repos: { team: { '.admin': ['ann'] } } } });
-  const made = await apiRequest(gw.origin, 'POST', '/_gitward/api/v1/repos', { user: { user: 'ann', password: 'ann-pw' }, body: { name: 'team/app' } });
+  const made = await apiRequest(gw.origin, 'POST', '/_gitward/api/v1/repos', {
+    user: { user: 'ann', password: 'ann-pw' },
+    body: { name: 'team/app' },
+  });
   assert.equal(made.status, 201, made.text);
   const work = path.join(gw.dir, 'work');
   await makeWorkTree(work, gw.gitEnv);
   await gitOk(['push', gw.url('team/app', { user: 'ann', password: 'ann-pw' }), 'main'], { cwd: work, env: gw.gitEnv });
 
-  const prom = await startPrometheus(t, binary, fs.mkdtempSync(path.join(gw.dir, 'prom-')), `127.0.0.1:${gw.port}`, deadline);
+  const prom = await startPrometheus(
+    t,
+    binary,
+    fs.mkdtempSync(path.join(gw.dir, 'prom-')),
+    `127.0.0.1:${gw.port}`,
+    deadline,
+  );
   // The first scrape: the target is up and the clone counter is known (0 before any clone).
   await until('the first scrape', () => queryOne(prom.api, 'up{job="gitward"} == 1'), deadline, prom.log);
   const clones = 'sum(gitward_requests_total{job="gitward",service="git-upload-pack",status="200"}) or vector(0)';
   const before = await until('the clone counter', () => queryOne(prom.api, clones), deadline, prom.log);
 
-  await gitOk(['clone', '--quiet', gw.url('team/app', { user: 'ann', password: 'ann-pw' }), path.join(gw.dir, 'clone')], { cwd: gw.dir, env: gw.gitEnv });
+  await gitOk(
+    ['clone', '--quiet', gw.url('team/app', { user: 'ann', password: 'ann-pw' }), path.join(gw.dir, 'clone')],
+    { cwd: gw.dir, env: gw.gitEnv },
+  );
   // A clone is an advertisement and an upload-pack POST: the counter moves by two.
-  const after = await until('the clone counter to move', async () => {
-    const v = await queryOne(prom.api, clones);
-    return v !== undefined && v >= before + 2 ? v : undefined;
-  }, deadline, prom.log);
+  const after = await until(
+    'the clone counter to move',
+    async () => {
+      const v = await queryOne(prom.api, clones);
+      return v !== undefined && v >= before + 2 ? v : undefined;
+    },
+    deadline,
+    prom.log,
+  );
   assert.ok(after >= before + 2);
-  const bytes = await until('bytes out of the clone', async () => {
-    const v = await queryOne(prom.api, 'sum(gitward_response_bytes_total{service="git-upload-pack"})');
-    return v !== undefined && v > 0 ? v : undefined;
-  }, deadline, prom.log);
+  const bytes = await until(
+    'bytes out of the clone',
+    async () => {
+      const v = await queryOne(prom.api, 'sum(gitward_response_bytes_total{service="git-upload-pack"})');
+      return v !== undefined && v > 0 ? v : undefined;
+    },
+    deadline,
+    prom.log,
+  );
   assert.ok(bytes > 0);
 });

@@ -36,7 +36,8 @@ tests:
 `;
 
 const policy = compilePolicy(loadConfigText(CONFIG, '/etc/gitward/gitward.yaml'));
-const who = (user: string | null) => (user === null ? resolveIdentity(policy, null, 'anonymous') : resolveIdentity(policy, user, 'test'));
+const who = (user: string | null) =>
+  user === null ? resolveIdentity(policy, null, 'anonymous') : resolveIdentity(policy, user, 'test');
 
 // [user, repo, need, allowed, status, level]
 const DECISIONS: [string | null, string, 'read' | 'write' | 'admin', boolean, number, string][] = [
@@ -79,7 +80,11 @@ for (const [user, repo, allowed, status] of CREATES) {
   test(`decideCreate: ${user ?? '$anonymous'} creates ${repo} → ${allowed ? 'allowed' : 'denied'} ${status}`, () => {
     const d = decideCreate(policy, who(user), repo);
     assert.deepEqual([d.allowed, d.status], [allowed, status], d.reason);
-    if (allowed) assert.ok(d.trace.some((s) => /grants (create|admin)/.test(s.what)), JSON.stringify(d.trace));
+    if (allowed)
+      assert.ok(
+        d.trace.some((s) => /grants (create|admin)/.test(s.what)),
+        JSON.stringify(d.trace),
+      );
   });
 }
 

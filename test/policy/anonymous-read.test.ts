@@ -11,7 +11,10 @@ import { tempDir } from '../helpers/tmp.js';
  * Runs git with stdin closed from the start: test/helpers/git.ts writes to stdin after spawn, which
  * races with git exiting early (EPIPE as an uncaught exception).
  */
-function git(args: string[], opts: { cwd: string; env: Record<string, string> }): Promise<{ code: number | null; stderr: string }> {
+function git(
+  args: string[],
+  opts: { cwd: string; env: Record<string, string> },
+): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('git', args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
@@ -48,7 +51,10 @@ test('anonymous read with authenticated push: clone without credentials, push ge
   const dir = tempDir(t);
   const env = gitEnv(path.join(dir, 'home'));
   fs.mkdirSync(path.join(gw.repoRoot, 'open'), { recursive: true });
-  await gitOk(['init', '--quiet', '--bare', '--initial-branch=main', path.join(gw.repoRoot, 'open', 'proj.git')], { cwd: dir, env });
+  await gitOk(['init', '--quiet', '--bare', '--initial-branch=main', path.join(gw.repoRoot, 'open', 'proj.git')], {
+    cwd: dir,
+    env,
+  });
   const work = path.join(dir, 'work');
   await gitOk(['init', '--quiet', '--initial-branch=main', work], { cwd: dir, env });
   fs.writeFileSync(path.join(work, 'a.txt'), 'a\n');
@@ -74,15 +80,25 @@ test('anonymous read with authenticated push: clone without credentials, push ge
 
   // A credential helper answers git's question after the 401, as a person at a prompt would.
   const helper = path.join(dir, 'helper');
-  fs.writeFileSync(helper, '#!/bin/sh\ntest "$1" = get && printf "username=%s\\npassword=%s\\n" "$GW_USER" "$GW_PASS"\nexit 0\n', { mode: 0o755 });
+  fs.writeFileSync(
+    helper,
+    '#!/bin/sh\ntest "$1" = get && printf "username=%s\\npassword=%s\\n" "$GW_USER" "$GW_PASS"\nexit 0\n',
+    { mode: 0o755 },
+  );
   const withCreds = (user: string, pass: string) => ({ ...env, GW_USER: user, GW_PASS: pass });
-  await gitOk(['-c', `credential.helper=${helper}`, 'push', gw.url('open/proj'), 'main'], { cwd: work, env: withCreds('ann', 'ann-pw') });
+  await gitOk(['-c', `credential.helper=${helper}`, 'push', gw.url('open/proj'), 'main'], {
+    cwd: work,
+    env: withCreds('ann', 'ann-pw'),
+  });
 
   // Authenticated but not a writer: 403, and the ref does not move.
   fs.writeFileSync(path.join(work, 'more.txt'), 'more\n');
   await gitOk(['add', '.'], { cwd: work, env });
   await gitOk(['commit', '--quiet', '-m', 'more2'], { cwd: work, env });
-  const benPush = await git(['-c', `credential.helper=${helper}`, 'push', gw.url('open/proj'), 'main'], { cwd: work, env: withCreds('ben', 'ben-pw') });
+  const benPush = await git(['-c', `credential.helper=${helper}`, 'push', gw.url('open/proj'), 'main'], {
+    cwd: work,
+    env: withCreds('ben', 'ben-pw'),
+  });
   assert.notEqual(benPush.code, 0);
   assert.ok(gw.audit.records.some((r) => r.user === 'ben' && r.service === 'git-receive-pack' && r.status === 403));
 
@@ -90,5 +106,7 @@ test('anonymous read with authenticated push: clone without credentials, push ge
   const clone = path.join(dir, 'clone');
   await gitOk(['clone', '--quiet', gw.url('open/proj'), clone], { cwd: dir, env });
   assert.equal((await gitOk(['rev-parse', 'HEAD'], { cwd: clone, env })).trim(), sha);
-  assert.ok(gw.audit.records.filter((r) => r.service === 'git-upload-pack').every((r) => r.user === null && r.status === 200));
+  assert.ok(
+    gw.audit.records.filter((r) => r.service === 'git-upload-pack').every((r) => r.user === null && r.status === 200),
+  );
 });

@@ -25,6 +25,10 @@ test('parseArgs: unknown options, missing values and values on flags are usage e
     [['--config', '--all'], /Option '--config' argument is ambiguous/],
   ];
   for (const [argv, re] of cases) {
-    assert.throws(() => parseArgs(argv, SPEC), (err: unknown) => err instanceof UsageError && re.test(err.message) && !err.message.includes('\n'), argv.join(' '));
+    assert.throws(
+      () => parseArgs(argv, SPEC),
+      (err: unknown) => err instanceof UsageError && re.test(err.message) && !err.message.includes('\n'),
+      argv.join(' '),
+    );
   }
 });

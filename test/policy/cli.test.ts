@@ -73,10 +73,18 @@ test('check: the summary counts the repos on disk too, so the shipped example do
   for (const f of ['gitward.yaml', 'users.htpasswd']) fs.copyFileSync(path.join(examples, f), path.join(dir, f));
   const before = await run(['check'], dir);
   assert.equal(before.code, 0, before.stderr);
-  assert.match(before.stdout, new RegExp(` — 1 users, 1 groups, 0 repos named in the tree, repo_root ${path.join(dir, 'repos')} does not exist, 2 grants, 1 tests passed\n$`));
+  assert.match(
+    before.stdout,
+    new RegExp(
+      ` — 1 users, 1 groups, 0 repos named in the tree, repo_root ${path.join(dir, 'repos')} does not exist, 2 grants, 1 tests passed\n$`,
+    ),
+  );
   fs.mkdirSync(path.join(dir, 'repos', 'demo', 'hello.git'), { recursive: true });
   const after = await run(['check'], dir);
-  assert.match(after.stdout, / — 1 users, 1 groups, 0 repos named in the tree, 1 on disk under repo_root, 2 grants, 1 tests passed\n$/);
+  assert.match(
+    after.stdout,
+    / — 1 users, 1 groups, 0 repos named in the tree, 1 on disk under repo_root, 2 grants, 1 tests passed\n$/,
+  );
 });
 
 test('check: a failing expectation exits 1 and shows the trace', async (t) => {
@@ -89,7 +97,10 @@ test('check: a failing expectation exits 1 and shows the trace', async (t) => {
 });
 
 test('check: a bad config prints every problem and exits 78', async (t) => {
-  const dir = setup(t, CONFIG.replace('.write: [ben]', '.write: ben').replace('  .read: ["@staff"]', '  .read: ["@staf"]'));
+  const dir = setup(
+    t,
+    CONFIG.replace('.write: [ben]', '.write: ben').replace('  .read: ["@staff"]', '  .read: ["@staf"]'),
+  );
   const r = await run(['check'], dir);
   assert.equal(r.code, 78);
   const file = path.join(dir, 'gitward.yaml');
@@ -129,7 +140,10 @@ test('access: denied exits 1; the cut is in the trace; $anonymous works', async 
   const dir = setup(t);
   const r = await run(['access', 'ben', 'web/secret'], dir);
   assert.equal(r.code, 1);
-  assert.match(r.stdout, /^DENIED: repository web\/secret not found, or ben may not read it\nlevel: none {2}\(status 404\)/);
+  assert.match(
+    r.stdout,
+    /^DENIED: repository web\/secret not found, or ben may not read it\nlevel: none {2}\(status 404\)/,
+  );
   assert.match(r.stdout, /gitward\.yaml:14: repos\.web\.secret\.git: inherit: false/);
   const a = await run(['access', '$anonymous', 'pub', 'write'], dir);
   assert.equal(a.code, 1);
@@ -180,7 +194,8 @@ test('access --matrix: every known user and $anonymous against repos in the tree
 
 test('access --matrix PREFIX matches whole path segments: web is web/…, not website/…', async (t) => {
   const dir = setup(t);
-  for (const r of ['website/home.git', 'web.git', 'webby.git']) fs.mkdirSync(path.join(dir, 'repos', r), { recursive: true });
+  for (const r of ['website/home.git', 'web.git', 'webby.git'])
+    fs.mkdirSync(path.join(dir, 'repos', r), { recursive: true });
   const reposOf = async (...args: string[]) => {
     const r = await run(['access', '--matrix', ...args], dir);
     assert.equal(r.code, 0, r.stderr);
@@ -202,10 +217,16 @@ test('access --matrix PREFIX matches whole path segments: web is web/…, not we
 
 test('import-git4nginx prints a config that check accepts', async (t) => {
   const dir = tempDir(t);
-  fs.writeFileSync(path.join(dir, 'old.yaml'), 'repo_root: /srv/git\nauthentication: {plugin: lookup_groups, plugin_config: {users: {ann: {groups: [eng]}}}}\nauthorisation:\n  web: {.read_groups: [eng]}\n');
+  fs.writeFileSync(
+    path.join(dir, 'old.yaml'),
+    'repo_root: /srv/git\nauthentication: {plugin: lookup_groups, plugin_config: {users: {ann: {groups: [eng]}}}}\nauthorisation:\n  web: {.read_groups: [eng]}\n',
+  );
   const r = await run(['import-git4nginx', 'old.yaml'], dir);
   assert.equal(r.code, 0, r.stderr);
-  fs.writeFileSync(path.join(dir, 'gitward.yaml'), r.stdout + 'tests: [{user: ann, repo: web/x, can: read}, {user: ann, repo: web/x, cannot: write}]\n');
+  fs.writeFileSync(
+    path.join(dir, 'gitward.yaml'),
+    r.stdout + 'tests: [{user: ann, repo: web/x, can: read}, {user: ann, repo: web/x, cannot: write}]\n',
+  );
   const c = await run(['check'], dir);
   assert.equal(c.code, 0, c.stdout + c.stderr);
   const missing = await run(['import-git4nginx', 'nope.yaml'], dir);
@@ -213,10 +234,16 @@ test('import-git4nginx prints a config that check accepts', async (t) => {
 });
 
 test('check: a branch-protect rule that an earlier rule shadows is a warning with its line, not a failure (exit 0)', async (t) => {
-  const dir = setup(t, CONFIG.replace('  web:\n', '  web:\n    .hooks: {branch-protect: {tags: {"**": {}, "v*": {delete: [ann]}}}}\n'));
+  const dir = setup(
+    t,
+    CONFIG.replace('  web:\n', '  web:\n    .hooks: {branch-protect: {tags: {"**": {}, "v*": {delete: [ann]}}}}\n'),
+  );
   const r = await run(['check'], dir);
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stderr, /^\S*gitward\.yaml:12: warning: branch-protect\.tags\."v\*": never applies: every tag it matches is matched first by "\*\*"/m);
+  assert.match(
+    r.stderr,
+    /^\S*gitward\.yaml:12: warning: branch-protect\.tags\."v\*": never applies: every tag it matches is matched first by "\*\*"/m,
+  );
   assert.match(r.stdout, /: OK — /);
 });
 
@@ -224,7 +251,10 @@ test('check: hook plugin settings are validated by the plugins themselves (exit 
   const dir = setup(t, CONFIG.replace('  web:\n', '  web:\n    .hooks: {branch-flow: {flow: [main]}}\n'));
   const r = await run(['check'], dir);
   assert.equal(r.code, 78, r.stdout + r.stderr);
-  assert.match(r.stderr, /gitward\.yaml:12: repos\.web\.hooks\.branch-flow\.flow: a list of at least two branch names is required\n/);
+  assert.match(
+    r.stderr,
+    /gitward\.yaml:12: repos\.web\.hooks\.branch-flow\.flow: a list of at least two branch names is required\n/,
+  );
 });
 
 const RULES = `repo_root: ./repos
@@ -280,11 +310,17 @@ test('access --ref: the branch rules decide a push of the ref, each naming its r
   // A ref no rule names; a tag; and a principal with no write access at all.
   const feature = await run(['access', 'ben', 'web/site', '--ref', 'feature/x'], dir);
   assert.equal(feature.code, 0);
-  assert.match(feature.stdout, /branch-protect \(.*\): rule branches\."feature\/\*\*" decides\n {4}create {2}allowed\n {4}push {4}allowed\n {4}force {3}REFUSED/);
+  assert.match(
+    feature.stdout,
+    /branch-protect \(.*\): rule branches\."feature\/\*\*" decides\n {4}create {2}allowed\n {4}push {4}allowed\n {4}force {3}REFUSED/,
+  );
   assert.match(feature.stdout, /branch-flow \(.*\): no rule applies to this ref/);
   const tag = await run(['access', 'ann', 'web/site', '--ref', 'refs/tags/v1'], dir);
   assert.equal(tag.code, 1);
-  assert.match(tag.stdout, /rule tags\."v\*" decides\n {4}create {2}REFUSED by tags\."v\*"\.create: you may not create tag v1\n {4}move/);
+  assert.match(
+    tag.stdout,
+    /rule tags\."v\*" decides\n {4}create {2}REFUSED by tags\."v\*"\.create: you may not create tag v1\n {4}move/,
+  );
   assert.match(tag.stdout, /^create refs\/tags\/v1: REFUSED$/m);
   const anyone = await run(['access', '$authenticated', 'web/site', '--ref', 'feature/x'], dir);
   assert.equal(anyone.code, 1);

@@ -59,7 +59,14 @@ function setup(hide = true) {
   return compilePolicy(config);
 }
 
-type Case = [user: string | null, repo: string, need: 'read' | 'write', status: 200 | 401 | 403 | 404, level: 'none' | 'read' | 'write', rule: string];
+type Case = [
+  user: string | null,
+  repo: string,
+  need: 'read' | 'write',
+  status: 200 | 401 | 403 | 404,
+  level: 'none' | 'read' | 'write',
+  rule: string,
+];
 
 const CASES: Case[] = [
   // accumulation from the root
@@ -81,7 +88,14 @@ const CASES: Case[] = [
   [null, 'web/secret', 'read', 401, 'none', 'anonymous on a cut repo gets 401'],
   ['fay', 'walled/inner/z', 'read', 200, 'read', 'inherit:false on a group, @everyone via groups of groups (@ops)'],
   ['fay', 'walled/inner/x', 'read', 404, 'none', 'second cut at the repo'],
-  ['ann', 'walled/inner/y', 'read', 200, 'read', 'after a cut, grants below accumulate again (@eng ⊂ @staff ⊂ @everyone)'],
+  [
+    'ann',
+    'walled/inner/y',
+    'read',
+    200,
+    'read',
+    'after a cut, grants below accumulate again (@eng ⊂ @staff ⊂ @everyone)',
+  ],
   ['gus', 'walled/inner/y', 'write', 200, 'write', 'group write below a cut'],
   ['gus', 'walled/inner/z', 'read', 404, 'none', 'gus is in @release only, not in @everyone'],
   // pseudo-principals
@@ -104,7 +118,14 @@ const CASES: Case[] = [
   ['fay', 'deep/a/b/c/leaf', 'write', 200, 'write', 'write granted three levels up reaches a deep repo'],
   ['dot', 'deep/a/b/c/leaf', 'read', 200, 'read', 'deep group read'],
   ['dot', 'deep/a/b/other', 'read', 404, 'none', 'a sibling of the deep group does not get its grants'],
-  ['dot', 'deep/a/b/c/x/y/z', 'read', 200, 'read', 'a repo below an unnamed subgroup gets the grants of the deepest existing node'],
+  [
+    'dot',
+    'deep/a/b/c/x/y/z',
+    'read',
+    200,
+    'read',
+    'a repo below an unnamed subgroup gets the grants of the deepest existing node',
+  ],
   ['fay', 'deep/a/b', 'write', 404, 'none', 'repo deep/a/b is not inside group deep/a/b (fay has no grant above it)'],
   // names that YAML 1.1 would turn into numbers or booleans
   ['123', 'deep/a/b/c/leaf', 'write', 200, 'write', 'a user named 123 (quoted) is compared as a string'],
@@ -148,7 +169,10 @@ test('decide: the trace names the granting nodes and the cut, with file:line', (
   const d2 = decide(policy, resolveIdentity(policy, 'ben', 'test'), 'web/site', 'write');
   assert.deepEqual(
     d2.trace.map((s) => `${s.node} ${s.where} ${s.what}`),
-    ['repos /srv/gitward/gitward.yaml:18 grants read to @staff (ben is a member)', 'repos.web.site.git /srv/gitward/gitward.yaml:21 grants write to ben'],
+    [
+      'repos /srv/gitward/gitward.yaml:18 grants read to @staff (ben is a member)',
+      'repos.web.site.git /srv/gitward/gitward.yaml:21 grants write to ben',
+    ],
   );
 });
 
@@ -157,7 +181,12 @@ test('resolveIdentity: groups come from users:, groups: membership, transitively
   assert.deepEqual(resolveIdentity(policy, 'ann', 'htpasswd').groups, ['eng', 'everyone', 'staff']);
   assert.deepEqual(resolveIdentity(policy, 'carl', 'htpasswd').groups, ['everyone', 'staff']);
   assert.deepEqual(resolveIdentity(policy, 'gus', 'htpasswd').groups, ['release']);
-  assert.deepEqual(resolveIdentity(policy, 'nobody', 'remote-user', ['qa', 'new']).groups, ['everyone', 'new', 'qa', 'staff']);
+  assert.deepEqual(resolveIdentity(policy, 'nobody', 'remote-user', ['qa', 'new']).groups, [
+    'everyone',
+    'new',
+    'qa',
+    'staff',
+  ]);
   assert.deepEqual(resolveIdentity(policy, 'ann', 'htpasswd').info, { name: 'Ann Example', email: 'ann@example.org' });
   assert.deepEqual(resolveIdentity(policy, 'ben', 'htpasswd').info, {});
   const anon = resolveIdentity(policy, null, 'anonymous', ['eng']);

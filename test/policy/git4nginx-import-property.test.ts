@@ -32,8 +32,16 @@ const ON_DISK = ['stray', 'site', 'web/sub/x'];
 // A deeper repo made after the import is not covered: gitward's tree cannot say "two levels only" (README).
 /** [project group or null for the top level, repo without .git]; gitward asks `group/repo`. */
 const QUESTIONS: [string | null, string][] = [
-  [null, 'site'], [null, 'docs'], [null, 'x'], [null, 'stray'],
-  ['web', 'site'], ['web', 'x'], ['web', 'docs'], ['ops', 'docs'], ['1', 'site'], ['other', 'x'],
+  [null, 'site'],
+  [null, 'docs'],
+  [null, 'x'],
+  [null, 'stray'],
+  ['web', 'site'],
+  ['web', 'x'],
+  ['web', 'docs'],
+  ['ops', 'docs'],
+  ['1', 'site'],
+  ['other', 'x'],
 ];
 
 // ---- PyYAML's reading of a plain scalar (the generator writes every name plain)
@@ -72,7 +80,14 @@ interface Pools {
   /** Whether the generator may write quirks: strings and nulls for lists, the US spelling, no plugin. */
   quirks: boolean;
 }
-const QUIRKY: Pools = { users: USERS, groups: GROUPS, strings: STRINGS, projects: PROJECTS, repoKeys: REPO_KEYS, quirks: true };
+const QUIRKY: Pools = {
+  users: USERS,
+  groups: GROUPS,
+  strings: STRINGS,
+  projects: PROJECTS,
+  repoKeys: REPO_KEYS,
+  quirks: true,
+};
 /** Names and shapes with one meaning in git4nginx and gitward (cy is named in grants, not in users:). */
 const PLAIN: Pools = {
   users: ['ann', 'ben', 'cy', 'dave'],
@@ -105,10 +120,15 @@ function genOf(p: Pools): fc.Arbitrary<Gen> {
   const rare = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | null> =>
     p.quirks ? fc.oneof({ weight: 12, arbitrary: a }, { weight: 1, arbitrary: fc.constant(null) }) : a;
   const sometimes = <T>(usual: T, odd: T): fc.Arbitrary<T> =>
-    p.quirks ? fc.oneof({ weight: 12, arbitrary: fc.constant(usual) }, { weight: 1, arbitrary: fc.constant(odd) }) : fc.constant(usual);
+    p.quirks
+      ? fc.oneof({ weight: 12, arbitrary: fc.constant(usual) }, { weight: 1, arbitrary: fc.constant(odd) })
+      : fc.constant(usual);
   const groupNode: fc.Arbitrary<GroupNode> = fc.record({
     lists: node,
-    repos: fc.uniqueArray(fc.tuple(fc.constantFrom(...p.repoKeys), rare(node)), { selector: (x) => x[0], maxLength: 4 }),
+    repos: fc.uniqueArray(fc.tuple(fc.constantFrom(...p.repoKeys), rare(node)), {
+      selector: (x) => x[0],
+      maxLength: 4,
+    }),
   });
   const members = fc.record({ groups: listValue(p.groups) }, { requiredKeys: [] });
   return fc.record({
@@ -118,7 +138,10 @@ function genOf(p: Pools): fc.Arbitrary<Gen> {
     users: fc.uniqueArray(fc.tuple(fc.constantFrom(...p.users.filter((u) => p.quirks || u !== 'cy')), rare(members)), {
       selector: (x) => x[0],
     }),
-    authz: fc.uniqueArray(fc.tuple(fc.constantFrom(...p.projects), rare(groupNode)), { selector: (x) => x[0], maxLength: 5 }),
+    authz: fc.uniqueArray(fc.tuple(fc.constantFrom(...p.projects), rare(groupNode)), {
+      selector: (x) => x[0],
+      maxLength: 5,
+    }),
   });
 }
 
@@ -148,7 +171,10 @@ function render(g: Gen): string {
     for (const [rk, rn] of gn.repos) {
       if (rn === null) lines.push(`    ${rk}:`);
       else if (Object.keys(rn).length === 0) lines.push(`    ${rk}: {}`);
-      else (lines.push(`    ${rk}:`), renderNode(rn, '      ', lines));
+      else {
+        lines.push(`    ${rk}:`);
+        renderNode(rn, '      ', lines);
+      }
     }
     if (key.startsWith('.')) {
       // A key directly under authorisation: git4nginx ignores it; give it a list value.
@@ -226,7 +252,8 @@ function compare(p: Pools, onDisk: readonly string[], exact: boolean): void {
             const theirs = git4nginx(g, user, group, repo, need);
             const where = `${user} ${need} ${group ?? '(top)'}/${repo}`;
             assert.ok(!ours || theirs, `${where}: allowed after the import, refused by git4nginx:\n${old}\n${text}`);
-            if (exact) assert.equal(ours, theirs, `${where}: refused after the import, allowed by git4nginx:\n${old}\n${text}`);
+            if (exact)
+              assert.equal(ours, theirs, `${where}: refused after the import, allowed by git4nginx:\n${old}\n${text}`);
           }
           for (const repo of onDisk.filter((r) => r.split('/').length > 2)) {
             assert.equal(decide(policy, id, repo, need).allowed, false, `${user} ${need} ${repo}:\n${old}\n${text}`);

@@ -61,7 +61,9 @@ test('import-git4nginx: hooks tree → .hooks settings; deepest wins, enable:fal
   assert.deepEqual(names('web/site'), ['branch-flow', 'branch-protect']);
   assert.deepEqual(names('web/docs'), ['branch-protect']);
   assert.deepEqual(names('tools'), ['branch-flow', 'branch-protect']);
-  assert.deepEqual(hookSettingsFor(policy, 'ops/deploy').get('branch-protect')?.options, { branches: { main: { push: ['sydney', '@release'] } } });
+  assert.deepEqual(hookSettingsFor(policy, 'ops/deploy').get('branch-protect')?.options, {
+    branches: { main: { push: ['sydney', '@release'] } },
+  });
   assert.deepEqual(hookSettingsFor(policy, 'web/x').get('branch-flow')?.options, { flow: ['dev', 'staging', 'main'] });
 });
 
@@ -101,36 +103,57 @@ test('import-git4nginx: a hooks key in the wrong place of the two-level tree is 
   ].join('\n');
   const text = importGit4nginx(old, 'x.yaml');
   const policy = compilePolicy(loadConfigText(text, '/etc/gitward/gitward.yaml'));
-  for (const repo of ['tools', 'web/site', 'web/sub/x', 'web/x']) assert.equal(hookSettingsFor(policy, repo).size, 0, `${repo}:\n${text}`);
+  for (const repo of ['tools', 'web/site', 'web/sub/x', 'web/x'])
+    assert.equal(hookSettingsFor(policy, repo).size, 0, `${repo}:\n${text}`);
   assert.match(text, /# NOTE: x\.yaml:4: hooks\.tools\.git: a repo key directly under hooks/);
   assert.match(text, /# NOTE: x\.yaml:6: hooks\.web\.sub: not a repo key/);
   assert.match(text, /# NOTE: x\.yaml:8: hooks\.null\.web: not a repo key/);
 });
 
 test('import-git4nginx: hooks on the null key with no top-level repo listed are not imported, with a NOTE', () => {
-  const old = 'repo_root: /srv/git\nauthorisation: {web: {site.git: {.read_users: [ann]}}}\nhooks:\n  null: {.branch_flow: {flow: [dev, main]}}\n';
+  const old =
+    'repo_root: /srv/git\nauthorisation: {web: {site.git: {.read_users: [ann]}}}\nhooks:\n  null: {.branch_flow: {flow: [dev, main]}}\n';
   const text = importGit4nginx(old, 'x.yaml');
   const policy = compilePolicy(loadConfigText(text, '/etc/gitward/gitward.yaml'));
   assert.equal(hookSettingsFor(policy, 'web/site').size, 0, text);
-  assert.match(text, /# NOTE: x\.yaml:4: hooks\.null\.branch_flow: .*no top-level repo is listed or found on disk, it was not imported/);
+  assert.match(
+    text,
+    /# NOTE: x\.yaml:4: hooks\.null\.branch_flow: .*no top-level repo is listed or found on disk, it was not imported/,
+  );
 });
 
 test('import-git4nginx says where it differs on purpose', () => {
   const { text } = imported();
-  const notes = text.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('# NOTE: '));
-  const expectNote = (re: RegExp) => assert.ok(notes.some((n) => re.test(n)), `no NOTE matching ${re}:\n${notes.join('\n')}`);
-  expectNote(/old\.yaml:21: .*a string, not a list: git4nginx matched every user whose name is a substring of "davexyz" \(among users: none\); "davexyz" is not a user, so nothing was imported/);
+  const notes = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('# NOTE: '));
+  const expectNote = (re: RegExp) =>
+    assert.ok(
+      notes.some((n) => re.test(n)),
+      `no NOTE matching ${re}:\n${notes.join('\n')}`,
+    );
+  expectNote(
+    /old\.yaml:21: .*a string, not a list: git4nginx matched every user whose name is a substring of "davexyz" \(among users: none\); "davexyz" is not a user, so nothing was imported/,
+  );
   expectNote(/old\.yaml:14: authorisation\.read_groups: git4nginx ignores keys directly under authorisation/);
   expectNote(/old\.yaml:11: user: "yes" is a YAML 1\.1 boolean for git4nginx .*never matched; not imported/);
   expectNote(/old\.yaml:23: .*"123" is a YAML 1\.1 number for git4nginx .*never matched; not imported/);
-  expectNote(/old\.yaml:29: authorisation\.null\.tools\.git\.write_users: "cy" is not under authentication\.plugin_config\.users, so git4nginx refused them/);
+  expectNote(
+    /old\.yaml:29: authorisation\.null\.tools\.git\.write_users: "cy" is not under authentication\.plugin_config\.users, so git4nginx refused them/,
+  );
   expectNote(/bin_path: not imported/);
-  expectNote(/old\.yaml:43: hooks\.null\.branch_flow: git4nginx applied this to every repo directly under repo_root; .*copied onto each top-level repo listed or found on disk \(tools\.git, lib\.git\).*a top-level repo not listed does not get it/);
+  expectNote(
+    /old\.yaml:43: hooks\.null\.branch_flow: git4nginx applied this to every repo directly under repo_root; .*copied onto each top-level repo listed or found on disk \(tools\.git, lib\.git\).*a top-level repo not listed does not get it/,
+  );
   expectNote(/old\.yaml:44: hooks\.null\.branch_protect: /);
 });
 
 test('import-git4nginx: an empty authorisation imports to a config that denies everything', () => {
-  const text = importGit4nginx('repo_root: /srv/git\nauthentication: {plugin: lookup_groups, plugin_config: {users: {ann: {}}}}\nauthorisation: {}\n', 'x.yaml');
+  const text = importGit4nginx(
+    'repo_root: /srv/git\nauthentication: {plugin: lookup_groups, plugin_config: {users: {ann: {}}}}\nauthorisation: {}\n',
+    'x.yaml',
+  );
   const policy = compilePolicy(loadConfigText(text, '/etc/gitward/gitward.yaml'));
   assert.equal(decide(policy, resolveIdentity(policy, 'ann', 't'), 'any/repo', 'read').allowed, false);
 });
@@ -139,28 +162,42 @@ test('import-git4nginx: an empty authorisation imports to a config that denies e
 function importedDecision(old: string, onDisk: readonly string[] = []) {
   const text = importGit4nginx(old, 'x.yaml', onDisk);
   const policy = compilePolicy(loadConfigText(text, '/etc/gitward/gitward.yaml'));
-  const may = (user: string, repo: string, need: 'read' | 'write') => decide(policy, resolveIdentity(policy, user, 'remote-user'), repo, need).allowed;
+  const may = (user: string, repo: string, need: 'read' | 'write') =>
+    decide(policy, resolveIdentity(policy, user, 'remote-user'), repo, need).allowed;
   return { text, may };
 }
-const USERS_ANN = 'repo_root: /srv/git\nauthentication: {plugin: lookup_groups, plugin_config: {users: {ann: {groups: [eng]}, ben: {}}}}\n';
+const USERS_ANN =
+  'repo_root: /srv/git\nauthentication: {plugin: lookup_groups, plugin_config: {users: {ann: {groups: [eng]}, ben: {}}}}\n';
 
 test('import-git4nginx: grants on the null key reach every top-level repo on disk, and none in a project group', () => {
-  const { text, may } = importedDecision(`${USERS_ANN}authorisation:\n  null:\n    .read_users: [ann]\n  web: {}\n`, ['stray', 'web/site']);
+  const { text, may } = importedDecision(`${USERS_ANN}authorisation:\n  null:\n    .read_users: [ann]\n  web: {}\n`, [
+    'stray',
+    'web/site',
+  ]);
   assert.equal(may('ann', 'stray', 'read'), true, text);
   assert.equal(may('ann', 'web/site', 'read'), false, text);
   assert.equal(may('ann', 'other', 'read'), false, 'a top-level repo made after the import is not listed');
-  assert.match(text, /# NOTE: x\.yaml:4: authorisation\.null: git4nginx gave the grants on the null key to every repo directly under repo_root; .*found on disk \(stray\.git\)/);
+  assert.match(
+    text,
+    /# NOTE: x\.yaml:4: authorisation\.null: git4nginx gave the grants on the null key to every repo directly under repo_root; .*found on disk \(stray\.git\)/,
+  );
 });
 
 test('import-git4nginx: grants on the null key with no top-level repo listed or on disk say that they were not imported', () => {
   const { text } = importedDecision(`${USERS_ANN}authorisation:\n  null:\n    .read_users: [ann]\n`);
-  assert.match(text, /# NOTE: x\.yaml:4: authorisation\.null: .*no top-level repo is listed under null or found on disk, they were not imported/);
+  assert.match(
+    text,
+    /# NOTE: x\.yaml:4: authorisation\.null: .*no top-level repo is listed under null or found on disk, they were not imported/,
+  );
 });
 
 test('import-git4nginx: "authorization:" (US spelling) imports no grant, since git4nginx answers 500 to everything', () => {
   const { text, may } = importedDecision(`${USERS_ANN}authorization:\n  web:\n    .write_users: [ann]\n`);
   assert.equal(may('ann', 'web/site', 'read'), false, text);
-  assert.match(text, /# NOTE: x\.yaml:3: authorization: this is the US spelling; git4nginx reads only authorisation: and, without it, answers 500 to every request: no user and no grant was imported/);
+  assert.match(
+    text,
+    /# NOTE: x\.yaml:3: authorization: this is the US spelling; git4nginx reads only authorisation: and, without it, answers 500 to every request: no user and no grant was imported/,
+  );
   assert.doesNotMatch(text, /\.write:/);
 });
 
@@ -168,12 +205,17 @@ test('import-git4nginx: a user named in a grant but absent from users: gains not
   const { text, may } = importedDecision(`${USERS_ANN}authorisation:\n  web:\n    .write_users: [ann, zed]\n`);
   assert.equal(may('ann', 'web/site', 'write'), true, text);
   assert.equal(may('zed', 'web/site', 'read'), false, text);
-  assert.match(text, /# NOTE: x\.yaml:5: authorisation\.web\.write_users: "zed" is not under authentication\.plugin_config\.users, so git4nginx refused them/);
+  assert.match(
+    text,
+    /# NOTE: x\.yaml:5: authorisation\.web\.write_users: "zed" is not under authentication\.plugin_config\.users, so git4nginx refused them/,
+  );
   assert.doesNotMatch(text, /^\s+zed:/m);
 });
 
 test('import-git4nginx: a repo whose name gitward cannot express gets a NOTE even when its group grants nothing', () => {
-  const { text } = importedDecision(`${USERS_ANN}authorisation:\n  web:\n    "my repo.git": {.read_users: [ann]}\n  null:\n    "a b.git": {.read_users: [ann]}\n`);
+  const { text } = importedDecision(
+    `${USERS_ANN}authorisation:\n  web:\n    "my repo.git": {.read_users: [ann]}\n  null:\n    "a b.git": {.read_users: [ann]}\n`,
+  );
   assert.match(text, /# NOTE: x\.yaml:5: authorisation\.web\.my repo\.git: bad name "my repo".*not imported/);
   assert.match(text, /# NOTE: x\.yaml:7: authorisation\.null\.a b\.git: bad name "a b".*not imported/);
 });
@@ -185,24 +227,38 @@ test('import-git4nginx: a string where a list belongs is narrowed, with a NOTE t
   assert.equal(may('ann', 'web/site', 'read'), false, text);
   assert.equal(may('ben', 'web/site', 'write'), false, text);
   assert.equal(may('ann', 'ops/x', 'read'), true, 'the string names a user: that one name is kept');
-  assert.match(text, /# NOTE: x\.yaml:5: authorisation\.web\.read_groups: a string, not a list: git4nginx compared groups with the set of its characters \(e, n, g\), never with "eng"; not imported/);
-  assert.match(text, /# NOTE: x\.yaml:6: authorisation\.web\.write_users: a string, not a list: git4nginx matched every user whose name is a substring of "annben" \(among users: ann, ben\); "annben" is not a user, so nothing was imported/);
+  assert.match(
+    text,
+    /# NOTE: x\.yaml:5: authorisation\.web\.read_groups: a string, not a list: git4nginx compared groups with the set of its characters \(e, n, g\), never with "eng"; not imported/,
+  );
+  assert.match(
+    text,
+    /# NOTE: x\.yaml:6: authorisation\.web\.write_users: a string, not a list: git4nginx matched every user whose name is a substring of "annben" \(among users: ann, ben\); "annben" is not a user, so nothing was imported/,
+  );
   assert.match(text, /# NOTE: x\.yaml:8: authorisation\.ops\.read_users: .*imported as the one name "ann" only/);
 });
 
 test('import-git4nginx: a null list makes git4nginx fail under that group, so nothing of the group is imported', () => {
-  const { text, may } = importedDecision(`${USERS_ANN}authorisation:\n  web:\n    .write_groups: [eng]\n    site.git:\n      .read_users:\n`);
+  const { text, may } = importedDecision(
+    `${USERS_ANN}authorisation:\n  web:\n    .write_groups: [eng]\n    site.git:\n      .read_users:\n`,
+  );
   assert.equal(may('ann', 'web/docs', 'read'), false, text);
-  assert.match(text, /# NOTE: x\.yaml:4: authorisation\.web: authorisation\.web\.site\.git is not a mapping of lists of names, so git4nginx answers 500 there/);
+  assert.match(
+    text,
+    /# NOTE: x\.yaml:4: authorisation\.web: authorisation\.web\.site\.git is not a mapping of lists of names, so git4nginx answers 500 there/,
+  );
 });
 
-test('import-git4nginx: a folder deeper than group/repo.git on disk is cut off from its group\'s grants', () => {
-  const { text, may } = importedDecision(`${USERS_ANN}authorisation:\n  web:\n    .read_users: [ann]\n`, ['web/sub/deep', 'web/site']);
+test("import-git4nginx: a folder deeper than group/repo.git on disk is cut off from its group's grants", () => {
+  const { text, may } = importedDecision(`${USERS_ANN}authorisation:\n  web:\n    .read_users: [ann]\n`, [
+    'web/sub/deep',
+    'web/site',
+  ]);
   assert.equal(may('ann', 'web/site', 'read'), true, text);
   assert.equal(may('ann', 'web/sub/deep', 'read'), false, text);
 });
 
-test('gitward import-git4nginx reads repo_root to find the top-level repos that the null key\'s grants reach', async (t) => {
+test("gitward import-git4nginx reads repo_root to find the top-level repos that the null key's grants reach", async (t) => {
   const { PassThrough } = await import('node:stream');
   const { runCli } = await import('../../app/cli/main.js');
   const { tempDir } = await import('../helpers/tmp.js');
@@ -214,7 +270,15 @@ test('gitward import-git4nginx reads repo_root to find the top-level repos that 
   const stdout = new PassThrough();
   let text = '';
   stdout.setEncoding('utf8').on('data', (c: string) => (text += c));
-  const io = { stdout, stderr: new PassThrough(), stdin: new PassThrough(), env: {}, cwd: dir, isTTY: false, onSignal: () => undefined };
+  const io = {
+    stdout,
+    stderr: new PassThrough(),
+    stdin: new PassThrough(),
+    env: {},
+    cwd: dir,
+    isTTY: false,
+    onSignal: () => undefined,
+  };
   assert.equal(await runCli(['import-git4nginx', 'old.yaml'], io), 0);
   const policy = compilePolicy(loadConfigText(text, '/etc/gitward/gitward.yaml'));
   assert.equal(decide(policy, resolveIdentity(policy, 'ann', 't'), 'stray', 'read').allowed, true, text);

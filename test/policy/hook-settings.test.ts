@@ -28,11 +28,26 @@ repos:
 
 const CASES: [repo: string, expected: Record<string, unknown>][] = [
   ['tools', { 'branch-protect': { branches: { main: { push: ['ann'] } } } }],
-  ['web/unlisted', { 'branch-protect': { branches: { main: { push: ['ann'] } } }, 'branch-flow': { flow: ['dev', 'staging', 'main'] } }],
+  [
+    'web/unlisted',
+    {
+      'branch-protect': { branches: { main: { push: ['ann'] } } },
+      'branch-flow': { flow: ['dev', 'staging', 'main'] },
+    },
+  ],
   ['web/docs', { 'branch-protect': { branches: { main: { push: ['ann'] } } } }],
-  ['web/site', { 'branch-protect': { branches: { release: { push: ['ben'] } } }, 'branch-flow': { flow: ['dev', 'staging', 'main'] } }],
+  [
+    'web/site',
+    {
+      'branch-protect': { branches: { release: { push: ['ben'] } } },
+      'branch-flow': { flow: ['dev', 'staging', 'main'] },
+    },
+  ],
   ['web/sub/x', { 'branch-protect': { branches: { main: { push: ['ann'] } } } }],
-  ['web/sub/again', { 'branch-protect': { branches: { main: { push: ['ann'] } } }, 'branch-flow': { flow: ['a', 'b'] } }],
+  [
+    'web/sub/again',
+    { 'branch-protect': { branches: { main: { push: ['ann'] } } }, 'branch-flow': { flow: ['a', 'b'] } },
+  ],
 ];
 
 for (const [repo, expected] of CASES) {

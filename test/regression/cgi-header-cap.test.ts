@@ -59,7 +59,11 @@ const BROKEN: ReadonlyArray<readonly [string, string]> = [
 
 for (const [what, script] of BROKEN) {
   test(`a backend writing ${what}: 502, killed, server still serves`, async (t) => {
-    const gw = await startGuarded(t, { backend: { script }, config: { repos: { '.read': ['$all'], 'x.git': {} } }, repos: ['x'] });
+    const gw = await startGuarded(t, {
+      backend: { script },
+      config: { repos: { '.read': ['$all'], 'x.git': {} } },
+      repos: ['x'],
+    });
     const r = await send(gw, { path: ADV });
     assert.equal(r.status, 502);
     assert.equal(r.headers['set-cookie'], undefined);
@@ -80,7 +84,11 @@ for (const [what, script] of BROKEN) {
 test('control: a header block just under the cap is passed on whole', async (t) => {
   const size = CGI_HEADER_MAX_BYTES - 200;
   const script = `process.stdout.write('Content-Type: text/plain\\r\\nX-Pad: ' + 'c'.repeat(${size}) + '\\r\\n\\r\\nok');`;
-  const gw = await startGuarded(t, { backend: { script }, config: { repos: { '.read': ['$all'], 'x.git': {} } }, repos: ['x'] });
+  const gw = await startGuarded(t, {
+    backend: { script },
+    config: { repos: { '.read': ['$all'], 'x.git': {} } },
+    repos: ['x'],
+  });
   // Raw client: Node's own client refuses response headers over 16 KB.
   const r = await sendRaw(gw, `GET ${ADV} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
   assert.equal(r.status, 200);

@@ -20,7 +20,14 @@ function shape(r: RawResponse, name: string): { status: number; headers: Record<
 test('a hidden repo answers exactly like a missing one', async (t) => {
   const gw = await startGuarded(t, {
     users: { ann: 'pw', ben: 'pw' },
-    config: { brute_force: { max_failures: 1000, window_seconds: 1 }, repos: { 'open.git': { '.read': ['$all'] }, 'hidden.git': { '.read': ['ann'], '.write': ['ann'] }, 'team.git': { '.read': ['ann'] } } },
+    config: {
+      brute_force: { max_failures: 1000, window_seconds: 1 },
+      repos: {
+        'open.git': { '.read': ['$all'] },
+        'hidden.git': { '.read': ['ann'], '.write': ['ann'] },
+        'team.git': { '.read': ['ann'] },
+      },
+    },
     repos: ['open', 'hidden'],
   });
   const routes: Array<[string, string, string]> = [
@@ -52,7 +59,10 @@ test('a hidden repo answers exactly like a missing one', async (t) => {
     }
   }
   await t.test('control: ann reads the hidden repo', async () => {
-    const r = await send(gw, { path: '/hidden.git/info/refs?service=git-upload-pack', headers: { Authorization: basic('ann', 'pw') } });
+    const r = await send(gw, {
+      path: '/hidden.git/info/refs?service=git-upload-pack',
+      headers: { Authorization: basic('ann', 'pw') },
+    });
     assert.equal(r.status, 200);
   });
 });

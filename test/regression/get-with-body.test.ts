@@ -13,11 +13,17 @@ const ONE_MB = Buffer.alloc(1024 * 1024, 0x61);
 const ADV = '/x.git/info/refs?service=git-upload-pack';
 
 function startServer(t: Parameters<typeof startGuarded>[0]): Promise<Guarded> {
-  return startGuarded(t, { users: { ann: 'ann-pw' }, config: { users: { ann: {} }, repos: { 'x.git': { '.read': ['ann'] } } }, repos: ['x'] });
+  return startGuarded(t, {
+    users: { ann: 'ann-pw' },
+    config: { users: { ann: {} }, repos: { 'x.git': { '.read': ['ann'] } } },
+    repos: ['x'],
+  });
 }
 
 function assertNoBackendFailure(gw: Guarded): void {
-  const bad = gw.logs.lines.filter((l) => l.level === 'error' || (String(l.event).startsWith('backend.') && l.level !== 'debug'));
+  const bad = gw.logs.lines.filter(
+    (l) => l.level === 'error' || (String(l.event).startsWith('backend.') && l.level !== 'debug'),
+  );
   assert.deepEqual(bad, [], 'nothing is logged as a backend failure');
 }
 
@@ -27,12 +33,24 @@ for (const chunked of [false, true]) {
     for (const method of ['GET', 'HEAD']) {
       // Node's client frames a GET's body only when told to (no chunked default for GET and HEAD).
       const framing: Record<string, string> = chunked ? { 'Transfer-Encoding': 'chunked' } : {};
-      const r = await send(gw, { method, path: ADV, headers: { Authorization: basic('ann', 'ann-pw'), ...framing }, body: ONE_MB, chunked });
+      const r = await send(gw, {
+        method,
+        path: ADV,
+        headers: { Authorization: basic('ann', 'ann-pw'), ...framing },
+        body: ONE_MB,
+        chunked,
+      });
       assert.equal(r.status, 400, `${method}: ${r.body.toString()}`);
       if (method === 'GET') assert.match(r.body.toString(), /has no body/);
     }
     const records = await auditLines(gw, 2);
-    assert.deepEqual(records.map((r) => [r.status, r.decision]), [[400, 'invalid'], [400, 'invalid']]);
+    assert.deepEqual(
+      records.map((r) => [r.status, r.decision]),
+      [
+        [400, 'invalid'],
+        [400, 'invalid'],
+      ],
+    );
     await assertNoBackend(gw, 2);
     assertNoBackendFailure(gw);
     // The same request without a body works.

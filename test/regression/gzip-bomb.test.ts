@@ -44,16 +44,26 @@ function gzipBomb(mib: number): Buffer {
   return Buffer.concat([header, ...Array.from({ length: mib }, () => block), finalEmptyBlock, trailer]);
 }
 
-const HEADERS = { Authorization: basic('ann', 'pw'), 'Content-Type': 'application/x-git-upload-pack-request', 'Content-Encoding': 'gzip' };
+const HEADERS = {
+  Authorization: basic('ann', 'pw'),
+  'Content-Type': 'application/x-git-upload-pack-request',
+  'Content-Encoding': 'gzip',
+};
 
 /** POSTs `bomb` to upload-pack; returns the answer, its audit line, what gitward grew by, and git's stderr lines. */
-async function sendBomb(gw: Guarded, bomb: Buffer, chunked: boolean): Promise<{ r: RawResponse; record: Record<string, unknown>; grewBy: number; stderr: string[] }> {
+async function sendBomb(
+  gw: Guarded,
+  bomb: Buffer,
+  chunked: boolean,
+): Promise<{ r: RawResponse; record: Record<string, unknown>; grewBy: number; stderr: string[] }> {
   const before = gw.audit.records.length;
   const rssBefore = process.memoryUsage().rss;
   const r = await send(gw, { method: 'POST', path: '/x.git/git-upload-pack', headers: HEADERS, body: bomb, chunked });
   const grewBy = process.memoryUsage().rss - rssBefore;
   const record = (await auditLines(gw, before + 1))[before] as unknown as Record<string, unknown>;
-  const stderr = gw.logs.lines.filter((l) => l.event === 'backend.stderr' && l.requestId === record.requestId).map((l) => String(l.line));
+  const stderr = gw.logs.lines
+    .filter((l) => l.event === 'backend.stderr' && l.requestId === record.requestId)
+    .map((l) => String(l.line));
   return { r, record, grewBy, stderr };
 }
 
@@ -74,10 +84,17 @@ async function assertNoGitLeft(gw: Guarded): Promise<void> {
 }
 
 test('a gzip bomb under the buffer limit: upload-pack refuses it, gitward stays small, nothing is left', async (t) => {
-  const gw = await startGuarded(t, { users: { ann: 'pw' }, config: { repos: { 'x.git': { '.read': ['ann'] } } }, repos: ['x'] });
+  const gw = await startGuarded(t, {
+    users: { ann: 'pw' },
+    config: { repos: { 'x.git': { '.read': ['ann'] } } },
+    repos: ['x'],
+  });
   const bomb = gzipBomb(BOMB_INFLATED_MIB);
   // The bomb is real: it inflates to zeros far past anything git would buffer (checked on 64 MiB).
-  assert.ok(zlib.gunzipSync(bomb.subarray(0, 64 * (bomb.length >> 10)), { finishFlush: zlib.constants.Z_SYNC_FLUSH }).length >= 60 * 1024 * 1024);
+  assert.ok(
+    zlib.gunzipSync(bomb.subarray(0, 64 * (bomb.length >> 10)), { finishFlush: zlib.constants.Z_SYNC_FLUSH }).length >=
+      60 * 1024 * 1024,
+  );
   assert.ok(bomb.length < GIT_HTTP_MAX_REQUEST_BUFFER_BYTES, `bomb is ${bomb.length} bytes`);
 
   for (const chunked of [false, true]) {
@@ -88,19 +105,32 @@ test('a gzip bomb under the buffer limit: upload-pack refuses it, gitward stays 
     assert.equal(record.bytesIn, bomb.length, `${what}: the whole compressed body reached git`);
     assert.notEqual(record.exitCode, null, `${what}: the backend ran and exited`);
     // upload-pack reads the inflated zeros as a pkt-line length and stops at the first one.
-    assert.ok(stderr.some((l) => /protocol error: bad line length character/.test(l)), `${what}: git's stderr: ${JSON.stringify(stderr)}`);
+    assert.ok(
+      stderr.some((l) => /protocol error: bad line length character/.test(l)),
+      `${what}: git's stderr: ${JSON.stringify(stderr)}`,
+    );
     await assertNoGitLeft(gw);
   }
 
-  const ok = await send(gw, { path: '/x.git/info/refs?service=git-upload-pack', headers: { Authorization: basic('ann', 'pw') } });
+  const ok = await send(gw, {
+    path: '/x.git/info/refs?service=git-upload-pack',
+    headers: { Authorization: basic('ann', 'pw') },
+  });
   assert.equal(ok.status, 200, 'the server still serves');
   assert.match(ok.body.toString(), /# service=git-upload-pack/);
 });
 
 test('a gzip bomb over GIT_HTTP_MAX_REQUEST_BUFFER: git-http-backend refuses it before inflating, and that is what the client gets', async (t) => {
-  const gw = await startGuarded(t, { users: { ann: 'pw' }, config: { repos: { 'x.git': { '.read': ['ann'] } } }, repos: ['x'] });
+  const gw = await startGuarded(t, {
+    users: { ann: 'pw' },
+    config: { repos: { 'x.git': { '.read': ['ann'] } } },
+    repos: ['x'],
+  });
   const bomb = gzipBomb(BIG_BOMB_INFLATED_MIB);
-  assert.ok(bomb.length > GIT_HTTP_MAX_REQUEST_BUFFER_BYTES + IN_FLIGHT_SLACK_BYTES, `bomb is ${bomb.length} bytes, not over the limit`);
+  assert.ok(
+    bomb.length > GIT_HTTP_MAX_REQUEST_BUFFER_BYTES + IN_FLIGHT_SLACK_BYTES,
+    `bomb is ${bomb.length} bytes, not over the limit`,
+  );
 
   for (const chunked of [false, true]) {
     const what = chunked ? 'chunked (no Content-Length)' : 'with a Content-Length';
@@ -109,22 +139,40 @@ test('a gzip bomb over GIT_HTTP_MAX_REQUEST_BUFFER: git-http-backend refuses it 
     assert.ok(grewBy < RSS_GROWTH_LIMIT_BYTES, `${what}: gitward grew by ${grewBy} bytes`);
     // git-http-backend's own refusal, naming the limit gitward set; it exits 0 ("reported").
     const limitMessage = `request was larger than our maximum size (${GIT_HTTP_MAX_REQUEST_BUFFER_BYTES})`;
-    assert.ok(stderr.some((l) => l.includes(limitMessage)), `${what}: git's stderr: ${JSON.stringify(stderr)}`);
+    assert.ok(
+      stderr.some((l) => l.includes(limitMessage)),
+      `${what}: git's stderr: ${JSON.stringify(stderr)}`,
+    );
     assert.equal(record.exitCode, 0, `${what}: exit code`);
     assert.equal(record.status, 200);
     // git stopped reading at the limit (with a Content-Length, before reading at all): gitward
     // did not go on copying the rest of the bomb into it.
-    assert.ok((record.bytesIn as number) <= GIT_HTTP_MAX_REQUEST_BUFFER_BYTES + IN_FLIGHT_SLACK_BYTES, `${what}: ${String(record.bytesIn)} bytes reached git`);
+    assert.ok(
+      (record.bytesIn as number) <= GIT_HTTP_MAX_REQUEST_BUFFER_BYTES + IN_FLIGHT_SLACK_BYTES,
+      `${what}: ${String(record.bytesIn)} bytes reached git`,
+    );
     await assertNoGitLeft(gw);
   }
 
-  const ok = await send(gw, { path: '/x.git/info/refs?service=git-upload-pack', headers: { Authorization: basic('ann', 'pw') } });
+  const ok = await send(gw, {
+    path: '/x.git/info/refs?service=git-upload-pack',
+    headers: { Authorization: basic('ann', 'pw') },
+  });
   assert.equal(ok.status, 200, 'the server still serves');
 });
 
 test('gitward sets GIT_HTTP_MAX_REQUEST_BUFFER itself, as a named limit of at most 10 MiB', async (t) => {
-  const gw = await startGuarded(t, { backend: 'dump', config: { repos: { '.read': ['$all'], 'x.git': {} } }, repos: ['x'] });
-  const r = await send(gw, { method: 'POST', path: '/x.git/git-upload-pack', headers: { 'Content-Type': 'application/x-git-upload-pack-request', 'Content-Encoding': 'gzip' }, body: gzipBomb(BOMB_INFLATED_MIB) });
+  const gw = await startGuarded(t, {
+    backend: 'dump',
+    config: { repos: { '.read': ['$all'], 'x.git': {} } },
+    repos: ['x'],
+  });
+  const r = await send(gw, {
+    method: 'POST',
+    path: '/x.git/git-upload-pack',
+    headers: { 'Content-Type': 'application/x-git-upload-pack-request', 'Content-Encoding': 'gzip' },
+    body: gzipBomb(BOMB_INFLATED_MIB),
+  });
   assert.equal(r.status, 200);
   const env = JSON.parse(r.body.toString()) as Record<string, string>;
   assert.match(env.GIT_HTTP_MAX_REQUEST_BUFFER ?? '', /^\d+$/, 'GIT_HTTP_MAX_REQUEST_BUFFER is not set');

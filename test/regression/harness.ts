@@ -65,7 +65,9 @@ export async function startGuarded(t: TestContext, options: GuardedOptions = {})
   const files = await prepareGitwardFiles(t, options);
   const runsFile = path.join(files.dir, 'backend-runs.jsonl');
   const backend = path.join(files.dir, 'recording-backend.js');
-  fs.writeFileSync(backend, backendScript(runsFile, await gitHttpBackendPath(), options.backend ?? 'git'), { mode: 0o755 });
+  fs.writeFileSync(backend, backendScript(runsFile, await gitHttpBackendPath(), options.backend ?? 'git'), {
+    mode: 0o755,
+  });
   const gw = await startGitwardOn(t, files, { backendPath: backend });
   return {
     ...gw,
@@ -98,18 +100,36 @@ export function basic(user: string, password: string): string {
  */
 export function send(
   gw: { readonly port: number },
-  opts: { method?: string; path: string; headers?: Record<string, string | string[]>; body?: Buffer | string; chunked?: boolean },
+  opts: {
+    method?: string;
+    path: string;
+    headers?: Record<string, string | string[]>;
+    body?: Buffer | string;
+    chunked?: boolean;
+  },
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | string[]> = { Connection: 'close', ...(opts.headers ?? {}) };
     const body = opts.body === undefined ? undefined : Buffer.from(opts.body);
     if (body && !opts.chunked) headers['Content-Length'] = String(body.length);
-    const req = http.request({ host: '127.0.0.1', port: gw.port, method: opts.method ?? 'GET', path: opts.path, headers, timeout: REQUEST_TIMEOUT_MS }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: gw.port,
+        method: opts.method ?? 'GET',
+        path: opts.path,
+        headers,
+        timeout: REQUEST_TIMEOUT_MS,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)));
     req.on('error', reject);
     if (body && opts.chunked) {
@@ -184,19 +204,29 @@ export async function assertNoBackend(gw: Guarded, expectedRequests: number): Pr
 }
 
 /** Runs git with stdin closed; never throws on a non-zero exit. */
-export function runGit(args: readonly string[], opts: { cwd: string; env: Record<string, string> }): Promise<GitResult> {
+export function runGit(
+  args: readonly string[],
+  opts: { cwd: string; env: Record<string, string> },
+): Promise<GitResult> {
   return git(args, { ...opts, timeoutMs: GIT_TIMEOUT_MS });
 }
 
 /** runGit that throws with git's stderr on a non-zero exit; resolves with stdout. */
-export async function runGitOk(args: readonly string[], opts: { cwd: string; env: Record<string, string> }): Promise<string> {
+export async function runGitOk(
+  args: readonly string[],
+  opts: { cwd: string; env: Record<string, string> },
+): Promise<string> {
   const r = await runGit(args, opts);
   if (r.code !== 0) throw new Error(`git ${args.join(' ')} failed (${String(r.code)}): ${r.stderr}`);
   return r.stdout;
 }
 
 /** A work tree at `dir` on `main` with one commit per entry of `files` (name → content). */
-export async function workTree(dir: string, env: Record<string, string>, files: Record<string, string | Buffer> = { 'a.txt': 'a\n' }): Promise<string> {
+export async function workTree(
+  dir: string,
+  env: Record<string, string>,
+  files: Record<string, string | Buffer> = { 'a.txt': 'a\n' },
+): Promise<string> {
   fs.mkdirSync(dir, { recursive: true });
   await runGitOk(['init', '--quiet', '--initial-branch=main', dir], { cwd: dir, env });
   for (const [name, content] of Object.entries(files)) {

@@ -12,10 +12,34 @@ import { SERVER_GIT_ENV } from '../../app/git/server-git-env.js';
 const ADV = '/x.git/info/refs?service=git-upload-pack';
 /** Variables every run has; anything not in here or HTTP_* is an injected name. */
 const BASE_VARS = new Set([
-  'GATEWAY_INTERFACE', 'SERVER_SOFTWARE', 'REQUEST_METHOD', 'QUERY_STRING', 'PATH_INFO', 'REMOTE_ADDR', 'REMOTE_USER',
-  'CONTENT_TYPE', 'CONTENT_LENGTH', 'GIT_PROJECT_ROOT', 'GIT_HTTP_EXPORT_ALL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL',
-  'PATH', 'HOME', 'LANG', 'GIT_CONFIG_COUNT', 'GIT_CONFIG_KEY_0', 'GIT_CONFIG_VALUE_0', 'GIT_CONFIG_KEY_1', 'GIT_CONFIG_VALUE_1',
-  'GIT_HTTP_MAX_REQUEST_BUFFER', 'GITWARD_CONFIG', 'GITWARD_USER', 'GITWARD_GROUPS', 'GITWARD_INFO', 'GITWARD_REPO', 'GITWARD_REQUEST_ID',
+  'GATEWAY_INTERFACE',
+  'SERVER_SOFTWARE',
+  'REQUEST_METHOD',
+  'QUERY_STRING',
+  'PATH_INFO',
+  'REMOTE_ADDR',
+  'REMOTE_USER',
+  'CONTENT_TYPE',
+  'CONTENT_LENGTH',
+  'GIT_PROJECT_ROOT',
+  'GIT_HTTP_EXPORT_ALL',
+  'GIT_COMMITTER_NAME',
+  'GIT_COMMITTER_EMAIL',
+  'PATH',
+  'HOME',
+  'LANG',
+  'GIT_CONFIG_COUNT',
+  'GIT_CONFIG_KEY_0',
+  'GIT_CONFIG_VALUE_0',
+  'GIT_CONFIG_KEY_1',
+  'GIT_CONFIG_VALUE_1',
+  'GIT_HTTP_MAX_REQUEST_BUFFER',
+  'GITWARD_CONFIG',
+  'GITWARD_USER',
+  'GITWARD_GROUPS',
+  'GITWARD_INFO',
+  'GITWARD_REPO',
+  'GITWARD_REQUEST_ID',
   ...Object.keys(SERVER_GIT_ENV),
 ]);
 
@@ -51,7 +75,10 @@ test('user info with a newline reaches git only as JSON, never as a raw line', a
   assert.equal(r.headers['x-evil'], undefined);
   const env = envOf(r.body);
   assert.equal(env.GITWARD_USER, 'ann');
-  assert.deepEqual(JSON.parse(env.GITWARD_INFO as string), { name: 'Ann\nX-Evil: 1', email: 'ann@example.org\r\nSet-Cookie: a=b' });
+  assert.deepEqual(JSON.parse(env.GITWARD_INFO as string), {
+    name: 'Ann\nX-Evil: 1',
+    email: 'ann@example.org\r\nSet-Cookie: a=b',
+  });
   assertCleanEnv(env);
 });
 
@@ -76,7 +103,10 @@ test('control characters in the trusted remote-user header never reach REMOTE_US
   let n = 0;
   for (const [what, header] of cases) {
     await t.test(what, async () => {
-      const r = await sendRaw(gw, Buffer.from(`GET ${ADV} HTTP/1.1\r\nHost: 127.0.0.1\r\n${header}Connection: close\r\n\r\n`, 'latin1'));
+      const r = await sendRaw(
+        gw,
+        Buffer.from(`GET ${ADV} HTTP/1.1\r\nHost: 127.0.0.1\r\n${header}Connection: close\r\n\r\n`, 'latin1'),
+      );
       assert.ok([400, 401].includes(r.status), `status ${r.status}: ${r.body.toString()}`);
       assert.deepEqual(gw.runs(), []);
       // Node's parser answers 400 itself for bytes HTTP forbids; those never become a request.

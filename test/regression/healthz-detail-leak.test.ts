@@ -14,7 +14,10 @@ import { createApp, listenOn } from '../../app/server.js';
 import { send, startGuarded } from './harness.js';
 import { testSpawner } from '../helpers/server.js';
 
-function getOverSocket(socketPath: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+function getOverSocket(
+  socketPath: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ socketPath, path: '/healthz', headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -29,14 +32,23 @@ function getOverSocket(socketPath: string, headers: Record<string, string> = {})
 test('a failed reload: its problems go to local direct peers only; forwarded requests see "degraded"', async (t) => {
   const gw = await startGuarded(t, { config: { repos: {} } });
   const socket = path.join(gw.dir, 'gitward.sock');
-  const viaSocket = http.createServer(createApp({ runtime: gw.runtime, logger: createNullLogger(), audit: createMemoryAuditSink(), now: Date.now }, { spawner: await testSpawner(t) }));
+  const viaSocket = http.createServer(
+    createApp(
+      { runtime: gw.runtime, logger: createNullLogger(), audit: createMemoryAuditSink(), now: Date.now },
+      { spawner: await testSpawner(t) },
+    ),
+  );
   await listenOn(viaSocket, { kind: 'unix', path: socket, mode: 0o600 });
   t.after(() => new Promise<void>((resolve) => viaSocket.close(() => resolve())));
 
   gw.writeConfig({ repos: { 'x.git': { '.read': ['nobody-such'] } } });
   assert.equal(await gw.runtime.reload('test'), false);
 
-  const forwarded: Array<Record<string, string>> = [{ 'X-Forwarded-For': '203.0.113.5' }, { 'X-Real-IP': '203.0.113.5' }, { Forwarded: 'for=203.0.113.5' }];
+  const forwarded: Array<Record<string, string>> = [
+    { 'X-Forwarded-For': '203.0.113.5' },
+    { 'X-Real-IP': '203.0.113.5' },
+    { Forwarded: 'for=203.0.113.5' },
+  ];
   for (const headers of forwarded) {
     const r = await send(gw, { path: '/healthz', headers });
     assert.equal(r.status, 200);
@@ -46,9 +58,16 @@ test('a failed reload: its problems go to local direct peers only; forwarded req
     assert.deepEqual(JSON.parse(s.body), { ok: false, status: 'degraded' });
   }
   for (const local of [await send(gw, { path: '/healthz' }), await getOverSocket(socket)]) {
-    const body = JSON.parse(local.body.toString()) as { ok: boolean; status: string; lastFailure: { problems: string[] } | null };
+    const body = JSON.parse(local.body.toString()) as {
+      ok: boolean;
+      status: string;
+      lastFailure: { problems: string[] } | null;
+    };
     assert.equal(body.status, 'degraded');
-    assert.ok(body.lastFailure?.problems.some((p) => p.includes(gw.configFile) && p.includes('nobody-such')), JSON.stringify(body));
+    assert.ok(
+      body.lastFailure?.problems.some((p) => p.includes(gw.configFile) && p.includes('nobody-such')),
+      JSON.stringify(body),
+    );
   }
   gw.writeConfig({ repos: {} });
   assert.equal(await gw.runtime.reload('test'), true);

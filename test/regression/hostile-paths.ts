@@ -62,4 +62,3 @@ export const PATH_TRICKS: ReadonlyArray<readonly [string, string, number]> = [
   ['encoded .git suffix reaches the ACL as secret', `/secret%2egit/${ADV}`, 401],
   ['plain secret (control)', `/secret.git/${ADV}`, 401],
 ];
-

@@ -16,14 +16,20 @@ const SECRET = 'b5f1c0a4e0d24f5c9a7e3d1b8c6f2a90d4e7b1c3a5f8e2d6';
 
 function config(plugin: Record<string, unknown>): Record<string, unknown> {
   return {
-    authentication: [{ plugin: 'remote-user', ...plugin }, { plugin: 'htpasswd', file: 'users.htpasswd' }],
+    authentication: [
+      { plugin: 'remote-user', ...plugin },
+      { plugin: 'htpasswd', file: 'users.htpasswd' },
+    ],
     users: { admin: { groups: ['ops'] }, ann: {} },
     repos: { '.read': ['@ops'], '.write': ['@ops'] },
   };
 }
 
 /** A push to x.git over 127.0.0.1 that sends `headers` as a proxy would (http.extraHeader). */
-async function pushWith(gw: Awaited<ReturnType<typeof startGuarded>>, headers: string[]): Promise<{ code: number | null; stderr: string }> {
+async function pushWith(
+  gw: Awaited<ReturnType<typeof startGuarded>>,
+  headers: string[],
+): Promise<{ code: number | null; stderr: string }> {
   const work = fs.mkdtempSync(path.join(gw.dir, 'work-'));
   await workTree(work, gw.gitEnv);
   const extra = headers.flatMap((h) => ['-c', `http.extraHeader=${h}`]);
@@ -35,12 +41,20 @@ test('a local process that sends X-Remote-User over 127.0.0.1 is nobody: the def
   const r = await pushWith(gw, ['X-Remote-User: admin']);
   assert.notEqual(r.code, 0, 'the push must fail');
   assert.deepEqual(gw.runs(), [], 'git never ran');
-  assert.ok(gw.audit.records.every((a) => a.user === null), JSON.stringify(gw.audit.records));
+  assert.ok(
+    gw.audit.records.every((a) => a.user === null),
+    JSON.stringify(gw.audit.records),
+  );
   assert.ok(gw.logs.lines.some((l) => l.event === 'auth.remote_user_untrusted' && l.peer === '127.0.0.1'));
 });
 
 test('with secret_file the header is believed only with the secret, which never reaches git', async (t) => {
-  const gw = await startGuarded(t, { users: { ann: 'ann-pw' }, config: config({}), repos: ['x'], files: { 'proxy.secret': `${SECRET}\n` } });
+  const gw = await startGuarded(t, {
+    users: { ann: 'ann-pw' },
+    config: config({}),
+    repos: ['x'],
+    files: { 'proxy.secret': `${SECRET}\n` },
+  });
   fs.chmodSync(path.join(gw.dir, 'proxy.secret'), 0o600);
   gw.writeConfig(config({ secret_file: 'proxy.secret' }));
   assert.equal(await gw.runtime.reload('test'), true, JSON.stringify(gw.runtime.lastFailure()));
@@ -65,14 +79,30 @@ test('with secret_file the header is believed only with the secret, which never 
 });
 
 test('a world-readable or short secret_file stops the load', async (t) => {
-  const gw = await startGuarded(t, { users: { ann: 'ann-pw' }, config: config({}), repos: ['x'], files: { 'open.secret': `${SECRET}\n`, 'short.secret': 'abc\n' } });
+  const gw = await startGuarded(t, {
+    users: { ann: 'ann-pw' },
+    config: config({}),
+    repos: ['x'],
+    files: { 'open.secret': `${SECRET}\n`, 'short.secret': 'abc\n' },
+  });
   fs.chmodSync(path.join(gw.dir, 'open.secret'), 0o644);
   fs.chmodSync(path.join(gw.dir, 'short.secret'), 0o600);
   const io = (): { err: string[]; io: Parameters<typeof check>[1] } => {
     const err: string[] = [];
-    return { err, io: { stdout: { write: () => true }, stderr: { write: (s: string) => err.push(s) }, env: {}, cwd: gw.dir } as unknown as Parameters<typeof check>[1] };
+    return {
+      err,
+      io: {
+        stdout: { write: () => true },
+        stderr: { write: (s: string) => err.push(s) },
+        env: {},
+        cwd: gw.dir,
+      } as unknown as Parameters<typeof check>[1],
+    };
   };
-  for (const [file, why] of [['open.secret', /readable by every user/], ['short.secret', /at least 32 printable characters/]] as const) {
+  for (const [file, why] of [
+    ['open.secret', /readable by every user/],
+    ['short.secret', /at least 32 printable characters/],
+  ] as const) {
     gw.writeConfig(config({ secret_file: file }));
     const c = io();
     assert.equal(await check(['--config', gw.configFile], c.io), 78);
@@ -84,15 +114,26 @@ test('gitward check warns about a TCP trust list (server.trusted_proxies and rem
   const gw = await startGuarded(t, { users: { ann: 'ann-pw' }, config: config({}), repos: ['x'] });
   const run = async (): Promise<string> => {
     const err: string[] = [];
-    const io = { stdout: { write: () => true }, stderr: { write: (s: string) => err.push(s) }, env: {}, cwd: gw.dir } as unknown as Parameters<typeof check>[1];
+    const io = {
+      stdout: { write: () => true },
+      stderr: { write: (s: string) => err.push(s) },
+      env: {},
+      cwd: gw.dir,
+    } as unknown as Parameters<typeof check>[1];
     assert.equal(await check(['--config', gw.configFile], io), 0, err.join(''));
     return err.join('');
   };
   assert.doesNotMatch(await run(), /warning/);
-  gw.writeConfig({ ...config({ trusted_proxies: ['127.0.0.1/32'] }), server: { trusted_proxies: ['unix', '127.0.0.1'] } });
+  gw.writeConfig({
+    ...config({ trusted_proxies: ['127.0.0.1/32'] }),
+    server: { trusted_proxies: ['unix', '127.0.0.1'] },
+  });
   const out = await run();
   assert.match(out, /gitward\.yaml:\d+: warning: server\.trusted_proxies: trusts TCP peers \(127\.0\.0\.1\)/);
-  assert.match(out, /gitward\.yaml:\d+: warning: authentication\[0\]\.trusted_proxies: trusts TCP peers \(127\.0\.0\.1\/32\)/);
+  assert.match(
+    out,
+    /gitward\.yaml:\d+: warning: authentication\[0\]\.trusted_proxies: trusts TCP peers \(127\.0\.0\.1\/32\)/,
+  );
   // An explicit TCP list still works: it is the admin's written choice, warned about.
   assert.equal(await gw.runtime.reload('test'), true);
   const r = await send(gw, { path: '/x.git/info/refs?service=git-upload-pack', headers: { 'X-Remote-User': 'admin' } });

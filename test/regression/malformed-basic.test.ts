@@ -51,13 +51,22 @@ const MANY_FAILURES = 1_000;
 test('malformed Basic headers get 401 with a challenge, never 500, never anonymous', async (t) => {
   const gw = await startGuarded(t, {
     users: { ann: 'pw' },
-    config: { brute_force: { max_failures: MANY_FAILURES, window_seconds: 300 }, repos: { '.read': ['$all'], 'x.git': {} } },
+    config: {
+      brute_force: { max_failures: MANY_FAILURES, window_seconds: 300 },
+      repos: { '.read': ['$all'], 'x.git': {} },
+    },
     repos: ['x'],
   });
   let n = 0;
   for (const [what, value] of CASES) {
     await t.test(what, async () => {
-      const r = await sendRaw(gw, Buffer.from(`GET ${ADV} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${value}\r\nConnection: close\r\n\r\n`, 'latin1'));
+      const r = await sendRaw(
+        gw,
+        Buffer.from(
+          `GET ${ADV} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${value}\r\nConnection: close\r\n\r\n`,
+          'latin1',
+        ),
+      );
       n++;
       assertChallenge(r);
       await assertNoBackend(gw, n);
@@ -65,23 +74,29 @@ test('malformed Basic headers get 401 with a challenge, never 500, never anonymo
   }
 
   await t.test('a malformed header first and a good one second: Node keeps the first, still 401', async () => {
-    const r = await sendRaw(gw, `GET ${ADV} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic !!!!\r\nAuthorization: ${basic('ann', 'pw')}\r\nConnection: close\r\n\r\n`);
+    const r = await sendRaw(
+      gw,
+      `GET ${ADV} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic !!!!\r\nAuthorization: ${basic('ann', 'pw')}\r\nConnection: close\r\n\r\n`,
+    );
     n++;
     assertChallenge(r);
     await assertNoBackend(gw, n);
   });
 
-  await t.test('each malformed header was logged as one failed login with an empty user, and the server still serves', async () => {
-    const failed = gw.logs.lines.filter((l) => l.event === 'auth.failed');
-    assert.equal(failed.length, n);
-    for (const l of failed) assert.deepEqual([l.client, l.user, l.source], ['127.0.0.1', '', 'basic-auth']);
-    const anon = await send(gw, { path: ADV });
-    assert.equal(anon.status, 200);
-    const ann = await send(gw, { path: ADV, headers: { Authorization: basic('ann', 'pw') } });
-    assert.equal(ann.status, 200);
-    assert.equal(gw.runs().length, 2);
-    assert.ok(!gw.logs.lines.some((l) => l.event === 'request.internal_error'));
-  });
+  await t.test(
+    'each malformed header was logged as one failed login with an empty user, and the server still serves',
+    async () => {
+      const failed = gw.logs.lines.filter((l) => l.event === 'auth.failed');
+      assert.equal(failed.length, n);
+      for (const l of failed) assert.deepEqual([l.client, l.user, l.source], ['127.0.0.1', '', 'basic-auth']);
+      const anon = await send(gw, { path: ADV });
+      assert.equal(anon.status, 200);
+      const ann = await send(gw, { path: ADV, headers: { Authorization: basic('ann', 'pw') } });
+      assert.equal(ann.status, 200);
+      assert.equal(gw.runs().length, 2);
+      assert.ok(!gw.logs.lines.some((l) => l.event === 'request.internal_error'));
+    },
+  );
 });
 
 test('malformed Basic headers count towards the brute-force limit: then 429, even for good credentials', async (t) => {
@@ -90,7 +105,8 @@ test('malformed Basic headers count towards the brute-force limit: then 429, eve
     config: { brute_force: { max_failures: 3, window_seconds: 300 }, repos: { '.read': ['$all'], 'x.git': {} } },
     repos: ['x'],
   });
-  for (let i = 0; i < 3; i++) assert.equal((await send(gw, { path: ADV, headers: { Authorization: 'Basic !!!!' } })).status, 401);
+  for (let i = 0; i < 3; i++)
+    assert.equal((await send(gw, { path: ADV, headers: { Authorization: 'Basic !!!!' } })).status, 401);
   const good = await send(gw, { path: ADV, headers: { Authorization: basic('ann', 'pw') } });
   assert.equal(good.status, 429);
   assert.match(String(good.headers['retry-after']), /^[1-9]\d*$/);

@@ -9,7 +9,11 @@ import { basic, send, sendRaw, startGuarded } from './harness.js';
 const ADV = '/x.git/info/refs?service=git-upload-pack';
 
 test('oversized headers get 431, no backend, and the server keeps serving', async (t) => {
-  const gw = await startGuarded(t, { users: { ann: 'pw' }, config: { repos: { '.read': ['$all'], 'x.git': {} } }, repos: ['x'] });
+  const gw = await startGuarded(t, {
+    users: { ann: 'pw' },
+    config: { repos: { '.read': ['$all'], 'x.git': {} } },
+    repos: ['x'],
+  });
   const cases: Array<[string, string]> = [
     ['one 20 KB header', `X-Big: ${'a'.repeat(20 * 1024)}\r\n`],
     ['a 20 KB Authorization header', `Authorization: Basic ${'A'.repeat(20 * 1024)}\r\n`],
@@ -25,7 +29,10 @@ test('oversized headers get 431, no backend, and the server keeps serving', asyn
     });
   }
   await t.test('a 20 KB URL is refused too (431 or 414), never routed', async () => {
-    const r = await sendRaw(gw, `GET /${'a/'.repeat(10 * 1024)}x.git/info/refs?service=git-upload-pack HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const r = await sendRaw(
+      gw,
+      `GET /${'a/'.repeat(10 * 1024)}x.git/info/refs?service=git-upload-pack HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
     assert.ok([414, 431].includes(r.status), String(r.status));
     assert.deepEqual(gw.runs(), []);
   });

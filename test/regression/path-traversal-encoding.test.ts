@@ -52,7 +52,10 @@ test('path traversal and encoding tricks are refused before git-http-backend sta
 test('with dumb HTTP on, the static-file routes refuse the same tricks', async (t) => {
   const gw = await startGuarded(t, {
     users: { ann: 'pw' },
-    config: { dumb_http: true, repos: { '.read': ['$all'], 'x.git': {}, 'secret.git': { '.inherit': false, '.read': ['ann'] } } },
+    config: {
+      dumb_http: true,
+      repos: { '.read': ['$all'], 'x.git': {}, 'secret.git': { '.inherit': false, '.read': ['ann'] } },
+    },
     repos: ['x', 'secret'],
   });
   const oid = 'ab' + 'c'.repeat(38);

@@ -32,7 +32,7 @@ for (const header of [' X-User ', 'x-user', 'X-USER\t']) {
   });
 }
 
-test('a third-party plugin\'s declared header is dropped too; an undeclared one is not', async (t) => {
+test("a third-party plugin's declared header is dropped too; an undeclared one is not", async (t) => {
   const plugin = `exports.createAuthPlugin = () => ({
   name: 'token',
   headers: ['X-Token'],
@@ -44,7 +44,11 @@ test('a third-party plugin\'s declared header is dropped too; an undeclared one 
   const gw = await startGuarded(t, {
     backend: 'dump',
     files: { 'token.js': plugin },
-    config: { authentication: [{ plugin: './token.js' }], users: { ann: {} }, repos: { 'x.git': { '.read': ['ann'] } } },
+    config: {
+      authentication: [{ plugin: './token.js' }],
+      users: { ann: {} },
+      repos: { 'x.git': { '.read': ['ann'] } },
+    },
     repos: ['x'],
   });
   const r = await send(gw, { path: ADV, headers: { 'X-Token': 't0k', 'X-Trace': 'abc' } });

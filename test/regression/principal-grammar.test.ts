@@ -31,7 +31,8 @@ test('a user named zoë can be granted a repo and named in a branch-protect rule
   const work = path.join(gw.dir, 'work');
   fs.mkdirSync(work);
   await runGitOk(['init', '--quiet', '--initial-branch=main', work], work, gw.gitEnv);
-  const push = (user: string, spec: string) => runGit(['push', gw.url('site', { user, password: PASSWORDS[user] as string }), spec], work, gw.gitEnv);
+  const push = (user: string, spec: string) =>
+    runGit(['push', gw.url('site', { user, password: PASSWORDS[user] as string }), spec], work, gw.gitEnv);
 
   const c1 = await commitFile(work, gw.gitEnv, 1, 'one');
   const byZoe = await push('zoë', `${c1}:refs/heads/main`);
@@ -52,8 +53,14 @@ test('a branch-protect rule naming an unknown user or group is a config error wi
   const gw = await startGitward(t, { users: PASSWORDS, repos: ['site'], config: config(['zoë']) });
   for (const [who, problem] of [
     ['zoe', /gitward\.yaml:\d+: repos\.hooks\.branch-protect\.branches\."main"\.push\[0\]: unknown user "zoe"/],
-    ['@nobody', /gitward\.yaml:\d+: repos\.hooks\.branch-protect\.branches\."main"\.push\[0\]: unknown group "@nobody"/],
-    ['bad name', /gitward\.yaml:\d+: repos\.hooks\.branch-protect\.branches\."main"\.push\[0\]: bad principal: bad user name "bad name": cannot contain spaces/],
+    [
+      '@nobody',
+      /gitward\.yaml:\d+: repos\.hooks\.branch-protect\.branches\."main"\.push\[0\]: unknown group "@nobody"/,
+    ],
+    [
+      'bad name',
+      /gitward\.yaml:\d+: repos\.hooks\.branch-protect\.branches\."main"\.push\[0\]: bad principal: bad user name "bad name": cannot contain spaces/,
+    ],
   ] as const) {
     gw.writeConfig(config([who]));
     assert.equal(await gw.reload(), false, `a rule naming ${who} is refused`);

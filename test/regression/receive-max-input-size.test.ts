@@ -26,8 +26,12 @@ function listObjects(repo: string): string[] {
   return out.sort();
 }
 
-test('receive.maxInputSize in the repo refuses a bigger push with git\'s message and leaves nothing', async (t) => {
-  const gw = await startGuarded(t, { users: { ann: 'pw' }, config: { repos: { 'x.git': { '.write': ['ann'] } } }, repos: ['x'] });
+test("receive.maxInputSize in the repo refuses a bigger push with git's message and leaves nothing", async (t) => {
+  const gw = await startGuarded(t, {
+    users: { ann: 'pw' },
+    config: { repos: { 'x.git': { '.write': ['ann'] } } },
+    repos: ['x'],
+  });
   const repo = path.join(gw.repoRoot, 'x.git');
   await runGitOk(['config', 'receive.maxInputSize', String(MAX_INPUT_BYTES)], { cwd: repo, env: gw.gitEnv });
   const objectsBefore = listObjects(repo);
@@ -41,7 +45,10 @@ test('receive.maxInputSize in the repo refuses a bigger push with git\'s message
   assert.equal(await runGitOk(['for-each-ref'], { cwd: repo, env: gw.gitEnv }), '');
   // No object, no incoming-* quarantine, no tmp_pack left in the repo.
   assert.deepEqual(listObjects(repo), objectsBefore);
-  assert.deepEqual(fs.readdirSync(path.join(repo, 'objects')).filter((n) => n.startsWith('incoming-') || n.startsWith('tmp_')), []);
+  assert.deepEqual(
+    fs.readdirSync(path.join(repo, 'objects')).filter((n) => n.startsWith('incoming-') || n.startsWith('tmp_')),
+    [],
+  );
   await runGitOk(['fsck', '--strict'], { cwd: repo, env: gw.gitEnv });
 
   const small = path.join(gw.dir, 'small');

@@ -26,8 +26,14 @@ function options(sidecar: Record<string, unknown> | null) {
 
 test('password oracle: without sidecar mode configured, /_gitward/auth answers a right and a wrong password alike, with no identity headers', async (t) => {
   const gw = await startGuarded(t, { backend: 'dump', ...options(null) });
-  const right = await send(gw, { path: '/_gitward/auth', headers: { ...SUBREQUEST, Authorization: basic('ann', 'ann-pw') } });
-  const wrong = await send(gw, { path: '/_gitward/auth', headers: { ...SUBREQUEST, Authorization: basic('ann', 'nope') } });
+  const right = await send(gw, {
+    path: '/_gitward/auth',
+    headers: { ...SUBREQUEST, Authorization: basic('ann', 'ann-pw') },
+  });
+  const wrong = await send(gw, {
+    path: '/_gitward/auth',
+    headers: { ...SUBREQUEST, Authorization: basic('ann', 'nope') },
+  });
   assert.equal(right.status, wrong.status);
   assert.ok(right.status >= 400 && right.status < 500, `got ${right.status}`);
   assert.notEqual(right.status, 204);
@@ -42,9 +48,15 @@ test('password oracle: without sidecar mode configured, /_gitward/auth answers a
 
 test('with sidecar.enabled: true the endpoint answers (the control: the oracle test above can fail)', async (t) => {
   const gw = await startGuarded(t, { backend: 'dump', ...options({ enabled: true }) });
-  const right = await send(gw, { path: '/_gitward/auth', headers: { ...SUBREQUEST, Authorization: basic('ann', 'ann-pw') } });
+  const right = await send(gw, {
+    path: '/_gitward/auth',
+    headers: { ...SUBREQUEST, Authorization: basic('ann', 'ann-pw') },
+  });
   assert.equal(right.status, 204);
   assert.equal(right.headers['x-gitward-user'], 'ann');
-  const wrong = await send(gw, { path: '/_gitward/auth', headers: { ...SUBREQUEST, Authorization: basic('ann', 'nope') } });
+  const wrong = await send(gw, {
+    path: '/_gitward/auth',
+    headers: { ...SUBREQUEST, Authorization: basic('ann', 'nope') },
+  });
   assert.equal(wrong.status, 401);
 });

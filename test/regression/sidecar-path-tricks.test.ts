@@ -14,7 +14,13 @@ import { E2E_USERS, startStack, type Stack } from '../e2e/stack.js';
 import { basic } from './harness.js';
 import { PATH_TRICKS } from './hostile-paths.js';
 
-function request(s: Stack, method: string, urlPath: string, headers: Record<string, string> = {}, body?: Buffer): Promise<{ status: number; body: string }> {
+function request(
+  s: Stack,
+  method: string,
+  urlPath: string,
+  headers: Record<string, string> = {},
+  body?: Buffer,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const ca = fs.readFileSync(s.env().GIT_SSL_CAINFO as string);
     // host/port/path, not a URL: the URL parser would normalise what a hostile client sends raw.
@@ -37,7 +43,9 @@ test('through nginx in sidecar mode, no path trick reaches a repo the ACL hides,
   await t.test('control: the open repo is served anonymously, the private one is not', async () => {
     assert.equal((await request(s, 'GET', '/open.git/info/refs?service=git-upload-pack')).status, 200);
     assert.equal((await request(s, 'GET', '/private.git/info/refs?service=git-upload-pack')).status, 401);
-    const ann = await request(s, 'GET', '/private.git/info/refs?service=git-upload-pack', { Authorization: basic('ann', E2E_USERS.ann as string) });
+    const ann = await request(s, 'GET', '/private.git/info/refs?service=git-upload-pack', {
+      Authorization: basic('ann', E2E_USERS.ann as string),
+    });
     assert.equal(ann.status, 200);
   });
 
@@ -56,8 +64,20 @@ test('through nginx in sidecar mode, no path trick reaches a repo the ACL hides,
   const flush = Buffer.from('0000');
   const ben = { Authorization: basic('ben', E2E_USERS.ben as string) };
   const writes: Array<[string, string, string, Record<string, string>, number]> = [
-    ['anonymous receive-pack POST claiming upload-pack', 'POST', '/open.git/git-receive-pack?service=git-upload-pack', upload, 401],
-    ['read-only ben: receive-pack POST with an upload-pack content type', 'POST', '/open.git/git-receive-pack', { ...ben, ...upload }, 403],
+    [
+      'anonymous receive-pack POST claiming upload-pack',
+      'POST',
+      '/open.git/git-receive-pack?service=git-upload-pack',
+      upload,
+      401,
+    ],
+    [
+      'read-only ben: receive-pack POST with an upload-pack content type',
+      'POST',
+      '/open.git/git-receive-pack',
+      { ...ben, ...upload },
+      403,
+    ],
     ['read-only ben: receive-pack advertisement', 'GET', '/open.git/info/refs?service=git-receive-pack', ben, 403],
     ['read-only ben: encoded receive-pack service', 'GET', '/open.git/info/refs?service=git%2Dreceive-pack', ben, 403],
     ['read-only ben: receive-pack POST', 'POST', '/open.git/git-receive-pack', { ...ben, ...receive }, 403],

@@ -25,7 +25,12 @@ function config(trusted: string[]): Record<string, unknown> {
 }
 
 test('identity headers from an untrusted peer authenticate nobody and never reach git', async (t) => {
-  const gw = await startGuarded(t, { backend: 'dump', users: { ann: 'ann-pw' }, config: config([`${PROXY}/32`]), repos: ['x'] });
+  const gw = await startGuarded(t, {
+    backend: 'dump',
+    users: { ann: 'ann-pw' },
+    config: config([`${PROXY}/32`]),
+    repos: ['x'],
+  });
   const spoofs: Array<[string, Record<string, string>]> = [
     ['the remote-user header alone', { 'X-Remote-User': 'ann' }],
     ['plus X-Forwarded-For naming the trusted proxy', { 'X-Remote-User': 'ann', 'X-Forwarded-For': PROXY }],
@@ -47,7 +52,10 @@ test('identity headers from an untrusted peer authenticate nobody and never reac
   assert.ok(gw.logs.lines.some((l) => l.event === 'auth.remote_user_untrusted'));
 
   await t.test('a real password still works next to a spoofed header, and the header never reaches git', async () => {
-    const r = await send(gw, { path: ADV, headers: { 'X-Remote-User': 'root', Authorization: basic('ann', 'ann-pw') } });
+    const r = await send(gw, {
+      path: ADV,
+      headers: { 'X-Remote-User': 'root', Authorization: basic('ann', 'ann-pw') },
+    });
     n++;
     assert.equal(r.status, 200, r.body.toString());
     const env = JSON.parse(r.body.toString()) as Record<string, string>;
@@ -59,7 +67,10 @@ test('identity headers from an untrusted peer authenticate nobody and never reac
   await t.test('rotating X-Forwarded-For does not escape the failed-login limit', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const r = await send(gw, { path: ADV, headers: { Authorization: basic('ann', `wrong-${i}`), 'X-Forwarded-For': `192.0.2.${i + 1}` } });
+      const r = await send(gw, {
+        path: ADV,
+        headers: { Authorization: basic('ann', `wrong-${i}`), 'X-Forwarded-For': `192.0.2.${i + 1}` },
+      });
       statuses.push(r.status);
     }
     assert.deepEqual(statuses, [401, 401, 401, 429, 429]);
@@ -69,7 +80,12 @@ test('identity headers from an untrusted peer authenticate nobody and never reac
 });
 
 test('control: the same header from a trusted peer authenticates, and still never reaches git', async (t) => {
-  const gw = await startGuarded(t, { backend: 'dump', users: { ann: 'ann-pw' }, config: config(['127.0.0.1/32']), repos: ['x'] });
+  const gw = await startGuarded(t, {
+    backend: 'dump',
+    users: { ann: 'ann-pw' },
+    config: config(['127.0.0.1/32']),
+    repos: ['x'],
+  });
   const r = await send(gw, { path: ADV, headers: { 'X-Remote-User': 'ann' } });
   assert.equal(r.status, 200, r.body.toString());
   const env = JSON.parse(r.body.toString()) as Record<string, string>;

@@ -28,7 +28,10 @@ test('gitward key: validated keys, one owner per key, known users only, atomic a
   const cfg = path.join(dir, 'gitward.yaml');
   const ak = path.join(dir, 'authorized_keys');
   fs.mkdirSync(path.join(dir, 'repos'));
-  fs.writeFileSync(cfg, `repo_root: ./repos\nlog: {audit: ./audit.log}\nusers: {ann: {}, ben: {}}\nssh: {keys_file: ./ssh-keys, authorized_keys: ${ak}}\n`);
+  fs.writeFileSync(
+    cfg,
+    `repo_root: ./repos\nlog: {audit: ./audit.log}\nusers: {ann: {}, ben: {}}\nssh: {keys_file: ./ssh-keys, authorized_keys: ${ak}}\n`,
+  );
   const ed = await makeKey(path.join(dir, 'ed'), 'ed25519');
   const rsa = await makeKey(path.join(dir, 'rsa'), 'rsa', 3072);
   const weak = await makeKey(path.join(dir, 'weak'), 'rsa', 1024);
@@ -55,7 +58,8 @@ test('gitward key: validated keys, one owner per key, known users only, atomic a
   assert.match(listed[0] ?? '', /^ann SHA256:\S+ ssh-ed25519 test-ed$/);
   const lines = fs.readFileSync(ak, 'utf8').trim().split('\n').slice(1);
   assert.equal(lines.length, 3);
-  for (const l of lines) assert.match(l, /^restrict,command="\/\S+\/dist\/ssh-relay \S+\.sock (ann|ben) SHA256:\S+" \S+ \S+$/);
+  for (const l of lines)
+    assert.match(l, /^restrict,command="\/\S+\/dist\/ssh-relay \S+\.sock (ann|ben) SHA256:\S+" \S+ \S+$/);
   assert.equal(fs.statSync(ak).mode & 0o777, 0o600);
   const fp = listed[1]?.split(' ')[1] ?? '';
   assert.equal((await cli(['key', 'delete', 'ann', fp, '--config', cfg])).code, 0);

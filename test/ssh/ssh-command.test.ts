@@ -58,6 +58,10 @@ test('parseSshCommand refuses hostile commands with one line (path traversal, sh
     [`git-upload-pack '${'a'.repeat(2000)}'`, /too long/],
   ];
   for (const [raw, why] of bad) {
-    assert.throws(() => parseSshCommand(raw), (err: unknown) => err instanceof BadRequest && why.test(err.message) && !err.message.includes('\n'), String(raw));
+    assert.throws(
+      () => parseSshCommand(raw),
+      (err: unknown) => err instanceof BadRequest && why.test(err.message) && !err.message.includes('\n'),
+      String(raw),
+    );
   }
 });

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { test } from 'node:test';
-import { findUserKey, fingerprintOf, formatKey, KeyError, parseKeyLine, parseKeysFile, renderAuthorizedKeys } from '../../app/ssh/ssh-keys.js';
+import {
+  findUserKey,
+  fingerprintOf,
+  formatKey,
+  KeyError,
+  parseKeyLine,
+  parseKeysFile,
+  renderAuthorizedKeys,
+} from '../../app/ssh/ssh-keys.js';
 
 /** An ed25519 public key line made in-process (no ssh-keygen needed for the pure parts). */
 function ed25519Line(comment = 'c'): string {
@@ -32,7 +40,12 @@ test('parseKeyLine refuses options smuggled in front of a key, other types and m
     ['ssh-ed25519 not*base64', /not valid base64/],
     ['ssh-ed25519', /expected "TYPE BASE64/],
   ];
-  for (const [text, why] of refused) assert.throws(() => parseKeyLine(text), (e: unknown) => e instanceof KeyError && why.test(e.message), text);
+  for (const [text, why] of refused)
+    assert.throws(
+      () => parseKeyLine(text),
+      (e: unknown) => e instanceof KeyError && why.test(e.message),
+      text,
+    );
 });
 
 test('the keys file: one key belongs to one user, bad lines are named with file:line', () => {
@@ -40,7 +53,10 @@ test('the keys file: one key belongs to one user, bad lines are named with file:
   const b = ed25519Line('b');
   const text = `# keys\n${formatKey({ user: 'ann', ...parseKeyLine(a) })}\nben ${a}\nben ${b}\n$x ${b}\n`;
   const { keys, problems } = parseKeysFile(text, 'keys');
-  assert.deepEqual(keys.map((k) => k.user), ['ann', 'ben']);
+  assert.deepEqual(
+    keys.map((k) => k.user),
+    ['ann', 'ben'],
+  );
   assert.match(problems[0] ?? '', /^keys:3: key SHA256:\S+ is already on line 2 \(ann\); a key belongs to one user$/);
   assert.match(problems[1] ?? '', /^keys:5: bad user name "\$x"$/);
   const fp = fingerprintOf(parseKeyLine(b).blob);
@@ -54,7 +70,10 @@ test('authorized_keys lines carry restrict and a forced command naming user and 
   const target = { relay: '/opt/gitward/dist/ssh-relay', socket: '/run/gitward-ssh/gitward.sock' };
   const text = renderAuthorizedKeys(keys, target, '/etc/gitward/ssh-keys');
   const line = text.split('\n')[1] ?? '';
-  assert.equal(line, `restrict,command="/opt/gitward/dist/ssh-relay /run/gitward-ssh/gitward.sock ann ${keys[0]?.fingerprint ?? ''}" ${keys[0]?.type ?? ''} ${keys[0]?.blob ?? ''}`);
+  assert.equal(
+    line,
+    `restrict,command="/opt/gitward/dist/ssh-relay /run/gitward-ssh/gitward.sock ann ${keys[0]?.fingerprint ?? ''}" ${keys[0]?.type ?? ''} ${keys[0]?.blob ?? ''}`,
+  );
   assert.throws(() => renderAuthorizedKeys(keys, { ...target, socket: '/run/x y/g.sock' }, 'k'), KeyError);
   assert.throws(() => renderAuthorizedKeys(keys, { ...target, relay: '/opt/x";id;"/ssh-relay' }, 'k'), KeyError);
 });

@@ -39,14 +39,17 @@ function setup(dir: string): { cfg: string; socket: string; ann: string; ben: st
   const cfg = path.join(dir, 'gitward.yaml');
   fs.writeFileSync(
     cfg,
-    `repo_root: ./repos\nlog: {audit: ./audit.log}\nusers: {ann: {}, ben: {}}\nrepos: {web: {.read: [ann, ben]}}\n`
-      + `ssh: {keys_file: ./ssh-keys, socket: ${socket}}\n`,
+    `repo_root: ./repos\nlog: {audit: ./audit.log}\nusers: {ann: {}, ben: {}}\nrepos: {web: {.read: [ann, ben]}}\n` +
+      `ssh: {keys_file: ./ssh-keys, socket: ${socket}}\n`,
   );
   return { cfg, socket, ann: fingerprintOf(annBlob), ben: fingerprintOf(benBlob) };
 }
 
 /** Runs the forced command as sshd would (argv from authorized_keys, the client's command in the env). */
-function relay(args: readonly string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function relay(
+  args: readonly string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const target = forcedCommandTarget('/unused');
   return new Promise((resolve, reject) => {
     const child = spawn(target.relay, [...args], {
@@ -81,7 +84,13 @@ test('forged key id: a key id the user does not own, an unknown user, a malforme
   const { cfg, socket, ann, ben } = setup(dir);
   await startServer(t, dir, cfg);
   const command = { SSH_ORIGINAL_COMMAND: "git-upload-pack 'web.git'" };
-  for (const [user, key] of [['ann', ben], ['carl', ann], ['ann', 'SHA256:x'], ['ann;id', ann], ['', ann]] as const) {
+  for (const [user, key] of [
+    ['ann', ben],
+    ['carl', ann],
+    ['ann', 'SHA256:x'],
+    ['ann;id', ann],
+    ['', ann],
+  ] as const) {
     const r = await relay([socket, user, key], command);
     assert.equal(r.code, 1, `${user} ${key}: ${r.stderr}`);
     assert.equal(r.stdout, '');
@@ -90,9 +99,16 @@ test('forged key id: a key id the user does not own, an unknown user, a malforme
   // The right pair reaches the decision (web.git does not exist yet: the not-found line).
   const ok = await relay([socket, 'ann', ann], command);
   assert.equal(ok.stderr, 'gitward: repository web not found\n');
-  const audit = fs.readFileSync(path.join(dir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const audit = fs
+    .readFileSync(path.join(dir, 'audit.log'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(audit.length, 6, 'one audit line per session');
-  assert.deepEqual(audit.slice(0, 5).map((r) => [r.user, r.decision]), Array(5).fill([null, 'denied']));
+  assert.deepEqual(
+    audit.slice(0, 5).map((r) => [r.user, r.decision]),
+    Array(5).fill([null, 'denied']),
+  );
 });
 
 test('server down: the forced command fails closed with one line and exit 1', async (t) => {
@@ -106,7 +122,13 @@ test('server down: the forced command fails closed with one line and exit 1', as
   assert.equal(missing.stdout, '');
   assert.equal(missing.stderr, 'gitward: the git service is not available right now; try again later\n');
   // A socket file left behind by a server that is gone (bound, nobody listening).
-  const bind = spawn('python3', ['-I', '-S', '-c', 'import sys, _socket; _socket.socket(_socket.AF_UNIX).bind(sys.argv[1])', socket]);
+  const bind = spawn('python3', [
+    '-I',
+    '-S',
+    '-c',
+    'import sys, _socket; _socket.socket(_socket.AF_UNIX).bind(sys.argv[1])',
+    socket,
+  ]);
   assert.equal(await new Promise((resolve) => bind.on('close', resolve)), 0);
   assert.ok(fs.statSync(socket).isSocket());
   const dead = await relay([socket, 'ann', ann], command);
@@ -125,7 +147,10 @@ test('socket permissions: a socket folder other users may enter is refused; the 
   t.after(() => runtime.close());
   const deps = { runtime, logger: createMemoryLogger(), now: Date.now };
   fs.chmodSync(path.dirname(socket), 0o755);
-  await assert.rejects(startSshBroker(socket, deps), (err: unknown) => err instanceof SshSocketError && /mode 755 lets every local user/.test(err.message));
+  await assert.rejects(
+    startSshBroker(socket, deps),
+    (err: unknown) => err instanceof SshSocketError && /mode 755 lets every local user/.test(err.message),
+  );
   assert.equal(fs.existsSync(socket), false);
   fs.chmodSync(path.dirname(socket), 0o750);
   const broker = await startSshBroker(socket, deps);

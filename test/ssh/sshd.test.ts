@@ -47,7 +47,10 @@ ssh:
 }
 
 /** Runs the gitward CLI; resolves with its exit code and output. */
-function cli(args: readonly string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(
+  args: readonly string[],
+  input?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -61,7 +64,12 @@ function cli(args: readonly string[], input?: string): Promise<{ code: number | 
 }
 
 /** Runs ssh against the test sshd with `extra` options and a remote command; never throws on failure. */
-function ssh(sshd: SshdInstance, key: string | null, extra: readonly string[], command: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function ssh(
+  sshd: SshdInstance,
+  key: string | null,
+  extra: readonly string[],
+  command: string[] = [],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const [, ...opts] = gitSshCommand(sshd, key).split(' ');
   return new Promise((resolve, reject) => {
     const child = spawn('ssh', [...opts, ...extra, '127.0.0.1', ...command], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -78,7 +86,10 @@ function ssh(sshd: SshdInstance, key: string | null, extra: readonly string[], c
 /** gitward in-process (the composition root of `gitward serve`): HTTP on port 0, SSH on ssh.socket. */
 async function startGitwardForSsh(dir: string, cfg: string): Promise<{ close(): Promise<void> }> {
   const backendPath = await gitHttpBackendPath();
-  const { runtime, server } = await startTestServer({ configFile: cfg, dir }, { logger: createMemoryLogger(), audit: createMemoryAuditSink(), backendPath });
+  const { runtime, server } = await startTestServer(
+    { configFile: cfg, dir },
+    { logger: createMemoryLogger(), audit: createMemoryAuditSink(), backendPath },
+  );
   return {
     close: async () => {
       runtime.close();
@@ -122,12 +133,17 @@ test('git over SSH: the same users, ACL, branch rules and audit as HTTP, through
   const benPub = await makeKey(k('ben'), 'rsa', 3072);
   const danPub = await makeKey(k('dan'), 'ed25519');
   await makeKey(k('stranger'), 'ed25519');
-  for (const [user, pub] of [['ann', annPub], ['ben', benPub], ['dan', danPub]] as const) {
+  for (const [user, pub] of [
+    ['ann', annPub],
+    ['ben', benPub],
+    ['dan', danPub],
+  ] as const) {
     const r = await cli(['key', 'add', user, '-', '--config', cfg], pub);
     assert.equal(r.code, 0, r.stderr);
   }
   const home = path.join(dir, 'home');
-  const envFor = (key: string | null, extra: Record<string, string> = {}) => gitEnv(home, { GIT_SSH_COMMAND: gitSshCommand(sshd, key), ...extra });
+  const envFor = (key: string | null, extra: Record<string, string> = {}) =>
+    gitEnv(home, { GIT_SSH_COMMAND: gitSshCommand(sshd, key), ...extra });
   const url = `ssh://127.0.0.1:${sshd.port}/web/site.git`;
   const work = path.join(dir, 'work');
   fs.mkdirSync(work);
@@ -146,11 +162,21 @@ test('git over SSH: the same users, ACL, branch rules and audit as HTTP, through
     await gitOk(['commit', '-q', '-am', 'two'], { cwd: src, env });
     await gitOk(['push', url, 'main'], { cwd: src, env, timeoutMs: GIT_TIMEOUT_MS });
     await gitOk(['fetch', '-q'], { cwd: path.join(work, 'clone'), env, timeoutMs: GIT_TIMEOUT_MS });
-    assert.equal(await gitOk(['rev-parse', 'origin/main'], { cwd: path.join(work, 'clone'), env }), await gitOk(['rev-parse', 'HEAD'], { cwd: src, env }));
+    assert.equal(
+      await gitOk(['rev-parse', 'origin/main'], { cwd: path.join(work, 'clone'), env }),
+      await gitOk(['rev-parse', 'HEAD'], { cwd: src, env }),
+    );
     // scp-like syntax reaches the same repo.
-    assert.match(await gitOk(['ls-remote', '127.0.0.1:web/site.git'], { cwd: work, env, timeoutMs: GIT_TIMEOUT_MS }), /refs\/heads\/main/);
+    assert.match(
+      await gitOk(['ls-remote', '127.0.0.1:web/site.git'], { cwd: work, env, timeoutMs: GIT_TIMEOUT_MS }),
+      /refs\/heads\/main/,
+    );
     // git archive --remote runs git-upload-archive, a read.
-    const tar = await gitOk(['archive', '--remote', url, '--format=tar', 'main', 'a.txt'], { cwd: work, env, timeoutMs: GIT_TIMEOUT_MS });
+    const tar = await gitOk(['archive', '--remote', url, '--format=tar', 'main', 'a.txt'], {
+      cwd: work,
+      env,
+      timeoutMs: GIT_TIMEOUT_MS,
+    });
     assert.ok(tar.includes('a.txt\0') && tar.includes('two\n'), 'the archive holds a.txt as pushed');
     const pushes = auditLines(dir).filter((r) => r.service === 'git-receive-pack');
     assert.ok(pushes.length >= 2);
@@ -165,36 +191,54 @@ test('git over SSH: the same users, ACL, branch rules and audit as HTTP, through
     assert.equal(last.remoteAddr, '127.0.0.1');
   });
 
-  await t.test('hooks get the HTTP environment: GITWARD_USER, GROUPS, INFO, REPO, REQUEST_ID, CONFIG, LOG_DIR, and replace objects off', async () => {
-    const hookDir = path.join(dir, 'repos', 'web', 'site.git', 'hooks');
-    const dump = path.join(dir, 'hook-env.json');
-    fs.writeFileSync(path.join(hookDir, 'update'), `#!/bin/sh\nnode -e 'require("fs").writeFileSync(process.argv[1], JSON.stringify(process.env))' ${dump}\n`, { mode: 0o755 });
-    t.after(() => fs.rmSync(path.join(hookDir, 'update'), { force: true }));
-    const src = path.join(work, 'src');
-    const env = envFor(k('ann'));
-    await gitOk(['commit', '-q', '--allow-empty', '-m', 'env'], { cwd: src, env });
-    await gitOk(['push', url, 'main'], { cwd: src, env, timeoutMs: GIT_TIMEOUT_MS });
-    const seen = JSON.parse(fs.readFileSync(dump, 'utf8')) as Record<string, string>;
-    assert.equal(seen.GITWARD_USER, 'ann');
-    assert.deepEqual(JSON.parse(seen.GITWARD_GROUPS ?? ''), ['eng']);
-    assert.equal((JSON.parse(seen.GITWARD_INFO ?? '{}') as { email?: string }).email, 'ann@example.org');
-    assert.equal(seen.GITWARD_REPO, 'web/site');
-    assert.equal(seen.GITWARD_CONFIG, cfg);
-    assert.match(seen.GITWARD_REQUEST_ID ?? '', /^[0-9a-f]{16}$/);
-    assert.ok(seen.GITWARD_LOG_DIR);
-    assert.equal(seen.GIT_NO_REPLACE_OBJECTS, '1');
-    assert.equal(seen.SSH_ORIGINAL_COMMAND, undefined, 'the client\'s command is not passed on');
-    const line = auditLines(dir).find((r) => r.requestId === seen.GITWARD_REQUEST_ID);
-    assert.ok(line, 'the audit line carries the request id the hooks saw');
-  });
+  await t.test(
+    'hooks get the HTTP environment: GITWARD_USER, GROUPS, INFO, REPO, REQUEST_ID, CONFIG, LOG_DIR, and replace objects off',
+    async () => {
+      const hookDir = path.join(dir, 'repos', 'web', 'site.git', 'hooks');
+      const dump = path.join(dir, 'hook-env.json');
+      fs.writeFileSync(
+        path.join(hookDir, 'update'),
+        `#!/bin/sh\nnode -e 'require("fs").writeFileSync(process.argv[1], JSON.stringify(process.env))' ${dump}\n`,
+        { mode: 0o755 },
+      );
+      t.after(() => fs.rmSync(path.join(hookDir, 'update'), { force: true }));
+      const src = path.join(work, 'src');
+      const env = envFor(k('ann'));
+      await gitOk(['commit', '-q', '--allow-empty', '-m', 'env'], { cwd: src, env });
+      await gitOk(['push', url, 'main'], { cwd: src, env, timeoutMs: GIT_TIMEOUT_MS });
+      const seen = JSON.parse(fs.readFileSync(dump, 'utf8')) as Record<string, string>;
+      assert.equal(seen.GITWARD_USER, 'ann');
+      assert.deepEqual(JSON.parse(seen.GITWARD_GROUPS ?? ''), ['eng']);
+      assert.equal((JSON.parse(seen.GITWARD_INFO ?? '{}') as { email?: string }).email, 'ann@example.org');
+      assert.equal(seen.GITWARD_REPO, 'web/site');
+      assert.equal(seen.GITWARD_CONFIG, cfg);
+      assert.match(seen.GITWARD_REQUEST_ID ?? '', /^[0-9a-f]{16}$/);
+      assert.ok(seen.GITWARD_LOG_DIR);
+      assert.equal(seen.GIT_NO_REPLACE_OBJECTS, '1');
+      assert.equal(seen.SSH_ORIGINAL_COMMAND, undefined, "the client's command is not passed on");
+      const line = auditLines(dir).find((r) => r.requestId === seen.GITWARD_REQUEST_ID);
+      assert.ok(line, 'the audit line carries the request id the hooks saw');
+    },
+  );
 
   await t.test('protocol v2 and a shallow clone', async () => {
-    const r = await git(['-c', 'protocol.version=2', 'ls-remote', url], { cwd: work, env: envFor(k('ann'), { GIT_TRACE_PACKET: '1' }), timeoutMs: GIT_TIMEOUT_MS });
+    const r = await git(['-c', 'protocol.version=2', 'ls-remote', url], {
+      cwd: work,
+      env: envFor(k('ann'), { GIT_TRACE_PACKET: '1' }),
+      timeoutMs: GIT_TIMEOUT_MS,
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /packet: +ls-remote< version 2$/m);
     assert.match(r.stdout, /refs\/heads\/main/);
-    await gitOk(['clone', '-q', '--depth', '1', url, path.join(work, 'shallow')], { cwd: work, env: envFor(k('ann')), timeoutMs: GIT_TIMEOUT_MS });
-    assert.equal((await gitOk(['rev-list', '--count', 'HEAD'], { cwd: path.join(work, 'shallow'), env: envFor(null) })).trim(), '1');
+    await gitOk(['clone', '-q', '--depth', '1', url, path.join(work, 'shallow')], {
+      cwd: work,
+      env: envFor(k('ann')),
+      timeoutMs: GIT_TIMEOUT_MS,
+    });
+    assert.equal(
+      (await gitOk(['rev-list', '--count', 'HEAD'], { cwd: path.join(work, 'shallow'), env: envFor(null) })).trim(),
+      '1',
+    );
   });
 
   await t.test('a read-only user reads, and her push is refused before any pack is sent', async () => {
@@ -212,8 +256,16 @@ test('git over SSH: the same users, ACL, branch rules and audit as HTTP, through
 
   await t.test('a repo the user may not read and a missing repo give the same message', async () => {
     const env = envFor(k('ann'));
-    const hidden = await git(['ls-remote', `ssh://127.0.0.1:${sshd.port}/secret.git`], { cwd: work, env, timeoutMs: GIT_TIMEOUT_MS });
-    const missing = await git(['ls-remote', `ssh://127.0.0.1:${sshd.port}/nope.git`], { cwd: work, env, timeoutMs: GIT_TIMEOUT_MS });
+    const hidden = await git(['ls-remote', `ssh://127.0.0.1:${sshd.port}/secret.git`], {
+      cwd: work,
+      env,
+      timeoutMs: GIT_TIMEOUT_MS,
+    });
+    const missing = await git(['ls-remote', `ssh://127.0.0.1:${sshd.port}/nope.git`], {
+      cwd: work,
+      env,
+      timeoutMs: GIT_TIMEOUT_MS,
+    });
     assert.notEqual(hidden.code, 0);
     assert.notEqual(missing.code, 0);
     assert.equal(hidden.stderr.replace('secret', 'X'), missing.stderr.replace('nope', 'X'));
@@ -222,7 +274,11 @@ test('git over SSH: the same users, ACL, branch rules and audit as HTTP, through
 
   await t.test('a branch-protect refusal shows as remote: lines', async () => {
     const env = envFor(k('ann'));
-    const r = await git(['push', url, 'main:refs/heads/release/1'], { cwd: path.join(work, 'src'), env, timeoutMs: GIT_TIMEOUT_MS });
+    const r = await git(['push', url, 'main:refs/heads/release/1'], {
+      cwd: path.join(work, 'src'),
+      env,
+      timeoutMs: GIT_TIMEOUT_MS,
+    });
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /^remote: .*refs\/heads\/release\/1.*branch-protect/m);
     assert.match(r.stderr, /\[remote rejected\] main -> release\/1 \(pre-receive hook declined\)/);
@@ -244,7 +300,7 @@ test('git over SSH: the same users, ACL, branch rules and audit as HTTP, through
       ["git-upload-pack '/etc/passwd'", /not found/],
       [`git-upload-pack '${path.join(dir, 'repos', 'web', 'site.git')}'`, /not found|invalid repository name/],
       ["git-upload-pack 'web/site.git' 'secret.git'", /exactly one quoted repository argument/],
-      ["git-upload-pack web/site.git", /exactly one quoted repository argument/],
+      ['git-upload-pack web/site.git', /exactly one quoted repository argument/],
       [`git-upload-pack 'web/site.git'; touch ${canary}`, /exactly one quoted repository argument/],
       [`git-upload-pack 'web/site.git' && touch ${canary}`, /exactly one quoted repository argument/],
       [`git-upload-pack '$(touch ${canary})'`, /invalid repository name/],
@@ -255,7 +311,7 @@ test('git over SSH: the same users, ACL, branch rules and audit as HTTP, through
       ['git-upload-pack --help', /exactly one quoted repository argument/],
       ['git upload-pack web/site.git', /only git-upload-pack/],
       ["git-shell -c 'git-upload-pack web/site.git'", /only git-upload-pack/],
-      ["scp -t /tmp", /only git-upload-pack/],
+      ['scp -t /tmp', /only git-upload-pack/],
     ];
     for (const [command, why] of hostile) {
       const r = await ssh(sshd, k('ann'), [], [command]);
@@ -280,7 +336,11 @@ test('git over SSH: the same users, ACL, branch rules and audit as HTTP, through
 
   await t.test('gitward doctor checks an ssh:// URL', async () => {
     const r = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-      const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, GIT_SSH_COMMAND: gitSshCommand(sshd, k('ann')) };
+      const env = {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: home,
+        GIT_SSH_COMMAND: gitSshCommand(sshd, k('ann')),
+      };
       const child = spawn(process.execPath, [MAIN, 'doctor', url], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.on('data', (b: Buffer) => (out += b.toString()));
@@ -292,7 +352,11 @@ test('git over SSH: the same users, ACL, branch rules and audit as HTTP, through
     assert.match(r.out, /^ok {3}ssh ls-remote \(protocol v2\): protocol v2 negotiated$/m);
     assert.match(r.out, /^all checks passed$/m);
     const wrong = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-      const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, GIT_SSH_COMMAND: gitSshCommand(sshd, k('stranger')) };
+      const env = {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: home,
+        GIT_SSH_COMMAND: gitSshCommand(sshd, k('stranger')),
+      };
       const child = spawn(process.execPath, [MAIN, 'doctor', url], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.on('data', (b: Buffer) => (out += b.toString()));
@@ -312,11 +376,19 @@ test('git over SSH: the same users, ACL, branch rules and audit as HTTP, through
     // pack still carries all 100 MB.
     await gitOk(['-c', 'core.compression=0', 'add', '.'], { cwd: big, env });
     await gitOk(['commit', '-q', '-m', 'big'], { cwd: big, env });
-    await gitOk(['-c', 'pack.compression=0', 'push', '-q', url, 'big'], { cwd: big, env, timeoutMs: 10 * GIT_TIMEOUT_MS });
+    await gitOk(['-c', 'pack.compression=0', 'push', '-q', url, 'big'], {
+      cwd: big,
+      env,
+      timeoutMs: 10 * GIT_TIMEOUT_MS,
+    });
     const line = auditLines(dir).at(-1) as Record<string, unknown>;
     assert.equal(line.service, 'git-receive-pack');
     assert.ok((line.bytesIn as number) > BIG_PUSH_BYTES, `bytesIn ${String(line.bytesIn)}`);
-    await gitOk(['clone', '-q', '--no-checkout', '-b', 'big', url, path.join(work, 'big-clone')], { cwd: work, env, timeoutMs: 10 * GIT_TIMEOUT_MS });
+    await gitOk(['clone', '-q', '--no-checkout', '-b', 'big', url, path.join(work, 'big-clone')], {
+      cwd: work,
+      env,
+      timeoutMs: 10 * GIT_TIMEOUT_MS,
+    });
     const cloned = auditLines(dir).at(-1) as Record<string, unknown>;
     assert.ok((cloned.bytesOut as number) > BIG_PUSH_BYTES);
   });
@@ -340,6 +412,8 @@ test('git over SSH: the same users, ACL, branch rules and audit as HTTP, through
     const lines = auditLines(dir);
     const ids = new Set(lines.map((l) => l.requestId));
     assert.equal(ids.size, lines.length);
-    for (const l of lines) for (const f of ['user', 'keyFingerprint', 'repo', 'service', 'bytesIn', 'bytesOut', 'exitCode', 'durationMs']) assert.ok(f in l, f);
+    for (const l of lines)
+      for (const f of ['user', 'keyFingerprint', 'repo', 'service', 'bytesIn', 'bytesOut', 'exitCode', 'durationMs'])
+        assert.ok(f in l, f);
   });
 });

@@ -25,7 +25,14 @@ test('an audit line written after close (a backend that outlived the shutdown) i
     fileSink.write({ ...record, requestId: 'before' });
     await fileSink.close();
     fileSink.write({ ...record, requestId: 'after' });
-    assert.deepEqual(fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as AuditRecord).requestId), ['before', 'after']);
+    assert.deepEqual(
+      fs
+        .readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as AuditRecord).requestId),
+      ['before', 'after'],
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import { auditDecision } from '../../app/audit/request-audit.js';
 
 /** [policy, errorStatus, outcome, status sent, decision, why] */
-const CASES: ReadonlyArray<readonly [('allowed' | 'denied' | null), number | null, ('invalid' | 'denied' | 'error' | null), number, string, string]> = [
+const CASES: ReadonlyArray<
+  readonly ['allowed' | 'denied' | null, number | null, 'invalid' | 'denied' | 'error' | null, number, string, string]
+> = [
   ['allowed', null, null, 200, 'allowed', 'the policy allowed, git answered'],
   ['allowed', null, null, 0, 'allowed', 'allowed, the client left before an answer'],
   ['allowed', 502, null, 502, 'error', 'allowed, the backend failed'],

@@ -18,8 +18,18 @@ describe('log redaction', () => {
   }
 
   it('replaces secret-looking keys at any depth', () => {
-    const out = redact({ user: 'ann', password: 'x', nested: { headers: { authorization: 'Basic abc', host: 'h' } }, ok: true });
-    assert.deepEqual(out, { user: 'ann', password: '[redacted]', nested: { headers: { authorization: '[redacted]', host: 'h' } }, ok: true });
+    const out = redact({
+      user: 'ann',
+      password: 'x',
+      nested: { headers: { authorization: 'Basic abc', host: 'h' } },
+      ok: true,
+    });
+    assert.deepEqual(out, {
+      user: 'ann',
+      password: '[redacted]',
+      nested: { headers: { authorization: '[redacted]', host: 'h' } },
+      ok: true,
+    });
   });
 
   for (const format of ['json', 'text'] as const) {
@@ -34,8 +44,15 @@ describe('log redaction', () => {
         });
       });
       const log = createLogger({ level: 'debug', format, stream }).child({ requestId: 'r1' });
-      log.warn('auth.failed', { user: 'ann', password: 'hunter2-pw', nested: { headers: { authorization: 'Basic YW5uOmh1bnRlcjI=' } } });
-      log.debug('backend.stderr', { text: 'fatal: http://ann:hunter2-pw@127.0.0.1/x.git', hash: '$2y$04$abcdefghijklmnopqrstuvwxyz012345678' });
+      log.warn('auth.failed', {
+        user: 'ann',
+        password: 'hunter2-pw',
+        nested: { headers: { authorization: 'Basic YW5uOmh1bnRlcjI=' } },
+      });
+      log.debug('backend.stderr', {
+        text: 'fatal: http://ann:hunter2-pw@127.0.0.1/x.git',
+        hash: '$2y$04$abcdefghijklmnopqrstuvwxyz012345678',
+      });
       log.error('unexpected', { error: new Error('Authorization: Bearer tok3n-value seen') });
       log.info('test.end');
       await ended;

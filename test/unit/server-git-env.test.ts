@@ -17,14 +17,22 @@ const SIDECAR_SITE = path.resolve(__dirname, '..', '..', '..', 'deploy', 'nginx'
 describe('the server git environment has one owner', () => {
   it('the shipped sidecar site passes fcgiwrap every variable of SERVER_GIT_ENV, with its value', () => {
     const params = new Map<string, string>();
-    for (const m of fs.readFileSync(SIDECAR_SITE, 'utf8').matchAll(/^\s*fastcgi_param\s+(\S+)\s+(\S+?);/gm)) params.set(m[1] as string, m[2] as string);
+    for (const m of fs.readFileSync(SIDECAR_SITE, 'utf8').matchAll(/^\s*fastcgi_param\s+(\S+)\s+(\S+?);/gm))
+      params.set(m[1] as string, m[2] as string);
     assert.ok(Object.keys(SERVER_GIT_ENV).length >= 2);
-    for (const [name, value] of Object.entries(SERVER_GIT_ENV)) assert.equal(params.get(name), value, `fastcgi_param ${name} ${value}; in ${SIDECAR_SITE}`);
+    for (const [name, value] of Object.entries(SERVER_GIT_ENV))
+      assert.equal(params.get(name), value, `fastcgi_param ${name} ${value}; in ${SIDECAR_SITE}`);
   });
 
   it('the backend, the hook children and the CLI get it, and nothing a caller passes overrides it', () => {
     const hostile = { GIT_NO_REPLACE_OBJECTS: '', GIT_GRAFT_FILE: '/tmp/grafts', PATH: '/usr/bin' };
-    const git = { repo: 'x', service: 'git-receive-pack', need: 'write', kind: 'rpc', suffix: '/git-receive-pack' } as unknown as GitRequest;
+    const git = {
+      repo: 'x',
+      service: 'git-receive-pack',
+      need: 'write',
+      kind: 'rpc',
+      suffix: '/git-receive-pack',
+    } as unknown as GitRequest;
     const backend = buildBackendEnv({
       cgi: hostile,
       git,
@@ -54,14 +62,18 @@ describe('the server git environment has one owner', () => {
     assert.equal(await g(['rev-list', '--parents', b]), `${b} ${a}\n${a}`, 'control: plain git follows the graft');
     const server = { ...env, ...SERVER_GIT_ENV };
     assert.equal(await g(['rev-list', '--parents', b], server), b);
-    const r = await gitOk(['merge-base', '--is-ancestor', a, b], { cwd: repo, env: server }).then(() => 0, () => 1);
+    const r = await gitOk(['merge-base', '--is-ancestor', a, b], { cwd: repo, env: server }).then(
+      () => 0,
+      () => 1,
+    );
     assert.equal(r, 1, 'a is not an ancestor of b');
   });
 });
 
 describe('receiveLocks: git locks where no rule grants', () => {
   const on = { denyNonFastForwards: true, denyDeletes: true };
-  const value = (pairs: Array<readonly [string, string]>, key: string) => pairs.filter(([k]) => k === key).map(([, v]) => v);
+  const value = (pairs: Array<readonly [string, string]>, key: string) =>
+    pairs.filter(([k]) => k === key).map(([, v]) => v);
   it('no branch-protect: force and delete locked, every ref outside heads and tags hidden', () => {
     const l = receiveLocks(branchProtectGrants(undefined), on);
     assert.deepEqual(value(l, 'receive.denyNonFastForwards'), ['true']);
@@ -79,11 +91,22 @@ describe('receiveLocks: git locks where no rule grants', () => {
     const l = receiveLocks(grants, on);
     assert.deepEqual(value(l, 'receive.denyNonFastForwards'), ['false']);
     assert.deepEqual(value(l, 'receive.denyDeletes'), ['false']);
-    assert.deepEqual(value(l, 'receive.hideRefs'), ['refs/', '!refs/heads/', '!refs/tags/', '!refs/notes/', '!refs/review/', '!refs/meta/config', '!refs/gitward/doctor/']);
+    assert.deepEqual(value(l, 'receive.hideRefs'), [
+      'refs/',
+      '!refs/heads/',
+      '!refs/tags/',
+      '!refs/notes/',
+      '!refs/review/',
+      '!refs/meta/config',
+      '!refs/gitward/doctor/',
+    ]);
   });
   it('empty grant lists grant nothing; repo_defaults can turn a lock off', () => {
     const grants = branchProtectGrants({ branches: { main: { force: [], delete: [] } } });
     assert.deepEqual(value(receiveLocks(grants, on), 'receive.denyDeletes'), ['true']);
-    assert.deepEqual(value(receiveLocks(grants, { denyNonFastForwards: false, denyDeletes: true }), 'receive.denyNonFastForwards'), ['false']);
+    assert.deepEqual(
+      value(receiveLocks(grants, { denyNonFastForwards: false, denyDeletes: true }), 'receive.denyNonFastForwards'),
+      ['false'],
+    );
   });
 });

@@ -29,13 +29,17 @@ const PAGE_TIMEOUT_MS = 60_000;
 
 function haveChromium(t: TestContext): boolean {
   if (fs.existsSync(CHROMIUM)) return true;
-  if (isCI(process.env)) throw new Error(`${CHROMIUM} is missing: CI must run the browser tests (.ci/run installs chromium)`);
+  if (isCI(process.env))
+    throw new Error(`${CHROMIUM} is missing: CI must run the browser tests (.ci/run installs chromium)`);
   t.skip('chromium is not installed');
   return false;
 }
 
 /** A fresh browser with a fresh profile (--user-data-dir) for one test, closed after it. */
-async function openBrowser(t: TestContext, options: { httpCredentials?: { username: string; password: string } } = {}): Promise<BrowserContext> {
+async function openBrowser(
+  t: TestContext,
+  options: { httpCredentials?: { username: string; password: string } } = {},
+): Promise<BrowserContext> {
   // Not tempDir: the profile may be removed only after the browser has closed.
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'gitward-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -78,7 +82,9 @@ test('browser: the anonymous index lists the public repo only, styled by cgit.cs
   assert.deepEqual(repos, ['pub/site']);
   // The stylesheet applied: cgit.css gives the header's logo cell its width.
   // A string: the test is compiled without the DOM's types.
-  const css = await page.evaluate("Array.from(document.styleSheets).some((s) => (s.href || '').endsWith('/cgit.css') && s.cssRules.length > 0)");
+  const css = await page.evaluate(
+    "Array.from(document.styleSheets).some((s) => (s.href || '').endsWith('/cgit.css') && s.cssRules.length > 0)",
+  );
   assert.ok(css, 'cgit.css loaded');
   await screenshot(t, page, 'index-anonymous');
 });
@@ -146,7 +152,10 @@ test('browser: tree → blob → log → commit diff, with highlighting and the 
   await page.click('text=pub/site change 2');
   assert.ok(page.url().includes('/pub/site.git/commit/'));
   const added = await page.locator('div.add').allTextContents();
-  assert.ok(added.some((line) => line.includes('# second version')), 'the diff shows the added line');
+  assert.ok(
+    added.some((line) => line.includes('# second version')),
+    'the diff shows the added line',
+  );
   await screenshot(t, page, 'commit-diff');
 });
 

@@ -25,7 +25,8 @@ export const PY_FILE = 'def greet(name):\n    """Say hello."""\n    return f"hel
 /** Whether cgit is here; in CI its absence fails the test (requireBinary), elsewhere it skips. */
 export function haveCgit(t: TestContext): boolean {
   if (fs.existsSync(CGIT_CGI)) return true;
-  if (isCI(process.env)) throw new Error(`${CGIT_CGI} is missing: CI must run the web view tests (.ci/run installs cgit)`);
+  if (isCI(process.env))
+    throw new Error(`${CGIT_CGI} is missing: CI must run the web view tests (.ci/run installs cgit)`);
   t.skip('cgit is not installed');
   return false;
 }
@@ -37,7 +38,11 @@ export interface WebFixture {
 }
 
 /** Starts gitward with the web view and the three repos; `web` keys replace the defaults, `top` adds top-level keys. */
-export async function startWebFixture(t: TestContext, web: Record<string, unknown> = {}, top: Record<string, unknown> = {}): Promise<WebFixture> {
+export async function startWebFixture(
+  t: TestContext,
+  web: Record<string, unknown> = {},
+  top: Record<string, unknown> = {},
+): Promise<WebFixture> {
   const gw = await startGitward(t, {
     users: { ...PASSWORDS },
     config: {
@@ -84,15 +89,25 @@ export interface Page {
 }
 
 /** GETs `target` (a path and query, sent as given) from gitward, optionally as a user. */
-export function get(gw: TestGitward, target: string, user?: keyof typeof PASSWORDS, headers: Record<string, string> = {}): Promise<Page> {
+export function get(
+  gw: TestGitward,
+  target: string,
+  user?: keyof typeof PASSWORDS,
+  headers: Record<string, string> = {},
+): Promise<Page> {
   const auth = user ? { authorization: `Basic ${Buffer.from(`${user}:${PASSWORDS[user]}`).toString('base64')}` } : {};
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: gw.port, path: target, method: 'GET', headers: { ...auth, ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port: gw.port, path: target, method: 'GET', headers: { ...auth, ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end();
   });

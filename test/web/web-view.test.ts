@@ -30,18 +30,40 @@ test('the index lists exactly the repos the identity may read: anonymous one, be
   assert.match(ben.body, /href='\/team\/tools\.git\/'/);
   assertNoTrace(ben.body, SECRET_TRACES, "ben's index");
   const ann = await get(gw, '/', 'ann');
-  for (const repo of ['pub/site', 'team/tools', 'team/secret']) assert.ok(ann.body.includes(`href='/${repo}.git/'`), `ann's index lists ${repo}`);
+  for (const repo of ['pub/site', 'team/tools', 'team/secret'])
+    assert.ok(ann.body.includes(`href='/${repo}.git/'`), `ann's index lists ${repo}`);
   // One audit line per page, as a web read (written when each response has closed).
   const pages = () => gw.audit.records.filter((r) => r.service === 'web');
   await waitFor(() => pages().length >= 3, 'three web audit lines', 10_000);
   assert.equal(pages().length, 3);
-  assert.deepEqual(pages().map((r) => [r.user, r.decision, r.status]), [[null, 'allowed', 200], ['ben', 'allowed', 200], ['ann', 'allowed', 200]]);
+  assert.deepEqual(
+    pages().map((r) => [r.user, r.decision, r.status]),
+    [
+      [null, 'allowed', 200],
+      ['ben', 'allowed', 200],
+      ['ann', 'allowed', 200],
+    ],
+  );
 });
 
 test('existence oracle: every page of a hidden repo is the same 404 as a missing repo, and search finds nothing', async (t) => {
   if (!haveCgit(t)) return;
   const { gw } = await startWebFixture(t);
-  const pages = ['', 'about/', 'log/', 'tree/', 'tree/README.md', 'plain/README.md', 'commit/', 'diff/', 'patch/', 'atom/', 'refs/', 'stats/', 'snapshot/secret-main.tar.gz'];
+  const pages = [
+    '',
+    'about/',
+    'log/',
+    'tree/',
+    'tree/README.md',
+    'plain/README.md',
+    'commit/',
+    'diff/',
+    'patch/',
+    'atom/',
+    'refs/',
+    'stats/',
+    'snapshot/secret-main.tar.gz',
+  ];
   for (const page of pages) {
     const hidden = await get(gw, `/team/secret.git/${page}`, 'ben');
     const missing = await get(gw, `/team/nothere.git/${page}`, 'ben');
@@ -98,7 +120,11 @@ test('warm cache: a page cached for a wider view is never served to a narrower o
   assert.ok((await get(gw, '/?s=name')).body.includes('pub/site'));
   assert.ok((await get(gw, '/?s=name', 'ann')).body.includes('team/secret'));
   // Each readable set has its own cache folder: ann's, ben's and anonymous' are three.
-  const indexFolders = new Set(cacheFiles().filter((f) => f.split(path.sep)[1]?.startsWith('index-')).map((f) => f.split(path.sep)[1]));
+  const indexFolders = new Set(
+    cacheFiles()
+      .filter((f) => f.split(path.sep)[1]?.startsWith('index-'))
+      .map((f) => f.split(path.sep)[1]),
+  );
   assert.equal(indexFolders.size, 3);
 });
 
@@ -138,9 +164,14 @@ test('log in: 401 with the Basic challenge without credentials, then a redirect 
   // Only the path of a Referer is used: the redirect never leaves this site.
   const elsewhere = await get(gw, '/?login', 'ann', { referer: 'https://evil.example/phish' });
   assert.equal(elsewhere.headers.location, '/phish');
-  const wrong = await get(gw, '/?login', undefined, { authorization: `Basic ${Buffer.from('ann:nope').toString('base64')}` });
+  const wrong = await get(gw, '/?login', undefined, {
+    authorization: `Basic ${Buffer.from('ann:nope').toString('base64')}`,
+  });
   assert.equal(wrong.status, 401);
-  assert.ok(gw.logs.lines.some((l) => l.event === 'auth.failed'), 'a failed web login is an auth.failed line (fail2ban, brute-force limit)');
+  assert.ok(
+    gw.logs.lines.some((l) => l.event === 'auth.failed'),
+    'a failed web login is an auth.failed line (fail2ban, brute-force limit)',
+  );
 });
 
 test('brute force through the log-in URL: the same limit as git, 429 with Retry-After even for the right password', async (t) => {
@@ -170,10 +201,22 @@ test('header injection into cgit: no Authorization, Cookie, Proxy or identity he
   // A stand-in for cgit that answers with its environment.
   fs.writeFileSync(fake, '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n"\nenv\n', { mode: 0o755 });
   const { gw } = await startWebFixture(t, { cgit_path: fake });
-  const page = await get(gw, '/pub/site.git/tree/', 'ann', { cookie: 'session=abc', proxy: 'http://evil:1', 'x-remote-user': 'admin', 'x-other': 'kept', 'x_remote_user': 'admin2' });
+  const page = await get(gw, '/pub/site.git/tree/', 'ann', {
+    cookie: 'session=abc',
+    proxy: 'http://evil:1',
+    'x-remote-user': 'admin',
+    'x-other': 'kept',
+    x_remote_user: 'admin2',
+  });
   assert.equal(page.status, 200);
-  const env = new Map(page.body.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
-  for (const name of ['HTTP_AUTHORIZATION', 'HTTP_COOKIE', 'HTTP_PROXY', 'HTTP_X_REMOTE_USER', 'GITWARD_CONFIG']) assert.ok(!env.has(name), `${name} reached cgit`);
+  const env = new Map(
+    page.body
+      .trim()
+      .split('\n')
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const),
+  );
+  for (const name of ['HTTP_AUTHORIZATION', 'HTTP_COOKIE', 'HTTP_PROXY', 'HTTP_X_REMOTE_USER', 'GITWARD_CONFIG'])
+    assert.ok(!env.has(name), `${name} reached cgit`);
   assert.equal(env.get('HTTP_X_OTHER'), 'kept');
   assert.equal(env.get('REMOTE_USER'), 'ann');
   assert.equal(env.get('PATH_INFO'), '/pub/site.git/tree/');
@@ -197,7 +240,8 @@ test('query parameters that would pick another repo or page than the authorised 
 });
 
 test('config: web keys are validated like the rest', () => {
-  const bad = 'repo_root: ./r\nweb:\n  enabled: yes\n  filters: [markdown, asciidoc]\n  clone_urls: ["ftp://x/"]\n  site_titel: x\n';
+  const bad =
+    'repo_root: ./r\nweb:\n  enabled: yes\n  filters: [markdown, asciidoc]\n  clone_urls: ["ftp://x/"]\n  site_titel: x\n';
   assert.throws(
     () => buildConfig(bad, '/etc/gitward/gitward.yaml'),
     (err: unknown) => {
@@ -209,17 +253,31 @@ test('config: web keys are validated like the rest', () => {
       return true;
     },
   );
-  const good = buildConfig('repo_root: ./r\nweb: {enabled: true, site_title: Ours, filters: [pygments]}\n', '/etc/gitward/gitward.yaml');
-  assert.deepEqual([good.web.enabled, good.web.siteTitle, good.web.filters, good.web.cacheSize], [true, 'Ours', ['pygments'], 1000]);
+  const good = buildConfig(
+    'repo_root: ./r\nweb: {enabled: true, site_title: Ours, filters: [pygments]}\n',
+    '/etc/gitward/gitward.yaml',
+  );
+  assert.deepEqual(
+    [good.web.enabled, good.web.siteTitle, good.web.filters, good.web.cacheSize],
+    [true, 'Ours', ['pygments'], 1000],
+  );
   assert.equal(buildConfig('repo_root: ./r\n', '/x/g.yaml').web.enabled, false);
 });
 
 test('gitward check says the web view needs proxy mode, and when cgit is missing', () => {
-  const sidecar = buildConfig('repo_root: ./r\nsidecar: {enabled: true}\nweb: {enabled: true, cgit_path: /nonexistent/cgit.cgi}\n', '/x/g.yaml');
+  const sidecar = buildConfig(
+    'repo_root: ./r\nsidecar: {enabled: true}\nweb: {enabled: true, cgit_path: /nonexistent/cgit.cgi}\n',
+    '/x/g.yaml',
+  );
   const warnings = webWarnings(sidecar);
   assert.equal(warnings.length, 2);
   assert.match(warnings[0] as string, /^web\.enabled: the web view needs proxy mode/);
   assert.match(warnings[1] as string, /^web\.cgit_path: \/nonexistent\/cgit\.cgi is not an executable file/);
-  assert.deepEqual(webWarnings(buildConfig('repo_root: ./r\nsidecar: {enabled: false}\nweb: {enabled: true, cgit_path: /bin/sh}\n', '/x/g.yaml')), []);
+  assert.deepEqual(
+    webWarnings(
+      buildConfig('repo_root: ./r\nsidecar: {enabled: false}\nweb: {enabled: true, cgit_path: /bin/sh}\n', '/x/g.yaml'),
+    ),
+    [],
+  );
   assert.deepEqual(webWarnings(buildConfig('repo_root: ./r\n', '/x/g.yaml')), []);
 });

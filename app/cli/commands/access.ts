@@ -4,7 +4,6 @@ import { loadConfig } from '../../config/load.js';
 import { UsageError } from '../../errors.js';
 import { compilePolicy } from '../../policy/compile.js';
 import { decide, decideCreate, mayCreate } from '../../policy/decide.js';
-import { hookSettingsFor } from '../../policy/hook-settings.js';
 import { resolveIdentity } from '../../policy/identity.js';
 import { listReposOnDisk } from '../../policy/list-repos.js';
 import type { CompiledPolicy } from '../../config/types.js';
@@ -94,7 +93,8 @@ export const access: Command = async (argv, io) => {
   const d = need === 'create' ? decideCreate(policy, identity, repo) : decide(policy, identity, repo, need);
   const out: string[] = [];
   out.push(`${d.allowed ? 'ALLOWED' : 'DENIED'}: ${d.reason}`);
-  out.push(`level: ${d.level}  (status ${d.status}${policy.hasRepo(repo) ? '' : `; ${repo} is not named in the tree: the nodes above it decide`})`);
+  const unnamed = policy.hasRepo(repo) ? '' : `; ${repo} is not named in the tree: the nodes above it decide`;
+  out.push(`level: ${d.level}  (status ${d.status}${unnamed})`);
   if (kind !== 'anonymous') {
     out.push(`groups: ${identity.groups.length > 0 ? identity.groups.map((g) => `@${g}`).join(' ') : '(none)'}`);
     if (kind === 'user' && !policy.knownUsers().includes(user)) {
@@ -201,7 +201,9 @@ async function printMatrix(policy: CompiledPolicy, match: (repo: string) => bool
   const onDisk = await listReposOnDisk(policy.config.repoRoot);
   const repos = [...new Set([...policy.repos(), ...onDisk])].filter(match).sort();
   const users = [...policy.knownUsers(), '$anonymous'];
-  const ids = users.map((u) => (u === '$anonymous' ? resolveIdentity(policy, null, 'anonymous') : resolveIdentity(policy, u, 'access')));
+  const ids = users.map((u) =>
+    u === '$anonymous' ? resolveIdentity(policy, null, 'anonymous') : resolveIdentity(policy, u, 'access'),
+  );
   const width = Math.max(4, ...repos.map((r) => r.length));
   // Cells are computed first: a `c` widens a column only when some cell has one.
   const table = repos.map((repo) =>

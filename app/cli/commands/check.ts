@@ -95,8 +95,10 @@ export function webWarnings(config: GitwardConfig): string[] {
   if (!config.web.enabled) return [];
   const out: string[] = [];
   if (config.sidecar.enabled) {
-    out.push('web.enabled: the web view needs proxy mode (nginx forwards the pages to gitward); a sidecar ' +
-      'deployment does not show it (set sidecar.enabled: false in proxy mode to silence this)');
+    out.push(
+      'web.enabled: the web view needs proxy mode (nginx forwards the pages to gitward); a sidecar ' +
+        'deployment does not show it (set sidecar.enabled: false in proxy mode to silence this)',
+    );
   }
   try {
     fs.accessSync(config.web.cgitPath, fs.constants.X_OK);
@@ -124,8 +126,11 @@ function sshKeyWarnings(keysFile: string | null, knownUsers: readonly string[]):
   const known = new Set(knownUsers);
   const orphans = keys
     .filter((k) => !known.has(k.user))
-    .map((k) => `${keysFile}:${k.line}: key ${k.fingerprint} of "${k.user}", who is not in the config: it is refused`
-      + ` (gitward key delete ${k.user} ${k.fingerprint})`);
+    .map(
+      (k) =>
+        `${keysFile}:${k.line}: key ${k.fingerprint} of "${k.user}", who is not in the config: it is refused` +
+        ` (gitward key delete ${k.user} ${k.fingerprint})`,
+    );
   return [...problems.map((p) => `${p} (this line's key is refused)`), ...orphans];
 }
 
@@ -161,7 +166,9 @@ export const check: Command = async (argv, io) => {
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     for (const p of err.problems) io.stderr.write(`${p}\n`);
-    io.stderr.write(`gitward check: ${err.problems.length} problem${err.problems.length === 1 ? '' : 's'} in ${file}\n`);
+    io.stderr.write(
+      `gitward check: ${err.problems.length} problem${err.problems.length === 1 ? '' : 's'} in ${file}\n`,
+    );
     return EXIT.config;
   }
   const results = runPolicyTests(policy);
@@ -175,16 +182,25 @@ export const check: Command = async (argv, io) => {
     }
   }
   const granted = grantedOtherRefs(policy.config.repos);
-  const except = granted.length === 0
-    ? ' (no branch-protect refs rule grants any)'
-    : `, except where a branch-protect refs rule grants them: ${granted.join(', ')}`;
+  const except =
+    granted.length === 0
+      ? ' (no branch-protect refs rule grants any)'
+      : `, except where a branch-protect refs rule grants them: ${granted.join(', ')}`;
   const others = 'refs outside refs/heads/ and refs/tags/ (refs/replace/*, refs/notes/*, …)';
   io.stdout.write(`${others}: refused on every push${except}\n`);
   const s = summarizePolicy(policy);
-  const tests = results.length === 0 ? 'no tests' : failed === 0 ? `${results.length} tests passed` : `${failed} of ${results.length} tests FAILED`;
+  const tests =
+    results.length === 0
+      ? 'no tests'
+      : failed === 0
+        ? `${results.length} tests passed`
+        : `${failed} of ${results.length} tests FAILED`;
   // The tree names some repos; project groups cover the others, so count what is on disk too.
   const repoRoot = policy.config.repoRoot;
-  const onDisk = fs.existsSync(repoRoot) ? `${(await listReposOnDisk(repoRoot)).length} on disk under repo_root` : `repo_root ${repoRoot} does not exist`;
-  io.stdout.write(`${file}: ${failed === 0 ? 'OK' : 'FAILED'} — ${s.users} users, ${s.groups} groups, ${s.reposInTree} repos named in the tree, ${onDisk}, ${s.grants} grants, ${tests}\n`);
+  const onDisk = fs.existsSync(repoRoot)
+    ? `${(await listReposOnDisk(repoRoot)).length} on disk under repo_root`
+    : `repo_root ${repoRoot} does not exist`;
+  const counts = `${s.users} users, ${s.groups} groups, ${s.reposInTree} repos named in the tree, ${onDisk}`;
+  io.stdout.write(`${file}: ${failed === 0 ? 'OK' : 'FAILED'} — ${counts}, ${s.grants} grants, ${tests}\n`);
   return failed === 0 ? EXIT.ok : EXIT.failed;
 };

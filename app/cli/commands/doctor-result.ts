@@ -10,4 +10,3 @@ export interface CheckResult {
   /** The likely cause and the setting to look at (fail), or what to check by hand (warn). */
   readonly cause?: string;
 }
-

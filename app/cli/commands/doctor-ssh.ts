@@ -20,13 +20,13 @@ interface Run {
 const CAUSES: ReadonlyArray<readonly [RegExp, string]> = [
   [
     /Permission denied \(publickey/,
-    'sshd did not accept the key: add it with `gitward key add USER FILE`, and check that '
-      + 'AuthorizedKeysFile in the Match User block names ssh.authorized_keys',
+    'sshd did not accept the key: add it with `gitward key add USER FILE`, and check that ' +
+      'AuthorizedKeysFile in the Match User block names ssh.authorized_keys',
   ],
   [
     /Host key verification failed/,
-    'the host key is not in known_hosts: compare its fingerprint with '
-      + '`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the server',
+    'the host key is not in known_hosts: compare its fingerprint with ' +
+      '`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the server',
   ],
   [/Connection refused|Could not resolve|timed out/, 'sshd is not reachable on that host and port'],
   [
@@ -39,13 +39,13 @@ const CAUSES: ReadonlyArray<readonly [RegExp, string]> = [
   ],
   [
     /gitward: the forced command is not as gitward key writes it|the server socket is not gitward's/,
-    'authorized_keys is out of date or the socket folder is not gitward\'s: `gitward key sync` as the SSH account',
+    "authorized_keys is out of date or the socket folder is not gitward's: `gitward key sync` as the SSH account",
   ],
   [/gitward: SSH access is not enabled/, 'set ssh.keys_file in the config'],
   [/gitward: (repository .* not found|you may not)/, 'gitward refused this user (`gitward access USER REPO write`)'],
   [
     /gitward: only git-upload-pack|git-shell|fatal: Interactive git shell/,
-    'the forced command did not run: the account\'s login shell must be /bin/sh, not git-shell',
+    "the forced command did not run: the account's login shell must be /bin/sh, not git-shell",
   ],
 ];
 
@@ -63,8 +63,9 @@ const IDENT = {
 };
 
 /** The cause of a v2 check that got v0. */
-const NO_V2 = 'sshd does not pass GIT_PROTOCOL: add `AcceptEnv GIT_PROTOCOL` to the Match User block '
-  + '(deploy/ssh/gitward-sshd.conf)';
+const NO_V2 =
+  'sshd does not pass GIT_PROTOCOL: add `AcceptEnv GIT_PROTOCOL` to the Match User block ' +
+  '(deploy/ssh/gitward-sshd.conf)';
 
 /**
  * The checks of `gitward doctor ssh://…`: protocol v2 (sshd's AcceptEnv GIT_PROTOCOL), a shallow
@@ -82,7 +83,7 @@ export async function runSshDoctor(url: string, env: Record<string, string>, tmp
 
   const ls = await git(['-c', 'protocol.version=2', 'ls-remote', url], tmp, { GIT_TRACE_PACKET: '1' });
   if (ls.code !== 0) {
-    results.push(fail('ssh ls-remote (protocol v2)', ls, 'see sshd\'s log (journalctl -u ssh) and the audit log'));
+    results.push(fail('ssh ls-remote (protocol v2)', ls, "see sshd's log (journalctl -u ssh) and the audit log"));
     return results;
   }
   if (!/< version 2$/m.test(ls.stderr)) {

@@ -44,10 +44,22 @@ const STEP_TIMEOUT_MS = 120_000;
 export const DOCTOR_PUSH_BYTES = 2 * 1024 * 1024;
 /** git's default http.postBuffer, set for the push so that no local setting makes it unchunked. */
 const POST_BUFFER_BYTES = 1024 * 1024;
-/** Local commits the server lacks: their "have" lines make the negotiation body big enough (>1 KiB) for git to gzip it. */
+/**
+ * Local commits the server lacks: their "have" lines make the negotiation body big enough (>1 KiB) for git
+ * to gzip it.
+ */
 const NEGOTIATION_COMMITS = 100;
 /** Environment variables of the user that git may need here (never the whole environment). */
-const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'XDG_CONFIG_HOME', 'GIT_SSL_CAINFO', 'GIT_SSL_CAPATH', 'SSL_CERT_FILE', 'SSL_CERT_DIR'] as const;
+const PASSED_ENV = [
+  'PATH',
+  'HOME',
+  'LANG',
+  'XDG_CONFIG_HOME',
+  'GIT_SSL_CAINFO',
+  'GIT_SSL_CAPATH',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+] as const;
 /** …and those that `git credential fill` may use to ask for a password. */
 const ASKPASS_ENV = ['GIT_ASKPASS', 'SSH_ASKPASS', 'DISPLAY', 'WAYLAND_DISPLAY', 'TERM'] as const;
 
@@ -70,19 +82,39 @@ export function diagnose(text: string, timedOut = false): string | null {
     .split('\n')
     .filter((l) => !/^\d\d:\d\d:\d\d\.\d+ /.test(l))
     .join('\n');
-  const status = /(?:HTTP|returned error:|error: RPC failed; HTTP) (\d{3})/.exec(stderr)?.[1] ?? /The requested URL returned error: (\d{3})/.exec(stderr)?.[1];
-  if (timedOut) return 'timeouts: the request hung; look at proxy_read_timeout/proxy_send_timeout (fastcgi_read_timeout/fastcgi_send_timeout in sidecar mode), which must outlast git-http-backend\'s silent phases';
+  const status =
+    /(?:HTTP|returned error:|error: RPC failed; HTTP) (\d{3})/.exec(stderr)?.[1] ??
+    /The requested URL returned error: (\d{3})/.exec(stderr)?.[1];
+  if (timedOut) {
+    return (
+      'timeouts: the request hung; look at proxy_read_timeout/proxy_send_timeout (fastcgi_read_timeout/' +
+      "fastcgi_send_timeout in sidecar mode), which must outlast git-http-backend's silent phases"
+    );
+  }
   switch (status) {
     case '413':
       return 'body size limit: nginx refused the push body; set `client_max_body_size 0;` in the git server/location';
     case '411':
-      return 'chunked request body refused: git streams pushes over 1 MiB chunked; use `proxy_http_version 1.1;` with `proxy_request_buffering off;` (fastcgi_request_buffering off in sidecar mode)';
+      return (
+        'chunked request body refused: git streams pushes over 1 MiB chunked; use `proxy_http_version 1.1;` ' +
+        'with `proxy_request_buffering off;` (fastcgi_request_buffering off in sidecar mode)'
+      );
     case '504':
-      return 'timeouts: nginx gave up waiting for the backend; raise proxy_read_timeout/proxy_send_timeout (fastcgi_read_timeout/fastcgi_send_timeout in sidecar mode)';
+      return (
+        'timeouts: nginx gave up waiting for the backend; raise proxy_read_timeout/proxy_send_timeout ' +
+        '(fastcgi_read_timeout/fastcgi_send_timeout in sidecar mode)'
+      );
     case '502':
-      return 'backend unreachable: gitward (or fcgiwrap in sidecar mode) is not running or nginx cannot open its socket (permissions of /run/gitward)';
+      return (
+        'backend unreachable: gitward (or fcgiwrap in sidecar mode) is not running or nginx cannot open its ' +
+        'socket (permissions of /run/gitward)'
+      );
     case '500':
-      return 'server error: if only the big push fails, nginx could not buffer the body (request buffering): set `proxy_request_buffering off;` / `fastcgi_request_buffering off;` and check client_body_temp_path; otherwise see the nginx and gitward logs';
+      return (
+        'server error: if only the big push fails, nginx could not buffer the body (request buffering): set ' +
+        '`proxy_request_buffering off;` / `fastcgi_request_buffering off;` and check client_body_temp_path; ' +
+        'otherwise see the nginx and gitward logs'
+      );
     case '401':
       return 'authentication failed: wrong or missing credentials (put them in the URL or your credential helper)';
     case '403':
@@ -94,12 +126,29 @@ export function diagnose(text: string, timedOut = false): string | null {
   }
   // No HTTP status: the answer had begun (200 and headers) and was cut off: nginx drops the connection when the
   // backend stays silent longer than its read timeout, e.g. while a pre-receive hook runs.
-  if (/curl 18 |transfer closed with outstanding read data remaining|unexpected disconnect while reading sideband packet/.test(stderr))
-    return 'timeouts: the answer was cut off mid-stream, most often because proxy_read_timeout (fastcgi_read_timeout in sidecar mode) is shorter than a silent phase of git-http-backend (a slow pre-receive hook, index-pack of a big push); otherwise gitward or git-http-backend died (see their logs)';
-  if (/Authentication failed/i.test(stderr)) return 'authentication failed: wrong or missing credentials, or git never saw a challenge (see the 401 check)';
-  if (/SSL|certificate/i.test(stderr)) return 'TLS: git does not trust the server certificate (GIT_SSL_CAINFO, or the certificate chain in ssl_certificate)';
+  const cutOff = [
+    'curl 18 ',
+    'transfer closed with outstanding read data remaining',
+    'unexpected disconnect while reading sideband packet',
+  ];
+  if (cutOff.some((s) => stderr.includes(s))) {
+    return (
+      'timeouts: the answer was cut off mid-stream, most often because proxy_read_timeout (fastcgi_read_timeout ' +
+      'in sidecar mode) is shorter than a silent phase of git-http-backend (a slow pre-receive hook, index-pack ' +
+      'of a big push); otherwise gitward or git-http-backend died (see their logs)'
+    );
+  }
+  if (/Authentication failed/i.test(stderr))
+    return 'authentication failed: wrong or missing credentials, or git never saw a challenge (see the 401 check)';
+  if (/SSL|certificate/i.test(stderr)) {
+    return (
+      'TLS: git does not trust the server certificate ' +
+      '(GIT_SSL_CAINFO, or the certificate chain in ssl_certificate)'
+    );
+  }
   if (/Operation timed out|timed out/i.test(stderr)) return 'timeouts: see proxy_read_timeout/proxy_send_timeout';
-  if (/Could not resolve host|Connection refused|Failed to connect/i.test(stderr)) return 'connection: nginx is not reachable at this address and port';
+  if (/Could not resolve host|Connection refused|Failed to connect/i.test(stderr))
+    return 'connection: nginx is not reachable at this address and port';
   return null;
 }
 
@@ -130,7 +179,8 @@ export function redactUrl(url: string): string {
 export async function runDoctor(url: string, env: Record<string, string>, tmp: string): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   const gitEnv: Record<string, string> = { ...env, GIT_TERMINAL_PROMPT: '0', LANG: 'C', LC_ALL: 'C' };
-  const git = (args: string[], cwd: string, extra: Record<string, string> = {}) => runGit(args, cwd, { ...gitEnv, ...extra });
+  const git = (args: string[], cwd: string, extra: Record<string, string> = {}) =>
+    runGit(args, cwd, { ...gitEnv, ...extra });
   const fail = (name: string, r: GitRun, fallback: string): CheckResult => failed(name, r, fallback);
 
   // 1. The challenge: git only sends credentials after a 401 that carries WWW-Authenticate.
@@ -140,7 +190,15 @@ export async function runDoctor(url: string, env: Record<string, string>, tmp: s
   const ls = await git(['-c', 'protocol.version=2', 'ls-remote', url], tmp, { GIT_TRACE_PACKET: '1' });
   if (ls.code !== 0) results.push(fail('ls-remote (protocol v2)', ls, 'see the nginx error log'));
   else if (!/git< version 2/.test(ls.stderr))
-    results.push({ name: 'ls-remote (protocol v2)', level: 'fail', detail: 'the server answered with protocol v0', cause: 'Git-Protocol not passed: nginx must forward the Git-Protocol header (proxy_set_header Git-Protocol $http_git_protocol; in sidecar mode it arrives as HTTP_GIT_PROTOCOL unless fastcgi_pass_request_headers is off)' });
+    results.push({
+      name: 'ls-remote (protocol v2)',
+      level: 'fail',
+      detail: 'the server answered with protocol v0',
+      cause:
+        'Git-Protocol not passed: nginx must forward the Git-Protocol header (proxy_set_header Git-Protocol ' +
+        '$http_git_protocol; in sidecar mode it arrives as HTTP_GIT_PROTOCOL unless fastcgi_pass_request_headers ' +
+        'is off)',
+    });
   else results.push({ name: 'ls-remote (protocol v2)', level: 'ok', detail: 'protocol v2 negotiated' });
 
   // 3. A clone (shallow: the check is about the path, not the repo's size).
@@ -157,14 +215,27 @@ export async function runDoctor(url: string, env: Record<string, string>, tmp: s
   // 4.–6. A chunked push to the probe ref, which gitward's hook refuses by design.
   const ref = `${DOCTOR_PROBE_PREFIX}${randomBytes(4).toString('hex')}`;
   fs.writeFileSync(path.join(clone, 'gitward-doctor.bin'), randomBytes(DOCTOR_PUSH_BYTES));
-  const ident = { GIT_AUTHOR_NAME: 'gitward doctor', GIT_AUTHOR_EMAIL: 'doctor@gitward.invalid', GIT_COMMITTER_NAME: 'gitward doctor', GIT_COMMITTER_EMAIL: 'doctor@gitward.invalid' };
+  const ident = {
+    GIT_AUTHOR_NAME: 'gitward doctor',
+    GIT_AUTHOR_EMAIL: 'doctor@gitward.invalid',
+    GIT_COMMITTER_NAME: 'gitward doctor',
+    GIT_COMMITTER_EMAIL: 'doctor@gitward.invalid',
+  };
   const add = await git(['add', 'gitward-doctor.bin'], clone);
   const commit = add.code === 0 ? await git(['commit', '--quiet', '-m', 'gitward doctor probe'], clone, ident) : add;
   if (commit.code !== 0) {
-    results.push({ name: 'push over 1 MiB (chunked)', level: 'fail', detail: lastLines(commit.stderr), cause: 'local git problem (not the server)' });
+    results.push({
+      name: 'push over 1 MiB (chunked)',
+      level: 'fail',
+      detail: lastLines(commit.stderr),
+      cause: 'local git problem (not the server)',
+    });
     return results;
   }
-  const push = await git(['-c', `http.postBuffer=${POST_BUFFER_BYTES}`, 'push', '--quiet', url, `HEAD:${ref}`], clone, { GIT_TRACE_CURL: '1', GIT_TRACE_CURL_NO_DATA: '1' });
+  const push = await git(['-c', `http.postBuffer=${POST_BUFFER_BYTES}`, 'push', '--quiet', url, `HEAD:${ref}`], clone, {
+    GIT_TRACE_CURL: '1',
+    GIT_TRACE_CURL_NO_DATA: '1',
+  });
   results.push(...pushChecks(push, ref));
 
   // 7. A gzip'd negotiation: a fresh repo with local commits the server lacks fetches what the
@@ -177,7 +248,13 @@ export async function runDoctor(url: string, env: Record<string, string>, tmp: s
     const neg = path.join(tmp, 'negotiate');
     const init = await git(['init', '--quiet', neg], tmp);
     const made = init.code === 0 ? await makeCommits(neg, NEGOTIATION_COMMITS, { ...gitEnv, ...ident }) : false;
-    if (!made) results.push({ name: "gzip'd negotiation", level: 'fail', detail: 'could not make local commits', cause: 'local git problem (not the server)' });
+    if (!made)
+      results.push({
+        name: "gzip'd negotiation",
+        level: 'fail',
+        detail: 'could not make local commits',
+        cause: 'local git problem (not the server)',
+      });
     else {
       const trace = { GIT_TRACE_CURL: '1', GIT_TRACE_CURL_NO_DATA: '1' };
       results.push(negotiationCheck(await git(['fetch', '--quiet', url, target], neg, trace)));
@@ -207,7 +284,9 @@ function failed(name: string, r: GitRun, fallback: string): CheckResult {
   return {
     name,
     level: 'fail',
-    detail: r.timedOut ? `no answer within ${STEP_TIMEOUT_MS / 1000} s` : lastLines(r.stderr) || `git exited ${String(r.code)}`,
+    detail: r.timedOut
+      ? `no answer within ${STEP_TIMEOUT_MS / 1000} s`
+      : lastLines(r.stderr) || `git exited ${String(r.code)}`,
     cause: diagnose(r.stderr, r.timedOut) ?? fallback,
   };
 }
@@ -322,9 +401,17 @@ function streamCheck(push: GitRun): Omit<CheckResult, 'name'> {
 /** The check of the gzip'd negotiation (a fetch run with GIT_TRACE_CURL). Pure. */
 export function negotiationCheck(fetch: GitRun): CheckResult {
   const name = "gzip'd negotiation";
-  if (fetch.code !== 0) return failed(name, fetch, "Content-Encoding not passed: nginx must forward the request's Content-Encoding header (gzip) to the backend untouched");
+  const passEncoding = "nginx must forward the request's Content-Encoding header (gzip) to the backend untouched";
+  if (fetch.code !== 0) return failed(name, fetch, `Content-Encoding not passed: ${passEncoding}`);
   if (!/=> Send header: Content-Encoding: gzip/i.test(fetch.stderr))
-    return { name, level: 'fail', detail: 'fetch done, but git did not gzip its negotiation', cause: 'not checked: git sends a negotiation gzip\'d only above 1 KiB; passing Content-Encoding through nginx is unverified' };
+    return {
+      name,
+      level: 'fail',
+      detail: 'fetch done, but git did not gzip its negotiation',
+      cause:
+        "not checked: git sends a negotiation gzip'd only above 1 KiB; passing Content-Encoding through nginx is " +
+        'unverified',
+    };
   return { name, level: 'ok', detail: 'fetch with a gzip-encoded request body done' };
 }
 
@@ -364,21 +451,46 @@ async function checkChallenge(url: string, env: Record<string, string>): Promise
   const ca = caFile ? [fs.readFileSync(caFile)] : undefined;
   const res = await new Promise<{ status: number; challenge: string[] } | { error: string }>((resolve) => {
     const mod = u.protocol === 'https:' ? https : http;
-    const req = mod.get(u, { headers: { 'User-Agent': 'git/2 (gitward doctor)' }, ...(ca && u.protocol === 'https:' ? { ca } : {}) }, (r) => {
-      r.resume();
-      const challenge: string[] = [];
-      for (let i = 0; i + 1 < r.rawHeaders.length; i += 2) if ((r.rawHeaders[i] as string).toLowerCase() === 'www-authenticate') challenge.push(r.rawHeaders[i + 1] as string);
-      resolve({ status: r.statusCode ?? 0, challenge });
-    });
+    const req = mod.get(
+      u,
+      { headers: { 'User-Agent': 'git/2 (gitward doctor)' }, ...(ca && u.protocol === 'https:' ? { ca } : {}) },
+      (r) => {
+        r.resume();
+        const challenge: string[] = [];
+        for (let i = 0; i + 1 < r.rawHeaders.length; i += 2)
+          if ((r.rawHeaders[i] as string).toLowerCase() === 'www-authenticate')
+            challenge.push(r.rawHeaders[i + 1] as string);
+        resolve({ status: r.statusCode ?? 0, challenge });
+      },
+    );
     req.setTimeout(STEP_TIMEOUT_MS, () => req.destroy(new Error('timed out')));
     req.on('error', (err) => resolve({ error: err.message }));
   });
-  if ('error' in res) return { name, level: 'fail', detail: res.error, cause: diagnose(res.error) ?? 'connection problem' };
-  if (res.status === 401 && res.challenge.some((c) => /^Basic\b/i.test(c))) return { name, level: 'ok', detail: `401 with ${res.challenge.length === 1 ? 'one challenge' : `${res.challenge.length} challenges`}` };
+  if ('error' in res)
+    return { name, level: 'fail', detail: res.error, cause: diagnose(res.error) ?? 'connection problem' };
+  if (res.status === 401 && res.challenge.some((c) => /^Basic\b/i.test(c)))
+    return {
+      name,
+      level: 'ok',
+      detail: `401 with ${res.challenge.length === 1 ? 'one challenge' : `${res.challenge.length} challenges`}`,
+    };
   if (res.status === 401)
-    return { name, level: 'fail', detail: '401 without a WWW-Authenticate: Basic header', cause: 'missing challenge header: git cannot ask for credentials; nginx must pass gitward\'s WWW-Authenticate (do not proxy_hide_header it; in sidecar mode auth_request copies it)' };
-  if (res.status === 200) return { name, level: 'ok', detail: 'anonymous push advertisement allowed (no challenge needed here)' };
-  return { name, level: 'fail', detail: `HTTP ${res.status} instead of 401`, cause: diagnose(`HTTP ${res.status}`) ?? 'unexpected status' };
+    return {
+      name,
+      level: 'fail',
+      detail: '401 without a WWW-Authenticate: Basic header',
+      cause:
+        "missing challenge header: git cannot ask for credentials; nginx must pass gitward's WWW-Authenticate " +
+        '(do not proxy_hide_header it; in sidecar mode auth_request copies it)',
+    };
+  if (res.status === 200)
+    return { name, level: 'ok', detail: 'anonymous push advertisement allowed (no challenge needed here)' };
+  return {
+    name,
+    level: 'fail',
+    detail: `HTTP ${res.status} instead of 401`,
+    cause: diagnose(`HTTP ${res.status}`) ?? 'unexpected status',
+  };
 }
 
 /** git's value of `key` for `url` (`git config --get-urlmatch`), as git itself would use it; null when unset. */
@@ -453,7 +565,10 @@ function makeCommits(dir: string, n: number, env: Record<string, string>): Promi
     const parts: string[] = [];
     for (let i = 1; i <= n; i++) {
       const body = `local ${i} ${randomBytes(8).toString('hex')}\n`;
-      parts.push(`commit refs/heads/local\nmark :${i}\ncommitter d <d@gitward.invalid> ${1_700_000_000 + i} +0000\ndata ${Buffer.byteLength(body)}\n${body}${i > 1 ? `from :${i - 1}\n` : ''}M 644 inline f\ndata ${Buffer.byteLength(body)}\n${body}\n`);
+      const data = `data ${Buffer.byteLength(body)}\n${body}`;
+      const from = i > 1 ? `from :${i - 1}\n` : '';
+      const committer = `committer d <d@gitward.invalid> ${1_700_000_000 + i} +0000\n`;
+      parts.push(`commit refs/heads/local\nmark :${i}\n${committer}${data}${from}M 644 inline f\n${data}\n`);
     }
     child.stdin.end(parts.join(''));
   });

@@ -41,7 +41,8 @@ export const hooks: Command = async (argv, io) => {
     return EXIT.ok;
   }
   const [sub, ...names] = args.positionals;
-  if (sub !== 'install') throw new UsageError(sub === undefined ? 'missing subcommand (install)' : `unknown subcommand "${sub}" (install)`);
+  if (sub !== 'install')
+    throw new UsageError(sub === undefined ? 'missing subcommand (install)' : `unknown subcommand "${sub}" (install)`);
   if (args.options.all && names.length > 0) throw new UsageError('give REPO names or --all, not both');
   if (!args.options.all && names.length === 0) throw new UsageError('give REPO names or --all');
   const config = await loadConfig(configPathFrom(args.options.config, io.env, io.cwd));

@@ -32,7 +32,9 @@ export const importGit4nginx: Command = async (argv, io) => {
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (err) {
-    io.stderr.write(`gitward import-git4nginx: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})\n`);
+    io.stderr.write(
+      `gitward import-git4nginx: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})\n`,
+    );
     return EXIT.failed;
   }
   const repoRoot = git4nginxRepoRoot(text);

@@ -10,7 +10,7 @@ import { createLogger } from '../../log/logger.js';
 import { shutdownServer } from '../../server.js';
 import { configPathFrom, parseArgs } from '../args.js';
 import { DEMO_REPO, seedDemoRepo } from '../demo-repo.js';
-import { EXIT, type CliIO, type Command } from '../io.js';
+import { EXIT, type Command } from '../io.js';
 import { adminGitEnv, dispatcherPath } from '../repo-admin.js';
 
 /** The embedded default config of `npm start`, in the checkout. */
@@ -61,7 +61,9 @@ export const serve: Command = async (argv, io) => {
 
   const first = await loadConfig(file);
   const logger = createLogger({ level: first.log.level, format: first.log.format, stream: io.stderr });
-  const audit = createAuditSink(first.log.audit === null ? { kind: 'stream', stream: io.stdout } : { kind: 'file', path: first.log.audit });
+  const audit = createAuditSink(
+    first.log.audit === null ? { kind: 'stream', stream: io.stdout } : { kind: 'file', path: first.log.audit },
+  );
   const backendPath = await findGitHttpBackend(processEnv.PATH);
   let composed: ComposedServer;
   try {

@@ -3,7 +3,14 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { loadConfig } from '../../config/load.js';
 import { ConfigError, UsageError } from '../../errors.js';
-import { addUserLine, editHtpasswdFile, EditError, hasUser, removeUser, replaceUserHash } from '../../identity/htpasswd-edit.js';
+import {
+  addUserLine,
+  editHtpasswdFile,
+  EditError,
+  hasUser,
+  removeUser,
+  replaceUserHash,
+} from '../../identity/htpasswd-edit.js';
 import {
   DEFAULT_BCRYPT_COST,
   hashPassword,
@@ -53,7 +60,8 @@ async function readPasswordFromStdin(stdin: Readable): Promise<string> {
   for await (const chunk of stdin) {
     const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
     size += b.length;
-    if (size > MAX_PASSWORD_BYTES) throw new UsageError(`the password on stdin is longer than ${MAX_PASSWORD_BYTES} bytes`);
+    if (size > MAX_PASSWORD_BYTES)
+      throw new UsageError(`the password on stdin is longer than ${MAX_PASSWORD_BYTES} bytes`);
     chunks.push(b);
   }
   const text = Buffer.concat(chunks).toString('utf8');
@@ -160,7 +168,11 @@ function readExisting(file: string): string {
     return fs.readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new EditError(code === 'ENOENT' ? `no such file ${file} (gitward user add creates it)` : `cannot read ${file} (${code ?? 'error'})`);
+    throw new EditError(
+      code === 'ENOENT'
+        ? `no such file ${file} (gitward user add creates it)`
+        : `cannot read ${file} (${code ?? 'error'})`,
+    );
   }
 }
 
@@ -177,7 +189,8 @@ export const user: Command = async (argv, io) => {
   }
   const [action, name, ...extra] = positionals;
   const actions = ['add', 'passwd', 'delete', 'list', 'verify'];
-  if (action === undefined || !actions.includes(action)) throw new UsageError(`expected one of ${actions.join('|')}\n${HELP}`);
+  if (action === undefined || !actions.includes(action))
+    throw new UsageError(`expected one of ${actions.join('|')}\n${HELP}`);
   if (action === 'list') {
     if (name !== undefined) throw new UsageError('list takes no user name');
   } else {
@@ -185,9 +198,11 @@ export const user: Command = async (argv, io) => {
     const problem = userNameProblem(name);
     if (problem !== null) throw new UsageError(`bad user name ${JSON.stringify(name)}: ${problem}`);
   }
-  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}" (passwords are never taken from the command line)`);
+  if (extra.length > 0)
+    throw new UsageError(`unexpected argument "${extra[0]}" (passwords are never taken from the command line)`);
   const cost = costFrom(options.cost);
-  if (options.cost !== undefined && action !== 'add' && action !== 'passwd') throw new UsageError(`--cost is for add and passwd`);
+  if (options.cost !== undefined && action !== 'add' && action !== 'passwd')
+    throw new UsageError(`--cost is for add and passwd`);
   const fromStdin = options['password-stdin'] === true;
   if (fromStdin && (action === 'list' || action === 'delete')) throw new UsageError(`${action} needs no password`);
 
@@ -226,7 +241,8 @@ export const user: Command = async (argv, io) => {
       case 'add':
       case 'passwd': {
         // Check what can be checked before asking for a password; checked again under the lock.
-        if (action === 'passwd' && !hasUser(readExisting(file), user)) throw new EditError(`no user "${user}" in ${file}`);
+        if (action === 'passwd' && !hasUser(readExisting(file), user))
+          throw new EditError(`no user "${user}" in ${file}`);
         if (action === 'add' && fs.existsSync(file) && hasUser(readExisting(file), user)) {
           throw new EditError(`user "${user}" already exists in ${file}; use gitward user passwd`);
         }
@@ -234,7 +250,8 @@ export const user: Command = async (argv, io) => {
         const hash = await hashPassword(await getPassword(io, fromStdin, true), cost);
         await editHtpasswdFile(file, (text) => {
           if (action === 'add') {
-            if (text !== null && hasUser(text, user)) throw new EditError(`user "${user}" already exists in ${file}; use gitward user passwd`);
+            if (text !== null && hasUser(text, user))
+              throw new EditError(`user "${user}" already exists in ${file}; use gitward user passwd`);
             return addUserLine(text ?? '', user, hash);
           }
           if (text === null) throw new EditError(`no such file ${file}`);
