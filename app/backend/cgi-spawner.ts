@@ -117,19 +117,6 @@ async function launchSpawner(): Promise<SpawnerProcess> {
   const entries = new Map<number, Entry>();
   let nextId = 1;
   let failure: Error | null = null;
-  /**
-   * The spawner (its pipe, and its exit, which ends what it was running) keeps this process alive
-   * only while a request waits on it: a CLI or test exits when done.
-   */
-  const holdOpen = (): void => {
-    if (entries.size > 0) {
-      stdout.ref();
-      child.ref();
-    } else {
-      stdout.unref();
-      child.unref();
-    }
-  };
 
   const server = net.createServer((conn) => acceptConnection(conn));
   await new Promise<void>((resolve, reject) => {
@@ -166,7 +153,6 @@ async function launchSpawner(): Promise<SpawnerProcess> {
         entries.delete(id);
         for (const s of Object.values(entry.streams)) s.destroy();
         entry.reject(err);
-        holdOpen();
       }
     }
     server.close();
@@ -195,7 +181,6 @@ async function launchSpawner(): Promise<SpawnerProcess> {
     if (entry === undefined) return;
     if (m.error !== undefined) {
       entries.delete(m.id);
-      holdOpen();
       for (const s of Object.values(entry.streams)) s.destroy();
       entry.reject(new Error(m.error));
     } else if (m.pid !== undefined) {
@@ -263,14 +248,11 @@ async function launchSpawner(): Promise<SpawnerProcess> {
     const { o, e } = entry.streams;
     if (entry.end === undefined || !entry.finish || !o?.closed || !e?.closed) return;
     entries.delete(id);
-    holdOpen();
     entry.finish(entry.end);
   }
 
-  stdin.unref();
-  stdout.unref();
-  stderr.unref();
-  child.unref();
+  // Nothing is unref'd: a running spawner keeps the process alive until close() (the server's
+  // close, or the test's), so no request can be left waiting on a loop that has ended.
 
   return {
     failure: () => failure,
@@ -280,14 +262,12 @@ async function launchSpawner(): Promise<SpawnerProcess> {
       const token = Buffer.from(crypto.randomBytes(TOKEN_BYTES).toString('hex'), 'latin1');
       return new Promise<BackendProcess>((resolve, reject) => {
         entries.set(id, { token, streams: {}, started: false, resolve, reject });
-        holdOpen();
         stdin.write(`${JSON.stringify({ id, token: token.toString('latin1'), path: file, env })}\n`);
       });
     },
     async close() {
       if (failure !== null) return;
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.ref();
       stdin.end();
       await exited;
     },
