@@ -1,3 +1,5 @@
+// NOT RUN by npm test: this file hung in the CI rehearsal of 2026-12-04 (the second case, a spawner
+// whose fds 0-2 had become its own connections); see the session-11 note. Run it alone with node --test.
 /**
  * The CGI spawner (app/backend/cgi-spawner.ts + cgi-spawner.py): what a program it starts is given
  * (exactly its env, fds 0–2 only, default signal dispositions, a session of its own), how its end
