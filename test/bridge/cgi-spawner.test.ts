@@ -1,5 +1,3 @@
-// NOT RUN by npm test: this file hung in the CI rehearsal of 2026-12-04 (the second case, a spawner
-// whose fds 0-2 had become its own connections); see the session-11 note. Run it alone with node --test.
 /**
  * The CGI spawner (app/backend/cgi-spawner.ts + cgi-spawner.py): what a program it starts is given
  * (exactly its env, fds 0–2 only, default signal dispositions, a session of its own), how its end
@@ -31,6 +29,8 @@ function readAll(stream: Readable): Promise<string> {
   stream.on('data', (c: Buffer) => chunks.push(c));
   stream.resume();
   return new Promise((resolve, reject) => {
+    // An empty stream whose end came with the spawner's header has ended already: 'end' was emitted.
+    if (stream.readableEnded) return resolve('');
     stream.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     stream.once('error', reject);
   });
