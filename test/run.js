@@ -3,20 +3,11 @@
 // Runs every compiled test file under dist/test with Node's built-in test runner.
 // Optional arguments filter test files by substring: `node test/run.js identity bridge`.
 const { spawnSync } = require('node:child_process');
-const fs = require('node:fs');
 const path = require('node:path');
+const { testFiles } = require('./test-files.js');
 
 const root = path.join(__dirname, '..', 'dist', 'test');
-const files = [];
-(function walk(dir) {
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) walk(p);
-    else if (e.name.endsWith('.test.js')) files.push(p);
-  }
-})(root);
-const filters = process.argv.slice(2);
-const chosen = files.filter((f) => filters.length === 0 || filters.some((s) => f.includes(s))).sort();
+const chosen = testFiles(root, process.argv.slice(2));
 if (chosen.length === 0) {
   console.error('no test files matched');
   process.exit(1);

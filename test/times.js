@@ -7,21 +7,12 @@
 //   node test/times.js [SUBSTR…]      GITWARD_TEST_CONCURRENCY (default 2) files at a time
 // GITWARD_TEST_DIST points at another compiled tree (e.g. a copy of dist from before a change).
 const { spawn } = require('node:child_process');
-const fs = require('node:fs');
 const path = require('node:path');
+const { testFiles } = require('./test-files.js');
 
 const dist = process.env.GITWARD_TEST_DIST || path.join(__dirname, '..', 'dist');
 const root = path.join(dist, 'test');
-const files = [];
-(function walk(dir) {
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) walk(p);
-    else if (e.name.endsWith('.test.js')) files.push(p);
-  }
-})(root);
-const filters = process.argv.slice(2);
-const chosen = files.filter((f) => filters.length === 0 || filters.some((s) => f.includes(s))).sort();
+const chosen = testFiles(root, process.argv.slice(2));
 const concurrency = Number(process.env.GITWARD_TEST_CONCURRENCY || '2');
 const rows = [];
 let next = 0;

@@ -9,7 +9,8 @@ export interface BackendEnd {
 }
 
 /**
- * One running git-http-backend, spawned by gitward (spawnBackend); runBackend only talks to this.
+ * One running CGI program (git-http-backend or cgit), started by the CGI spawner; runBackend only
+ * talks to this.
  */
 export interface BackendProcess {
   /** For log lines: the backend's pid. */

@@ -126,7 +126,6 @@ async function launchSpawner(): Promise<SpawnerProcess> {
       resolve();
     });
   });
-  server.unref();
 
   const child: ChildProcess = spawn(PYTHON_PATH, ['-I', '-S', SPAWNER_SCRIPT, socketPath], {
     env: {},
@@ -201,17 +200,18 @@ async function launchSpawner(): Promise<SpawnerProcess> {
       if (header === null) return;
       conn.off('readable', onReadable);
       clearTimeout(timer);
-      const text = header.toString('latin1');
-      const m = /^([0-9a-f]{8}) ([0-9a-f]{32}) ([ioe])\n$/.exec(text);
-      const entry = m === null ? undefined : entries.get(parseInt(m[1] as string, 16));
-      const token = m === null ? null : Buffer.from(m[2] as string, 'latin1');
-      const kind = (m?.[3] ?? 'i') as StreamKind;
-      if (entry === undefined || token === null || !crypto.timingSafeEqual(token, entry.token) || entry.streams[kind]) {
+      const m = /^([0-9a-f]{8}) ([0-9a-f]{32}) ([ioe])\n$/.exec(header.toString('latin1'));
+      const id = m === null ? -1 : parseInt(m[1] as string, 16);
+      const entry = entries.get(id);
+      const kind = m?.[3] as StreamKind;
+      const proven =
+        m !== null && entry !== undefined && crypto.timingSafeEqual(Buffer.from(m[2] as string, 'latin1'), entry.token);
+      if (!proven || entry.streams[kind]) {
         conn.destroy();
         return;
       }
       entry.streams[kind] = conn;
-      handOut(parseInt((m as RegExpExecArray)[1] as string, 16), entry);
+      handOut(id, entry);
     };
     conn.on('readable', onReadable);
     conn.once('end', () => clearTimeout(timer));
