@@ -8,6 +8,25 @@ import { unboundPort } from './ports.js';
 /** The shipped sshd snippet (deploy/ssh/), used by the tests as written. */
 export const DEPLOY_SSHD_SNIPPET = path.resolve(__dirname, '..', '..', '..', 'deploy', 'ssh', 'gitward-sshd.conf');
 
+/** Starts sshd with the test account's login shell set to /bin/sh (see the script's header). */
+const SH_SHELL_WRAPPER = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'ssh', 'sshd-with-sh-shell.py');
+/** The wrapper's exit code when this machine cannot make a mount namespace. */
+const NO_NAMESPACE = 125;
+/** Set once a wrapper run found no mount namespace here: later sshds start plainly. */
+let namespacesUnavailable = false;
+
+/** A copy of /etc/passwd in `dir` with `account`'s login shell replaced by /bin/sh. */
+function passwdWithShShell(dir: string, account: string): string {
+  const lines = fs.readFileSync('/etc/passwd', 'utf8').split('\n');
+  const copy = lines.map((line) => {
+    const f = line.split(':');
+    return f[0] === account && f.length === 7 ? [...f.slice(0, 6), '/bin/sh'].join(':') : line;
+  });
+  const file = path.join(dir, 'passwd');
+  fs.writeFileSync(file, copy.join('\n'), { mode: 0o644 });
+  return file;
+}
+
 /** Ports tried before giving up: another sshd of a parallel test may have drawn the same port. */
 const PORT_TRIES = 8;
 /** A running sshd for one test. */
@@ -103,19 +122,33 @@ export async function startSshd(
   const hostKey = path.join(dir, 'host_ed25519');
   if (!fs.existsSync(hostKey)) await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
   const account = os.userInfo().username;
+  const passwd = passwdWithShShell(dir, account);
   let lastError = '';
   for (let i = 0; i < PORT_TRIES; i++) {
     const port = unboundPort();
     const conf = path.join(dir, 'sshd_config');
     fs.writeFileSync(conf, sshdConfig(dir, port, account, authorizedKeys));
-    const child = spawn(sshd, ['-D', '-e', '-f', conf], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    const sshdArgv = [sshd, '-D', '-e', '-f', conf];
+    const [file, ...args] = namespacesUnavailable
+      ? sshdArgv
+      : ['/usr/bin/python3', '-I', '-S', SH_SHELL_WRAPPER, passwd, path.join(os.homedir(), '.bashrc'), ...sshdArgv];
+    const child = spawn(file!, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
+    let retryPlainly = false;
     const started = await new Promise<boolean>((resolve) => {
       child.stderr?.on('data', (b: Buffer) => {
         log += b.toString('utf8');
         if (log.includes(`Server listening on 127.0.0.1 port ${port}`)) resolve(true);
       });
-      child.once('exit', () => resolve(false));
+      child.once('exit', (code) => {
+        // No mount namespace here (not root in a container, say): start sshd plainly from now on;
+        // it runs the account's own shell, which is slower but checks the same things.
+        if (code === NO_NAMESPACE && !namespacesUnavailable) {
+          namespacesUnavailable = true;
+          retryPlainly = true;
+        }
+        resolve(false);
+      });
       child.once('error', () => resolve(false));
     });
     if (started) {
@@ -126,6 +159,10 @@ export async function startSshd(
     }
     lastError = log;
     await stopGroup(child);
+    if (retryPlainly) {
+      i--;
+      continue;
+    }
     // Only a port held by someone else is worth another draw.
     if (!/Address already in use|Bind to port/.test(log)) break;
   }
