@@ -11,8 +11,12 @@ import { procStatusBytes } from './proc.js';
 
 /** Size of the poorly compressible file pushed and cloned back. */
 const PAYLOAD_BYTES = 50 * 1024 * 1024;
-/** gitward may grow by less than this while moving the payload both ways (issue 2: streaming). */
-const MAX_RSS_GROWTH_BYTES = 100 * 1024 * 1024;
+/**
+ * gitward may grow by less than this while moving the payload both ways (issue 2: streaming). It is
+ * below the payload, so a bridge that held one whole body in memory fails: its RSS grows by at least
+ * the payload. Measured growth: 12–17 MB (the launcher's 1 MiB semi-spaces free streamed buffers).
+ */
+const MAX_RSS_GROWTH_BYTES = 30 * 1024 * 1024;
 
 function sha256(file: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -25,7 +29,7 @@ function sha256(file: string): Promise<string> {
 }
 
 describe('memory stays bounded while streaming', () => {
-  it(`pushes and clones back ${PAYLOAD_BYTES / 1024 / 1024} MB of random data with gitward's peak RSS growing < 100 MB`, async (t) => {
+  it(`pushes and clones back ${PAYLOAD_BYTES / 1024 / 1024} MB of random data with gitward's peak RSS growing < ${MAX_RSS_GROWTH_BYTES / 1024 / 1024} MB, less than one body`, async (t) => {
     const gw = await spawnGitward(t, {
       users: { ann: 'ann-pw' },
       config: { users: { ann: {} }, repos: { 'big.git': { '.write': ['ann'] } } },
