@@ -60,7 +60,8 @@ describe('the example HTTP authentication plugin (examples/plugins/http-auth)', 
     const svc = await userService(t, (b, res) =>
       json(res, 200, b.user === 'ann' && b.password === 'pw' ? { ok: true, groups: ['eng', 'ops'] } : { ok: false }),
     );
-    const { chain } = await chainFor(t, { url: svc.url, timeout_ms: 2000 });
+    // 60 s, the plugin's maximum: a safety net; a loaded machine must not turn an answer into a timeout.
+    const { chain } = await chainFor(t, { url: svc.url, timeout_ms: 60_000 });
     assert.deepEqual(await chain.identify(input({ basic: basic('ann', 'pw') })), {
       kind: 'authenticated',
       user: 'ann',
