@@ -4,15 +4,22 @@
 // every child it waited for: git, nginx, sshd…, as /usr/bin/time reports them) and wall seconds.
 // CPU time barely moves when other work shares the machine; wall time does. Prints the files
 // slowest-CPU first as a Markdown table, then the totals.
-//   node test/times.js [SUBSTR…]      GITWARD_TEST_CONCURRENCY (default 2) files at a time
+//   node test/times.js [--write] [SUBSTR…]   GITWARD_TEST_CONCURRENCY (default 2) files at a time
+// --write records each file's wall seconds in test/file-times.json, the order test/run.js starts
+// files in (longest first; see test/test-files.js).
 // GITWARD_TEST_DIST points at another compiled tree (e.g. a copy of dist from before a change).
 const { spawn } = require('node:child_process');
 const path = require('node:path');
-const { testFiles } = require('./test-files.js');
+const fs = require('node:fs');
+const { testFiles, TIMES } = require('./test-files.js');
 
 const dist = process.env.GITWARD_TEST_DIST || path.join(__dirname, '..', 'dist');
 const root = path.join(dist, 'test');
-const chosen = testFiles(root, process.argv.slice(2));
+const write = process.argv.includes('--write');
+const chosen = testFiles(
+  root,
+  process.argv.slice(2).filter((a) => a !== '--write'),
+);
 const concurrency = Number(process.env.GITWARD_TEST_CONCURRENCY || '2');
 const rows = [];
 let next = 0;
@@ -50,5 +57,16 @@ async function worker() {
     console.log(`| ${r.rel} | ${r.cpu.toFixed(1)} | ${r.wall.toFixed(1)} | ${r.ok ? 'yes' : 'NO'} |`);
   const cpu = rows.reduce((s, r) => s + (Number.isNaN(r.cpu) ? 0 : r.cpu), 0);
   console.log(`\n${rows.length} files, CPU ${cpu.toFixed(1)} s, elapsed ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (write) {
+    let times = {};
+    try {
+      times = JSON.parse(fs.readFileSync(TIMES, 'utf8'));
+    } catch {
+      // no record yet
+    }
+    for (const r of rows) if (!Number.isNaN(r.wall)) times[r.rel] = Math.round(r.wall * 10) / 10;
+    const sorted = Object.fromEntries(Object.entries(times).sort(([a], [b]) => (a < b ? -1 : 1)));
+    fs.writeFileSync(TIMES, JSON.stringify(sorted, null, 2) + '\n');
+  }
   process.exit(rows.every((r) => r.ok) ? 0 : 1);
 })();
