@@ -31,8 +31,9 @@ Checks a deployment end to end, as a git user would, through nginx and everythin
   8. that no probe ref was left behind, checked with ls-remote
 For each failure it names the setting that is the likely cause. URL is a repo URL such as
 https://ann@git.example.org/web/site.git. Without a password in it, doctor asks git for one:
-your credential helper, else GIT_ASKPASS, else a prompt on the terminal. The repo must be
-writable by that user. An ssh:// URL (git over SSH, with the key from GIT_SSH_COMMAND or your ssh
+your credential helper, else GIT_ASKPASS, else a prompt on the terminal. Either way the password
+reaches doctor's git runs through their environment, never their command line (which other local
+users can read). The repo must be writable by that user. An ssh:// URL (git over SSH, with the key from GIT_SSH_COMMAND or your ssh
 config) gets the SSH checks: protocol v2, a shallow clone, a push of a scratch branch and its
 deletion. Each check prints ok, WARN (could not be checked) or FAIL. Exit 0 when nothing failed,
 1 when a check failed.
@@ -501,22 +502,26 @@ async function gitConfigFor(url: string, key: string, env: Record<string, string
 }
 
 /**
- * The password for a URL that has none, as git would find it: `git credential fill` asks the
- * credential helpers, then GIT_ASKPASS, then (on a terminal) prompts itself. Returns the URL with
- * the user and password in it, or an error message.
+ * The user and password for `url`: from the URL itself, else as git would find them (`git
+ * credential fill` asks the credential helpers, then GIT_ASKPASS, then, on a terminal, prompts).
+ * Returns the URL with the user and without the password, and the password; or an error message.
  */
 async function withCredentials(
   url: string,
   io: CliIO,
   env: Record<string, string>,
-): Promise<{ url: string } | { error: string }> {
+): Promise<{ url: string; password: string } | { error: string }> {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
     return { error: 'not a URL: give a repo URL such as https://ann@git.example.org/web/site.git' };
   }
-  if (u.password !== '') return { url };
+  if (u.password !== '') {
+    const password = decodeURIComponent(u.password);
+    u.password = '';
+    return { url: u.toString(), password };
+  }
   const askEnv: Record<string, string> = { ...env };
   for (const name of ASKPASS_ENV) {
     const v = io.env[name];
@@ -552,8 +557,24 @@ async function withCredentials(
     return { error: `no password for ${redactUrl(url)}: ${ways} (${why})` };
   }
   u.username = encodeURIComponent(fields.get('username') ?? decodeURIComponent(u.username));
-  u.password = encodeURIComponent(password);
-  return { url: u.toString() };
+  return { url: u.toString(), password };
+}
+
+/** The variable the askpass program below reads the password from. */
+const PASSWORD_ENV = 'GITWARD_DOCTOR_PASSWORD';
+
+/**
+ * Hands `password` to doctor's git runs without putting it in their argv, where any local user
+ * can read it (`ps`, /proc/PID/cmdline): a GIT_ASKPASS program in doctor's own 0700 temp folder
+ * that prints it from the environment, which only the same user can read (/proc/PID/environ is
+ * 0400). git asks it once the URL's user has no password from a credential helper. Node, not a
+ * shell script: it prints a variable, and no shell ever sees the password.
+ */
+function askpassEnv(password: string, tmp: string): Record<string, string> {
+  const program = path.join(tmp, 'askpass');
+  const source = `process.stdout.write((process.env.${PASSWORD_ENV} ?? '') + '\\n');\n`;
+  fs.writeFileSync(program, `#!${process.execPath}\n${source}`, { mode: 0o700 });
+  return { GIT_ASKPASS: program, [PASSWORD_ENV]: password };
 }
 
 /** Makes `n` commits in `dir` with one git fast-import. */
@@ -651,7 +672,7 @@ export const doctor: Command = async (argv, io) => {
       io.stdout.write(`FAIL credentials: ${withPassword.error}\n`);
       return EXIT.failed;
     }
-    const results = await runDoctor(withPassword.url, env, tmp);
+    const results = await runDoctor(withPassword.url, { ...env, ...askpassEnv(withPassword.password, tmp) }, tmp);
     for (const r of results) {
       io.stdout.write(`${LEVEL_LABEL[r.level]} ${r.name}: ${r.detail}\n`);
       if (r.level === 'fail' && r.cause) io.stdout.write(`     likely cause: ${r.cause}\n`);
