@@ -43,17 +43,23 @@ const FIELD = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ 
 export function createCgiHeadParser(): { feed(chunk: Buffer): CgiHeadResult } {
   const chunks: Buffer[] = [];
   let size = 0;
+  // The last 3 bytes fed: a blank line ("\r\n\r\n") may straddle two chunks. Only the new chunk
+  // and these are searched, and the chunks are joined once, when the blank line has come: the
+  // work stays linear however small the chunks are.
+  let tail = Buffer.alloc(0);
   return {
     feed(chunk) {
       chunks.push(chunk);
       size += chunk.length;
-      const buf = Buffer.concat(chunks);
-      const end = findBlankLine(buf);
-      if (end === null) {
+      const window = Buffer.concat([tail, chunk]);
+      tail = window.subarray(Math.max(0, window.length - 3));
+      if (findBlankLine(window) === null) {
         if (size > CGI_HEADER_MAX_BYTES)
           return { kind: 'invalid', reason: `no end of CGI headers within ${CGI_HEADER_MAX_BYTES} bytes` };
         return { kind: 'need-more' };
       }
+      const buf = Buffer.concat(chunks);
+      const end = findBlankLine(buf) as { headEnd: number; bodyStart: number };
       if (end.headEnd > CGI_HEADER_MAX_BYTES)
         return { kind: 'invalid', reason: `CGI headers longer than ${CGI_HEADER_MAX_BYTES} bytes` };
       const parsed = parseBlock(buf.subarray(0, end.headEnd).toString('latin1'));
