@@ -286,3 +286,22 @@ export async function promote(f: PushFixture, sha: string, user = 'rita'): Promi
   for (const b of ['dev', 'staging', 'main'])
     await f.gitOk(['push', '--quiet', 'origin', `${sha}:refs/heads/${b}`], asUser(f, user));
 }
+
+/**
+ * Puts `refspecs` (`sha:ref`) into the bare repo with plain git and no hook run: a push straight to
+ * its path whose receive-pack looks for hooks nowhere. For the refs a case starts from, not the
+ * pushes it is about: each push through the dispatcher starts Node once or twice (~0.2 s CPU each),
+ * and the hooks read only the refs and objects, which end up the same.
+ */
+export async function seed(f: PushFixture, refspecs: readonly string[]): Promise<void> {
+  const receivePack = '--receive-pack=git -c core.hooksPath=/dev/null receive-pack';
+  await f.gitOk(['push', '--quiet', receivePack, f.bare, ...refspecs]);
+}
+
+/** What `promote` leaves (commit `sha` on dev, staging and main), seeded in one hook-less push. */
+export async function seedPromoted(f: PushFixture, sha: string): Promise<void> {
+  await seed(
+    f,
+    ['dev', 'staging', 'main'].map((b) => `${sha}:refs/heads/${b}`),
+  );
+}
