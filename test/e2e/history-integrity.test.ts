@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { SERVER_GIT_ENV } from '../../app/git/server-git-env.js';
 import { git as runGitInput } from '../helpers/git.js';
 import { requireBinary } from '../helpers/nginx.js';
+import { HOOKLESS_RECEIVE_PACK } from '../hooks/push-fixture.js';
 import { E2E_USERS, startStack, type Stack, type StackMode } from './stack.js';
 
 const ann = { user: 'ann', password: E2E_USERS.ann as string };
@@ -81,11 +82,9 @@ function defineHistoryCases(mode: StackMode): void {
       await ok(['commit', '--quiet', '-m', 'base']);
       const m = await ok(['rev-parse', 'HEAD']);
       const bare = path.join(s.gitward.repoRoot, `${repo}.git`);
-      // The refs a case starts from go straight into the bare repo with plain git, no hook run: a
-      // push through nginx and gitward would start the Node dispatcher, and the cases are about
-      // the pushes that follow.
-      const seed = (...specs: string[]) =>
-        ok(['push', '--quiet', '--receive-pack=git -c core.hooksPath=/dev/null receive-pack', bare, ...specs]);
+      // The refs a case starts from go straight into the bare repo with plain git, no hook run
+      // (HOOKLESS_RECEIVE_PACK): the cases are about the pushes that follow.
+      const seed = (...specs: string[]) => ok(['push', '--quiet', HOOKLESS_RECEIVE_PACK, bare, ...specs]);
       await seed('main');
       const server = (args: string[]) => runGitInput(args, { cwd: bare, env: s.env(SERVER_GIT_ENV) });
       const remoteRef = async (ref: string): Promise<string | null> => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { dispatcherPath, installHooks } from '../../app/cli/repo-admin.js';
 import { startGitward, type TestGitward } from '../helpers/server.js';
-import { commitFile, eventually, gitwardLines, runGit, runGitOk } from './push-fixture.js';
+import { commitFile, eventually, gitwardLines, HOOKLESS_RECEIVE_PACK, runGit, runGitOk } from './push-fixture.js';
 
 const PASSWORDS = { ann: 'ann-pw', rita: 'rita-pw' };
 
@@ -50,10 +50,8 @@ async function setup(t: TestContext): Promise<{
       runGit(['push', gw.url('web/site', { user, password: PASSWORDS[user] }), ...specs], work, gw.gitEnv),
     commit: (label) => commitFile(work, gw.gitEnv, ++n, label),
     async seed(...specs) {
-      // A push straight to the repo's path whose receive-pack looks for hooks nowhere: a push
-      // through gitward would start the Node dispatcher, and the hooks read only refs and objects.
-      const receivePack = '--receive-pack=git -c core.hooksPath=/dev/null receive-pack';
-      await runGitOk(['push', '--quiet', receivePack, bare, ...specs], work, gw.gitEnv);
+      // Straight to the repo's path, not through gitward: no Node dispatcher for setup (see HOOKLESS_RECEIVE_PACK).
+      await runGitOk(['push', '--quiet', HOOKLESS_RECEIVE_PACK, bare, ...specs], work, gw.gitEnv);
     },
     async refs() {
       const out = await runGitOk(['for-each-ref', '--format=%(refname) %(objectname)'], bare, gw.gitEnv);
