@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { SERVER_GIT_ENV } from '../../app/git/server-git-env.js';
 import { git as runGitInput } from '../helpers/git.js';
 import { requireBinary } from '../helpers/nginx.js';
+import { HOOKLESS_RECEIVE_PACK } from '../hooks/push-fixture.js';
 import { E2E_USERS, startStack, type Stack, type StackMode } from './stack.js';
 
 const ann = { user: 'ann', password: E2E_USERS.ann as string };
@@ -64,7 +65,7 @@ function defineHistoryCases(mode: StackMode): void {
       return stack;
     };
 
-    /** A work tree for `repo` with main at a first commit pushed by ann; git helpers on it. */
+    /** A work tree for `repo` with main at a first commit, seeded into the bare repo; git helpers on it. */
     const setUp = async (s: Stack, repo: string) => {
       const dir = path.join(s.work, repo);
       fs.mkdirSync(dir);
@@ -80,14 +81,17 @@ function defineHistoryCases(mode: StackMode): void {
       await ok(['add', '.']);
       await ok(['commit', '--quiet', '-m', 'base']);
       const m = await ok(['rev-parse', 'HEAD']);
-      await ok(['push', '--quiet', s.url(repo, ann), 'main']);
       const bare = path.join(s.gitward.repoRoot, `${repo}.git`);
+      // The refs a case starts from go straight into the bare repo with plain git, no hook run
+      // (HOOKLESS_RECEIVE_PACK): the cases are about the pushes that follow.
+      const seed = (...specs: string[]) => ok(['push', '--quiet', HOOKLESS_RECEIVE_PACK, bare, ...specs]);
+      await seed('main');
       const server = (args: string[]) => runGitInput(args, { cwd: bare, env: s.env(SERVER_GIT_ENV) });
       const remoteRef = async (ref: string): Promise<string | null> => {
         const r = await server(['rev-parse', '--verify', '--quiet', ref]);
         return r.code === 0 ? r.stdout.trim() : null;
       };
-      return { dir, run, ok, m, tree: await ok(['rev-parse', 'HEAD^{tree}']), bare, server, remoteRef };
+      return { dir, run, ok, seed, m, tree: await ok(['rev-parse', 'HEAD^{tree}']), bare, server, remoteRef };
     };
 
     test(`${mode}: replace-object fast-forward forgery is refused, pushed or planted`, async (t) => {
@@ -105,13 +109,8 @@ function defineHistoryCases(mode: StackMode): void {
       );
       assert.equal(await w.remoteRef(`refs/replace/${unrelated}`), null);
 
-      await w.ok([
-        'push',
-        '--quiet',
-        s.url('hist-forge', ann),
-        `${unrelated}:refs/heads/scratch-a`,
-        `${disguise}:refs/heads/scratch-b`,
-      ]);
+      // As if an older gitward had let it in: the objects on the server, the replace ref planted.
+      await w.seed(`${unrelated}:refs/heads/scratch-a`, `${disguise}:refs/heads/scratch-b`);
       assert.equal((await w.server(['update-ref', `refs/replace/${unrelated}`, disguise])).code, 0);
       const forged = await w.run(['push', '--force', s.url('hist-forge', ann), `${unrelated}:refs/heads/main`]);
       assert.notEqual(forged.code, 0, forged.stderr);
@@ -159,7 +158,7 @@ function defineHistoryCases(mode: StackMode): void {
       if (!s) return;
       const w = await setUp(s, 'hist-graft');
       const unrelated = await w.ok(['commit-tree', w.tree, '-m', 'grafted']);
-      await w.ok(['push', '--quiet', s.url('hist-graft', ann), `${unrelated}:refs/heads/scratch`]);
+      await w.seed(`${unrelated}:refs/heads/scratch`);
       fs.writeFileSync(path.join(w.bare, 'info', 'grafts'), `${unrelated} ${w.m}\n`);
       const r = await w.run(['push', '--force', s.url('hist-graft', ann), `${unrelated}:refs/heads/main`]);
       assert.notEqual(r.code, 0, r.stderr);

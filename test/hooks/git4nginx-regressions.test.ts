@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { asUser, CONFIG, createPushFixture, gitwardLines, promote, TRANSPORTS } from './push-fixture.js';
+import { asUser, CONFIG, createPushFixture, gitwardLines, seed, seedPromoted, TRANSPORTS } from './push-fixture.js';
 
 // git4nginx's hook bugs (see GIT4NGINX.md), each pinned by a real push: made on the server itself
-// (local) and through gitward over HTTP (git → gitward → git-http-backend → the hook).
+// (local) and through gitward over HTTP (git → gitward → git-http-backend → the hook). The refs a
+// case starts from are seeded with plain git (seed, seedPromoted); the hooks judge the pushes it is about.
 for (const transport of TRANSPORTS)
   describe(`git4nginx hook regressions, through real ${transport} pushes`, () => {
     it('regression (git4nginx early-return bypass): `push X:dev X:main` checks main too and applies nothing', async (t) => {
       const f = await createPushFixture(t, CONFIG, { transport });
       const c1 = await f.commit('one');
-      await promote(f, c1);
+      await seedPromoted(f, c1);
       const c2 = await f.commit('two');
       const r = await f.git(['push', 'origin', `${c2}:refs/heads/dev`, `${c2}:refs/heads/main`], asUser(f, 'rita'));
       assert.notEqual(r.code, 0);
@@ -46,11 +47,10 @@ for (const transport of TRANSPORTS)
       // two of them end at the root, which has no parent.
       const f = await createPushFixture(t, CONFIG, { transport });
       const root = await f.commit('root');
-      await promote(f, root);
       const c2 = await f.commit('two');
       await f.commit('three');
       const c4 = await f.commit('four');
-      await f.gitOk(['push', '--quiet', 'origin', `${c4}:refs/heads/dev`], asUser(f, 'rita'));
+      await seed(f, [`${c4}:refs/heads/dev`, `${root}:refs/heads/staging`, `${root}:refs/heads/main`]);
       await f.gitOk(['checkout', '--quiet', '-b', 'side', root]);
       const side = await f.commit('side: on the root, not on dev');
 
@@ -68,7 +68,8 @@ for (const transport of TRANSPORTS)
         0,
         `c2 is on dev (two commits below its tip) and descends from staging's root tip: ${staging.stderr}`,
       );
-      await f.gitOk(['push', '--quiet', 'origin', `${c4}:refs/heads/staging`], asUser(f, 'rita'));
+      // Seeded: c4 is dev's tip, so staging may take it; the check below is main's.
+      await seed(f, [`${c4}:refs/heads/staging`]);
       // main: a fast-forward from the root commit (branch-protect) to a commit below staging's tip (branch-flow).
       const main = await f.git(['push', 'origin', `${c2}:refs/heads/main`], asUser(f, 'rita'));
       assert.equal(main.code, 0, main.stderr);
@@ -103,10 +104,9 @@ for (const transport of TRANSPORTS)
         { transport },
       );
       const c1 = await f.commit('one');
-      await promote(f, c1);
+      await seedPromoted(f, c1);
       const c2 = await f.commit('two');
-      for (const b of ['dev', 'staging'])
-        await f.gitOk(['push', '--quiet', 'origin', `${c2}:refs/heads/${b}`], asUser(f, 'rita'));
+      await seed(f, [`${c2}:refs/heads/dev`, `${c2}:refs/heads/staging`]);
       const r = await f.git(['push', 'origin', `${c2}:refs/heads/main`], asUser(f, 'ann'));
       assert.notEqual(r.code, 0);
       const remote = r.stderr

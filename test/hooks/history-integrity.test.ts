@@ -11,6 +11,7 @@ import {
   createPushFixture,
   gitwardLines,
   runGitOk,
+  seed,
   TRANSPORTS,
   USERS_YAML,
   type PushFixture,
@@ -52,10 +53,13 @@ async function ok(f: PushFixture, args: string[], input?: string): Promise<strin
   return r.stdout.trim();
 }
 
-/** main at a first commit M (pushed by ann); returns M. */
+/**
+ * main at a first commit M; returns M. Seeded with plain git: the cases are about the pushes that
+ * follow, and a push through the hooks costs one or two Node start-ups.
+ */
 async function mainAt(f: PushFixture): Promise<string> {
   const m = await f.commit('base');
-  await f.gitOk(['push', '--quiet', 'origin', `${m}:refs/heads/main`], asUser(f, 'ann'));
+  await seed(f, [`${m}:refs/heads/main`]);
   return m;
 }
 
@@ -83,10 +87,7 @@ for (const transport of TRANSPORTS) {
       if (transport === 'local') assert.deepEqual(rules(r.stderr), ['refs'], r.stderr);
 
       // As if an older gitward had let it in: the objects on the server, the replace ref planted.
-      await f.gitOk(
-        ['push', '--quiet', 'origin', `${unrelated}:refs/heads/scratch-a`, `${disguise}:refs/heads/scratch-b`],
-        asUser(f, 'ann'),
-      );
+      await seed(f, [`${unrelated}:refs/heads/scratch-a`, `${disguise}:refs/heads/scratch-b`]);
       await serverGit(f, ['update-ref', `refs/replace/${unrelated}`, disguise]);
       const forged = await f.git(['push', '--force', 'origin', `${unrelated}:refs/heads/main`], asUser(f, 'ann'));
       assert.notEqual(forged.code, 0, forged.stderr);
@@ -139,7 +140,7 @@ for (const transport of TRANSPORTS) {
       const m = await mainAt(f);
       const tree = await ok(f, ['rev-parse', `${m}^{tree}`]);
       const unrelated = await ok(f, ['commit-tree', tree, '-m', 'grafted']);
-      await f.gitOk(['push', '--quiet', 'origin', `${unrelated}:refs/heads/scratch`], asUser(f, 'ann'));
+      await seed(f, [`${unrelated}:refs/heads/scratch`]);
       fs.writeFileSync(path.join(f.bare, 'info', 'grafts'), `${unrelated} ${m}\n`);
       // Control: without the server environment git itself would follow the graft.
       const seen = await runGitOk(
@@ -223,9 +224,22 @@ for (const transport of TRANSPORTS) {
         now: Date.now(),
       });
       const c1 = await f.commit('one');
-      await f.gitOk(['push', '--quiet', 'origin', `${c1}:refs/heads/main`], asUser(f, 'rita'));
+      await seed(f, [`${c1}:refs/heads/main`]);
       const c2 = await f.commit('two');
-      await f.gitOk(['push', '--quiet', 'origin', `${c2}:refs/heads/main`], asUser(f, 'rita'));
+      // What README grants @release, in one push: main fast-forwarded, a v tag, a release branch, a wip one.
+      // (main itself is HEAD: git refuses to delete the current branch whatever the rules say.)
+      await f.gitOk(
+        [
+          'push',
+          '--quiet',
+          'origin',
+          `${c2}:refs/heads/main`,
+          `${c1}:refs/tags/v1`,
+          `${c2}:refs/heads/release/1`,
+          `${c2}:refs/heads/wip/x`,
+        ],
+        asUser(f, 'rita'),
+      );
 
       const ritaForce = await f.git(['push', '--force', 'origin', `${c1}:refs/heads/main`], asUser(f, 'rita'));
       assert.notEqual(ritaForce.code, 0);
@@ -234,11 +248,6 @@ for (const transport of TRANSPORTS) {
       assert.equal(adminForce.code, 0, adminForce.stderr);
       assert.equal((await f.refs()).get('refs/heads/main'), c1);
 
-      // (main itself is HEAD: git refuses to delete the current branch whatever the rules say.)
-      await f.gitOk(
-        ['push', '--quiet', 'origin', `${c1}:refs/tags/v1`, `${c2}:refs/heads/release/1`, `${c2}:refs/heads/wip/x`],
-        asUser(f, 'rita'),
-      );
       const ritaDelete = await f.git(['push', 'origin', ':refs/heads/release/1', ':refs/tags/v1'], asUser(f, 'rita'));
       assert.notEqual(ritaDelete.code, 0);
       assert.deepEqual(
@@ -269,10 +278,7 @@ for (const transport of TRANSPORTS) {
       });
       const c1 = await f.commit('one');
       const c2 = await f.commit('two');
-      await f.gitOk(
-        ['push', '--quiet', 'origin', `${c2}:refs/heads/main`, `${c2}:refs/heads/topic`],
-        asUser(f, 'admin'),
-      );
+      await seed(f, [`${c2}:refs/heads/main`, `${c2}:refs/heads/topic`]);
       const force = await f.git(['push', '--force', 'origin', `${c1}:refs/heads/main`], asUser(f, 'admin'));
       const del = await f.git(['push', 'origin', ':refs/heads/topic'], asUser(f, 'admin'));
       if (transport === 'http') {

@@ -1,10 +1,22 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { describe, it } from 'node:test';
-import { asUser, CONFIG, createPushFixture, gitwardLines, promote, TRANSPORTS, USERS_YAML } from './push-fixture.js';
+import {
+  asUser,
+  CONFIG,
+  createPushFixture,
+  gitwardLines,
+  promote,
+  seed,
+  seedPromoted,
+  TRANSPORTS,
+  USERS_YAML,
+} from './push-fixture.js';
 
 // The dispatcher's cases that hold however the push arrives: made on the server itself (local)
 // and through gitward over HTTP. The cases about a push's environment follow, local only.
+// Only the first case is about promoting; the others seed the refs they start from (seedPromoted,
+// seed) with plain git and push through the hooks only what they check.
 for (const transport of TRANSPORTS) {
   describe(`hooks through real ${transport} pushes`, () => {
     it('accepts a commit promoted dev → staging → main by a release member', async (t) => {
@@ -19,10 +31,9 @@ for (const transport of TRANSPORTS) {
     it('refuses main for a user outside the push list, with one line naming ref, plugin, rule and node', async (t) => {
       const f = await createPushFixture(t, CONFIG, { transport });
       const c1 = await f.commit('one');
-      await promote(f, c1);
+      await seedPromoted(f, c1);
       const c2 = await f.commit('two');
-      for (const b of ['dev', 'staging'])
-        await f.gitOk(['push', '--quiet', 'origin', `${c2}:refs/heads/${b}`], asUser(f, 'ann'));
+      await seed(f, [`${c2}:refs/heads/dev`, `${c2}:refs/heads/staging`]);
       const r = await f.git(['push', 'origin', `${c2}:refs/heads/main`], asUser(f, 'ann'));
       assert.notEqual(r.code, 0);
       const lines = gitwardLines(r.stderr);
@@ -37,7 +48,7 @@ for (const transport of TRANSPORTS) {
     it('checks against the refs as they were before the push: dev + staging + main at once is refused', async (t) => {
       const f = await createPushFixture(t, CONFIG, { transport });
       const c1 = await f.commit('one');
-      await promote(f, c1);
+      await seedPromoted(f, c1);
       const c2 = await f.commit('two');
       const r = await f.git(
         ['push', 'origin', `${c2}:refs/heads/dev`, `${c2}:refs/heads/staging`, `${c2}:refs/heads/main`],
@@ -56,9 +67,8 @@ for (const transport of TRANSPORTS) {
     it('refuses a force-push to main unless the user is listed for force', async (t) => {
       const f = await createPushFixture(t, CONFIG, { transport });
       const c1 = await f.commit('one');
-      await promote(f, c1);
       const c2 = await f.commit('two');
-      await promote(f, c2);
+      await seedPromoted(f, c2);
       const r = await f.git(['push', '--force', 'origin', `${c1}:refs/heads/main`], asUser(f, 'rita'));
       assert.notEqual(r.code, 0);
       assert.match(gitwardLines(r.stderr)[0] ?? '', /rule branches\."main"\.force/);
@@ -70,8 +80,12 @@ for (const transport of TRANSPORTS) {
     it('refuses deleting main unless listed; deleting an unprotected branch is free', async (t) => {
       const f = await createPushFixture(t, CONFIG, { transport });
       const c1 = await f.commit('one');
-      await promote(f, c1);
-      await f.gitOk(['push', '--quiet', 'origin', `${c1}:refs/heads/topic`], asUser(f, 'ann'));
+      await seed(f, [
+        `${c1}:refs/heads/dev`,
+        `${c1}:refs/heads/staging`,
+        `${c1}:refs/heads/main`,
+        `${c1}:refs/heads/topic`,
+      ]);
       const r = await f.git(['push', 'origin', ':refs/heads/main', ':refs/heads/topic'], asUser(f, 'rita'));
       assert.notEqual(r.code, 0);
       assert.deepEqual(
@@ -217,11 +231,9 @@ describe("the pusher a hook sees, from the push's environment (local pushes)", (
       REMOTE_USER: user,
     });
     const c1 = await f.commit('one');
-    for (const b of ['dev', 'staging', 'main'])
-      await f.gitOk(['push', '--quiet', 'origin', `${c1}:refs/heads/${b}`], sidecar('rita'));
+    await seedPromoted(f, c1);
     const c2 = await f.commit('two');
-    for (const b of ['dev', 'staging'])
-      await f.gitOk(['push', '--quiet', 'origin', `${c2}:refs/heads/${b}`], sidecar('ann'));
+    await seed(f, [`${c2}:refs/heads/dev`, `${c2}:refs/heads/staging`]);
     const ann = await f.git(['push', 'origin', `${c2}:refs/heads/main`], sidecar('ann'));
     assert.notEqual(ann.code, 0);
     assert.deepEqual(

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { asUser, createPushFixture, gitwardLines, TRANSPORTS, USERS_YAML } from './push-fixture.js';
+import { asUser, createPushFixture, gitwardLines, seed, TRANSPORTS, USERS_YAML } from './push-fixture.js';
 
 /** branch-protect alone on web/site, with `protect` (YAML, indented for the plugin's mapping). */
 function config(protect: string): string {
@@ -110,10 +110,8 @@ for (const transport of TRANSPORTS) {
         { transport },
       );
       const c1 = await f.commit('one');
-      await f.gitOk(
-        ['push', '--quiet', 'origin', `${c1}:refs/tags/v1.0`, `${c1}:refs/tags/build-7`],
-        asUser(f, 'rita'),
-      );
+      // The tags to delete, seeded with plain git: the case is about the deletes.
+      await seed(f, [`${c1}:refs/tags/v1.0`, `${c1}:refs/tags/build-7`]);
       const v = await f.git(['push', 'origin', ':refs/tags/v1.0'], asUser(f, 'admin'));
       assert.equal(v.code, 0, `"**" (delete: nobody) is not consulted for v1.0: ${v.stderr}`);
       const other = await f.git(['push', 'origin', ':refs/tags/build-7'], asUser(f, 'admin'));

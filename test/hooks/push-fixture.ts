@@ -286,3 +286,25 @@ export async function promote(f: PushFixture, sha: string, user = 'rita'): Promi
   for (const b of ['dev', 'staging', 'main'])
     await f.gitOk(['push', '--quiet', 'origin', `${sha}:refs/heads/${b}`], asUser(f, user));
 }
+
+/**
+ * `git push` option for a push that seeds a bare repo reached by its path: its receive-pack looks
+ * for hooks nowhere (and skips `gc --auto`). For the refs a case starts from, not the pushes it is
+ * about: each push through the dispatcher starts Node once or twice (~0.2 s CPU each), and the
+ * hooks read only the refs and objects, which end up the same.
+ */
+export const HOOKLESS_RECEIVE_PACK =
+  '--receive-pack=git -c core.hooksPath=/dev/null -c receive.autogc=false receive-pack';
+
+/** Puts `refspecs` (`sha:ref`) into the fixture's bare repo with plain git and no hook run. */
+export async function seed(f: PushFixture, refspecs: readonly string[]): Promise<void> {
+  await f.gitOk(['push', '--quiet', HOOKLESS_RECEIVE_PACK, f.bare, ...refspecs]);
+}
+
+/** What `promote` leaves (commit `sha` on dev, staging and main), seeded in one hook-less push. */
+export async function seedPromoted(f: PushFixture, sha: string): Promise<void> {
+  await seed(
+    f,
+    ['dev', 'staging', 'main'].map((b) => `${sha}:refs/heads/${b}`),
+  );
+}
