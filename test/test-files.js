@@ -1,5 +1,6 @@
 'use strict';
-// The compiled test files under `root` whose path contains one of `filters` (all when none): one
+// The compiled test files under `root` whose path below it (as `/test/hooks/x.test.js`) contains one
+// of `filters` (all when none; a checkout's own path never matches): one
 // definition for the runner (test/run.js) and the timer (test/times.js).
 //
 // Order: longest first, by the wall seconds `node test/times.js --write` last recorded in
@@ -33,7 +34,7 @@ function testFiles(root, filters) {
   const times = recordedTimes();
   const weight = (f) => times[path.relative(root, f)] ?? Infinity;
   return files
-    .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+    .filter((f) => filters.length === 0 || filters.some((s) => `/test/${path.relative(root, f)}`.includes(s)))
     .sort((a, b) => weight(b) - weight(a) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
