@@ -170,16 +170,16 @@ const SLOW_HOOK_SECONDS = 4;
  * tight, `gate` names that nginx's error log, and the hook goes on only once nginx has logged the
  * upstream time-out: the hook outlasts the timeout by construction, whatever the machine's load.
  * `tail -f` follows the log (inotify) and ends once grep has seen the line and gone (coreutils
- * notices its closed output), so nothing polls; `timeout` is only a safety net. Each run appends
- * `start PID` and `done PID` to `marks`,
- * so that the test can wait for every run to end (or be killed: gitward stops the backend of a
- * client that went away).
+ * notices its closed output), so nothing polls; `timeout` is only a safety net (--foreground: it
+ * stays in the hook's process group, which gitward kills when the client has gone). Each run
+ * appends `start PID` and `done PID` to `marks`, so that the test can wait for every run to end (or
+ * be killed: gitward stops the backend of a client that went away).
  */
 const slowHook = (dispatcher: string, marks: string, gate: string): string => `#!/bin/sh
 echo "start $$" >>'${marks}'
 input=$(cat)
 if [ -s '${gate}' ]; then
-  timeout ${SAFETY_NET_MS / 1000} tail -n +1 -f "$(cat '${gate}')" | grep -q 'upstream timed out'
+  timeout --foreground ${SAFETY_NET_MS / 1000} tail -n +1 -f "$(cat '${gate}')" | grep -q 'upstream timed out'
 else
   sleep ${SLOW_HOOK_SECONDS}
 fi
