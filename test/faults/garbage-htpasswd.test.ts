@@ -44,7 +44,11 @@ test('an htpasswd file replaced with garbage mid-traffic keeps the last good use
     ['a truncated line', Buffer.from(fs.readFileSync(htpasswd, 'utf8').slice(0, 12))],
   ] as const) {
     const failuresBefore = gw.logLines.filter((l) => l.event === 'htpasswd.reload_failed').length;
-    fs.writeFileSync(htpasswd, garbage);
+    // Replaced in one step (written beside it, renamed over it): writeFileSync truncates first, and
+    // a clone's lookup between the truncation and the write would load an empty file, which is a
+    // valid one (no users), as the last good version: the next phase's clones are then refused.
+    fs.writeFileSync(`${htpasswd}.new`, garbage);
+    fs.renameSync(`${htpasswd}.new`, htpasswd);
     // Refused and said so, once per garbage version.
     await gw.waitForLog(
       'htpasswd.reload_failed',
