@@ -44,8 +44,9 @@ describe('git over smart HTTP through gitward', () => {
       await gitOk(['add', '.'], { cwd: seed, env });
       await gitOk(['commit', '-qm', `seed ${i}`], { cwd: seed, env });
     }
-    await gitOk(['push', '-q', gw.url('proj/main', ann), 'main'], { cwd: seed, env });
-    await gitOk(['push', '-q', gw.url('proj/nff', ann), 'main'], { cwd: seed, env });
+    // Straight into the bare repos: set-up, not a push under test (those come below).
+    for (const repo of ['proj/main', 'proj/nff'])
+      await gitOk(['push', '-q', path.join(gw.repoRoot, `${repo}.git`), 'main'], { cwd: seed, env });
     await gitOk(
       ['--git-dir', path.join(gw.repoRoot, 'proj/nff.git'), 'config', 'receive.denyNonFastforwards', 'true'],
       { cwd: work, env },

@@ -12,8 +12,13 @@ import { httpGet, noise, serveChild } from './fault-kit.js';
 import { cloneTraffic, seedRepo } from './traffic.js';
 
 const PASSWORD = 'ann-pw';
-/** Clones each traffic phase must see succeed: enough to span the reload attempts. */
-const CLONES_PER_PHASE = 6;
+/**
+ * Clones each traffic phase must see succeed: enough to span the reload attempts. A phase
+ * starts once the write's reload has failed, and the state it checks (the last good file in force)
+ * holds until the next write; the workers clone all along, also while the test waits for each
+ * reload. (It was 6: twice the clones, the same state; each clone costs about ten processes.)
+ */
+const CLONES_PER_PHASE = 3;
 
 test('a config file replaced with garbage mid-traffic keeps the last good config; a good file takes effect', async (t) => {
   const config = (extraRepo: string | null): Record<string, unknown> => ({

@@ -11,8 +11,13 @@ import { prepareGitwardFiles } from '../helpers/server.js';
 import { noise, runGit, serveChild } from './fault-kit.js';
 import { cloneTraffic, seedRepo } from './traffic.js';
 
-/** Clones each traffic phase must see succeed: enough to span several re-reads of the file. */
-const CLONES_PER_PHASE = 6;
+/**
+ * Clones each traffic phase must see succeed: enough to span several re-reads of the file. A phase
+ * starts once the write's reload has failed, and the state it checks (the last good file in force)
+ * holds until the next write; the workers clone all along, also while the test waits for each
+ * reload. (It was 6: twice the clones, the same state; each clone costs about ten processes.)
+ */
+const CLONES_PER_PHASE = 3;
 
 test('an htpasswd file replaced with garbage mid-traffic keeps the last good users; an empty file refuses everyone; a good file takes effect', async (t) => {
   const files = await prepareGitwardFiles(t, {
@@ -39,7 +44,11 @@ test('an htpasswd file replaced with garbage mid-traffic keeps the last good use
     ['a truncated line', Buffer.from(fs.readFileSync(htpasswd, 'utf8').slice(0, 12))],
   ] as const) {
     const failuresBefore = gw.logLines.filter((l) => l.event === 'htpasswd.reload_failed').length;
-    fs.writeFileSync(htpasswd, garbage);
+    // Replaced in one step (written beside it, renamed over it): writeFileSync truncates first, and
+    // a clone's lookup between the truncation and the write would load an empty file, which is a
+    // valid one (no users), as the last good version: the next phase's clones are then refused.
+    fs.writeFileSync(`${htpasswd}.new`, garbage);
+    fs.renameSync(`${htpasswd}.new`, htpasswd);
     // Refused and said so, once per garbage version.
     await gw.waitForLog(
       'htpasswd.reload_failed',

@@ -21,7 +21,7 @@ interface Run {
 }
 
 /** Runs `node dist/app/main.js ...args` as a real child process, with `input` on stdin. */
-function gitward(args: readonly string[], opts: { cwd: string; input?: string }): Promise<Run> {
+function gitwardProcess(args: readonly string[], opts: { cwd: string; input?: string }): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, ...args], {
       cwd: opts.cwd,
@@ -38,6 +38,31 @@ function gitward(args: readonly string[], opts: { cwd: string; input?: string })
   });
 }
 
+/**
+ * Runs `gitward ...args` in this process: the same runCli that main.js calls, with stdin
+ * that is not a terminal and a minimal environment, as the child process above gets them. A Node
+ * process costs about 0.1 s of CPU to start; only the tests about separate processes (locking
+ * between them, main.js's exit code) pay for one.
+ */
+async function gitward(args: readonly string[], opts: { cwd: string; input?: string }): Promise<Run> {
+  const stdin = new PassThrough();
+  stdin.end(opts.input ?? '');
+  let stdout = '';
+  let stderr = '';
+  const out = new PassThrough().on('data', (b: Buffer) => (stdout += b.toString()));
+  const err = new PassThrough().on('data', (b: Buffer) => (stderr += b.toString()));
+  const code = await runCli(args, {
+    stdin,
+    stdout: out,
+    stderr: err,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    cwd: opts.cwd,
+    isTTY: false,
+    onSignal: () => undefined,
+  });
+  return { code, stdout, stderr };
+}
+
 /** Cheapest cost: these tests check file handling, not hash strength. */
 const COST = ['--cost', '4'];
 
@@ -47,7 +72,7 @@ describe('gitward user', () => {
     const file = path.join(dir, 'users.htpasswd');
     const runs = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        gitward(['user', 'add', `user${i}`, '--file', file, '--password-stdin', ...COST], {
+        gitwardProcess(['user', 'add', `user${i}`, '--file', file, '--password-stdin', ...COST], {
           cwd: dir,
           input: `pw-${i}\n`,
         }),
@@ -320,13 +345,14 @@ describe('gitward user', () => {
     ['add of an existing user', ['add', 'ann', '--password-stdin'], 'pw\n', 1, /already exists/],
     ['verify of an unknown user', ['verify', 'nobody', '--password-stdin'], 'pw\n', 1, /no user "nobody"/],
   ];
-  for (const [what, args, input, code, message] of errors) {
+  for (const [n, [what, args, input, code, message]] of errors.entries()) {
     it(`refuses ${what} (exit ${code})`, async (t) => {
       const dir = tempDir(t);
       const file = path.join(dir, 'users.htpasswd');
       const before = `ann:${await hashPassword('a', 4)}\n`;
       fs.writeFileSync(file, before);
-      const r = await gitward(['user', ...args, '--file', file], {
+      // The first case as a real process: a refusal reaches the exit status through main.js.
+      const r = await (n === 0 ? gitwardProcess : gitward)(['user', ...args, '--file', file], {
         cwd: dir,
         ...(input === undefined ? {} : { input }),
       });

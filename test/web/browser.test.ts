@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { test, type TestContext } from 'node:test';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { after, test, type TestContext } from 'node:test';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { isCI } from '../helpers/nginx.js';
 import { haveCgit, PASSWORDS, startWebFixture, type WebFixture } from './fixture.js';
 
 /** Debian's chromium (package chromium); playwright-core drives it and downloads nothing. */
 const CHROMIUM = '/usr/bin/chromium';
 
-/** Flags for a quiet, offline, throw-away browser (playwright adds --headless and the profile dir). */
+/** Flags for a quiet, offline browser (playwright adds --headless). */
 const CHROMIUM_FLAGS = [
   '--no-sandbox',
   '--disable-gpu',
@@ -35,25 +34,25 @@ function haveChromium(t: TestContext): boolean {
   return false;
 }
 
-/** A fresh browser with a fresh profile (--user-data-dir) for one test, closed after it. */
+/**
+ * One chromium for the whole file, launched when the first test needs it and closed after the
+ * last: a launch costs seconds of CPU (browser, zygote, GPU and network processes), and each test
+ * still gets a browser context of its own, with nothing shared (cookies, cache, credentials).
+ */
+let browser: Promise<Browser> | null = null;
+after(async () => {
+  if (browser) await (await browser).close();
+});
+
+/** A fresh browser context (an empty, throw-away profile) for one test, closed after it. */
 async function openBrowser(
   t: TestContext,
   options: { httpCredentials?: { username: string; password: string } } = {},
 ): Promise<BrowserContext> {
-  // Not tempDir: the profile may be removed only after the browser has closed.
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'gitward-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_FLAGS,
-    viewport: { width: 1000, height: 700 },
-    ...options,
-  });
+  browser ??= chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+  const context = await (await browser).newContext({ viewport: { width: 1000, height: 700 }, ...options });
   context.setDefaultTimeout(PAGE_TIMEOUT_MS);
-  t.after(async () => {
-    await context.close();
-    fs.rmSync(profile, { recursive: true, force: true });
-  });
+  t.after(() => context.close());
   return context;
 }
 

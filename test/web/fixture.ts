@@ -7,12 +7,12 @@
  */
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { gitEnv, gitOk, initBare } from '../helpers/git.js';
 import { isCI } from '../helpers/nginx.js';
 import { startGitward, type TestGitward } from '../helpers/server.js';
-import { tempDir } from '../helpers/tmp.js';
 
 /** Debian's cgit CGI program (package cgit). */
 export const CGIT_CGI = '/usr/lib/cgit/cgit.cgi';
@@ -55,11 +55,29 @@ export async function startWebFixture(
       ...top,
     },
   });
-  const dir = tempDir(t);
+  const built = await (seed ??= buildSeed());
+  for (const repo of REPOS)
+    fs.cpSync(path.join(built.root, `${repo}.git`), path.join(gw.repoRoot, `${repo}.git`), { recursive: true });
+  return { gw, siteCommits: built.siteCommits };
+}
+
+const REPOS = ['pub/site', 'team/tools', 'team/secret'] as const;
+
+/**
+ * The three repos, built once per test process and copied for each fixture: building them takes
+ * about 25 git processes, each forked from this (large) test process, and a copy takes none.
+ */
+let seed: Promise<{ root: string; siteCommits: readonly string[] }> | null = null;
+
+async function buildSeed(): Promise<{ root: string; siteCommits: readonly string[] }> {
+  // Not tempDir: the seed outlives the test that builds it; removed when the process exits.
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'gitward-web-seed-')));
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const root = path.join(dir, 'repos');
   const env = gitEnv(path.join(dir, 'home'));
   const siteCommits: string[] = [];
-  for (const repo of ['pub/site', 'team/tools', 'team/secret']) {
-    const bare = path.join(gw.repoRoot, `${repo}.git`);
+  for (const repo of REPOS) {
+    const bare = path.join(root, `${repo}.git`);
     await initBare(bare, env);
     fs.writeFileSync(path.join(bare, 'description'), `the ${repo} repository\n`);
     const work = path.join(dir, repo.replace('/', '-'));
@@ -79,7 +97,7 @@ export async function startWebFixture(
     }
     await gitOk(['push', '--quiet', bare, 'main'], { cwd: work, env });
   }
-  return { gw, siteCommits };
+  return { root, siteCommits };
 }
 
 export interface Page {
