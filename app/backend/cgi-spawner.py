@@ -16,8 +16,8 @@ its stdin, stdout and stderr. The program gets exactly the environment in the re
 signal dispositions, no other open file, and a session of its own (its pid is its process group,
 which gitward signals to stop it and everything it started).
 
-When gitward goes away (its end of stdin closes, or the parent-death signal), every program still
-running gets SIGTERM: git-http-backend copying a body of known length loops for ever once its stdin
+When gitward goes away (its end of stdin or stdout closes, or the parent-death signal), every program
+still running gets SIGTERM: git-http-backend copying a body of known length loops for ever once its stdin
 is gone (git 2.39), so no program may outlive gitward. SIGTERM and SIGINT themselves are ignored:
 gitward decides when the spawner stops, after its in-flight requests.
 """
@@ -37,15 +37,18 @@ PR_SET_PDEATHSIG = 1
 DEFAULT_SIGNALS = [s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)]
 
 
+# The programs started and not yet reaped: pidfd -> (request id, pid).
+RUNNING = {}
+
+
 def main():
     # Nothing gitward's own parent left open reaches a CGI program: fds above 2 are closed first.
     os.closerange(3, os.sysconf("SC_OPEN_MAX"))
     sock_path = sys.argv[1]
     parent = os.getppid()
-    running = {}  # pidfd -> (id, pid)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
-    signal.signal(signal.SIGUSR1, lambda *_: stop_all(running))
+    signal.signal(signal.SIGUSR1, lambda *_: stop_all())
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGUSR1)
     if os.getppid() != parent:
         return
@@ -57,16 +60,15 @@ def main():
             if key.fd == 0:
                 data = os.read(0, 65536)
                 if not data:
-                    stop_all(running)
+                    stop_all()
                 pending += data
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
-                    started = start(json.loads(line), sock_path)
-                    if started is not None:
-                        running[started[0]] = started[1:]
-                        selector.register(started[0], selectors.EVENT_READ)
+                    pidfd = start(json.loads(line), sock_path)
+                    if pidfd is not None:
+                        selector.register(pidfd, selectors.EVENT_READ)
             else:
-                request_id, pid = running.pop(key.fd)
+                request_id, pid = RUNNING.pop(key.fd)
                 selector.unregister(key.fd)
                 os.close(key.fd)
                 _, status = os.waitpid(pid, 0)
@@ -86,15 +88,23 @@ def start(request, sock_path):
             conns.append(conn)
             conn.connect(sock_path)
             conn.sendall(f"{request_id:08x} {request['token']} {kind}\n".encode("ascii"))
-        pid = os.posix_spawn(
-            request["path"],
-            [request["path"]],
-            request["env"],
-            file_actions=[(os.POSIX_SPAWN_DUP2, conn.fileno(), fd) for fd, conn in enumerate(conns)],
-            setsid=True,
-            setsigmask=[],
-            setsigdef=DEFAULT_SIGNALS,
-        )
+        # The parent-death signal waits until the program is in RUNNING: one that arrived between
+        # the spawn and that line would stop all but it. The program starts with nothing blocked.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+        try:
+            pid = os.posix_spawn(
+                request["path"],
+                [request["path"]],
+                request["env"],
+                file_actions=[(os.POSIX_SPAWN_DUP2, conn.fileno(), fd) for fd, conn in enumerate(conns)],
+                setsid=True,
+                setsigmask=[],
+                setsigdef=DEFAULT_SIGNALS,
+            )
+            pidfd = os.pidfd_open(pid)
+            RUNNING[pidfd] = (request_id, pid)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})
     except OSError as err:
         send({"id": request_id, "error": f"{request['path']}: {err.strerror}"})
         return None
@@ -102,16 +112,22 @@ def start(request, sock_path):
         for conn in conns:
             conn.close()
     send({"id": request_id, "pid": pid})
-    return (os.pidfd_open(pid), request_id, pid)
+    return pidfd
 
 
 def send(message):
-    os.write(1, (json.dumps(message) + "\n").encode("utf-8"))
+    """One report to gitward. A write that fails means gitward is gone: its pipe closes before
+    the kernel sends the parent-death signal, and a program that ended in between would otherwise
+    end this process by an exception, leaving the others running."""
+    try:
+        os.write(1, (json.dumps(message) + "\n").encode("utf-8"))
+    except OSError:
+        stop_all()
 
 
-def stop_all(running):
+def stop_all():
     """gitward is gone: SIGTERM to every program's group, then exit."""
-    for _, pid in running.values():
+    for _, pid in RUNNING.values():
         try:
             os.killpg(pid, signal.SIGTERM)
         except ProcessLookupError:

@@ -4,15 +4,17 @@
  * is reported, and that nothing but the spawner can hand gitward a program's streams.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
 import type { BackendProcess } from '../../app/backend/backend-process.js';
 import { startCgiSpawner } from '../../app/backend/cgi-spawner.js';
 import { createMemoryLogger } from '../../app/log/logger.js';
-import { childrenOf } from '../helpers/procs.js';
+import { childrenOf, procInfo, SAFETY_NET_MS, waitFor } from '../helpers/procs.js';
 import { testSpawner } from '../helpers/server.js';
 
 const FIXTURES = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'cgi');
@@ -178,5 +180,45 @@ describe('the CGI spawner', () => {
       logger.lines.map((l) => l.event),
       ['backend.spawner_restart'],
     );
+  });
+  it('stops every program when a report to gitward fails (its pipe closes before the death signal)', async (t) => {
+    // The spawner script driven directly: gitward's side of its stdout is closed, as when gitward
+    // dies (the kernel closes its files before it sends the parent-death signal). A program that
+    // ends then makes the spawner report to a closed pipe: it must SIGTERM the others and exit,
+    // not die of the write error and leave them running.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitward-spawner-pipe-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const sockPath = path.join(dir, 'spawn.sock');
+    const held: net.Socket[] = [];
+    const listener = net.createServer((c) => held.push(c));
+    await new Promise<void>((resolve) => listener.listen(sockPath, resolve));
+    t.after(() => {
+      for (const c of held) c.destroy();
+      listener.close();
+    });
+    const script = path.join(__dirname, '..', '..', '..', 'app', 'backend', 'cgi-spawner.py');
+    const spawner = spawn('/usr/bin/python3', ['-I', '-S', script, sockPath], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    spawner.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<void>((resolve) => spawner.once('exit', () => resolve()));
+    t.after(() => spawner.kill('SIGKILL'));
+    const request = (id: number, program: string) =>
+      spawner.stdin.write(`${JSON.stringify({ id, token: '0'.repeat(32), path: program, env: {} })}\n`);
+    // 1. cat, which reads its stdin (a connection this test holds open) until stopped.
+    request(1, '/bin/cat');
+    const catPid = await new Promise<number>((resolve) => {
+      let text = '';
+      spawner.stdout.on('data', (b: Buffer) => {
+        text += b.toString();
+        const m = /"pid": (\d+)/.exec(text);
+        if (m) resolve(Number(m[1]));
+      });
+    });
+    // 2. gitward's end of the reports closes; a program that ends at once is started.
+    spawner.stdout.destroy();
+    request(2, '/bin/true');
+    await exited;
+    await waitFor(() => (procInfo(catPid)?.state ?? 'Z') === 'Z', 'cat was stopped', SAFETY_NET_MS);
+    assert.doesNotMatch(stderr, /Traceback/, 'the spawner did not die of an exception');
   });
 });
