@@ -13,6 +13,7 @@ import {
   cmdline,
   descendantsOf,
   describeProcs,
+  envOf,
   fdKinds,
   openFds,
   SAFETY_NET_MS,
@@ -131,17 +132,24 @@ async function assertNothingLeft(t: TestContext, f: Fixture): Promise<void> {
 
 /**
  * Waits until gitward runs the `git <service> --stateless-rpc` of a POST: the pack exchange, not
- * the ref advertisement (`--advertise-refs` / `--http-backend-info-refs`) that a real client's
+ * a push's probe POST nor the ref advertisement (`--advertise-refs` / `--http-backend-info-refs`) that a real client's
  * GET info/refs starts first and that ends within milliseconds.
  */
 async function backendRunning(f: Fixture, service: string, fdsBefore = f.baselineFds): Promise<void> {
-  const isPackExchange = (argv: readonly string[]): boolean =>
-    argv.includes(service) &&
-    argv.includes('--stateless-rpc') &&
-    !argv.includes('--advertise-refs') &&
-    !argv.includes('--http-backend-info-refs');
+  const isPackExchange = (pid: number): boolean => {
+    const argv = cmdline(pid);
+    return (
+      argv.includes(service) &&
+      argv.includes('--stateless-rpc') &&
+      !argv.includes('--advertise-refs') &&
+      !argv.includes('--http-backend-info-refs') &&
+      // Not the 4-byte probe POST a push over http.postBuffer sends first: answered at once, it
+      // would have the client killed before its upload starts (git's env reaches receive-pack).
+      envOf(pid).CONTENT_LENGTH !== '4'
+    );
+  };
   await waitFor(
-    () => descendantsOf(f.gw.pid).some((p) => p.state !== 'Z' && isPackExchange(cmdline(p.pid))),
+    () => descendantsOf(f.gw.pid).some((p) => p.state !== 'Z' && isPackExchange(p.pid)),
     `a ${service} pack exchange is running under gitward`,
     IN_FLIGHT_BOUND_MS,
     () =>

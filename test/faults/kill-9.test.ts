@@ -13,6 +13,7 @@ import {
   backendsOf,
   descendantsOf,
   describeProcs,
+  envOf,
   lockFiles,
   processesWithEnv,
   SAFETY_NET_MS,
@@ -56,21 +57,6 @@ function signal(pid: number, sig: NodeJS.Signals): void {
     process.kill(pid, sig);
   } catch {
     // Already gone.
-  }
-}
-
-/** The environment of a live process (empty when it is gone). */
-function envOf(pid: number): Record<string, string> {
-  try {
-    return Object.fromEntries(
-      fs
-        .readFileSync(`/proc/${pid}/environ`, 'latin1')
-        .split('\0')
-        .filter((e) => e.includes('='))
-        .map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
-    );
-  } catch {
-    return {};
   }
 }
 

@@ -226,6 +226,21 @@ export function cmdline(pid: number): string[] {
   }
 }
 
+/** The environment of a live process (empty when it is gone). */
+export function envOf(pid: number): Record<string, string> {
+  try {
+    return Object.fromEntries(
+      fs
+        .readFileSync(`/proc/${pid}/environ`, 'latin1')
+        .split('\0')
+        .filter((e) => e.includes('='))
+        .map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
+    );
+  } catch {
+    return {};
+  }
+}
+
 /** A readable one-line description of processes, for assertion messages. */
 export function describeProcs(list: readonly ProcInfo[]): string {
   return list.map((p) => `${p.pid} ${p.state} ${p.comm} [${cmdline(p.pid).join(' ')}]`).join('; ') || '(none)';
