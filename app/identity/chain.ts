@@ -118,7 +118,8 @@ export interface AuthChainContext {
  * `brute_force.max_failures` failures in the window (counted in `ctx.limiter`, judged by this
  * config's settings), without running any check; then asks each plugin in order until one answers
  * authenticated or rejected; no answer is anonymous. Each rejection is logged as one `auth.failed`
- * line, with the user the plugin names (else the Basic user), and counted against the address.
+ * line, with the user the plugin names (else the Basic user), and counted against the address;
+ * but for Basic with an empty password, which git sends before it asks for the password.
  */
 export async function createAuthChain(config: GitwardConfig, ctx: AuthChainContext): Promise<AuthChain> {
   const now = ctx.now ?? Date.now;
@@ -153,6 +154,12 @@ export async function createAuthChain(config: GitwardConfig, ctx: AuthChainConte
         if (result.kind === 'authenticated') {
           return { kind: 'authenticated', user: result.user, source: plugin.name, groups: result.groups ?? [] };
         }
+        // git sends the URL's user with an empty password after the first 401, then asks its
+        // credential helper and retries: an `https://ann@host/…` URL does it on every command. That
+        // is no guess (an empty password never authenticates): a 401 that neither counts against
+        // the address nor logs auth.failed, which fail2ban reads. Issue 13: doctor's regression.
+        if (input.basic !== null && input.basic.password === '')
+          return { kind: 'rejected', source: plugin.name, reason: result.reason };
         failed(input.clientAddress, result.user ?? input.basic?.user ?? '', plugin.name, result.reason);
         return { kind: 'rejected', source: plugin.name, reason: result.reason };
       }

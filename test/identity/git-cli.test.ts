@@ -141,6 +141,38 @@ describe('identity through the real git CLI', () => {
     for (const l of failed) assert.deepEqual([l.client, l.user], ['127.0.0.1', 'ann']);
   });
 
+  it('a URL with a user and no password (git sends `ann:` first, then asks) is no failed login: more commands than max_failures all pass', async (t) => {
+    const gw = await startGitward(t, {
+      users: { ann: 'pw-a' },
+      config: { users: USERS, repos: PRIVATE, brute_force: { max_failures: 2, window_seconds: 300 } },
+      repos: ['x'],
+    });
+    // git asks GIT_ASKPASS for the password, as it would a credential helper.
+    const askpass = path.join(gw.dir, 'askpass');
+    fs.writeFileSync(askpass, `#!${process.execPath}\nprocess.stdout.write('pw-a\\n');\n`, { mode: 0o700 });
+    const env = { ...gw.gitEnv, GIT_ASKPASS: askpass, GIT_TERMINAL_PROMPT: '0' };
+    const userOnly = gw.url('x', { user: 'ann', password: 'pw-a' }).replace(':pw-a@', '@');
+    for (let i = 0; i < 4; i++) {
+      const r = await git(['ls-remote', userOnly], { cwd: gw.dir, env });
+      assert.equal(r.code, 0, `command ${i + 1}: ${r.stderr}`);
+    }
+    // Each command: a 401 to the request without credentials, and one to `ann:` (its authSource
+    // is "none": credentials that named no one).
+    assert.equal(
+      gw.audit.records.filter((a) => a.status === 401 && a.authSource === 'none').length,
+      4,
+      'git sent the empty password once a command',
+    );
+    assert.deepEqual(
+      gw.logs.lines.filter((l) => l.event === 'auth.failed'),
+      [],
+      'no failed login logged (fail2ban reads them)',
+    );
+    // A wrong password still counts: two of them, then 429 even with the right one.
+    for (let i = 0; i < 2; i++) await lsRemote(gw, gw.url('x', { user: 'ann', password: `guess-${i}` }));
+    assert.match((await lsRemote(gw, gw.url('x', { user: 'ann', password: 'pw-a' }))).stderr, /429/);
+  });
+
   it('keeps counting failed logins across a config reload: max_failures - 1 failures, reload, one more → 429', async (t) => {
     const bruteForce = { max_failures: 3, window_seconds: 300 };
     const gw = await startGitward(t, {
