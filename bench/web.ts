@@ -49,6 +49,14 @@ async function spawnP50(): Promise<number> {
   return stats(samples).median;
 }
 
+/** CPU time (user + system) a process has used so far, ms, from /proc/PID/stat. */
+function cpuMs(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 a second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /** One GET on a keep-alive agent; resolves with the time to the last byte, in ms. */
 function load(
   agent: http.Agent,
@@ -73,6 +81,12 @@ function load(
 async function main(argv: readonly string[]): Promise<void> {
   const runsArg = argv.indexOf('--runs');
   const runs = runsArg >= 0 ? Number(argv[runsArg + 1]) : DEFAULT_RUNS;
+  // `--pages index,blob`: only the pages whose label starts with one of these words.
+  const pagesArg = argv.indexOf('--pages');
+  const only = pagesArg >= 0 ? (argv[pagesArg + 1] ?? '').split(',') : null;
+  // `--cache on` or `--cache off`: only that half.
+  const cacheArg = argv.indexOf('--cache');
+  const caches = cacheArg >= 0 ? [argv[cacheArg + 1] === 'on'] : [true, false];
   const cache = path.join(os.tmpdir(), 'gitward-bench-cache');
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'gitward-bench-web-'));
   const env: Record<string, string> = {
@@ -119,16 +133,17 @@ async function main(argv: readonly string[]): Promise<void> {
     })
       .toString()
       .split('\n')[0] as string;
-    const pages: ReadonlyArray<readonly [string, string]> = [
+    const allPages: ReadonlyArray<readonly [string, string]> = [
       ['index (100 of 1,000 repos)', '/'],
       ['summary', '/g0/history.git/'],
       ['tree', '/g0/history.git/tree/'],
       ['blob (highlighted)', `/g0/history.git/tree/${file}`],
       ['log', '/g0/history.git/log/'],
     ];
+    const pages = allPages.filter(([label]) => only === null || only.some((w) => label.startsWith(w)));
 
     const targets: Array<{ cacheOn: boolean; anchor: Target; gitward: Target; gitwardPid: number | null }> = [];
-    for (const cacheOn of [true, false]) {
+    for (const cacheOn of caches) {
       const cacheSize = cacheOn ? 1000 : 0;
       const web: WebSettings = {
         enabled: true,
@@ -203,20 +218,24 @@ async function main(argv: readonly string[]): Promise<void> {
         const g = await load(agent, t.gitward.origin, target);
         if (a.status !== 200 || g.status !== 200) throw new Error(`${target}: anchor ${a.status}, gitward ${g.status}`);
         const samples = { anchor: [] as number[], gitward: [] as number[] };
+        const cpu0 = t.gitwardPid === null ? 0 : cpuMs(t.gitwardPid);
         // A B B A: half the runs anchor first, half gitward first.
         for (let i = 0; i < runs; i++) {
           const order = i < runs / 2 ? (['anchor', 'gitward'] as const) : (['gitward', 'anchor'] as const);
           for (const side of order) samples[side].push((await load(agent, t[side].origin, target)).ms);
         }
+        const cpu = t.gitwardPid === null ? NaN : (cpuMs(t.gitwardPid) - cpu0) / runs;
         results.set(`${t.cacheOn}|${label}|anchor`, stats(samples.anchor));
         results.set(`${t.cacheOn}|${label}|gitward`, stats(samples.gitward));
         log(
-          `cache ${t.cacheOn ? 'on' : 'off'}: ${label}: anchor ${fmtMs(stats(samples.anchor).median)}, gitward ${fmtMs(stats(samples.gitward).median)}`,
+          `cache ${t.cacheOn ? 'on' : 'off'}: ${label}: anchor ${fmtMs(stats(samples.anchor).median)}, gitward ${fmtMs(stats(samples.gitward).median)} (gitward's own CPU: ${fmtMs(cpu)} a page)`,
         );
       }
     }
     const rows = pages.map(([label]) => {
-      const cell = (on: boolean, side: string): Stats => results.get(`${on}|${label}|${side}`) as Stats;
+      // A half left out with --cache is an empty row of `n/a`.
+      const none: Stats = stats([]);
+      const cell = (on: boolean, side: string): Stats => results.get(`${on}|${label}|${side}`) ?? none;
       return [
         label,
         fmtMs(cell(true, 'anchor').median),
