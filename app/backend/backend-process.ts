@@ -21,6 +21,8 @@ export interface BackendProcess {
   readonly stderr: Readable;
   /** Settles once the backend is gone and its output streams have ended. */
   readonly done: Promise<BackendEnd>;
+  /** Settles as soon as the backend is reported gone; what it wrote may still be unread. */
+  readonly exited: Promise<void>;
   /** Sends `signal` to the backend and every process it started. */
   kill(signal: NodeJS.Signals): void;
 }

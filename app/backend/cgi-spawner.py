@@ -7,12 +7,20 @@ program with posix_spawn (vfork + exec) in well under a millisecond, off gitward
 
 gitward (app/backend/cgi-spawner.ts) starts it as `python3 -I -S cgi-spawner.py SOCKET` and talks
 to it in JSON lines:
-  gitward -> spawner, stdin:  {"id": N, "token": HEX, "path": P, "env": {...}}
-  spawner -> gitward, stdout: {"id": N, "pid": PID} or {"id": N, "error": MESSAGE}, then once the
-                              program is gone {"id": N, "code": C} or {"id": N, "signal": NAME}
-For each request it opens three connections to SOCKET (gitward's listener, in a directory only
-gitward's user can enter), writes "<id> <token> <i|o|e>\n" on each and gives them to the program as
-its stdin, stdout and stderr. The program gets exactly the environment in the request, default
+  gitward -> spawner, stdin:  {"id": N, "token": HEX, "path": P, "env": {...}}, then {"opened": N}
+  spawner -> gitward, stdout: {"id": N, "fifo": true}, then {"id": N, "pid": PID}, or at any step
+                              {"id": N, "error": MESSAGE}; once the program is gone {"id": N, "code": C}
+                              or {"id": N, "signal": NAME}
+For each request it opens two connections to SOCKET (gitward's listener, in a directory only
+gitward's user can enter), writes "<id> <token> <i|e>\n" on each and gives them to the program as
+its stdin and stderr. Its stdout is a FIFO in that directory, "<id>.out" (8 hex digits), that
+gitward opens for reading: a pipe, because cgit writes its pages a few bytes per write(), and a pipe
+packs such writes into its pages where a socket queues each one with several hundred bytes of
+overhead, so a reader that waits a moment (run-backend.ts, "paced") would soon stall the writer.
+The spawner makes the FIFO and says "fifo"; gitward opens its read end and says "opened"; only then
+is the write end opened and the program started. The order matters: Linux reports a FIFO's hang-up
+(the program and all it started have closed stdout) only to readers that opened it before the
+writer did; a reader that came later sees the end only if it happens to read at that moment. The program gets exactly the environment in the request, default
 signal dispositions, no other open file, and a session of its own (its pid is its process group,
 which gitward signals to stop it and everything it started).
 
@@ -40,6 +48,9 @@ DEFAULT_SIGNALS = [s for s in signal.valid_signals() if s not in (signal.SIGKILL
 # The programs started and not yet reaped: pidfd -> (request id, pid).
 RUNNING = {}
 
+# Requests whose stdout FIFO gitward has not opened yet: request id -> request.
+WAITING = {}
+
 
 def main():
     # Nothing gitward's own parent left open reaches a CGI program: fds above 2 are closed first.
@@ -64,7 +75,12 @@ def main():
                 pending += data
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
-                    pidfd = start(json.loads(line), sock_path)
+                    message = json.loads(line)
+                    if "opened" not in message:
+                        prepare(message, sock_path)
+                        continue
+                    request = WAITING.pop(message["opened"], None)
+                    pidfd = None if request is None else start(request, sock_path)
                     if pidfd is not None:
                         selector.register(pidfd, selectors.EVENT_READ)
             else:
@@ -78,16 +94,38 @@ def main():
                     send({"id": request_id, "code": os.waitstatus_to_exitcode(status)})
 
 
+def fifo_path(request, sock_path):
+    return os.path.join(os.path.dirname(sock_path), f"{request['id']:08x}.out")
+
+
+def prepare(request, sock_path):
+    """Makes the request's stdout FIFO and asks gitward to open it."""
+    try:
+        os.mkfifo(fifo_path(request, sock_path), 0o600)
+    except OSError as err:
+        send({"id": request["id"], "error": f"the output FIFO: {err.strerror}"})
+        return
+    WAITING[request["id"]] = request
+    send({"id": request["id"], "fifo": True})
+
+
 def start(request, sock_path):
-    """Starts one program; returns (pidfd, id, pid), or None when it could not start."""
+    """Starts one program; returns its pidfd, or None when it could not start."""
     request_id = request["id"]
     conns = []
+    fifo = fifo_path(request, sock_path)
+    out = None
     try:
-        for kind in "ioe":
+        for kind in "ie":
             conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             conns.append(conn)
             conn.connect(sock_path)
             conn.sendall(f"{request_id:08x} {request['token']} {kind}\n".encode("ascii"))
+        # gitward holds the read end: without it this fails (ENXIO) instead of waiting.
+        out = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        os.set_blocking(out, True)
+        os.unlink(fifo)
+        stdio = [conns[0].fileno(), out, conns[1].fileno()]
         # The parent-death signal waits until the program is in RUNNING: one that arrived between
         # the spawn and that line would stop all but it. The program starts with nothing blocked.
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
@@ -96,7 +134,7 @@ def start(request, sock_path):
                 request["path"],
                 [request["path"]],
                 request["env"],
-                file_actions=[(os.POSIX_SPAWN_DUP2, conn.fileno(), fd) for fd, conn in enumerate(conns)],
+                file_actions=[(os.POSIX_SPAWN_DUP2, source, fd) for fd, source in enumerate(stdio)],
                 setsid=True,
                 setsigmask=[],
                 setsigdef=DEFAULT_SIGNALS,
@@ -106,11 +144,15 @@ def start(request, sock_path):
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1})
     except OSError as err:
+        if os.path.lexists(fifo):
+            os.unlink(fifo)
         send({"id": request_id, "error": f"{request['path']}: {err.strerror}"})
         return None
     finally:
         for conn in conns:
             conn.close()
+        if out is not None:
+            os.close(out)
     send({"id": request_id, "pid": pid})
     return pidfd
 

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { DuplexOptions } from 'node:stream';
 import type { Logger } from '../types.js';
 import type { BackendEnd, BackendProcess } from './backend-process.js';
 
@@ -19,15 +20,19 @@ const SPAWNER_SCRIPT = path.resolve(__dirname, '..', '..', '..', 'app', 'backend
 /** Bytes of the per-request token that proves a connection was opened by our spawner. */
 const TOKEN_BYTES = 16;
 
-/** "<id: 8 hex> <token: 32 hex> <i|o|e>\n", written first on every connection the spawner opens. */
+/** "<id: 8 hex> <token: 32 hex> <i|e>\n", written first on every connection the spawner opens. */
 const HEADER_LENGTH = 8 + 1 + TOKEN_BYTES * 2 + 1 + 1 + 1;
 
 /** A connection that has not sent its header within this long is dropped: the spawner writes it at once. */
 const HEADER_TIMEOUT_MS = 10_000;
 
+/** Bytes Node reads ahead of a program's stdout: a paced relay must be able to stop its reads. */
+export const STDOUT_HIGH_WATER_MARK = 64;
+
 /** Most bytes of the spawner's own stderr (a Python traceback) kept for the error that follows. */
 const SPAWNER_STDERR_MAX = 4096;
 
+/** stdin and stderr are connections; stdout, `o`, is a FIFO (cgi-spawner.py says why). */
 type StreamKind = 'i' | 'o' | 'e';
 
 /** One program being started or running. */
@@ -42,12 +47,17 @@ interface Entry {
   reject(err: Error): void;
   /** Set once started: settles `done`. */
   finish?(end: BackendEnd): void;
+  /** Set once started: settles `exited`. */
+  gone?(): void;
+  /** The read end of the program's stdout FIFO, opened before the program starts. */
+  outFd?: number;
 }
 
 /** Messages from cgi-spawner.py, one JSON object a line. */
 interface SpawnerMessage {
   readonly id: number;
   readonly pid?: number;
+  readonly fifo?: boolean;
   readonly error?: string;
   readonly code?: number;
   readonly signal?: string;
@@ -56,9 +66,10 @@ interface SpawnerMessage {
 /**
  * Starts CGI programs (git-http-backend, cgit) through cgi-spawner.py, a small long-lived Python
  * process that uses posix_spawn: Node's own spawn() forks all of gitward and blocks its event loop
- * for milliseconds per request (ARCHITECTURE.md, "Starting CGI programs"). Each program's stdin,
- * stdout and stderr are unix-socket connections to a listener in a directory only this user can
- * enter, each proven by a random per-request token. One spawner per running server.
+ * for milliseconds per request (ARCHITECTURE.md, "Starting CGI programs"). Each program's stdin
+ * and stderr are unix-socket connections to a listener in a directory only this user can enter,
+ * each proven by a random per-request token; its stdout is a FIFO in that directory. One spawner
+ * per running server.
  */
 export interface CgiSpawner {
   /**
@@ -147,11 +158,10 @@ async function launchSpawner(): Promise<SpawnerProcess> {
     for (const [id, entry] of entries) {
       if (entry.started) {
         entry.end ??= { code: null, signal: null, error: err };
+        entry.gone?.();
         settleIfDone(id, entry);
       } else {
-        entries.delete(id);
-        for (const s of Object.values(entry.streams)) s.destroy();
-        entry.reject(err);
+        forget(id, entry, err);
       }
     }
     server.close();
@@ -179,16 +189,55 @@ async function launchSpawner(): Promise<SpawnerProcess> {
     const entry = entries.get(m.id);
     if (entry === undefined) return;
     if (m.error !== undefined) {
-      entries.delete(m.id);
-      for (const s of Object.values(entry.streams)) s.destroy();
-      entry.reject(new Error(m.error));
+      forget(m.id, entry, new Error(m.error));
+    } else if (m.fifo === true) {
+      openStdout(m.id, entry);
     } else if (m.pid !== undefined) {
       entry.pid = m.pid;
+      // net.Socket hands its options to stream.Duplex, whose readableHighWaterMark it keeps.
+      const options: net.SocketConstructorOpts & DuplexOptions = {
+        fd: entry.outFd,
+        readable: true,
+        writable: false,
+        readableHighWaterMark: STDOUT_HIGH_WATER_MARK,
+      };
+      entry.outFd = undefined;
+      const o = new net.Socket(options);
+      o.on('error', () => undefined);
+      entry.streams.o = o;
       handOut(m.id, entry);
     } else {
       entry.end = { code: m.code ?? null, signal: m.signal ?? null };
+      entry.gone?.();
       settleIfDone(m.id, entry);
     }
+  }
+
+  /**
+   * Opens the read end of the program's stdout FIFO, before the program exists (cgi-spawner.py
+   * says why), and tells the spawner to start it. Node reads from it once the pid has come; its
+   * small highWaterMark makes Node stop reading while a paced relay waits (run-backend.ts).
+   */
+  function openStdout(id: number, entry: Entry): void {
+    try {
+      entry.outFd = fs.openSync(
+        path.join(dir, `${id.toString(16).padStart(8, '0')}.out`),
+        fs.constants.O_RDONLY | fs.constants.O_NONBLOCK,
+      );
+    } catch (err) {
+      forget(id, entry, new Error(`the program's output could not be opened: ${(err as Error).message}`));
+    }
+    // Also on failure: the spawner then fails to open the write end, and says so.
+    stdin.write(`${JSON.stringify({ opened: id })}\n`);
+  }
+
+  /** A program that will not start: its request fails and what was opened for it is closed. */
+  function forget(id: number, entry: Entry, err: Error): void {
+    entries.delete(id);
+    for (const s of Object.values(entry.streams)) s.destroy();
+    if (entry.outFd !== undefined) fs.closeSync(entry.outFd);
+    entry.outFd = undefined;
+    entry.reject(err);
   }
 
   /** Reads a connection's header and files it under its request. */
@@ -200,7 +249,7 @@ async function launchSpawner(): Promise<SpawnerProcess> {
       if (header === null) return;
       conn.off('readable', onReadable);
       clearTimeout(timer);
-      const m = /^([0-9a-f]{8}) ([0-9a-f]{32}) ([ioe])\n$/.exec(header.toString('latin1'));
+      const m = /^([0-9a-f]{8}) ([0-9a-f]{32}) ([ie])\n$/.exec(header.toString('latin1'));
       const id = m === null ? -1 : parseInt(m[1] as string, 16);
       const entry = entries.get(id);
       const kind = m?.[3] as StreamKind;
@@ -217,7 +266,7 @@ async function launchSpawner(): Promise<SpawnerProcess> {
     conn.once('end', () => clearTimeout(timer));
   }
 
-  /** Resolves `spawn` once the pid and all three connections are there. */
+  /** Resolves `spawn` once the pid, its stdout and both connections are there. */
   function handOut(id: number, entry: Entry): void {
     const { i, o, e } = entry.streams;
     if (entry.started || entry.pid === undefined || !i || !o || !e) return;
@@ -226,12 +275,16 @@ async function launchSpawner(): Promise<SpawnerProcess> {
     o.once('close', () => settleIfDone(id, entry));
     e.once('close', () => settleIfDone(id, entry));
     const done = new Promise<BackendEnd>((resolve) => (entry.finish = resolve));
+    // The exit report can come before the last connection does.
+    const exited = new Promise<void>((resolve) => (entry.gone = resolve));
+    if (entry.end !== undefined) entry.gone?.();
     entry.resolve({
       pid,
       stdin: i,
       stdout: o,
       stderr: e,
       done,
+      exited,
       kill(signal) {
         // The whole group: the program's children (upload-pack, pack-objects, index-pack) too.
         try {

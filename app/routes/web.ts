@@ -166,7 +166,7 @@ async function runCgit(
   try {
     ctx.logger.debug('web.start', { pathInfo, user: identity.user });
     const backendPath = runtime.config.web.cgitPath;
-    await runBackend({ req, res, backendPath, spawner: options.spawner, env, logger: ctx.logger, stats });
+    await runBackend({ req, res, backendPath, spawner: options.spawner, env, logger: ctx.logger, stats, paced: true });
   } finally {
     ctx.audit.bytesOut = Math.max(ctx.audit.bytesOut, stats.bytesOut);
     ctx.audit.exitCode = stats.exitCode;

@@ -9,10 +9,11 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
 import type { BackendProcess } from '../../app/backend/backend-process.js';
-import { startCgiSpawner } from '../../app/backend/cgi-spawner.js';
+import { startCgiSpawner, STDOUT_HIGH_WATER_MARK } from '../../app/backend/cgi-spawner.js';
+import { relay } from '../../app/backend/run-backend.js';
 import { createMemoryLogger } from '../../app/log/logger.js';
 import { childrenOf, procInfo, SAFETY_NET_MS, waitFor } from '../helpers/procs.js';
 import { testSpawner } from '../helpers/server.js';
@@ -23,6 +24,8 @@ const PROBE = path.join(FIXTURES, 'spawn-probe.js');
 const SIGNAL_STATUS = path.join(FIXTURES, 'signal-status');
 /** `#!/bin/ls /proc/self/fd`: the fds a program starts with (ls adds one for the directory it reads). */
 const FD_LIST = path.join(FIXTURES, 'fd-list');
+/** Writes "first ", pauses, writes "second" and exits. */
+const WRITE_PAUSE_EXIT = path.join(FIXTURES, 'write-pause-exit');
 const PATH = `${path.dirname(process.execPath)}:/usr/bin:/bin`;
 
 /** Everything a stream carries until its end. */
@@ -106,6 +109,30 @@ describe('the CGI spawner', () => {
     assert.deepEqual(await p.done, { code: 0, signal: null });
   });
 
+  // Class: the end of a program's output must reach gitward however it reads. stdout is a FIFO, and
+  // Linux reports a FIFO's hang-up only to readers that opened it before the writer: with the read
+  // end opened after the program started, a page whose last piece came while gitward was not reading
+  // never ended (the web bench hung a request once in ~100).
+  it("sees the end of a program's output that came in pieces, read as it comes and paced", async (t) => {
+    const spawner = await testSpawner(t);
+    for (const paced of [false, true]) {
+      const p = await spawner.spawn(WRITE_PAUSE_EXIT, { PATH });
+      assert.equal(p.stdout.readableHighWaterMark, STDOUT_HIGH_WATER_MARK);
+      p.stdin.end();
+      p.stderr.resume();
+      let out = '';
+      const sink = new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          out += chunk.toString('utf8');
+          callback();
+        },
+      });
+      await relay(p.stdout, sink, () => undefined, paced ? { pacedUntil: p.exited } : {});
+      assert.equal(out, 'first second', `paced: ${String(paced)}`);
+      assert.equal((await p.done).code, 0);
+    }
+  });
+
   it('reports the exit code and the killing signal', async (t) => {
     const spawner = await testSpawner(t);
     assert.equal((await run(await spawner.spawn(PROBE, { PATH, PROBE: 'exit', PROBE_CODE: '7' }))).code, 7);
@@ -143,7 +170,7 @@ describe('the CGI spawner', () => {
     const { socket } = spawnerProcess();
     assert.equal(fs.statSync(path.dirname(socket)).mode & 0o777, 0o700);
     // A forged header (right shape, wrong token for request 1) and garbage: both closed by gitward.
-    for (const header of [`00000001 ${'0'.repeat(32)} o\n`, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n']) {
+    for (const header of [`00000001 ${'0'.repeat(32)} i\n`, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n']) {
       const conn = net.connect(socket);
       conn.end(header);
       await new Promise<void>((resolve) => conn.once('close', () => resolve()).resume());
@@ -204,17 +231,25 @@ describe('the CGI spawner', () => {
     t.after(() => spawner.kill('SIGKILL'));
     const request = (id: number, program: string) =>
       spawner.stdin.write(`${JSON.stringify({ id, token: '0'.repeat(32), path: program, env: {} })}\n`);
-    // 1. cat, which reads its stdin (a connection this test holds open) until stopped.
+    // 1. cat, which reads its stdin (a connection this test holds open) until stopped. Its stdout
+    // FIFO is opened as gitward does, before the spawner starts it.
     request(1, '/bin/cat');
     const catPid = await new Promise<number>((resolve) => {
       let text = '';
       spawner.stdout.on('data', (b: Buffer) => {
         text += b.toString();
+        if (text.includes('"fifo": true') && !text.includes('opened')) {
+          const fd = fs.openSync(path.join(dir, '00000001.out'), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+          t.after(() => fs.closeSync(fd));
+          text += 'opened';
+          spawner.stdin.write(`${JSON.stringify({ opened: 1 })}\n`);
+        }
         const m = /"pid": (\d+)/.exec(text);
         if (m) resolve(Number(m[1]));
       });
     });
-    // 2. gitward's end of the reports closes; a program that ends at once is started.
+    // 2. gitward's end of the reports closes, and a second request comes: the spawner's first report
+    // on it fails.
     spawner.stdout.destroy();
     request(2, '/bin/true');
     await exited;
