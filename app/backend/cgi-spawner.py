@@ -20,9 +20,10 @@ overhead, so a reader that waits a moment (run-backend.ts, "paced") would soon s
 The spawner makes the FIFO and says "fifo"; gitward opens its read end and says "opened"; only then
 is the write end opened and the program started. The order matters: Linux reports a FIFO's hang-up
 (the program and all it started have closed stdout) only to readers that opened it before the
-writer did; a reader that came later sees the end only if it happens to read at that moment. The program gets exactly the environment in the request, default
-signal dispositions, no other open file, and a session of its own (its pid is its process group,
-which gitward signals to stop it and everything it started).
+writer did; a reader that came later sees the end only if it happens to read at that moment.
+The program gets exactly the environment in the request, default signal dispositions, no other
+open file, and a session of its own (its pid is its process group, which gitward signals to stop
+it and everything it started).
 
 When gitward goes away (its end of stdin or stdout closes, or the parent-death signal), every program
 still running gets SIGTERM: git-http-backend copying a body of known length loops for ever once its stdin

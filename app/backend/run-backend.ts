@@ -53,8 +53,8 @@ export interface RunBackendOptions {
  * Paced, the same page takes ~5 reads: its stdout is a pipe, which holds 64 KB of tiny writes. Pacing
  * ends when the spawner reports the exit, so the page's last byte does not wait for a timer.
  */
-export const PACE_MS = 1;
-export const PACE_BYTES = 16 * 1024;
+const PACE_MS = 1;
+const PACE_BYTES = 16 * 1024;
 
 /** Why a relay stopped before its source ended. */
 export class RelayError extends Error {
@@ -71,8 +71,9 @@ export class RelayError extends Error {
  * (resolve) or when either side fails or `dst` closes early (reject). Plain pipe() and listeners,
  * not stream.pipeline: pipeline's internal AbortController costs a DOMException with a stack trace
  * on every finish (~30 µs a request in the profile), and a counting Transform one more stream stage
- * per chunk. On failure `src` is unpiped but left open (a backend's stdout must not be torn down
- * while it cleans up); `dst` is destroyed only when `destroyDst` is set.
+ * per chunk. With `pacedUntil`, pacedPipe moves the bytes instead of pipe(). On failure `src` is
+ * unpiped but left open (a backend's stdout must not be torn down while it cleans up); `dst` is
+ * destroyed only when `destroyDst` is set.
  */
 export function relay(
   src: Readable,
