@@ -1,13 +1,15 @@
 /**
- * `node dist/bench/ssh.js [--quick] [--ls-only]` (as root: sshd): git over SSH through Debian's
+ * `node dist/bench/ssh.js [--quick] [--ls-only] [--runs N]` (as root: sshd): git over SSH through Debian's
  * sshd, in one run, targets interleaved run by run (the order reversed every other run: A B B A):
  * - plain sshd + git-shell, no ACL (the anchor);
  * - gitolite (Debian's gitolite3), the peer that does the same job;
- * - gitward (the shipped forced command, app/ssh/ssh-relay.py, handing each session to a running
- *   `gitward serve`) with 1 key in authorized_keys, with 10,000 keys in authorized_keys, and with
- *   the 10,000 keys found by the shipped AuthorizedKeysCommand (`grep -F` of the fingerprint).
+ * - gitward (the shipped forced command, app/ssh/ssh-relay.c, handing each session to a running
+ *   `gitward serve`) with 1 key in authorized_keys, with 10,000 keys in authorized_keys, with 1 and
+ *   10,000 keys found by the shipped AuthorizedKeysCommand (dist/ssh-key-lookup), and with the
+ *   10,000 found by `grep -F` of the fingerprint (the lookup shipped before).
  * Metrics: ls-remote v0/v2 p50, 32 parallel clones, full clone of the ~100 MB history repo
- * (`--ls-only`: the ls-remote rows alone). Also the forced commands' own start-up, without sshd.
+ * (`--ls-only`: the ls-remote rows alone; `--runs`: ls-remote runs a row, 40 by default). Also the
+ * forced commands' own start-up, without sshd.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -28,6 +30,8 @@ const MANY_KEYS = 10_000;
 /** The shipped launcher of `gitward serve`. */
 const LAUNCHER = path.resolve(__dirname, '..', '..', 'app', 'gitward');
 const GITOLITE_SHELL = '/usr/share/gitolite3/gitolite-shell';
+/** The shipped key lookup (app/ssh/ssh-key-lookup.c); sshd wants it and its folders root-owned. */
+const KEY_LOOKUP = path.resolve(__dirname, '..', 'ssh-key-lookup');
 
 /** The shared global part of every bench sshd: loopback, host key, no PAM; MaxStartups as shipped. */
 function sshdConfig(dir: string, port: number, matchBlock: string): string {
@@ -173,9 +177,12 @@ async function main(argv: readonly string[]): Promise<void> {
     const akMany = path.join(work, 'ak-many');
     fs.writeFileSync(akOne, renderAuthorizedKeys(parseKeysFile(own, 'k').keys, target, 'k'), { mode: 0o600 });
     fs.writeFileSync(akMany, renderAuthorizedKeys(parseKeysFile(many + own, 'k').keys, target, 'k'), { mode: 0o600 });
-    // The shipped AuthorizedKeysCommand (deploy/ssh/gitward-sshd.conf): the one line naming the key.
-    const grepLookup = (file: string): string =>
-      `AuthorizedKeysFile none\n    AuthorizedKeysCommand /usr/bin/grep -F -e %f ${file}\n    AuthorizedKeysCommandUser root`;
+    // The shipped AuthorizedKeysCommand (deploy/ssh/gitward-sshd.conf): the one line naming the key;
+    // and `grep -F` of the fingerprint, what it replaced, for comparison.
+    const keyLookup = (command: string): string =>
+      `AuthorizedKeysFile none\n    AuthorizedKeysCommand ${command}\n    AuthorizedKeysCommandUser root`;
+    const shippedLookup = (file: string) => keyLookup(`${KEY_LOOKUP} ${file} %f`);
+    const grepLookup = (file: string) => keyLookup(`/usr/bin/grep -F -e %f ${file}`);
 
     // The running gitward every forced command hands its session to.
     const serve = spawn(LAUNCHER, ['serve', '--config', cfg, '--listen', '127.0.0.1:0'], {
@@ -252,12 +259,17 @@ async function main(argv: readonly string[]): Promise<void> {
         url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git`,
       },
       {
-        name: 'gitward, 1 key, AuthorizedKeysCommand grep',
-        match: () => shippedMatch(grepLookup(akOne)),
+        name: 'gitward, 1 key, ssh-key-lookup',
+        match: () => shippedMatch(shippedLookup(akOne)),
         url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git`,
       },
       {
-        name: `gitward, ${MANY_KEYS} keys, AuthorizedKeysCommand grep`,
+        name: `gitward, ${MANY_KEYS} keys, ssh-key-lookup (shipped)`,
+        match: () => shippedMatch(shippedLookup(akMany)),
+        url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git`,
+      },
+      {
+        name: `gitward, ${MANY_KEYS} keys, grep -F (before)`,
         match: () => shippedMatch(grepLookup(akMany)),
         url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git`,
       },
@@ -329,7 +341,9 @@ async function main(argv: readonly string[]): Promise<void> {
     }
 
     // ls-remote through sshd: every target, both protocols, A B B A.
-    const lsRuns = quick ? 15 : 40;
+    const runsArg = argv.indexOf('--runs');
+    const lsRuns = runsArg >= 0 ? Number(argv[runsArg + 1]) : quick ? 15 : 40;
+    if (!Number.isInteger(lsRuns) || lsRuns < 1) throw new Error('--runs takes a whole number of runs');
     const ls = new Map<string, number[]>();
     log(`  ls-remote, ${lsRuns} runs …`);
     for (let i = 0; i < lsRuns; i++) {
@@ -417,14 +431,11 @@ async function main(argv: readonly string[]): Promise<void> {
     // running a command at all adds).
     const med = (name: string, v: number) => stats(ls.get(`${name}\u0000${v}`)!).median;
     const diff = (a: string, b: string) => [0, 2].map((v) => plus(med(a, v) - med(b, v))).join(' (v0), ') + ' (v2)';
-    const [fileOne, fileMany, grepOne, grepMany] = [2, 3, 4, 5].map((i) => targets[i]!.name);
+    const [fileOne, fileMany, lookupOne, lookupMany, grepMany] = [2, 3, 4, 5, 6].map((i) => targets[i]!.name);
     process.stdout.write(`key lookup, ${MANY_KEYS} keys against 1, file read by sshd: ${diff(fileMany!, fileOne!)}\n`);
-    process.stdout.write(
-      `key lookup, ${MANY_KEYS} keys against 1, AuthorizedKeysCommand grep: ${diff(grepMany!, grepOne!)}\n`,
-    );
-    process.stdout.write(
-      `AuthorizedKeysCommand grep (1 key) against sshd reading a 1-key file: ${diff(grepOne!, fileOne!)}\n`,
-    );
+    process.stdout.write(`key lookup, ${MANY_KEYS} keys against 1, ssh-key-lookup: ${diff(lookupMany!, lookupOne!)}\n`);
+    process.stdout.write(`ssh-key-lookup (1 key) against sshd reading a 1-key file: ${diff(lookupOne!, fileOne!)}\n`);
+    process.stdout.write(`grep -F against ssh-key-lookup, ${MANY_KEYS} keys: ${diff(grepMany!, lookupMany!)}\n`);
   } finally {
     await cleanup();
   }

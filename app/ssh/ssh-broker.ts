@@ -8,7 +8,7 @@ import { closeSshSession, openSshSession, type SshSessionResult } from './ssh-se
 import { findUserKey, SSH_USER_NAME } from './ssh-keys.js';
 
 /**
- * The wire format between the forced command (app/ssh/ssh-relay.py) and the server: a message is
+ * The wire format between the forced command (app/ssh/ssh-relay.c) and the server: a message is
  * NUL-terminated `name=value` fields and one empty field at the end. sshd's strings hold no NUL,
  * and the relay needs no parser it would have to import (its start-up is paid by every fetch).
  *

@@ -8,6 +8,29 @@ import { unboundPort } from './ports.js';
 /** The shipped sshd snippet (deploy/ssh/), used by the tests as written. */
 export const DEPLOY_SSHD_SNIPPET = path.resolve(__dirname, '..', '..', '..', 'deploy', 'ssh', 'gitward-sshd.conf');
 
+/** The shipped key lookup as the snippet names it, and the one this checkout built. */
+const SHIPPED_KEY_LOOKUP = '/opt/gitward/dist/ssh-key-lookup';
+const BUILT_KEY_LOOKUP = path.resolve(__dirname, '..', '..', 'ssh-key-lookup');
+/** This process's copy of the key lookup where sshd agrees to run it (made at first use). */
+let keyLookupCopy: string | null = null;
+
+/**
+ * The built dist/ssh-key-lookup, copied into a fresh root-owned 0755 folder under /run: sshd runs
+ * an AuthorizedKeysCommand only if it and every folder above it are root's and writable by nobody
+ * else, which a checkout under /tmp is not. The folder goes when the process exits.
+ */
+export function keyLookupForSshd(): string {
+  if (keyLookupCopy !== null) return keyLookupCopy;
+  const dir = fs.mkdtempSync('/run/gitward-test-lookup-');
+  fs.chmodSync(dir, 0o755);
+  const copy = path.join(dir, 'ssh-key-lookup');
+  fs.copyFileSync(BUILT_KEY_LOOKUP, copy);
+  fs.chmodSync(copy, 0o755);
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  keyLookupCopy = copy;
+  return copy;
+}
+
 /** Starts sshd with the test account's login shell set to /bin/sh (see the script's header). */
 const SH_SHELL_WRAPPER = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'ssh', 'sshd-with-sh-shell.py');
 /** The wrapper's exit code when this machine cannot make a mount namespace. */
@@ -79,14 +102,15 @@ export async function makeKey(file: string, type: 'ed25519' | 'rsa' | 'ecdsa', b
 
 /**
  * The sshd config of a test: a loopback port, host key and pid file in `dir`, no PAM, StrictModes
- * off (temp dirs), then the shipped snippet with the account (also as the key lookup's user) and
- * the authorized_keys path put in.
+ * off (temp dirs), then the shipped snippet with the account (also as the key lookup's user), the
+ * authorized_keys path and the key lookup's copy (keyLookupForSshd) put in.
  */
 export function sshdConfig(dir: string, port: number, account: string, authorizedKeys: string): string {
   const snippet = fs
     .readFileSync(DEPLOY_SSHD_SNIPPET, 'utf8')
     .replace(/^Match User git$/m, `Match User ${account}`)
     .replaceAll('/var/lib/git/.ssh/authorized_keys', authorizedKeys)
+    .replaceAll(SHIPPED_KEY_LOOKUP, keyLookupForSshd())
     .replace(/^(\s*AuthorizedKeysCommandUser) git$/m, `$1 ${account}`);
   return [
     `Port ${port}`,
