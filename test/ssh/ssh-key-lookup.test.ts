@@ -5,6 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parseKeysFile, renderAuthorizedKeys } from '../../app/ssh/ssh-keys.js';
+import { keyLookupProblem } from '../../app/cli/commands/check.js';
+import { keyLookupForSshd } from '../helpers/sshd.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** The shipped AuthorizedKeysCommand (app/ssh/ssh-key-lookup.c), as `npm run build` made it. */
@@ -93,4 +95,28 @@ test('ssh-key-lookup refuses anything but a SHA256 fingerprint, and a missing fi
   const usage = spawnSync(LOOKUP, [file], { encoding: 'utf8' });
   assert.equal(usage.status, 2);
   assert.match(usage.stderr, /^ssh-key-lookup: usage: /);
+});
+
+test('gitward check names the folder for which sshd would refuse to run the key lookup (Unsafe AuthorizedKeysCommand)', (t) => {
+  // The copy the sshd tests hand to a real sshd (root's folder under /run, 0755): accepted there,
+  // so it must pass here too (as root; otherwise the copy is the test user's and must be named).
+  const safe = keyLookupForSshd();
+  if (process.getuid?.() === 0) assert.equal(keyLookupProblem(safe), null);
+  else assert.match(keyLookupProblem(safe) ?? '', /is owned by uid \d+/);
+  // A folder writable by its group: sshd refuses, and the folder is named with its mode.
+  const loose = fs.mkdtempSync('/run/gitward-test-loose-');
+  t.after(() => fs.rmSync(loose, { recursive: true, force: true }));
+  fs.chmodSync(loose, 0o775);
+  fs.copyFileSync(LOOKUP, path.join(loose, 'ssh-key-lookup'));
+  fs.chmodSync(path.join(loose, 'ssh-key-lookup'), 0o755);
+  assert.match(
+    keyLookupProblem(path.join(loose, 'ssh-key-lookup')) ?? '',
+    new RegExp(`: ${loose} is owned by uid \\d+ with mode 0775`),
+  );
+  // A program in a folder under /tmp (sticky, world-writable): /tmp is named.
+  const inTmp = path.join(tempDir(t), 'ssh-key-lookup');
+  fs.copyFileSync(LOOKUP, inTmp);
+  fs.chmodSync(inTmp, 0o755);
+  assert.match(keyLookupProblem(inTmp) ?? '', /: \/tmp is owned by uid 0 with mode 1777/);
+  assert.match(keyLookupProblem(path.join(loose, 'none')) ?? '', /is missing or not executable/);
 });

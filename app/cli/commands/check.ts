@@ -21,12 +21,17 @@ Validates the config completely (and every hook plugin setting, by creating the 
 prints every problem as FILE:LINE: key.path: problem (exit 78). Prints warnings (settings that
 work but are almost surely wrong or risky, such as a branch-protect rule that an earlier rule shadows,
 or a trusted-proxy list with TCP peers) as FILE:LINE: warning: key.path: problem, without failing;
-so is a repo the tree names that is not on disk under repo_root. Then runs the config's tests:
+so is a repo the tree names that is not on disk under repo_root, and, with ssh.keys_file set, a
+dist/ssh-key-lookup that sshd would refuse to run (it and every folder above it must be root's and
+writable by no one else). Then runs the config's tests:
 expectations, one PASS/FAIL line each (exit 1 if
 any fails), and prints a one-line summary (exit 0): users, groups, repos named in the tree and
 found on disk under repo_root, grants, tests. Before it, one line says which refs outside
 refs/heads/ and refs/tags/ pushes may change: none, unless a branch-protect refs rule grants them.
 `;
+
+/** This checkout's AuthorizedKeysCommand (app/ssh/ssh-key-lookup.c, built by `npm run build:relay`). */
+const KEY_LOOKUP = path.resolve(__dirname, '..', '..', '..', 'ssh-key-lookup');
 
 /** The `refs:` patterns of every branch-protect setting in the tree, with the setting's `file:line`. */
 function grantedOtherRefs(node: RepoNode): string[] {
@@ -134,6 +139,34 @@ function sshKeyWarnings(keysFile: string | null, knownUsers: readonly string[]):
   return [...problems.map((p) => `${p} (this line's key is refused)`), ...orphans];
 }
 
+/**
+ * Why sshd would refuse to run this checkout's key lookup (dist/ssh-key-lookup, the shipped
+ * AuthorizedKeysCommand), or null. sshd runs the command only if the program and every folder
+ * above it (real paths) are owned by root and writable by no one else; otherwise it logs "Unsafe
+ * AuthorizedKeysCommand" and every SSH login fails with "Permission denied (publickey)".
+ */
+export function keyLookupProblem(lookup: string): string | null {
+  let real: string;
+  try {
+    real = fs.realpathSync(lookup);
+    fs.accessSync(real, fs.constants.X_OK);
+  } catch {
+    return `${lookup} is missing or not executable (npm run build:relay; apt install gcc libc6-dev)`;
+  }
+  for (let p = real; ; p = path.dirname(p)) {
+    const st = fs.statSync(p);
+    if (st.uid !== 0 || (st.mode & 0o022) !== 0) {
+      const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
+      return (
+        `sshd refuses to run ${real} as AuthorizedKeysCommand: ${p} is owned by uid ${st.uid} with mode ${mode}, ` +
+        "and the program and every folder above it must be root's and writable by no one else " +
+        '(install gitward under a root-owned folder such as /opt/gitward)'
+      );
+    }
+    if (p === path.dirname(p)) return null;
+  }
+}
+
 /** `gitward check`: validate the config, run its `tests:`, print a summary. */
 export const check: Command = async (argv, io) => {
   const args = parseArgs(argv, { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } });
@@ -163,6 +196,8 @@ export const check: Command = async (argv, io) => {
     for (const w of reposMissingOnDisk(config)) io.stderr.write(`${asWarning(w)}\n`);
     for (const w of webWarnings(config)) io.stderr.write(`${file}: warning: ${w}\n`);
     for (const w of sshKeyWarnings(config.ssh.keysFile, policy.knownUsers())) io.stderr.write(`${asWarning(w)}\n`);
+    const lookup = config.ssh.keysFile === null ? null : keyLookupProblem(KEY_LOOKUP);
+    if (lookup !== null) io.stderr.write(`${file}: warning: ssh.keys_file: ${lookup}\n`);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     for (const p of err.problems) io.stderr.write(`${p}\n`);

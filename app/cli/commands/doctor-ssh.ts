@@ -20,8 +20,9 @@ interface Run {
 const CAUSES: ReadonlyArray<readonly [RegExp, string]> = [
   [
     /Permission denied \(publickey/,
-    'sshd did not accept the key: add it with `gitward key add USER FILE`, and check that ' +
-      'AuthorizedKeysFile in the Match User block names ssh.authorized_keys',
+    'sshd did not accept the key: add it with `gitward key add USER FILE`; on the server, check that ' +
+      "the Match User block's AuthorizedKeysCommand names dist/ssh-key-lookup and ssh.authorized_keys, " +
+      'and that `gitward check` does not warn about ssh.keys_file (sshd logs "Unsafe AuthorizedKeysCommand")',
   ],
   [
     /Host key verification failed/,
