@@ -33,38 +33,49 @@ const GITOLITE_SHELL = '/usr/share/gitolite3/gitolite-shell';
 /** The shipped key lookup (app/ssh/ssh-key-lookup.c); sshd wants it and its folders root-owned. */
 const KEY_LOOKUP = path.resolve(__dirname, '..', 'ssh-key-lookup');
 
-/** The shared global part of every bench sshd: loopback, host key, no PAM; MaxStartups as shipped. */
-function sshdConfig(dir: string, port: number, matchBlock: string): string {
+/**
+ * The one sshd_config of every bench sshd: loopback, host key, no PAM, MaxStartups and the Match
+ * block as shipped (deploy/ssh/gitward-sshd.conf) without its key lookup. What differs between
+ * targets (port, pid file, how sshd finds the key, log level) goes on sshd's command line, so every
+ * target's file is the same text: sshd pads each user-auth request to a delay drawn from a hash of
+ * its host keys and this file (OpenSSH's timing secret), and one file gives every target the same.
+ */
+function sshdConfig(hostKey: string): string {
+  const shipped = fs.readFileSync(path.resolve(__dirname, '..', '..', 'deploy', 'ssh', 'gitward-sshd.conf'), 'utf8');
+  const block = shipped.slice(shipped.indexOf('Match User git') + 'Match User git'.length);
   return [
-    `Port ${port}`,
     'ListenAddress 127.0.0.1',
-    `HostKey ${path.join(dir, '..', 'host_ed25519')}`,
-    `PidFile ${path.join(dir, 'sshd.pid')}`,
+    `HostKey ${hostKey}`,
     'StrictModes no',
     'UsePAM no',
     'PermitRootLogin prohibit-password',
     'MaxStartups 64:30:256',
-    'LogLevel VERBOSE',
     `Match User ${os.userInfo().username}`,
-    matchBlock,
+    ...block.split('\n').filter((l) => !/^\s*AuthorizedKeys(File|Command|CommandUser) /.test(l)),
   ].join('\n');
 }
 
-/** The Match block of deploy/ssh/gitward-sshd.conf with `lookup` as the key lookup. */
-function shippedMatch(lookup: string): string {
-  const text = fs.readFileSync(path.resolve(__dirname, '..', '..', 'deploy', 'ssh', 'gitward-sshd.conf'), 'utf8');
-  const block = text.slice(text.indexOf('Match User git') + 'Match User git'.length);
-  const kept = block.split('\n').filter((l) => !/^\s*AuthorizedKeys(File|Command|CommandUser) /.test(l));
-  return [`    ${lookup}`, ...kept].join('\n');
-}
-
-async function startSshd(dir: string, match: (port: number) => string): Promise<{ port: number; child: ChildProcess }> {
+/**
+ * An sshd on a free loopback port with the shared `config` and `keys` (sshd_config lines: how it
+ * finds the key); `debugLog`: LogLevel DEBUG3 into that file (the padding rows).
+ */
+async function startSshd(
+  dir: string,
+  config: string,
+  keys: readonly string[],
+  debugLog?: string,
+): Promise<{ port: number; child: ChildProcess }> {
   fs.mkdirSync(dir, { recursive: true });
   for (let i = 0; i < 5; i++) {
     const port = unboundPort();
-    const conf = path.join(dir, 'sshd_config');
-    fs.writeFileSync(conf, sshdConfig(dir, port, match(port)));
-    const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', conf], {
+    const options = [
+      `Port ${port}`,
+      `PidFile ${path.join(dir, 'sshd.pid')}`,
+      `LogLevel ${debugLog ? 'DEBUG3' : 'VERBOSE'}`,
+      ...keys,
+    ].flatMap((o) => ['-o', o]);
+    const args = ['-D', '-e', '-f', config, ...options, ...(debugLog ? ['-E', debugLog] : [])];
+    const child = spawn('/usr/sbin/sshd', args, {
       detached: true,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -179,8 +190,11 @@ async function main(argv: readonly string[]): Promise<void> {
     fs.writeFileSync(akMany, renderAuthorizedKeys(parseKeysFile(many + own, 'k').keys, target, 'k'), { mode: 0o600 });
     // The shipped AuthorizedKeysCommand (deploy/ssh/gitward-sshd.conf): the one line naming the key;
     // and `grep -F` of the fingerprint, what it replaced, for comparison.
-    const keyLookup = (command: string): string =>
-      `AuthorizedKeysFile none\n    AuthorizedKeysCommand ${command}\n    AuthorizedKeysCommandUser root`;
+    const keyLookup = (command: string): string[] => [
+      'AuthorizedKeysFile none',
+      `AuthorizedKeysCommand ${command}`,
+      'AuthorizedKeysCommandUser root',
+    ];
     const shippedLookup = (file: string) => keyLookup(`${KEY_LOOKUP} ${file} %f`);
     const grepLookup = (file: string) => keyLookup(`/usr/bin/grep -F -e %f ${file}`);
 
@@ -235,48 +249,50 @@ async function main(argv: readonly string[]): Promise<void> {
 
     const servers: Array<{
       name: string;
-      match: (port: number) => string;
+      keys: readonly string[];
       url: (port: number, repo: string) => string;
     }> = [
       {
         name: 'plain sshd + git-shell',
-        match: () => shippedMatch(`AuthorizedKeysFile ${akPlain}`),
+        keys: [`AuthorizedKeysFile ${akPlain}`],
         url: (p, r) => `ssh://127.0.0.1:${p}${repos}/${r}.git`,
       },
       {
         name: 'gitolite3',
-        match: () => shippedMatch(`AuthorizedKeysFile ${akGitolite}`),
+        keys: [`AuthorizedKeysFile ${akGitolite}`],
         url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git`,
       },
       {
         name: 'gitward, 1 key',
-        match: () => shippedMatch(`AuthorizedKeysFile ${akOne}`),
+        keys: [`AuthorizedKeysFile ${akOne}`],
         url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git`,
       },
       {
         name: `gitward, ${MANY_KEYS} keys`,
-        match: () => shippedMatch(`AuthorizedKeysFile ${akMany}`),
+        keys: [`AuthorizedKeysFile ${akMany}`],
         url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git`,
       },
       {
         name: 'gitward, 1 key, ssh-key-lookup',
-        match: () => shippedMatch(shippedLookup(akOne)),
+        keys: shippedLookup(akOne),
         url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git`,
       },
       {
         name: `gitward, ${MANY_KEYS} keys, ssh-key-lookup (shipped)`,
-        match: () => shippedMatch(shippedLookup(akMany)),
+        keys: shippedLookup(akMany),
         url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git`,
       },
       {
         name: `gitward, ${MANY_KEYS} keys, grep -F (before)`,
-        match: () => shippedMatch(grepLookup(akMany)),
+        keys: grepLookup(akMany),
         url: (p, r) => `ssh://127.0.0.1:${p}/${r}.git`,
       },
     ];
+    const sshdConf = path.join(work, 'sshd_config');
+    fs.writeFileSync(sshdConf, sshdConfig(path.join(work, 'host_ed25519')));
     const targets: Target[] = [];
     for (const [i, s] of servers.entries()) {
-      const { port, child } = await startSshd(path.join(work, `sshd-${i}`), s.match);
+      const { port, child } = await startSshd(path.join(work, `sshd-${i}`), sshdConf, s.keys);
       stops.push(() => stopGroup(child));
       targets.push({ name: s.name, url: (repo) => s.url(port, repo), pid: null });
     }
@@ -358,6 +374,43 @@ async function main(argv: readonly string[]): Promise<void> {
       }
     }
 
+    // Why a key lookup costs a fetch nothing, or several ms: sshd pads each user-auth request
+    // (none, the key query, the signed request) to a delay D of its own, 5 + 0-4.2 ms from a hash of
+    // the host key and the user name, and to 2D, 4D ... when the request took longer (OpenSSH's
+    // ensure_minimum_time_since). A lookup adds to a connection only when it pushes a request past
+    // D, and then D. Two more sshds at LogLevel DEBUG3 show this run's D and each request's own time.
+    const padRuns = quick ? 10 : 20;
+    const padding: Array<{ name: string; log: string; url: (repo: string) => string }> = [];
+    for (const [name, keys] of [
+      ['1-key file', [`AuthorizedKeysFile ${akOne}`]],
+      [`ssh-key-lookup, ${MANY_KEYS} keys`, shippedLookup(akMany)],
+    ] as const) {
+      const dir = path.join(work, `sshd-debug-${padding.length}`);
+      const debugLog = path.join(work, `sshd-debug-${padding.length}.log`);
+      const { port, child } = await startSshd(dir, sshdConf, keys, debugLog);
+      stops.push(() => stopGroup(child));
+      fs.appendFileSync(knownHosts, `[127.0.0.1]:${port} ${hostPub}\n`);
+      padding.push({ name, log: debugLog, url: (r) => `ssh://127.0.0.1:${port}/${r}.git` });
+    }
+    log(`  sshd's auth padding, ${padRuns} runs …`);
+    for (let i = 0; i < padRuns; i++)
+      for (const p of abba(padding, i)) await timedOk('git', ['ls-remote', p.url('small')], { cwd: client, env });
+    const padLines: string[] = [];
+    const padRe = /ensure_minimum_time_since: elapsed ([\d.]+)ms, delaying [\d.]+ms \(requested ([\d.]+)ms\)/g;
+    for (const p of padding) {
+      const reqs = [...fs.readFileSync(p.log, 'utf8').matchAll(padRe)].map((m) => [Number(m[1]), Number(m[2])]);
+      // Three requests a connection, in order: none, the key query, the signed request.
+      if (reqs.length !== 3 * padRuns) throw new Error(`${p.name}: ${reqs.length} padded requests, not ${3 * padRuns}`);
+      // sshd logs the delay it was asked for (D) and the request's own time; past D it waits to 2D.
+      const d = Math.min(...reqs.map(([, r]) => r!));
+      const part = (k: number, what: string) => {
+        const mine = reqs.filter((_, j) => j % 3 === k);
+        const past = mine.filter(([e]) => e! > d).length;
+        return `${what} ${fmtStats(stats(mine.map(([e]) => e!)))}, padded past D ${past} of ${mine.length}`;
+      };
+      padLines.push(`${p.name}: D ${d.toFixed(2)} ms; own time: ${part(1, 'key query')}; ${part(2, 'signed')}`);
+    }
+
     const runs: Record<Metric, number> = {
       clone: quick ? 2 : 3,
       'ls-v0': 0,
@@ -436,6 +489,8 @@ async function main(argv: readonly string[]): Promise<void> {
     process.stdout.write(`key lookup, ${MANY_KEYS} keys against 1, ssh-key-lookup: ${diff(lookupMany!, lookupOne!)}\n`);
     process.stdout.write(`ssh-key-lookup (1 key) against sshd reading a 1-key file: ${diff(lookupOne!, fileOne!)}\n`);
     process.stdout.write(`grep -F against ssh-key-lookup, ${MANY_KEYS} keys: ${diff(grepMany!, lookupMany!)}\n`);
+    process.stdout.write(`\nsshd's auth padding (LogLevel DEBUG3 sshds, ${padRuns} connections each):\n`);
+    for (const l of padLines) process.stdout.write(`${l}\n`);
   } finally {
     await cleanup();
   }

@@ -9,10 +9,12 @@
  * grants nothing by itself.
  *
  * Why a program of ours and not `grep -F`: sshd runs the lookup twice a connection (for the
- * client's key query and again for its signature), and on a machine where starting a process is
- * slow grep's own start-up is most of what gitward adds to a fetch over plain sshd. A static
- * binary that maps the file and searches it with memmem starts in about half grep's time
- * (ARCHITECTURE.md, "SSH": the figures).
+ * client's key query and again for its signature). It pads each auth request to a delay of its own
+ * (5-9.2 ms, from a hash of its host keys, sshd_config and the user name), and to twice that when
+ * the request took longer, so the lookup costs a fetch nothing until it pushes a request past that
+ * delay, and then the whole delay. A static binary that maps the file and searches it with memmem
+ * keeps the signed request well inside it, where grep's start-up did not (README, "How sshd finds
+ * the keys": the figures).
  *
  * Exit codes, as grep's: 0 a line printed, 1 none, 2 an error (a message on stderr, which sshd logs).
  */
