@@ -376,7 +376,7 @@ async function main(argv: readonly string[]): Promise<void> {
 
     // Why a key lookup costs a fetch nothing, or several ms: sshd pads each user-auth request
     // (none, the key query, the signed request) to a delay D of its own, 5 + 0-4.2 ms from a hash of
-    // the host key and the user name, and to 2D, 4D ... when the request took longer (OpenSSH's
+    // the host keys, sshd_config and the user name, and to 2D, 4D ... when it took longer (OpenSSH's
     // ensure_minimum_time_since). A lookup adds to a connection only when it pushes a request past
     // D, and then D. Two more sshds at LogLevel DEBUG3 show this run's D and each request's own time.
     const padRuns = quick ? 10 : 20;
@@ -398,15 +398,17 @@ async function main(argv: readonly string[]): Promise<void> {
     const padLines: string[] = [];
     const padRe = /ensure_minimum_time_since: elapsed ([\d.]+)ms, delaying [\d.]+ms \(requested ([\d.]+)ms\)/g;
     for (const p of padding) {
-      const reqs = [...fs.readFileSync(p.log, 'utf8').matchAll(padRe)].map((m) => [Number(m[1]), Number(m[2])]);
+      // Each line: the request's own time, and D (the same on every line; past D sshd waits to 2D).
+      const found = [...fs.readFileSync(p.log, 'utf8').matchAll(padRe)];
       // Three requests a connection, in order: none, the key query, the signed request.
-      if (reqs.length !== 3 * padRuns) throw new Error(`${p.name}: ${reqs.length} padded requests, not ${3 * padRuns}`);
-      // sshd logs the delay it was asked for (D) and the request's own time; past D it waits to 2D.
-      const d = Math.min(...reqs.map(([, r]) => r!));
+      if (found.length !== 3 * padRuns)
+        throw new Error(`${p.name}: ${found.length} padded requests, not ${3 * padRuns}`);
+      const own = found.map((m) => Number(m[1]));
+      const d = Number(found[0]![2]);
       const part = (k: number, what: string) => {
-        const mine = reqs.filter((_, j) => j % 3 === k);
-        const past = mine.filter(([e]) => e! > d).length;
-        return `${what} ${fmtStats(stats(mine.map(([e]) => e!)))}, padded past D ${past} of ${mine.length}`;
+        const mine = own.filter((_, j) => j % 3 === k);
+        const past = mine.filter((e) => e > d).length;
+        return `${what} ${fmtStats(stats(mine))}, padded past D ${past} of ${mine.length}`;
       };
       padLines.push(`${p.name}: D ${d.toFixed(2)} ms; own time: ${part(1, 'key query')}; ${part(2, 'signed')}`);
     }
